@@ -1,0 +1,39 @@
+"""Send: composition root. `python app.py` serves on HOST:PORT with the configured stores."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from aiohttp import web
+
+from bot.config import SettingsError, load_settings, log_level_number
+from bot.logs import configure_logging
+from bot.web.app import create_app
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"send: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(log_level_number(settings))
+    logging.getLogger("send.app").info(
+        "starting",
+        extra={"host": settings.host, "port": settings.port, "local_mode": settings.local_mode},
+    )
+    # run_app handles SIGTERM/SIGINT: stops accepting, runs cleanup (drains deliveries), exits.
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=15.0,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

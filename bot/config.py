@@ -1,0 +1,192 @@
+"""Settings: every variable of the contract (CONTRACT §4), parsed once and validated.
+
+`load_settings` reads the process environment over an optional `.env` file and
+returns a frozen `Settings`. Anything wrong raises `SettingsError` with one line
+naming the variable; values of secrets never appear in the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(Exception):
+    """A configuration problem, explained in one line for the person starting the bot."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3978
+    app_id: str = ""
+    app_password: str = ""
+    app_type: str = "MultiTenant"
+    app_tenant_id: str = ""
+    data_dir: Path = Path("./data")
+    cosmos_endpoint: str = ""
+    cosmos_key: str = ""
+    cosmos_database: str = "send"
+    cosmos_verify_tls: bool = True
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
+    graph_client_secret: str = ""
+    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+    aad_authority_host: str = "https://login.microsoftonline.com"
+    outlook_sender: str = ""
+    am_originator: str = ""
+    am_audience: str = ""
+    public_base_url: str = ""
+    allowed_tenants: frozenset[str] = frozenset()
+    max_message_chars: int = 2000
+    teams_sends_per_second: int = 30
+    log_level: str = "INFO"
+
+    @property
+    def local_mode(self) -> bool:
+        """No Bot Framework credentials: inbound requests are not authenticated."""
+        return not self.app_id
+
+    @property
+    def uses_cosmos(self) -> bool:
+        return bool(self.cosmos_endpoint)
+
+    @property
+    def uses_graph(self) -> bool:
+        return bool(self.graph_client_id)
+
+    def tenant_allowed(self, tenant_id: str) -> bool:
+        return not self.allowed_tenants or tenant_id in self.allowed_tenants
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")
+) -> Settings:
+    """Environment variables win over the `.env` file; both are optional."""
+    values: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return parse_settings(values)
+
+
+def parse_settings(env: Mapping[str, str]) -> Settings:
+    def text(name: str, default: str = "") -> str:
+        return env.get(name, default).strip() or default
+
+    host = text("HOST", "127.0.0.1")
+    port = _integer(env, "PORT", 3978, low=1, high=65535)
+    app_type = text("MicrosoftAppType", "MultiTenant")
+    settings = Settings(
+        host=host,
+        port=port,
+        app_id=text("MicrosoftAppId"),
+        app_password=env.get("MicrosoftAppPassword", ""),
+        app_type=app_type,
+        app_tenant_id=text("MicrosoftAppTenantId"),
+        data_dir=Path(text("DATA_DIR", "./data")),
+        cosmos_endpoint=text("COSMOS_ENDPOINT"),
+        cosmos_key=env.get("COSMOS_KEY", "").strip(),
+        cosmos_database=text("COSMOS_DATABASE", "send"),
+        cosmos_verify_tls=_boolean(env, "COSMOS_VERIFY_TLS", True),
+        graph_tenant_id=text("GRAPH_TENANT_ID"),
+        graph_client_id=text("GRAPH_CLIENT_ID"),
+        graph_client_secret=env.get("GRAPH_CLIENT_SECRET", "").strip(),
+        graph_endpoint=text("GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0").rstrip("/"),
+        aad_authority_host=text("AAD_AUTHORITY_HOST", "https://login.microsoftonline.com").rstrip(
+            "/"
+        ),
+        outlook_sender=text("OUTLOOK_SENDER"),
+        am_originator=text("AM_ORIGINATOR"),
+        am_audience=text("AM_AUDIENCE"),
+        public_base_url=text("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
+        allowed_tenants=frozenset(
+            t.strip() for t in env.get("ALLOWED_TENANTS", "").split(",") if t.strip()
+        ),
+        max_message_chars=_integer(env, "MAX_MESSAGE_CHARS", 2000, low=1, high=28000),
+        teams_sends_per_second=_integer(env, "TEAMS_SENDS_PER_SECOND", 30, low=1, high=50),
+        log_level=text("LOG_LEVEL", "INFO").upper(),
+    )
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if s.app_type not in APP_TYPES:
+        raise SettingsError(f"MicrosoftAppType must be one of {', '.join(APP_TYPES)}")
+    if s.app_id and s.app_type != "UserAssignedMSI" and not s.app_password:
+        raise SettingsError("MicrosoftAppId is set but MicrosoftAppPassword is empty")
+    if s.app_password and not s.app_id:
+        raise SettingsError("MicrosoftAppPassword is set but MicrosoftAppId is empty")
+    if s.app_id and s.app_type in ("SingleTenant", "UserAssignedMSI") and not s.app_tenant_id:
+        raise SettingsError(f"MicrosoftAppType is {s.app_type} but MicrosoftAppTenantId is empty")
+    if s.cosmos_endpoint:
+        _url("COSMOS_ENDPOINT", s.cosmos_endpoint, https=False)
+        if not s.cosmos_key:
+            raise SettingsError("COSMOS_ENDPOINT is set but COSMOS_KEY is empty")
+    elif s.cosmos_key:
+        raise SettingsError("COSMOS_KEY is set but COSMOS_ENDPOINT is empty")
+    graph = {
+        "GRAPH_TENANT_ID": s.graph_tenant_id,
+        "GRAPH_CLIENT_ID": s.graph_client_id,
+        "GRAPH_CLIENT_SECRET": s.graph_client_secret,
+    }
+    if any(graph.values()):
+        for name, value in graph.items():
+            if not value:
+                others = ", ".join(n for n, v in graph.items() if v)
+                raise SettingsError(f"{others} set but {name} is empty")
+        if not s.outlook_sender:
+            raise SettingsError("GRAPH_CLIENT_ID is set but OUTLOOK_SENDER is empty")
+    _url("GRAPH_ENDPOINT", s.graph_endpoint, https=False)
+    # MSAL refuses authorities that are not https.
+    _url("AAD_AUTHORITY_HOST", s.aad_authority_host, https=True)
+    _url("PUBLIC_BASE_URL", s.public_base_url, https=False)
+    if s.log_level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if s.outlook_sender and "@" not in s.outlook_sender:
+        raise SettingsError("OUTLOOK_SENDER must be the UPN (e-mail address) of a mailbox")
+
+
+def _url(name: str, value: str, *, https: bool) -> None:
+    parts = urlsplit(value)
+    schemes = ("https",) if https else ("http", "https")
+    if parts.scheme not in schemes or not parts.netloc:
+        raise SettingsError(f"{name} must be an {' or '.join(schemes)} URL, got {value!r}")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def log_level_number(settings: Settings) -> int:
+    return logging.getLevelNamesMapping()[settings.log_level]

@@ -1,0 +1,55 @@
+"""Member lists as people type them: addresses separated by commas, semicolons or
+spaces, plus Teams @mentions (which the Teams adapter hands over already resolved)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A Teams @mention, resolved by the adapter to the person's Teams identity."""
+
+    teams_user_id: str
+    display_name: str
+    email: str = ""
+    aad_object_id: str = ""
+
+
+@dataclass(frozen=True)
+class MemberList:
+    addresses: tuple[str, ...]
+    mentions: tuple[Mention, ...]
+    malformed: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.addresses or self.mentions or self.malformed)
+
+
+def normalize_address(address: str) -> str:
+    return address.strip().strip("<>").lower()
+
+
+def is_address(text: str) -> bool:
+    return bool(_ADDRESS.match(text))
+
+
+def parse_members(text: str, mentions: tuple[Mention, ...] = ()) -> MemberList:
+    addresses: list[str] = []
+    malformed: list[str] = []
+    for token in re.split(r"[,;\s]+", text):
+        token = token.strip()
+        if not token or token.lower() in ("and", "&"):
+            continue
+        # "mailto:" and <angle brackets> come with addresses pasted from Outlook.
+        address = normalize_address(token.removeprefix("mailto:"))
+        if is_address(address):
+            if address not in addresses:
+                addresses.append(address)
+        else:
+            malformed.append(token)
+    return MemberList(tuple(addresses), mentions, tuple(malformed))

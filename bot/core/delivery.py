@@ -1,0 +1,217 @@
+"""The delivery worker: sends each pending delivery of accepted messages.
+
+Copies of one message go out concurrently, paced by the rate limiter. Passing
+failures are retried with exponential backoff and jitter, never before the
+server's Retry-After; after `max_attempts` a delivery fails permanently. A
+recipient Teams says is gone (403/404) is marked unreachable, and the sender is
+told once. Delivery state is written back in one store request per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
+from bot.core.people import update_person
+from bot.core.ports import (
+    ConcurrentUpdate,
+    RelayedMessage,
+    SendOutcome,
+    SendResult,
+    Store,
+    StoreError,
+    TeamsSender,
+)
+from bot.core.ratelimit import RateLimiter
+from bot.core.relay import record_in_group
+
+log = logging.getLogger("send.delivery")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float) -> float:
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        # Full jitter spreads retries of many recipients; Retry-After is a floor.
+        return max(retry_after, random.uniform(backoff / 2, backoff))
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        teams: TeamsSender,
+        limiter: RateLimiter,
+        policy: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self._store = store
+        self._teams = teams
+        self._limiter = limiter
+        self._policy = policy
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        task = asyncio.create_task(self._run(message, group, {p.person_id: p for p in people}))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def recover(self) -> int:
+        """Resumes deliveries left pending by a previous process (crash or restart)."""
+        resumed = 0
+        for message in await self._store.pending_messages():
+            group = await self._store.get_group(message.tenant_id, message.group_id)
+            if group is None:
+                continue
+            group = await record_in_group(self._store, group, message)
+            people = await self._store.get_people(
+                message.tenant_id, [d.recipient_id for d in message.deliveries]
+            )
+            self.submit(message, group, people)
+            resumed += 1
+        return resumed
+
+    async def drain(self, grace: float) -> None:
+        """Waits for in-flight deliveries; what is left stays pending in the store."""
+        if self._tasks:
+            _, left = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
+    async def _run(self, message: Message, group: Group, people: dict[str, Person]) -> None:
+        try:
+            await self._deliver(message, group, people)
+        except Exception:
+            log.exception(
+                "delivery failed",
+                extra={"message_id": message.message_id, "group_id": group.group_id},
+            )
+
+    async def _deliver(self, message: Message, group: Group, people: dict[str, Person]) -> None:
+        relayed = RelayedMessage(
+            group_id=group.group_id,
+            group_name=group.name,
+            sender_name=message.sender_name,
+            text=message.text,
+            message_id=message.message_id,
+        )
+        pending = [d for d in message.deliveries if d.state is DeliveryState.PENDING]
+        done = await asyncio.gather(
+            *(self._send(message, relayed, d, people.get(d.recipient_id)) for d in pending)
+        )
+        outcome = {d.recipient_id: d for d in done}
+        await self._save(message, outcome)
+        gone = [
+            people[d.recipient_id].display_name
+            for d in done
+            if d.state is DeliveryState.FAILED
+            and d.last_error == "gone"
+            and d.recipient_id in people
+        ]
+        log.info(
+            "message delivered",
+            extra={
+                "message_id": message.message_id,
+                "group_id": group.group_id,
+                "sent": sum(d.state is DeliveryState.SENT for d in done),
+                "failed": sum(d.state is DeliveryState.FAILED for d in done),
+            },
+        )
+        if gone:
+            await self._tell_sender(message, gone)
+
+    async def _send(
+        self, message: Message, relayed: RelayedMessage, delivery: Delivery, person: Person | None
+    ) -> Delivery:
+        if delivery.channel is not Channel.TEAMS:
+            return delivery
+        if person is None or person.teams is None:
+            return replace(delivery, state=DeliveryState.FAILED, last_error="no Teams identity")
+        attempts = delivery.attempts
+        while attempts < self._policy.max_attempts:
+            person = await self._ensure_chat(person)
+            if person.teams is None or not person.teams.conversation_id:
+                return replace(delivery, state=DeliveryState.FAILED, last_error="gone")
+            await self._limiter.wait(message.tenant_id, person.teams.conversation_id)
+            attempts += 1
+            result = await self._teams.send_message(person, relayed)
+            if result.outcome is SendOutcome.SENT:
+                return replace(delivery, state=DeliveryState.SENT, attempts=attempts, last_error="")
+            if result.outcome is SendOutcome.GONE:
+                await self._mark_unreachable(person)
+                return replace(
+                    delivery, state=DeliveryState.FAILED, attempts=attempts, last_error="gone"
+                )
+            log.warning(
+                "teams send will be retried",
+                extra={
+                    "message_id": message.message_id,
+                    "recipient": person.person_id,
+                    "attempt": attempts,
+                    "detail": result.detail,
+                },
+            )
+            await asyncio.sleep(self._policy.delay(attempts, result.retry_after))
+        return replace(
+            delivery,
+            state=DeliveryState.FAILED,
+            attempts=attempts,
+            last_error="gave up after retries",
+        )
+
+    async def _ensure_chat(self, person: Person) -> Person:
+        if person.teams is None or person.teams.conversation_id:
+            return person
+        conversation_id = await self._teams.open_chat(person)
+        if not conversation_id:
+            return person
+        teams = replace(person.teams, conversation_id=conversation_id, reachable=True)
+        updated = await update_person(
+            self._store, person.tenant_id, person.person_id, lambda p: p.with_changes(teams=teams)
+        )
+        return updated or person.with_changes(teams=teams)
+
+    async def _mark_unreachable(self, person: Person) -> None:
+        def change(p: Person) -> Person:
+            return p.with_changes(teams=replace(p.teams, reachable=False)) if p.teams else p
+
+        await update_person(self._store, person.tenant_id, person.person_id, change)
+
+    async def _save(self, message: Message, outcome: dict[str, Delivery]) -> None:
+        current: Message | None = message
+        for _ in range(5):
+            if current is None:
+                return
+            merged = tuple(outcome.get(d.recipient_id, d) for d in current.deliveries)
+            try:
+                await self._store.save_message(current.with_changes(deliveries=merged))
+                return
+            except ConcurrentUpdate:
+                current = await self._store.get_message(message.group_id, message.message_id)
+        raise StoreError(f"message {message.message_id}: delivery state keeps changing")
+
+    async def _tell_sender(self, message: Message, names: list[str]) -> None:
+        sender = await self._store.get_person(message.tenant_id, message.sender_id)
+        if sender is None or not sender.teams_chat_ready:
+            return
+        who = ", ".join(sorted(names))
+        await self._teams.send_notice(
+            sender, f"{who} could not be reached in Teams; they still get the Outlook copy."
+        )
+
+
+def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") -> SendResult:
+    """How a Bot Connector answer maps to a delivery decision."""
+    if 200 <= status < 300:
+        return SendResult(SendOutcome.SENT)
+    if status in (403, 404):
+        return SendResult(SendOutcome.GONE, detail=detail or str(status))
+    return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))

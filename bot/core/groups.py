@@ -1,0 +1,348 @@
+"""Group commands (CONTRACT §1, §5): what each does, its rules and its one-line answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.core.addresses import MemberList
+from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
+from bot.core.people import People, update_person
+from bot.core.ports import Clock, ConcurrentUpdate, Store
+from bot.core.relay import Refused, wants_teams_copy
+
+
+@dataclass(frozen=True)
+class Created:
+    group: Group
+    text: str
+
+
+def check_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Refused("A group needs a name of 1 to 60 characters.")
+    if len(name) > MAX_GROUP_NAME:
+        raise Refused(
+            f"Group names have at most {MAX_GROUP_NAME} characters; that one has {len(name)}."
+        )
+    if ":" in name:
+        raise Refused("Group names cannot contain ':' (it separates the name from the rest).")
+    return name
+
+
+def _names(people: Sequence[Person | Member]) -> str:
+    return ", ".join(p.display_name for p in people)
+
+
+class Groups:
+    def __init__(self, store: Store, people: People, clock: Clock) -> None:
+        self._store = store
+        self._people = people
+        self._clock = clock
+
+    async def of(self, person: Person) -> list[Group]:
+        return await self._store.groups_of(person.tenant_id, person.person_id)
+
+    async def by_id(self, person: Person, group_id: str) -> Group:
+        """A group the person is a member of, named by id (quick replies, picked buttons)."""
+        group = await self._store.get_group(person.tenant_id, group_id)
+        if group is None or not group.has_member(person.person_id):
+            raise Refused("That group no longer exists, or you are no longer a member of it.")
+        return group
+
+    async def people_for_mentions(
+        self, tenant_id: str, teams_user_ids: Sequence[str]
+    ) -> list[Person]:
+        found = [await self._store.person_for_teams_user(tenant_id, u) for u in teams_user_ids]
+        return [p for p in found if p is not None]
+
+    async def find(self, person: Person, name: str) -> Group:
+        """The sender's group of that name (case-insensitive)."""
+        key = " ".join(name.split()).casefold()
+        if not key:
+            raise Refused("Which group? Add its name (type groups to see yours).")
+        for group in await self.of(person):
+            if group.name.casefold() == key:
+                return group
+        raise Refused(f"You have no group named {name.strip()}. Type groups to see yours.")
+
+    async def active_or_named(self, person: Person, name: str) -> Group:
+        if name.strip():
+            return await self.find(person, name)
+        groups = await self.of(person)
+        active = next((g for g in groups if g.group_id == person.active_group_id), None)
+        if active is not None:
+            return active
+        if len(groups) == 1:
+            return groups[0]
+        if not groups:
+            raise Refused("You have no groups yet. Create one with new <name>: <members>.")
+        raise Refused("Which group? Add its name, or pick one with use <group>.")
+
+    async def check_unique(self, people: Sequence[Person], name: str, except_id: str = "") -> None:
+        key = name.casefold()
+        for person in people:
+            for group in await self.of(person):
+                if group.name.casefold() == key and group.group_id != except_id:
+                    whose = (
+                        "You already have"
+                        if group.owner_id == person.person_id
+                        else (f"{person.display_name} already has")
+                    )
+                    raise Refused(f"{whose} a group named {group.name}; choose another name.")
+
+    async def create(self, owner: Person, name: str, members: MemberList) -> Created:
+        name = check_name(name)
+        people = await self._resolve(owner, members)
+        everyone = [owner, *(p for p in people if p.person_id != owner.person_id)]
+        if len(everyone) > MAX_MEMBERS:
+            raise Refused(
+                f"A group has at most {MAX_MEMBERS} members including you; that would be "
+                f"{len(everyone)}. Nothing was created."
+            )
+        return await self.create_with(owner, name, everyone)
+
+    async def create_with(self, owner: Person, name: str, everyone: Sequence[Person]) -> Created:
+        await self.check_unique(everyone, name)
+        now = self._clock.now()
+        group = await self._store.save_group(
+            Group(
+                tenant_id=owner.tenant_id,
+                group_id=uuid.uuid4().hex,
+                name=name,
+                owner_id=owner.person_id,
+                members=tuple(Member(p.person_id, p.display_name, now) for p in everyone),
+                created_at=now,
+            )
+        )
+        await self.set_active(owner, group.group_id)
+        others = [p for p in everyone if p.person_id != owner.person_id]
+        text = (
+            f"Created {name} with {_names(others) or 'only you so far'}. "
+            f"Anything you type now goes to {name}."
+        )
+        return Created(group, text)
+
+    async def _resolve(self, sender: Person, members: MemberList) -> list[Person]:
+        if members.empty:
+            raise Refused("Name the members: e-mail addresses or @mentions, separated by commas.")
+        people, problems = await self._people.resolve(sender.tenant_id, members)
+        if problems:
+            raise Refused("; ".join(problems) + ". Nothing was changed.")
+        return people
+
+    async def add(self, sender: Person, name: str, members: MemberList) -> str:
+        group = await self._owned(sender, name, "add members to")
+        people = await self._resolve(sender, members)
+        new = [p for p in people if not group.has_member(p.person_id)]
+        if not new:
+            return f"They are already members of {group.name}."
+        if len(group.members) + len(new) > MAX_MEMBERS:
+            raise Refused(
+                f"{group.name} has {len(group.members)} members; adding {len(new)} would pass the "
+                f"limit of {MAX_MEMBERS}. Nothing was changed."
+            )
+        await self.check_unique(new, group.name)
+        now = self._clock.now()
+
+        def change(g: Group) -> Group:
+            added = [
+                Member(p.person_id, p.display_name, now)
+                for p in new
+                if not g.has_member(p.person_id)
+            ]
+            if len(g.members) + len(added) > MAX_MEMBERS:
+                raise Refused(
+                    f"{g.name} would pass the limit of {MAX_MEMBERS}. Nothing was changed."
+                )
+            return g.with_changes(members=(*g.members, *added))
+
+        await self._update(group, change)
+        return f"Added {_names(new)} to {group.name}."
+
+    async def remove(self, sender: Person, name: str, who: str, mentioned: Sequence[str]) -> str:
+        group = await self._owned(sender, name, "remove members from")
+        member = _pick_member(group, who, mentioned)
+        if member is None:
+            raise Refused(f"{who.strip() or 'That person'} is not a member of {group.name}.")
+        if member.person_id == sender.person_id:
+            raise Refused(f"To take yourself out, use leave {group.name}.")
+        await self._update(
+            group,
+            lambda g: g.with_changes(
+                members=tuple(m for m in g.members if m.person_id != member.person_id)
+            ),
+        )
+        return f"Removed {member.display_name} from {group.name}."
+
+    async def rename(self, sender: Person, name: str, new_name: str) -> str:
+        group = await self._owned(sender, name, "rename")
+        new_name = check_name(new_name)
+        people = await self._store.get_people(group.tenant_id, group.member_ids)
+        await self.check_unique(people, new_name, except_id=group.group_id)
+        await self._update(group, lambda g: g.with_changes(name=new_name))
+        return f"Renamed {group.name} to {new_name}."
+
+    async def leave(self, sender: Person, name: str) -> str:
+        group = await self.find(sender, name)
+        rest = sorted(
+            (m for m in group.members if m.person_id != sender.person_id), key=lambda m: m.joined_at
+        )
+        if not rest:
+            await self._store.delete_group(group)
+            await self._clear_active(sender, group.group_id)
+            return f"You left {group.name}; you were its last member, so it is deleted."
+
+        def change(g: Group) -> Group:
+            members = tuple(m for m in g.members if m.person_id != sender.person_id)
+            owner = g.owner_id
+            if owner == sender.person_id and members:
+                owner = min(members, key=lambda m: m.joined_at).person_id
+            return g.with_changes(members=members, owner_id=owner)
+
+        updated = await self._update(group, change)
+        await self._clear_active(sender, group.group_id)
+        if group.owner_id == sender.person_id and updated is not None:
+            heir = updated.member(updated.owner_id)
+            return f"You left {group.name}; {heir.display_name if heir else 'the oldest member'} owns it now."
+        return f"You left {group.name}."
+
+    async def delete(self, sender: Person, name: str) -> str:
+        group = await self._owned(sender, name, "delete")
+        await self._store.delete_group(group)
+        await self._clear_active(sender, group.group_id)
+        return f"Deleted {group.name}."
+
+    async def use(self, sender: Person, name: str) -> str:
+        group = await self.find(sender, name)
+        await self.set_active(sender, group.group_id)
+        return f"{group.name} is now your active group: anything you type goes to it."
+
+    async def mute(self, sender: Person, name: str, muted: bool) -> str:
+        group = await self.find(sender, name)
+
+        def change(g: Group) -> Group:
+            return g.with_changes(
+                members=tuple(
+                    Member(m.person_id, m.display_name, m.joined_at, muted)
+                    if m.person_id == sender.person_id
+                    else m
+                    for m in g.members
+                )
+            )
+
+        await self._update(group, change)
+        if muted:
+            return f"Muted {group.name} in Teams; its Outlook thread continues."
+        return f"Unmuted {group.name}: you get its messages in Teams again."
+
+    async def outlook(self, sender: Person, on: bool) -> str:
+        if on and not sender.email:
+            raise Refused(
+                "I do not know your e-mail address, so there is no Outlook copy to turn on."
+            )
+        await update_person(
+            self._store, sender.tenant_id, sender.person_id, lambda p: p.with_changes(outlook_on=on)
+        )
+        if on:
+            return "Outlook copies are on: your groups' threads continue in Outlook."
+        return "Outlook copies are off for all your groups. Type outlook on to resume."
+
+    async def list_text(self, sender: Person) -> str:
+        groups = await self.of(sender)
+        if not groups:
+            return "You have no groups yet. Create one with new <name>: <members>."
+        lines = ["Your groups:"]
+        for g in groups:
+            marks = []
+            if g.group_id == sender.active_group_id or len(groups) == 1:
+                marks.append("active")
+            if g.owner_id == sender.person_id:
+                marks.append("owner")
+            member = g.member(sender.person_id)
+            if member is not None and member.muted:
+                marks.append("muted")
+            extra = f" ({', '.join(marks)})" if marks else ""
+            lines.append(f"- {g.name}: {len(g.members)} members{extra}")
+        return "\n".join(lines)
+
+    async def members_text(self, sender: Person, name: str) -> str:
+        group = await self.active_or_named(sender, name)
+        people = {
+            p.person_id: p for p in await self._store.get_people(group.tenant_id, group.member_ids)
+        }
+        lines = [f"{group.name} has {len(group.members)} members:"]
+        for m in group.members:
+            person = people.get(m.person_id)
+            ways = []
+            if person is not None and wants_teams_copy(person, group):
+                ways.append("Teams")
+            if person is not None and person.email and person.outlook_on:
+                ways.append("Outlook")
+            label = m.display_name + (" (owner)" if m.person_id == group.owner_id else "")
+            address = f" <{person.email}>" if person is not None and person.email else ""
+            lines.append(f"- {label}{address}: {' and '.join(ways) or 'no copies'}")
+        return "\n".join(lines)
+
+    async def history_text(self, sender: Person, name: str) -> str:
+        group = await self.active_or_named(sender, name)
+        if not group.recent:
+            return f"No messages in {group.name} yet."
+        lines = [f"Last {len(group.recent)} messages in {group.name}:"]
+        for s in group.recent:
+            lines.append(f"- {s.sent_at:%Y-%m-%d %H:%M} UTC {s.sender_name}: {s.text}")
+        return "\n".join(lines)
+
+    async def set_active(self, person: Person, group_id: str) -> None:
+        await update_person(
+            self._store,
+            person.tenant_id,
+            person.person_id,
+            lambda p: p.with_changes(active_group_id=group_id),
+        )
+
+    async def _clear_active(self, person: Person, group_id: str) -> None:
+        def change(p: Person) -> Person:
+            return p.with_changes(active_group_id="") if p.active_group_id == group_id else p
+
+        await update_person(self._store, person.tenant_id, person.person_id, change)
+
+    async def _owned(self, sender: Person, name: str, action: str) -> Group:
+        group = await self.find(sender, name)
+        if group.owner_id != sender.person_id:
+            owner = group.member(group.owner_id)
+            raise Refused(
+                f"Only the owner of {group.name} ({owner.display_name if owner else 'unknown'}) can {action} it."
+            )
+        return group
+
+    async def _update(self, group: Group, change: Callable[[Group], Group]) -> Group | None:
+        current: Group | None = group
+        for _ in range(5):
+            if current is None:
+                raise Refused(f"{group.name} no longer exists.")
+            try:
+                return await self._store.save_group(change(current))
+            except ConcurrentUpdate:
+                current = await self._store.get_group(group.tenant_id, group.group_id)
+        raise ConcurrentUpdate(f"group {group.group_id} keeps changing")
+
+
+def _pick_member(group: Group, who: str, mentioned: Sequence[str]) -> Member | None:
+    for person_id in mentioned:
+        member = group.member(person_id)
+        if member is not None:
+            return member
+    key = who.strip().strip("<>").lower().removeprefix("mailto:")
+    if not key:
+        return None
+    return next(
+        (
+            m
+            for m in group.members
+            if m.person_id == key or m.display_name.casefold() == key.casefold()
+        ),
+        None,
+    )

@@ -1,0 +1,148 @@
+"""What Send keeps: people, groups, messages and their deliveries.
+
+Plain dataclasses with no dependency on Teams, Outlook or a database. `version`
+is the store's concurrency token (an etag); `None` means "not stored yet".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+MAX_MEMBERS = 20
+MAX_GROUP_NAME = 60
+HISTORY_SIZE = 10
+
+
+@dataclass(frozen=True)
+class TeamsReach:
+    """How to send a proactive message to a person's 1:1 chat with the bot."""
+
+    user_id: str
+    service_url: str
+    bot_id: str = ""
+    conversation_id: str = ""
+    # False once Teams answered 403/404: the bot was blocked or the chat is gone.
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class Person:
+    tenant_id: str
+    person_id: str
+    display_name: str
+    email: str = ""
+    aad_object_id: str = ""
+    teams: TeamsReach | None = None
+    active_group_id: str = ""
+    outlook_on: bool = True
+    version: str | None = None
+
+    @property
+    def teams_chat_ready(self) -> bool:
+        return bool(self.teams and self.teams.conversation_id and self.teams.reachable)
+
+    def with_changes(self, **changes: object) -> Person:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Member:
+    person_id: str
+    display_name: str
+    joined_at: datetime
+    muted: bool = False
+
+
+class Source(StrEnum):
+    TEAMS = "teams"
+    OUTLOOK = "outlook"
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    """The few fields of a message kept on its group for `history` and cards."""
+
+    message_id: str
+    sender_id: str
+    sender_name: str
+    text: str
+    sent_at: datetime
+    source: Source
+
+
+@dataclass(frozen=True)
+class Group:
+    tenant_id: str
+    group_id: str
+    name: str
+    owner_id: str
+    members: tuple[Member, ...]
+    created_at: datetime
+    recent: tuple[MessageSummary, ...] = ()
+    version: str | None = None
+
+    def member(self, person_id: str) -> Member | None:
+        return next((m for m in self.members if m.person_id == person_id), None)
+
+    def has_member(self, person_id: str) -> bool:
+        return self.member(person_id) is not None
+
+    @property
+    def member_ids(self) -> tuple[str, ...]:
+        return tuple(m.person_id for m in self.members)
+
+    def with_changes(self, **changes: object) -> Group:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class Channel(StrEnum):
+    TEAMS = "teams"
+    OUTLOOK = "outlook"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanently: given up, or the person cannot be reached there
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recipient_id: str
+    channel: Channel
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    tenant_id: str
+    group_id: str
+    message_id: str
+    sender_id: str
+    sender_name: str
+    text: str
+    sent_at: datetime
+    source: Source
+    deliveries: tuple[Delivery, ...] = field(default=())
+    version: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return any(d.state is DeliveryState.PENDING for d in self.deliveries)
+
+    def summary(self) -> MessageSummary:
+        return MessageSummary(
+            message_id=self.message_id,
+            sender_id=self.sender_id,
+            sender_name=self.sender_name,
+            text=self.text,
+            sent_at=self.sent_at,
+            source=self.source,
+        )
+
+    def with_changes(self, **changes: object) -> Message:
+        return replace(self, **changes)  # type: ignore[arg-type]

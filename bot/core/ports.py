@@ -1,0 +1,117 @@
+"""The ports the core talks to. Adapters at the edge implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from bot.core.model import Group, Message, Person
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (unreachable, throttled, broken)."""
+
+
+class ConcurrentUpdate(StoreError):
+    """Somebody else changed the item since it was read (etag mismatch): read again and retry."""
+
+
+class Store(Protocol):
+    async def ping(self) -> None: ...
+
+    async def get_person(self, tenant_id: str, person_id: str) -> Person | None: ...
+
+    async def get_people(self, tenant_id: str, person_ids: Sequence[str]) -> list[Person]: ...
+
+    async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None: ...
+
+    async def save_person(self, person: Person) -> Person:
+        """Creates (version None) or replaces if unchanged since read; raises ConcurrentUpdate."""
+        ...
+
+    async def get_group(self, tenant_id: str, group_id: str) -> Group | None: ...
+
+    async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]: ...
+
+    async def save_group(self, group: Group) -> Group:
+        """Creates (version None) or replaces if unchanged since read; raises ConcurrentUpdate."""
+        ...
+
+    async def delete_group(self, group: Group) -> None: ...
+
+    async def add_message(self, message: Message) -> Message | None:
+        """Stores a new message with its deliveries; None if that message id is already stored."""
+        ...
+
+    async def get_message(self, group_id: str, message_id: str) -> Message | None: ...
+
+    async def save_message(self, message: Message) -> Message: ...
+
+    async def pending_messages(self) -> list[Message]:
+        """Messages with deliveries still pending, in every tenant (for recovery at start)."""
+        ...
+
+    async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
+        """True the first time `key` is seen, False when seen again within `keep`."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # throttled or a passing failure: try again later
+    GONE = "gone"  # blocked, uninstalled, conversation not found: fall back to Outlook
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    retry_after: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RelayedMessage:
+    """What a member sees of a message relayed to them."""
+
+    group_id: str
+    group_name: str
+    sender_name: str
+    text: str
+    message_id: str
+
+
+class TeamsSender(Protocol):
+    async def send_message(self, person: Person, message: RelayedMessage) -> SendResult: ...
+
+    async def send_notice(self, person: Person, text: str) -> SendResult:
+        """A one-line notice from the bot itself (not a relayed message)."""
+        ...
+
+    async def open_chat(self, person: Person) -> str | None:
+        """Creates the 1:1 chat with a person known from a roster; its conversation id or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    email: str
+    display_name: str
+    aad_object_id: str = ""
+
+
+class Directory(Protocol):
+    """Looks people up by address in the organisation (Microsoft Graph), when configured."""
+
+    async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None: ...

@@ -1,0 +1,105 @@
+"""Accepting a message for a group: the rules, the durable record, then delivery.
+
+A message is stored together with one pending delivery per recipient and channel
+before anyone is told it was accepted; the delivery worker takes it from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.core.model import (
+    HISTORY_SIZE,
+    Channel,
+    Delivery,
+    Group,
+    Message,
+    Person,
+    Source,
+)
+from bot.core.ports import Clock, ConcurrentUpdate, Store
+
+
+class DeliveryQueue(Protocol):
+    def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None: ...
+
+
+class Refused(Exception):
+    """A request that breaks a rule; the text is the one line shown to the person."""
+
+
+def wants_teams_copy(person: Person, group: Group) -> bool:
+    member = group.member(person.person_id)
+    return bool(member is not None and not member.muted and person.teams and person.teams.reachable)
+
+
+class Relay:
+    def __init__(
+        self, store: Store, clock: Clock, queue: DeliveryQueue, max_message_chars: int
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._queue = queue
+        self._max_chars = max_message_chars
+
+    def check_text(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            raise Refused("There is nothing to send: type a message after the group name.")
+        if len(text) > self._max_chars:
+            raise Refused(
+                f"Your message has {len(text)} characters; the limit is {self._max_chars}. "
+                "Nothing was sent."
+            )
+        return text
+
+    async def post(
+        self, sender: Person, group: Group, text: str, source: Source, message_id: str
+    ) -> Message | None:
+        """Stores and queues a message; None when this message id was already accepted."""
+        text = self.check_text(text)
+        if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
+            raise Refused(f"You are not a member of {group.name}.")
+        others = [m.person_id for m in group.members if m.person_id != sender.person_id]
+        people = await self._store.get_people(group.tenant_id, others)
+        deliveries = tuple(
+            Delivery(recipient_id=p.person_id, channel=Channel.TEAMS)
+            for p in people
+            if wants_teams_copy(p, group)
+        )
+        message = Message(
+            tenant_id=group.tenant_id,
+            group_id=group.group_id,
+            message_id=message_id,
+            sender_id=sender.person_id,
+            sender_name=sender.display_name,
+            text=text,
+            sent_at=self._clock.now(),
+            source=source,
+            deliveries=deliveries,
+        )
+        stored = await self._store.add_message(message)
+        if stored is None:
+            return None
+        group = await record_in_group(self._store, group, stored)
+        self._queue.submit(stored, group, people)
+        return stored
+
+
+async def record_in_group(store: Store, group: Group, message: Message) -> Group:
+    """Adds a message to its group's recent list (idempotent; retried on concurrent changes)."""
+    current: Group | None = group
+    for _ in range(10):
+        if current is None:
+            raise Refused("That group no longer exists.")
+        if any(s.message_id == message.message_id for s in current.recent):
+            return current
+        recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
+        try:
+            return await store.save_group(
+                current.with_changes(recent=tuple(recent[-HISTORY_SIZE:]))
+            )
+        except ConcurrentUpdate:
+            current = await store.get_group(group.tenant_id, group.group_id)
+    raise ConcurrentUpdate(f"group {group.group_id} keeps changing")

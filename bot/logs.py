@@ -1,0 +1,62 @@
+"""JSON-lines logging on standard error, with the ids that connect a request to its deliveries.
+
+Ids travel in a context variable set by the request handler (`request_id`,
+`activity_id`, `tenant_id`) and by the delivery worker (`message_id`,
+`delivery`), so every line of one request carries them without threading
+them through every call. Never pass secrets, tokens or message bodies here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+_log_context: ContextVar[dict[str, str]] = ContextVar("send_log_context", default={})  # noqa: B039
+
+# Attributes every LogRecord has; anything else passed through `extra=` is ours.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        line.update(_log_context.get())
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log repeats what our request log says, without ids.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    logging.getLogger("msal").setLevel(logging.WARNING)
+
+
+@contextmanager
+def log_context(**ids: str) -> Iterator[None]:
+    """Adds ids to every log line written inside the block (and tasks started in it)."""
+    token = _log_context.set({**_log_context.get(), **{k: v for k, v in ids.items() if v}})
+    try:
+        yield
+    finally:
+        _log_context.reset(token)

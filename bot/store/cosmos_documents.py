@@ -1,0 +1,188 @@
+"""Azure Cosmos DB backend for the document port (async azure-cosmos client).
+
+One container per kind of document, partitioned as `PARTITION_KEYS` says; the
+database and containers are created on start when missing. Every replace is
+conditional on the etag read, so a concurrent change is reported, never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError
+from azure.cosmos import PartitionKey, exceptions
+from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
+
+from bot.store.documents import (
+    PARTITION_KEYS,
+    AlreadyExists,
+    ConcurrentUpdate,
+    Condition,
+    Contains,
+    Doc,
+    Eq,
+    IdIn,
+    JsonDict,
+    NotFound,
+    StoreError,
+    check_field,
+)
+
+_SYSTEM_FIELDS = ("_rid", "_self", "_etag", "_ts", "_attachments")
+# @vercel/cosmosdb-server answers a point read of a missing document with a 500
+# unless this header is present (then it answers 404 like Azure). Azure Cosmos DB
+# ignores the header on point reads, so sending it costs nothing there.
+_POINT_READ_HEADERS = {"x-ms-documentdb-query-enablecrosspartition": "true"}
+
+
+class RequestMeter:
+    """Counts Cosmos requests and their request units (for the benchmark and logs)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.request_charge = 0.0
+
+    def __call__(self, headers: Mapping[str, str], _body: object) -> None:
+        self.requests += 1
+        self.request_charge += float(headers.get("x-ms-request-charge", 0) or 0)
+
+
+class CosmosDocuments:
+    def __init__(self, endpoint: str, key: str, database: str, *, verify_tls: bool = True) -> None:
+        self._client = CosmosClient(endpoint, credential=key, connection_verify=verify_tls)
+        self._database_name = database
+        self._database: DatabaseProxy | None = None
+        self._containers: dict[str, ContainerProxy] = {}
+        self.meter = RequestMeter()
+
+    async def open(self) -> None:
+        try:
+            self._database = await self._client.create_database_if_not_exists(self._database_name)
+            for kind, field in PARTITION_KEYS.items():
+                self._containers[kind] = await self._database.create_container_if_not_exists(
+                    id=kind, partition_key=PartitionKey(path=f"/{field}")
+                )
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(
+                f"cosmos: cannot open database {self._database_name}: {error}"
+            ) from error
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _container(self, kind: str) -> ContainerProxy:
+        try:
+            return self._containers[kind]
+        except KeyError:
+            raise StoreError(f"cosmos: the store is not open ({kind})") from None
+
+    async def ping(self) -> None:
+        try:
+            assert self._database is not None, "store not open"
+            await self._database.read(response_hook=self.meter)
+        except (exceptions.CosmosHttpResponseError, AzureError, AssertionError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+
+    async def read(self, kind: str, partition: str, doc_id: str) -> Doc | None:
+        try:
+            item = await self._container(kind).read_item(
+                doc_id, partition_key=partition, headers=_POINT_READ_HEADERS, response_hook=self.meter
+            )
+        except exceptions.CosmosResourceNotFoundError:
+            return None
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+        return _doc(kind, item)
+
+    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+        try:
+            item = await self._container(kind).create_item(
+                _encode(kind, partition, doc_id, body), response_hook=self.meter
+            )
+        except exceptions.CosmosResourceExistsError:
+            raise AlreadyExists(f"{kind}/{doc_id} exists") from None
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+        return _doc(kind, item)
+
+    async def replace(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, etag: str
+    ) -> Doc:
+        try:
+            item = await self._container(kind).replace_item(
+                doc_id,
+                _encode(kind, partition, doc_id, body),
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+                response_hook=self.meter,
+            )
+        except exceptions.CosmosAccessConditionFailedError:
+            raise ConcurrentUpdate(f"{kind}/{doc_id} changed since it was read") from None
+        except exceptions.CosmosResourceNotFoundError:
+            raise NotFound(f"{kind}/{doc_id} not found") from None
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+        return _doc(kind, item)
+
+    async def upsert(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+        try:
+            item = await self._container(kind).upsert_item(
+                _encode(kind, partition, doc_id, body), response_hook=self.meter
+            )
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+        return _doc(kind, item)
+
+    async def delete(self, kind: str, partition: str, doc_id: str) -> bool:
+        try:
+            await self._container(kind).delete_item(
+                doc_id, partition_key=partition, response_hook=self.meter
+            )
+        except exceptions.CosmosResourceNotFoundError:
+            return False
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+        return True
+
+    async def query(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> list[Doc]:
+        clauses: list[str] = []
+        parameters: list[dict[str, Any]] = []
+        for n, condition in enumerate(where):
+            name = f"@p{n}"
+            if isinstance(condition, Eq):
+                clauses.append(f"c.{check_field(condition.field)} = {name}")
+                parameters.append({"name": name, "value": condition.value})
+            elif isinstance(condition, Contains):
+                clauses.append(f"ARRAY_CONTAINS(c.{check_field(condition.field)}, {name})")
+                parameters.append({"name": name, "value": condition.value})
+            elif isinstance(condition, IdIn):
+                if not condition.ids:
+                    return []
+                clauses.append(f"ARRAY_CONTAINS({name}, c.id)")
+                parameters.append({"name": name, "value": list(condition.ids)})
+        sql = "SELECT * FROM c" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        container = self._container(kind)
+        try:
+            if partition is None:
+                pages = container.query_items(sql, parameters=parameters, response_hook=self.meter)
+            else:
+                pages = container.query_items(
+                    sql, parameters=parameters, partition_key=partition, response_hook=self.meter
+                )
+            return [_doc(kind, item) async for item in pages]
+        except (exceptions.CosmosHttpResponseError, AzureError) as error:
+            raise StoreError(f"cosmos: {error}") from error
+
+
+def _encode(kind: str, partition: str, doc_id: str, body: JsonDict) -> JsonDict:
+    return {**body, "id": doc_id, PARTITION_KEYS[kind]: partition}
+
+
+def _doc(kind: str, item: JsonDict) -> Doc:
+    etag = str(item.get("_etag", ""))
+    body = {k: v for k, v in item.items() if k not in _SYSTEM_FIELDS}
+    return Doc(id=str(body["id"]), partition=str(body[PARTITION_KEYS[kind]]), body=body, etag=etag)

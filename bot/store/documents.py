@@ -1,0 +1,114 @@
+"""A small document-store port: JSON documents in partitions, with etags.
+
+Both backends (embedded SQLite, Azure Cosmos DB) implement exactly this, and the
+domain repository is written once on top of it, so both behave the same. The
+query shapes are deliberately few: each one maps to a single-partition Cosmos
+query or an indexed SQLite lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.core.ports import ConcurrentUpdate, StoreError
+
+JsonDict = dict[str, Any]
+
+# Each kind of document is a Cosmos container; this field holds its partition key.
+PARTITION_KEYS: dict[str, str] = {
+    "people": "tenantId",  # people of one tenant: member lookups are single-partition queries
+    "groups": "tenantId",  # a person's groups: one query in their tenant's partition
+    "messages": "groupId",  # a group's messages stay together; writes spread across groups
+    "state": "key",  # bot state and de-duplication markers: point reads by key
+}
+
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+__all__ = ["AlreadyExists", "ConcurrentUpdate", "Doc", "Documents", "NotFound", "StoreError"]
+
+
+@dataclass(frozen=True)
+class Doc:
+    id: str
+    partition: str
+    body: JsonDict
+    etag: str
+
+
+@dataclass(frozen=True)
+class Eq:
+    field: str
+    value: str | int | bool
+
+
+@dataclass(frozen=True)
+class Contains:
+    """The array `field` contains `value`."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class IdIn:
+    ids: tuple[str, ...]
+
+
+Condition = Eq | Contains | IdIn
+
+
+def safe_id(key: str) -> str:
+    """A document id Cosmos accepts: no / \\ ? #, at most 255 characters."""
+    escaped = "".join(f"%{ord(ch):02X}" if ch in "/\\?#%" else ch for ch in key)
+    if len(escaped) <= 200:
+        return escaped
+    return escaped[:100] + "~" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def check_field(name: str) -> str:
+    if not _FIELD.match(name):
+        raise ValueError(f"not a plain field name: {name!r}")
+    return name
+
+
+class Documents(Protocol):
+    async def ping(self) -> None: ...
+
+    async def read(self, kind: str, partition: str, doc_id: str) -> Doc | None: ...
+
+    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+        """Raises AlreadyExists when the id is taken in that partition."""
+        ...
+
+    async def replace(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, etag: str
+    ) -> Doc:
+        """Raises ConcurrentUpdate when the stored etag differs, NotFound when it is gone."""
+        ...
+
+    async def upsert(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc: ...
+
+    async def delete(self, kind: str, partition: str, doc_id: str) -> bool:
+        """False when there was nothing to delete."""
+        ...
+
+    async def query(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> list[Doc]:
+        """All documents matching every condition; partition None searches all partitions."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,28 @@
+"""Choosing and opening the store backend from the settings."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.store.cosmos_documents import CosmosDocuments
+from bot.store.documents import Documents
+from bot.store.sqlite_documents import SqliteDocuments
+
+
+async def open_documents(settings: Settings) -> Documents:
+    """Cosmos DB when COSMOS_ENDPOINT is set, else the embedded SQLite file under DATA_DIR."""
+    if settings.uses_cosmos:
+        cosmos = CosmosDocuments(
+            settings.cosmos_endpoint,
+            settings.cosmos_key,
+            settings.cosmos_database,
+            verify_tls=settings.cosmos_verify_tls,
+        )
+        try:
+            await cosmos.open()
+        except BaseException:
+            await cosmos.close()
+            raise
+        return cosmos
+    sqlite = SqliteDocuments(settings.data_dir / "send.sqlite3")
+    await sqlite.open()
+    return sqlite

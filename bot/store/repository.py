@@ -1,0 +1,333 @@
+"""The `Store` port, written once over the document port for both backends.
+
+Document layout (partition in brackets):
+- people [tenantId]: one `person` document per person, id = person id (e-mail or
+  `teams:<user id>`), and one `teamsAlias` document per Teams user id pointing to it.
+- groups [tenantId]: one document per group with its members and its last
+  messages (`recent`), so the relay reads a group in one point read.
+- messages [groupId]: one document per message with its deliveries, so accepting a
+  message and all its deliveries is a single write.
+- state [key]: Bot Framework state and de-duplication markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.model import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    Group,
+    Member,
+    Message,
+    MessageSummary,
+    Person,
+    Source,
+    TeamsReach,
+)
+from bot.core.ports import ConcurrentUpdate
+from bot.store.documents import (
+    AlreadyExists,
+    Contains,
+    Doc,
+    Documents,
+    Eq,
+    IdIn,
+    JsonDict,
+    NotFound,
+    safe_id,
+)
+
+
+class DocumentStore:
+    def __init__(self, documents: Documents) -> None:
+        self._docs = documents
+
+    async def ping(self) -> None:
+        await self._docs.ping()
+
+    # people
+
+    async def get_person(self, tenant_id: str, person_id: str) -> Person | None:
+        doc = await self._docs.read("people", tenant_id, safe_id(person_id))
+        return None if doc is None else _person(doc)
+
+    async def get_people(self, tenant_id: str, person_ids: Sequence[str]) -> list[Person]:
+        ids = tuple(dict.fromkeys(safe_id(p) for p in person_ids))
+        if not ids:
+            return []
+        docs = await self._docs.query("people", tenant_id, [IdIn(ids), Eq("type", "person")])
+        return [_person(d) for d in docs]
+
+    async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
+        alias = await self._docs.read("people", tenant_id, _alias_id(teams_user_id))
+        if alias is None:
+            return None
+        return await self.get_person(tenant_id, str(alias.body["personId"]))
+
+    async def save_person(self, person: Person) -> Person:
+        body = _person_body(person)
+        doc_id = safe_id(person.person_id)
+        doc = await self._write("people", person.tenant_id, doc_id, body, person.version)
+        if person.teams is not None:
+            # The alias never changes once written, so an upsert is safe and idempotent.
+            await self._docs.upsert(
+                "people",
+                person.tenant_id,
+                _alias_id(person.teams.user_id),
+                {"type": "teamsAlias", "personId": person.person_id},
+            )
+        return _person(doc)
+
+    # groups
+
+    async def get_group(self, tenant_id: str, group_id: str) -> Group | None:
+        doc = await self._docs.read("groups", tenant_id, safe_id(group_id))
+        return None if doc is None else _group(doc)
+
+    async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]:
+        docs = await self._docs.query("groups", tenant_id, [Contains("memberIds", person_id)])
+        return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
+
+    async def save_group(self, group: Group) -> Group:
+        doc = await self._write(
+            "groups", group.tenant_id, safe_id(group.group_id), _group_body(group), group.version
+        )
+        return _group(doc)
+
+    async def delete_group(self, group: Group) -> None:
+        await self._docs.delete("groups", group.tenant_id, safe_id(group.group_id))
+
+    # messages
+
+    async def add_message(self, message: Message) -> Message | None:
+        try:
+            doc = await self._docs.create(
+                "messages", message.group_id, safe_id(message.message_id), _message_body(message)
+            )
+        except AlreadyExists:
+            return None
+        return _message(doc)
+
+    async def get_message(self, group_id: str, message_id: str) -> Message | None:
+        doc = await self._docs.read("messages", group_id, safe_id(message_id))
+        return None if doc is None else _message(doc)
+
+    async def save_message(self, message: Message) -> Message:
+        doc = await self._write(
+            "messages",
+            message.group_id,
+            safe_id(message.message_id),
+            _message_body(message),
+            message.version,
+        )
+        return _message(doc)
+
+    async def pending_messages(self) -> list[Message]:
+        docs = await self._docs.query("messages", None, [Eq("pending", True)])
+        return sorted((_message(d) for d in docs), key=lambda m: m.sent_at)
+
+    # de-duplication
+
+    async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
+        doc_id = safe_id(f"once:{key}")
+        body = {"type": "once", "expiresAt": (now + keep).isoformat()}
+        try:
+            await self._docs.create("state", doc_id, doc_id, body)
+            return True
+        except AlreadyExists:
+            seen = await self._docs.read("state", doc_id, doc_id)
+        if seen is not None and datetime.fromisoformat(str(seen.body["expiresAt"])) > now:
+            return False
+        try:
+            if seen is None:
+                await self._docs.create("state", doc_id, doc_id, body)
+            else:
+                await self._docs.replace("state", doc_id, doc_id, body, seen.etag)
+        except (AlreadyExists, ConcurrentUpdate, NotFound):
+            return False  # another request took it first
+        return True
+
+    async def _write(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, version: str | None
+    ) -> Doc:
+        if version is None:
+            try:
+                return await self._docs.create(kind, partition, doc_id, body)
+            except AlreadyExists:
+                raise ConcurrentUpdate(f"{kind}/{doc_id} was created meanwhile") from None
+        try:
+            return await self._docs.replace(kind, partition, doc_id, body, version)
+        except NotFound:
+            raise ConcurrentUpdate(f"{kind}/{doc_id} was deleted meanwhile") from None
+
+
+def _alias_id(teams_user_id: str) -> str:
+    return safe_id(f"teams-user:{teams_user_id}")
+
+
+def _person_body(p: Person) -> JsonDict:
+    teams: JsonDict | None = None
+    if p.teams is not None:
+        teams = {
+            "userId": p.teams.user_id,
+            "serviceUrl": p.teams.service_url,
+            "botId": p.teams.bot_id,
+            "conversationId": p.teams.conversation_id,
+            "reachable": p.teams.reachable,
+        }
+    return {
+        "type": "person",
+        "tenantId": p.tenant_id,
+        "personId": p.person_id,
+        "displayName": p.display_name,
+        "email": p.email,
+        "aadObjectId": p.aad_object_id,
+        "teams": teams,
+        "activeGroupId": p.active_group_id,
+        "outlookOn": p.outlook_on,
+    }
+
+
+def _person(doc: Doc) -> Person:
+    b = doc.body
+    t: dict[str, Any] | None = b.get("teams")
+    return Person(
+        tenant_id=str(b["tenantId"]),
+        person_id=str(b["personId"]),
+        display_name=str(b["displayName"]),
+        email=str(b.get("email", "")),
+        aad_object_id=str(b.get("aadObjectId", "")),
+        teams=None
+        if t is None
+        else TeamsReach(
+            user_id=str(t["userId"]),
+            service_url=str(t["serviceUrl"]),
+            bot_id=str(t.get("botId", "")),
+            conversation_id=str(t.get("conversationId", "")),
+            reachable=bool(t.get("reachable", True)),
+        ),
+        active_group_id=str(b.get("activeGroupId", "")),
+        outlook_on=bool(b.get("outlookOn", True)),
+        version=doc.etag,
+    )
+
+
+def _summary_body(s: MessageSummary) -> JsonDict:
+    return {
+        "messageId": s.message_id,
+        "senderId": s.sender_id,
+        "senderName": s.sender_name,
+        "text": s.text,
+        "sentAt": s.sent_at.isoformat(),
+        "source": s.source.value,
+    }
+
+
+def _summary(b: JsonDict) -> MessageSummary:
+    return MessageSummary(
+        message_id=str(b["messageId"]),
+        sender_id=str(b["senderId"]),
+        sender_name=str(b["senderName"]),
+        text=str(b["text"]),
+        sent_at=datetime.fromisoformat(str(b["sentAt"])),
+        source=Source(b["source"]),
+    )
+
+
+def _group_body(g: Group) -> JsonDict:
+    return {
+        "type": "group",
+        "tenantId": g.tenant_id,
+        "groupId": g.group_id,
+        "name": g.name,
+        "nameKey": g.name.casefold(),
+        "ownerId": g.owner_id,
+        "memberIds": list(g.member_ids),
+        "members": [
+            {
+                "personId": m.person_id,
+                "displayName": m.display_name,
+                "joinedAt": m.joined_at.isoformat(),
+                "muted": m.muted,
+            }
+            for m in g.members
+        ],
+        "createdAt": g.created_at.isoformat(),
+        "recent": [_summary_body(s) for s in g.recent],
+    }
+
+
+def _group(doc: Doc) -> Group:
+    b = doc.body
+    return Group(
+        tenant_id=str(b["tenantId"]),
+        group_id=str(b["groupId"]),
+        name=str(b["name"]),
+        owner_id=str(b["ownerId"]),
+        members=tuple(
+            Member(
+                person_id=str(m["personId"]),
+                display_name=str(m["displayName"]),
+                joined_at=datetime.fromisoformat(str(m["joinedAt"])),
+                muted=bool(m.get("muted", False)),
+            )
+            for m in b["members"]
+        ),
+        created_at=datetime.fromisoformat(str(b["createdAt"])),
+        recent=tuple(_summary(s) for s in b.get("recent", [])),
+        version=doc.etag,
+    )
+
+
+def _message_body(m: Message) -> JsonDict:
+    return {
+        "type": "message",
+        "tenantId": m.tenant_id,
+        "groupId": m.group_id,
+        "messageId": m.message_id,
+        "senderId": m.sender_id,
+        "senderName": m.sender_name,
+        "text": m.text,
+        "sentAt": m.sent_at.isoformat(),
+        "source": m.source.value,
+        "pending": m.pending,
+        "deliveries": [
+            {
+                "recipientId": d.recipient_id,
+                "channel": d.channel.value,
+                "state": d.state.value,
+                "attempts": d.attempts,
+                "lastError": d.last_error,
+            }
+            for d in m.deliveries
+        ],
+    }
+
+
+def _message(doc: Doc) -> Message:
+    b = doc.body
+    return Message(
+        tenant_id=str(b["tenantId"]),
+        group_id=str(b["groupId"]),
+        message_id=str(b["messageId"]),
+        sender_id=str(b["senderId"]),
+        sender_name=str(b["senderName"]),
+        text=str(b["text"]),
+        sent_at=datetime.fromisoformat(str(b["sentAt"])),
+        source=Source(b["source"]),
+        deliveries=tuple(
+            Delivery(
+                recipient_id=str(d["recipientId"]),
+                channel=Channel(d["channel"]),
+                state=DeliveryState(d["state"]),
+                attempts=int(d.get("attempts", 0)),
+                last_error=str(d.get("lastError", "")),
+            )
+            for d in b.get("deliveries", [])
+        ),
+        version=doc.etag,
+    )

@@ -1,0 +1,195 @@
+"""The embedded store: documents in one SQLite file under DATA_DIR.
+
+WAL mode with synchronous=FULL, so a committed write survives a crash of the
+process or the machine. SQLite calls block, so they run on one dedicated thread
+and the event loop only awaits them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.store.documents import (
+    PARTITION_KEYS,
+    AlreadyExists,
+    ConcurrentUpdate,
+    Condition,
+    Contains,
+    Doc,
+    Eq,
+    IdIn,
+    JsonDict,
+    NotFound,
+    StoreError,
+    check_field,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (kind, partition, id)
+) WITHOUT ROWID;
+"""
+
+
+class SqliteDocuments:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(_SCHEMA)
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        except sqlite3.Error as error:
+            raise StoreError(f"sqlite: {error}") from error
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._conn.execute("SELECT 1").fetchone())
+
+    async def read(self, kind: str, partition: str, doc_id: str) -> Doc | None:
+        def work() -> Doc | None:
+            row = self._conn.execute(
+                "SELECT body, etag FROM documents WHERE kind=? AND partition=? AND id=?",
+                (kind, partition, doc_id),
+            ).fetchone()
+            return None if row is None else _doc(doc_id, partition, row[0], row[1])
+
+        return await self._run(work)
+
+    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+        text, etag = _encode(kind, partition, doc_id, body)
+
+        def work() -> Doc:
+            try:
+                self._conn.execute(
+                    "INSERT INTO documents (kind, partition, id, body, etag) VALUES (?,?,?,?,?)",
+                    (kind, partition, doc_id, text, etag),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"{kind}/{doc_id} exists") from None
+            return _doc(doc_id, partition, text, etag)
+
+        return await self._run(work)
+
+    async def replace(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, etag: str
+    ) -> Doc:
+        text, new_etag = _encode(kind, partition, doc_id, body)
+
+        def work() -> Doc:
+            changed = self._conn.execute(
+                "UPDATE documents SET body=?, etag=? WHERE kind=? AND partition=? AND id=? AND etag=?",
+                (text, new_etag, kind, partition, doc_id, etag),
+            ).rowcount
+            if changed == 0:
+                exists = self._conn.execute(
+                    "SELECT 1 FROM documents WHERE kind=? AND partition=? AND id=?",
+                    (kind, partition, doc_id),
+                ).fetchone()
+                if exists is None:
+                    raise NotFound(f"{kind}/{doc_id} not found")
+                raise ConcurrentUpdate(f"{kind}/{doc_id} changed since it was read")
+            return _doc(doc_id, partition, text, new_etag)
+
+        return await self._run(work)
+
+    async def upsert(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+        text, etag = _encode(kind, partition, doc_id, body)
+
+        def work() -> Doc:
+            self._conn.execute(
+                "INSERT INTO documents (kind, partition, id, body, etag) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (kind, partition, id) DO UPDATE SET body=excluded.body, etag=excluded.etag",
+                (kind, partition, doc_id, text, etag),
+            )
+            return _doc(doc_id, partition, text, etag)
+
+        return await self._run(work)
+
+    async def delete(self, kind: str, partition: str, doc_id: str) -> bool:
+        def work() -> bool:
+            cursor = self._conn.execute(
+                "DELETE FROM documents WHERE kind=? AND partition=? AND id=?",
+                (kind, partition, doc_id),
+            )
+            return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def query(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> list[Doc]:
+        sql = ["SELECT id, partition, body, etag FROM documents WHERE kind=?"]
+        params: list[Any] = [kind]
+        if partition is not None:
+            sql.append("AND partition=?")
+            params.append(partition)
+        for condition in where:
+            if isinstance(condition, Eq):
+                sql.append(f"AND json_extract(body, '$.{check_field(condition.field)}') = ?")
+                params.append(condition.value)
+            elif isinstance(condition, Contains):
+                sql.append(
+                    "AND EXISTS (SELECT 1 FROM json_each(body, "
+                    f"'$.{check_field(condition.field)}') WHERE value = ?)"
+                )
+                params.append(condition.value)
+            elif isinstance(condition, IdIn):
+                if not condition.ids:
+                    return []
+                sql.append(f"AND id IN ({','.join('?' * len(condition.ids))})")
+                params.extend(condition.ids)
+
+        def work() -> list[Doc]:
+            rows = self._conn.execute(" ".join(sql), params).fetchall()
+            return [_doc(r[0], r[1], r[2], r[3]) for r in rows]
+
+        return await self._run(work)
+
+
+def _encode(kind: str, partition: str, doc_id: str, body: JsonDict) -> tuple[str, str]:
+    stored = {**body, "id": doc_id, PARTITION_KEYS[kind]: partition}
+    return json.dumps(stored, separators=(",", ":"), ensure_ascii=False), uuid.uuid4().hex
+
+
+def _doc(doc_id: str, partition: str, text: str, etag: str) -> Doc:
+    body: JsonDict = json.loads(text)
+    return Doc(id=doc_id, partition=partition, body=body, etag=etag)

@@ -1,0 +1,93 @@
+"""Adaptive Cards the bot sends in Teams (schema 1.5).
+
+Text people typed is put in `TextRun`s, which Teams shows literally: markdown or
+HTML in a message never turns into formatting or links it did not contain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.core.chat import GroupChoice
+from bot.core.ports import RelayedMessage
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+
+# The `sendAction` field of Action.Submit data tells the bot what a button means.
+REPLY_ACTION = "reply"
+PICK_ACTION = "pick"
+REPLY_INPUT = "reply"
+
+Card = dict[str, Any]
+
+
+def _card(body: list[Card], actions: list[Card] | None = None) -> Card:
+    card: Card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def _plain(text: str, **style: Any) -> Card:
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
+def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
+    header = {
+        "type": "RichTextBlock",
+        "inlines": [
+            {"type": "TextRun", "text": message.sender_name, "weight": "Bolder"},
+            {"type": "TextRun", "text": f"  in {message.group_name}", "isSubtle": True},
+        ],
+    }
+    return _card(
+        [
+            header,
+            _plain(message.text),
+            {
+                "type": "Input.Text",
+                "id": REPLY_INPUT,
+                "placeholder": f"Reply to {message.group_name}",
+                "maxLength": max_chars,
+            },
+        ],
+        [
+            {
+                "type": "Action.Submit",
+                "title": "Reply",
+                "data": {"sendAction": REPLY_ACTION, "groupId": message.group_id},
+            }
+        ],
+    )
+
+
+def group_picker_card(choices: Sequence[GroupChoice], pending_text: str) -> Card:
+    return _card(
+        [
+            {
+                "type": "TextBlock",
+                "text": "Which group is this for?",
+                "weight": "Bolder",
+                "wrap": True,
+            },
+            _plain(pending_text, isSubtle=True),
+        ],
+        [
+            {
+                "type": "Action.Submit",
+                "title": choice.name,
+                "data": {
+                    "sendAction": PICK_ACTION,
+                    "groupId": choice.group_id,
+                    "text": pending_text,
+                },
+            }
+            for choice in choices
+        ],
+    )
+
+
+def attachment(card: Card) -> dict[str, Any]:
+    return {"contentType": CARD_CONTENT_TYPE, "content": card}

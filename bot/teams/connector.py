@@ -1,0 +1,145 @@
+"""Proactive sends to Teams over the Bot Connector REST API, on one pooled aiohttp session.
+
+Stock `continue_conversation` builds a msrest ConnectorClient per call (about 5 ms
+of CPU each); here every send is one HTTP request on a shared connection pool,
+with the bot token from one cached MSAL client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import msal
+
+from bot.config import Settings
+from bot.core.delivery import result_from_status
+from bot.core.model import Person
+from bot.core.ports import RelayedMessage, SendOutcome, SendResult
+from bot.teams.cards import attachment, relayed_message_card
+
+log = logging.getLogger("send.teams")
+
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+
+
+class BotTokens:
+    """Bot Framework access tokens for outbound calls; None in local mode."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._app: msal.ConfidentialClientApplication | None = None
+        if settings.app_id and settings.app_password:
+            tenant = (
+                settings.app_tenant_id
+                if settings.app_type == "SingleTenant"
+                else "botframework.com"
+            )
+            host = settings.aad_authority_host
+            self._app = msal.ConfidentialClientApplication(
+                settings.app_id,
+                client_credential=settings.app_password,
+                authority=f"{host}/{tenant}",
+                instance_discovery=host == "https://login.microsoftonline.com",
+            )
+
+    async def header(self) -> dict[str, str]:
+        if self._app is None:
+            return {}
+        app = self._app
+        # MSAL answers from its cache until the token is about to expire.
+        result: dict[str, Any] = await asyncio.to_thread(
+            app.acquire_token_for_client, scopes=[BOT_FRAMEWORK_SCOPE]
+        )
+        token = result.get("access_token")
+        if not token:
+            raise PermissionError(f"bot token: {result.get('error', 'no token')}")
+        return {"Authorization": f"Bearer {token}"}
+
+
+def retry_after_seconds(value: str | None) -> float:
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class TeamsConnector:
+    def __init__(self, session: aiohttp.ClientSession, tokens: BotTokens, max_chars: int) -> None:
+        self._session = session
+        self._tokens = tokens
+        self._max_chars = max_chars
+
+    async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
+        activity = {
+            "type": "message",
+            "summary": f"{message.sender_name} in {message.group_name}",
+            "attachments": [attachment(relayed_message_card(message, self._max_chars))],
+        }
+        return await self._post_activity(person, activity)
+
+    async def send_notice(self, person: Person, text: str) -> SendResult:
+        return await self._post_activity(
+            person, {"type": "message", "text": text, "textFormat": "plain"}
+        )
+
+    async def _post_activity(self, person: Person, activity: dict[str, Any]) -> SendResult:
+        teams = person.teams
+        if teams is None or not teams.conversation_id:
+            return SendResult(SendOutcome.GONE, detail="no chat")
+        url = (
+            f"{teams.service_url.rstrip('/')}/v3/conversations/"
+            f"{quote(teams.conversation_id, safe='')}/activities"
+        )
+        body = {
+            **activity,
+            "from": {"id": teams.bot_id},
+            "recipient": {"id": teams.user_id},
+            "conversation": {"id": teams.conversation_id},
+        }
+        try:
+            async with self._session.post(url, json=body, headers=await self._tokens.header()) as r:
+                if r.status >= 300:
+                    log.warning(
+                        "teams send refused",
+                        extra={"status": r.status, "recipient": person.person_id},
+                    )
+                return result_from_status(
+                    r.status, retry_after_seconds(r.headers.get("Retry-After"))
+                )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
+
+    async def open_chat(self, person: Person) -> str | None:
+        teams = person.teams
+        if teams is None or not teams.service_url:
+            return None
+        body = {
+            "isGroup": False,
+            "bot": {"id": teams.bot_id},
+            "members": [{"id": teams.user_id}],
+            "tenantId": person.tenant_id,
+            "channelData": {"tenant": {"id": person.tenant_id}},
+        }
+        url = f"{teams.service_url.rstrip('/')}/v3/conversations"
+        try:
+            async with self._session.post(url, json=body, headers=await self._tokens.header()) as r:
+                if r.status >= 300:
+                    log.warning("teams chat not created", extra={"status": r.status})
+                    return None
+                created: dict[str, Any] = await r.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            log.warning("teams chat not created", extra={"error": type(error).__name__})
+            return None
+        conversation_id = created.get("id")
+        return str(conversation_id) if conversation_id else None

@@ -1,0 +1,140 @@
+"""The aiohttp application: built from Settings, resources opened in `cleanup_ctx`.
+
+`create_app(settings)` is the only way to build the server, for `app.py` and for
+tests alike; nothing lives in module globals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import aiohttp
+from aiohttp import web
+from botbuilder.core import ConversationState, TurnContext
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+
+from bot.config import Settings
+from bot.core.chat import ChatHandler
+from bot.core.delivery import DeliveryWorker, RetryPolicy
+from bot.core.groups import Groups
+from bot.core.people import People
+from bot.core.ports import Clock, StoreError, SystemClock
+from bot.core.ratelimit import RateLimiter
+from bot.core.relay import Relay
+from bot.store.bot_state import DocumentBotStorage
+from bot.store.documents import Documents
+from bot.store.open import open_documents
+from bot.store.repository import DocumentStore
+from bot.teams.activity import reply_text
+from bot.teams.bot import SendBot
+from bot.teams.connector import BotTokens, TeamsConnector
+from bot.web.routes import routes
+
+log = logging.getLogger("send.app")
+
+MAX_REQUEST_BYTES = 256 * 1024
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per app."""
+
+    settings: Settings
+    documents: Documents
+    store: DocumentStore
+    adapter: CloudAdapter
+    bot: SendBot
+    worker: DeliveryWorker
+
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICES = web.AppKey("services", Services)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, retry: RetryPolicy | None = None
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[SETTINGS] = settings
+    app.add_routes(routes(SERVICES))
+
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        documents = await open_documents(settings)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        try:
+            app[SERVICES] = build_services(settings, documents, session, clock, retry)
+            resumed = await app[SERVICES].worker.recover()
+            log.info(
+                "send is ready",
+                extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},
+            )
+            yield
+            await app[SERVICES].worker.drain(SHUTDOWN_GRACE_SECONDS)
+        finally:
+            await session.close()
+            await documents.close()
+
+    app.cleanup_ctx.append(services)
+    return app
+
+
+def build_services(
+    settings: Settings,
+    documents: Documents,
+    session: aiohttp.ClientSession,
+    clock: Clock | None,
+    retry: RetryPolicy | None,
+) -> Services:
+    clock = clock or SystemClock()
+    store = DocumentStore(documents)
+    teams = TeamsConnector(session, BotTokens(settings), settings.max_message_chars)
+    worker = DeliveryWorker(
+        store, teams, RateLimiter(settings.teams_sends_per_second), retry or RetryPolicy()
+    )
+    people = People(store, directory=None)
+    groups = Groups(store, people, clock)
+    relay = Relay(store, clock, worker, settings.max_message_chars)
+    bot = SendBot(
+        store=store,
+        people=people,
+        groups=groups,
+        chat=ChatHandler(groups, relay),
+        conversation_state=ConversationState(DocumentBotStorage(documents)),
+        clock=clock,
+        allowed_tenants=settings.allowed_tenants,
+    )
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)))
+    adapter.on_turn_error = on_turn_error
+    return Services(settings, documents, store, adapter, bot, worker)
+
+
+def _bot_framework_config(settings: Settings) -> SimpleNamespace:
+    return SimpleNamespace(
+        APP_ID=settings.app_id,
+        APP_PASSWORD=settings.app_password,
+        APP_TYPE=settings.app_type,
+        APP_TENANTID=settings.app_tenant_id,
+    )
+
+
+async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    if isinstance(error, StoreError):
+        # Not acknowledged: the HTTP layer answers 503 so Teams sends the activity again.
+        raise error
+    activity = turn_context.activity
+    log.error(
+        "turn failed",
+        exc_info=error,
+        extra={"activity_id": activity.id, "activity_type": activity.type},
+    )
+    try:
+        await reply_text(turn_context, "Sorry, something went wrong on my side; please try again.")
+    except Exception:  # noqa: BLE001 - the person cannot be told; the failure is logged above
+        log.warning("could not tell the person about the failure")

@@ -1,0 +1,81 @@
+"""HTTP endpoints (CONTRACT §3): Bot Framework messages, liveness and readiness."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from aiohttp import web
+from botbuilder.schema import Activity
+
+from bot.core.ports import StoreError
+from bot.logs import log_context
+
+if TYPE_CHECKING:
+    from bot.web.app import Services
+
+log = logging.getLogger("send.http")
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
+    async def messages(request: web.Request) -> web.StreamResponse:
+        services = request.app[services_key]
+        if request.content_type != "application/json":
+            return _refuse(415, "Content-Type must be application/json")
+        try:
+            body: Any = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _refuse(400, "the body is not valid JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            return _refuse(400, "the body is not a Bot Framework activity (no type)")
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:  # noqa: BLE001 - msrest raises many kinds on malformed fields
+            return _refuse(400, "the activity has malformed fields")
+        if activity.type == "message" and (
+            activity.conversation is None or activity.from_property is None
+        ):
+            return _refuse(400, "a message activity needs conversation and from")
+        with log_context(request_id=uuid.uuid4().hex, activity_id=activity.id or ""):
+            try:
+                response = await services.adapter.process_activity(
+                    request.headers.get("Authorization", ""), activity, services.bot.on_turn
+                )
+            except (PermissionError, jwt.PyJWTError) as error:
+                log.info(
+                    "activity refused: not authenticated", extra={"reason": type(error).__name__}
+                )
+                return _refuse(401, "the request is not authenticated for this bot")
+            except StoreError:
+                log.exception("activity not accepted: store unavailable")
+                return _refuse(503, "the store is unavailable; send again later")
+        if response is not None:
+            return web.json_response(response.body, status=response.status)
+        return web.Response(status=200)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        services = request.app.get(services_key)
+        if services is None:
+            return _refuse(503, "starting")
+        try:
+            await services.documents.ping()
+        except StoreError as error:
+            log.warning("not ready", extra={"reason": str(error)[:200]})
+            return _refuse(503, "the store does not answer")
+        return web.json_response({"status": "ready"})
+
+    return [
+        web.post("/api/messages", messages),
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+    ]

@@ -1,0 +1,134 @@
+"""`new` with no arguments: a dialog asks for the name, then the members, then confirms.
+
+Each answer is checked where it is given and asked again with the reason;
+`cancel` (handled by the bot) leaves the dialog with nothing created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botbuilder.core import MessageFactory
+from botbuilder.dialogs import (
+    Dialog,
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+from botbuilder.dialogs.prompts import (
+    ConfirmPrompt,
+    PromptOptions,
+    PromptValidatorContext,
+    TextPrompt,
+)
+
+from bot.core.addresses import Mention, parse_members
+from bot.core.groups import Groups, check_name
+from bot.core.model import MAX_MEMBERS, Person
+from bot.core.relay import Refused
+from bot.teams.activity import command_text, mentions_of
+
+NEW_GROUP_DIALOG = "new-group"
+PERSON_KEY = "send.person"  # turn_state key where the bot leaves the sender's Person
+_NAME_PROMPT = "new-group.name"
+_MEMBERS_PROMPT = "new-group.members"
+_CONFIRM_PROMPT = "new-group.confirm"
+
+
+def _person(step: WaterfallStepContext | PromptValidatorContext) -> Person:
+    person = step.context.turn_state.get(PERSON_KEY)
+    if not isinstance(person, Person):
+        raise TypeError("the bot did not put the sender on the turn")
+    return person
+
+
+def new_group_dialog(groups: Groups) -> list[Dialog]:
+    async def name_valid(prompt: PromptValidatorContext) -> bool:
+        try:
+            name = check_name(prompt.recognized.value or "")
+            await groups.check_unique([_person(prompt)], name)
+        except Refused as refusal:
+            prompt.options.retry_prompt = MessageFactory.text(
+                f"{refusal} What should it be called?"
+            )
+            return False
+        return True
+
+    async def members_valid(prompt: PromptValidatorContext) -> bool:
+        activity = prompt.context.activity
+        members = parse_members(command_text(activity), _mentions(activity))
+        problem = ""
+        if members.malformed:
+            problem = f"{', '.join(members.malformed)}: not e-mail addresses."
+        elif members.empty:
+            problem = "I need at least one address or @mention."
+        elif len(members.addresses) + len(members.mentions) > MAX_MEMBERS - 1:
+            problem = f"A group has at most {MAX_MEMBERS} members including you."
+        if problem:
+            prompt.options.retry_prompt = MessageFactory.text(
+                f"{problem} Who should be in it? Addresses or @mentions, separated by commas."
+            )
+            return False
+        return True
+
+    async def ask_name(step: WaterfallStepContext) -> DialogTurnResult:
+        given = str((step.options or {}).get("name", "")).strip()
+        if given:
+            try:
+                name = check_name(given)
+                await groups.check_unique([_person(step)], name)
+                return await step.next(name)
+            except Refused as refusal:
+                await step.context.send_activity(str(refusal))
+        return await step.prompt(
+            _NAME_PROMPT,
+            PromptOptions(prompt=MessageFactory.text("What should the new group be called?")),
+        )
+
+    async def ask_members(step: WaterfallStepContext) -> DialogTurnResult:
+        step.values["name"] = check_name(str(step.result))
+        return await step.prompt(
+            _MEMBERS_PROMPT,
+            PromptOptions(
+                prompt=MessageFactory.text(
+                    f"Who should be in {step.values['name']}? "
+                    "E-mail addresses or @mentions, separated by commas."
+                )
+            ),
+        )
+
+    async def confirm(step: WaterfallStepContext) -> DialogTurnResult:
+        activity = step.context.activity
+        step.values["members"] = command_text(activity)
+        step.values["mentions"] = [[m.teams_user_id, m.display_name] for m in _mentions(activity)]
+        members = parse_members(step.values["members"], _mentions(activity))
+        who = ", ".join([*members.addresses, *(m.display_name for m in members.mentions)])
+        return await step.prompt(
+            _CONFIRM_PROMPT,
+            PromptOptions(prompt=MessageFactory.text(f"Create {step.values['name']} with {who}?")),
+        )
+
+    async def create(step: WaterfallStepContext) -> DialogTurnResult:
+        if not step.result:
+            await step.context.send_activity("OK, no group was created.")
+            return await step.end_dialog()
+        mentions = tuple(Mention(u, n) for u, n in step.values.get("mentions", []))
+        members = parse_members(str(step.values["members"]), mentions)
+        try:
+            created = await groups.create(_person(step), str(step.values["name"]), members)
+            text = created.text
+        except Refused as refusal:
+            text = str(refusal)
+        await step.context.send_activity(MessageFactory.text(text))
+        return await step.end_dialog()
+
+    return [
+        WaterfallDialog(NEW_GROUP_DIALOG, [ask_name, ask_members, confirm, create]),
+        TextPrompt(_NAME_PROMPT, name_valid),
+        TextPrompt(_MEMBERS_PROMPT, members_valid),
+        ConfirmPrompt(_CONFIRM_PROMPT),
+    ]
+
+
+def _mentions(activity: Any) -> tuple[Mention, ...]:
+    return tuple(Mention(user_id, name) for user_id, name in mentions_of(activity))

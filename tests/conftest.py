@@ -1,0 +1,115 @@
+"""Shared fixtures: the stores on both backends, the real app on a real port, fake services."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.config import Settings
+from bot.core.delivery import RetryPolicy
+from bot.store.cosmos_documents import CosmosDocuments
+from bot.store.documents import Documents
+from bot.store.repository import DocumentStore
+from bot.store.sqlite_documents import SqliteDocuments
+from bot.web.app import create_app
+from tests.fakes.connector import FakeConnector
+from tests.services import COSMOS_KEY, cosmos_server, free_port
+from tests.teams_world import TeamsWorld
+
+BACKENDS = ["sqlite", "cosmos"]
+# Retries in tests wait milliseconds, not seconds; Retry-After still applies.
+FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=0.2)
+
+
+@pytest.fixture(scope="session")
+def cosmos_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with cosmos_server(tmp_path_factory.mktemp("cosmos")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for a fresh store of the given backend (a new Cosmos database per test)."""
+    if backend == "cosmos":
+        endpoint = request.getfixturevalue("cosmos_endpoint")
+        return Settings(
+            data_dir=tmp_path,
+            cosmos_endpoint=endpoint,
+            cosmos_key=COSMOS_KEY,
+            cosmos_database=f"test-{uuid.uuid4().hex[:12]}",
+            cosmos_verify_tls=False,
+        )
+    return Settings(data_dir=tmp_path)
+
+
+async def open_test_documents(settings: Settings) -> Documents:
+    if settings.uses_cosmos:
+        cosmos = CosmosDocuments(
+            settings.cosmos_endpoint,
+            settings.cosmos_key,
+            settings.cosmos_database,
+            verify_tls=settings.cosmos_verify_tls,
+        )
+        await cosmos.open()
+        return cosmos
+    sqlite = SqliteDocuments(settings.data_dir / "send.sqlite3")
+    await sqlite.open()
+    return sqlite
+
+
+@pytest.fixture
+async def documents(settings: Settings) -> AsyncIterator[Documents]:
+    docs = await open_test_documents(settings)
+    yield docs
+    await docs.close()
+
+
+@pytest.fixture
+async def store(documents: Documents) -> DocumentStore:
+    return DocumentStore(documents)
+
+
+@asynccontextmanager
+async def serve(app: web.Application, port: int | None = None) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = port or free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, port: int | None = None) -> AsyncIterator[str]:
+    async with serve(create_app(settings, retry=FAST_RETRY), port) as url:
+        yield url
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
+    fake = FakeConnector(tenant_id="tenant-a")
+    async with serve(fake.app()) as url:
+        yield fake, url
+
+
+@pytest.fixture
+async def world(
+    settings: Settings, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[TeamsWorld]:
+    fake, connector_url = connector
+    async with running_app(settings) as app_url:
+        async with TeamsWorld(app_url, fake, connector_url) as teams:
+            yield teams

@@ -1,0 +1,120 @@
+"""Starting and stopping the local test services (CONTRACT §6) on free ports.
+
+With CI=true a service that cannot start fails the run; on a laptop without
+`npm ci` the tests that need it are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN = ROOT / "node_modules" / ".bin"
+# The documented emulator key; cosmosdb-server accepts any key.
+COSMOS_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing service is a failure)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with code {process.returncode}")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        process.wait(timeout=5)
+
+
+@contextmanager
+def node_service(
+    name: str, args: list[str], port: int, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    binary = NODE_BIN / name
+    if not binary.exists():
+        unavailable(f"{name} is not installed: run `npm ci` in the repository")
+    log = (cwd / f"{name}.log").open("wb")
+    process = subprocess.Popen(
+        [str(binary), *args],
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    try:
+        try:
+            wait_for_port(port, process, timeout=30)
+        except (RuntimeError, TimeoutError) as error:
+            unavailable(f"{name} did not start: {error}")
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+@contextmanager
+def cosmos_server(workdir: Path) -> Iterator[str]:
+    """A @vercel/cosmosdb-server on a free port; yields its https endpoint."""
+    port = free_port()
+    with node_service("cosmosdb-server", ["-p", str(port)], port, workdir):
+        yield f"https://127.0.0.1:{port}"
+
+
+@contextmanager
+def agents_playground(workdir: Path, bot_endpoint: str, conversation_id: str) -> Iterator[int]:
+    """The Microsoft 365 Agents Playground (Teams channel) on a free port; yields the port."""
+    port = free_port()
+    args = [
+        "-e", bot_endpoint,
+        "-c", "msteams",
+        "-p", str(port),
+        "--conversation-id", conversation_id,
+        "--disable-telemetry",
+    ]  # fmt: skip
+    env = {
+        "TEAMSAPPTESTER_BROWSER": "none",
+        "M365_AGENTS_PLAYGROUND_LOGFILE": str(workdir / "playground-internal.log"),
+    }
+    with node_service("agentsplayground", args, port, workdir, env):
+        yield port

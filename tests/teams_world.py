@@ -1,0 +1,153 @@
+"""Several Teams users talking to the real app, with the fake connector as Teams' side.
+
+Activities have the shapes Teams sends (personal and group chats, mentions,
+card submits); the bot's replies and relayed copies land in the fake connector.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from tests.fakes.connector import FakeConnector, TeamsPerson
+
+BOT_ID = "28:send-bot"
+Json = dict[str, Any]
+
+
+class TeamsWorld:
+    def __init__(self, app_url: str, connector: FakeConnector, connector_url: str) -> None:
+        self.app_url = app_url
+        self.connector = connector
+        self.service_url = connector_url + "/"
+        self.tenant_id = connector.tenant_id
+        self._ids = itertools.count(1)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> TeamsWorld:
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def person(self, name: str, *, installed: bool = True) -> TeamsPerson:
+        slug = re.sub(r"[^a-z]", "", name.lower())
+        person = TeamsPerson(f"29:{slug}", name, f"{slug}@contoso.com", f"aad-{slug}")
+        if installed:
+            self.connector.add_person(person)
+        else:
+            self.connector.people[person.user_id] = person
+        return person
+
+    def people(self, count: int, prefix: str = "Member") -> list[TeamsPerson]:
+        return [self.person(f"{prefix} {chr(65 + i // 26)}{chr(65 + i % 26)}") for i in range(count)]
+
+    def activity(self, person: TeamsPerson, conversation: Json, **fields: Any) -> Json:
+        return {
+            "type": "message",
+            "id": f"act-{next(self._ids)}",
+            "channelId": "msteams",
+            "serviceUrl": self.service_url,
+            "timestamp": "2026-11-26T10:00:00.000Z",
+            "from": {"id": person.user_id, "name": person.name, "aadObjectId": person.aad_object_id},
+            "recipient": {"id": BOT_ID, "name": "Send"},
+            "conversation": conversation,
+            "channelData": {"tenant": {"id": self.tenant_id}},
+            "locale": "en-US",
+            **fields,
+        }
+
+    def personal(self, person: TeamsPerson) -> Json:
+        return {
+            "id": self.connector.chat_of(person.user_id),
+            "conversationType": "personal",
+            "tenantId": self.tenant_id,
+        }
+
+    async def post(self, activity: Json, headers: dict[str, str] | None = None) -> int:
+        assert self._session is not None
+        async with self._session.post(
+            f"{self.app_url}/api/messages", json=activity, headers=headers or {}
+        ) as response:
+            return response.status
+
+    async def install(self, person: TeamsPerson) -> int:
+        return await self.post(
+            self.activity(
+                person,
+                self.personal(person),
+                type="conversationUpdate",
+                membersAdded=[{"id": person.user_id}, {"id": BOT_ID}],
+            )
+        )
+
+    async def say(
+        self, person: TeamsPerson, text: str, mentions: list[TeamsPerson] | None = None
+    ) -> int:
+        entities = []
+        for mentioned in mentions or []:
+            tag = f"<at>{mentioned.name}</at>"
+            text = f"{text} {tag}" if tag not in text else text
+            entities.append(
+                {
+                    "type": "mention",
+                    "text": tag,
+                    "mentioned": {"id": mentioned.user_id, "name": mentioned.name},
+                }
+            )
+        return await self.post(
+            self.activity(person, self.personal(person), text=text, entities=entities)
+        )
+
+    async def submit(self, person: TeamsPerson, value: Json) -> int:
+        return await self.post(
+            self.activity(person, self.personal(person), value=value, replyToId="card-1")
+        )
+
+    def replies(self, person: TeamsPerson) -> list[str]:
+        """Texts the bot answered in the person's 1:1 chat (replies and notices)."""
+        return self.connector.texts_to(self.connector.chat_of(person.user_id))
+
+    def last_reply(self, person: TeamsPerson) -> str:
+        replies = self.replies(person)
+        assert replies, f"no reply to {person.name}"
+        return replies[-1]
+
+    def relayed(self, person: TeamsPerson) -> list[Json]:
+        """Relayed message cards the person received."""
+        return [
+            card
+            for card in self.connector.cards_to(self.connector.chat_of(person.user_id))
+            if any(a.get("data", {}).get("sendAction") == "reply" for a in card.get("actions", []))
+        ]
+
+    async def wait_relayed(self, person: TeamsPerson, count: int, timeout: float = 10.0) -> None:
+        await self.connector.wait_for(
+            lambda: len(self.relayed(person)) >= count, timeout, f"{count} copies to {person.name}"
+        )
+
+
+def card_text(card: Json) -> str:
+    """All text shown by a card, in order, for assertions."""
+    parts: list[str] = []
+
+    def walk(element: Any) -> None:
+        if isinstance(element, dict):
+            if element.get("type") in ("TextBlock", "TextRun") and "text" in element:
+                parts.append(str(element["text"]))
+            for value in element.values():
+                walk(value)
+        elif isinstance(element, list):
+            for item in element:
+                walk(item)
+
+    walk(card.get("body", []))
+    return " ".join(parts)
