@@ -28,8 +28,8 @@ FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=0.2)
 
 @pytest.fixture(scope="session")
 def cosmos_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with cosmos_server(tmp_path_factory.mktemp("cosmos")) as endpoint:
-        yield endpoint
+    with cosmos_server(tmp_path_factory.mktemp("cosmos")) as server:
+        yield server.endpoint
 
 
 @pytest.fixture(params=BACKENDS)

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -93,12 +94,21 @@ def node_service(
         log.close()
 
 
+@dataclass
+class CosmosServer:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
 @contextmanager
-def cosmos_server(workdir: Path) -> Iterator[str]:
-    """A @vercel/cosmosdb-server on a free port; yields its https endpoint."""
+def cosmos_server(workdir: Path) -> Iterator[CosmosServer]:
+    """A @vercel/cosmosdb-server on a free port (https, self-signed certificate)."""
     port = free_port()
-    with node_service("cosmosdb-server", ["-p", str(port)], port, workdir):
-        yield f"https://127.0.0.1:{port}"
+    with node_service("cosmosdb-server", ["-p", str(port)], port, workdir) as process:
+        yield CosmosServer(f"https://127.0.0.1:{port}", process)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ card submits); the bot's replies and relayed copies land in the fake connector.
 from __future__ import annotations
 
 import itertools
+import uuid
 import re
 from types import TracebackType
 from typing import Any
@@ -53,7 +54,7 @@ class TeamsWorld:
     def activity(self, person: TeamsPerson, conversation: Json, **fields: Any) -> Json:
         return {
             "type": "message",
-            "id": f"act-{next(self._ids)}",
+            "id": f"act-{next(self._ids)}-{uuid.uuid4().hex[:8]}",
             "channelId": "msteams",
             "serviceUrl": self.service_url,
             "timestamp": "2026-11-26T10:00:00.000Z",

@@ -151,6 +151,11 @@ class CosmosDocuments:
     ) -> list[Doc]:
         clauses: list[str] = []
         parameters: list[dict[str, Any]] = []
+        if partition is not None:
+            # Also filter on the partition field itself: cosmosdb-server ignores the
+            # partition key of a query, and Azure answers this filter from the index.
+            clauses.append(f"c.{PARTITION_KEYS[kind]} = @partition")
+            parameters.append({"name": "@partition", "value": partition})
         for n, condition in enumerate(where):
             name = f"@p{n}"
             if isinstance(condition, Eq):

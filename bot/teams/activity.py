@@ -43,19 +43,28 @@ def sender_of(activity: Activity, email: str = "") -> TeamsUser:
     )
 
 
+def _mentioned(activity: Activity) -> list[tuple[str, str]]:
+    """(user id, name) of every @mention; botbuilder keeps them in additional_properties."""
+    found: list[tuple[str, str]] = []
+    for entity in activity.entities or []:
+        if (entity.type or "").lower() != "mention":
+            continue
+        mentioned = (getattr(entity, "additional_properties", None) or {}).get("mentioned") or {}
+        user_id = str(mentioned.get("id", ""))
+        if user_id and all(user_id != u for u, _ in found):
+            found.append((user_id, str(mentioned.get("name", ""))))
+    return found
+
+
+def mentions_bot(activity: Activity) -> bool:
+    bot_id = activity.recipient.id if activity.recipient else ""
+    return any(user_id == bot_id for user_id, _ in _mentioned(activity))
+
+
 def mentions_of(activity: Activity) -> list[tuple[str, str]]:
     """(user id, name) of everyone @mentioned except the bot itself."""
     bot_id = activity.recipient.id if activity.recipient else ""
-    found: list[tuple[str, str]] = []
-    for entity in activity.entities or []:
-        if entity.type != "mention":
-            continue
-        data = entity.serialize() if hasattr(entity, "serialize") else {}
-        mentioned = (data.get("mentioned") or {}) if isinstance(data, dict) else {}
-        user_id = str(mentioned.get("id", ""))
-        if user_id and user_id != bot_id and all(user_id != u for u, _ in found):
-            found.append((user_id, str(mentioned.get("name", ""))))
-    return found
+    return [(u, n) for u, n in _mentioned(activity) if u != bot_id]
 
 
 def command_text(activity: Activity) -> str:

@@ -23,6 +23,7 @@ from bot.teams.activity import (
     command_text,
     is_personal,
     mention_of,
+    mentions_bot,
     mentions_of,
     message_id_for,
     reply_text,
@@ -210,12 +211,7 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
 
     async def _group_chat(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        bot_id = activity.recipient.id
-        addressed = any(
-            e.type == "mention" and (e.serialize().get("mentioned") or {}).get("id") == bot_id
-            for e in activity.entities or []
-        )
-        if not addressed:
+        if not mentions_bot(activity):
             return
         parsed = parse(command_text(activity))
         if not isinstance(parsed, Command) or parsed.verb is not Verb.NEW or not parsed.target:

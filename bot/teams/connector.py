@@ -29,27 +29,35 @@ BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 
 
 class BotTokens:
-    """Bot Framework access tokens for outbound calls; None in local mode."""
+    """Bot Framework access tokens for outbound calls; none in local mode.
+
+    The MSAL client is built on first use (its constructor fetches the authority's
+    metadata over the network, which must not block start-up) and then reused, so
+    its token cache serves every call.
+    """
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._app: msal.ConfidentialClientApplication | None = None
-        if settings.app_id and settings.app_password:
-            tenant = (
-                settings.app_tenant_id
-                if settings.app_type == "SingleTenant"
-                else "botframework.com"
-            )
-            host = settings.aad_authority_host
-            self._app = msal.ConfidentialClientApplication(
-                settings.app_id,
-                client_credential=settings.app_password,
-                authority=f"{host}/{tenant}",
-                instance_discovery=host == "https://login.microsoftonline.com",
-            )
+        self._lock = asyncio.Lock()
+
+    def _build(self) -> msal.ConfidentialClientApplication:
+        s = self._settings
+        tenant = s.app_tenant_id if s.app_type == "SingleTenant" else "botframework.com"
+        return msal.ConfidentialClientApplication(
+            s.app_id,
+            client_credential=s.app_password,
+            authority=f"{s.aad_authority_host}/{tenant}",
+            # Instance discovery only knows Microsoft's hosts; elsewhere it would hang.
+            instance_discovery=s.aad_authority_host == "https://login.microsoftonline.com",
+        )
 
     async def header(self) -> dict[str, str]:
-        if self._app is None:
+        if not (self._settings.app_id and self._settings.app_password):
             return {}
+        async with self._lock:
+            if self._app is None:
+                self._app = await asyncio.to_thread(self._build)
         app = self._app
         # MSAL answers from its cache until the token is about to expire.
         result: dict[str, Any] = await asyncio.to_thread(

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every check CI runs: lint, format, types, and the tests
+# (which start the local Cosmos DB server and the Agents Playground themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev
+echo "== ruff check"; .venv/bin/ruff check .
+echo "== ruff format --check"; .venv/bin/ruff format --check .
+echo "== mypy --strict"; .venv/bin/mypy
+echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -1,0 +1,65 @@
+"""End to end through the Microsoft 365 Agents Playground (its Teams channel and connector)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from tests.conftest import running_app
+from tests.playground import Playground
+from tests.services import agents_playground, free_port
+
+pytestmark = pytest.mark.playground
+
+
+@pytest.fixture
+async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
+    port = free_port()
+    async with running_app(Settings(data_dir=tmp_path / "data"), port=port):
+        with agents_playground(
+            tmp_path, f"http://127.0.0.1:{port}/api/messages", conversation_id="alex-personal-chat"
+        ) as playground_port:
+            async with Playground(playground_port) as pg:
+                yield pg
+
+
+async def test_install_welcome_and_help(playground: Playground) -> None:
+    await playground.install()
+    chat = playground.personal_chat
+    await playground.wait(lambda: bool(playground.texts(chat)), what="the welcome")
+    assert "Hi, I am Send" in playground.texts(chat)[0]
+    reply = await playground.ask("help")
+    for command in ("new <name>: <members>", "groups", "use <group>", "to <group>: <text>", "history"):
+        assert command in reply
+
+
+async def test_group_from_a_group_chat_and_a_message_to_it(playground: Playground) -> None:
+    """Alex makes a group of the group chat's roster, then writes to it from the 1:1 chat."""
+    await playground.say(playground.group_chat, "new Launch team", mention_bot=True)
+    await playground.wait(lambda: bool(playground.texts(playground.group_chat)), what="group reply")
+    assert "Made the Send group Launch team with the 6 people" in playground.texts(playground.group_chat)[0]
+
+    await playground.say(playground.personal_chat, "The launch moves to <b>Friday</b>")
+
+    def copies() -> list[dict[str, object]]:
+        return [
+            r
+            for r in playground.bot_requests
+            if r.get("attachments") and r.get("summary") == "Alex Wilber in Launch team"
+        ]
+
+    await playground.wait(lambda: len(copies()) == 5, what="five relayed copies")
+    recipients = sorted(str(r["recipient"]["id"]) for r in copies())  # type: ignore[index]
+    assert recipients == [f"user-id-{n}" for n in range(1, 6)]
+    card = copies()[0]["attachments"][0]["content"]  # type: ignore[index]
+    shown = [run["text"] for block in card["body"] for run in block.get("inlines", [])]
+    assert "The launch moves to <b>Friday</b>" in shown
+    # The sender gets no echo of their own message.
+    assert not any(m.get("attachments") for m in playground.chat_messages)
+
+    reply = await playground.ask("members")
+    assert "Launch team has 6 members" in reply
+    assert "Megan Bowen <meganb@example.com>: Teams and Outlook" in reply

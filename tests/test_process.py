@@ -1,0 +1,138 @@
+"""`python app.py` as a person runs it: start-up time, configuration errors, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.connector import FakeConnector
+from tests.services import ROOT, free_port
+from tests.teams_world import TeamsWorld
+
+
+def app_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return {**keep, "PORT": str(port), "DATA_DIR": str(tmp_path / "data"), **extra}
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> float:
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() - started < timeout:
+            assert process.poll() is None, "the app exited"
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return time.monotonic() - started
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.02)
+    raise AssertionError(f"/healthz did not answer within {timeout} s")
+
+
+def start_app(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+    """Starts `python app.py`; its JSON log goes to app.log in the test's folder."""
+    with (tmp_path / "app.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=tmp_path,
+            env=app_env(tmp_path, port, **env),
+            stderr=log,
+        )
+
+
+@asynccontextmanager
+async def app_process(tmp_path: Path, port: int, **env: str) -> AsyncIterator[str]:
+    process = start_app(tmp_path, port, **env)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+
+async def test_starts_in_under_two_seconds_with_no_environment(tmp_path: Path) -> None:
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=tmp_path,
+        env={k: v for k, v in app_env(tmp_path, port).items() if k not in ("DATA_DIR",)},
+        stderr=subprocess.PIPE,
+    )
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=10)
+        elapsed = time.monotonic() - started
+        assert elapsed < 2.0, f"took {elapsed:.2f} s"
+        assert (tmp_path / "data" / "send.sqlite3").exists()  # DATA_DIR defaults to ./data
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert b'"event": "starting"' in stderr
+
+
+def test_configuration_error_is_one_line_without_the_secret(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=tmp_path,
+        env=app_env(tmp_path, free_port(), COSMOS_KEY="top-secret-key"),
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert lines == ["send: configuration error: COSMOS_KEY is set but COSMOS_ENDPOINT is empty"]
+    assert b"top-secret-key" not in result.stderr + result.stdout
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("MAX_MESSAGE_CHARS=lots\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=tmp_path,
+        env=app_env(tmp_path, free_port()),
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert b"MAX_MESSAGE_CHARS must be a whole number" in result.stderr
+
+
+async def test_nothing_acknowledged_is_lost_across_a_hard_kill(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    fake, connector_url = connector
+    port = free_port()
+    async with app_process(tmp_path, port) as url, TeamsWorld(url, fake, connector_url) as world:
+        alice, bob = world.person("Alice"), world.person("Bob")
+        await world.install(bob)
+        assert await world.say(alice, "new lunch: bob@contoso.com") == 200
+        assert await world.say(alice, "see you at noon") == 200
+        await world.wait_relayed(bob, 1)
+    # Kill -9 the next process right after an acknowledged command: it must be there after.
+    process = start_app(tmp_path, port)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+        async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
+            alice = world.person("Alice")
+            assert await world.say(alice, "rename lunch: brunch") == 200
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    async with app_process(tmp_path, port) as url, TeamsWorld(url, fake, connector_url) as world:
+        alice = world.person("Alice")
+        await world.say(alice, "groups")
+        assert "brunch: 2 members" in world.last_reply(alice)
+        await world.say(alice, "history")
+        assert "see you at noon" in world.last_reply(alice)
