@@ -110,6 +110,5 @@ async def world(
     settings: Settings, connector: tuple[FakeConnector, str]
 ) -> AsyncIterator[TeamsWorld]:
     fake, connector_url = connector
-    async with running_app(settings) as app_url:
-        async with TeamsWorld(app_url, fake, connector_url) as teams:
-            yield teams
+    async with running_app(settings) as app_url, TeamsWorld(app_url, fake, connector_url) as teams:
+        yield teams

@@ -30,7 +30,9 @@ class Playground:
         # testConfig answers at once (config waits for the bot endpoint).
         async with self._session.get(f"{self.base}/_internal/v1/testConfig") as response:
             self.config = (await response.json())["config"]
-        chat = await self._session.ws_connect(f"{self.base}/_ws_conversation/v1/conversations/stream")
+        chat = await self._session.ws_connect(
+            f"{self.base}/_ws_conversation/v1/conversations/stream"
+        )
         log = await self._session.ws_connect(f"{self.base}/_ws/log/stream")
         self._readers = [
             asyncio.create_task(self._read(chat, self._on_chat)),
@@ -39,7 +41,10 @@ class Playground:
         return self
 
     async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         for reader in self._readers:
             reader.cancel()
@@ -69,7 +74,9 @@ class Playground:
 
     def _on_chat(self, event: Json) -> None:
         if event.get("action") == "createMessage":
-            self.chat_messages.append({"conversation": event["actionConversationId"], **event["message"]})
+            self.chat_messages.append(
+                {"conversation": event["actionConversationId"], **event["message"]}
+            )
 
     def _on_log(self, event: Json) -> None:
         log = event.get("log") or {}
@@ -83,7 +90,9 @@ class Playground:
             try:
                 await asyncio.wait_for(self._changed.wait_for(condition), timeout)
             except TimeoutError:
-                raise AssertionError(f"timed out waiting for {what}; saw {self.chat_messages[-3:]} {self.bot_requests[-3:]}") from None
+                raise AssertionError(
+                    f"timed out waiting for {what}; saw {self.chat_messages[-3:]} {self.bot_requests[-3:]}"
+                ) from None
 
     def texts(self, conversation_id: str) -> list[str]:
         return [
@@ -109,12 +118,16 @@ class Playground:
         if mention_bot:
             tag = f"<at>{self.bot['name']}</at>"
             body["text"] = f"{tag} {text}"
-            body["mentions"] = [{"mentioned": {"id": self.bot["id"], "name": self.bot["name"]}, "text": tag}]
+            body["mentions"] = [
+                {"mentioned": {"id": self.bot["id"], "name": self.bot["name"]}, "text": tag}
+            ]
         await self._post(f"/_conversation/v1/conversations/{conversation_id}/messages", body)
 
     async def ask(self, text: str, timeout: float = 15.0) -> str:
         """Says something in the personal chat and returns the bot's next text reply."""
         before = len(self.texts(self.personal_chat))
         await self.say(self.personal_chat, text)
-        await self.wait(lambda: len(self.texts(self.personal_chat)) > before, timeout, f"a reply to {text!r}")
+        await self.wait(
+            lambda: len(self.texts(self.personal_chat)) > before, timeout, f"a reply to {text!r}"
+        )
         return self.texts(self.personal_chat)[before]

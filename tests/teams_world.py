@@ -7,8 +7,8 @@ card submits); the bot's replies and relayed copies land in the fake connector.
 from __future__ import annotations
 
 import itertools
-import uuid
 import re
+import uuid
 from types import TracebackType
 from typing import Any
 
@@ -21,11 +21,13 @@ Json = dict[str, Any]
 
 
 class TeamsWorld:
-    def __init__(self, app_url: str, connector: FakeConnector, connector_url: str) -> None:
+    def __init__(
+        self, app_url: str, connector: FakeConnector, connector_url: str, tenant_id: str = ""
+    ) -> None:
         self.app_url = app_url
         self.connector = connector
         self.service_url = connector_url + "/"
-        self.tenant_id = connector.tenant_id
+        self.tenant_id = tenant_id or connector.tenant_id
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
 
@@ -34,7 +36,10 @@ class TeamsWorld:
         return self
 
     async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._session is not None:
             await self._session.close()
@@ -49,7 +54,9 @@ class TeamsWorld:
         return person
 
     def people(self, count: int, prefix: str = "Member") -> list[TeamsPerson]:
-        return [self.person(f"{prefix} {chr(65 + i // 26)}{chr(65 + i % 26)}") for i in range(count)]
+        return [
+            self.person(f"{prefix} {chr(65 + i // 26)}{chr(65 + i % 26)}") for i in range(count)
+        ]
 
     def activity(self, person: TeamsPerson, conversation: Json, **fields: Any) -> Json:
         return {
@@ -58,7 +65,11 @@ class TeamsWorld:
             "channelId": "msteams",
             "serviceUrl": self.service_url,
             "timestamp": "2026-11-26T10:00:00.000Z",
-            "from": {"id": person.user_id, "name": person.name, "aadObjectId": person.aad_object_id},
+            "from": {
+                "id": person.user_id,
+                "name": person.name,
+                "aadObjectId": person.aad_object_id,
+            },
             "recipient": {"id": BOT_ID, "name": "Send"},
             "conversation": conversation,
             "channelData": {"tenant": {"id": self.tenant_id}},

@@ -114,7 +114,9 @@ async def test_dialog_state_survives_between_turns(storage: DocumentBotStorage) 
     async def validator(prompt: PromptValidatorContext) -> bool:
         value = prompt.recognized.value or ""
         if len(value) <= 3:
-            await prompt.context.send_activity("Please send a name that is longer than 3 characters.")
+            await prompt.context.send_activity(
+                "Please send a name that is longer than 3 characters."
+            )
             return False
         return True
 

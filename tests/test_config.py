@@ -68,7 +68,10 @@ def test_every_variable_is_read() -> None:
     [
         ({"PORT": "eighty"}, "PORT must be a whole number"),
         ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
-        ({"COSMOS_ENDPOINT": "https://db.example"}, "COSMOS_ENDPOINT is set but COSMOS_KEY is empty"),
+        (
+            {"COSMOS_ENDPOINT": "https://db.example"},
+            "COSMOS_ENDPOINT is set but COSMOS_KEY is empty",
+        ),
         ({"COSMOS_KEY": "s3cret-key"}, "COSMOS_KEY is set but COSMOS_ENDPOINT is empty"),
         ({"COSMOS_ENDPOINT": "db.example", "COSMOS_KEY": "k"}, "COSMOS_ENDPOINT must be"),
         ({"COSMOS_VERIFY_TLS": "maybe"}, "COSMOS_VERIFY_TLS must be true or false"),
@@ -76,7 +79,11 @@ def test_every_variable_is_read() -> None:
         ({"MicrosoftAppPassword": "s3cret-key"}, "MicrosoftAppPassword is set but MicrosoftAppId"),
         ({"MicrosoftAppType": "Other"}, "MicrosoftAppType must be one of"),
         (
-            {"MicrosoftAppId": "a", "MicrosoftAppPassword": "p", "MicrosoftAppType": "SingleTenant"},
+            {
+                "MicrosoftAppId": "a",
+                "MicrosoftAppPassword": "p",
+                "MicrosoftAppType": "SingleTenant",
+            },
             "MicrosoftAppTenantId is empty",
         ),
         ({"GRAPH_CLIENT_ID": "c"}, "GRAPH_TENANT_ID is empty"),

@@ -10,6 +10,7 @@ from bot.store.documents import (
     AlreadyExists,
     ConcurrentUpdate,
     Contains,
+    Doc,
     Documents,
     Eq,
     IdIn,
@@ -65,7 +66,9 @@ async def test_concurrent_read_modify_write_loses_nothing(documents: Documents) 
             doc = await documents.read("groups", "t1", "counter")
             assert doc is not None
             try:
-                await documents.replace("groups", "t1", "counter", {"n": doc.body["n"] + 1}, doc.etag)
+                await documents.replace(
+                    "groups", "t1", "counter", {"n": doc.body["n"] + 1}, doc.etag
+                )
                 return
             except ConcurrentUpdate:
                 continue
@@ -95,13 +98,15 @@ async def test_delete(documents: Documents) -> None:
 
 
 async def test_queries_in_one_partition(documents: Documents) -> None:
-    await documents.create("groups", "t1", "a", {"memberIds": ["x", "y"], "kind": "g", "open": True})
+    await documents.create(
+        "groups", "t1", "a", {"memberIds": ["x", "y"], "kind": "g", "open": True}
+    )
     await documents.create("groups", "t1", "b", {"memberIds": ["y"], "kind": "g", "open": False})
     await documents.create("groups", "t1", "c", {"memberIds": ["z"], "kind": "h", "open": True})
     await documents.create("groups", "t2", "d", {"memberIds": ["y"], "kind": "g", "open": True})
 
-    def ids(docs: list[object]) -> set[str]:
-        return {d.id for d in docs}  # type: ignore[attr-defined]
+    def ids(docs: list[Doc]) -> set[str]:
+        return {d.id for d in docs}
 
     assert ids(await documents.query("groups", "t1", [Contains("memberIds", "y")])) == {"a", "b"}
     assert ids(await documents.query("groups", "t1", [Eq("kind", "g"), Eq("open", True)])) == {"a"}

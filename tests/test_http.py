@@ -20,9 +20,10 @@ async def get(url: str) -> tuple[int, str]:
 
 
 async def post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session, session.post(
-        url, data=data, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=data, headers=headers) as response,
+    ):
         return response.status, await response.text()
 
 
@@ -62,12 +63,16 @@ async def test_oversized_request_is_413(tmp_path: Path) -> None:
         assert (await post(f"{url}/api/messages", big, JSON))[0] == 413
 
 
-@pytest.mark.parametrize("authorization", ["", "Bearer", "Bearer not-a-jwt", "Basic abc", "Bearer a.b.c"])
+@pytest.mark.parametrize(
+    "authorization", ["", "Bearer", "Bearer not-a-jwt", "Basic abc", "Bearer a.b.c"]
+)
 async def test_unauthenticated_requests_get_401_when_credentials_are_set(
     tmp_path: Path, connector: tuple[FakeConnector, str], authorization: str
 ) -> None:
     fake, connector_url = connector
-    settings = Settings(data_dir=tmp_path, app_id="11111111-2222-3333-4444-555555555555", app_password="p")
+    settings = Settings(
+        data_dir=tmp_path, app_id="11111111-2222-3333-4444-555555555555", app_password="p"
+    )
     async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
         alice = world.person("Alice")
         activity = world.activity(alice, world.personal(alice), text="help")

@@ -32,7 +32,13 @@ async def test_install_welcome_and_help(playground: Playground) -> None:
     await playground.wait(lambda: bool(playground.texts(chat)), what="the welcome")
     assert "Hi, I am Send" in playground.texts(chat)[0]
     reply = await playground.ask("help")
-    for command in ("new <name>: <members>", "groups", "use <group>", "to <group>: <text>", "history"):
+    for command in (
+        "new <name>: <members>",
+        "groups",
+        "use <group>",
+        "to <group>: <text>",
+        "history",
+    ):
         assert command in reply
 
 
@@ -40,7 +46,10 @@ async def test_group_from_a_group_chat_and_a_message_to_it(playground: Playgroun
     """Alex makes a group of the group chat's roster, then writes to it from the 1:1 chat."""
     await playground.say(playground.group_chat, "new Launch team", mention_bot=True)
     await playground.wait(lambda: bool(playground.texts(playground.group_chat)), what="group reply")
-    assert "Made the Send group Launch team with the 6 people" in playground.texts(playground.group_chat)[0]
+    assert (
+        "Made the Send group Launch team with the 6 people"
+        in playground.texts(playground.group_chat)[0]
+    )
 
     await playground.say(playground.personal_chat, "The launch moves to <b>Friday</b>")
 

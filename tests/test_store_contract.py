@@ -25,7 +25,9 @@ NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 def person(name: str, tenant: str = "t1", teams: bool = True) -> Person:
     email = f"{name}@contoso.com"
-    reach = TeamsReach(f"29:{name}", "https://smba.example/", "28:bot", f"a:{name}") if teams else None
+    reach = (
+        TeamsReach(f"29:{name}", "https://smba.example/", "28:bot", f"a:{name}") if teams else None
+    )
     return Person(tenant, email, name.title(), email=email, teams=reach)
 
 

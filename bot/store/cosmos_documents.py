@@ -88,7 +88,10 @@ class CosmosDocuments:
     async def read(self, kind: str, partition: str, doc_id: str) -> Doc | None:
         try:
             item = await self._container(kind).read_item(
-                doc_id, partition_key=partition, headers=_POINT_READ_HEADERS, response_hook=self.meter
+                doc_id,
+                partition_key=partition,
+                headers=_POINT_READ_HEADERS,
+                response_hook=self.meter,
             )
         except exceptions.CosmosResourceNotFoundError:
             return None

@@ -58,7 +58,7 @@ class BotTokens:
         async with self._lock:
             if self._app is None:
                 self._app = await asyncio.to_thread(self._build)
-        app = self._app
+            app: Any = self._app
         # MSAL answers from its cache until the token is about to expire.
         result: dict[str, Any] = await asyncio.to_thread(
             app.acquire_token_for_client, scopes=[BOT_FRAMEWORK_SCOPE]

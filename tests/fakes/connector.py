@@ -127,7 +127,12 @@ class FakeConnector:
                 status, headers = fault
                 self.refused.append(item)
                 return web.json_response(
-                    {"error": {"code": "Throttled" if status == 429 else "Error", "message": "fault"}},
+                    {
+                        "error": {
+                            "code": "Throttled" if status == 429 else "Error",
+                            "message": "fault",
+                        }
+                    },
                     status=status,
                     headers=headers,
                 )
@@ -165,7 +170,9 @@ class FakeConnector:
     def _roster(self, cid: str) -> list[Json] | None:
         if cid not in self.rosters:
             return None
-        return [self.people[u].account(self.tenant_id) for u in self.rosters[cid] if u in self.people]
+        return [
+            self.people[u].account(self.tenant_id) for u in self.rosters[cid] if u in self.people
+        ]
 
     async def _members(self, request: web.Request) -> web.Response:
         roster = self._roster(request.match_info["cid"])
