@@ -78,12 +78,6 @@ class People:
         problems = [f"{token} is not an e-mail address" for token in members.malformed]
         found: list[Person] = []
         new: list[Person] = []
-        for mention in members.mentions:
-            person = await self._store.person_for_teams_user(tenant_id, mention.teams_user_id)
-            if person is None:
-                new.append(_from_mention(tenant_id, mention))
-            else:
-                found.append(person)
         for address in members.addresses:
             person = await self._store.get_person(tenant_id, address)
             if person is not None:
@@ -110,6 +104,12 @@ class People:
                         tenant_id=tenant_id, person_id=address, display_name=address, email=address
                     )
                 )
+        for mention in members.mentions:
+            person = await self._store.person_for_teams_user(tenant_id, mention.teams_user_id)
+            if person is None:
+                new.append(_from_mention(tenant_id, mention))
+            else:
+                found.append(person)
         if problems:
             return [], problems
         for person in new:

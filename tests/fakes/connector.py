@@ -78,7 +78,15 @@ class FakeConnector:
         return [r.activity for r in self.received if r.conversation_id == conversation_id]
 
     def texts_to(self, conversation_id: str) -> list[str]:
-        return [str(a.get("text", "")) for a in self.to(conversation_id) if a.get("text")]
+        """Text the conversation showed: plain messages and hero cards (prompts with buttons)."""
+        texts = []
+        for activity in self.to(conversation_id):
+            if activity.get("text"):
+                texts.append(str(activity["text"]))
+            for attachment in activity.get("attachments") or []:
+                if attachment.get("contentType") == "application/vnd.microsoft.card.hero":
+                    texts.append(str(attachment["content"].get("text", "")))
+        return texts
 
     def cards_to(self, conversation_id: str) -> list[Json]:
         return [
