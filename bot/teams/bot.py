@@ -194,7 +194,13 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         mentions = []
         for user_id, name in mentions_of(activity):
             known = await self._store.person_for_teams_user(tenant_of(activity), user_id)
-            email = known.email if known else await self._email_of(turn_context, user_id)
+            # A 1:1 chat's roster holds only its owner: asking Teams about anyone else is a 404.
+            lookup = not known and not is_personal(activity)
+            email = (
+                known.email
+                if known
+                else (await self._email_of(turn_context, user_id) if lookup else "")
+            )
             user = TeamsUser(
                 tenant_id=tenant_of(activity),
                 user_id=user_id,

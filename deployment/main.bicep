@@ -1,0 +1,473 @@
+// Send on Azure: the Azure Bot with its Teams channel, a Linux Web App running the container,
+// Cosmos DB, Key Vault for the secrets, a container registry, and Application Insights over a
+// Log Analytics workspace. Deploy into an existing resource group:
+//
+//   az deployment group create -g <group> -f deployment/main.bicep \
+//     -p deployment/main.parameters.json -p microsoftAppPassword=<bot client secret>
+//
+// Step by step, with the app registrations and Exchange setup around it: docs/deploy.md.
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------- parameters
+
+@description('Short lowercase prefix of every resource name.')
+@minLength(2)
+@maxLength(8)
+param namePrefix string = 'send'
+
+@description('Region of everything but the Azure Bot (which is global).')
+param location string = resourceGroup().location
+
+@description('The bot\'s Entra app registration (application/client id): MicrosoftAppId.')
+param microsoftAppId string
+
+@description('A client secret of that app registration: MicrosoftAppPassword. Stored in Key Vault.')
+@secure()
+param microsoftAppPassword string
+
+@description('Bot identity type (msaAppType). New Azure Bots are SingleTenant.')
+@allowed([
+  'SingleTenant'
+  'MultiTenant'
+])
+param microsoftAppType string = 'SingleTenant'
+
+@description('Tenant of the bot\'s app registration (MicrosoftAppTenantId, used when SingleTenant).')
+param microsoftAppTenantId string = tenant().tenantId
+
+@description('Azure Bot pricing tier. Teams is a standard channel: F0 is enough.')
+@allowed([
+  'F0'
+  'S1'
+])
+param botSku string = 'F0'
+
+@description('App Service plan SKU (Linux). B1 or higher: health checks and Always On need it.')
+@allowed([
+  'B1'
+  'B2'
+  'B3'
+  'S1'
+  'S2'
+  'P0v3'
+  'P1v3'
+  'P2v3'
+])
+param appServiceSku string = 'B1'
+
+@description('Image repository and tag in the registry this template creates (pushed by `az acr build`).')
+param imageName string = 'send'
+param imageTag string = 'latest'
+
+@description('Custom host name already bound to the web app; empty = <web app>.azurewebsites.net.')
+param customHostName string = ''
+
+@description('Cosmos DB capacity: Serverless (pay per request) or Provisioned (autoscale throughput shared by the database).')
+@allowed([
+  'Serverless'
+  'Provisioned'
+])
+param cosmosCapacityMode string = 'Serverless'
+
+@description('Autoscale maximum RU/s of the database when cosmosCapacityMode is Provisioned.')
+@minValue(1000)
+param cosmosMaxThroughput int = 1000
+
+@description('UPN of the service mailbox (OUTLOOK_SENDER). Empty = no Graph: mail goes to files under DATA_DIR, which App Service does not keep.')
+param outlookSender string = ''
+
+@description('App registration used for Microsoft Graph (GRAPH_CLIENT_ID); by default the bot\'s own.')
+param graphClientId string = microsoftAppId
+
+@description('Tenant of the Graph app registration and the service mailbox (GRAPH_TENANT_ID).')
+param graphTenantId string = microsoftAppTenantId
+
+@description('Client secret for Graph (GRAPH_CLIENT_SECRET); empty = the bot\'s secret (same app registration). Stored in Key Vault.')
+@secure()
+param graphClientSecret string = ''
+
+@description('Actionable Messages provider id from the Actionable Email Developer Dashboard (AM_ORIGINATOR).')
+param amOriginator string = ''
+
+@description('Audience of Outlook action tokens (AM_AUDIENCE); empty = api://<public host>/<microsoftAppId>.')
+param amAudience string = ''
+
+@description('Comma-separated tenant ids allowed to use the bot (ALLOWED_TENANTS); empty = any.')
+param allowedTenants string = ''
+
+param graphEndpoint string = 'https://graph.microsoft.com/v1.0'
+param aadAuthorityHost string = 'https://login.microsoftonline.com'
+
+@minValue(1)
+@maxValue(28000)
+param maxMessageChars int = 2000
+
+@minValue(1)
+@maxValue(50)
+param teamsSendsPerSecond int = 30
+
+@allowed([
+  'DEBUG'
+  'INFO'
+  'WARNING'
+  'ERROR'
+  'CRITICAL'
+])
+param logLevel string = 'INFO'
+
+// ---------------------------------------------------------------- names and constants
+
+var prefix = toLower(namePrefix)
+var suffix = uniqueString(resourceGroup().id)
+var webAppName = '${prefix}-${suffix}'
+var containerPort = '8000'
+var databaseName = 'send'
+// The containers and partition key paths the code creates (bot/store/documents.py, PARTITION_KEYS).
+var cosmosContainers = [
+  {
+    name: 'people'
+    partitionKey: '/tenantId'
+  }
+  {
+    name: 'groups'
+    partitionKey: '/tenantId'
+  }
+  {
+    name: 'messages'
+    partitionKey: '/groupId'
+  }
+  {
+    name: 'state'
+    partitionKey: '/key'
+  }
+]
+var keyVaultSecretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'
+var acrPullRole = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var useGraph = !empty(outlookSender) && !empty(graphClientId)
+var singleTenant = microsoftAppType == 'SingleTenant'
+
+// ---------------------------------------------------------------- monitoring
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${prefix}-logs-${suffix}'
+  location: location
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${prefix}-insights-${suffix}'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+  }
+}
+
+// ---------------------------------------------------------------- Cosmos DB
+
+resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
+  name: '${prefix}-cosmos-${suffix}'
+  location: location
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    consistencyPolicy: {
+      defaultConsistencyLevel: 'Session'
+    }
+    locations: [
+      {
+        locationName: location
+        failoverPriority: 0
+        isZoneRedundant: false
+      }
+    ]
+    capabilities: cosmosCapacityMode == 'Serverless' ? [
+      {
+        name: 'EnableServerless'
+      }
+    ] : []
+    minimalTlsVersion: 'Tls12'
+    // The bot authenticates with the account key (COSMOS_KEY, from Key Vault).
+    disableLocalAuth: false
+  }
+}
+
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-11-15' = {
+  parent: cosmos
+  name: databaseName
+  properties: {
+    resource: {
+      id: databaseName
+    }
+    options: cosmosCapacityMode == 'Serverless' ? {} : {
+      autoscaleSettings: {
+        maxThroughput: cosmosMaxThroughput
+      }
+    }
+  }
+}
+
+resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = [for container in cosmosContainers: {
+  parent: database
+  name: container.name
+  properties: {
+    resource: {
+      id: container.name
+      partitionKey: {
+        paths: [
+          container.partitionKey
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}]
+
+// ---------------------------------------------------------------- Key Vault
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: take('${prefix}-kv-${suffix}', 24)
+  location: location
+  properties: {
+    tenantId: tenant().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Key Vault secret names allow letters, digits and dashes only, hence COSMOS-KEY for COSMOS_KEY.
+resource appPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'MicrosoftAppPassword'
+  properties: {
+    value: microsoftAppPassword
+  }
+}
+
+resource cosmosKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'COSMOS-KEY'
+  properties: {
+    value: cosmos.listKeys().primaryMasterKey
+  }
+}
+
+resource graphSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'GRAPH-CLIENT-SECRET'
+  properties: {
+    value: empty(graphClientSecret) ? microsoftAppPassword : graphClientSecret
+  }
+}
+
+// ---------------------------------------------------------------- container registry
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: '${replace(prefix, '-', '')}acr${suffix}'
+  location: location
+  sku: {
+    name: 'Basic'
+  }
+  properties: {
+    adminUserEnabled: false
+  }
+}
+
+// ---------------------------------------------------------------- App Service
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  name: '${prefix}-plan-${suffix}'
+  location: location
+  kind: 'linux'
+  sku: {
+    name: appServiceSku
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource webApp 'Microsoft.Web/sites@2023-12-01' = {
+  name: webAppName
+  location: location
+  kind: 'app,linux,container'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: 'SystemAssigned'
+    siteConfig: {
+      linuxFxVersion: 'DOCKER|${registry.properties.loginServer}/${imageName}:${imageTag}'
+      acrUseManagedIdentityCreds: true
+      appCommandLine: 'python app.py'
+      // Readiness: 200 only while the store answers. /healthz (liveness) is the container's HEALTHCHECK.
+      healthCheckPath: '/readyz'
+      alwaysOn: true
+      http20Enabled: true
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+  }
+}
+
+var publicHost = empty(customHostName) ? webApp.properties.defaultHostName : customHostName
+var publicBaseUrl = 'https://${publicHost}'
+var actionAudience = empty(amAudience) ? 'api://${publicHost}/${microsoftAppId}' : amAudience
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, webApp.id, keyVaultSecretsUserRole)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRole)
+    principalId: webApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource imagePull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, webApp.id, acrPullRole)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPullRole)
+    principalId: webApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Every variable of CONTRACT §4. Secrets are Key Vault references, resolved with the web app's
+// identity; the settings are applied after that identity may read the vault.
+resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
+  parent: webApp
+  name: 'appsettings'
+  properties: {
+    WEBSITES_PORT: containerPort
+    WEBSITES_ENABLE_APP_SERVICE_STORAGE: 'false'
+    HOST: '0.0.0.0'
+    PORT: containerPort
+    MicrosoftAppId: microsoftAppId
+    MicrosoftAppPassword: '@Microsoft.KeyVault(SecretUri=${appPasswordSecret.properties.secretUri})'
+    MicrosoftAppType: microsoftAppType
+    MicrosoftAppTenantId: singleTenant ? microsoftAppTenantId : ''
+    DATA_DIR: '/app/data'
+    COSMOS_ENDPOINT: cosmos.properties.documentEndpoint
+    COSMOS_KEY: '@Microsoft.KeyVault(SecretUri=${cosmosKeySecret.properties.secretUri})'
+    COSMOS_DATABASE: databaseName
+    COSMOS_VERIFY_TLS: 'true'
+    GRAPH_TENANT_ID: useGraph ? graphTenantId : ''
+    GRAPH_CLIENT_ID: useGraph ? graphClientId : ''
+    GRAPH_CLIENT_SECRET: useGraph ? '@Microsoft.KeyVault(SecretUri=${graphSecret.properties.secretUri})' : ''
+    GRAPH_ENDPOINT: graphEndpoint
+    AAD_AUTHORITY_HOST: aadAuthorityHost
+    OUTLOOK_SENDER: outlookSender
+    AM_ORIGINATOR: amOriginator
+    AM_AUDIENCE: actionAudience
+    PUBLIC_BASE_URL: publicBaseUrl
+    ALLOWED_TENANTS: allowedTenants
+    MAX_MESSAGE_CHARS: string(maxMessageChars)
+    TEAMS_SENDS_PER_SECOND: string(teamsSendsPerSecond)
+    LOG_LEVEL: logLevel
+    APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
+  }
+  dependsOn: [
+    secretsUser
+    imagePull
+    containers
+  ]
+}
+
+// The container's standard error (JSON log lines) in the log stream and in Log Analytics.
+resource webAppLogs 'Microsoft.Web/sites/config@2023-12-01' = {
+  parent: webApp
+  name: 'logs'
+  properties: {
+    httpLogs: {
+      fileSystem: {
+        enabled: true
+        retentionInDays: 3
+        retentionInMb: 35
+      }
+    }
+  }
+  dependsOn: [
+    webAppSettings
+  ]
+}
+
+resource webAppDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'send-logs'
+  scope: webApp
+  properties: {
+    workspaceId: logs.id
+    logs: [
+      {
+        category: 'AppServiceConsoleLogs'
+        enabled: true
+      }
+      {
+        category: 'AppServiceHTTPLogs'
+        enabled: true
+      }
+      {
+        category: 'AppServicePlatformLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// ---------------------------------------------------------------- Azure Bot
+
+resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
+  name: '${prefix}-bot-${suffix}'
+  location: 'global'
+  kind: 'azurebot'
+  sku: {
+    name: botSku
+  }
+  properties: {
+    displayName: 'Send'
+    endpoint: '${publicBaseUrl}/api/messages'
+    msaAppId: microsoftAppId
+    msaAppType: microsoftAppType
+    msaAppTenantId: singleTenant ? microsoftAppTenantId : ''
+  }
+}
+
+resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
+  parent: bot
+  name: 'MsTeamsChannel'
+  location: 'global'
+  properties: {
+    channelName: 'MsTeamsChannel'
+    properties: {
+      isEnabled: true
+    }
+  }
+}
+
+// ---------------------------------------------------------------- outputs
+
+output webAppName string = webApp.name
+output publicBaseUrl string = publicBaseUrl
+output botEndpoint string = bot.properties.endpoint
+output botName string = bot.name
+output registryName string = registry.name
+output registryLoginServer string = registry.properties.loginServer
+output image string = '${registry.properties.loginServer}/${imageName}:${imageTag}'
+output keyVaultName string = vault.name
+output cosmosEndpoint string = cosmos.properties.documentEndpoint
+output amAudience string = actionAudience

@@ -1,0 +1,1 @@
+"""The Teams app package: the manifest template, the icons, and its builder (`python -m manifest.build`)."""

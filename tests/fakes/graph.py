@@ -1,0 +1,443 @@
+"""A fake Microsoft Graph v1.0 mail API (graph.microsoft.com/v1.0) over plain http.
+
+It speaks the REST protocol the bot uses with client-credentials tokens from `FakeEntra`:
+drafts (`POST /users/{mbx}/messages`), `send`, `reply`, `replyAll`, reading a message,
+and user lookup, with Graph's JSON error bodies and a `request-id` header on every answer.
+Sending delivers a copy into every recipient's inbox in the same conversation, so a test
+can read each mailbox as a person would. Message ids behave as immutable ids
+(`Prefer: IdType="ImmutableId"`): they never change when a message moves folders.
+Tests can inject faults (429 with Retry-After, 503, ...), add latency, cap concurrent
+requests per mailbox like Exchange's MailboxConcurrency limit, and inspect every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.entra import FakeEntra
+from tests.fakes.tls import LocalServer
+
+Json = dict[str, Any]
+
+GRAPH_AUDIENCES = {
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+}
+_CODES = {400: "ErrorInvalidRequest", 403: "ErrorAccessDenied", 404: "ErrorItemNotFound"}
+_CODES |= {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceNotAvailable"}
+NOT_FOUND = (404, "ErrorItemNotFound", "The specified object was not found in the store.")
+BAD_RECIPIENTS = (400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+
+
+class GraphError(Exception):
+    """Answered as Graph's `{"error": {"code", "message", "innerError"}}`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+@dataclass(frozen=True)
+class GraphUser:
+    id: str
+    display_name: str
+    mail: str
+    user_principal_name: str
+
+    def json(self) -> Json:
+        return {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+            "id": self.id,
+            "displayName": self.display_name,
+            "mail": self.mail,
+            "userPrincipalName": self.user_principal_name,
+        }
+
+
+@dataclass
+class GraphCall:
+    """One request as the fake saw it; `status` is filled in when it is answered."""
+
+    method: str
+    path: str
+    mailbox: str
+    at: float
+    concurrent: int = 0  # requests in flight for this mailbox when it arrived, itself included
+    status: int = 0
+
+
+ROLES = web.RequestKey("roles", frozenset[str])
+# Decides the answer to one request: None = serve it, else (status, headers).
+FaultPlan = Callable[[GraphCall], tuple[int, dict[str, str]] | None]
+
+
+def fail_first(
+    times: int, status: int = 429, retry_after: str | None = "1", method: str | None = None
+) -> FaultPlan:
+    """A fault plan that refuses the first `times` requests (of `method`, if given)."""
+    left = [times]
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+
+    def plan(call: GraphCall) -> tuple[int, dict[str, str]] | None:
+        if left[0] <= 0 or (method is not None and call.method != method):
+            return None
+        left[0] -= 1
+        return status, dict(headers)
+
+    return plan
+
+
+def _http_error(exc: web.HTTPException) -> tuple[int, str, str]:
+    return exc.status, _CODES.get(exc.status, "UnknownError"), exc.reason
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _opaque(prefix: str) -> str:
+    return prefix + base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode()
+
+
+def _new_id() -> str:
+    return _opaque("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A")
+
+
+def _recipients(value: Any) -> list[Json]:
+    """Normalized `[{emailAddress: {address, name}}]`; raises on a malformed list."""
+    if not isinstance(value, list | None):
+        raise GraphError(*BAD_RECIPIENTS)
+    out: list[Json] = []
+    for item in value or []:
+        email: Json = (item.get("emailAddress") if isinstance(item, dict) else None) or {}
+        address = email.get("address") if isinstance(email, dict) else None
+        if not isinstance(address, str) or "@" not in address:
+            raise GraphError(*BAD_RECIPIENTS)
+        out.append({"emailAddress": {"address": address, "name": email.get("name") or address}})
+    return out
+
+
+def _addr(recipient: Json) -> str:
+    return str(recipient["emailAddress"]["address"]).lower()
+
+
+def _without(recipients: list[Json], drop: set[str]) -> list[Json]:
+    """`recipients` without the addresses in `drop` and without repeats."""
+    out: list[Json] = []
+    for r in recipients:
+        if _addr(r) not in drop:
+            drop = drop | {_addr(r)}
+            out.append(r)
+    return out
+
+
+class FakeGraph(LocalServer):
+    """Graph mail for many mailboxes; needs tokens that `entra` issued for Graph."""
+
+    def __init__(self, entra: FakeEntra, *, latency: float = 0.0, host: str = "127.0.0.1"):
+        super().__init__(host)
+        self.entra = entra
+        self.latency = latency  # seconds each request takes
+        self.faults: FaultPlan | None = None
+        self.mailbox_concurrency: int | None = None  # 429 ApplicationThrottled above it
+        self.require_known_mailboxes = False  # 404 ErrorInvalidUser for non-directory boxes
+        self.users: dict[str, GraphUser] = {}  # by lower-case mail, UPN and id
+        self.boxes: dict[str, dict[str, Json]] = {}  # mailbox -> message id -> message
+        self.calls: list[GraphCall] = []
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        self._changed = asyncio.Condition()
+
+    # -- directory and inspection --------------------------------------------------------
+
+    def add_user(self, address: str, display_name: str = "", upn: str = "") -> GraphUser:
+        user = GraphUser(str(uuid.uuid4()), display_name or address, address, upn or address)
+        for key in (address, user.user_principal_name, user.id):
+            self.users[key.lower()] = user
+        return user
+
+    def _box(self, address: str) -> dict[str, Json]:
+        return self.boxes.setdefault(address.lower(), {})
+
+    def _folder(self, address: str, folder: str) -> list[Json]:
+        return [m for m in self._box(address).values() if m["parentFolderId"] == folder]
+
+    def mailbox(self, address: str) -> list[Json]:
+        """The inbox, in arrival order."""
+        return self._folder(address, "inbox")
+
+    def sent(self, address: str) -> list[Json]:
+        return self._folder(address, "sentitems")
+
+    def drafts(self, address: str) -> list[Json]:
+        return self._folder(address, "drafts")
+
+    def conversations(self, address: str) -> dict[str, list[Json]]:
+        """Every message of the mailbox (any folder), grouped by conversationId."""
+        out: dict[str, list[Json]] = {}
+        for m in self._box(address).values():
+            out.setdefault(m["conversationId"], []).append(m)
+        return out
+
+    def requests_to(self, address: str) -> list[GraphCall]:
+        return [c for c in self.calls if c.mailbox == address.lower()]
+
+    async def wait_for(
+        self, condition: Callable[[], bool], timeout: float = 10.0, what: str = "mail"
+    ) -> None:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(condition), timeout)
+            except TimeoutError:
+                raise AssertionError(f"timed out waiting for {what}") from None
+
+    @property
+    def base_url(self) -> str:
+        """What `GRAPH_ENDPOINT` is set to: `http://127.0.0.1:<port>/v1.0`."""
+        return f"{self.origin}/v1.0"
+
+    # -- protocol plumbing ---------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        r = app.router
+        r.add_get("/v1.0/users/{mbx}", self._user)
+        r.add_post("/v1.0/users/{mbx}/messages", self._create)
+        r.add_get("/v1.0/users/{mbx}/messages/{id}", self._get)
+        r.add_post("/v1.0/users/{mbx}/messages/{id}/send", self._send)
+        r.add_post("/v1.0/users/{mbx}/messages/{id}/reply", self._reply)
+        r.add_post("/v1.0/users/{mbx}/messages/{id}/replyAll", self._reply_all)
+        return app
+
+    def _mailbox_of(self, request: web.Request) -> str:
+        raw = request.match_info.get("mbx", "").lower()
+        user = self.users.get(raw)
+        return user.mail.lower() if user is not None and raw == user.id else raw
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        mbx = self._mailbox_of(request)
+        call = GraphCall(request.method, request.path_qs, mbx, time.monotonic())
+        self.calls.append(call)
+        self.in_flight[mbx] = call.concurrent = self.in_flight.get(mbx, 0) + 1
+        self.max_in_flight[mbx] = max(self.max_in_flight.get(mbx, 0), call.concurrent)
+        rid = str(uuid.uuid4())
+        client_rid = request.headers.get("client-request-id", rid)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            self._admit(request, call)
+            response: web.StreamResponse = await handler(request)
+        except (GraphError, web.HTTPException) as exc:
+            error = exc if isinstance(exc, GraphError) else GraphError(*_http_error(exc))
+            inner = {"date": _now(), "request-id": rid, "client-request-id": client_rid}
+            body = {"error": {"code": error.code, "message": error.message, "innerError": inner}}
+            response = web.json_response(body, status=error.status, headers=error.headers)
+        finally:
+            self.in_flight[mbx] -= 1
+        call.status = response.status
+        response.headers["request-id"] = rid
+        response.headers["client-request-id"] = client_rid
+        return response
+
+    def _admit(self, request: web.Request, call: GraphCall) -> None:
+        """Authentication, then injected faults and throttling, then the mailbox check."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        claims = self.entra.issued.get(token.strip()) if scheme.lower() == "bearer" else None
+        problem = ""
+        if not token.strip() or scheme.lower() != "bearer":
+            problem = "Access token is empty."
+        elif claims is None:
+            problem = "Access token validation failure. Invalid signature."
+        elif claims["exp"] < time.time():
+            problem = "Lifetime validation failed, the token is expired."
+        elif claims["aud"] not in GRAPH_AUDIENCES:
+            problem = "Access token validation failure. Invalid audience."
+        if problem:
+            challenge = (
+                'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
+                'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'
+            )
+            raise GraphError(
+                401, "InvalidAuthenticationToken", problem, {"WWW-Authenticate": challenge}
+            )
+        request[ROLES] = frozenset((claims or {}).get("roles", []))
+        fault = self.faults(call) if self.faults is not None else None
+        if fault is not None:
+            status, headers = fault
+            raise GraphError(status, _CODES.get(status, "UnknownError"), "fault", headers)
+        limit = self.mailbox_concurrency
+        if limit is not None and call.concurrent > limit:
+            message = "Application is over its MailboxConcurrency limit."
+            raise GraphError(429, "ApplicationThrottled", message, {"Retry-After": "1"})
+        if self.require_known_mailboxes and call.mailbox and call.mailbox not in self.users:
+            raise GraphError(
+                404, "ErrorInvalidUser", f"The requested user '{call.mailbox}' is invalid."
+            )
+
+    @staticmethod
+    def _need(request: web.Request, *roles: str) -> None:
+        if not request[ROLES] & set(roles):
+            raise GraphError(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
+
+    @staticmethod
+    async def _body(request: web.Request) -> Json:
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise GraphError(400, "RequestBodyRead", "Unable to read JSON request payload.")
+        return body
+
+    def _find(self, request: web.Request) -> Json:
+        message = self._box(self._mailbox_of(request)).get(request.match_info["id"])
+        if message is None:
+            raise GraphError(*NOT_FOUND)
+        return message
+
+    @staticmethod
+    def public(message: Json, select: str = "") -> Json:
+        """The message as Graph returns it: no `_` test fields, `$select` honoured."""
+        out = {k: v for k, v in message.items() if not k.startswith("_")}
+        if select:
+            wanted = {s.strip() for s in select.split(",")} | {"id"}
+            out = {k: v for k, v in out.items() if k in wanted}
+        return {"@odata.etag": f'W/"{message["changeKey"]}"', **out}
+
+    # -- the mail model ------------------------------------------------------------------
+
+    def _who(self, address: str) -> Json:
+        user = self.users.get(address.lower())
+        return {
+            "emailAddress": {"address": address, "name": user.display_name if user else address}
+        }
+
+    def _message(self, mbx: str, fields: Json, conversation_id: str) -> Json:
+        lists = {
+            k: _recipients(fields.get(k)) for k in ("toRecipients", "ccRecipients", "bccRecipients")
+        }
+        body = fields.get("body") or {}
+        kind = str(body.get("contentType", "text")).lower() if isinstance(body, dict) else ""
+        if kind not in ("text", "html"):
+            raise GraphError(400, "ErrorInvalidRequest", "Invalid body contentType.")
+        body = {"contentType": kind, "content": str(body.get("content", ""))}
+        stamp = _now()
+        message: Json = dict(id=_new_id(), conversationId=conversation_id, parentFolderId="drafts")
+        message.update(createdDateTime=stamp, lastModifiedDateTime=stamp, receivedDateTime=stamp)
+        message.update(sentDateTime=stamp, changeKey=_opaque("CQAAABYAAAA")[:40], categories=[])
+        message.update(internetMessageId=f"<{uuid.uuid4().hex}@fake.graph>", hasAttachments=False)
+        message.update(subject=str(fields.get("subject") or ""), bodyPreview=body["content"][:255])
+        message.update(importance=str(fields.get("importance") or "normal"), isRead=True)
+        message.update({"body": body, "sender": self._who(mbx), "from": self._who(mbx), **lists})
+        message.update(isDraft=True, replyTo=[], _inReplyTo="", _references=[])
+        return message
+
+    def _file(self, mbx: str, message: Json, folder: str) -> None:
+        """Puts `message` last in `mbx` (arrival order) in `folder`."""
+        box = self._box(mbx)
+        box.pop(message["id"], None)
+        message["parentFolderId"] = folder
+        box[message["id"]] = message
+
+    async def _deliver(self, mbx: str, message: Json) -> None:
+        """Files `message` in mbx's sent items and a copy in each recipient's inbox."""
+        recipients = message["toRecipients"] + message["ccRecipients"] + message["bccRecipients"]
+        if not recipients:
+            raise GraphError(*BAD_RECIPIENTS)
+        message.update(isDraft=False, sentDateTime=_now(), lastModifiedDateTime=_now())
+        self._file(mbx, message, "sentitems")
+        for address in dict.fromkeys(_addr(r) for r in recipients):
+            received = copy.deepcopy(message)
+            received.update(id=_new_id(), receivedDateTime=_now(), isRead=False, bccRecipients=[])
+            self._file(address, received, "inbox")
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    async def _user(self, request: web.Request) -> web.Response:
+        self._need(request, "User.Read.All", "User.ReadBasic.All")
+        user = self.users.get(request.match_info["mbx"].lower())
+        if user is None:
+            raise GraphError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{request.match_info['mbx']}' does not exist or one of its queried "
+                "reference-property objects are not present.",
+            )
+        return web.json_response(user.json())
+
+    async def _create(self, request: web.Request) -> web.Response:
+        self._need(request, "Mail.ReadWrite")
+        mbx = self._mailbox_of(request)
+        conversation = _opaque("AAQkADAwATM0MDAAMS1iNTcwLWI2NTEtMDACLTAwCgAQA")
+        message = self._message(mbx, await self._body(request), conversation)
+        self._file(mbx, message, "drafts")
+        return web.json_response(self.public(message), status=201)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        self._need(request, "Mail.Read", "Mail.ReadWrite")
+        message = self._find(request)
+        return web.json_response(self.public(message, request.query.get("$select", "")))
+
+    async def _send(self, request: web.Request) -> web.Response:
+        self._need(request, "Mail.Send")
+        message = self._find(request)
+        if not message["isDraft"]:
+            raise GraphError(400, "ErrorInvalidRequest", "Only a draft message can be sent.")
+        await self._deliver(self._mailbox_of(request), message)
+        return web.Response(status=202)
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        return await self._respond(request, reply_all=False)
+
+    async def _reply_all(self, request: web.Request) -> web.Response:
+        return await self._respond(request, reply_all=True)
+
+    async def _respond(self, request: web.Request, *, reply_all: bool) -> web.Response:
+        """reply / replyAll. Recipients, unless `message.toRecipients` is given: the original
+        sender (replyAll: plus its To, and its Cc as Cc), minus this mailbox; for a message
+        this mailbox sent itself, its original To (and Cc), as Outlook does."""
+        self._need(request, "Mail.Send")
+        args = await self._body(request)
+        original = self._find(request)
+        overrides = args.get("message") or {}
+        comment = args.get("comment")
+        if not isinstance(overrides, dict) or (comment is not None and "body" in overrides):
+            message = "The comment and message.body parameters cannot both be specified."
+            raise GraphError(400, "ErrorInvalidRequest", message)
+        mbx = self._mailbox_of(request)
+        own = _addr(original["from"]) == mbx
+        to = original["toRecipients"] if own else [original["from"]]
+        if reply_all and not own:
+            to = to + original["toRecipients"]
+        to = _without(to, {mbx})
+        cc = _without(original["ccRecipients"], {mbx} | {_addr(r) for r in to})
+        fields: Json = {
+            "subject": f"RE: {original['subject']}",
+            "body": {"contentType": "text", "content": str(comment or "")},
+            "toRecipients": to,
+            "ccRecipients": cc if reply_all else [],
+            **overrides,
+        }
+        reply = self._message(mbx, fields, original["conversationId"])
+        reply["_inReplyTo"] = original["internetMessageId"]
+        reply["_references"] = [*original["_references"], original["internetMessageId"]]
+        await self._deliver(mbx, reply)
+        return web.Response(status=202)

@@ -1,0 +1,241 @@
+"""The Azure deployment matches the code: read as text (there is no az CLI or Docker here).
+
+The Bicep file declares the Cosmos containers the store creates, every setting of the
+contract, the health probes, and the container the Dockerfile builds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.store.documents import PARTITION_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+BICEP = (ROOT / "deployment" / "main.bicep").read_text()
+DOCKERFILE = (ROOT / "deployment" / "Dockerfile").read_text()
+PARAMETERS = json.loads((ROOT / "deployment" / "main.parameters.json").read_text())
+# The product contract lives beside the repository (../shared); CI lays a copy there too.
+CONTRACT = ROOT.parent / "shared" / "CONTRACT.md"
+
+# CONTRACT §4, in its order.
+CONTRACT_SETTINGS = [
+    "PORT",
+    "HOST",
+    "MicrosoftAppId",
+    "MicrosoftAppPassword",
+    "MicrosoftAppType",
+    "MicrosoftAppTenantId",
+    "DATA_DIR",
+    "COSMOS_ENDPOINT",
+    "COSMOS_KEY",
+    "COSMOS_DATABASE",
+    "COSMOS_VERIFY_TLS",
+    "GRAPH_TENANT_ID",
+    "GRAPH_CLIENT_ID",
+    "GRAPH_CLIENT_SECRET",
+    "GRAPH_ENDPOINT",
+    "AAD_AUTHORITY_HOST",
+    "OUTLOOK_SENDER",
+    "AM_ORIGINATOR",
+    "AM_AUDIENCE",
+    "PUBLIC_BASE_URL",
+    "ALLOWED_TENANTS",
+    "MAX_MESSAGE_CHARS",
+    "TEAMS_SENDS_PER_SECOND",
+    "LOG_LEVEL",
+]
+SECRETS = ["MicrosoftAppPassword", "COSMOS_KEY", "GRAPH_CLIENT_SECRET"]
+
+
+_STRING = re.compile(r"'(?:\\.|[^'\\])*'")
+
+
+def _without_strings(text: str) -> str:
+    """Bicep text with each '...' literal emptied, so braces inside strings do not count."""
+    return _STRING.sub("''", text)
+
+
+def block(text: str, anchor: str) -> str:
+    """The text between the first `{` or `[` after `anchor` and its matching bracket."""
+    start = text.index(anchor) + len(anchor)
+    opening = min(i for i in (text.find("{", start), text.find("[", start)) if i >= 0)
+    depth, i = 0, opening
+    while i < len(text):
+        string = _STRING.match(text, i)
+        if string:  # braces of '${...}' inside a string do not count
+            i = string.end()
+            continue
+        if text[i] in "{[":
+            depth += 1
+        elif text[i] in "}]":
+            depth -= 1
+            if depth == 0:
+                return text[opening + 1 : i]
+        i += 1
+    raise AssertionError(f"no closing bracket after {anchor!r}")
+
+
+def top_level_keys(body: str) -> dict[str, str]:
+    """`key: value` lines at the top level of an object body (values as written)."""
+    keys: dict[str, str] = {}
+    depth = 0
+    for line in body.splitlines():
+        match = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*)$", line)
+        if depth == 0 and match:
+            keys[match.group(1)] = match.group(2).strip()
+        code = _without_strings(line)
+        depth += code.count("{") + code.count("[") - code.count("}") - code.count("]")
+    return keys
+
+
+def app_settings() -> dict[str, str]:
+    resource = block(BICEP, "resource webAppSettings 'Microsoft.Web/sites/config@")
+    assert "name: 'appsettings'" in resource
+    return top_level_keys(block(resource, "properties:"))
+
+
+def bicep_params() -> dict[str, tuple[bool, bool]]:
+    """Parameter name -> (has a default, is secure)."""
+    params: dict[str, tuple[bool, bool]] = {}
+    decorators: list[str] = []
+    for line in BICEP.splitlines():
+        if line.startswith("@"):
+            decorators.append(line)
+            continue
+        match = re.match(r"^param (\w+) \w+( = .+)?$", line)
+        if match:
+            params[match.group(1)] = (match.group(2) is not None, "@secure()" in decorators)
+            decorators = []
+        if not line.startswith(("@", "  ", "]")):
+            decorators = []
+    return params
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    logical = re.sub(r"\\\n", " ", DOCKERFILE)
+    instructions = []
+    for line in logical.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            instructions.append((word.upper(), rest.strip()))
+    return instructions
+
+
+def test_the_cosmos_containers_are_the_ones_the_store_creates() -> None:
+    declared = block(BICEP, "var cosmosContainers =")
+    pairs = re.findall(r"name:\s*'([^']+)'\s+partitionKey:\s*'([^']+)'", declared)
+    assert dict(pairs) == {kind: f"/{field}" for kind, field in PARTITION_KEYS.items()}
+    assert len(pairs) == len(PARTITION_KEYS)
+    containers = block(BICEP, "resource containers 'Microsoft.DocumentDB/")
+    assert "for container in cosmosContainers" in BICEP
+    assert "container.partitionKey" in containers and "id: container.name" in containers
+
+
+def test_the_database_is_the_one_the_settings_name() -> None:
+    assert re.search(r"^var databaseName = '(\w+)'$", BICEP, re.M)
+    database = re.findall(r"^var databaseName = '(\w+)'$", BICEP, re.M)
+    assert database == [Settings().cosmos_database] == ["send"]
+    assert app_settings()["COSMOS_DATABASE"] == "databaseName"
+
+
+def test_cosmos_is_serverless_by_default_with_a_switch_to_provisioned() -> None:
+    assert "param cosmosCapacityMode string = 'Serverless'" in BICEP
+    assert "name: 'EnableServerless'" in BICEP
+    assert "maxThroughput: cosmosMaxThroughput" in BICEP
+
+
+def test_every_contract_setting_is_an_app_setting() -> None:
+    settings = app_settings()
+    missing = [name for name in CONTRACT_SETTINGS if name not in settings]
+    assert missing == []
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
+    assert settings["HOST"] == "'0.0.0.0'"
+
+
+def test_the_list_of_settings_is_the_contract_s() -> None:
+    if not CONTRACT.is_file():
+        pytest.skip(f"{CONTRACT} is not here")
+    text = CONTRACT.read_text()
+    section = text[text.index("## 4.") : text.index("## 5.")]
+    names = []
+    for row in section.splitlines():
+        cells = row.split("|")
+        if row.startswith("|") and len(cells) > 2 and "`" in cells[1]:
+            names += re.findall(r"`([^`]+)`", cells[1])
+    assert names == CONTRACT_SETTINGS
+
+
+def test_secrets_are_key_vault_references() -> None:
+    settings = app_settings()
+    for name in SECRETS:
+        assert "@Microsoft.KeyVault(SecretUri=" in settings[name], name
+    vault_secrets = re.findall(
+        r"'Microsoft.KeyVault/vaults/secrets@[^']+' = \{\s+parent: vault\s+name: '([^']+)'", BICEP
+    )
+    assert sorted(vault_secrets) == ["COSMOS-KEY", "GRAPH-CLIENT-SECRET", "MicrosoftAppPassword"]
+    assert "enableRbacAuthorization: true" in BICEP
+    # Key Vault Secrets User, granted to the web app's system identity.
+    assert "var keyVaultSecretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'" in BICEP
+    assert "principalId: webApp.identity.principalId" in block(BICEP, "resource secretsUser ")
+
+
+def test_the_web_app_probes_readiness_and_starts_app_py() -> None:
+    assert re.findall(r"healthCheckPath:\s*'([^']+)'", BICEP) == ["/readyz"]
+    assert re.findall(r"appCommandLine:\s*'([^']+)'", BICEP) == ["python app.py"]
+    port = re.findall(r"^var containerPort = '(\d+)'$", BICEP, re.M)
+    settings = app_settings()
+    assert settings["PORT"] == settings["WEBSITES_PORT"] == "containerPort"
+    assert port == [docker_env()["PORT"]]
+
+
+def test_the_bot_resource_points_at_the_web_app_with_the_teams_channel() -> None:
+    bot = block(BICEP, "resource bot 'Microsoft.BotService/botServices@")
+    keys = top_level_keys(block(bot, "properties:"))
+    assert "kind: 'azurebot'" in bot
+    assert keys["msaAppId"] == "microsoftAppId"
+    assert keys["msaAppType"] == "microsoftAppType"
+    assert keys["endpoint"] == "'${publicBaseUrl}/api/messages'"
+    assert "var publicBaseUrl = 'https://${publicHost}'" in BICEP
+    channel = block(BICEP, "resource teamsChannel 'Microsoft.BotService/botServices/channels@")
+    assert "name: 'MsTeamsChannel'" in channel and "parent: bot" in channel
+
+
+def test_the_parameters_file_sets_every_required_parameter_and_no_unknown_one() -> None:
+    params = bicep_params()
+    given = set(PARAMETERS["parameters"])
+    assert given <= set(params)
+    required = {name for name, (default, secure) in params.items() if not default and not secure}
+    assert required <= given
+    assert not any(params[name][1] for name in given), "secrets go on the command line"
+
+
+def docker_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for word, rest in dockerfile_instructions():
+        if word == "ENV":
+            for item in shlex.split(rest):
+                name, _, value = item.partition("=")
+                env[name] = value
+    return env
+
+
+def test_the_dockerfile_runs_app_py_on_the_port_it_exposes() -> None:
+    instructions = dockerfile_instructions()
+    values = {word: rest for word, rest in instructions}  # the last of each
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert json.loads(values["CMD"]) == ["python", "app.py"]
+    env = docker_env()
+    assert env["HOST"] == "0.0.0.0"
+    assert values["EXPOSE"].split() == [env["PORT"]] == ["8000"]
+    assert "/healthz" in values["HEALTHCHECK"] and "urllib" in values["HEALTHCHECK"]
+    assert values["USER"] not in ("root", "0")
+    assert ("RUN", "pip install -r requirements.txt") in instructions
+    copied = [rest.split()[0] for word, rest in instructions if word == "COPY"]
+    assert {"app.py", "bot/", "dialogs/", "manifest/"} <= set(copied)
