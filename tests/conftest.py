@@ -18,6 +18,9 @@ from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
 from bot.web.app import create_app
 from tests.fakes.connector import FakeConnector
+from tests.fakes.entra import FakeEntra
+from tests.fakes.graph import FakeGraph
+from tests.fakes.tls import TlsFiles, make_tls
 from tests.services import COSMOS_KEY, cosmos_server, free_port
 from tests.teams_world import TeamsWorld
 
@@ -112,3 +115,33 @@ async def world(
     fake, connector_url = connector
     async with running_app(settings) as app_url, TeamsWorld(app_url, fake, connector_url) as teams:
         yield teams
+
+
+# Microsoft Entra ID and Graph, as local fakes over their real protocols.
+
+GRAPH_TENANT = "tenant-a"
+GRAPH_CLIENT = "0b1c2d3e-1111-4000-8000-000000000001"
+GRAPH_SECRET = "graph-s3cret"
+AM_AUDIENCE = "https://send.example"
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TlsFiles:
+    """A self-signed certificate that MSAL (requests) and the app's HTTP client trust."""
+    files = make_tls(tmp_path / "tls")
+    for name, value in files.env().items():
+        monkeypatch.setenv(name, value)
+    return files
+
+
+@pytest.fixture
+async def entra(tls: TlsFiles) -> AsyncIterator[FakeEntra]:
+    async with FakeEntra(tls) as fake:
+        fake.register_client(GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET)
+        yield fake
+
+
+@pytest.fixture
+async def graph(entra: FakeEntra) -> AsyncIterator[FakeGraph]:
+    async with FakeGraph(entra) as fake:
+        yield fake

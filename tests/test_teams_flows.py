@@ -141,7 +141,7 @@ async def test_many_members_posting_at_once_lose_nothing(world: TeamsWorld) -> N
     everyone = [owner, *others]
     await asyncio.gather(*(world.say(p, f"from {p.name}") for p in everyone))
     for person in everyone:
-        await world.wait_relayed(person, len(everyone) - 1)
+        await world.wait_relayed(person, len(everyone) - 1, timeout=30)
         got = sorted(card_text(c).split(" in Busy ")[-1] for c in world.relayed(person))
         assert got == sorted(f"from {p.name}" for p in everyone if p is not person)
     await world.say(owner, "history")

@@ -12,19 +12,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
+from bot.core.model import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    Group,
+    Message,
+    MessageSummary,
+    Person,
+)
 from bot.core.people import update_person
 from bot.core.ports import (
     ConcurrentUpdate,
+    OutlookRecorder,
     RelayedMessage,
     SendOutcome,
     SendResult,
     Store,
     StoreError,
     TeamsSender,
+    ThreadMail,
 )
 from bot.core.ratelimit import RateLimiter
 from bot.core.relay import record_in_group
@@ -49,16 +60,26 @@ class DeliveryWorker:
         self,
         store: Store,
         teams: TeamsSender,
+        outlook: OutlookRecorder,
         limiter: RateLimiter,
         policy: RetryPolicy = RetryPolicy(),
     ) -> None:
         self._store = store
         self._teams = teams
+        self._outlook = outlook
         self._limiter = limiter
         self._policy = policy
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[str] = set()
+        # One Outlook mail of a group at a time, in order, so the thread starts exactly once.
+        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        if message.message_id in self._in_flight:
+            return
+        self._in_flight.add(message.message_id)
         task = asyncio.create_task(self._run(message, group, {p.person_id: p for p in people}))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -90,10 +111,13 @@ class DeliveryWorker:
         try:
             await self._deliver(message, group, people)
         except Exception:
+            # Left pending in the store: the next start resumes it.
             log.exception(
                 "delivery failed",
                 extra={"message_id": message.message_id, "group_id": group.group_id},
             )
+        finally:
+            self._in_flight.discard(message.message_id)
 
     async def _deliver(self, message: Message, group: Group, people: dict[str, Person]) -> None:
         relayed = RelayedMessage(
@@ -105,12 +129,17 @@ class DeliveryWorker:
         )
         pending = [d for d in message.deliveries if d.state is DeliveryState.PENDING]
         done = await asyncio.gather(
-            *(self._send(message, relayed, d, people.get(d.recipient_id)) for d in pending)
+            *(
+                self._record(message, group, d)
+                if d.channel is Channel.OUTLOOK
+                else self._send(message, relayed, d, people.get(d.recipient_id))
+                for d in pending
+            )
         )
         outcome = {d.recipient_id: d for d in done}
         await self._save(message, outcome)
         gone = [
-            people[d.recipient_id].display_name
+            people[d.recipient_id]
             for d in done
             if d.state is DeliveryState.FAILED
             and d.last_error == "gone"
@@ -128,11 +157,65 @@ class DeliveryWorker:
         if gone:
             await self._tell_sender(message, gone)
 
+    async def _record(self, message: Message, group: Group, delivery: Delivery) -> Delivery:
+        """Adds the message to the group's Outlook conversation (one mail to all recipients)."""
+        lock = self._thread_locks.get(group.group_id)
+        if lock is None:
+            lock = self._thread_locks[group.group_id] = asyncio.Lock()
+        async with lock:
+            attempts = delivery.attempts
+            while attempts < self._policy.max_attempts:
+                thread_id = await self._thread_of(group)
+                mail = ThreadMail(
+                    tenant_id=group.tenant_id,
+                    group_id=group.group_id,
+                    group_name=group.name,
+                    message_id=message.message_id,
+                    thread_id=thread_id,
+                    addresses=delivery.addresses,
+                    recent=_recent_until(group, message),
+                )
+                attempts += 1
+                result = await self._outlook.record(mail)
+                if result.outcome is SendOutcome.SENT:
+                    if not thread_id and result.thread_id:
+                        await set_outlook_thread(self._store, group, result.thread_id)
+                    return replace(
+                        delivery, state=DeliveryState.SENT, attempts=attempts, last_error=""
+                    )
+                if result.outcome is SendOutcome.GONE:
+                    return replace(
+                        delivery,
+                        state=DeliveryState.FAILED,
+                        attempts=attempts,
+                        last_error=result.detail,
+                    )
+                log.warning(
+                    "outlook mail will be retried",
+                    extra={
+                        "message_id": message.message_id,
+                        "attempt": attempts,
+                        "detail": result.detail,
+                    },
+                )
+                await asyncio.sleep(self._policy.delay(attempts, result.retry_after))
+            return replace(
+                delivery,
+                state=DeliveryState.FAILED,
+                attempts=attempts,
+                last_error="gave up after retries",
+            )
+
+    async def _thread_of(self, group: Group) -> str:
+        if group.outlook_thread:
+            return group.outlook_thread
+        # Another message (or process) may have started the conversation since `group` was read.
+        current = await self._store.get_group(group.tenant_id, group.group_id)
+        return current.outlook_thread if current else ""
+
     async def _send(
         self, message: Message, relayed: RelayedMessage, delivery: Delivery, person: Person | None
     ) -> Delivery:
-        if delivery.channel is not Channel.TEAMS:
-            return delivery
         if person is None or person.teams is None:
             return replace(delivery, state=DeliveryState.FAILED, last_error="no Teams identity")
         attempts = delivery.attempts
@@ -198,14 +281,39 @@ class DeliveryWorker:
                 current = await self._store.get_message(message.group_id, message.message_id)
         raise StoreError(f"message {message.message_id}: delivery state keeps changing")
 
-    async def _tell_sender(self, message: Message, names: list[str]) -> None:
+    async def _tell_sender(self, message: Message, gone: list[Person]) -> None:
         sender = await self._store.get_person(message.tenant_id, message.sender_id)
         if sender is None or not sender.teams_chat_ready:
             return
-        who = ", ".join(sorted(names))
-        await self._teams.send_notice(
-            sender, f"{who} could not be reached in Teams; they still get the Outlook copy."
-        )
+        who = ", ".join(sorted(p.display_name for p in gone))
+        if all(p.email and p.outlook_on for p in gone):
+            text = f"{who} could not be reached in Teams; they still get the Outlook copy."
+        else:
+            text = f"{who} could not be reached in Teams."
+        await self._teams.send_notice(sender, text)
+
+
+def _recent_until(group: Group, message: Message, count: int = 5) -> tuple[MessageSummary, ...]:
+    """The card's messages: the group's latest up to and including this one."""
+    earlier = [
+        s
+        for s in group.recent
+        if s.sent_at <= message.sent_at and s.message_id != message.message_id
+    ]
+    return (*earlier[-(count - 1) :], message.summary())
+
+
+async def set_outlook_thread(store: Store, group: Group, thread_id: str) -> None:
+    current: Group | None = group
+    for _ in range(10):
+        if current is None or current.outlook_thread:
+            return
+        try:
+            await store.save_group(current.with_changes(outlook_thread=thread_id))
+            return
+        except ConcurrentUpdate:
+            current = await store.get_group(group.tenant_id, group.group_id)
+    raise ConcurrentUpdate(f"group {group.group_id} keeps changing")
 
 
 def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") -> SendResult:

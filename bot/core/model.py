@@ -81,6 +81,8 @@ class Group:
     members: tuple[Member, ...]
     created_at: datetime
     recent: tuple[MessageSummary, ...] = ()
+    # Id of the Outlook conversation's first mail (Graph message id or RFC 5322 Message-ID).
+    outlook_thread: str = ""
     version: str | None = None
 
     def member(self, person_id: str) -> Member | None:
@@ -108,13 +110,19 @@ class DeliveryState(StrEnum):
     FAILED = "failed"  # permanently: given up, or the person cannot be reached there
 
 
+OUTLOOK_THREAD = "outlook-thread"  # recipient_id of the one Outlook delivery of a message
+
+
 @dataclass(frozen=True)
 class Delivery:
+    """One copy to send: a person's Teams chat, or the group's Outlook mail to `addresses`."""
+
     recipient_id: str
     channel: Channel
     state: DeliveryState = DeliveryState.PENDING
     attempts: int = 0
     last_error: str = ""
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.model import Group, Message, Person
+from bot.core.model import Group, Message, MessageSummary, Person
 
 
 class StoreError(Exception):
@@ -102,6 +102,33 @@ class TeamsSender(Protocol):
     async def open_chat(self, person: Person) -> str | None:
         """Creates the 1:1 chat with a person known from a roster; its conversation id or None."""
         ...
+
+
+@dataclass(frozen=True)
+class ThreadMail:
+    """One e-mail of a group's Outlook conversation, to all its Outlook recipients at once."""
+
+    tenant_id: str
+    group_id: str
+    group_name: str
+    message_id: str
+    # The conversation's first mail, or "" when this mail starts the conversation.
+    thread_id: str
+    addresses: tuple[str, ...]
+    # The latest messages (oldest first), ending with the one this mail is for.
+    recent: tuple[MessageSummary, ...]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    outcome: SendOutcome
+    thread_id: str = ""
+    retry_after: float = 0.0
+    detail: str = ""
+
+
+class OutlookRecorder(Protocol):
+    async def record(self, mail: ThreadMail) -> RecordResult: ...
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,15 @@ before anyone is told it was accepted; the delivery worker takes it from there.
 
 from __future__ import annotations
 
+import asyncio
+import random
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
 from bot.core.model import (
     HISTORY_SIZE,
+    OUTLOOK_THREAD,
     Channel,
     Delivery,
     Group,
@@ -22,7 +26,9 @@ from bot.core.ports import Clock, ConcurrentUpdate, Store
 
 
 class DeliveryQueue(Protocol):
-    def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None: ...
+    def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        """Starts delivering a stored message; does nothing if it is already being delivered."""
+        ...
 
 
 class Refused(Exception):
@@ -42,6 +48,11 @@ class Relay:
         self._clock = clock
         self._queue = queue
         self._max_chars = max_message_chars
+        # Members of one group posting at the same moment take turns updating the group
+        # here instead of colliding on its etag (other instances still collide, and retry).
+        self._group_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def check_text(self, text: str) -> str:
         text = text.strip()
@@ -68,6 +79,10 @@ class Relay:
             for p in people
             if wants_teams_copy(p, group)
         )
+        # The Outlook conversation is the group's whole record, so the sender is in it too.
+        addresses = tuple(sorted({p.email for p in (sender, *people) if p.email and p.outlook_on}))
+        if addresses:
+            deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
         message = Message(
             tenant_id=group.tenant_id,
             group_id=group.group_id,
@@ -81,8 +96,17 @@ class Relay:
         )
         stored = await self._store.add_message(message)
         if stored is None:
-            return None
-        group = await record_in_group(self._store, group, stored)
+            # Sent again (Teams retries after a timeout or a 5xx). If the first attempt
+            # stored it but failed before queueing it, finish that work now.
+            earlier = await self._store.get_message(group.group_id, message_id)
+            if earlier is None or not earlier.pending:
+                return None
+            stored = earlier
+        lock = self._group_locks.get(group.group_id)
+        if lock is None:
+            lock = self._group_locks[group.group_id] = asyncio.Lock()
+        async with lock:
+            group = await record_in_group(self._store, group, stored)
         self._queue.submit(stored, group, people)
         return stored
 
@@ -90,7 +114,7 @@ class Relay:
 async def record_in_group(store: Store, group: Group, message: Message) -> Group:
     """Adds a message to its group's recent list (idempotent; retried on concurrent changes)."""
     current: Group | None = group
-    for _ in range(10):
+    for attempt in range(1, 31):
         if current is None:
             raise Refused("That group no longer exists.")
         if any(s.message_id == message.message_id for s in current.recent):
@@ -101,5 +125,7 @@ async def record_in_group(store: Store, group: Group, message: Message) -> Group
                 current.with_changes(recent=tuple(recent[-HISTORY_SIZE:]))
             )
         except ConcurrentUpdate:
+            # Another instance wrote the group meanwhile: spread the retries out.
+            await asyncio.sleep(random.uniform(0, 0.005 * attempt))
             current = await store.get_group(group.tenant_id, group.group_id)
     raise ConcurrentUpdate(f"group {group.group_id} keeps changing")

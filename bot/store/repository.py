@@ -12,6 +12,8 @@ Document layout (partition in brackets):
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,6 +153,24 @@ class DocumentStore:
             return False  # another request took it first
         return True
 
+    # keys
+
+    async def signing_key(self, name: str) -> bytes:
+        """A random 256-bit key kept in the store, made on first use (shared by all instances)."""
+        doc_id = safe_id(f"key:{name}")
+        doc = await self._docs.read("state", doc_id, doc_id)
+        if doc is None:
+            value = base64.b64encode(secrets.token_bytes(32)).decode()
+            try:
+                doc = await self._docs.create(
+                    "state", doc_id, doc_id, {"type": "key", "value": value}
+                )
+            except AlreadyExists:
+                doc = await self._docs.read("state", doc_id, doc_id)
+        if doc is None:
+            raise NotFound(f"key {name} vanished while it was being created")
+        return base64.b64decode(str(doc.body["value"]))
+
     async def _write(
         self, kind: str, partition: str, doc_id: str, body: JsonDict, version: str | None
     ) -> Doc:
@@ -258,6 +278,7 @@ def _group_body(g: Group) -> JsonDict:
         ],
         "createdAt": g.created_at.isoformat(),
         "recent": [_summary_body(s) for s in g.recent],
+        "outlookThread": g.outlook_thread,
     }
 
 
@@ -279,6 +300,7 @@ def _group(doc: Doc) -> Group:
         ),
         created_at=datetime.fromisoformat(str(b["createdAt"])),
         recent=tuple(_summary(s) for s in b.get("recent", [])),
+        outlook_thread=str(b.get("outlookThread", "")),
         version=doc.etag,
     )
 
@@ -302,6 +324,7 @@ def _message_body(m: Message) -> JsonDict:
                 "state": d.state.value,
                 "attempts": d.attempts,
                 "lastError": d.last_error,
+                "addresses": list(d.addresses),
             }
             for d in m.deliveries
         ],
@@ -326,6 +349,7 @@ def _message(doc: Doc) -> Message:
                 state=DeliveryState(d["state"]),
                 attempts=int(d.get("attempts", 0)),
                 last_error=str(d.get("lastError", "")),
+                addresses=tuple(str(a) for a in d.get("addresses", [])),
             )
             for d in b.get("deliveries", [])
         ),

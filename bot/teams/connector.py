@@ -7,7 +7,6 @@ with the bot token from one cached MSAL client.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -15,12 +14,12 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import msal
 
 from bot.config import Settings
 from bot.core.delivery import result_from_status
 from bot.core.model import Person
 from bot.core.ports import RelayedMessage, SendOutcome, SendResult
+from bot.identity import ClientCredentials, CredentialError
 from bot.teams.cards import attachment, relayed_message_card
 
 log = logging.getLogger("send.teams")
@@ -29,44 +28,30 @@ BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 
 
 class BotTokens:
-    """Bot Framework access tokens for outbound calls; none in local mode.
-
-    The MSAL client is built on first use (its constructor fetches the authority's
-    metadata over the network, which must not block start-up) and then reused, so
-    its token cache serves every call.
-    """
+    """Bot Framework access tokens for outbound calls; none in local mode."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._app: msal.ConfidentialClientApplication | None = None
-        self._lock = asyncio.Lock()
+        self._credentials: ClientCredentials | None = None
+        if settings.app_id and settings.app_password:
+            tenant = (
+                settings.app_tenant_id
+                if settings.app_type == "SingleTenant"
+                else "botframework.com"
+            )
+            self._credentials = ClientCredentials(
+                settings.app_id,
+                settings.app_password,
+                settings.aad_authority_host,
+                tenant,
+                BOT_FRAMEWORK_SCOPE,
+            )
 
-    def _build(self) -> msal.ConfidentialClientApplication:
-        s = self._settings
-        tenant = s.app_tenant_id if s.app_type == "SingleTenant" else "botframework.com"
-        return msal.ConfidentialClientApplication(
-            s.app_id,
-            client_credential=s.app_password,
-            authority=f"{s.aad_authority_host}/{tenant}",
-            # Instance discovery only knows Microsoft's hosts; elsewhere it would hang.
-            instance_discovery=s.aad_authority_host == "https://login.microsoftonline.com",
-        )
+    @property
+    def credentials(self) -> list[ClientCredentials]:
+        return [] if self._credentials is None else [self._credentials]
 
     async def header(self) -> dict[str, str]:
-        if not (self._settings.app_id and self._settings.app_password):
-            return {}
-        async with self._lock:
-            if self._app is None:
-                self._app = await asyncio.to_thread(self._build)
-            app: Any = self._app
-        # MSAL answers from its cache until the token is about to expire.
-        result: dict[str, Any] = await asyncio.to_thread(
-            app.acquire_token_for_client, scopes=[BOT_FRAMEWORK_SCOPE]
-        )
-        token = result.get("access_token")
-        if not token:
-            raise PermissionError(f"bot token: {result.get('error', 'no token')}")
-        return {"Authorization": f"Bearer {token}"}
+        return {} if self._credentials is None else await self._credentials.header()
 
 
 def retry_after_seconds(value: str | None) -> float:
@@ -125,7 +110,7 @@ class TeamsConnector:
                 return result_from_status(
                     r.status, retry_after_seconds(r.headers.get("Retry-After"))
                 )
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except (aiohttp.ClientError, TimeoutError, CredentialError) as error:
             return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
 
     async def open_chat(self, person: Person) -> str | None:
@@ -146,7 +131,7 @@ class TeamsConnector:
                     log.warning("teams chat not created", extra={"status": r.status})
                     return None
                 created: dict[str, Any] = await r.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
             log.warning("teams chat not created", extra={"error": type(error).__name__})
             return None
         conversation_id = created.get("id")

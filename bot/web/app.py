@@ -7,6 +7,7 @@ tests alike; nothing lives in module globals.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -24,9 +25,16 @@ from bot.core.chat import ChatHandler
 from bot.core.delivery import DeliveryWorker, RetryPolicy
 from bot.core.groups import Groups
 from bot.core.people import People
-from bot.core.ports import Clock, StoreError, SystemClock
+from bot.core.ports import Clock, Directory, OutlookRecorder, StoreError, SystemClock
 from bot.core.ratelimit import RateLimiter
 from bot.core.relay import Relay
+from bot.identity import ClientCredentials
+from bot.outlook.action_auth import ActionTokenValidator
+from bot.outlook.actions import OutlookActions
+from bot.outlook.card import OutlookCards
+from bot.outlook.eml import EmlRecorder
+from bot.outlook.graph import GRAPH_SCOPE, GraphClient, GraphDirectory, GraphMail
+from bot.outlook.tokens import CardTokens
 from bot.store.bot_state import DocumentBotStorage
 from bot.store.documents import Documents
 from bot.store.open import open_documents
@@ -52,6 +60,7 @@ class Services:
     adapter: CloudAdapter
     bot: SendBot
     worker: DeliveryWorker
+    outlook_actions: OutlookActions
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -67,9 +76,17 @@ def create_app(
 
     async def services(app: web.Application) -> AsyncIterator[None]:
         documents = await open_documents(settings)
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        # The default context is made now, so SSL_CERT_FILE set by the environment applies.
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30),
+            connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(), limit=200),
+        )
+        credentials: list[ClientCredentials] = []
         try:
-            app[SERVICES] = build_services(settings, documents, session, clock, retry)
+            key = await DocumentStore(documents).signing_key("card-token")
+            app[SERVICES] = build_services(
+                settings, documents, session, clock, retry, CardTokens(key), credentials
+            )
             resumed = await app[SERVICES].worker.recover()
             log.info(
                 "send is ready",
@@ -78,6 +95,8 @@ def create_app(
             yield
             await app[SERVICES].worker.drain(SHUTDOWN_GRACE_SECONDS)
         finally:
+            for credential in credentials:
+                credential.close()
             await session.close()
             await documents.close()
 
@@ -91,14 +110,41 @@ def build_services(
     session: aiohttp.ClientSession,
     clock: Clock | None,
     retry: RetryPolicy | None,
+    card_tokens: CardTokens,
+    credentials: list[ClientCredentials],
 ) -> Services:
     clock = clock or SystemClock()
     store = DocumentStore(documents)
-    teams = TeamsConnector(session, BotTokens(settings), settings.max_message_chars)
-    worker = DeliveryWorker(
-        store, teams, RateLimiter(settings.teams_sends_per_second), retry or RetryPolicy()
+    bot_tokens = BotTokens(settings)
+    credentials.extend(bot_tokens.credentials)
+    teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
+    cards = OutlookCards(
+        settings.am_originator, settings.public_base_url, card_tokens, settings.max_message_chars
     )
-    people = People(store, directory=None)
+    outlook: OutlookRecorder
+    directory: Directory | None = None
+    if settings.uses_graph:
+        graph_credentials = ClientCredentials(
+            settings.graph_client_id,
+            settings.graph_client_secret,
+            settings.aad_authority_host,
+            settings.graph_tenant_id,
+            GRAPH_SCOPE,
+        )
+        credentials.append(graph_credentials)
+        graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
+        outlook = GraphMail(graph, settings.outlook_sender, cards, clock)
+        directory = GraphDirectory(graph, settings.outlook_sender)
+    else:
+        outlook = EmlRecorder(settings.data_dir, settings.outlook_sender, cards, clock)
+    worker = DeliveryWorker(
+        store,
+        teams,
+        outlook,
+        RateLimiter(settings.teams_sends_per_second),
+        retry or RetryPolicy(),
+    )
+    people = People(store, directory)
     groups = Groups(store, people, clock)
     relay = Relay(store, clock, worker, settings.max_message_chars)
     bot = SendBot(
@@ -112,7 +158,11 @@ def build_services(
     )
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)))
     adapter.on_turn_error = on_turn_error
-    return Services(settings, documents, store, adapter, bot, worker)
+    validator = ActionTokenValidator(
+        session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
+    )
+    actions = OutlookActions(validator, card_tokens, store, relay, cards, clock)
+    return Services(settings, documents, store, adapter, bot, worker, actions)
 
 
 def _bot_framework_config(settings: Settings) -> SimpleNamespace:

@@ -60,6 +60,29 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
             return web.json_response(response.body, status=response.status)
         return web.Response(status=200)
 
+    async def outlook_action(request: web.Request) -> web.Response:
+        services = request.app[services_key]
+        authorization = (
+            request.headers.get("Action-Authorization")
+            or request.headers.get("Authorization")
+            or ""
+        )
+        with log_context(request_id=uuid.uuid4().hex):
+            try:
+                outcome = await services.outlook_actions.handle(authorization, await request.read())
+            except StoreError:
+                log.exception("outlook action not accepted: store unavailable")
+                return web.Response(
+                    status=503,
+                    headers={"CARD-ACTION-STATUS": "Send is busy; try again in a minute"},
+                )
+            log.info("outlook action", extra={"status": outcome.status, "reason": outcome.reason})
+        headers = {"CARD-ACTION-STATUS": outcome.reason}
+        if outcome.card is None:
+            return web.Response(status=outcome.status, headers=headers)
+        headers["CARD-UPDATE-IN-BODY"] = "true"
+        return web.json_response(outcome.card, status=outcome.status, headers=headers)
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -76,6 +99,7 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
 
     return [
         web.post("/api/messages", messages),
+        web.post("/api/outlook/actions", outlook_action),
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
     ]

@@ -1,0 +1,63 @@
+"""Client-credential tokens from Microsoft Entra ID through one reused MSAL client.
+
+MSAL is synchronous and its constructor fetches the authority's metadata, so the
+client is built on first use in a worker thread and reused afterwards: its token
+cache answers until a token is about to expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msal
+
+MICROSOFT_LOGIN = "https://login.microsoftonline.com"
+
+
+class CredentialError(Exception):
+    """Entra ID did not give us a token (wrong secret, unknown app, unreachable)."""
+
+
+class ClientCredentials:
+    def __init__(
+        self, client_id: str, secret: str, authority_host: str, tenant: str, scope: str
+    ) -> None:
+        self._client_id = client_id
+        self._secret = secret
+        self._authority = f"{authority_host.rstrip('/')}/{tenant}"
+        # Instance discovery only knows Microsoft's hosts; elsewhere it would hang.
+        self._discovery = authority_host.rstrip("/") == MICROSOFT_LOGIN
+        self._scope = scope
+        self._app: Any = None
+        self._lock = asyncio.Lock()
+
+    def _build(self) -> Any:
+        return msal.ConfidentialClientApplication(
+            self._client_id,
+            client_credential=self._secret,
+            authority=self._authority,
+            instance_discovery=self._discovery,
+        )
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._app is None:
+                try:
+                    self._app = await asyncio.to_thread(self._build)
+                except ValueError as error:  # MSAL's way of saying the authority is unusable
+                    raise CredentialError(f"authority {self._authority}: {error}") from error
+        result: dict[str, Any] = await asyncio.to_thread(
+            self._app.acquire_token_for_client, scopes=[self._scope]
+        )
+        token = result.get("access_token")
+        if not token:
+            raise CredentialError(f"no token: {result.get('error', 'unknown error')}")
+        return str(token)
+
+    async def header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token()}"}
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.http_client.close()

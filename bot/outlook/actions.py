@@ -1,0 +1,95 @@
+"""A one-click reply from an Outlook card: who acted, to which group, and the refreshed card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.model import Source
+from bot.core.ports import Clock, Store
+from bot.core.relay import Refused, Relay
+from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
+from bot.outlook.card import OutlookCards
+from bot.outlook.tokens import CardTokenError, CardTokens
+
+# Outlook puts the typed text into the body as is; a quote in it breaks the JSON, so the
+# body is also read by its fixed shape: {"token": "...", "reply": "<anything>"}.
+_BODY = re.compile(
+    r'^\s*\{\s*"token"\s*:\s*"([A-Za-z0-9_\-.]+)"\s*,\s*"reply"\s*:\s*"(.*)"\s*\}\s*$', re.DOTALL
+)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    status: int
+    reason: str
+    card: dict[str, Any] | None = None
+
+
+def parse_action_body(raw: bytes) -> tuple[str, str]:
+    text = raw.decode("utf-8", errors="strict")
+    try:
+        body = json.loads(text)
+        if isinstance(body, dict) and isinstance(body.get("token"), str):
+            return body["token"], str(body.get("reply", ""))
+    except json.JSONDecodeError:
+        pass
+    match = _BODY.match(text)
+    if match is None:
+        raise ValueError("not an action body")
+    return match.group(1), match.group(2)
+
+
+class OutlookActions:
+    def __init__(
+        self,
+        validator: ActionTokenValidator,
+        tokens: CardTokens,
+        store: Store,
+        relay: Relay,
+        cards: OutlookCards,
+        clock: Clock,
+    ) -> None:
+        self._validator = validator
+        self._tokens = tokens
+        self._store = store
+        self._relay = relay
+        self._cards = cards
+        self._clock = clock
+
+    async def handle(self, authorization: str, raw_body: bytes) -> ActionOutcome:
+        try:
+            actor = await self._validator.validate(authorization)
+        except ActionTokenError as refusal:
+            return ActionOutcome(refusal.status, refusal.reason)
+        try:
+            card_token, reply = parse_action_body(raw_body)
+        except (ValueError, UnicodeDecodeError):
+            return ActionOutcome(400, "The action body is not one this service's cards send")
+        now = self._clock.now()
+        try:
+            claim = self._tokens.verify(card_token, now)
+        except CardTokenError as refusal:
+            return ActionOutcome(403, str(refusal))
+        if claim.tenant_id != actor.tenant_id:
+            return ActionOutcome(403, "This card belongs to another organisation")
+        group = await self._store.get_group(claim.tenant_id, claim.group_id)
+        if group is None:
+            return ActionOutcome(404, "This group no longer exists")
+        person = await self._store.get_person(actor.tenant_id, actor.address)
+        if person is None or not group.has_member(person.person_id):
+            return ActionOutcome(403, f"You are not a member of {group.name}")
+        # The same request sent again (Outlook retries) maps to the same message id.
+        message_id = hashlib.sha256(authorization.encode() + b"\n" + raw_body).hexdigest()[:32]
+        try:
+            await self._relay.post(person, group, reply, Source.OUTLOOK, message_id)
+        except Refused as refusal:
+            return ActionOutcome(400, str(refusal))
+        refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
+        card = self._cards.card(
+            refreshed.tenant_id, refreshed.group_id, refreshed.name, refreshed.recent[-5:], now
+        )
+        return ActionOutcome(200, f"Sent to {refreshed.name}", card)

@@ -1,0 +1,238 @@
+"""One-click replies from the Outlook card: Entra ID tokens checked exactly as CONTRACT §3 says."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.config import Settings
+from bot.web.app import create_app
+from tests.conftest import AM_AUDIENCE, FAST_RETRY, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.entra import OUTLOOK_ACTIONS_APP_ID, FakeEntra
+from tests.outlook_helpers import (
+    MovableClock,
+    action_body,
+    card_in,
+    card_texts,
+    eml_files,
+    eventually,
+    html_of,
+    read_eml,
+)
+from tests.teams_world import TeamsWorld, card_text
+
+TENANT = "tenant-a"
+
+
+@dataclass
+class Scene:
+    world: TeamsWorld
+    entra: FakeEntra
+    data: Path
+    clock: MovableClock
+    card: dict[str, Any]
+
+    def token(self, actor: str = "bob@contoso.com", **changes: Any) -> str:
+        key = changes.pop("key", "current")
+        lifetime = changes.pop("lifetime", 3600)
+        tenant = changes.pop("tenant", TENANT)
+        claims: dict[str, Any] = {
+            "aud": AM_AUDIENCE,
+            "azp": OUTLOOK_ACTIONS_APP_ID,
+            "upn": actor,
+            "iss": f"https://sts.windows.net/{tenant}/",
+        }
+        claims.update(changes)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        return self.entra.mint(claims, tenant=tenant, key=key, lifetime=lifetime)
+
+    async def act(
+        self, reply: str, token: str | None, header: str = "Authorization", body: str | None = None
+    ) -> tuple[int, dict[str, str], str]:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers[header] = f"Bearer {token}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{self.world.app_url}/api/outlook/actions",
+                data=(body if body is not None else action_body(self.card, reply)).encode(),
+                headers=headers,
+            ) as response,
+        ):
+            return response.status, dict(response.headers), await response.text()
+
+
+@pytest.fixture
+async def scene(
+    tmp_path: Path, entra: FakeEntra, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[Scene]:
+    fake, connector_url = connector
+    clock = MovableClock()
+    settings = Settings(
+        data_dir=tmp_path,
+        aad_authority_host=entra.base_url,
+        am_audience=AM_AUDIENCE,
+        am_originator="originator-id",
+        public_base_url="https://send.example",
+    )
+    app = create_app(settings, clock=clock, retry=FAST_RETRY)
+    async with serve(app) as url, TeamsWorld(url, fake, connector_url) as world:
+        ann, bob = world.person("Ann"), world.person("Bob")
+        await world.install(ann)
+        await world.install(bob)
+        await world.say(ann, f"new Lunch: {bob.email}")
+        await world.say(ann, "Pizza at 12?")
+        await eventually(lambda: len(eml_files(tmp_path, bob.email)) == 1, "the first mail")
+        card = card_in(html_of(read_eml(eml_files(tmp_path, bob.email)[0])))
+        yield Scene(world, entra, tmp_path, clock, card)
+
+
+async def test_a_valid_action_relays_and_refreshes_the_card(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    status, headers, body = await scene.act("Yes, 12 is fine", scene.token())
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+    assert headers["CARD-UPDATE-IN-BODY"] == "true"
+    assert headers["CARD-ACTION-STATUS"] == "Sent to Lunch"
+    refreshed = card_in(f'<script type="application/adaptivecard+json">{body}</script>')
+    assert card_texts(refreshed)[-1] == "Yes, 12 is fine"
+    await scene.world.wait_relayed(ann, 1)
+    assert "Bob" in card_text(scene.world.relayed(ann)[0])
+    assert "Yes, 12 is fine" in card_text(scene.world.relayed(ann)[0])
+    await eventually(lambda: len(eml_files(scene.data, ann.email)) == 2, "the reply in the thread")
+    second = read_eml(eml_files(scene.data, ann.email)[1])
+    assert second["In-Reply-To"] == read_eml(eml_files(scene.data, ann.email)[0])["Message-ID"]
+    await scene.world.say(ann, "history")
+    assert "Bob: Yes, 12 is fine" in scene.world.last_reply(ann)
+
+
+async def test_action_authorization_header_and_v2_issuer(scene: Scene) -> None:
+    token = scene.token(iss=scene.entra.issuer_v2(TENANT), azp=None, appid=OUTLOOK_ACTIONS_APP_ID)
+    status, headers, _ = await scene.act("from the v2 token", token, header="Action-Authorization")
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+
+
+async def test_quotes_typed_into_the_card_survive(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    status, _, _ = await scene.act('He said "yes" \\o/', scene.token())
+    assert status == 200
+    await scene.world.wait_relayed(ann, 1)
+    assert 'He said "yes" \\o/' in card_text(scene.world.relayed(ann)[0])
+
+
+async def test_the_same_action_twice_is_one_message(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    token = scene.token()
+    assert (await scene.act("only once", token))[0] == 200
+    assert (await scene.act("only once", token))[0] == 200
+    await scene.world.wait_relayed(ann, 1)
+    await scene.world.say(ann, "history")
+    assert scene.world.last_reply(ann).count("only once") == 1
+
+
+async def test_key_rotation_is_picked_up(scene: Scene) -> None:
+    assert (await scene.act("before", scene.token()))[0] == 200
+    scene.entra.rotate_key()
+    status, headers, _ = await scene.act("after", scene.token())
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+
+
+REFUSALS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("wrong key", {"key": "rogue"}, 401, "Token signature or claims are invalid"),
+    ("unknown key", {"key": "unknown"}, 401, "Token signed with an unknown key"),
+    (
+        "wrong issuer",
+        {"iss": "https://sts.windows.net/other/"},
+        401,
+        "Token issuer is not the tenant's",
+    ),
+    ("wrong audience", {"aud": "https://other.example"}, 401, "Token audience is not this service"),
+    ("wrong client", {"azp": "11111111-2222-3333-4444-555555555555"}, 401, "not issued to Outlook"),
+    ("expired", {"lifetime": -600}, 401, "Token expired"),
+    ("no user", {"upn": None}, 401, "Token names no user"),
+    ("HS256", {"alg": "HS256"}, 401, "Token must be signed with RS256"),
+    ("other tenant", {"tenant": "tenant-b"}, 403, "This card belongs to another organisation"),
+    ("not a member", {"upn": "eve@contoso.com"}, 403, "You are not a member of Lunch"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "changes", "status", "reason"), REFUSALS, ids=[r[0] for r in REFUSALS]
+)
+async def test_refusals_relay_nothing(
+    scene: Scene, case: str, changes: dict[str, Any], status: int, reason: str
+) -> None:
+    alg = changes.pop("alg", None)
+    token = (
+        scene.entra.mint(
+            {"aud": AM_AUDIENCE, "azp": OUTLOOK_ACTIONS_APP_ID, "upn": "bob@contoso.com"},
+            tenant=TENANT,
+            alg=alg,
+        )
+        if alg
+        else scene.token(**changes)
+    )
+    got, headers, _ = await scene.act(f"refused: {case}", token)
+    assert got == status
+    assert reason in headers["CARD-ACTION-STATUS"]
+    await nothing_relayed(scene)
+
+
+async def test_missing_token(scene: Scene) -> None:
+    got, headers, _ = await scene.act("no token", None)
+    assert (got, headers["CARD-ACTION-STATUS"]) == (401, "Missing bearer token")
+    got, headers, _ = await scene.act("garbage", "not.a.jwt")
+    assert (got, headers["CARD-ACTION-STATUS"]) == (401, "Malformed bearer token")
+    await nothing_relayed(scene)
+
+
+async def test_removed_member_is_refused(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    await scene.world.say(ann, "remove lunch: bob@contoso.com")
+    got, headers, _ = await scene.act("still here?", scene.token())
+    assert (got, headers["CARD-ACTION-STATUS"]) == (403, "You are not a member of Lunch")
+    await nothing_relayed(scene)
+
+
+async def test_tampered_and_expired_card_tokens(scene: Scene) -> None:
+    body = action_body(scene.card, "tampered")
+    token_value = body.split('"token": "')[1].split('"')[0]
+    payload, mac = token_value.split(".")
+    forged = body.replace(token_value, f"{payload}x.{mac}")
+    got, headers, _ = await scene.act("", scene.token(), body=forged)
+    assert (got, headers["CARD-ACTION-STATUS"]) == (
+        403,
+        "the card token is not one this service signed",
+    )
+    got, headers, _ = await scene.act("", scene.token(), body='{"nothing": "here"}')
+    assert got == 400
+    scene.clock.advance(timedelta(days=31))
+    got, headers, _ = await scene.act("too late", scene.token())
+    assert (got, headers["CARD-ACTION-STATUS"]) == (
+        403,
+        "the card has expired; answer from a newer message",
+    )
+    await nothing_relayed(scene)
+
+
+async def test_empty_and_too_long_replies(scene: Scene) -> None:
+    got, headers, _ = await scene.act("  ", scene.token())
+    assert got == 400 and "nothing to send" in headers["CARD-ACTION-STATUS"]
+    got, headers, _ = await scene.act("x" * 2001, scene.token())
+    assert got == 400 and "limit is 2000" in headers["CARD-ACTION-STATUS"]
+    await nothing_relayed(scene)
+
+
+async def nothing_relayed(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    await scene.world.say(ann, "history")
+    assert scene.world.last_reply(ann).count("\n") == 1  # only Ann's first message
+    assert scene.world.relayed(ann) == []
+    assert len(eml_files(scene.data, ann.email)) == 1
