@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ import aiohttp
 
 from tests.fakes.connector import FakeConnector
 from tests.services import ROOT, free_port
-from tests.teams_world import TeamsWorld
+from tests.teams_world import TeamsWorld, card_text
 
 
 def app_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
@@ -136,3 +137,73 @@ async def test_nothing_acknowledged_is_lost_across_a_hard_kill(
         assert "brunch: 2 members" in world.last_reply(alice)
         await world.say(alice, "history")
         assert "see you at noon" in world.last_reply(alice)
+
+
+async def test_kill_during_a_burst_loses_no_acknowledged_message(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    """kill -9 while 200 messages arrive from three members; restart; count what arrived."""
+    fake, connector_url = connector
+    port = free_port()
+    env = {"TEAMS_SENDS_PER_SECOND": "50"}
+    members = ["Alice", "Bob", "Carol"]
+    async with (
+        app_process(tmp_path, port, **env) as url,
+        TeamsWorld(url, fake, connector_url) as world,
+    ):
+        people = [world.person(name) for name in members]
+        for person in people:
+            await world.install(person)
+        await world.say(people[0], "new Burst: " + ", ".join(p.email for p in people[1:]))
+        await world.say(people[1], "use burst")
+        await world.say(people[2], "use burst")
+    acknowledged: list[tuple[str, str]] = []  # (sender, text)
+    process = start_app(tmp_path, port, **env)
+    await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+    async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
+        people = [world.person(name) for name in members]
+        slots = asyncio.Semaphore(10)
+
+        async def send(n: int) -> None:
+            sender = people[n % 3]
+            async with slots:
+                if process.poll() is not None:
+                    return
+                try:
+                    status = await world.say(sender, f"burst {n}")
+                except aiohttp.ClientError:
+                    return  # cut off by the kill: never acknowledged
+                if status == 200:
+                    acknowledged.append((sender.user_id, f"burst {n}"))
+                if len(acknowledged) == 120:
+                    process.kill()  # kill -9 in the middle of the burst
+
+        await asyncio.gather(*(send(n) for n in range(200)))
+    process.wait(timeout=10)
+    assert 100 <= len(acknowledged) < 200
+    async with app_process(tmp_path, port, **env) as url:
+        expected = {
+            (fake.chat_of(p), text)
+            for sender, text in acknowledged
+            for p in fake.people
+            if p != sender
+        }
+
+        def delivered() -> Counter[tuple[str, str]]:
+            return Counter(
+                (
+                    r.conversation_id,
+                    card_text(r.activity["attachments"][0]["content"]).split(" in Burst ")[-1],
+                )
+                for r in fake.received
+                if r.activity.get("attachments")
+            )
+
+        await fake.wait_for(lambda: expected <= set(delivered()), timeout=60, what="every copy")
+    copies = delivered()
+    duplicates = sum(n - 1 for n in copies.values())
+    lost = expected - set(copies)
+    print(f"acknowledged={len(acknowledged)} copies={sum(copies.values())} duplicates={duplicates}")
+    assert not lost
+    # Only copies in flight at the kill can repeat: at most the worker's 64 messages x 2.
+    assert duplicates <= 64 * 2

@@ -42,6 +42,9 @@ from bot.core.relay import record_in_group
 
 log = logging.getLogger("send.delivery")
 
+# Answers worth another try: timeouts, precondition races, throttling; and every 5xx.
+RETRIED_STATUSES = (408, 412, 429)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -63,6 +66,7 @@ class DeliveryWorker:
         outlook: OutlookRecorder,
         limiter: RateLimiter,
         policy: RetryPolicy = RetryPolicy(),
+        concurrency: int = 64,
     ) -> None:
         self._store = store
         self._teams = teams
@@ -71,6 +75,9 @@ class DeliveryWorker:
         self._policy = policy
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[str] = set()
+        # Messages delivered at once. Delivery states are saved per message, so this also
+        # bounds how many copies a crash can leave sent-but-unrecorded (sent twice later).
+        self._slots = asyncio.Semaphore(concurrency)
         # One Outlook mail of a group at a time, in order, so the thread starts exactly once.
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -109,7 +116,8 @@ class DeliveryWorker:
 
     async def _run(self, message: Message, group: Group, people: dict[str, Person]) -> None:
         try:
-            await self._deliver(message, group, people)
+            async with self._slots:
+                await self._deliver(message, group, people)
         except Exception:
             # Left pending in the store: the next start resumes it.
             log.exception(
@@ -183,7 +191,7 @@ class DeliveryWorker:
                     return replace(
                         delivery, state=DeliveryState.SENT, attempts=attempts, last_error=""
                     )
-                if result.outcome is SendOutcome.GONE:
+                if result.outcome in (SendOutcome.GONE, SendOutcome.REFUSED):
                     return replace(
                         delivery,
                         state=DeliveryState.FAILED,
@@ -232,6 +240,17 @@ class DeliveryWorker:
                 await self._mark_unreachable(person)
                 return replace(
                     delivery, state=DeliveryState.FAILED, attempts=attempts, last_error="gone"
+                )
+            if result.outcome is SendOutcome.REFUSED:
+                log.error(
+                    "teams send refused",
+                    extra={"message_id": message.message_id, "detail": result.detail},
+                )
+                return replace(
+                    delivery,
+                    state=DeliveryState.FAILED,
+                    attempts=attempts,
+                    last_error=result.detail,
                 )
             log.warning(
                 "teams send will be retried",
@@ -322,4 +341,6 @@ def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") 
         return SendResult(SendOutcome.SENT)
     if status in (403, 404):
         return SendResult(SendOutcome.GONE, detail=detail or str(status))
-    return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))
+    if status in RETRIED_STATUSES or status >= 500:
+        return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))
+    return SendResult(SendOutcome.REFUSED, detail=detail or str(status))

@@ -72,6 +72,7 @@ class SendOutcome(StrEnum):
     SENT = "sent"
     RETRY = "retry"  # throttled or a passing failure: try again later
     GONE = "gone"  # blocked, uninstalled, conversation not found: fall back to Outlook
+    REFUSED = "refused"  # a permanent refusal that retrying cannot fix (bad request, no rights)
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,7 @@ def _result(response: GraphResponse, thread_id: str) -> RecordResult:
     detail = f"graph {response.status} {response.request_id}".strip()
     if response.status in (400, 401, 403):
         # Not going to get better by itself: misconfiguration or a refused mail.
-        return RecordResult(SendOutcome.GONE, detail=detail)
+        return RecordResult(SendOutcome.REFUSED, detail=detail)
     return RecordResult(SendOutcome.RETRY, retry_after=response.retry_after, detail=detail)
 
 

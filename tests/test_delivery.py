@@ -1,0 +1,143 @@
+"""The delivery engine under faults: throttling, errors, and Teams' rate limits.
+
+Measured from the fake Bot Connector's own clock (the times it received each send).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from tests.conftest import running_app
+from tests.fakes.connector import FakeConnector, Json
+from tests.teams_world import TeamsWorld, card_text
+
+# A send arriving up to this much earlier than its slot still counts as on time: the
+# limiter paces when requests leave; the fake sees when they arrive.
+ARRIVAL_JITTER = 0.05
+
+
+@pytest.fixture
+async def paced_world(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[TeamsWorld]:
+    fake, connector_url = connector
+    settings = Settings(data_dir=tmp_path, teams_sends_per_second=10)
+    async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
+        yield world
+
+
+def busiest_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max(
+        (
+            sum(1 for t in times[i:] if t - start < 1.0 - ARRIVAL_JITTER)
+            for i, start in enumerate(times)
+        ),
+        default=0,
+    )
+
+
+def text_of(activity: Json) -> str:
+    cards = [a["content"] for a in activity.get("attachments") or []]
+    return card_text(cards[0]) if cards else str(activity.get("text", ""))
+
+
+async def test_throttled_sends_arrive_exactly_once_and_never_early(world: TeamsWorld) -> None:
+    owner = world.person("Owner")
+    others = world.people(6)
+    for person in (owner, *others):
+        await world.install(person)
+    await world.say(owner, "new Storm: " + ", ".join(p.email for p in others))
+    seeded = random.Random(2026)
+    world.connector.faults = lambda cid, activity: (
+        (429, {"Retry-After": "0.3"})
+        if activity.get("attachments") and seeded.random() < 0.3
+        else None
+    )
+    for n in range(10):
+        await world.say(owner, f"storm {n}")
+    for person in others:
+        await world.wait_relayed(person, 10, timeout=30)
+    copies = Counter(
+        (r.conversation_id, text_of(r.activity))
+        for r in world.connector.received
+        if r.activity.get("attachments")
+    )
+    assert len(copies) == 60 and set(copies.values()) == {1}  # each copy exactly once
+    refused = world.connector.refused
+    assert len(refused) >= 10  # the seed makes about 30% of first tries fail
+    for refusal in refused:
+        key = (refusal.conversation_id, text_of(refusal.activity))
+        later = [
+            r.at
+            for r in [*world.connector.received, *refused]
+            if (r.conversation_id, text_of(r.activity)) == key and r.at > refusal.at
+        ]
+        assert later, f"{key} was never tried again"
+        assert min(later) - refusal.at >= 0.3 - ARRIVAL_JITTER  # never before Retry-After
+
+
+async def test_server_errors_are_retried_and_bad_requests_are_not(world: TeamsWorld) -> None:
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    for person in (ann, bob, cy):
+        await world.install(person)
+    await world.say(ann, f"new Lunch: {bob.email}, {cy.email}")
+    failures = {"bob": 2}
+
+    def plan(cid: str, activity: Json) -> tuple[int, dict[str, str]] | None:
+        if not activity.get("attachments"):
+            return None
+        if cid == world.connector.chat_of(bob.user_id) and failures["bob"] > 0:
+            failures["bob"] -= 1
+            return (503, {})
+        if cid == world.connector.chat_of(cy.user_id):
+            return (400, {})
+        return None
+
+    world.connector.faults = plan
+    await world.say(ann, "after a hiccup")
+    await world.wait_relayed(bob, 1)
+    refused_to_cy = [r for r in world.connector.refused if r.conversation_id.endswith(cy.user_id)]
+    assert len(refused_to_cy) == 1  # a 400 is final: no retry
+    assert world.relayed(cy) == []
+    await world.say(ann, "members")
+    assert "- Cy <cy@contoso.com>: Teams and Outlook" in world.last_reply(ann)  # not marked gone
+
+
+async def test_teams_rate_limits_hold_under_a_burst(paced_world: TeamsWorld) -> None:
+    world = paced_world
+    owner = world.person("Owner")
+    others = world.people(19)
+    for person in (owner, *others):
+        await world.install(person)
+    await world.say(owner, "new Everyone: " + ", ".join(p.email for p in others))
+    for n in range(2):
+        await world.say(owner, f"burst {n}")
+    second = others[0]
+    await world.say(owner, f"new Pair: {second.email}")
+    for n in range(9):
+        await world.say(owner, f"pair {n}")
+    for person in others[1:]:
+        await world.wait_relayed(person, 2, timeout=30)
+    await world.wait_relayed(second, 11, timeout=30)
+    sends = [r for r in world.connector.received if r.activity.get("attachments")]
+    assert len(sends) == 2 * 19 + 9
+    assert busiest_second([r.at for r in sends]) <= 10  # TEAMS_SENDS_PER_SECOND
+    into_one_chat = [
+        r.at for r in sends if r.conversation_id == world.connector.chat_of(second.user_id)
+    ]
+    assert busiest_second(into_one_chat) <= 7  # Teams' limit per conversation
+    span = max(r.at for r in sends) - min(r.at for r in sends)
+    assert span >= (len(sends) - 10) / 10 - ARRIVAL_JITTER  # queued, not dropped
+
+
+def test_busiest_second_counts_windows() -> None:
+    assert busiest_second([0.0, 0.1, 0.2, 1.5]) == 3
+    assert busiest_second([0.0, 1.0, 2.0]) == 1
+    assert busiest_second([]) == 0
