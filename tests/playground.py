@@ -27,13 +27,24 @@ class Playground:
 
     async def __aenter__(self) -> Playground:
         self._session = aiohttp.ClientSession()
-        # testConfig answers at once (config waits for the bot endpoint).
-        async with self._session.get(f"{self.base}/_internal/v1/testConfig") as response:
-            self.config = (await response.json())["config"]
-        chat = await self._session.ws_connect(
-            f"{self.base}/_ws_conversation/v1/conversations/stream"
-        )
-        log = await self._session.ws_connect(f"{self.base}/_ws/log/stream")
+        try:
+            # testConfig answers at once (config waits for the bot endpoint). Its routes
+            # are mounted just after it starts listening, so a first 404 is retried.
+            for _ in range(50):
+                async with self._session.get(f"{self.base}/_internal/v1/testConfig") as response:
+                    if response.status == 200:
+                        self.config = (await response.json())["config"]
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the Playground never served its configuration")
+            chat = await self._session.ws_connect(
+                f"{self.base}/_ws_conversation/v1/conversations/stream"
+            )
+            log = await self._session.ws_connect(f"{self.base}/_ws/log/stream")
+        except BaseException:
+            await self._session.close()
+            raise
         self._readers = [
             asyncio.create_task(self._read(chat, self._on_chat)),
             asyncio.create_task(self._read(log, self._on_log)),

@@ -7,6 +7,7 @@ With CI=true a service that cannot start fails the run; on a laptop without
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -71,8 +72,9 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
 
 @contextmanager
 def node_service(
-    name: str, args: list[str], port: int, cwd: Path, env: dict[str, str] | None = None
+    name: str, args: list[str], port: int | None, cwd: Path, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """Starts a service from node_modules; waits for `port` unless it is None."""
     binary = NODE_BIN / name
     if not binary.exists():
         unavailable(f"{name} is not installed: run `npm ci` in the repository")
@@ -87,7 +89,8 @@ def node_service(
     )
     try:
         try:
-            wait_for_port(port, process, timeout=30)
+            if port is not None:
+                wait_for_port(port, process, timeout=30)
         except (RuntimeError, TimeoutError) as error:
             unavailable(f"{name} did not start: {error}")
         yield process
@@ -128,5 +131,23 @@ def agents_playground(workdir: Path, bot_endpoint: str, conversation_id: str) ->
         "TEAMSAPPTESTER_BROWSER": "none",
         "M365_AGENTS_PLAYGROUND_LOGFILE": str(workdir / "playground-internal.log"),
     }
-    with node_service("agentsplayground", args, port, workdir, env):
-        yield port
+    with node_service("agentsplayground", args, None, workdir, env) as process:
+        # If the port was taken meanwhile it silently picks another: read the one it chose.
+        actual = _listening_port(workdir / "agentsplayground.log", port)
+        try:
+            wait_for_port(actual, process, timeout=30)
+        except (RuntimeError, TimeoutError) as error:
+            unavailable(f"agentsplayground did not start: {error}")
+        yield actual
+
+
+def _listening_port(log: Path, asked: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        match = re.search(r"Listening on (\d+)", text)
+        if match:
+            return int(match.group(1))
+        time.sleep(0.05)
+    unavailable(f"agentsplayground never said which port it listens on (asked for {asked})")
+    return asked

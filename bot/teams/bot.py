@@ -7,9 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from botbuilder.core import ActivityHandler, ConversationState, TurnContext
-from botbuilder.core.teams import TeamsInfo
 from botbuilder.dialogs import DialogSet
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity, Attachment, ChannelAccount
 
 from bot.core.addresses import Mention
 from bot.core.chat import ChatHandler, Reply
@@ -30,7 +29,14 @@ from bot.teams.activity import (
     sender_of,
     tenant_of,
 )
-from bot.teams.cards import PICK_ACTION, REPLY_ACTION, REPLY_INPUT, attachment, group_picker_card
+from bot.teams.cards import (
+    CARD_CONTENT_TYPE,
+    PICK_ACTION,
+    REPLY_ACTION,
+    REPLY_INPUT,
+    group_picker_card,
+)
+from bot.teams.connector import TeamsConnector
 from dialogs.new_group import NEW_GROUP_DIALOG, PERSON_KEY, new_group_dialog
 
 log = logging.getLogger("send.bot")
@@ -58,8 +64,10 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         conversation_state: ConversationState,
         clock: Clock,
         allowed_tenants: frozenset[str],
+        connector: TeamsConnector,
     ) -> None:
         super().__init__()
+        self._connector = connector
         self._store = store
         self._people = people
         self._groups = groups
@@ -106,12 +114,14 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         return await self._people.register(sender_of(activity, email))
 
     async def _email_of(self, turn_context: TurnContext, user_id: str) -> str:
-        try:
-            member = await TeamsInfo.get_member(turn_context, user_id)
-        except Exception as error:  # noqa: BLE001 - a failed lookup only costs the e-mail address
-            log.warning("member lookup failed", extra={"error": type(error).__name__})
+        activity = turn_context.activity
+        member = await self._connector.get_member(
+            activity.service_url, activity.conversation.id, user_id
+        )
+        if member is None:
+            log.warning("member lookup found nobody")
             return ""
-        return str(member.user_principal_name or member.email or "")
+        return str(member.get("userPrincipalName") or member.get("email") or "")
 
     # messages
 
@@ -177,7 +187,11 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         if reply.choices:
             card = group_picker_card(reply.choices, reply.pending_text)
             await turn_context.send_activity(
-                Activity(type="message", text=reply.text, attachments=[attachment(card)])
+                Activity(
+                    type="message",
+                    text=reply.text,
+                    attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)],
+                )
             )
         elif reply.text:
             await reply_text(turn_context, reply.text)
@@ -230,12 +244,13 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
     async def _group_from_roster(self, turn_context: TurnContext, parsed: Command) -> str:
         activity = turn_context.activity
         tenant = tenant_of(activity)
-        roster: list[Any] = []
-        token = None
+        roster: list[dict[str, Any]] = []
+        token = ""
         while True:
-            page = await TeamsInfo.get_paged_members(turn_context, token, 100)
-            roster.extend(page.members or [])
-            token = page.continuation_token
+            page, token = await self._connector.paged_members(
+                activity.service_url, activity.conversation.id, token
+            )
+            roster.extend(page)
             if not token or len(roster) > MAX_MEMBERS:
                 break
         if len(roster) > MAX_MEMBERS:
@@ -247,12 +262,12 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         for account in roster:
             user = TeamsUser(
                 tenant_id=tenant,
-                user_id=account.id,
-                display_name=account.name or "",
+                user_id=str(account.get("id", "")),
+                display_name=str(account.get("name") or ""),
                 service_url=activity.service_url or "",
                 bot_id=activity.recipient.id,
-                email=account.user_principal_name or account.email or "",
-                aad_object_id=account.aad_object_id or "",
+                email=str(account.get("userPrincipalName") or account.get("email") or ""),
+                aad_object_id=str(account.get("aadObjectId") or account.get("objectId") or ""),
             )
             people.append(await self._people.register(user))
         sender = next(

@@ -67,6 +67,18 @@ def retry_after_seconds(value: str | None) -> float:
         return 0.0
 
 
+class ConnectorError(Exception):
+    """The Bot Connector refused or could not be reached during a turn."""
+
+    def __init__(self, status: int, what: str) -> None:
+        super().__init__(f"{what}: {status or 'unreachable'}")
+        self.status = status
+
+
+def _conversation_url(service_url: str, conversation_id: str) -> str:
+    return f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}"
+
+
 class TeamsConnector:
     def __init__(self, session: aiohttp.ClientSession, tokens: BotTokens, max_chars: int) -> None:
         self._session = session
@@ -112,6 +124,65 @@ class TeamsConnector:
                 )
         except (aiohttp.ClientError, TimeoutError, CredentialError) as error:
             return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
+
+    # In-turn calls (replies and roster lookups): the stock adapter makes a msrest
+    # ConnectorClient for every turn; these share the session instead.
+
+    async def post_to_conversation(
+        self,
+        service_url: str,
+        conversation_id: str,
+        activity: dict[str, Any],
+        reply_to_id: str = "",
+    ) -> str:
+        """Posts an activity (a reply when reply_to_id is set); returns its id."""
+        url = _conversation_url(service_url, conversation_id) + "/activities"
+        if reply_to_id:
+            url += f"/{quote(reply_to_id, safe='')}"
+        try:
+            async with self._session.post(
+                url, json=activity, headers=await self._tokens.header()
+            ) as r:
+                if r.status >= 300:
+                    raise ConnectorError(r.status, "send to conversation")
+                body: Any = await r.json(content_type=None) if r.status != 202 else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
+            raise ConnectorError(0, f"send to conversation ({type(error).__name__})") from error
+        return str((body or {}).get("id", "")) if isinstance(body, dict) else ""
+
+    async def get_member(
+        self, service_url: str, conversation_id: str, user_id: str
+    ) -> dict[str, Any] | None:
+        """A member of a conversation (with e-mail/UPN), or None when Teams does not know them."""
+        url = f"{_conversation_url(service_url, conversation_id)}/members/{quote(user_id, safe='')}"
+        try:
+            async with self._session.get(url, headers=await self._tokens.header()) as r:
+                if r.status != 200:
+                    return None
+                member: Any = await r.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError):
+            return None
+        return member if isinstance(member, dict) else None
+
+    async def paged_members(
+        self, service_url: str, conversation_id: str, continuation: str = "", page_size: int = 100
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of a conversation's roster and the token of the next page ("" at the end)."""
+        url = f"{_conversation_url(service_url, conversation_id)}/pagedmembers"
+        params = {"pageSize": str(page_size)}
+        if continuation:
+            params["continuationToken"] = continuation
+        try:
+            async with self._session.get(
+                url, params=params, headers=await self._tokens.header()
+            ) as r:
+                if r.status != 200:
+                    raise ConnectorError(r.status, "roster")
+                page: Any = await r.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
+            raise ConnectorError(0, f"roster ({type(error).__name__})") from error
+        members = [m for m in page.get("members") or [] if isinstance(m, dict)]
+        return members, str(page.get("continuationToken") or "")
 
     async def open_chat(self, person: Person) -> str | None:
         teams = person.teams

@@ -15,10 +15,7 @@ from types import SimpleNamespace
 import aiohttp
 from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
 from bot.core.chat import ChatHandler
@@ -40,6 +37,7 @@ from bot.store.documents import Documents
 from bot.store.open import open_documents
 from bot.store.repository import DocumentStore
 from bot.teams.activity import reply_text
+from bot.teams.adapter import SendAdapter
 from bot.teams.bot import SendBot
 from bot.teams.connector import BotTokens, TeamsConnector
 from bot.web.routes import routes
@@ -57,7 +55,7 @@ class Services:
     settings: Settings
     documents: Documents
     store: DocumentStore
-    adapter: CloudAdapter
+    adapter: SendAdapter
     bot: SendBot
     worker: DeliveryWorker
     outlook_actions: OutlookActions
@@ -155,8 +153,11 @@ def build_services(
         conversation_state=ConversationState(DocumentBotStorage(documents)),
         clock=clock,
         allowed_tenants=settings.allowed_tenants,
+        connector=teams,
     )
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)))
+    adapter = SendAdapter(
+        ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)), teams
+    )
     adapter.on_turn_error = on_turn_error
     validator = ActionTokenValidator(
         session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
