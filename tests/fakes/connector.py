@@ -62,6 +62,7 @@ class FakeConnector:
     faults: FaultPlan | None = None
     refused: list[Received] = field(default_factory=list)
     page_size: int = 2
+    latency: float = 0.0  # seconds before each answer, like a real connector far away
     _new: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def add_person(self, person: TeamsPerson) -> str:
@@ -124,6 +125,8 @@ class FakeConnector:
         return web.json_response({"error": {"code": code, "message": message}}, status=404)
 
     async def _send(self, request: web.Request) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         cid = request.match_info["cid"]
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")
@@ -148,6 +151,8 @@ class FakeConnector:
         return web.json_response({"id": f"act-{len(self.received)}"}, status=201)
 
     async def _reply(self, request: web.Request) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         cid = request.match_info["cid"]
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")

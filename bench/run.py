@@ -1,0 +1,371 @@
+"""Send's benchmark: the real app against a fake Bot Connector, and a stock baseline bot.
+
+    .venv/bin/python -m bench.run            (from the repository root; about 2 minutes)
+
+Prints CPU per delivered copy, last-copy latency, `help` throughput, Cosmos requests
+per relayed message, and peak memory with a large store. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench.seed import seed_store
+from bot.config import Settings
+from bot.web.app import SERVICES, create_app
+from tests.fakes.connector import FakeConnector, TeamsPerson
+from tests.services import COSMOS_KEY, ROOT, cosmos_server, free_port
+from tests.teams_world import TeamsWorld
+
+TENANT = "bench-tenant"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def process(
+    args: list[str], port: int, env: dict[str, str]
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def copies(fake: FakeConnector, marker: str) -> list[float]:
+    return [
+        r.at
+        for r in fake.received
+        if r.activity.get("attachments") and marker in json.dumps(r.activity["attachments"])
+    ]
+
+
+async def wait_copies(fake: FakeConnector, marker: str, count: int, timeout: float = 120) -> None:
+    await fake.wait_for(lambda: len(copies(fake, marker)) >= count, timeout, f"{count} x {marker}")
+
+
+async def setup_group(world: TeamsWorld, size: int) -> list[TeamsPerson]:
+    people = world.people(size, "Bench")
+    for person in people:
+        await world.install(person)
+    await world.say(people[0], "new Bench: " + ", ".join(p.email for p in people[1:]))
+    return people
+
+
+async def relay_cpu(
+    world: TeamsWorld, pid: int, sender: TeamsPerson, messages: int, prefix: str
+) -> float:
+    """CPU seconds of the app process per delivered copy."""
+    fake = world.connector
+    before = cpu_seconds(pid)
+    for n in range(messages):
+        await world.say(sender, f"{prefix}cpu-{n}")
+    expected = messages * 19
+    await wait_copies(fake, "cpu-", expected, timeout=300)
+    return (cpu_seconds(pid) - before) / expected
+
+
+async def last_copy_latency(
+    world: TeamsWorld, sender: TeamsPerson, samples: int, prefix: str, gap: float
+) -> list[float]:
+    fake = world.connector
+    result = []
+    for n in range(samples):
+        marker = f"lat-{n}-"
+        start = time.monotonic()
+        await world.say(sender, f"{prefix}{marker}")
+        await wait_copies(fake, marker, 19)
+        result.append(max(copies(fake, marker)) - start)
+        await asyncio.sleep(gap)
+    return result
+
+
+async def help_throughput(
+    world: TeamsWorld, person: TeamsPerson, seconds: float, workers: int = 8
+) -> float:
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            if await world.say(person, "help") < 300:
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return done / (time.monotonic() - started)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure_product(
+    fake: FakeConnector, connector_url: str, work: Path, a: argparse.Namespace
+) -> dict[str, Any]:
+    port = free_port()
+    env = {
+        "PORT": str(port),
+        "DATA_DIR": str(work / "product"),
+        "TEAMS_SENDS_PER_SECOND": "50",
+        "LOG_LEVEL": "WARNING",
+    }
+    async with (
+        process(["app.py"], port, env) as proc,
+        TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT) as world,
+    ):
+        people = await setup_group(world, 20)
+        fake.latency = 0.0
+        cpu = await relay_cpu(world, proc.pid, people[0], a.messages, "")
+        fake.latency = a.latency
+        latency = await last_copy_latency(world, people[0], a.samples, "", gap=0.8)
+        fake.latency = 0.0
+        rps = await help_throughput(world, people[1], a.seconds)
+        return {
+            "cpu_per_copy": cpu,
+            "latency": latency,
+            "help_rps": rps,
+            "rss_mb": peak_rss_mb(proc.pid),
+        }
+
+
+async def measure_baseline(
+    fake: FakeConnector, connector_url: str, work: Path, a: argparse.Namespace
+) -> dict[str, Any]:
+    port = free_port()
+    world = TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT)
+    people = world.people(20, "Bench")
+    members = [
+        {
+            "activityId": "",
+            "user": {"id": p.user_id, "name": p.name},
+            "bot": {"id": "28:send-bot", "name": "Send"},
+            "conversation": {
+                "id": fake.chat_of(p.user_id),
+                "conversationType": "personal",
+                "tenantId": TENANT,
+            },
+            "channelId": "msteams",
+            "serviceUrl": world.service_url,
+        }
+        for p in people
+    ]
+    members_file = work / "members.json"
+    members_file.write_text(json.dumps(members))
+    async with (
+        process(["bench/baseline.py", str(port), str(members_file)], port, {}) as proc,
+        world,
+    ):
+        fake.latency = 0.0
+        cpu = await relay_cpu(world, proc.pid, people[0], a.messages, "relay base")
+        fake.latency = a.latency
+        latency = await last_copy_latency(
+            world, people[0], max(3, a.samples // 5), "relay base", gap=0.2
+        )
+        fake.latency = 0.0
+        rps = await help_throughput(world, people[1], a.seconds)
+        return {"cpu_per_copy": cpu, "latency": latency, "help_rps": rps}
+
+
+async def measure_cosmos_requests(
+    fake: FakeConnector, connector_url: str, work: Path
+) -> dict[str, float]:
+    """Store requests and request units per relayed message, in steady state, on Cosmos DB."""
+    with cosmos_server(work) as server:
+        settings = Settings(
+            data_dir=work / "cosmos",
+            cosmos_endpoint=server.endpoint,
+            cosmos_key=COSMOS_KEY,
+            cosmos_database="bench",
+            cosmos_verify_tls=False,
+            teams_sends_per_second=50,
+        )
+        app = create_app(settings)
+        async with serve(app) as url, TeamsWorld(url, fake, connector_url, TENANT) as world:
+            people = await setup_group(world, 20)
+            meter = app[SERVICES].documents.meter  # type: ignore[attr-defined]
+            for n in range(3):  # warm-up: caches, the Outlook thread's first mail
+                await world.say(people[0], f"warm-{n}")
+            await wait_copies(fake, "warm-", 57)
+            await asyncio.sleep(0.3)
+            requests, charge = meter.requests, meter.request_charge
+            count = 10
+            for n in range(count):
+                await world.say(people[0], f"steady-{n}")
+            await wait_copies(fake, "steady-", 19 * count)
+            await asyncio.sleep(0.5)  # the last delivery states are written after the sends
+            return {
+                "requests": (meter.requests - requests) / count,
+                "request_charge": (meter.request_charge - charge) / count,
+            }
+
+
+async def measure_large_store(
+    fake: FakeConnector, connector_url: str, work: Path
+) -> dict[str, float]:
+    data = work / "large"
+    seeded = seed_store(data, TENANT, groups=10_000, messages_per_group=10)
+    port = free_port()
+    env = {
+        "PORT": str(port),
+        "DATA_DIR": str(data),
+        "TEAMS_SENDS_PER_SECOND": "50",
+        "LOG_LEVEL": "WARNING",
+    }
+    async with (
+        process(["app.py"], port, env) as proc,
+        TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT) as world,
+    ):
+        people = await setup_group(world, 20)
+        for n in range(20):
+            await world.say(people[0], f"large-{n}")
+        await world.say(people[0], "history")
+        await world.say(people[0], "groups")
+        await wait_copies(fake, "large-", 19 * 20)
+        return {"rss_mb": peak_rss_mb(proc.pid), **seeded}
+
+
+async def run(a: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        fake = FakeConnector(tenant_id=TENANT)
+        async with serve(fake.app()) as connector_url:
+            product = await measure_product(fake, connector_url, work, a)
+            fake.received.clear()
+            baseline = await measure_baseline(fake, connector_url, work, a)
+            fake.received.clear()
+            cosmos = await measure_cosmos_requests(fake, connector_url, work)
+            fake.received.clear()
+            large = await measure_large_store(fake, connector_url, work)
+    report(product, baseline, cosmos, large, a)
+
+
+def report(
+    product: dict[str, Any],
+    baseline: dict[str, Any],
+    cosmos: dict[str, float],
+    large: dict[str, float],
+    a: argparse.Namespace,
+) -> None:
+    ms = 1000.0
+    rows = [
+        (
+            "CPU per delivered copy (20-member group)",
+            f"{product['cpu_per_copy'] * ms:.2f} ms",
+            f"{baseline['cpu_per_copy'] * ms:.2f} ms",
+            f"{baseline['cpu_per_copy'] / max(product['cpu_per_copy'], 1e-9):.1f}x less",
+        ),
+        (
+            f"last of 19 copies, p50 ({a.latency * ms:.0f} ms connector)",
+            f"{statistics.median(product['latency']) * ms:.0f} ms",
+            f"{statistics.median(baseline['latency']) * ms:.0f} ms",
+            f"target <= {2.5 * a.latency * ms + 100:.0f} ms",
+        ),
+        (
+            "last of 19 copies, p99",
+            f"{percentile(product['latency'], 0.99) * ms:.0f} ms",
+            f"{percentile(baseline['latency'], 0.99) * ms:.0f} ms",
+            "",
+        ),
+        (
+            "`help` requests/s (one process)",
+            f"{product['help_rps']:.0f}",
+            f"{baseline['help_rps']:.0f}",
+            f"{product['help_rps'] / max(baseline['help_rps'], 1e-9):.1f}x",
+        ),
+        ("Cosmos requests per relayed message", f"{cosmos['requests']:.1f}", "", "target <= 6"),
+        (
+            "Cosmos request units per relayed message",
+            f"{cosmos['request_charge']:.1f}",
+            "",
+            "(cosmosdb-server reports a flat charge)",
+        ),
+        (
+            f"peak RSS, {large['groups']:,} groups / {large['messages']:,} messages stored",
+            f"{large['rss_mb']:.0f} MB",
+            "",
+            "target < 200 MB",
+        ),
+    ]
+    print(
+        f"\nSend benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), "
+        f"{a.messages} messages for CPU, {a.samples} latency samples\n"
+    )
+    print("| measure | Send | stock baseline | note |\n|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--messages", type=int, default=20, help="messages into a 20-member group for CPU"
+    )
+    parser.add_argument("--samples", type=int, default=25, help="messages timed for latency")
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="fake connector latency, seconds"
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each help load run")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
