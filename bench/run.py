@@ -337,7 +337,7 @@ def report(
             "(cosmosdb-server reports a flat charge)",
         ),
         (
-            f"peak RSS, {large['groups']:,} groups / {large['messages']:,} messages stored",
+            f"peak RSS, {int(large['groups']):,} groups / {int(large['messages']):,} messages stored",
             f"{large['rss_mb']:.0f} MB",
             "",
             "target < 200 MB",

@@ -63,6 +63,11 @@ class ChatHandler:
         if not text:
             return Reply("Type a message, or help for the list of commands.")
         self.relay.check_text(text)
+        if person.active_group_id:
+            # The usual case: one point read instead of a query over the person's groups.
+            active_group = await self.groups.active(person)
+            if active_group is not None:
+                return await self._post(person, active_group, text, message_id)
         groups = await self.groups.of(person)
         active = next((g for g in groups if g.group_id == person.active_group_id), None)
         if active is None and len(groups) == 1:

@@ -58,6 +58,11 @@ class Groups:
         found = [await self._store.person_for_teams_user(tenant_id, u) for u in teams_user_ids]
         return [p for p in found if p is not None]
 
+    async def active(self, person: Person) -> Group | None:
+        """The person's active group, if it still exists and they are still in it."""
+        group = await self._store.get_group(person.tenant_id, person.active_group_id)
+        return group if group is not None and group.has_member(person.person_id) else None
+
     async def find(self, person: Person, name: str) -> Group:
         """The sender's group of that name (case-insensitive)."""
         key = " ".join(name.split()).casefold()

@@ -37,6 +37,8 @@ class Person:
     teams: TeamsReach | None = None
     active_group_id: str = ""
     outlook_on: bool = True
+    # True while the `new` dialog waits for this person's answer.
+    in_dialog: bool = False
     version: str | None = None
 
     @property

@@ -50,13 +50,16 @@ class People:
         self._store = store
         self._directory = directory
 
-    async def register(self, user: TeamsUser) -> Person:
+    async def register(self, user: TeamsUser, known: Person | None = None) -> Person:
         """Stores a Teams user (first contact, install, or roster) and how to reach them.
 
+        `known` is the person already read for this user, if any (saves a read).
         A chat conversation id is only replaced by one from the person's own 1:1 chat.
         """
-        for _ in range(5):
-            person = await self._store.person_for_teams_user(user.tenant_id, user.user_id)
+        for attempt in range(5):
+            person = known if attempt == 0 and known is not None else None
+            if person is None:
+                person = await self._store.person_for_teams_user(user.tenant_id, user.user_id)
             if person is None:
                 person = await self._store.get_person(
                     user.tenant_id, person_id_for(user.email, user.user_id)

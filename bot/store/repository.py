@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,10 +44,15 @@ from bot.store.documents import (
     safe_id,
 )
 
+ALIAS_CACHE_SIZE = 100_000
+
 
 class DocumentStore:
     def __init__(self, documents: Documents) -> None:
         self._docs = documents
+        # (tenant, Teams user id) -> person id. An alias never changes once written, so
+        # every instance may keep what it has read; bounded so memory stays flat.
+        self._aliases: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def ping(self) -> None:
         await self._docs.ping()
@@ -65,23 +71,37 @@ class DocumentStore:
         return [_person(d) for d in docs]
 
     async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
-        alias = await self._docs.read("people", tenant_id, _alias_id(teams_user_id))
-        if alias is None:
-            return None
-        return await self.get_person(tenant_id, str(alias.body["personId"]))
+        key = (tenant_id, teams_user_id)
+        person_id = self._aliases.get(key)
+        if person_id is None:
+            alias = await self._docs.read("people", tenant_id, _alias_id(teams_user_id))
+            if alias is None:
+                return None
+            person_id = self._remember_alias(key, str(alias.body["personId"]))
+        return await self.get_person(tenant_id, person_id)
+
+    def _remember_alias(self, key: tuple[str, str], person_id: str) -> str:
+        self._aliases[key] = person_id
+        self._aliases.move_to_end(key)
+        while len(self._aliases) > ALIAS_CACHE_SIZE:
+            self._aliases.popitem(last=False)
+        return person_id
 
     async def save_person(self, person: Person) -> Person:
         body = _person_body(person)
         doc_id = safe_id(person.person_id)
         doc = await self._write("people", person.tenant_id, doc_id, body, person.version)
         if person.teams is not None:
-            # The alias never changes once written, so an upsert is safe and idempotent.
-            await self._docs.upsert(
-                "people",
-                person.tenant_id,
-                _alias_id(person.teams.user_id),
-                {"type": "teamsAlias", "personId": person.person_id},
-            )
+            key = (person.tenant_id, person.teams.user_id)
+            if self._aliases.get(key) != person.person_id:
+                # The alias never changes once written, so an upsert is safe and idempotent.
+                await self._docs.upsert(
+                    "people",
+                    person.tenant_id,
+                    _alias_id(person.teams.user_id),
+                    {"type": "teamsAlias", "personId": person.person_id},
+                )
+                self._remember_alias(key, person.person_id)
         return _person(doc)
 
     # groups
@@ -209,6 +229,7 @@ def _person_body(p: Person) -> JsonDict:
         "teams": teams,
         "activeGroupId": p.active_group_id,
         "outlookOn": p.outlook_on,
+        "inDialog": p.in_dialog,
     }
 
 
@@ -232,6 +253,7 @@ def _person(doc: Doc) -> Person:
         ),
         active_group_id=str(b.get("activeGroupId", "")),
         outlook_on=bool(b.get("outlookOn", True)),
+        in_dialog=bool(b.get("inDialog", False)),
         version=doc.etag,
     )
 

@@ -15,7 +15,7 @@ from bot.core.chat import ChatHandler, Reply
 from bot.core.commands import Command, Verb, parse
 from bot.core.groups import Groups, check_name
 from bot.core.model import MAX_MEMBERS, Person
-from bot.core.people import People, TeamsUser
+from bot.core.people import People, TeamsUser, update_person
 from bot.core.ports import Clock, Store
 from bot.core.relay import Refused
 from bot.teams.activity import (
@@ -111,7 +111,7 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         email = (
             known.email if known else await self._email_of(turn_context, activity.from_property.id)
         )
-        return await self._people.register(sender_of(activity, email))
+        return await self._people.register(sender_of(activity, email), known)
 
     async def _email_of(self, turn_context: TurnContext, user_id: str) -> str:
         activity = turn_context.activity
@@ -142,14 +142,21 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
             return
 
         text = command_text(activity)
-        dialog_context = await self._dialogs.create_context(turn_context)
-        if dialog_context.active_dialog is not None:
-            if text.strip().lower().lstrip("/") == "cancel":
-                await dialog_context.cancel_all_dialogs()
-                await reply_text(turn_context, "Cancelled; no group was created.")
+        # Dialog state is read only for people in a dialog (a flag on the person we read
+        # anyway), so an ordinary message costs no extra store request.
+        if person.in_dialog:
+            dialog_context = await self._dialogs.create_context(turn_context)
+            if dialog_context.active_dialog is not None:
+                if text.strip().lower().lstrip("/") == "cancel":
+                    await dialog_context.cancel_all_dialogs()
+                    await self._set_in_dialog(person, False)
+                    await reply_text(turn_context, "Cancelled; no group was created.")
+                    return
+                await dialog_context.continue_dialog()
+                if dialog_context.active_dialog is None:
+                    await self._set_in_dialog(person, False)
                 return
-            await dialog_context.continue_dialog()
-            return
+            person = await self._set_in_dialog(person, False)
 
         parsed = parse(text)
         # Messages are de-duplicated by their message id; other commands by activity id.
@@ -158,11 +165,22 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         mentions = tuple(await self._mentioned(turn_context))
         reply = await self._chat.handle(person, parsed, mentions, message_id)
         if reply.start_new_group_dialog is not None:
+            await self._set_in_dialog(person, True)
+            dialog_context = await self._dialogs.create_context(turn_context)
             await dialog_context.begin_dialog(
                 NEW_GROUP_DIALOG, {"name": reply.start_new_group_dialog}
             )
             return
         await self._send_reply(turn_context, reply)
+
+    async def _set_in_dialog(self, person: Person, in_dialog: bool) -> Person:
+        updated = await update_person(
+            self._store,
+            person.tenant_id,
+            person.person_id,
+            lambda p: p.with_changes(in_dialog=in_dialog),
+        )
+        return updated or person
 
     async def _card_action(
         self, turn_context: TurnContext, person: Person, value: dict[str, Any], message_id: str

@@ -7,6 +7,7 @@ with the bot token from one cached MSAL client.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -84,21 +85,30 @@ class TeamsConnector:
         self._session = session
         self._tokens = tokens
         self._max_chars = max_chars
+        self._cards: dict[str, str] = {}
 
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
-        activity = {
-            "type": "message",
-            "summary": f"{message.sender_name} in {message.group_name}",
-            "attachments": [attachment(relayed_message_card(message, self._max_chars))],
-        }
-        return await self._post_activity(person, activity)
+        return await self._post_activity(person, self._relayed_json(message))
+
+    def _relayed_json(self, message: RelayedMessage) -> str:
+        """The copy every recipient of a message gets, serialized once per message."""
+        cached = self._cards.get(message.message_id)
+        if cached is None:
+            activity = {
+                "type": "message",
+                "summary": f"{message.sender_name} in {message.group_name}",
+                "attachments": [attachment(relayed_message_card(message, self._max_chars))],
+            }
+            cached = self._cards[message.message_id] = json.dumps(activity, ensure_ascii=False)
+            while len(self._cards) > 256:
+                self._cards.pop(next(iter(self._cards)))
+        return cached
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
-        return await self._post_activity(
-            person, {"type": "message", "text": text, "textFormat": "plain"}
-        )
+        notice = {"type": "message", "text": text, "textFormat": "plain"}
+        return await self._post_activity(person, json.dumps(notice, ensure_ascii=False))
 
-    async def _post_activity(self, person: Person, activity: dict[str, Any]) -> SendResult:
+    async def _post_activity(self, person: Person, activity_json: str) -> SendResult:
         teams = person.teams
         if teams is None or not teams.conversation_id:
             return SendResult(SendOutcome.GONE, detail="no chat")
@@ -106,14 +116,18 @@ class TeamsConnector:
             f"{teams.service_url.rstrip('/')}/v3/conversations/"
             f"{quote(teams.conversation_id, safe='')}/activities"
         )
-        body = {
-            **activity,
-            "from": {"id": teams.bot_id},
-            "recipient": {"id": teams.user_id},
-            "conversation": {"id": teams.conversation_id},
-        }
+        addressing = json.dumps(
+            {
+                "from": {"id": teams.bot_id},
+                "recipient": {"id": teams.user_id},
+                "conversation": {"id": teams.conversation_id},
+            }
+        )
+        # The shared activity plus this recipient's addressing: {...shared, ...addressing}.
+        body = f"{activity_json[:-1]},{addressing[1:]}".encode()
+        headers = {"Content-Type": "application/json", **(await self._tokens.header())}
         try:
-            async with self._session.post(url, json=body, headers=await self._tokens.header()) as r:
+            async with self._session.post(url, data=body, headers=headers) as r:
                 if r.status >= 300:
                     log.warning(
                         "teams send refused",
