@@ -41,15 +41,16 @@ class ClientCredentials:
         )
 
     async def token(self) -> str:
+        # One at a time: concurrent first calls would each miss the cache and each fetch.
         async with self._lock:
             if self._app is None:
                 try:
                     self._app = await asyncio.to_thread(self._build)
                 except ValueError as error:  # MSAL's way of saying the authority is unusable
                     raise CredentialError(f"authority {self._authority}: {error}") from error
-        result: dict[str, Any] = await asyncio.to_thread(
-            self._app.acquire_token_for_client, scopes=[self._scope]
-        )
+            result: dict[str, Any] = await asyncio.to_thread(
+                self._app.acquire_token_for_client, scopes=[self._scope]
+            )
         token = result.get("access_token")
         if not token:
             raise CredentialError(f"no token: {result.get('error', 'unknown error')}")

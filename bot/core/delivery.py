@@ -186,8 +186,10 @@ class DeliveryWorker:
                 attempts += 1
                 result = await self._outlook.record(mail)
                 if result.outcome is SendOutcome.SENT:
-                    if not thread_id and result.thread_id:
-                        await set_outlook_thread(self._store, group, result.thread_id)
+                    if result.thread_id and result.thread_id != thread_id:
+                        await set_outlook_thread(
+                            self._store, group, result.thread_id, result.conversation_id
+                        )
                     return replace(
                         delivery, state=DeliveryState.SENT, attempts=attempts, last_error=""
                     )
@@ -322,13 +324,17 @@ def _recent_until(group: Group, message: Message, count: int = 5) -> tuple[Messa
     return (*earlier[-(count - 1) :], message.summary())
 
 
-async def set_outlook_thread(store: Store, group: Group, thread_id: str) -> None:
+async def set_outlook_thread(
+    store: Store, group: Group, thread_id: str, conversation_id: str
+) -> None:
     current: Group | None = group
     for _ in range(10):
-        if current is None or current.outlook_thread:
+        if current is None or current.outlook_thread == thread_id:
             return
         try:
-            await store.save_group(current.with_changes(outlook_thread=thread_id))
+            await store.save_group(
+                current.with_changes(outlook_thread=thread_id, outlook_conversation=conversation_id)
+            )
             return
         except ConcurrentUpdate:
             current = await store.get_group(group.tenant_id, group.group_id)

@@ -85,6 +85,8 @@ class Group:
     recent: tuple[MessageSummary, ...] = ()
     # Id of the Outlook conversation's first mail (Graph message id or RFC 5322 Message-ID).
     outlook_thread: str = ""
+    # Graph's conversationId of that thread: how a Reply All in Outlook finds its group.
+    outlook_conversation: str = ""
     version: str | None = None
 
     def member(self, person_id: str) -> Member | None:

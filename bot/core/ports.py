@@ -42,6 +42,8 @@ class Store(Protocol):
 
     async def delete_group(self, group: Group) -> None: ...
 
+    async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None: ...
+
     async def add_message(self, message: Message) -> Message | None:
         """Stores a new message with its deliveries; None if that message id is already stored."""
         ...
@@ -124,6 +126,7 @@ class ThreadMail:
 class RecordResult:
     outcome: SendOutcome
     thread_id: str = ""
+    conversation_id: str = ""
     retry_after: float = 0.0
     detail: str = ""
 

@@ -66,9 +66,19 @@ class Relay:
         return text
 
     async def post(
-        self, sender: Person, group: Group, text: str, source: Source, message_id: str
+        self,
+        sender: Person,
+        group: Group,
+        text: str,
+        source: Source,
+        message_id: str,
+        outlook_copy: bool = True,
     ) -> Message | None:
-        """Stores and queues a message; None when this message id was already accepted."""
+        """Stores and queues a message; None when this message id was already accepted.
+
+        `outlook_copy` is False for a Reply All written in Outlook: its recipients already
+        have it in the thread, so only the Teams copies are sent.
+        """
         text = self.check_text(text)
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
             raise Refused(f"You are not a member of {group.name}.")
@@ -81,7 +91,7 @@ class Relay:
         )
         # The Outlook conversation is the group's whole record, so the sender is in it too.
         addresses = tuple(sorted({p.email for p in (sender, *people) if p.email and p.outlook_on}))
-        if addresses:
+        if addresses and outlook_copy:
             deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
         message = Message(
             tenant_id=group.tenant_id,

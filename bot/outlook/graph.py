@@ -172,12 +172,12 @@ class GraphMail:
         sent = await self._graph.call(
             "POST", f"{self._user}/messages/{quote(thread_id, safe='')}/send", mailbox=self._sender
         )
-        return _result(sent, thread_id)
+        return _result(sent, thread_id, str(draft.body.get("conversationId", "")))
 
 
-def _result(response: GraphResponse, thread_id: str) -> RecordResult:
+def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") -> RecordResult:
     if response.ok:
-        return RecordResult(SendOutcome.SENT, thread_id=thread_id)
+        return RecordResult(SendOutcome.SENT, thread_id=thread_id, conversation_id=conversation_id)
     detail = f"graph {response.status} {response.request_id}".strip()
     if response.status in (400, 401, 403):
         # Not going to get better by itself: misconfiguration or a refused mail.

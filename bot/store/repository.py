@@ -120,6 +120,11 @@ class DocumentStore:
         )
         return _group(doc)
 
+    async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None:
+        """The group whose Outlook thread has this Graph conversationId (any tenant)."""
+        docs = await self._docs.query("groups", None, [Eq("outlookConversation", conversation_id)])
+        return _group(docs[0]) if docs else None
+
     async def delete_group(self, group: Group) -> None:
         await self._docs.delete("groups", group.tenant_id, safe_id(group.group_id))
 
@@ -172,6 +177,17 @@ class DocumentStore:
         except (AlreadyExists, ConcurrentUpdate, NotFound):
             return False  # another request took it first
         return True
+
+    # small state documents of the edges (Graph subscription, delta link)
+
+    async def get_state(self, key: str) -> JsonDict | None:
+        doc_id = safe_id(f"state:{key}")
+        doc = await self._docs.read("state", doc_id, doc_id)
+        return None if doc is None else dict(doc.body.get("value") or {})
+
+    async def put_state(self, key: str, value: JsonDict) -> None:
+        doc_id = safe_id(f"state:{key}")
+        await self._docs.upsert("state", doc_id, doc_id, {"type": "edgeState", "value": value})
 
     # keys
 
@@ -301,6 +317,7 @@ def _group_body(g: Group) -> JsonDict:
         "createdAt": g.created_at.isoformat(),
         "recent": [_summary_body(s) for s in g.recent],
         "outlookThread": g.outlook_thread,
+        "outlookConversation": g.outlook_conversation,
     }
 
 
@@ -323,6 +340,7 @@ def _group(doc: Doc) -> Group:
         created_at=datetime.fromisoformat(str(b["createdAt"])),
         recent=tuple(_summary(s) for s in b.get("recent", [])),
         outlook_thread=str(b.get("outlookThread", "")),
+        outlook_conversation=str(b.get("outlookConversation", "")),
         version=doc.etag,
     )
 

@@ -31,6 +31,7 @@ from bot.outlook.actions import OutlookActions
 from bot.outlook.card import OutlookCards
 from bot.outlook.eml import EmlRecorder
 from bot.outlook.graph import GRAPH_SCOPE, GraphClient, GraphDirectory, GraphMail
+from bot.outlook.inbound import OutlookInbox
 from bot.outlook.tokens import CardTokens
 from bot.store.bot_state import DocumentBotStorage
 from bot.store.documents import Documents
@@ -59,6 +60,7 @@ class Services:
     bot: SendBot
     worker: DeliveryWorker
     outlook_actions: OutlookActions
+    outlook_inbox: OutlookInbox | None
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -72,7 +74,7 @@ def create_app(
     app[SETTINGS] = settings
     app.add_routes(routes(SERVICES))
 
-    async def services(app: web.Application) -> AsyncIterator[None]:
+    async def open_resources(app: web.Application) -> AsyncIterator[None]:
         documents = await open_documents(settings)
         # The default context is made now, so SSL_CERT_FILE set by the environment applies.
         session = aiohttp.ClientSession(
@@ -81,24 +83,36 @@ def create_app(
         )
         credentials: list[ClientCredentials] = []
         try:
-            key = await DocumentStore(documents).signing_key("card-token")
-            app[SERVICES] = build_services(
-                settings, documents, session, clock, retry, CardTokens(key), credentials
+            keys = DocumentStore(documents)
+            services = app[SERVICES] = build_services(
+                settings,
+                documents,
+                session,
+                clock,
+                retry,
+                CardTokens(await keys.signing_key("card-token")),
+                (await keys.signing_key("graph-client-state")).hex(),
+                credentials,
             )
-            resumed = await app[SERVICES].worker.recover()
+            resumed = await services.worker.recover()
+            inbox = services.outlook_inbox
+            if inbox is not None:
+                await inbox.start()
             log.info(
                 "send is ready",
                 extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},
             )
             yield
-            await app[SERVICES].worker.drain(SHUTDOWN_GRACE_SECONDS)
+            if inbox is not None:
+                await inbox.stop()
+            await services.worker.drain(SHUTDOWN_GRACE_SECONDS)
         finally:
             for credential in credentials:
                 credential.close()
             await session.close()
             await documents.close()
 
-    app.cleanup_ctx.append(services)
+    app.cleanup_ctx.append(open_resources)
     return app
 
 
@@ -109,6 +123,7 @@ def build_services(
     clock: Clock | None,
     retry: RetryPolicy | None,
     card_tokens: CardTokens,
+    client_state: str,
     credentials: list[ClientCredentials],
 ) -> Services:
     clock = clock or SystemClock()
@@ -121,6 +136,7 @@ def build_services(
     )
     outlook: OutlookRecorder
     directory: Directory | None = None
+    graph: GraphClient | None = None
     if settings.uses_graph:
         graph_credentials = ClientCredentials(
             settings.graph_client_id,
@@ -163,7 +179,19 @@ def build_services(
         session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
     )
     actions = OutlookActions(validator, card_tokens, store, relay, cards, clock)
-    return Services(settings, documents, store, adapter, bot, worker, actions)
+    inbox = None
+    if graph is not None:
+        inbox = OutlookInbox(
+            graph,
+            store,
+            relay,
+            settings.outlook_sender,
+            f"{settings.public_base_url}/api/outlook/notifications",
+            client_state,
+            clock,
+            settings.max_message_chars,
+        )
+    return Services(settings, documents, store, adapter, bot, worker, actions, inbox)
 
 
 def _bot_framework_config(settings: Settings) -> SimpleNamespace:

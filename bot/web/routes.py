@@ -83,6 +83,26 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
         headers["CARD-UPDATE-IN-BODY"] = "true"
         return web.json_response(outcome.card, status=outcome.status, headers=headers)
 
+    async def outlook_notifications(request: web.Request) -> web.Response:
+        # Graph checks a new subscription's endpoint by sending a token to echo back.
+        token = request.query.get("validationToken")
+        if token is not None:
+            return web.Response(text=token, content_type="text/plain")
+        inbox = request.app[services_key].outlook_inbox
+        if inbox is None:
+            return _refuse(404, "Outlook replies are not configured (no Graph settings)")
+        try:
+            body: Any = await request.json()
+            items = body["value"]
+            states = [str(item.get("clientState", "")) for item in items]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+            return _refuse(400, "not a Graph change notification")
+        if not any(inbox.accepts(state) for state in states):
+            log.warning("graph notification with a wrong clientState")
+            return _refuse(403, "clientState does not match this service's subscription")
+        inbox.notified()
+        return web.Response(status=202)
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -100,6 +120,7 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
     return [
         web.post("/api/messages", messages),
         web.post("/api/outlook/actions", outlook_action),
+        web.post("/api/outlook/notifications", outlook_notifications),
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
     ]
