@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot.core.model import (
     Channel,
@@ -27,6 +29,7 @@ from bot.core.model import (
 )
 from bot.core.people import update_person
 from bot.core.ports import (
+    Clock,
     ConcurrentUpdate,
     OutlookRecorder,
     RelayedMessage,
@@ -34,6 +37,7 @@ from bot.core.ports import (
     SendResult,
     Store,
     StoreError,
+    SystemClock,
     TeamsSender,
     ThreadMail,
 )
@@ -41,6 +45,9 @@ from bot.core.ratelimit import RateLimiter
 from bot.core.relay import record_in_group
 
 log = logging.getLogger("send.delivery")
+
+# How long an instance may take to deliver a message before another may take over.
+DEFAULT_LEASE = timedelta(minutes=5)
 
 # Answers worth another try: timeouts, precondition races, throttling; and every 5xx.
 RETRIED_STATUSES = (408, 412, 429)
@@ -67,13 +74,20 @@ class DeliveryWorker:
         limiter: RateLimiter,
         policy: RetryPolicy = RetryPolicy(),
         concurrency: int = 64,
+        instance_id: str = "",
+        lease: timedelta = DEFAULT_LEASE,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._teams = teams
         self._outlook = outlook
         self._limiter = limiter
         self._policy = policy
+        self.instance_id = instance_id or uuid.uuid4().hex
+        self._lease = lease
+        self._clock = clock or SystemClock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
         # Messages delivered at once. Delivery states are saved per message, so this also
         # bounds how many copies a crash can leave sent-but-unrecorded (sent twice later).
@@ -83,18 +97,40 @@ class DeliveryWorker:
             weakref.WeakValueDictionary()
         )
 
+    def claim(self, now: datetime) -> tuple[str, datetime]:
+        return self.instance_id, now + self._lease
+
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         if message.message_id in self._in_flight:
             return
         self._in_flight.add(message.message_id)
         task = asyncio.create_task(self._run(message, group, {p.person_id: p for p in people}))
         self._tasks.add(task)
+        self._running[task] = message
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: self._running.pop(t, None))
 
-    async def recover(self) -> int:
-        """Resumes deliveries left pending by a previous process (crash or restart)."""
+    async def recover(self, at_start: bool = True) -> int:
+        """Takes over pending deliveries whose claim expired (their instance died) and,
+        at start, those claimed under this instance's id before a restart."""
         resumed = 0
+        now = self._clock.now()
         for message in await self._store.pending_messages():
+            if message.message_id in self._in_flight:
+                continue
+            # While running, our own claims belong to requests still being accepted.
+            ours = at_start and message.claimed_by == self.instance_id
+            expired = message.claimed_until is None or message.claimed_until <= now
+            if not (ours or expired):
+                continue  # being delivered (by another instance, or by this one)
+            try:
+                message = await self._store.save_message(
+                    message.with_changes(
+                        claimed_by=self.instance_id, claimed_until=now + self._lease
+                    )
+                )
+            except ConcurrentUpdate:
+                continue  # another instance took it first
             group = await self._store.get_group(message.tenant_id, message.group_id)
             if group is None:
                 continue
@@ -104,15 +140,40 @@ class DeliveryWorker:
             )
             self.submit(message, group, people)
             resumed += 1
+        if resumed:
+            log.info("pending deliveries taken over", extra={"messages": resumed})
         return resumed
 
+    async def keep_recovering(self, every: float) -> None:
+        """Runs `recover` periodically, so a dead instance's work is taken over."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.recover(at_start=False)
+            except StoreError:
+                log.warning("recovery pass failed: store unavailable")
+
     async def drain(self, grace: float) -> None:
-        """Waits for in-flight deliveries; what is left stays pending in the store."""
-        if self._tasks:
-            _, left = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in left:
-                task.cancel()
-            await asyncio.gather(*left, return_exceptions=True)
+        """Waits for in-flight deliveries, then releases the claims of what is left,
+        so another instance (or the next start) takes it over at once."""
+        if not self._tasks:
+            return
+        _, left = await asyncio.wait(set(self._tasks), timeout=grace)
+        unfinished = [self._running[t] for t in left if t in self._running]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        for message in unfinished:
+            await self._release(message)
+
+    async def _release(self, message: Message) -> None:
+        current = await self._store.get_message(message.group_id, message.message_id)
+        if current is None or not current.pending or current.claimed_by != self.instance_id:
+            return
+        try:
+            await self._store.save_message(current.with_changes(claimed_until=self._clock.now()))
+        except (ConcurrentUpdate, StoreError):
+            log.warning("claim not released", extra={"message_id": message.message_id})
 
     async def _run(self, message: Message, group: Group, people: dict[str, Person]) -> None:
         try:

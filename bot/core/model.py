@@ -140,6 +140,9 @@ class Message:
     sent_at: datetime
     source: Source
     deliveries: tuple[Delivery, ...] = field(default=())
+    # Which instance delivers it, and until when; after that another instance may take over.
+    claimed_by: str = ""
+    claimed_until: datetime | None = None
     version: str | None = None
 
     @property

@@ -10,6 +10,7 @@ import asyncio
 import random
 import weakref
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.model import (
@@ -26,6 +27,10 @@ from bot.core.ports import Clock, ConcurrentUpdate, Store
 
 
 class DeliveryQueue(Protocol):
+    def claim(self, now: datetime) -> tuple[str, datetime]:
+        """Who delivers a message accepted now, and until when (written with the message)."""
+        ...
+
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         """Starts delivering a stored message; does nothing if it is already being delivered."""
         ...
@@ -93,14 +98,18 @@ class Relay:
         addresses = tuple(sorted({p.email for p in (sender, *people) if p.email and p.outlook_on}))
         if addresses and outlook_copy:
             deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
+        now = self._clock.now()
+        claimed_by, claimed_until = self._queue.claim(now)
         message = Message(
+            claimed_by=claimed_by,
+            claimed_until=claimed_until,
             tenant_id=group.tenant_id,
             group_id=group.group_id,
             message_id=message_id,
             sender_id=sender.person_id,
             sender_name=sender.display_name,
             text=text,
-            sent_at=self._clock.now(),
+            sent_at=now,
             source=source,
             deliveries=deliveries,
         )

@@ -357,6 +357,8 @@ def _message_body(m: Message) -> JsonDict:
         "sentAt": m.sent_at.isoformat(),
         "source": m.source.value,
         "pending": m.pending,
+        "claimedBy": m.claimed_by,
+        "claimedUntil": m.claimed_until.isoformat() if m.claimed_until else "",
         "deliveries": [
             {
                 "recipientId": d.recipient_id,
@@ -382,6 +384,10 @@ def _message(doc: Doc) -> Message:
         text=str(b["text"]),
         sent_at=datetime.fromisoformat(str(b["sentAt"])),
         source=Source(b["source"]),
+        claimed_by=str(b.get("claimedBy", "")),
+        claimed_until=datetime.fromisoformat(str(b["claimedUntil"]))
+        if b.get("claimedUntil")
+        else None,
         deliveries=tuple(
             Delivery(
                 recipient_id=str(d["recipientId"]),

@@ -6,10 +6,13 @@ tests alike; nothing lives in module globals.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 
 import aiohttp
@@ -19,7 +22,7 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 
 from bot.config import Settings
 from bot.core.chat import ChatHandler
-from bot.core.delivery import DeliveryWorker, RetryPolicy
+from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker, RetryPolicy
 from bot.core.groups import Groups
 from bot.core.people import People
 from bot.core.ports import Clock, Directory, OutlookRecorder, StoreError, SystemClock
@@ -67,9 +70,23 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """Timings tests shorten; production uses the defaults."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lease: timedelta = DEFAULT_LEASE
+    recovery_interval: float = 30.0
+
+
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, retry: RetryPolicy | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    retry: RetryPolicy | None = None,
+    tuning: Tuning | None = None,
 ) -> web.Application:
+    tuning = tuning or Tuning(retry=retry or RetryPolicy())
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     app.add_routes(routes(SERVICES))
@@ -89,12 +106,15 @@ def create_app(
                 documents,
                 session,
                 clock,
-                retry,
+                tuning,
                 CardTokens(await keys.signing_key("card-token")),
                 (await keys.signing_key("graph-client-state")).hex(),
                 credentials,
             )
             resumed = await services.worker.recover()
+            recovery = asyncio.create_task(
+                services.worker.keep_recovering(tuning.recovery_interval)
+            )
             inbox = services.outlook_inbox
             if inbox is not None:
                 await inbox.start()
@@ -103,6 +123,8 @@ def create_app(
                 extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},
             )
             yield
+            recovery.cancel()
+            await asyncio.gather(recovery, return_exceptions=True)
             if inbox is not None:
                 await inbox.stop()
             await services.worker.drain(SHUTDOWN_GRACE_SECONDS)
@@ -121,7 +143,7 @@ def build_services(
     documents: Documents,
     session: aiohttp.ClientSession,
     clock: Clock | None,
-    retry: RetryPolicy | None,
+    tuning: Tuning,
     card_tokens: CardTokens,
     client_state: str,
     credentials: list[ClientCredentials],
@@ -156,7 +178,12 @@ def build_services(
         teams,
         outlook,
         RateLimiter(settings.teams_sends_per_second),
-        retry or RetryPolicy(),
+        tuning.retry,
+        # Stable across restarts on one host and port: a restarted process resumes its own
+        # pending deliveries at once instead of waiting for their claims to expire.
+        instance_id=f"{socket.gethostname()}:{settings.port}",
+        lease=tuning.lease,
+        clock=clock,
     )
     people = People(store, directory)
     groups = Groups(store, people, clock)

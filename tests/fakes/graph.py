@@ -8,6 +8,9 @@ can read each mailbox as a person would. Message ids behave as immutable ids
 (`Prefer: IdType="ImmutableId"`): they never change when a message moves folders.
 Tests can inject faults (429 with Retry-After, 503, ...), add latency, cap concurrent
 requests per mailbox like Exchange's MailboxConcurrency limit, and inspect every call.
+Inbound mail (`tests.fakes.graph_inbound`): change-notification subscriptions on an Inbox,
+notifications POSTed as mail arrives, and the Inbox delta query; `user_reply_all` and
+`user_send` play a person answering from their own Outlook.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from html import escape
+from typing import Any, NoReturn
 
 from aiohttp import web
 
 from tests.fakes.entra import FakeEntra
+from tests.fakes.graph_inbound import CLAIMS, InboundMail
 from tests.fakes.tls import LocalServer
 
 Json = dict[str, Any]
@@ -116,6 +121,10 @@ def _new_id() -> str:
     return _opaque("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A")
 
 
+def _new_conversation_id() -> str:
+    return _opaque("AAQkADAwATM0MDAAMS1iNTcwLWI2NTEtMDACLTAwCgAQA")
+
+
 def _recipients(value: Any) -> list[Json]:
     """Normalized `[{emailAddress: {address, name}}]`; raises on a malformed list."""
     if not isinstance(value, list | None):
@@ -144,7 +153,7 @@ def _without(recipients: list[Json], drop: set[str]) -> list[Json]:
     return out
 
 
-class FakeGraph(LocalServer):
+class FakeGraph(LocalServer, InboundMail):
     """Graph mail for many mailboxes; needs tokens that `entra` issued for Graph."""
 
     def __init__(self, entra: FakeEntra, *, latency: float = 0.0, host: str = "127.0.0.1"):
@@ -160,6 +169,7 @@ class FakeGraph(LocalServer):
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self._changed = asyncio.Condition()
+        self._init_inbound()
 
     # -- directory and inspection --------------------------------------------------------
 
@@ -220,12 +230,22 @@ class FakeGraph(LocalServer):
         r.add_post("/v1.0/users/{mbx}/messages/{id}/send", self._send)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/reply", self._reply)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/replyAll", self._reply_all)
+        self._add_inbound_routes(app)
         return app
 
-    def _mailbox_of(self, request: web.Request) -> str:
-        raw = request.match_info.get("mbx", "").lower()
+    async def stop(self) -> None:
+        """Stops serving, then settles the notifications still being delivered."""
+        await super().stop()
+        await self._stop_inbound()
+
+    def _address(self, raw: str) -> str:
+        """The mailbox a path names (address or user id) as its lower-case address."""
+        raw = raw.lower()
         user = self.users.get(raw)
         return user.mail.lower() if user is not None and raw == user.id else raw
+
+    def _mailbox_of(self, request: web.Request) -> str:
+        return self._address(request.match_info.get("mbx", ""))
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -275,6 +295,7 @@ class FakeGraph(LocalServer):
                 401, "InvalidAuthenticationToken", problem, {"WWW-Authenticate": challenge}
             )
         request[ROLES] = frozenset((claims or {}).get("roles", []))
+        request[CLAIMS] = claims or {}
         fault = self.faults(call) if self.faults is not None else None
         if fault is not None:
             status, headers = fault
@@ -296,6 +317,10 @@ class FakeGraph(LocalServer):
             )
 
     @staticmethod
+    def _refuse(status: int, code: str, message: str) -> NoReturn:
+        raise GraphError(status, code, message)
+
+    @staticmethod
     async def _body(request: web.Request) -> Json:
         try:
             body = await request.json() if request.can_read_body else {}
@@ -313,11 +338,14 @@ class FakeGraph(LocalServer):
 
     @staticmethod
     def public(message: Json, select: str = "") -> Json:
-        """The message as Graph returns it: no `_` test fields, `$select` honoured."""
+        """The message as Graph returns it: no `_` test fields, `$select` honoured
+        (`uniqueBody`, the part new in this message, only when selected)."""
         out = {k: v for k, v in message.items() if not k.startswith("_")}
         if select:
             wanted = {s.strip() for s in select.split(",")} | {"id"}
             out = {k: v for k, v in out.items() if k in wanted}
+            if "uniqueBody" in wanted:
+                out["uniqueBody"] = message["_uniqueBody"]
         return {"@odata.etag": f'W/"{message["changeKey"]}"', **out}
 
     # -- the mail model ------------------------------------------------------------------
@@ -337,6 +365,7 @@ class FakeGraph(LocalServer):
         if kind not in ("text", "html"):
             raise GraphError(400, "ErrorInvalidRequest", "Invalid body contentType.")
         body = {"contentType": kind, "content": str(body.get("content", ""))}
+        unique = body["content"] if kind == "html" else escape(body["content"])
         stamp = _now()
         message: Json = dict(id=_new_id(), conversationId=conversation_id, parentFolderId="drafts")
         message.update(createdDateTime=stamp, lastModifiedDateTime=stamp, receivedDateTime=stamp)
@@ -346,6 +375,7 @@ class FakeGraph(LocalServer):
         message.update(importance=str(fields.get("importance") or "normal"), isRead=True)
         message.update({"body": body, "sender": self._who(mbx), "from": self._who(mbx), **lists})
         message.update(isDraft=True, replyTo=[], _inReplyTo="", _references=[])
+        message["_uniqueBody"] = {"contentType": "html", "content": unique}
         return message
 
     def _file(self, mbx: str, message: Json, folder: str) -> None:
@@ -354,6 +384,8 @@ class FakeGraph(LocalServer):
         box.pop(message["id"], None)
         message["parentFolderId"] = folder
         box[message["id"]] = message
+        if folder == "inbox":
+            self._arrived(mbx.lower(), message)
 
     async def _deliver(self, mbx: str, message: Json) -> None:
         """Files `message` in mbx's sent items and a copy in each recipient's inbox."""
@@ -386,8 +418,7 @@ class FakeGraph(LocalServer):
     async def _create(self, request: web.Request) -> web.Response:
         self._need(request, "Mail.ReadWrite")
         mbx = self._mailbox_of(request)
-        conversation = _opaque("AAQkADAwATM0MDAAMS1iNTcwLWI2NTEtMDACLTAwCgAQA")
-        message = self._message(mbx, await self._body(request), conversation)
+        message = self._message(mbx, await self._body(request), _new_conversation_id())
         self._file(mbx, message, "drafts")
         return web.json_response(self.public(message), status=201)
 
@@ -441,3 +472,63 @@ class FakeGraph(LocalServer):
         reply["_references"] = [*original["_references"], original["internetMessageId"]]
         await self._deliver(mbx, reply)
         return web.Response(status=202)
+
+    # -- people answering from their own Outlook -------------------------------------------
+
+    async def user_send(self, address: str, to: list[str], subject: str, html: str) -> Json:
+        """`address` sends a new mail (a new conversation) from Outlook; returns their sent copy."""
+        fields: Json = {
+            "subject": subject,
+            "body": {"contentType": "html", "content": html},
+            "toRecipients": [self._who(a) for a in to],
+        }
+        message = self._message(address, fields, _new_conversation_id())
+        await self._deliver(address, message)
+        return self.public(message)
+
+    async def user_reply_all(self, address: str, original_id: str, html: str) -> Json:
+        """`address` clicks Reply All in Outlook on `original_id` in their inbox and writes
+        `html`: to the original sender and To, Cc the original Cc, all minus themselves. The
+        body quotes the original under a `divRplyFwdMsg` header as Outlook does; `uniqueBody`
+        is `html` alone. Returns the copy in their sent items."""
+        original = self._box(address).get(original_id)
+        if original is None or original["parentFolderId"] != "inbox":
+            raise KeyError(f"{original_id} is not in {address}'s inbox")
+        me = address.lower()
+        to = _without([original["from"], *original["toRecipients"]], {me})
+        cc = _without(original["ccRecipients"], {me} | {_addr(r) for r in to})
+        subject = str(original["subject"])
+        if not subject.lower().startswith("re:"):
+            subject = f"RE: {subject}"
+        body = {"contentType": "html", "content": html + self._quote(original)}
+        fields: Json = {"subject": subject, "body": body, "toRecipients": to, "ccRecipients": cc}
+        reply = self._message(address, fields, original["conversationId"])
+        reply["_uniqueBody"] = {"contentType": "html", "content": html}
+        reply["_inReplyTo"] = original["internetMessageId"]
+        reply["_references"] = [*original["_references"], original["internetMessageId"]]
+        await self._deliver(address, reply)
+        return self.public(reply)
+
+    @staticmethod
+    def _quote(original: Json) -> str:
+        """Outlook's quoted original below a reply: a header block, then the original body."""
+
+        def people(recipients: list[Json]) -> str:
+            return "; ".join(escape(r["emailAddress"]["name"]) for r in recipients)
+
+        sender = original["from"]["emailAddress"]
+        header = f"<b>From:</b> {escape(sender['name'])} &lt;{escape(sender['address'])}&gt;<br>"
+        header += f"<b>Sent:</b> {original['sentDateTime']}<br>"
+        header += f"<b>To:</b> {people(original['toRecipients'])}<br>"
+        if original["ccRecipients"]:
+            header += f"<b>Cc:</b> {people(original['ccRecipients'])}<br>"
+        header += f"<b>Subject:</b> {escape(original['subject'])}"
+        content = str(original["body"]["content"])
+        if original["body"]["contentType"] != "html":
+            content = escape(content).replace("\n", "<br>")
+        return (
+            '<hr style="display:inline-block;width:98%" tabindex="-1">'
+            '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" '
+            f'style="font-size:11pt" color="#000000">{header}</font><div>&nbsp;</div>'
+            f"<div>{content}</div></div>"
+        )

@@ -1,0 +1,134 @@
+"""Several app instances sharing one Cosmos DB (cosmosdb-server): each copy is sent once,
+and a dead instance's pending deliveries are taken over once its claims expire."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from bot.config import Settings
+from bot.web.app import Tuning, create_app
+from tests.conftest import FAST_RETRY, serve
+from tests.fakes.connector import FakeConnector
+from tests.outlook_helpers import MovableClock
+from tests.services import COSMOS_KEY, ROOT, free_port
+from tests.teams_world import TeamsWorld, card_text
+from tests.test_process import app_env, wait_healthy
+
+QUICK = Tuning(retry=FAST_RETRY, recovery_interval=0.2)
+
+
+def cosmos_settings(endpoint: str, tmp_path: Path, database: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        cosmos_endpoint=endpoint,
+        cosmos_key=COSMOS_KEY,
+        cosmos_database=database,
+        cosmos_verify_tls=False,
+        teams_sends_per_second=50,
+    )
+
+
+def copies_of(fake: FakeConnector, prefix: str) -> Counter[tuple[str, str]]:
+    return Counter(
+        (
+            r.conversation_id,
+            card_text(r.activity["attachments"][0]["content"]).split(" in Team ")[-1],
+        )
+        for r in fake.received
+        if r.activity.get("attachments") and prefix in str(r.activity["attachments"])
+    )
+
+
+async def test_two_instances_send_each_copy_once(
+    cosmos_endpoint: str, tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    fake, connector_url = connector
+    settings = cosmos_settings(cosmos_endpoint, tmp_path, f"two-{uuid.uuid4().hex[:8]}")
+    # Two processes on one host differ by port, which is part of the instance id.
+    settings_a, settings_b = (
+        replace(settings, port=free_port()),
+        replace(settings, port=free_port()),
+    )
+    async with (
+        serve(create_app(settings_a, tuning=QUICK), settings_a.port) as url_a,
+        serve(create_app(settings_b, tuning=QUICK), settings_b.port) as url_b,
+        TeamsWorld(url_a, fake, connector_url) as a,
+        TeamsWorld(url_b, fake, connector_url) as b,
+    ):
+        people = [a.person(name) for name in ("Ann", "Bob", "Cy", "Dee")]
+        for person in people:
+            await a.install(person)
+        await a.say(people[0], "new Team: " + ", ".join(p.email for p in people[1:]))
+        for person in people[1:]:
+            await b.say(person, "use team")
+        await asyncio.gather(
+            *((a if n % 2 else b).say(people[n % 4], f"both-{n}") for n in range(40))
+        )
+        expected = {
+            (fake.chat_of(p.user_id), f"both-{n}")
+            for n in range(40)
+            for p in people
+            if p is not people[n % 4]
+        }
+        await fake.wait_for(
+            lambda: expected <= set(copies_of(fake, "both-")), timeout=30, what="copies"
+        )
+        await asyncio.sleep(1.0)  # several recovery passes on both instances
+    copies = copies_of(fake, "both-")
+    assert set(copies) == expected
+    assert set(copies.values()) == {1}, [k for k, n in copies.items() if n > 1]
+
+
+async def test_a_dead_instances_work_is_taken_over(
+    cosmos_endpoint: str, tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    """Instance A accepts messages and is killed (-9) while its copies are on their way;
+    instance B takes the pending deliveries over once A's claims have expired."""
+    fake, connector_url = connector
+    database = f"dead-{uuid.uuid4().hex[:8]}"
+    settings = cosmos_settings(cosmos_endpoint, tmp_path, database)
+    port = free_port()
+    env = app_env(
+        tmp_path,
+        port,
+        COSMOS_ENDPOINT=cosmos_endpoint,
+        COSMOS_KEY=COSMOS_KEY,
+        COSMOS_DATABASE=database,
+        COSMOS_VERIFY_TLS="false",
+    )
+    with (tmp_path / "a.log").open("ab") as log:
+        instance_a = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, stderr=log
+        )
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", instance_a, timeout=30)
+        async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as a:
+            people = [a.person(name) for name in ("Ann", "Bob", "Cy")]
+            for person in people:
+                await a.install(person)
+            await a.say(people[0], "new Team: " + ", ".join(p.email for p in people[1:]))
+            fake.latency = 2.0  # A's copies are still on their way when it dies
+            for n in range(5):
+                assert await a.say(people[0], f"dead-{n}") == 200
+            await asyncio.sleep(0.3)
+    finally:
+        instance_a.kill()
+        instance_a.wait(timeout=10)
+    fake.latency = 0.0
+    clock = MovableClock()
+    async with serve(create_app(settings, clock=clock, tuning=QUICK)):
+        await asyncio.sleep(1.0)
+        assert copies_of(fake, "dead-") == Counter()  # A's claims have not expired yet
+        clock.advance(timedelta(minutes=6))  # past A's five-minute lease
+        expected = {(fake.chat_of(p.user_id), f"dead-{n}") for n in range(5) for p in people[1:]}
+        await fake.wait_for(
+            lambda: expected <= set(copies_of(fake, "dead-")), timeout=20, what="takeover"
+        )
+    assert set(copies_of(fake, "dead-")) == expected
