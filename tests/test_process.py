@@ -11,10 +11,13 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
+from bot.store.repository import DocumentStore
+from bot.store.sqlite_documents import SqliteDocuments
 from tests.fakes.connector import FakeConnector
 from tests.services import ROOT, free_port
 from tests.teams_world import TeamsWorld, card_text
@@ -207,3 +210,44 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
     assert not lost
     # Only copies in flight at the kill can repeat: at most the worker's 64 messages x 2.
     assert duplicates <= 64 * 2
+
+
+async def test_sigterm_finishes_or_releases_deliveries_and_exits(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    """SIGTERM while copies hang at a slow connector: the process stops accepting, waits
+    its grace period, releases the claims of what is unfinished, and exits."""
+    fake, connector_url = connector
+    port = free_port()
+    process = start_app(tmp_path, port)
+    await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+    async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
+        ann, bob = world.person("Ann"), world.person("Bob")
+        await world.install(ann)
+        await world.install(bob)
+        await world.say(ann, f"new Lunch: {bob.email}")
+        fake.latency = 14.0  # the copy will not arrive within the 10 s grace period
+        assert await world.say(ann, "stuck on its way") == 200
+        await asyncio.sleep(0.3)
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        try:
+            await world.say(ann, "too late")
+            accepted_after_stop = True
+        except aiohttp.ClientError:
+            accepted_after_stop = False
+        assert not accepted_after_stop
+    returncode = await asyncio.to_thread(process.wait, 40)
+    took = time.monotonic() - stopped_at
+    assert returncode == 0
+    assert took < 20, f"took {took:.1f} s to stop"
+    documents = SqliteDocuments(tmp_path / "data" / "send.sqlite3")
+    await documents.open()
+    try:
+        pending = await DocumentStore(documents).pending_messages()
+    finally:
+        await documents.close()
+    assert [m.text for m in pending] == ["stuck on its way"]
+    assert pending[0].claimed_until is not None
+    assert pending[0].claimed_until <= datetime.now(UTC)  # released: anyone may take it over
