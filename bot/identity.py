@@ -46,11 +46,16 @@ class ClientCredentials:
             if self._app is None:
                 try:
                     self._app = await asyncio.to_thread(self._build)
-                except ValueError as error:  # MSAL's way of saying the authority is unusable
-                    raise CredentialError(f"authority {self._authority}: {error}") from error
-            result: dict[str, Any] = await asyncio.to_thread(
-                self._app.acquire_token_for_client, scopes=[self._scope]
-            )
+                except Exception as error:  # a bad authority, or its metadata unreachable
+                    raise CredentialError(
+                        f"authority {self._authority}: {type(error).__name__}"
+                    ) from error
+            try:
+                result: dict[str, Any] = await asyncio.to_thread(
+                    self._app.acquire_token_for_client, scopes=[self._scope]
+                )
+            except Exception as error:  # MSAL's HTTP client raises requests' errors
+                raise CredentialError(f"token request failed: {type(error).__name__}") from error
         token = result.get("access_token")
         if not token:
             raise CredentialError(f"no token: {result.get('error', 'unknown error')}")

@@ -14,7 +14,7 @@ import logging
 import random
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -133,6 +133,7 @@ class DeliveryWorker:
                 continue  # another instance took it first
             group = await self._store.get_group(message.tenant_id, message.group_id)
             if group is None:
+                await self._give_up(message, "group deleted")
                 continue
             group = await record_in_group(self._store, group, message)
             people = await self._store.get_people(
@@ -144,6 +145,18 @@ class DeliveryWorker:
             log.info("pending deliveries taken over", extra={"messages": resumed})
         return resumed
 
+    async def _give_up(self, message: Message, reason: str) -> None:
+        failed = tuple(
+            replace(d, state=DeliveryState.FAILED, last_error=reason)
+            if d.state is DeliveryState.PENDING
+            else d
+            for d in message.deliveries
+        )
+        try:
+            await self._store.save_message(message.with_changes(deliveries=failed))
+        except ConcurrentUpdate:
+            return  # changed meanwhile: the next pass looks again
+
     async def keep_recovering(self, every: float) -> None:
         """Runs `recover` periodically, so a dead instance's work is taken over."""
         while True:
@@ -152,6 +165,8 @@ class DeliveryWorker:
                 await self.recover(at_start=False)
             except StoreError:
                 log.warning("recovery pass failed: store unavailable")
+            except Exception:
+                log.exception("recovery pass failed")
 
     async def drain(self, grace: float) -> None:
         """Waits for in-flight deliveries, then releases the claims of what is left,
@@ -199,9 +214,12 @@ class DeliveryWorker:
         pending = [d for d in message.deliveries if d.state is DeliveryState.PENDING]
         done = await asyncio.gather(
             *(
-                self._record(message, group, d)
-                if d.channel is Channel.OUTLOOK
-                else self._send(message, relayed, d, people.get(d.recipient_id))
+                self._guarded(
+                    d,
+                    self._record(message, group, d)
+                    if d.channel is Channel.OUTLOOK
+                    else self._send(message, relayed, d, people.get(d.recipient_id)),
+                )
                 for d in pending
             )
         )
@@ -225,6 +243,15 @@ class DeliveryWorker:
         )
         if gone:
             await self._tell_sender(message, gone)
+
+    async def _guarded(self, delivery: Delivery, work: Awaitable[Delivery]) -> Delivery:
+        """One delivery's unexpected failure leaves it pending (the next recovery retries
+        it) without losing what the other deliveries of the message achieved."""
+        try:
+            return await work
+        except Exception as error:
+            log.exception("delivery error", extra={"recipient": delivery.recipient_id})
+            return replace(delivery, last_error=f"error: {type(error).__name__}")
 
     async def _record(self, message: Message, group: Group, delivery: Delivery) -> Delivery:
         """Adds the message to the group's Outlook conversation (one mail to all recipients)."""

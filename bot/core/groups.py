@@ -209,6 +209,10 @@ class Groups:
 
         updated = await self._update(group, change)
         await self._clear_active(sender, group.group_id)
+        if updated is not None and not updated.members:
+            # The others left at the same moment: this was the last member after all.
+            await self._store.delete_group(updated)
+            return f"You left {group.name}; you were its last member, so it is deleted."
         if group.owner_id == sender.person_id and updated is not None:
             heir = updated.member(updated.owner_id)
             return f"You left {group.name}; {heir.display_name if heir else 'the oldest member'} owns it now."

@@ -86,7 +86,7 @@ class People:
             if person is not None:
                 found.append(person)
                 continue
-            if self._directory is not None:
+            if self._directory is not None and self._directory.covers(tenant_id):
                 entry = await self._directory.find(tenant_id, address)
                 if entry is None:
                     problems.append(f"{address} is not a person in your organisation")

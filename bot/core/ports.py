@@ -56,6 +56,10 @@ class Store(Protocol):
         """Messages with deliveries still pending, in every tenant (for recovery at start)."""
         ...
 
+    async def forget(self, key: str) -> None:
+        """Drops a `remember_once` key, so the same request counts as new again."""
+        ...
+
     async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
         """True the first time `key` is seen, False when seen again within `keep`."""
         ...
@@ -144,5 +148,9 @@ class DirectoryEntry:
 
 class Directory(Protocol):
     """Looks people up by address in the organisation (Microsoft Graph), when configured."""
+
+    def covers(self, tenant_id: str) -> bool:
+        """Only the directory's own tenant may be searched: never leak another's people."""
+        ...
 
     async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None: ...

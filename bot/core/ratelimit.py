@@ -26,10 +26,14 @@ class RateLimiter:
         self._per_conversation = per_conversation
         self._clock = clock
         self._log: dict[str, deque[float]] = {}
+        self._reservations = 0
 
     def reserve(self, tenant_id: str, conversation_id: str) -> float:
         """Books the earliest allowed send time for both keys and returns it."""
         now = self._clock()
+        self._reservations += 1
+        if self._reservations % 1000 == 0:
+            self.forget_idle()
         keys = (
             (f"t:{tenant_id}", self._per_tenant),
             (f"c:{conversation_id}", self._per_conversation),
@@ -37,7 +41,7 @@ class RateLimiter:
         at = now
         for key, limit in keys:
             log = self._log.setdefault(key, deque())
-            while log and log[0] <= now - 1.0 and len(log) > 0:
+            while log and log[0] <= now - 1.0:
                 log.popleft()
             if log:
                 at = max(at, log[-1])

@@ -120,6 +120,9 @@ class Relay:
             earlier = await self._store.get_message(group.group_id, message_id)
             if earlier is None or not earlier.pending:
                 return None
+            expired = earlier.claimed_until is None or earlier.claimed_until <= now
+            if earlier.claimed_by != claimed_by and not expired:
+                return None  # another instance is delivering it
             stored = earlier
         lock = self._group_locks.get(group.group_id)
         if lock is None:

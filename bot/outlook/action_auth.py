@@ -8,6 +8,7 @@ which is how key rotation is picked up. RS256 only; 5 minutes of clock skew.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,10 @@ import jwt
 
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"
 CLOCK_SKEW_SECONDS = 300
+# A tenant id (GUID) or a tenant domain; anything else is not looked up at all.
+_TENANT_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,126}[A-Za-z0-9])?$")
+# Tenants whose keys are kept; unverified tokens choose the tenant, so memory is bounded.
+MAX_TENANTS = 1000
 CONFIG_LIFETIME_SECONDS = 24 * 3600
 REFRESH_INTERVAL_SECONDS = 60
 
@@ -74,7 +79,7 @@ class ActionTokenValidator:
         if header.get("alg") != "RS256":
             raise ActionTokenError(401, "Token must be signed with RS256")
         tenant = str(unverified.get("tid", ""))
-        if not tenant or not all(c.isalnum() or c in "-." for c in tenant):
+        if not _TENANT_ID.match(tenant):
             raise ActionTokenError(401, "Token has no tenant")
         if self._allowed and tenant not in self._allowed:
             raise ActionTokenError(403, "Tenant is not allowed to use this service")
@@ -111,6 +116,10 @@ class ActionTokenValidator:
         async with lock:
             known = self._tenants.get(tenant)
             now = time.monotonic()
+            if known is None and len(self._tenants) >= MAX_TENANTS:
+                oldest = min(self._tenants, key=lambda t: self._tenants[t].fetched_at)
+                del self._tenants[oldest]
+                self._locks.pop(oldest, None)
             if known is None or now - known.fetched_at > CONFIG_LIFETIME_SECONDS:
                 known = self._tenants[tenant] = await self._fetch(tenant)
             elif kid not in known.keys and now - known.forced_at > REFRESH_INTERVAL_SECONDS:

@@ -188,9 +188,13 @@ def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") 
 class GraphDirectory:
     """Member lookup by address in the organisation's directory."""
 
-    def __init__(self, graph: GraphClient, mailbox: str) -> None:
+    def __init__(self, graph: GraphClient, mailbox: str, tenant_id: str) -> None:
         self._graph = graph
         self._mailbox = mailbox
+        self._tenant_id = tenant_id.lower()
+
+    def covers(self, tenant_id: str) -> bool:
+        return tenant_id.lower() == self._tenant_id
 
     async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None:
         response = await self._graph.call(

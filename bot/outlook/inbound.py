@@ -30,6 +30,17 @@ log = logging.getLogger("send.outlook.inbound")
 SUBSCRIPTION_LIFETIME = timedelta(days=3)  # Graph allows up to 7 days for mail
 RENEW_BEFORE = timedelta(hours=24)
 _SELECT = "id,conversationId,from,isDraft,internetMessageId,uniqueBody,body,subject"
+# Subjects Exchange and Outlook give to automatic mail in a conversation.
+_AUTOMATIC = (
+    "automatic reply:",
+    "auto:",
+    "out of office",
+    "undeliverable:",
+    "delivery status notification",
+    "read:",
+    "not read:",
+    "delivered:",
+)
 
 
 class OutlookInbox:
@@ -171,6 +182,9 @@ class OutlookInbox:
         ).lower()
         if mail.get("isDraft") or not sender or sender == self._mailbox:
             return False
+        subject = str(mail.get("subject") or "").lower()
+        if subject.startswith(_AUTOMATIC) or sender.startswith(("postmaster@", "mailer-daemon@")):
+            return False  # out-of-office answers, receipts and bounces are not messages
         group = await self._store.group_for_outlook_conversation(
             str(mail.get("conversationId", ""))
         )

@@ -159,6 +159,10 @@ class DocumentStore:
 
     # de-duplication
 
+    async def forget(self, key: str) -> None:
+        doc_id = safe_id(f"once:{key}")
+        await self._docs.delete("state", doc_id, doc_id)
+
     async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
         doc_id = safe_id(f"once:{key}")
         body = {"type": "once", "expiresAt": (now + keep).isoformat()}

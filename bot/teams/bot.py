@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from bot.core.commands import Command, Verb, parse
 from bot.core.groups import Groups, check_name
 from bot.core.model import MAX_MEMBERS, Person
 from bot.core.people import People, TeamsUser, update_person
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, Store, StoreError
 from bot.core.relay import Refused
 from bot.teams.activity import (
     command_text,
@@ -50,6 +51,7 @@ GROUP_CHAT_HELP = (
     "In a group chat I only make groups: @mention me with new <name> to make a Send group "
     "of this chat's members. Everything else happens in your 1:1 chat with me."
 )
+MARKER_KEY = "send.dedupe-marker"  # turn_state: the marker this turn took
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
 
@@ -80,8 +82,19 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
             self._dialogs.add(dialog)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        await super().on_turn(turn_context)
-        await self._state.save_changes(turn_context)
+        try:
+            await super().on_turn(turn_context)
+            await self._state.save_changes(turn_context)
+        except StoreError:
+            # Not done, so Teams will send it again: that retry must not be taken for a
+            # duplicate. Best effort; if the store is down this fails too (and is logged).
+            key = turn_context.turn_state.get(MARKER_KEY)
+            if key:
+                try:
+                    await self._store.forget(key)
+                except StoreError:
+                    log.warning("de-duplication marker not cleared")
+            raise
 
     def _allowed_tenant(self, activity: Activity) -> bool:
         return not self._allowed or tenant_of(activity) in self._allowed
@@ -108,9 +121,9 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         known = await self._store.person_for_teams_user(
             tenant_of(activity), activity.from_property.id
         )
-        email = (
-            known.email if known else await self._email_of(turn_context, activity.from_property.id)
-        )
+        email = known.email if known else ""
+        if not email and is_personal(activity):  # first contact, or an earlier lookup failed
+            email = await self._email_of(turn_context, activity.from_property.id)
         return await self._people.register(sender_of(activity, email), known)
 
     async def _email_of(self, turn_context: TurnContext, user_id: str) -> str:
@@ -160,7 +173,7 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
 
         parsed = parse(text)
         # Messages are de-duplicated by their message id; other commands by activity id.
-        if isinstance(parsed, Command) and not await self._first_time(activity):
+        if isinstance(parsed, Command) and not await self._first_time(turn_context):
             return
         mentions = tuple(await self._mentioned(turn_context))
         reply = await self._chat.handle(person, parsed, mentions, message_id)
@@ -188,6 +201,10 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         group_id = str(value.get("groupId", ""))
         if value.get("sendAction") == PICK_ACTION:
             text = str(value.get("text", ""))
+            reply_to = turn_context.activity.reply_to_id
+            if reply_to:
+                # Every click on the picker of one message sends that one message.
+                message_id = hashlib.sha256(f"pick|{reply_to}".encode()).hexdigest()[:32]
             reply = await self._chat.post_to(person, group_id, text, message_id)
             if not reply.text:
                 try:
@@ -214,11 +231,15 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         elif reply.text:
             await reply_text(turn_context, reply.text)
 
-    async def _first_time(self, activity: Activity) -> bool:
+    async def _first_time(self, turn_context: TurnContext) -> bool:
+        activity = turn_context.activity
         if not activity.id:
             return True
         key = f"activity:{message_id_for(activity)}"
-        return await self._store.remember_once(key, self._clock.now(), DEDUPE_WINDOW)
+        first = await self._store.remember_once(key, self._clock.now(), DEDUPE_WINDOW)
+        if first:
+            turn_context.turn_state[MARKER_KEY] = key
+        return first
 
     async def _mentioned(self, turn_context: TurnContext) -> list[Mention]:
         """@mentioned people, registered so they can be reached and named later."""
@@ -255,7 +276,7 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         if not isinstance(parsed, Command) or parsed.verb is not Verb.NEW or not parsed.target:
             await reply_text(turn_context, GROUP_CHAT_HELP)
             return
-        if not await self._first_time(activity):
+        if not await self._first_time(turn_context):
             return
         await reply_text(turn_context, await self._group_from_roster(turn_context, parsed))
 

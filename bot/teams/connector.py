@@ -125,8 +125,8 @@ class TeamsConnector:
         )
         # The shared activity plus this recipient's addressing: {...shared, ...addressing}.
         body = f"{activity_json[:-1]},{addressing[1:]}".encode()
-        headers = {"Content-Type": "application/json", **(await self._tokens.header())}
         try:
+            headers = {"Content-Type": "application/json", **(await self._tokens.header())}
             async with self._session.post(url, data=body, headers=headers) as r:
                 if r.status >= 300:
                     log.warning(

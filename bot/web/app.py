@@ -170,7 +170,7 @@ def build_services(
         credentials.append(graph_credentials)
         graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
         outlook = GraphMail(graph, settings.outlook_sender, cards, clock)
-        directory = GraphDirectory(graph, settings.outlook_sender)
+        directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)
     else:
         outlook = EmlRecorder(settings.data_dir, settings.outlook_sender, cards, clock)
     worker = DeliveryWorker(
