@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.config import SettingsError, load_settings, log_level_number
 from bot.logs import configure_logging
+from bot.telemetry import export_logs
 from bot.web.app import create_app
 
 
@@ -19,6 +20,11 @@ def main() -> int:
         print(f"send: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(log_level_number(settings))
+    stop_export = None
+    if settings.appinsights_connection_string:
+        stop_export = export_logs(
+            settings.appinsights_connection_string, log_level_number(settings)
+        )
     logging.getLogger("send.app").info(
         "starting",
         extra={"host": settings.host, "port": settings.port, "local_mode": settings.local_mode},
@@ -32,6 +38,8 @@ def main() -> int:
         access_log=None,
         shutdown_timeout=15.0,
     )
+    if stop_export is not None:
+        stop_export()  # sends what is still buffered
     return 0
 
 

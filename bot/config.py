@@ -50,6 +50,8 @@ class Settings:
     max_message_chars: int = 2000
     teams_sends_per_second: int = 30
     log_level: str = "INFO"
+    # Set by the Azure deployment; exports the log to Application Insights when present.
+    appinsights_connection_string: str = ""
 
     @property
     def local_mode(self) -> bool:
@@ -115,6 +117,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         max_message_chars=_integer(env, "MAX_MESSAGE_CHARS", 2000, low=1, high=28000),
         teams_sends_per_second=_integer(env, "TEAMS_SENDS_PER_SECOND", 30, low=1, high=50),
         log_level=text("LOG_LEVEL", "INFO").upper(),
+        appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
     )
     _check(settings)
     return settings

@@ -40,6 +40,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class ContextFilter(logging.Filter):
+    """Copies the context ids onto the record, for handlers that read record attributes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _log_context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
 def configure_logging(level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
