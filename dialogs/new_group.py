@@ -100,7 +100,9 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
     async def confirm(step: WaterfallStepContext) -> DialogTurnResult:
         activity = step.context.activity
         step.values["members"] = command_text(activity)
-        step.values["mentions"] = [[m.teams_user_id, m.display_name] for m in _mentions(activity)]
+        step.values["mentions"] = [
+            [m.teams_user_id, m.display_name, m.service_url, m.bot_id] for m in _mentions(activity)
+        ]
         members = parse_members(step.values["members"], _mentions(activity))
         who = ", ".join([*members.addresses, *(m.display_name for m in members.mentions)])
         return await step.prompt(
@@ -112,7 +114,10 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
         if not step.result:
             await step.context.send_activity("OK, no group was created.")
             return await step.end_dialog()
-        mentions = tuple(Mention(u, n) for u, n in step.values.get("mentions", []))
+        mentions = tuple(
+            Mention(u, n, service_url=url, bot_id=bot)
+            for u, n, url, bot in step.values.get("mentions", [])
+        )
         members = parse_members(str(step.values["members"]), mentions)
         try:
             created = await groups.create(_person(step), str(step.values["name"]), members)
@@ -131,4 +136,8 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
 
 
 def _mentions(activity: Any) -> tuple[Mention, ...]:
-    return tuple(Mention(user_id, name) for user_id, name in mentions_of(activity))
+    bot_id = activity.recipient.id if activity.recipient else ""
+    return tuple(
+        Mention(user_id, name, service_url=activity.service_url or "", bot_id=bot_id)
+        for user_id, name in mentions_of(activity)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,13 @@ from tests.teams_world import TeamsWorld
 BACKENDS = ["sqlite", "cosmos"]
 # Retries in tests wait milliseconds, not seconds; Retry-After still applies.
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=0.2)
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_after_each_test() -> Iterator[None]:
+    """Objects a test leaks (unclosed sessions, sockets) warn in the test that leaked them."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -145,3 +145,17 @@ async def test_notification_endpoint_checks(inbound: Inbound) -> None:
             url, data=b"not json", headers={"Content-Type": "application/json"}
         ) as r:
             assert r.status == 400
+
+
+async def test_a_too_long_reply_is_refused_with_an_explanation(inbound: Inbound) -> None:
+    world, graph = inbound.world, inbound.graph
+    await start_thread(inbound)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    original = graph.mailbox(bob.email)[0]
+    await graph.user_reply_all(bob.email, original["id"], "<p>" + "x" * 2001 + "</p>")
+    await world.connector.wait_for(lambda: any("not relayed" in t for t in world.replies(bob)))
+    assert world.last_reply(bob) == (
+        "Your Outlook reply to Lunch was not relayed to Teams. "
+        "Your message has 2001 characters; the limit is 2000. Nothing was sent."
+    )
+    assert world.relayed(ann) == []

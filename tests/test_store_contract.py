@@ -128,3 +128,11 @@ async def test_remember_once(store: DocumentStore) -> None:
     # After it expires the key counts as new again.
     assert await store.remember_once("activity-1", NOW + timedelta(hours=2), keep) is True
     assert await store.remember_once("activity-1", NOW + timedelta(hours=2), keep) is False
+
+
+async def test_expired_markers_are_purged(store: DocumentStore) -> None:
+    await store.remember_once("old", NOW, timedelta(hours=1))
+    await store.remember_once("fresh", NOW + timedelta(hours=2), timedelta(hours=1))
+    assert await store.purge_expired_markers(NOW + timedelta(hours=2)) == 1
+    assert await store.remember_once("old", NOW + timedelta(hours=2), timedelta(hours=1)) is True
+    assert await store.remember_once("fresh", NOW + timedelta(hours=2), timedelta(hours=1)) is False

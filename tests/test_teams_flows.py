@@ -146,3 +146,17 @@ async def test_many_members_posting_at_once_lose_nothing(world: TeamsWorld) -> N
         assert got == sorted(f"from {p.name}" for p in everyone if p is not person)
     await world.say(owner, "history")
     assert len(world.last_reply(owner).splitlines()) == 11  # header + the last 10
+
+
+async def test_people_mentioned_in_the_dialog_get_a_chat(world: TeamsWorld) -> None:
+    ann = world.person("Ann")
+    dee = world.person("Dee", installed=False)
+    await world.install(ann)
+    await world.say(ann, "new Walk")
+    await world.say(ann, "", mentions=[dee])
+    await world.say(ann, "yes")
+    assert world.last_reply(ann).startswith("Created Walk with Dee.")
+    world.connector.add_person(dee)  # Teams knows Dee; she has no chat with the bot yet
+    await world.say(ann, "Walk at 5?")
+    await world.wait_relayed(dee, 1)
+    assert world.connector.created_chats == [world.connector.chat_of(dee.user_id)]

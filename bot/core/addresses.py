@@ -17,6 +17,9 @@ class Mention:
     display_name: str
     email: str = ""
     aad_object_id: str = ""
+    # Where the mention was made: enough to open a 1:1 chat with the person later.
+    service_url: str = ""
+    bot_id: str = ""
 
 
 @dataclass(frozen=True)

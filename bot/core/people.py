@@ -129,13 +129,16 @@ class People:
 
 
 def _from_mention(tenant_id: str, mention: Mention) -> Person:
+    reach = None
+    if mention.service_url:
+        reach = TeamsReach(mention.teams_user_id, mention.service_url, mention.bot_id)
     return Person(
         tenant_id=tenant_id,
         person_id=person_id_for(mention.email, mention.teams_user_id),
         display_name=mention.display_name,
         email=normalize_address(mention.email) if mention.email else "",
         aad_object_id=mention.aad_object_id,
-        teams=None,
+        teams=reach,
     )
 
 

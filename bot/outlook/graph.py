@@ -147,7 +147,13 @@ class GraphMail:
                 "POST",
                 f"{self._user}/messages/{quote(mail.thread_id, safe='')}/reply",
                 mailbox=self._sender,
-                json={"message": {"toRecipients": _recipients(mail.addresses), "body": body}},
+                json={
+                    "message": {
+                        "subject": f"RE: {subject_of(mail.group_name)}",  # follows a rename
+                        "toRecipients": _recipients(mail.addresses),
+                        "body": body,
+                    }
+                },
             )
             if reply.status != 404:
                 return _result(reply, mail.thread_id)

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.model import Source
-from bot.core.ports import Clock
+from bot.core.ports import Clock, TeamsSender
 from bot.core.relay import Refused, Relay
 from bot.outlook.graph import GraphClient
 from bot.outlook.html_text import html_to_text
@@ -53,7 +53,7 @@ class OutlookInbox:
         notification_url: str,
         client_state: str,
         clock: Clock,
-        max_chars: int,
+        teams: TeamsSender,
     ) -> None:
         self._graph = graph
         self._store = store
@@ -63,7 +63,7 @@ class OutlookInbox:
         self._notification_url = notification_url
         self._client_state = client_state
         self._clock = clock
-        self._max_chars = max_chars
+        self._teams = teams
         self._catching_up = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -196,8 +196,6 @@ class OutlookInbox:
             return False
         content = (mail.get("uniqueBody") or mail.get("body") or {}).get("content", "")
         text = html_to_text(str(content))
-        if len(text) > self._max_chars:
-            text = text[: self._max_chars - 1] + "…"
         identity = str(mail.get("internetMessageId") or mail.get("id"))
         message_id = hashlib.sha256(f"mail:{identity}".encode()).hexdigest()[:32]
         try:
@@ -205,6 +203,12 @@ class OutlookInbox:
                 person, group, text, Source.OUTLOOK, message_id, outlook_copy=False
             )
         except Refused as refusal:
+            # Too long or empty: say so where the person reads Send, since the mail went out.
             log.info("outlook reply not relayed", extra={"reason": str(refusal)})
+            if person.teams_chat_ready:
+                await self._teams.send_notice(
+                    person,
+                    f"Your Outlook reply to {group.name} was not relayed to Teams. {refusal}",
+                )
             return False
         return stored is not None

@@ -7,6 +7,7 @@ conditional on the etag read, so a concurrent change is reported, never lost.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,8 +62,11 @@ class CosmosDocuments:
         try:
             self._database = await self._client.create_database_if_not_exists(self._database_name)
             for kind, field in PARTITION_KEYS.items():
+                # "state" holds de-duplication markers with a per-item `ttl`: Cosmos expires them.
                 self._containers[kind] = await self._database.create_container_if_not_exists(
-                    id=kind, partition_key=PartitionKey(path=f"/{field}")
+                    id=kind,
+                    partition_key=PartitionKey(path=f"/{field}"),
+                    default_ttl=-1 if kind == "state" else None,
                 )
         except (exceptions.CosmosHttpResponseError, AzureError) as error:
             raise StoreError(
@@ -71,6 +75,9 @@ class CosmosDocuments:
 
     async def close(self) -> None:
         await self._client.close()
+        # TLS connections finish closing on the next loop iterations; without this pause
+        # a loop that ends right away leaves their transports to the garbage collector.
+        await asyncio.sleep(0.1)
 
     def _container(self, kind: str) -> ContainerProxy:
         try:

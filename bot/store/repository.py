@@ -159,13 +159,26 @@ class DocumentStore:
 
     # de-duplication
 
+    async def purge_expired_markers(self, now: datetime) -> int:
+        """Deletes de-duplication markers that have expired (run at start)."""
+        purged = 0
+        for doc in await self._docs.query("state", None, [Eq("type", "once")]):
+            if datetime.fromisoformat(str(doc.body["expiresAt"])) <= now:
+                purged += await self._docs.delete("state", doc.partition, doc.id)
+        return purged
+
     async def forget(self, key: str) -> None:
         doc_id = safe_id(f"once:{key}")
         await self._docs.delete("state", doc_id, doc_id)
 
     async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
         doc_id = safe_id(f"once:{key}")
-        body = {"type": "once", "expiresAt": (now + keep).isoformat()}
+        # `ttl` lets Cosmos DB delete the marker itself; `purge_expired_markers` does it elsewhere.
+        body = {
+            "type": "once",
+            "expiresAt": (now + keep).isoformat(),
+            "ttl": int(keep.total_seconds()) + 3600,
+        }
         try:
             await self._docs.create("state", doc_id, doc_id, body)
             return True

@@ -12,7 +12,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import aiohttp
@@ -111,6 +111,7 @@ def create_app(
                 (await keys.signing_key("graph-client-state")).hex(),
                 credentials,
             )
+            await services.store.purge_expired_markers(datetime.now(UTC))
             resumed = await services.worker.recover()
             recovery = asyncio.create_task(
                 services.worker.keep_recovering(tuning.recovery_interval)
@@ -118,6 +119,8 @@ def create_app(
             inbox = services.outlook_inbox
             if inbox is not None:
                 await inbox.start()
+            for problem in outlook_setting_problems(settings):
+                log.warning(problem)
             log.info(
                 "send is ready",
                 extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},
@@ -133,6 +136,7 @@ def create_app(
                 credential.close()
             await session.close()
             await documents.close()
+            await asyncio.sleep(0.1)  # let TLS connections finish closing
 
     app.cleanup_ctx.append(open_resources)
     return app
@@ -216,9 +220,21 @@ def build_services(
             f"{settings.public_base_url}/api/outlook/notifications",
             client_state,
             clock,
-            settings.max_message_chars,
+            teams,
         )
     return Services(settings, documents, store, adapter, bot, worker, actions, inbox)
+
+
+def outlook_setting_problems(settings: Settings) -> list[str]:
+    """Settings that let Send start but stop Outlook's one-click replies from working."""
+    problems = []
+    if settings.uses_graph and not settings.am_audience:
+        problems.append("AM_AUDIENCE is empty: every Outlook card action will be refused")
+    if settings.uses_graph and not settings.am_originator:
+        problems.append("AM_ORIGINATOR is empty: Outlook will not show the cards")
+    if settings.uses_graph and not settings.public_base_url.startswith("https://"):
+        problems.append("PUBLIC_BASE_URL is not https: Outlook and Graph will not call it")
+    return problems
 
 
 def _bot_framework_config(settings: Settings) -> SimpleNamespace:
