@@ -34,7 +34,6 @@ from bot.core.ports import (
     OutlookRecorder,
     RelayedMessage,
     SendOutcome,
-    SendResult,
     Store,
     StoreError,
     SystemClock,
@@ -48,9 +47,6 @@ log = logging.getLogger("send.delivery")
 
 # How long an instance may take to deliver a message before another may take over.
 DEFAULT_LEASE = timedelta(minutes=5)
-
-# Answers worth another try: timeouts, precondition races, throttling; and every 5xx.
-RETRIED_STATUSES = (408, 412, 429)
 
 
 @dataclass(frozen=True)
@@ -89,6 +85,7 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
+        self._threads: dict[str, str] = {}  # group id -> latest Outlook thread id
         # Messages delivered at once. Delivery states are saved per message, so this also
         # bounds how many copies a crash can leave sent-but-unrecorded (sent twice later).
         self._slots = asyncio.Semaphore(concurrency)
@@ -273,21 +270,14 @@ class DeliveryWorker:
                 )
                 attempts += 1
                 result = await self._outlook.record(mail)
-                if result.outcome is SendOutcome.SENT:
-                    if result.thread_id and result.thread_id != thread_id:
-                        await set_outlook_thread(
-                            self._store, group, result.thread_id, result.conversation_id
-                        )
-                    return replace(
-                        delivery, state=DeliveryState.SENT, attempts=attempts, last_error=""
+                if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):
+                    await set_outlook_thread(
+                        self._store, group, result.thread_id, result.conversation_id
                     )
-                if result.outcome in (SendOutcome.GONE, SendOutcome.REFUSED):
-                    return replace(
-                        delivery,
-                        state=DeliveryState.FAILED,
-                        attempts=attempts,
-                        last_error=result.detail,
-                    )
+                    self._remember_thread(group.group_id, result.thread_id)
+                settled = _settled(delivery, attempts, result.outcome, result.detail)
+                if settled is not None:
+                    return settled
                 log.warning(
                     "outlook mail will be retried",
                     extra={
@@ -297,14 +287,19 @@ class DeliveryWorker:
                     },
                 )
                 await asyncio.sleep(self._policy.delay(attempts, result.retry_after))
-            return replace(
-                delivery,
-                state=DeliveryState.FAILED,
-                attempts=attempts,
-                last_error="gave up after retries",
-            )
+            return _gave_up(delivery, attempts)
+
+    def _remember_thread(self, group_id: str, thread_id: str) -> None:
+        self._threads[group_id] = thread_id
+        if len(self._threads) > 10_000:
+            self._threads.pop(next(iter(self._threads)))
 
     async def _thread_of(self, group: Group) -> str:
+        # A thread started again (its first mail was deleted) is newer than the snapshot
+        # of the group that queued messages carry.
+        known = self._threads.get(group.group_id)
+        if known:
+            return known
         if group.outlook_thread:
             return group.outlook_thread
         # Another message (or process) may have started the conversation since `group` was read.
@@ -324,24 +319,18 @@ class DeliveryWorker:
             await self._limiter.wait(message.tenant_id, person.teams.conversation_id)
             attempts += 1
             result = await self._teams.send_message(person, relayed)
-            if result.outcome is SendOutcome.SENT:
-                return replace(delivery, state=DeliveryState.SENT, attempts=attempts, last_error="")
+            detail = result.detail
             if result.outcome is SendOutcome.GONE:
                 await self._mark_unreachable(person)
-                return replace(
-                    delivery, state=DeliveryState.FAILED, attempts=attempts, last_error="gone"
-                )
-            if result.outcome is SendOutcome.REFUSED:
+                detail = "gone"  # the sender is told about these
+            elif result.outcome is SendOutcome.REFUSED:
                 log.error(
                     "teams send refused",
                     extra={"message_id": message.message_id, "detail": result.detail},
                 )
-                return replace(
-                    delivery,
-                    state=DeliveryState.FAILED,
-                    attempts=attempts,
-                    last_error=result.detail,
-                )
+            settled = _settled(delivery, attempts, result.outcome, detail)
+            if settled is not None:
+                return settled
             log.warning(
                 "teams send will be retried",
                 extra={
@@ -352,12 +341,7 @@ class DeliveryWorker:
                 },
             )
             await asyncio.sleep(self._policy.delay(attempts, result.retry_after))
-        return replace(
-            delivery,
-            state=DeliveryState.FAILED,
-            attempts=attempts,
-            last_error="gave up after retries",
-        )
+        return _gave_up(delivery, attempts)
 
     async def _ensure_chat(self, person: Person) -> Person:
         if person.teams is None or person.teams.conversation_id:
@@ -402,6 +386,23 @@ class DeliveryWorker:
         await self._teams.send_notice(sender, text)
 
 
+def _settled(
+    delivery: Delivery, attempts: int, outcome: SendOutcome, detail: str
+) -> Delivery | None:
+    """The delivery's final state after an answer, or None when it is to be tried again."""
+    if outcome is SendOutcome.RETRY:
+        return None
+    if outcome is SendOutcome.SENT:
+        return replace(delivery, state=DeliveryState.SENT, attempts=attempts, last_error="")
+    return replace(delivery, state=DeliveryState.FAILED, attempts=attempts, last_error=detail)
+
+
+def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
+    return replace(
+        delivery, state=DeliveryState.FAILED, attempts=attempts, last_error="gave up after retries"
+    )
+
+
 def _recent_until(group: Group, message: Message, count: int = 5) -> tuple[MessageSummary, ...]:
     """The card's messages: the group's latest up to and including this one."""
     earlier = [
@@ -427,14 +428,3 @@ async def set_outlook_thread(
         except ConcurrentUpdate:
             current = await store.get_group(group.tenant_id, group.group_id)
     raise ConcurrentUpdate(f"group {group.group_id} keeps changing")
-
-
-def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") -> SendResult:
-    """How a Bot Connector answer maps to a delivery decision."""
-    if 200 <= status < 300:
-        return SendResult(SendOutcome.SENT)
-    if status in (403, 404):
-        return SendResult(SendOutcome.GONE, detail=detail or str(status))
-    if status in RETRIED_STATUSES or status >= 500:
-        return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))
-    return SendResult(SendOutcome.REFUSED, detail=detail or str(status))

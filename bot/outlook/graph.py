@@ -29,10 +29,10 @@ from bot.core.ports import (
     SendOutcome,
     ThreadMail,
 )
+from bot.http_answers import retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.outlook.card import OutlookCards
 from bot.outlook.eml import subject_of
-from bot.teams.connector import retry_after_seconds
 
 log = logging.getLogger("send.graph")
 

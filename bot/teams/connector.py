@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
 from bot.config import Settings
-from bot.core.delivery import result_from_status
 from bot.core.model import Person
 from bot.core.ports import RelayedMessage, SendOutcome, SendResult
+from bot.http_answers import RETRIED_STATUSES, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.cards import attachment, relayed_message_card
 
@@ -53,19 +51,6 @@ class BotTokens:
 
     async def header(self) -> dict[str, str]:
         return {} if self._credentials is None else await self._credentials.header()
-
-
-def retry_after_seconds(value: str | None) -> float:
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return 0.0
 
 
 class ConnectorError(Exception):
@@ -221,3 +206,14 @@ class TeamsConnector:
             return None
         conversation_id = created.get("id")
         return str(conversation_id) if conversation_id else None
+
+
+def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") -> SendResult:
+    """How a Bot Connector answer maps to a delivery decision."""
+    if 200 <= status < 300:
+        return SendResult(SendOutcome.SENT)
+    if status in (403, 404):
+        return SendResult(SendOutcome.GONE, detail=detail or str(status))
+    if status in RETRIED_STATUSES or status >= 500:
+        return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))
+    return SendResult(SendOutcome.REFUSED, detail=detail or str(status))
