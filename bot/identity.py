@@ -8,6 +8,7 @@ cache answers until a token is about to expire.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import msal
@@ -31,6 +32,8 @@ class ClientCredentials:
         self._scope = scope
         self._app: Any = None
         self._lock = asyncio.Lock()
+        self._token = ""
+        self._token_good_until = 0.0
 
     def _build(self) -> Any:
         return msal.ConfidentialClientApplication(
@@ -41,6 +44,9 @@ class ClientCredentials:
         )
 
     async def token(self) -> str:
+        # The hot path: a token still good for five minutes needs no lock and no thread.
+        if self._token and time.monotonic() < self._token_good_until:
+            return self._token
         # One at a time: concurrent first calls would each miss the cache and each fetch.
         async with self._lock:
             if self._app is None:
@@ -59,7 +65,10 @@ class ClientCredentials:
         token = result.get("access_token")
         if not token:
             raise CredentialError(f"no token: {result.get('error', 'unknown error')}")
-        return str(token)
+        self._token = str(token)
+        lifetime = float(result.get("expires_in", 0) or 0)
+        self._token_good_until = time.monotonic() + max(0.0, lifetime - 300)
+        return self._token
 
     async def header(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token()}"}
