@@ -236,3 +236,10 @@ async def nothing_relayed(scene: Scene) -> None:
     assert scene.world.last_reply(ann).count("\n") == 1  # only Ann's first message
     assert scene.world.relayed(ann) == []
     assert len(eml_files(scene.data, ann.email)) == 1
+
+
+async def test_a_person_known_by_another_of_their_addresses(scene: Scene) -> None:
+    """UPN and mail address can differ: any address the token names may match the member."""
+    token = scene.token(actor="bob.b@contoso.onmicrosoft.com", email="bob@contoso.com")
+    status, headers, _ = await scene.act("from my other address", token)
+    assert status == 200, headers.get("CARD-ACTION-STATUS")

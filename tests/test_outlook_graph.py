@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from bot.config import Settings
 from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, running_app
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import FakeEntra
-from tests.fakes.graph import FakeGraph, fail_first
+from tests.fakes.graph import FakeGraph, GraphCall, fail_first
 from tests.outlook_helpers import card_in, card_texts, eventually
 from tests.teams_world import TeamsWorld
 
@@ -151,3 +152,28 @@ async def test_mailbox_concurrency_stays_within_four(
     await eventually(lambda: len(graph.mailbox("bob@contoso.com")) == 6, "six threads", timeout=20)
     assert graph.max_in_flight[SENDER] <= 4
     assert len(graph.conversations("bob@contoso.com")) == 6
+
+
+async def test_a_failed_send_sends_the_same_draft_again(
+    mail_world: TeamsWorld, graph: FakeGraph
+) -> None:
+    """The draft was made but its /send failed: the retry sends that draft, not a new one."""
+    world = mail_world
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await world.install(ann)
+    await world.say(ann, f"new Lunch: {bob.email}")
+    failures = [3]  # the client's own three tries of one /send
+
+    def plan(call: GraphCall) -> tuple[int, dict[str, str]] | None:
+        if call.method == "POST" and call.path.endswith("/send") and failures[0] > 0:
+            failures[0] -= 1
+            return 503, {"Retry-After": "0"}
+        return None
+
+    graph.faults = plan
+    await world.say(ann, "only one mail, please")
+    await eventually(lambda: len(graph.mailbox(bob.email)) == 1, "the mail", timeout=20)
+    drafts_made = [c for c in graph.calls if c.method == "POST" and c.path.endswith("/messages")]
+    assert len(drafts_made) == 1
+    await asyncio.sleep(0.3)
+    assert len(graph.mailbox(bob.email)) == 1

@@ -39,6 +39,9 @@ class ActionTokenError(Exception):
 class Actor:
     tenant_id: str
     address: str
+    # Every address the token gives (upn, preferred_username, email): a person may be
+    # known to Send by their UPN or by their mail address.
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -106,10 +109,11 @@ class ActionTokenValidator:
             raise ActionTokenError(401, "Token issuer is not the tenant's")
         if OUTLOOK_ACTIONS_APP_ID not in (claims.get("azp"), claims.get("appid")):
             raise ActionTokenError(401, "Token was not issued to Outlook Actionable Messages")
-        actor = claims.get("upn") or claims.get("preferred_username") or claims.get("email")
-        if not actor:
+        named = [claims.get(c) for c in ("upn", "preferred_username", "email")]
+        addresses = tuple(dict.fromkeys(str(a).lower() for a in named if a))
+        if not addresses:
             raise ActionTokenError(401, "Token names no user")
-        return Actor(tenant, str(actor).lower())
+        return Actor(tenant, addresses[0], addresses)
 
     async def _keys(self, tenant: str, kid: str) -> _TenantKeys:
         lock = self._locks.setdefault(tenant, asyncio.Lock())

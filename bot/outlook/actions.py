@@ -79,7 +79,11 @@ class OutlookActions:
         group = await self._store.get_group(claim.tenant_id, claim.group_id)
         if group is None:
             return ActionOutcome(404, "This group no longer exists")
-        person = await self._store.get_person(actor.tenant_id, actor.address)
+        person = None
+        for address in actor.addresses or (actor.address,):
+            person = await self._store.get_person(actor.tenant_id, address)
+            if person is not None and group.has_member(person.person_id):
+                break
         if person is None or not group.has_member(person.person_id):
             return ActionOutcome(403, f"You are not a member of {group.name}")
         # The same request sent again (Outlook retries) maps to the same message id.

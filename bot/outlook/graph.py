@@ -133,6 +133,9 @@ class GraphMail:
         self._user = f"/users/{quote(sender)}"
         self._cards = cards
         self._clock = clock
+        # message id -> draft made but not sent yet; draft id -> its conversationId
+        self._unsent_drafts: dict[str, str] = {}
+        self._conversations: dict[str, str] = {}
 
     async def record(self, mail: ThreadMail) -> RecordResult:
         card = self._cards.card(
@@ -161,6 +164,14 @@ class GraphMail:
         return await self._start(mail, body)
 
     async def _start(self, mail: ThreadMail, body: dict[str, Any]) -> RecordResult:
+        # A draft made by an earlier attempt whose send failed is sent now, not made again.
+        unsent = self._unsent_drafts.pop(mail.message_id, "")
+        if unsent:
+            sent = await self._send_draft(unsent)
+            if sent.status != 404:
+                if not sent.ok:
+                    self._unsent_drafts[mail.message_id] = unsent
+                return _result(sent, unsent, self._conversations.pop(unsent, ""))
         draft = await self._graph.call(
             "POST",
             f"{self._user}/messages",
@@ -175,10 +186,17 @@ class GraphMail:
         if not draft.ok or not draft.body.get("id"):
             return _result(draft, "")
         thread_id = str(draft.body["id"])
-        sent = await self._graph.call(
-            "POST", f"{self._user}/messages/{quote(thread_id, safe='')}/send", mailbox=self._sender
+        conversation_id = str(draft.body.get("conversationId", ""))
+        sent = await self._send_draft(thread_id)
+        if not sent.ok:
+            self._unsent_drafts[mail.message_id] = thread_id
+            self._conversations[thread_id] = conversation_id
+        return _result(sent, thread_id, conversation_id)
+
+    async def _send_draft(self, draft_id: str) -> GraphResponse:
+        return await self._graph.call(
+            "POST", f"{self._user}/messages/{quote(draft_id, safe='')}/send", mailbox=self._sender
         )
-        return _result(sent, thread_id, str(draft.body.get("conversationId", "")))
 
 
 def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") -> RecordResult:
