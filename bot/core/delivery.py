@@ -42,6 +42,7 @@ from bot.core.ports import (
 )
 from bot.core.ratelimit import RateLimiter
 from bot.core.relay import record_in_group
+from bot.core.retry import read_modify_write
 
 log = logging.getLogger("send.delivery")
 
@@ -362,17 +363,16 @@ class DeliveryWorker:
         await update_person(self._store, person.tenant_id, person.person_id, change)
 
     async def _save(self, message: Message, outcome: dict[str, Delivery]) -> None:
-        current: Message | None = message
-        for _ in range(5):
-            if current is None:
-                return
-            merged = tuple(outcome.get(d.recipient_id, d) for d in current.deliveries)
-            try:
-                await self._store.save_message(current.with_changes(deliveries=merged))
-                return
-            except ConcurrentUpdate:
-                current = await self._store.get_message(message.group_id, message.message_id)
-        raise StoreError(f"message {message.message_id}: delivery state keeps changing")
+        """Writes the deliveries' new states (one write per message, merged on a conflict)."""
+        await read_modify_write(
+            message,
+            lambda: self._store.get_message(message.group_id, message.message_id),
+            lambda current: current.with_changes(
+                deliveries=tuple(outcome.get(d.recipient_id, d) for d in current.deliveries)
+            ),
+            self._store.save_message,
+            f"message {message.message_id}",
+        )
 
     async def _tell_sender(self, message: Message, gone: list[Person]) -> None:
         sender = await self._store.get_person(message.tenant_id, message.sender_id)
@@ -416,15 +416,15 @@ def _recent_until(group: Group, message: Message, count: int = 5) -> tuple[Messa
 async def set_outlook_thread(
     store: Store, group: Group, thread_id: str, conversation_id: str
 ) -> None:
-    current: Group | None = group
-    for _ in range(10):
-        if current is None or current.outlook_thread == thread_id:
-            return
-        try:
-            await store.save_group(
-                current.with_changes(outlook_thread=thread_id, outlook_conversation=conversation_id)
-            )
-            return
-        except ConcurrentUpdate:
-            current = await store.get_group(group.tenant_id, group.group_id)
-    raise ConcurrentUpdate(f"group {group.group_id} keeps changing")
+    def point(current: Group) -> Group:
+        if current.outlook_thread == thread_id:
+            return current
+        return current.with_changes(outlook_thread=thread_id, outlook_conversation=conversation_id)
+
+    await read_modify_write(
+        group,
+        lambda: store.get_group(group.tenant_id, group.group_id),
+        point,
+        store.save_group,
+        f"group {group.group_id}",
+    )

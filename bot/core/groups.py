@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from bot.core.addresses import MemberList
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
-from bot.core.ports import Clock, ConcurrentUpdate, Store
+from bot.core.ports import Clock, Store
 from bot.core.relay import Refused, wants_teams_copy
+from bot.core.retry import read_modify_write
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class Groups:
                 )
             return g.with_changes(members=(*g.members, *added))
 
-        await self._update(group, change)
+        await self._update(group, change, owner=sender.person_id)
         return f"Added {_names(new)} to {group.name}."
 
     async def remove(self, sender: Person, name: str, who: str, mentioned: Sequence[str]) -> str:
@@ -179,6 +180,7 @@ class Groups:
             lambda g: g.with_changes(
                 members=tuple(m for m in g.members if m.person_id != member.person_id)
             ),
+            owner=sender.person_id,
         )
         return f"Removed {member.display_name} from {group.name}."
 
@@ -187,7 +189,7 @@ class Groups:
         new_name = check_name(new_name)
         people = await self._store.get_people(group.tenant_id, group.member_ids)
         await self.check_unique(people, new_name, except_id=group.group_id)
-        await self._update(group, lambda g: g.with_changes(name=new_name))
+        await self._update(group, lambda g: g.with_changes(name=new_name), owner=sender.person_id)
         return f"Renamed {group.name} to {new_name}."
 
     async def leave(self, sender: Person, name: str) -> str:
@@ -209,11 +211,11 @@ class Groups:
 
         updated = await self._update(group, change)
         await self._clear_active(sender, group.group_id)
-        if updated is not None and not updated.members:
+        if not updated.members:
             # The others left at the same moment: this was the last member after all.
             await self._store.delete_group(updated)
             return f"You left {group.name}; you were its last member, so it is deleted."
-        if group.owner_id == sender.person_id and updated is not None:
+        if group.owner_id == sender.person_id:
             heir = updated.member(updated.owner_id)
             return f"You left {group.name}; {heir.display_name if heir else 'the oldest member'} owns it now."
         return f"You left {group.name}."
@@ -327,16 +329,27 @@ class Groups:
             )
         return group
 
-    async def _update(self, group: Group, change: Callable[[Group], Group]) -> Group | None:
-        current: Group | None = group
-        for _ in range(5):
-            if current is None:
-                raise Refused(f"{group.name} no longer exists.")
-            try:
-                return await self._store.save_group(change(current))
-            except ConcurrentUpdate:
-                current = await self._store.get_group(group.tenant_id, group.group_id)
-        raise ConcurrentUpdate(f"group {group.group_id} keeps changing")
+    async def _update(
+        self, group: Group, change: Callable[[Group], Group], owner: str = ""
+    ) -> Group:
+        """Changes a group; with `owner`, only while that person still owns it (the check
+        is repeated on every re-read, so a concurrent hand-over is respected)."""
+
+        def checked(current: Group) -> Group:
+            if owner and current.owner_id != owner:
+                raise Refused(f"Only the owner of {current.name} can do that.")
+            return change(current)
+
+        updated = await read_modify_write(
+            group,
+            lambda: self._store.get_group(group.tenant_id, group.group_id),
+            checked,
+            self._store.save_group,
+            f"group {group.group_id}",
+        )
+        if updated is None:
+            raise Refused(f"{group.name} no longer exists.")
+        return updated
 
 
 def _pick_member(group: Group, who: str, mentioned: Sequence[str]) -> Member | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.core.addresses import MemberList, Mention, normalize_address
 from bot.core.model import Person, TeamsReach
 from bot.core.ports import ConcurrentUpdate, Directory, Store
+from bot.core.retry import read_modify_write
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,13 @@ async def update_person(
     store: Store, tenant_id: str, person_id: str, change: Callable[[Person], Person]
 ) -> Person | None:
     """Read-modify-write with etag retries; None if the person does not exist."""
-    for _ in range(5):
-        person = await store.get_person(tenant_id, person_id)
-        if person is None:
-            return None
-        try:
-            return await store.save_person(change(person))
-        except ConcurrentUpdate:
-            continue
-    raise ConcurrentUpdate(f"person {person_id} keeps changing")
+    return await read_modify_write(
+        None,
+        lambda: store.get_person(tenant_id, person_id),
+        change,
+        store.save_person,
+        f"person {person_id}",
+    )
 
 
 class People:

@@ -7,7 +7,6 @@ before anyone is told it was accepted; the delivery worker takes it from there.
 from __future__ import annotations
 
 import asyncio
-import random
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,7 +22,8 @@ from bot.core.model import (
     Person,
     Source,
 )
-from bot.core.ports import Clock, ConcurrentUpdate, Store
+from bot.core.ports import Clock, Store
+from bot.core.retry import read_modify_write
 
 
 class DeliveryQueue(Protocol):
@@ -135,19 +135,20 @@ class Relay:
 
 async def record_in_group(store: Store, group: Group, message: Message) -> Group:
     """Adds a message to its group's recent list (idempotent; retried on concurrent changes)."""
-    current: Group | None = group
-    for attempt in range(1, 31):
-        if current is None:
-            raise Refused("That group no longer exists.")
+
+    def add(current: Group) -> Group:
         if any(s.message_id == message.message_id for s in current.recent):
-            return current
+            return current  # already there: nothing to write
         recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
-        try:
-            return await store.save_group(
-                current.with_changes(recent=tuple(recent[-HISTORY_SIZE:]))
-            )
-        except ConcurrentUpdate:
-            # Another instance wrote the group meanwhile: spread the retries out.
-            await asyncio.sleep(random.uniform(0, 0.005 * attempt))
-            current = await store.get_group(group.tenant_id, group.group_id)
-    raise ConcurrentUpdate(f"group {group.group_id} keeps changing")
+        return current.with_changes(recent=tuple(recent[-HISTORY_SIZE:]))
+
+    updated = await read_modify_write(
+        group,
+        lambda: store.get_group(group.tenant_id, group.group_id),
+        add,
+        store.save_group,
+        f"group {group.group_id}",
+    )
+    if updated is None:
+        raise Refused("That group no longer exists.")
+    return updated
