@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -131,6 +132,25 @@ GRAPH_TENANT = "tenant-a"
 GRAPH_CLIENT = "0b1c2d3e-1111-4000-8000-000000000001"
 GRAPH_SECRET = "graph-s3cret"
 AM_AUDIENCE = "https://send.example"
+OUTLOOK_SENDER = "send@contoso.com"
+
+
+def graph_settings(
+    tmp_path: Path, entra: FakeEntra, graph: FakeGraph, port: int = 3978
+) -> Settings:
+    """The app's settings for Graph mode against the fakes (cards point at send.example)."""
+    return Settings(
+        port=port,
+        data_dir=tmp_path,
+        graph_tenant_id=GRAPH_TENANT,
+        graph_client_id=GRAPH_CLIENT,
+        graph_client_secret=GRAPH_SECRET,
+        graph_endpoint=graph.base_url,
+        aad_authority_host=entra.base_url,
+        outlook_sender=OUTLOOK_SENDER,
+        am_originator="originator-id",
+        public_base_url="https://send.example",
+    )
 
 
 @pytest.fixture
@@ -153,3 +173,11 @@ async def entra(tls: TlsFiles) -> AsyncIterator[FakeEntra]:
 async def graph(entra: FakeEntra) -> AsyncIterator[FakeGraph]:
     async with FakeGraph(entra) as fake:
         yield fake
+
+
+@pytest.fixture
+async def http(tls: TlsFiles) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client that trusts the fakes' certificate (and nothing else)."""
+    connector = aiohttp.TCPConnector(ssl=tls.client_context())
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield session

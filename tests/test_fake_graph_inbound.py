@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,13 +12,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
-from tests.fakes.tls import LocalServer, TlsFiles, make_tls
+from tests.fakes.tls import LocalServer
 
-TENANT = "6e2b5c1a-0000-4000-8000-0000000000bb"
-CLIENT = "0b1c2d3e-1111-4000-8000-000000000002"
-SECRET = "s3cr3t~inbound"
+# The client the shared `entra` fixture (conftest.py) registers.
+TENANT, CLIENT, SECRET = GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET
 SENDER = "send@contoso.example"
 ALEX, MEGAN, ADELE = "alexw@contoso.example", "meganb@contoso.example", "adelev@contoso.example"
 # As the app spells it: the address percent-encoded (`quote` encodes "@").
@@ -56,36 +55,17 @@ class Receiver(LocalServer):
 
 
 @pytest.fixture
-def tls(tmp_path: Path) -> TlsFiles:
-    return make_tls(tmp_path / "tls")
-
-
-@pytest.fixture
-async def entra(tls: TlsFiles) -> AsyncIterator[FakeEntra]:
-    async with FakeEntra(tls) as fake:
-        fake.register_client(TENANT, CLIENT, SECRET)
-        yield fake
-
-
-@pytest.fixture
-async def graph(entra: FakeEntra) -> AsyncIterator[FakeGraph]:
-    async with FakeGraph(entra) as fake:
-        for address, name in [(SENDER, "Send"), (ALEX, "Alex Wilber"), (MEGAN, "Megan Bowen")]:
-            fake.add_user(address, name)
-        yield fake
+def graph(graph: FakeGraph) -> FakeGraph:
+    """The shared fake Graph, with this file's directory."""
+    for address, name in [(SENDER, "Send"), (ALEX, "Alex Wilber"), (MEGAN, "Megan Bowen")]:
+        graph.add_user(address, name)
+    return graph
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     async with Receiver() as server:
         yield server
-
-
-@pytest.fixture
-async def http(tls: TlsFiles) -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(ssl=tls.client_context())
-    async with aiohttp.ClientSession(connector=connector) as session:
-        yield session
 
 
 @pytest.fixture

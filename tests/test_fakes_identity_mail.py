@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,51 +11,24 @@ import jwt
 import msal
 import pytest
 
+from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT
 from tests.fakes.entra import OUTLOOK_ACTIONS_APP_ID, FakeEntra
 from tests.fakes.graph import FakeGraph, fail_first
-from tests.fakes.tls import TlsFiles, make_tls
+from tests.fakes.tls import TlsFiles
 
-TENANT = "6e2b5c1a-0000-4000-8000-0000000000aa"
-CLIENT = "0b1c2d3e-1111-4000-8000-000000000001"
-SECRET = "s3cr3t~value"
+# The client the shared `entra` fixture (conftest.py) registers.
+TENANT, CLIENT, SECRET = GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 SENDER = "send@contoso.example"
 ALEX, MEGAN, ADELE = "alexw@contoso.example", "meganb@contoso.example", "adelev@contoso.example"
 
 
 @pytest.fixture
-def tls(tmp_path: Path) -> TlsFiles:
-    return make_tls(tmp_path / "tls")
-
-
-@pytest.fixture
-def trusted(tls: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> TlsFiles:
-    """Makes requests (MSAL) and new default SSL contexts trust the fake's certificate."""
-    for name, value in tls.env().items():
-        monkeypatch.setenv(name, value)
-    return tls
-
-
-@pytest.fixture
-async def entra(tls: TlsFiles) -> AsyncIterator[FakeEntra]:
-    async with FakeEntra(tls) as fake:
-        fake.register_client(TENANT, CLIENT, SECRET)
-        yield fake
-
-
-@pytest.fixture
-async def graph(entra: FakeEntra) -> AsyncIterator[FakeGraph]:
-    async with FakeGraph(entra) as fake:
-        for address, name in [(SENDER, "Send"), (ALEX, "Alex Wilber"), (MEGAN, "Megan Bowen")]:
-            fake.add_user(address, name)
-        yield fake
-
-
-@pytest.fixture
-async def http(tls: TlsFiles) -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(ssl=tls.client_context())
-    async with aiohttp.ClientSession(connector=connector) as session:
-        yield session
+def graph(graph: FakeGraph) -> FakeGraph:
+    """The shared fake Graph, with this file's directory."""
+    for address, name in [(SENDER, "Send"), (ALEX, "Alex Wilber"), (MEGAN, "Megan Bowen")]:
+        graph.add_user(address, name)
+    return graph
 
 
 def acquire_twice(entra: FakeEntra, secret: str) -> list[dict[str, Any]]:
@@ -105,7 +76,7 @@ def verify(token: str, keys: jwt.PyJWKSet, audience: str, issuer: str) -> dict[s
 
 
 async def test_msal_gets_a_token_once_and_then_serves_it_from_its_cache(
-    entra: FakeEntra, trusted: TlsFiles
+    entra: FakeEntra, tls: TlsFiles
 ) -> None:
     first, second = await asyncio.to_thread(acquire_twice, entra, SECRET)
     assert "access_token" in first, first
@@ -115,7 +86,7 @@ async def test_msal_gets_a_token_once_and_then_serves_it_from_its_cache(
 
 
 async def test_msal_with_a_wrong_secret_gets_entras_invalid_client(
-    entra: FakeEntra, trusted: TlsFiles
+    entra: FakeEntra, tls: TlsFiles
 ) -> None:
     result, _ = await asyncio.to_thread(acquire_twice, entra, "wrong")
     assert result["error"] == "invalid_client" and 7000215 in result["error_codes"]
@@ -124,7 +95,7 @@ async def test_msal_with_a_wrong_secret_gets_entras_invalid_client(
 
 
 async def test_the_certificate_is_trusted_through_ssl_cert_file(
-    entra: FakeEntra, trusted: TlsFiles
+    entra: FakeEntra, tls: TlsFiles
 ) -> None:
     context = ssl.create_default_context()  # made after SSL_CERT_FILE is set
     async with (

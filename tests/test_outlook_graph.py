@@ -8,29 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, running_app
+from tests.conftest import OUTLOOK_SENDER, graph_settings, running_app
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph, GraphCall, fail_first
 from tests.outlook_helpers import card_in, card_texts, eventually
 from tests.teams_world import TeamsWorld
 
-SENDER = "send@contoso.com"
-
-
-def graph_settings(tmp_path: Path, entra: FakeEntra, graph: FakeGraph) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        graph_tenant_id=GRAPH_TENANT,
-        graph_client_id=GRAPH_CLIENT,
-        graph_client_secret=GRAPH_SECRET,
-        graph_endpoint=graph.base_url,
-        aad_authority_host=entra.base_url,
-        outlook_sender=SENDER,
-        am_originator="originator-id",
-        public_base_url="https://send.example",
-    )
+SENDER = OUTLOOK_SENDER
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.web.app import create_app
-from tests.conftest import FAST_RETRY, GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, serve
+from tests.conftest import FAST_RETRY, OUTLOOK_SENDER, graph_settings, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
@@ -19,7 +19,7 @@ from tests.outlook_helpers import eventually
 from tests.services import free_port
 from tests.teams_world import TeamsWorld, card_text
 
-SENDER = "send@contoso.com"
+SENDER = OUTLOOK_SENDER
 
 
 @dataclass
@@ -31,16 +31,9 @@ class Inbound:
 
 
 def settings_for(tmp_path: Path, entra: FakeEntra, graph: FakeGraph, port: int) -> Settings:
-    return Settings(
-        port=port,
-        data_dir=tmp_path,
-        graph_tenant_id=GRAPH_TENANT,
-        graph_client_id=GRAPH_CLIENT,
-        graph_client_secret=GRAPH_SECRET,
-        graph_endpoint=graph.base_url,
-        aad_authority_host=entra.base_url,
-        outlook_sender=SENDER,
-        public_base_url=f"http://127.0.0.1:{port}",
+    """Graph mode, with Graph's notifications coming back to this app's own port."""
+    return replace(
+        graph_settings(tmp_path, entra, graph, port), public_base_url=f"http://127.0.0.1:{port}"
     )
 
 
