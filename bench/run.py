@@ -28,7 +28,8 @@ from aiohttp import web
 
 from bench.seed import seed_store
 from bot.config import Settings
-from bot.web.app import SERVICES, create_app
+from bot.web.app import create_app
+from bot.web.keys import SERVICES
 from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.services import COSMOS_KEY, ROOT, cosmos_server, free_port
 from tests.teams_world import TeamsWorld

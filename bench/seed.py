@@ -30,7 +30,7 @@ def seed_store(
 
     for address in pool:
         person = Person(tenant, address, address.split("@")[0], email=address)
-        add("people", tenant, address, repository._person_body(person))
+        add("directory", tenant, address, repository._person_body(person))
     for g in range(groups):
         names = [pool[(g * 7 + k * 13) % len(pool)] for k in range(5)]
         members = tuple(Member(a, a.split("@")[0], start) for a in dict.fromkeys(names))
@@ -56,7 +56,7 @@ def seed_store(
             start,
             recent=tuple(m.summary() for m in messages[-10:]),
         )
-        add("groups", tenant, group.group_id, repository._group_body(group))
+        add("directory", tenant, group.group_id, repository._group_body(group))
         for message in messages:
             add("messages", message.group_id, message.message_id, repository._message_body(message))
     with db:

@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 # Answers worth another try: timeouts, precondition races, throttling; and every 5xx.
-RETRIED_STATUSES = (408, 412, 429)
+_PASSING = (408, 412, 429)
+
+
+def is_passing_failure(status: int) -> bool:
+    """The one rule for every service Send calls: is this failure worth another try?
+
+    0 stands for "no answer" (connection refused, reset, timed out).
+    """
+    return status == 0 or status in _PASSING or status >= 500
 
 
 def retry_after_seconds(value: str | None) -> float:

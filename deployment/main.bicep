@@ -125,11 +125,7 @@ var databaseName = 'send'
 // The containers and partition key paths the code creates (bot/store/documents.py, PARTITION_KEYS).
 var cosmosContainers = [
   {
-    name: 'people'
-    partitionKey: '/tenantId'
-  }
-  {
-    name: 'groups'
+    name: 'directory'
     partitionKey: '/tenantId'
   }
   {
@@ -348,7 +344,7 @@ resource imagePull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Every variable of CONTRACT §4. Secrets are Key Vault references, resolved with the web app's
+// Every setting of docs/configuration.md. Secrets are Key Vault references, resolved with the web app's
 // identity; the settings are applied after that identity may read the vault.
 resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
   parent: webApp

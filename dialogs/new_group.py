@@ -1,7 +1,8 @@
 """`new` with no arguments: a dialog asks for the name, then the members, then confirms.
 
-Each answer is checked where it is given and asked again with the reason;
-`cancel` (handled by the bot) leaves the dialog with nothing created.
+Each answer is checked where it is given, by the same core rules as a typed `new`,
+and asked again with the reason; `cancel` (decided by the core) leaves the dialog
+with nothing created.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from botbuilder.dialogs.prompts import (
 )
 
 from bot.core.addresses import Mention, parse_members
-from bot.core.groups import Groups, check_name
-from bot.core.model import MAX_MEMBERS, Person
-from bot.core.relay import Refused
+from bot.core.errors import Refused
+from bot.core.groups import Groups, check_member_list, check_name
+from bot.core.model import Person
 from bot.teams.activity import command_text, mentions_of
 
 NEW_GROUP_DIALOG = "new-group"
@@ -45,8 +46,7 @@ def _person(step: WaterfallStepContext | PromptValidatorContext) -> Person:
 def new_group_dialog(groups: Groups) -> list[Dialog]:
     async def name_valid(prompt: PromptValidatorContext) -> bool:
         try:
-            name = check_name(prompt.recognized.value or "")
-            await groups.check_unique([_person(prompt)], name)
+            await groups.check_new_name(_person(prompt), prompt.recognized.value or "")
         except Refused as refusal:
             prompt.options.retry_prompt = MessageFactory.text(
                 f"{refusal} What should it be called?"
@@ -57,16 +57,11 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
     async def members_valid(prompt: PromptValidatorContext) -> bool:
         activity = prompt.context.activity
         members = parse_members(command_text(activity), _mentions(activity))
-        problem = ""
-        if members.malformed:
-            problem = f"{', '.join(members.malformed)}: not e-mail addresses."
-        elif members.empty:
-            problem = "I need at least one address or @mention."
-        elif len(members.addresses) + len(members.mentions) > MAX_MEMBERS - 1:
-            problem = f"A group has at most {MAX_MEMBERS} members including you."
-        if problem:
+        try:
+            check_member_list(_person(prompt), members)
+        except Refused as refusal:
             prompt.options.retry_prompt = MessageFactory.text(
-                f"{problem} Who should be in it? Addresses or @mentions, separated by commas."
+                f"{refusal} Who should be in it? Addresses or @mentions, separated by commas."
             )
             return False
         return True
@@ -75,9 +70,7 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
         given = str((step.options or {}).get("name", "")).strip()
         if given:
             try:
-                name = check_name(given)
-                await groups.check_unique([_person(step)], name)
-                return await step.next(name)
+                return await step.next(await groups.check_new_name(_person(step), given))
             except Refused as refusal:
                 await step.context.send_activity(str(refusal))
         return await step.prompt(
@@ -138,6 +131,6 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
 def _mentions(activity: Any) -> tuple[Mention, ...]:
     bot_id = activity.recipient.id if activity.recipient else ""
     return tuple(
-        Mention(user_id, name, service_url=activity.service_url or "", bot_id=bot_id)
-        for user_id, name in mentions_of(activity)
+        Mention(m.user_id, m.display_name, service_url=activity.service_url or "", bot_id=bot_id)
+        for m in mentions_of(activity)
     )

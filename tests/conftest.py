@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.compose import Tuning
 from bot.config import Settings
 from bot.core.delivery import RetryPolicy
 from bot.store.cosmos_documents import CosmosDocuments
@@ -29,6 +30,7 @@ from tests.teams_world import TeamsWorld
 BACKENDS = ["sqlite", "cosmos"]
 # Retries in tests wait milliseconds, not seconds; Retry-After still applies.
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=0.2)
+FAST_TUNING = Tuning(retry=FAST_RETRY)
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +108,7 @@ async def serve(app: web.Application, port: int | None = None) -> AsyncIterator[
 
 @asynccontextmanager
 async def running_app(settings: Settings, port: int | None = None) -> AsyncIterator[str]:
-    async with serve(create_app(settings, retry=FAST_RETRY), port) as url:
+    async with serve(create_app(settings, tuning=FAST_TUNING), port) as url:
         yield url
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -13,18 +11,18 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from tests.waiting import DEFAULT_TIMEOUT, wait_until
+
 _SCRIPT = re.compile(
     r'<script type="application/adaptivecard\+json">(.*?)</script>', re.DOTALL | re.IGNORECASE
 )
 
 
-async def eventually(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+async def eventually(
+    condition: Callable[[], bool], what: str, timeout: float = DEFAULT_TIMEOUT
+) -> None:
     """Polls a condition on things that send no signal (files, fake mailboxes)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    await wait_until(condition, timeout, what)
 
 
 class MovableClock:

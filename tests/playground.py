@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.waiting import DEFAULT_TIMEOUT, wait_until
+
 Json = dict[str, Any]
 
 
@@ -30,14 +32,9 @@ class Playground:
         try:
             # testConfig answers at once (config waits for the bot endpoint). Its routes
             # are mounted just after it starts listening, so a first 404 is retried.
-            for _ in range(50):
-                async with self._session.get(f"{self.base}/_internal/v1/testConfig") as response:
-                    if response.status == 200:
-                        self.config = (await response.json())["config"]
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the Playground never served its configuration")
+            await wait_until(
+                self._read_config, interval=0.1, what="the Playground to serve its configuration"
+            )
             chat = await self._session.ws_connect(
                 f"{self.base}/_ws_conversation/v1/conversations/stream"
             )
@@ -62,6 +59,14 @@ class Playground:
         await asyncio.gather(*self._readers, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
+
+    async def _read_config(self) -> bool:
+        assert self._session is not None
+        async with self._session.get(f"{self.base}/_internal/v1/testConfig") as response:
+            if response.status != 200:
+                return False
+            self.config = (await response.json())["config"]
+            return True
 
     @property
     def personal_chat(self) -> str:
@@ -96,7 +101,9 @@ class Playground:
             if isinstance(body, dict):
                 self.bot_requests.append(body)
 
-    async def wait(self, condition: Any, timeout: float = 15.0, what: str = "the bot") -> None:
+    async def wait(
+        self, condition: Any, timeout: float = DEFAULT_TIMEOUT, what: str = "the bot"
+    ) -> None:
         async with self._changed:
             try:
                 await asyncio.wait_for(self._changed.wait_for(condition), timeout)
@@ -134,7 +141,7 @@ class Playground:
             ]
         await self._post(f"/_conversation/v1/conversations/{conversation_id}/messages", body)
 
-    async def ask(self, text: str, timeout: float = 15.0) -> str:
+    async def ask(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> str:
         """Says something in the personal chat and returns the bot's next text reply."""
         before = len(self.texts(self.personal_chat))
         await self.say(self.personal_chat, text)

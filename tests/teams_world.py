@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from tests.fakes.connector import FakeConnector, TeamsPerson
+from tests.waiting import DEFAULT_TIMEOUT
 
 BOT_ID = "28:send-bot"
 Json = dict[str, Any]
@@ -141,7 +142,9 @@ class TeamsWorld:
             if any(a.get("data", {}).get("sendAction") == "reply" for a in card.get("actions", []))
         ]
 
-    async def wait_relayed(self, person: TeamsPerson, count: int, timeout: float = 10.0) -> None:
+    async def wait_relayed(
+        self, person: TeamsPerson, count: int, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         await self.connector.wait_for(
             lambda: len(self.relayed(person)) >= count, timeout, f"{count} copies to {person.name}"
         )

@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.core.chat import GroupChoice
 from bot.core.ports import RelayedMessage
+from bot.core.requests import GroupChoice
 from bot.teams.cards import group_picker_card, relayed_message_card
 from tests.teams_world import TeamsWorld
 

@@ -1,6 +1,9 @@
 """The delivery engine under faults: throttling, errors, and Teams' rate limits.
 
-Measured from the fake Bot Connector's own clock (the times it received each send).
+Measured from the fake Bot Connector's own clock (the times it received each send). Only
+bounds that a slow, loaded machine does not break are asserted: a retry is never earlier
+than Retry-After, and no second holds more sends than the limits allow. Nothing asserts
+how soon anything arrives.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from tests.teams_world import TeamsWorld, card_text
 # A send arriving up to this much earlier than its slot still counts as on time: the
 # limiter paces when requests leave; the fake sees when they arrive.
 ARRIVAL_JITTER = 0.05
+# How much more one send may take to arrive than another. The limiter books send times a
+# second apart, but on a loaded machine the first of a burst can be held up on its way
+# while a later one is not, so arrivals a second apart when sent come closer. Windows are
+# shortened by this much; a limiter that does not pace (or paces too fast) still shows.
+TRANSIT_SPREAD = 0.25
 
 
 @pytest.fixture
@@ -36,7 +44,7 @@ def busiest_second(times: list[float]) -> int:
     times = sorted(times)
     return max(
         (
-            sum(1 for t in times[i:] if t - start < 1.0 - ARRIVAL_JITTER)
+            sum(1 for t in times[i:] if t - start < 1.0 - TRANSIT_SPREAD)
             for i, start in enumerate(times)
         ),
         default=0,
@@ -134,7 +142,7 @@ async def test_teams_rate_limits_hold_under_a_burst(paced_world: TeamsWorld) -> 
     ]
     assert busiest_second(into_one_chat) <= 7  # Teams' limit per conversation
     span = max(r.at for r in sends) - min(r.at for r in sends)
-    assert span >= (len(sends) - 10) / 10 - ARRIVAL_JITTER  # queued, not dropped
+    assert span >= (len(sends) - 10) / 10 - TRANSIT_SPREAD  # queued, not dropped
 
 
 def test_busiest_second_counts_windows() -> None:

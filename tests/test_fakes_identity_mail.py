@@ -15,6 +15,7 @@ from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT
 from tests.fakes.entra import OUTLOOK_ACTIONS_APP_ID, FakeEntra
 from tests.fakes.graph import FakeGraph, fail_first
 from tests.fakes.tls import TlsFiles
+from tests.waiting import wait_until
 
 # The client the shared `entra` fixture (conftest.py) registers.
 TENANT, CLIENT, SECRET = GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET
@@ -275,13 +276,21 @@ async def test_throttling_answers_retry_after_and_concurrency_is_measured(
         assert (await response.json())["error"]["code"] == "TooManyRequests"
     async with http.get(url, headers=auth) as response:
         assert response.status == 200
-    graph.latency, graph.mailbox_concurrency = 0.2, 4
+    graph.mailbox_concurrency = 4
+    # Five requests in flight at once: held until all five have arrived, not hoped to
+    # overlap because each takes a while (TLS handshakes on a loaded machine take longer).
+    graph.hold = release = asyncio.Event()
 
     async def status() -> int:
         async with http.get(url, headers=auth) as response:
             return response.status
 
-    statuses = await asyncio.gather(*(status() for _ in range(5)))
+    five = asyncio.gather(*(status() for _ in range(5)))
+    try:
+        await wait_until(lambda: graph.in_flight.get(ALEX) == 5, what="five requests in flight")
+    finally:
+        release.set()
+    statuses = await five
     assert sorted(statuses) == [200, 200, 200, 200, 429]
     assert graph.max_in_flight[ALEX] == 5
     assert [c.status for c in graph.requests_to(ALEX)][:2] == [429, 200]

@@ -12,14 +12,16 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from bot.compose import Tuning
 from bot.config import Settings
-from bot.web.app import Tuning, create_app
+from bot.web.app import create_app
 from tests.conftest import FAST_RETRY, serve
 from tests.fakes.connector import FakeConnector
 from tests.outlook_helpers import MovableClock
 from tests.services import COSMOS_KEY, ROOT, free_port
 from tests.teams_world import TeamsWorld, card_text
 from tests.test_process import app_env, wait_healthy
+from tests.waiting import wait_until
 
 QUICK = Tuning(retry=FAST_RETRY, recovery_interval=0.2)
 
@@ -77,10 +79,10 @@ async def test_two_instances_send_each_copy_once(
             for p in people
             if p is not people[n % 4]
         }
-        await fake.wait_for(
-            lambda: expected <= set(copies_of(fake, "both-")), timeout=30, what="copies"
-        )
-        await asyncio.sleep(1.0)  # several recovery passes on both instances
+        await fake.wait_for(lambda: expected <= set(copies_of(fake, "both-")), what="copies")
+        # Checking that nothing more arrives: a settle wait, not a condition. Several of each
+        # instance's recovery passes (every 0.2 s) run meanwhile; none may send a copy again.
+        await asyncio.sleep(1.0)
     copies = copies_of(fake, "both-")
     assert set(copies) == expected
     assert set(copies.values()) == {1}, [k for k, n in copies.items() if n > 1]
@@ -92,6 +94,7 @@ async def test_a_dead_instances_work_is_taken_over(
     """Instance A accepts messages and is killed (-9) while its copies are on their way;
     instance B takes the pending deliveries over once A's claims have expired."""
     fake, connector_url = connector
+    hang = asyncio.Event()  # A's sends hang at the connector until this is set
     database = f"dead-{uuid.uuid4().hex[:8]}"
     settings = cosmos_settings(cosmos_endpoint, tmp_path, database)
     port = free_port()
@@ -108,27 +111,34 @@ async def test_a_dead_instances_work_is_taken_over(
             [sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, stderr=log
         )
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", instance_a, timeout=30)
-        async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as a:
-            people = [a.person(name) for name in ("Ann", "Bob", "Cy")]
-            for person in people:
-                await a.install(person)
-            await a.say(people[0], "new Team: " + ", ".join(p.email for p in people[1:]))
-            fake.latency = 2.0  # A's copies are still on their way when it dies
-            for n in range(5):
-                assert await a.say(people[0], f"dead-{n}") == 200
-            await asyncio.sleep(0.3)
+        try:
+            await wait_healthy(f"http://127.0.0.1:{port}", instance_a)
+            async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as a:
+                people = [a.person(name) for name in ("Ann", "Bob", "Cy")]
+                for person in people:
+                    await a.install(person)
+                await a.say(people[0], "new Team: " + ", ".join(p.email for p in people[1:]))
+                fake.hold = hang  # none of A's copies arrives, however long anything takes
+                for n in range(5):
+                    assert await a.say(people[0], f"dead-{n}") == 200  # claimed by A
+                await wait_until(lambda: fake.held >= 1, what="A's copies to reach the connector")
+        finally:
+            instance_a.kill()
+            instance_a.wait(timeout=10)
+        fake.hold = None  # B's sends are answered; A's stay stuck until the test ends
+        clock = MovableClock()
+        async with serve(create_app(settings, clock=clock, tuning=QUICK)):
+            # B's first recovery pass ran before it served. Checking that B takes nothing
+            # over yet is a settle wait, not a condition: its passes run every 0.2 s.
+            await asyncio.sleep(1.0)
+            assert copies_of(fake, "dead-") == Counter()  # A's claims have not expired yet
+            clock.advance(timedelta(minutes=6))  # past A's five-minute lease
+            expected = {
+                (fake.chat_of(p.user_id), f"dead-{n}") for n in range(5) for p in people[1:]
+            }
+            await fake.wait_for(
+                lambda: expected <= set(copies_of(fake, "dead-")), what="the takeover"
+            )
+        assert set(copies_of(fake, "dead-")) == expected
     finally:
-        instance_a.kill()
-        instance_a.wait(timeout=10)
-    fake.latency = 0.0
-    clock = MovableClock()
-    async with serve(create_app(settings, clock=clock, tuning=QUICK)):
-        await asyncio.sleep(1.0)
-        assert copies_of(fake, "dead-") == Counter()  # A's claims have not expired yet
-        clock.advance(timedelta(minutes=6))  # past A's five-minute lease
-        expected = {(fake.chat_of(p.user_id), f"dead-{n}") for n in range(5) for p in people[1:]}
-        await fake.wait_for(
-            lambda: expected <= set(copies_of(fake, "dead-")), timeout=20, what="takeover"
-        )
-    assert set(copies_of(fake, "dead-")) == expected
+        hang.set()  # the connector's requests from A may finish now

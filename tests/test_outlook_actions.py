@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.web.app import create_app
-from tests.conftest import AM_AUDIENCE, FAST_RETRY, serve
+from tests.conftest import AM_AUDIENCE, FAST_TUNING, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import OUTLOOK_ACTIONS_APP_ID, FakeEntra
 from tests.outlook_helpers import (
@@ -83,7 +83,7 @@ async def scene(
         am_originator="originator-id",
         public_base_url="https://send.example",
     )
-    app = create_app(settings, clock=clock, retry=FAST_RETRY)
+    app = create_app(settings, clock=clock, tuning=FAST_TUNING)
     async with serve(app) as url, TeamsWorld(url, fake, connector_url) as world:
         ann, bob = world.person("Ann"), world.person("Bob")
         await world.install(ann)

@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.web.app import create_app
-from tests.conftest import FAST_RETRY, OUTLOOK_SENDER, graph_settings, serve
+from tests.conftest import FAST_TUNING, OUTLOOK_SENDER, graph_settings, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
@@ -47,7 +47,7 @@ async def inbound(
     graph.add_user(SENDER, "Send")
     port = free_port()
     settings = settings_for(tmp_path, entra, graph, port)
-    app = create_app(settings, retry=FAST_RETRY)
+    app = create_app(settings, tuning=FAST_TUNING)
     async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
         await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
         yield Inbound(world, graph, settings, url)
@@ -120,7 +120,7 @@ async def test_missed_notifications_are_caught_up_at_start(inbound: Inbound) -> 
     # The same app restarted: its first act is a delta query from the saved link.
     port = free_port()
     settings = settings_for(inbound.settings.data_dir, graph.entra, graph, port)
-    async with serve(create_app(settings, retry=FAST_RETRY), port):
+    async with serve(create_app(settings, tuning=FAST_TUNING), port):
         await world.wait_relayed(ann, 1)
     assert "while nobody listened" in card_text(world.relayed(ann)[0])
 

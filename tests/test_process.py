@@ -1,4 +1,7 @@
-"""`python app.py` as a person runs it: start-up time, configuration errors, restarts."""
+"""`python app.py` as a person runs it: start-up, configuration errors, restarts, SIGTERM.
+
+How fast it starts is a figure bench/run.py prints, not something asserted here.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
+from bot.web.app import SHUTDOWN_GRACE_SECONDS
 from tests.fakes.connector import FakeConnector
 from tests.services import ROOT, free_port
 from tests.teams_world import TeamsWorld, card_text
+from tests.waiting import wait_until
 
 
 def app_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
@@ -28,18 +34,35 @@ def app_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     return {**keep, "PORT": str(port), "DATA_DIR": str(tmp_path / "data"), **extra}
 
 
-async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> float:
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() - started < timeout:
-            assert process.poll() is None, "the app exited"
+# Starting Python, importing botbuilder, opening the store: seconds on a loaded machine.
+START_TIMEOUT = 60.0
+PROBE = aiohttp.ClientTimeout(total=10)
+
+
+async def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], timeout: float = START_TIMEOUT
+) -> None:
+    """Waits for /healthz to answer 200; fails at once if the process exits instead."""
+    async with aiohttp.ClientSession(timeout=PROBE) as session:
+
+        async def healthy() -> bool:
+            assert process.poll() is None, f"the app exited with code {process.returncode}"
             try:
                 async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return time.monotonic() - started
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.02)
-    raise AssertionError(f"/healthz did not answer within {timeout} s")
+                    return response.status == 200
+            except (aiohttp.ClientConnectionError, TimeoutError):
+                return False
+
+        await wait_until(healthy, timeout, f"{url}/healthz to answer 200")
+
+
+async def refuses_connections(url: str) -> bool:
+    """True once nothing accepts a new connection at `url` (a new session each time)."""
+    try:
+        async with aiohttp.ClientSession(timeout=PROBE) as session, session.get(f"{url}/healthz"):
+            return False
+    except (aiohttp.ClientConnectionError, TimeoutError):
+        return True
 
 
 def start_app(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
@@ -57,17 +80,17 @@ def start_app(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
 async def app_process(tmp_path: Path, port: int, **env: str) -> AsyncIterator[str]:
     process = start_app(tmp_path, port, **env)
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+        await wait_healthy(f"http://127.0.0.1:{port}", process)
         yield f"http://127.0.0.1:{port}"
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+            process.wait(timeout=60)
 
 
-async def test_starts_in_under_two_seconds_with_no_environment(tmp_path: Path) -> None:
+async def test_starts_with_no_environment(tmp_path: Path) -> None:
+    """Nothing configured but a free PORT. How long it takes: bench/run.py's start-up row."""
     port = free_port()
-    started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py")],
         cwd=tmp_path,
@@ -75,13 +98,11 @@ async def test_starts_in_under_two_seconds_with_no_environment(tmp_path: Path) -
         stderr=subprocess.PIPE,
     )
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=10)
-        elapsed = time.monotonic() - started
-        assert elapsed < 2.0, f"took {elapsed:.2f} s"
+        await wait_healthy(f"http://127.0.0.1:{port}", process)
         assert (tmp_path / "data" / "send.sqlite3").exists()  # DATA_DIR defaults to ./data
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0
     assert b'"event": "starting"' in stderr
 
@@ -127,7 +148,7 @@ async def test_nothing_acknowledged_is_lost_across_a_hard_kill(
     # Kill -9 the next process right after an acknowledged command: it must be there after.
     process = start_app(tmp_path, port)
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+        await wait_healthy(f"http://127.0.0.1:{port}", process)
         async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
             alice = world.person("Alice")
             assert await world.say(alice, "rename lunch: brunch") == 200
@@ -162,7 +183,7 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
         await world.say(people[2], "use burst")
     acknowledged: list[tuple[str, str]] = []  # (sender, text)
     process = start_app(tmp_path, port, **env)
-    await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+    await wait_healthy(f"http://127.0.0.1:{port}", process)
     async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
         people = [world.person(name) for name in members]
         slots = asyncio.Semaphore(10)
@@ -215,33 +236,42 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
 async def test_sigterm_finishes_or_releases_deliveries_and_exits(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
-    """SIGTERM while copies hang at a slow connector: the process stops accepting, waits
+    """SIGTERM while a copy hangs at the connector: the process stops accepting, waits
     its grace period, releases the claims of what is unfinished, and exits."""
     fake, connector_url = connector
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     process = start_app(tmp_path, port)
-    await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
-    async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
-        ann, bob = world.person("Ann"), world.person("Bob")
-        await world.install(ann)
-        await world.install(bob)
-        await world.say(ann, f"new Lunch: {bob.email}")
-        fake.latency = 14.0  # the copy will not arrive within the 10 s grace period
-        assert await world.say(ann, "stuck on its way") == 200
-        await asyncio.sleep(0.3)
-        stopped_at = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.5)
+    hang = asyncio.Event()  # the connector answers no send until this is set
+    try:
+        await wait_healthy(url, process)
+        async with TeamsWorld(url, fake, connector_url) as world:
+            ann, bob = world.person("Ann"), world.person("Bob")
+            await world.install(ann)
+            await world.install(bob)
+            await world.say(ann, f"new Lunch: {bob.email}")
+            fake.hold = hang  # the copy cannot arrive within the grace period, however slow
+            assert await world.say(ann, "stuck on its way") == 200
+            await wait_until(lambda: fake.held >= 1, what="Bob's copy to reach the connector")
+            stopped_at = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            await wait_until(lambda: refuses_connections(url), what="the app to stop listening")
+            with pytest.raises(aiohttp.ClientError):
+                await world.say(ann, "too late")
+        # A guard against hanging, not a measure of speed: the grace period plus lots.
         try:
-            await world.say(ann, "too late")
-            accepted_after_stop = True
-        except aiohttp.ClientError:
-            accepted_after_stop = False
-        assert not accepted_after_stop
-    returncode = await asyncio.to_thread(process.wait, 40)
-    took = time.monotonic() - stopped_at
+            returncode = await asyncio.to_thread(process.wait, SHUTDOWN_GRACE_SECONDS + 60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the app did not exit after SIGTERM")
+        took = time.monotonic() - stopped_at
+    finally:
+        hang.set()  # the connector's hanging request may finish now
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
     assert returncode == 0
-    assert took < 20, f"took {took:.1f} s to stop"
+    # Load only makes this longer: it waited for the copy before giving up on it.
+    assert took >= SHUTDOWN_GRACE_SECONDS, f"exited {took:.1f} s after SIGTERM"
     documents = SqliteDocuments(tmp_path / "data" / "send.sqlite3")
     await documents.open()
     try:

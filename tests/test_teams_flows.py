@@ -28,7 +28,7 @@ async def test_new_dialog_asks_checks_and_confirms(world: TeamsWorld) -> None:
     await world.say(ann, "Book club")
     assert world.last_reply(ann).startswith("Who should be in Book club?")
     await world.say(ann, "bob@contoso.com, nonsense")
-    assert world.last_reply(ann).startswith("nonsense: not e-mail addresses.")
+    assert world.last_reply(ann).startswith("nonsense is not an e-mail address.")
     await world.say(ann, f"{bob.email};", mentions=[cy])
     assert world.last_reply(ann).startswith("Create Book club with bob@contoso.com, Cy?")
     await world.say(ann, "yes")

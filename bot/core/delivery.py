@@ -14,7 +14,7 @@ import logging
 import random
 import uuid
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -36,7 +36,6 @@ from bot.core.ports import (
     SendOutcome,
     Store,
     StoreError,
-    SystemClock,
     TeamsSender,
     ThreadMail,
 )
@@ -73,7 +72,9 @@ class DeliveryWorker:
         concurrency: int = 64,
         instance_id: str = "",
         lease: timedelta = DEFAULT_LEASE,
-        clock: Clock | None = None,
+        *,
+        clock: Clock,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._teams = teams
@@ -82,7 +83,8 @@ class DeliveryWorker:
         self._policy = policy
         self.instance_id = instance_id or uuid.uuid4().hex
         self._lease = lease
-        self._clock = clock or SystemClock()
+        self._clock = clock
+        self._sleep = sleep  # injected so tests of retries and back-off need not wait
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
@@ -123,9 +125,7 @@ class DeliveryWorker:
                 continue  # being delivered (by another instance, or by this one)
             try:
                 message = await self._store.save_message(
-                    message.with_changes(
-                        claimed_by=self.instance_id, claimed_until=now + self._lease
-                    )
+                    replace(message, claimed_by=self.instance_id, claimed_until=now + self._lease)
                 )
             except ConcurrentUpdate:
                 continue  # another instance took it first
@@ -151,7 +151,7 @@ class DeliveryWorker:
             for d in message.deliveries
         )
         try:
-            await self._store.save_message(message.with_changes(deliveries=failed))
+            await self._store.save_message(replace(message, deliveries=failed))
         except ConcurrentUpdate:
             return  # changed meanwhile: the next pass looks again
 
@@ -184,7 +184,7 @@ class DeliveryWorker:
         if current is None or not current.pending or current.claimed_by != self.instance_id:
             return
         try:
-            await self._store.save_message(current.with_changes(claimed_until=self._clock.now()))
+            await self._store.save_message(replace(current, claimed_until=self._clock.now()))
         except (ConcurrentUpdate, StoreError):
             log.warning("claim not released", extra={"message_id": message.message_id})
 
@@ -287,7 +287,7 @@ class DeliveryWorker:
                         "detail": result.detail,
                     },
                 )
-                await asyncio.sleep(self._policy.delay(attempts, result.retry_after))
+                await self._sleep(self._policy.delay(attempts, result.retry_after))
             return _gave_up(delivery, attempts)
 
     def _remember_thread(self, group_id: str, thread_id: str) -> None:
@@ -341,7 +341,7 @@ class DeliveryWorker:
                     "detail": result.detail,
                 },
             )
-            await asyncio.sleep(self._policy.delay(attempts, result.retry_after))
+            await self._sleep(self._policy.delay(attempts, result.retry_after))
         return _gave_up(delivery, attempts)
 
     async def _ensure_chat(self, person: Person) -> Person:
@@ -352,13 +352,13 @@ class DeliveryWorker:
             return person
         teams = replace(person.teams, conversation_id=conversation_id, reachable=True)
         updated = await update_person(
-            self._store, person.tenant_id, person.person_id, lambda p: p.with_changes(teams=teams)
+            self._store, person.tenant_id, person.person_id, lambda p: replace(p, teams=teams)
         )
-        return updated or person.with_changes(teams=teams)
+        return updated or replace(person, teams=teams)
 
     async def _mark_unreachable(self, person: Person) -> None:
         def change(p: Person) -> Person:
-            return p.with_changes(teams=replace(p.teams, reachable=False)) if p.teams else p
+            return replace(p, teams=replace(p.teams, reachable=False)) if p.teams else p
 
         await update_person(self._store, person.tenant_id, person.person_id, change)
 
@@ -367,8 +367,9 @@ class DeliveryWorker:
         await read_modify_write(
             message,
             lambda: self._store.get_message(message.group_id, message.message_id),
-            lambda current: current.with_changes(
-                deliveries=tuple(outcome.get(d.recipient_id, d) for d in current.deliveries)
+            lambda current: replace(
+                current,
+                deliveries=tuple(outcome.get(d.recipient_id, d) for d in current.deliveries),
             ),
             self._store.save_message,
             f"message {message.message_id}",
@@ -419,7 +420,7 @@ async def set_outlook_thread(
     def point(current: Group) -> Group:
         if current.outlook_thread == thread_id:
             return current
-        return current.with_changes(outlook_thread=thread_id, outlook_conversation=conversation_id)
+        return replace(current, outlook_thread=thread_id, outlook_conversation=conversation_id)
 
     await read_modify_write(
         group,

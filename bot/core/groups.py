@@ -1,16 +1,17 @@
-"""Group commands (CONTRACT §1, §5): what each does, its rules and its one-line answers."""
+"""Group commands: what each does, its rules (limits, owner-only, names) and its one-line answers."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList
+from bot.core.errors import Refused
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
 from bot.core.ports import Clock, Store
-from bot.core.relay import Refused, wants_teams_copy
+from bot.core.relay import wants_teams_copy
 from bot.core.retry import read_modify_write
 
 
@@ -31,6 +32,34 @@ def check_name(name: str) -> str:
     if ":" in name:
         raise Refused("Group names cannot contain ':' (it separates the name from the rest).")
     return name
+
+
+def check_member_list(owner: Person, members: MemberList) -> None:
+    """The rules a typed member list must pass before anyone is looked up.
+
+    `create` and the `new` dialog both apply them, so both refuse alike.
+    """
+    if members.empty:
+        raise Refused("Name the members: e-mail addresses or @mentions, separated by commas.")
+    if members.malformed:
+        raise Refused(
+            "; ".join(f"{token} is not an e-mail address" for token in members.malformed)
+            + ". Nothing was changed."
+        )
+    others = [a for a in members.addresses if a != owner.email] + list(members.mentions)
+    if len(others) + 1 > MAX_MEMBERS:
+        raise Refused(
+            f"A group has at most {MAX_MEMBERS} members including you; that would be "
+            f"{len(others) + 1}. Nothing was created."
+        )
+
+
+def check_chat_size(people: int) -> None:
+    if people > MAX_MEMBERS:
+        raise Refused(
+            f"This chat has more than {MAX_MEMBERS} people; a Send group has at most "
+            f"{MAX_MEMBERS}. Nothing was created."
+        )
 
 
 def _names(people: Sequence[Person | Member]) -> str:
@@ -99,8 +128,15 @@ class Groups:
                     )
                     raise Refused(f"{whose} a group named {group.name}; choose another name.")
 
+    async def check_new_name(self, owner: Person, name: str) -> str:
+        """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""
+        name = check_name(name)
+        await self.check_unique([owner], name)
+        return name
+
     async def create(self, owner: Person, name: str, members: MemberList) -> Created:
         name = check_name(name)
+        check_member_list(owner, members)
         people = await self._resolve(owner, members)
         everyone = [owner, *(p for p in people if p.person_id != owner.person_id)]
         if len(everyone) > MAX_MEMBERS:
@@ -131,6 +167,15 @@ class Groups:
         )
         return Created(group, text)
 
+    async def create_from_chat(self, everyone: Sequence[Person], name: str) -> str:
+        """`@Send new <name>` in a group chat: a group of the chat's roster, sender first."""
+        check_chat_size(len(everyone))
+        created = await self.create_with(everyone[0], check_name(name), everyone)
+        return (
+            f"Made the Send group {created.group.name} with the {len(everyone)} people of this chat. "
+            "Each of you gets its messages in a 1:1 chat with me and in Outlook."
+        )
+
     async def _resolve(self, sender: Person, members: MemberList) -> list[Person]:
         if members.empty:
             raise Refused("Name the members: e-mail addresses or @mentions, separated by commas.")
@@ -139,8 +184,7 @@ class Groups:
             raise Refused("; ".join(problems) + ". Nothing was changed.")
         return people
 
-    async def add(self, sender: Person, name: str, members: MemberList) -> str:
-        group = await self._owned(sender, name, "add members to")
+    async def add(self, sender: Person, group: Group, members: MemberList) -> str:
         people = await self._resolve(sender, members)
         new = [p for p in people if not group.has_member(p.person_id)]
         if not new:
@@ -163,13 +207,12 @@ class Groups:
                 raise Refused(
                     f"{g.name} would pass the limit of {MAX_MEMBERS}. Nothing was changed."
                 )
-            return g.with_changes(members=(*g.members, *added))
+            return replace(g, members=(*g.members, *added))
 
         await self._update(group, change, owner=sender.person_id)
         return f"Added {_names(new)} to {group.name}."
 
-    async def remove(self, sender: Person, name: str, who: str, mentioned: Sequence[str]) -> str:
-        group = await self._owned(sender, name, "remove members from")
+    async def remove(self, sender: Person, group: Group, who: str, mentioned: Sequence[str]) -> str:
         member = _pick_member(group, who, mentioned)
         if member is None:
             raise Refused(f"{who.strip() or 'That person'} is not a member of {group.name}.")
@@ -177,19 +220,18 @@ class Groups:
             raise Refused(f"To take yourself out, use leave {group.name}.")
         await self._update(
             group,
-            lambda g: g.with_changes(
-                members=tuple(m for m in g.members if m.person_id != member.person_id)
+            lambda g: replace(
+                g, members=tuple(m for m in g.members if m.person_id != member.person_id)
             ),
             owner=sender.person_id,
         )
         return f"Removed {member.display_name} from {group.name}."
 
-    async def rename(self, sender: Person, name: str, new_name: str) -> str:
-        group = await self._owned(sender, name, "rename")
+    async def rename(self, sender: Person, group: Group, new_name: str) -> str:
         new_name = check_name(new_name)
         people = await self._store.get_people(group.tenant_id, group.member_ids)
         await self.check_unique(people, new_name, except_id=group.group_id)
-        await self._update(group, lambda g: g.with_changes(name=new_name), owner=sender.person_id)
+        await self._update(group, lambda g: replace(g, name=new_name), owner=sender.person_id)
         return f"Renamed {group.name} to {new_name}."
 
     async def leave(self, sender: Person, name: str) -> str:
@@ -207,7 +249,7 @@ class Groups:
             owner = g.owner_id
             if owner == sender.person_id and members:
                 owner = min(members, key=lambda m: m.joined_at).person_id
-            return g.with_changes(members=members, owner_id=owner)
+            return replace(g, members=members, owner_id=owner)
 
         updated = await self._update(group, change)
         await self._clear_active(sender, group.group_id)
@@ -220,8 +262,7 @@ class Groups:
             return f"You left {group.name}; {heir.display_name if heir else 'the oldest member'} owns it now."
         return f"You left {group.name}."
 
-    async def delete(self, sender: Person, name: str) -> str:
-        group = await self._owned(sender, name, "delete")
+    async def delete(self, sender: Person, group: Group) -> str:
         await self._store.delete_group(group)
         await self._clear_active(sender, group.group_id)
         return f"Deleted {group.name}."
@@ -235,13 +276,14 @@ class Groups:
         group = await self.find(sender, name)
 
         def change(g: Group) -> Group:
-            return g.with_changes(
+            return replace(
+                g,
                 members=tuple(
                     Member(m.person_id, m.display_name, m.joined_at, muted)
                     if m.person_id == sender.person_id
                     else m
                     for m in g.members
-                )
+                ),
             )
 
         await self._update(group, change)
@@ -255,7 +297,7 @@ class Groups:
                 "I do not know your e-mail address, so there is no Outlook copy to turn on."
             )
         await update_person(
-            self._store, sender.tenant_id, sender.person_id, lambda p: p.with_changes(outlook_on=on)
+            self._store, sender.tenant_id, sender.person_id, lambda p: replace(p, outlook_on=on)
         )
         if on:
             return "Outlook copies are on: your groups' threads continue in Outlook."
@@ -311,16 +353,17 @@ class Groups:
             self._store,
             person.tenant_id,
             person.person_id,
-            lambda p: p.with_changes(active_group_id=group_id),
+            lambda p: replace(p, active_group_id=group_id),
         )
 
     async def _clear_active(self, person: Person, group_id: str) -> None:
         def change(p: Person) -> Person:
-            return p.with_changes(active_group_id="") if p.active_group_id == group_id else p
+            return replace(p, active_group_id="") if p.active_group_id == group_id else p
 
         await update_person(self._store, person.tenant_id, person.person_id, change)
 
-    async def _owned(self, sender: Person, name: str, action: str) -> Group:
+    async def owned(self, sender: Person, name: str, action: str) -> Group:
+        """The sender's group of that name, if they own it; `action` words the refusal."""
         group = await self.find(sender, name)
         if group.owner_id != sender.person_id:
             owner = group.member(group.owner_id)

@@ -6,7 +6,7 @@ is the store's concurrency token (an etag); `None` means "not stored yet".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -44,9 +44,6 @@ class Person:
     @property
     def teams_chat_ready(self) -> bool:
         return bool(self.teams and self.teams.conversation_id and self.teams.reachable)
-
-    def with_changes(self, **changes: object) -> Person:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -98,9 +95,6 @@ class Group:
     @property
     def member_ids(self) -> tuple[str, ...]:
         return tuple(m.person_id for m in self.members)
-
-    def with_changes(self, **changes: object) -> Group:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 class Channel(StrEnum):
@@ -158,6 +152,3 @@ class Message:
             sent_at=self.sent_at,
             source=self.source,
         )
-
-    def with_changes(self, **changes: object) -> Message:
-        return replace(self, **changes)  # type: ignore[arg-type]

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList, Mention, normalize_address
-from bot.core.model import Person, TeamsReach
-from bot.core.ports import ConcurrentUpdate, Directory, Store
+from bot.core.model import Group, Person, TeamsReach
+from bot.core.ports import ConcurrentUpdate, Directory, RosterEntry, Store, TeamsRoster
+from bot.core.requests import TeamsRequest, TeamsUser
 from bot.core.retry import read_modify_write
-
-
-@dataclass(frozen=True)
-class TeamsUser:
-    """A person as a Teams activity or roster describes them."""
-
-    tenant_id: str
-    user_id: str
-    display_name: str
-    service_url: str
-    bot_id: str = ""
-    email: str = ""
-    aad_object_id: str = ""
-    # Set when the activity comes from the person's own 1:1 chat with the bot.
-    conversation_id: str = ""
 
 
 def person_id_for(email: str, teams_user_id: str) -> str:
@@ -44,10 +31,125 @@ async def update_person(
     )
 
 
+HINTS_KEPT = 100_000
+
+
+@dataclass(frozen=True)
+class ActiveGroup:
+    """A sender's active group and its members, read together with the sender."""
+
+    group: Group
+    people: dict[str, Person]
+
+
+@dataclass(frozen=True)
+class Sender:
+    person: Person
+    active: ActiveGroup | None = None
+
+
 class People:
-    def __init__(self, store: Store, directory: Directory | None) -> None:
+    def __init__(self, store: Store, directory: Directory | None, roster: TeamsRoster) -> None:
         self._store = store
         self._directory = directory
+        self._roster = roster
+        # (tenant, person) -> (active group id, its member ids) as last posted to: what to
+        # read together with the person. Bounded, so memory stays flat.
+        self._hints: OrderedDict[tuple[str, str], tuple[str, tuple[str, ...]]] = OrderedDict()
+
+    async def sender(self, request: TeamsRequest) -> Sender:
+        """The person a request comes from, registered with how to reach them.
+
+        When the person posted to their active group before, that group and its members
+        are read in the same store request as the person (the usual case: one request).
+        """
+        user = request.sender
+        tenant_id = user.tenant_id
+        person_id = await self._store.person_id_for_teams_user(tenant_id, user.user_id)
+        known: Person | None = None
+        active: ActiveGroup | None = None
+        hint = self._hints.get((tenant_id, person_id)) if person_id else None
+        if person_id and hint:
+            group_id, member_ids = hint
+            people, group = await self._store.get_people_and_group(
+                tenant_id, (person_id, *member_ids), group_id
+            )
+            by_id = {p.person_id: p for p in people}
+            known = by_id.get(person_id)
+            if (
+                known is not None
+                and group is not None
+                and known.active_group_id == group.group_id
+                and group.has_member(person_id)
+            ):
+                active = ActiveGroup(group, by_id)
+        elif person_id:
+            known = await self._store.get_person(tenant_id, person_id)
+        # First contact (or an earlier lookup failed): Teams knows the person's UPN. Only
+        # the person's own 1:1 chat is asked: its roster holds just them.
+        if (known is None or not known.email) and request.personal:
+            entry = await self._roster.member(
+                user.service_url, request.conversation_id, user.user_id
+            )
+            if entry is not None and entry.email:
+                user = replace(user, email=entry.email)
+        return Sender(await self.register(user, known), active)
+
+    def remember_active(self, person: Person, group: Group) -> None:
+        """Which group to read with this person next time (a hint, checked when used)."""
+        key = (person.tenant_id, person.person_id)
+        self._hints[key] = (group.group_id, group.member_ids)
+        self._hints.move_to_end(key)
+        while len(self._hints) > HINTS_KEPT:
+            self._hints.popitem(last=False)
+
+    async def mentioned(self, request: TeamsRequest) -> tuple[Mention, ...]:
+        """The people @mentioned in a request, registered so they can be reached later."""
+        mentions = []
+        tenant_id = request.sender.tenant_id
+        for mentioned in request.mentions:
+            known = await self._store.person_for_teams_user(tenant_id, mentioned.user_id)
+            email = known.email if known else ""
+            # A 1:1 chat's roster holds only its owner: asking Teams about anyone else is a 404.
+            if not known and not request.personal:
+                entry = await self._roster.member(
+                    request.sender.service_url, request.conversation_id, mentioned.user_id
+                )
+                email = entry.email if entry else ""
+            user = TeamsUser(
+                tenant_id=tenant_id,
+                user_id=mentioned.user_id,
+                display_name=mentioned.display_name,
+                service_url=request.sender.service_url,
+                bot_id=request.sender.bot_id,
+                email=email,
+            )
+            person = await self.register(user)
+            mentions.append(
+                Mention(user.user_id, user.display_name, person.email, person.aad_object_id)
+            )
+        return tuple(mentions)
+
+    async def from_roster(self, request: TeamsRequest, entries: list[RosterEntry]) -> list[Person]:
+        """The people of a group chat's roster, registered; the sender first."""
+        people = []
+        for entry in entries:
+            user = TeamsUser(
+                tenant_id=request.sender.tenant_id,
+                user_id=entry.user_id,
+                display_name=entry.display_name,
+                service_url=request.sender.service_url,
+                bot_id=request.sender.bot_id,
+                email=entry.email,
+                aad_object_id=entry.aad_object_id,
+            )
+            people.append(await self.register(user))
+        sender = next(
+            (p for p in people if p.teams and p.teams.user_id == request.sender.user_id), None
+        )
+        if sender is None:
+            sender = await self.register(request.sender)
+        return [sender, *(p for p in people if p.person_id != sender.person_id)]
 
     async def register(self, user: TeamsUser, known: Person | None = None) -> Person:
         """Stores a Teams user (first contact, install, or roster) and how to reach them.
@@ -161,7 +263,8 @@ def _merge(person: Person | None, user: TeamsUser) -> Person:
             aad_object_id=user.aad_object_id,
             teams=reach,
         )
-    return person.with_changes(
+    return replace(
+        person,
         display_name=user.display_name or person.display_name,
         email=person.email or (normalize_address(user.email) if user.email else ""),
         aad_object_id=person.aad_object_id or user.aad_object_id,

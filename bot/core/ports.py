@@ -28,6 +28,16 @@ class Store(Protocol):
 
     async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None: ...
 
+    async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
+        """Which person a Teams user is (cheap: the answer never changes once known)."""
+        ...
+
+    async def get_people_and_group(
+        self, tenant_id: str, person_ids: Sequence[str], group_id: str
+    ) -> tuple[list[Person], Group | None]:
+        """People and a group of one tenant, read together in one store request."""
+        ...
+
     async def save_person(self, person: Person) -> Person:
         """Creates (version None) or replaces if unchanged since read; raises ConcurrentUpdate."""
         ...
@@ -144,6 +154,32 @@ class DirectoryEntry:
     email: str
     display_name: str
     aad_object_id: str = ""
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """A member of a Teams conversation, as Teams lists them."""
+
+    user_id: str
+    display_name: str
+    email: str = ""
+    aad_object_id: str = ""
+
+
+class TeamsRoster(Protocol):
+    """Who is in a Teams conversation (the Bot Connector's member lists)."""
+
+    async def member(
+        self, service_url: str, conversation_id: str, user_id: str
+    ) -> RosterEntry | None:
+        """One member, or None when Teams does not know them there."""
+        ...
+
+    async def members(
+        self, service_url: str, conversation_id: str, at_most: int
+    ) -> list[RosterEntry]:
+        """The roster, read page by page; stops once it holds more than `at_most` people."""
+        ...
 
 
 class Directory(Protocol):

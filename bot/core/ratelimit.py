@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 PER_CONVERSATION = 7  # Teams: about 7 messages per second into one conversation
 
@@ -21,10 +21,12 @@ class RateLimiter:
         per_tenant: int,
         per_conversation: int = PER_CONVERSATION,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._per_tenant = per_tenant
         self._per_conversation = per_conversation
         self._clock = clock
+        self._sleep = sleep
         self._log: dict[str, deque[float]] = {}
         self._reservations = 0
 
@@ -54,7 +56,7 @@ class RateLimiter:
     async def wait(self, tenant_id: str, conversation_id: str) -> None:
         delay = self.reserve(tenant_id, conversation_id) - self._clock()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     def forget_idle(self) -> None:
         """Drops keys with no recent sends, so memory does not grow with conversations."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.errors import Refused
 from bot.core.model import (
     HISTORY_SIZE,
     OUTLOOK_THREAD,
@@ -34,10 +36,6 @@ class DeliveryQueue(Protocol):
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         """Starts delivering a stored message; does nothing if it is already being delivered."""
         ...
-
-
-class Refused(Exception):
-    """A request that breaks a rule; the text is the one line shown to the person."""
 
 
 def wants_teams_copy(person: Person, group: Group) -> bool:
@@ -78,17 +76,22 @@ class Relay:
         source: Source,
         message_id: str,
         outlook_copy: bool = True,
+        known: Mapping[str, Person] | None = None,
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
         `outlook_copy` is False for a Reply All written in Outlook: its recipients already
-        have it in the thread, so only the Teams copies are sent.
+        have it in the thread, so only the Teams copies are sent. `known` holds people
+        already read in this request (the members, read with the sender), saving a read.
         """
         text = self.check_text(text)
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
             raise Refused(f"You are not a member of {group.name}.")
         others = [m.person_id for m in group.members if m.person_id != sender.person_id]
-        people = await self._store.get_people(group.tenant_id, others)
+        if known is not None and all(o in known for o in others):
+            people = [known[o] for o in others]
+        else:
+            people = await self._store.get_people(group.tenant_id, others)
         deliveries = tuple(
             Delivery(recipient_id=p.person_id, channel=Channel.TEAMS)
             for p in people
@@ -140,7 +143,7 @@ async def record_in_group(store: Store, group: Group, message: Message) -> Group
         if any(s.message_id == message.message_id for s in current.recent):
             return current  # already there: nothing to write
         recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
-        return current.with_changes(recent=tuple(recent[-HISTORY_SIZE:]))
+        return replace(current, recent=tuple(recent[-HISTORY_SIZE:]))
 
     updated = await read_modify_write(
         group,

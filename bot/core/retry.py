@@ -25,6 +25,8 @@ async def read_modify_write(
     change: Callable[[T], T],
     save: Callable[[T], Awaitable[T]],
     what: str,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T | None:
     """Applies `change` and saves; None if the item is gone. `first` is a fresh read to
     start from (or None to read). When `change` returns its input unchanged, nothing is
@@ -39,6 +41,6 @@ async def read_modify_write(
         try:
             return await save(changed)
         except ConcurrentUpdate:
-            await asyncio.sleep(random.uniform(0, 0.005 * attempt))
+            await sleep(random.uniform(0, 0.005 * attempt))
             current = await read()
     raise ConcurrentUpdate(f"{what} keeps changing")

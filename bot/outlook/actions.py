@@ -8,9 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.errors import Refused
 from bot.core.model import Source
 from bot.core.ports import Clock, Store
-from bot.core.relay import Refused, Relay
+from bot.core.relay import Relay
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
 from bot.outlook.card import OutlookCards
 from bot.outlook.tokens import CardTokenError, CardTokens

@@ -29,7 +29,7 @@ from bot.core.ports import (
     SendOutcome,
     ThreadMail,
 )
-from bot.http_answers import retry_after_seconds
+from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.outlook.card import OutlookCards
 from bot.outlook.eml import subject_of
@@ -38,7 +38,6 @@ log = logging.getLogger("send.graph")
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 MAILBOX_CONCURRENCY = 4
-RETRIED = (429, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class GraphClient:
         for attempt in range(1, self._attempts + 1):
             async with self._mailboxes[mailbox.lower()]:
                 response = await self._once(method, path, json, headers)
-            if response.status not in RETRIED or attempt == self._attempts:
+            if not is_passing_failure(response.status) or attempt == self._attempts:
                 break
             await asyncio.sleep(max(response.retry_after, 0.5 * 2 ** (attempt - 1)))
         if not response.ok and response.status != 404:
@@ -203,7 +202,7 @@ def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") 
     if response.ok:
         return RecordResult(SendOutcome.SENT, thread_id=thread_id, conversation_id=conversation_id)
     detail = f"graph {response.status} {response.request_id}".strip()
-    if response.status in (400, 401, 403):
+    if not is_passing_failure(response.status):
         # Not going to get better by itself: misconfiguration or a refused mail.
         return RecordResult(SendOutcome.REFUSED, detail=detail)
     return RecordResult(SendOutcome.RETRY, retry_after=response.retry_after, detail=detail)

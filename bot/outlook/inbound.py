@@ -18,9 +18,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.core.errors import Refused
 from bot.core.model import Source
 from bot.core.ports import Clock, TeamsSender
-from bot.core.relay import Refused, Relay
+from bot.core.relay import Relay
 from bot.outlook.graph import GraphClient
 from bot.outlook.html_text import html_to_text
 from bot.store.repository import DocumentStore

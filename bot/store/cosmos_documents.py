@@ -17,6 +17,7 @@ from azure.cosmos import PartitionKey, exceptions
 from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
 
 from bot.store.documents import (
+    LEGACY_DIRECTORY_KINDS,
     PARTITION_KEYS,
     AlreadyExists,
     ConcurrentUpdate,
@@ -68,10 +69,28 @@ class CosmosDocuments:
                     partition_key=PartitionKey(path=f"/{field}"),
                     default_ttl=-1 if kind == "state" else None,
                 )
+            for legacy in LEGACY_DIRECTORY_KINDS:
+                await self._move_into_directory(self._database, legacy)
         except (exceptions.CosmosHttpResponseError, AzureError) as error:
             raise StoreError(
                 f"cosmos: cannot open database {self._database_name}: {error}"
             ) from error
+
+    async def _move_into_directory(self, database: DatabaseProxy, legacy: str) -> None:
+        """Copies an earlier layout's container into "directory", then drops it.
+
+        Upserts are idempotent, so a start interrupted half-way copies again next time.
+        """
+        old = database.get_container_client(legacy)
+        try:
+            await old.read()
+        except exceptions.CosmosResourceNotFoundError:
+            return
+        directory = self._containers["directory"]
+        async for item in old.query_items("SELECT * FROM c"):
+            body = {k: v for k, v in item.items() if k not in _SYSTEM_FIELDS}
+            await directory.upsert_item(body)
+        await database.delete_container(legacy)
 
     async def close(self) -> None:
         await self._client.close()

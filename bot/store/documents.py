@@ -20,11 +20,17 @@ JsonDict = dict[str, Any]
 
 # Each kind of document is a Cosmos container; this field holds its partition key.
 PARTITION_KEYS: dict[str, str] = {
-    "people": "tenantId",  # people of one tenant: member lookups are single-partition queries
-    "groups": "tenantId",  # a person's groups: one query in their tenant's partition
+    # A tenant's people and groups together: a sender, their active group and its members
+    # are one single-partition query, and a person's groups one query too.
+    "directory": "tenantId",
     "messages": "groupId",  # a group's messages stay together; writes spread across groups
     "state": "key",  # bot state and de-duplication markers: point reads by key
 }
+
+# Earlier layouts kept people and groups in containers of their own; opening a store
+# moves their documents into "directory" (ids cannot collide: person ids are addresses
+# or `teams:` ids, group ids are hex, alias ids start with `teams-user:`).
+LEGACY_DIRECTORY_KINDS = ("people", "groups")
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,10 +1,11 @@
 """The `Store` port, written once over the document port for both backends.
 
 Document layout (partition in brackets):
-- people [tenantId]: one `person` document per person, id = person id (e-mail or
-  `teams:<user id>`), and one `teamsAlias` document per Teams user id pointing to it.
-- groups [tenantId]: one document per group with its members and its last
-  messages (`recent`), so the relay reads a group in one point read.
+- directory [tenantId]: one `person` document per person, id = person id (e-mail or
+  `teams:<user id>`); one `teamsAlias` document per Teams user id pointing to it; and
+  one `group` document per group with its members and its last messages (`recent`).
+  People and groups share the partition so a sender, their active group and its
+  members come back from one query.
 - messages [groupId]: one document per message with its deliveries, so accepting a
   message and all its deliveries is a single write.
 - state [key]: Bot Framework state and de-duplication markers.
@@ -60,25 +61,39 @@ class DocumentStore:
     # people
 
     async def get_person(self, tenant_id: str, person_id: str) -> Person | None:
-        doc = await self._docs.read("people", tenant_id, safe_id(person_id))
-        return None if doc is None else _person(doc)
+        doc = await self._docs.read("directory", tenant_id, safe_id(person_id))
+        return None if doc is None or doc.body.get("type") != "person" else _person(doc)
 
     async def get_people(self, tenant_id: str, person_ids: Sequence[str]) -> list[Person]:
         ids = tuple(dict.fromkeys(safe_id(p) for p in person_ids))
         if not ids:
             return []
-        docs = await self._docs.query("people", tenant_id, [IdIn(ids), Eq("type", "person")])
+        docs = await self._docs.query("directory", tenant_id, [IdIn(ids), Eq("type", "person")])
         return [_person(d) for d in docs]
 
-    async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
+    async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
         key = (tenant_id, teams_user_id)
         person_id = self._aliases.get(key)
         if person_id is None:
-            alias = await self._docs.read("people", tenant_id, _alias_id(teams_user_id))
+            alias = await self._docs.read("directory", tenant_id, _alias_id(teams_user_id))
             if alias is None:
                 return None
             person_id = self._remember_alias(key, str(alias.body["personId"]))
-        return await self.get_person(tenant_id, person_id)
+        return person_id
+
+    async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
+        person_id = await self.person_id_for_teams_user(tenant_id, teams_user_id)
+        return None if person_id is None else await self.get_person(tenant_id, person_id)
+
+    async def get_people_and_group(
+        self, tenant_id: str, person_ids: Sequence[str], group_id: str
+    ) -> tuple[list[Person], Group | None]:
+        """People and a group of one tenant in one query (they share the partition)."""
+        ids = tuple(dict.fromkeys([*(safe_id(p) for p in person_ids), safe_id(group_id)]))
+        docs = await self._docs.query("directory", tenant_id, [IdIn(ids)])
+        people = [_person(d) for d in docs if d.body.get("type") == "person"]
+        groups = [_group(d) for d in docs if d.body.get("type") == "group"]
+        return people, next((g for g in groups if g.group_id == group_id), None)
 
     def _remember_alias(self, key: tuple[str, str], person_id: str) -> str:
         self._aliases[key] = person_id
@@ -90,13 +105,13 @@ class DocumentStore:
     async def save_person(self, person: Person) -> Person:
         body = _person_body(person)
         doc_id = safe_id(person.person_id)
-        doc = await self._write("people", person.tenant_id, doc_id, body, person.version)
+        doc = await self._write("directory", person.tenant_id, doc_id, body, person.version)
         if person.teams is not None:
             key = (person.tenant_id, person.teams.user_id)
             if self._aliases.get(key) != person.person_id:
                 # The alias never changes once written, so an upsert is safe and idempotent.
                 await self._docs.upsert(
-                    "people",
+                    "directory",
                     person.tenant_id,
                     _alias_id(person.teams.user_id),
                     {"type": "teamsAlias", "personId": person.person_id},
@@ -107,26 +122,30 @@ class DocumentStore:
     # groups
 
     async def get_group(self, tenant_id: str, group_id: str) -> Group | None:
-        doc = await self._docs.read("groups", tenant_id, safe_id(group_id))
-        return None if doc is None else _group(doc)
+        doc = await self._docs.read("directory", tenant_id, safe_id(group_id))
+        return None if doc is None or doc.body.get("type") != "group" else _group(doc)
 
     async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]:
-        docs = await self._docs.query("groups", tenant_id, [Contains("memberIds", person_id)])
+        docs = await self._docs.query(
+            "directory", tenant_id, [Contains("memberIds", person_id), Eq("type", "group")]
+        )
         return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
 
     async def save_group(self, group: Group) -> Group:
         doc = await self._write(
-            "groups", group.tenant_id, safe_id(group.group_id), _group_body(group), group.version
+            "directory", group.tenant_id, safe_id(group.group_id), _group_body(group), group.version
         )
         return _group(doc)
 
     async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None:
         """The group whose Outlook thread has this Graph conversationId (any tenant)."""
-        docs = await self._docs.query("groups", None, [Eq("outlookConversation", conversation_id)])
+        docs = await self._docs.query(
+            "directory", None, [Eq("outlookConversation", conversation_id), Eq("type", "group")]
+        )
         return _group(docs[0]) if docs else None
 
     async def delete_group(self, group: Group) -> None:
-        await self._docs.delete("groups", group.tenant_id, safe_id(group.group_id))
+        await self._docs.delete("directory", group.tenant_id, safe_id(group.group_id))
 
     # messages
 

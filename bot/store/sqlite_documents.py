@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.store.documents import (
+    LEGACY_DIRECTORY_KINDS,
     PARTITION_KEYS,
     AlreadyExists,
     ConcurrentUpdate,
@@ -61,6 +62,11 @@ class SqliteDocuments:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(_SCHEMA)
+        legacy = ",".join("?" * len(LEGACY_DIRECTORY_KINDS))
+        db.execute(
+            f"UPDATE documents SET kind='directory' WHERE kind IN ({legacy})",
+            LEGACY_DIRECTORY_KINDS,
+        )
         self._db = db
 
     async def close(self) -> None:

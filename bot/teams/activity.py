@@ -1,15 +1,17 @@
-"""Reading what Send needs out of Bot Framework activities."""
+"""Reading a Bot Framework activity, once, into the core's plain `TeamsRequest`."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import uuid
+from typing import Any
 
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.schema import Activity
 
-from bot.core.addresses import Mention
-from bot.core.people import TeamsUser
+from bot.core.requests import ActionKind, CardAction, MentionedUser, TeamsRequest, TeamsUser
+from bot.teams.cards import PICK_ACTION, REPLY_ACTION, REPLY_INPUT
 
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
@@ -29,42 +31,23 @@ def is_personal(activity: Activity) -> bool:
     return kind in (None, "personal") and not getattr(conversation, "is_group", False)
 
 
-def sender_of(activity: Activity, email: str = "") -> TeamsUser:
-    account: ChannelAccount = activity.from_property
-    return TeamsUser(
-        tenant_id=tenant_of(activity),
-        user_id=account.id,
-        display_name=account.name or "",
-        service_url=activity.service_url or "",
-        bot_id=activity.recipient.id if activity.recipient else "",
-        email=email,
-        aad_object_id=account.aad_object_id or "",
-        conversation_id=activity.conversation.id if is_personal(activity) else "",
-    )
-
-
-def _mentioned(activity: Activity) -> list[tuple[str, str]]:
-    """(user id, name) of every @mention; botbuilder keeps them in additional_properties."""
-    found: list[tuple[str, str]] = []
+def mentioned(activity: Activity) -> list[MentionedUser]:
+    """Everyone @mentioned, the bot included; botbuilder keeps them in additional_properties."""
+    found: list[MentionedUser] = []
     for entity in activity.entities or []:
         if (entity.type or "").lower() != "mention":
             continue
-        mentioned = (getattr(entity, "additional_properties", None) or {}).get("mentioned") or {}
-        user_id = str(mentioned.get("id", ""))
-        if user_id and all(user_id != u for u, _ in found):
-            found.append((user_id, str(mentioned.get("name", ""))))
+        who = (getattr(entity, "additional_properties", None) or {}).get("mentioned") or {}
+        user_id = str(who.get("id", ""))
+        if user_id and all(user_id != m.user_id for m in found):
+            found.append(MentionedUser(user_id, str(who.get("name", ""))))
     return found
 
 
-def mentions_bot(activity: Activity) -> bool:
+def mentions_of(activity: Activity) -> tuple[MentionedUser, ...]:
+    """Everyone @mentioned except the bot itself."""
     bot_id = activity.recipient.id if activity.recipient else ""
-    return any(user_id == bot_id for user_id, _ in _mentioned(activity))
-
-
-def mentions_of(activity: Activity) -> list[tuple[str, str]]:
-    """(user id, name) of everyone @mentioned except the bot itself."""
-    bot_id = activity.recipient.id if activity.recipient else ""
-    return [(u, n) for u, n in _mentioned(activity) if u != bot_id]
+    return tuple(m for m in mentioned(activity) if m.user_id != bot_id)
 
 
 def command_text(activity: Activity) -> str:
@@ -72,14 +55,52 @@ def command_text(activity: Activity) -> str:
     return _AT.sub(" ", activity.text or "").replace("&nbsp;", " ").strip()
 
 
-def message_id_for(activity: Activity) -> str:
+def activity_key(activity: Activity) -> str:
     """A stable id per inbound activity, so a re-sent activity maps to the same message."""
+    if not activity.id:
+        return uuid.uuid4().hex  # nothing to recognise a re-send by: each one is new
     raw = f"{tenant_of(activity)}|{activity.conversation.id}|{activity.id}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def mention_of(user: TeamsUser) -> Mention:
-    return Mention(user.user_id, user.display_name, user.email, user.aad_object_id)
+def _card_action(activity: Activity) -> CardAction | None:
+    value: Any = activity.value
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("sendAction")
+    group_id = str(value.get("groupId", ""))
+    if kind == REPLY_ACTION:
+        return CardAction(ActionKind.REPLY, group_id, str(value.get(REPLY_INPUT, "") or ""))
+    if kind == PICK_ACTION:
+        return CardAction(
+            ActionKind.PICK, group_id, str(value.get("text", "")), activity.reply_to_id or ""
+        )
+    return None
+
+
+def read_request(activity: Activity) -> TeamsRequest:
+    personal = is_personal(activity)
+    account = activity.from_property
+    bot_id = activity.recipient.id if activity.recipient else ""
+    sender = TeamsUser(
+        tenant_id=tenant_of(activity),
+        user_id=account.id,
+        display_name=account.name or "",
+        service_url=activity.service_url or "",
+        bot_id=bot_id,
+        aad_object_id=account.aad_object_id or "",
+        conversation_id=activity.conversation.id if personal else "",
+    )
+    return TeamsRequest(
+        sender=sender,
+        conversation_id=activity.conversation.id,
+        personal=personal,
+        activity_key=activity_key(activity),
+        text=command_text(activity),
+        mentions=mentions_of(activity),
+        mentions_bot=any(m.user_id == bot_id for m in mentioned(activity)),
+        action=_card_action(activity) if activity.type == "message" else None,
+    )
 
 
 async def reply_text(turn_context: TurnContext, text: str) -> None:

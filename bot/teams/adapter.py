@@ -9,6 +9,7 @@ app's pooled session, and Send has no sign-in prompts.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +18,11 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ResourceResponse
 from botframework.connector.auth import BotFrameworkAuthentication
 
+from bot.core.ports import StoreError
+from bot.teams.activity import reply_text
 from bot.teams.connector import TeamsConnector
+
+log = logging.getLogger("send.bot")
 
 
 class SendAdapter(CloudAdapter):  # type: ignore[misc]
@@ -66,3 +71,19 @@ class SendAdapter(CloudAdapter):  # type: ignore[misc]
                 )
                 responses.append(ResourceResponse(id=sent_id))
         return responses
+
+
+async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    if isinstance(error, StoreError):
+        # Not acknowledged: the HTTP layer answers 503 so Teams sends the activity again.
+        raise error
+    activity = turn_context.activity
+    log.error(
+        "turn failed",
+        exc_info=error,
+        extra={"activity_id": activity.id, "activity_type": activity.type},
+    )
+    try:
+        await reply_text(turn_context, "Sorry, something went wrong on my side; please try again.")
+    except Exception:  # noqa: BLE001 - the person cannot be told; the failure is logged above
+        log.warning("could not tell the person about the failure")

@@ -16,8 +16,8 @@ import aiohttp
 
 from bot.config import Settings
 from bot.core.model import Person
-from bot.core.ports import RelayedMessage, SendOutcome, SendResult
-from bot.http_answers import RETRIED_STATUSES, retry_after_seconds
+from bot.core.ports import RelayedMessage, RosterEntry, SendOutcome, SendResult
+from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.cards import attachment, relayed_message_card
 
@@ -149,39 +149,46 @@ class TeamsConnector:
             raise ConnectorError(0, f"send to conversation ({type(error).__name__})") from error
         return str((body or {}).get("id", "")) if isinstance(body, dict) else ""
 
-    async def get_member(
+    async def member(
         self, service_url: str, conversation_id: str, user_id: str
-    ) -> dict[str, Any] | None:
+    ) -> RosterEntry | None:
         """A member of a conversation (with e-mail/UPN), or None when Teams does not know them."""
         url = f"{_conversation_url(service_url, conversation_id)}/members/{quote(user_id, safe='')}"
         try:
             async with self._session.get(url, headers=await self._tokens.header()) as r:
                 if r.status != 200:
+                    log.warning("member lookup found nobody", extra={"status": r.status})
                     return None
                 member: Any = await r.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError):
+            log.warning("member lookup failed")
             return None
-        return member if isinstance(member, dict) else None
+        return _roster_entry(member) if isinstance(member, dict) else None
 
-    async def paged_members(
-        self, service_url: str, conversation_id: str, continuation: str = "", page_size: int = 100
-    ) -> tuple[list[dict[str, Any]], str]:
-        """One page of a conversation's roster and the token of the next page ("" at the end)."""
+    async def members(
+        self, service_url: str, conversation_id: str, at_most: int, page_size: int = 100
+    ) -> list[RosterEntry]:
+        """The roster, page by page; stops once it holds more than `at_most` people."""
         url = f"{_conversation_url(service_url, conversation_id)}/pagedmembers"
-        params = {"pageSize": str(page_size)}
-        if continuation:
-            params["continuationToken"] = continuation
-        try:
-            async with self._session.get(
-                url, params=params, headers=await self._tokens.header()
-            ) as r:
-                if r.status != 200:
-                    raise ConnectorError(r.status, "roster")
-                page: Any = await r.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
-            raise ConnectorError(0, f"roster ({type(error).__name__})") from error
-        members = [m for m in page.get("members") or [] if isinstance(m, dict)]
-        return members, str(page.get("continuationToken") or "")
+        roster: list[RosterEntry] = []
+        continuation = ""
+        while True:
+            params = {"pageSize": str(page_size)}
+            if continuation:
+                params["continuationToken"] = continuation
+            try:
+                async with self._session.get(
+                    url, params=params, headers=await self._tokens.header()
+                ) as r:
+                    if r.status != 200:
+                        raise ConnectorError(r.status, "roster")
+                    page: Any = await r.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
+                raise ConnectorError(0, f"roster ({type(error).__name__})") from error
+            roster += [_roster_entry(m) for m in page.get("members") or [] if isinstance(m, dict)]
+            continuation = str(page.get("continuationToken") or "")
+            if not continuation or len(roster) > at_most:
+                return roster
 
     async def open_chat(self, person: Person) -> str | None:
         teams = person.teams
@@ -208,12 +215,21 @@ class TeamsConnector:
         return str(conversation_id) if conversation_id else None
 
 
+def _roster_entry(account: dict[str, Any]) -> RosterEntry:
+    return RosterEntry(
+        user_id=str(account.get("id", "")),
+        display_name=str(account.get("name") or ""),
+        email=str(account.get("userPrincipalName") or account.get("email") or ""),
+        aad_object_id=str(account.get("aadObjectId") or account.get("objectId") or ""),
+    )
+
+
 def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") -> SendResult:
     """How a Bot Connector answer maps to a delivery decision."""
     if 200 <= status < 300:
         return SendResult(SendOutcome.SENT)
     if status in (403, 404):
         return SendResult(SendOutcome.GONE, detail=detail or str(status))
-    if status in RETRIED_STATUSES or status >= 500:
+    if is_passing_failure(status):
         return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))
     return SendResult(SendOutcome.REFUSED, detail=detail or str(status))

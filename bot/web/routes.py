@@ -1,11 +1,11 @@
-"""HTTP endpoints (CONTRACT §3): Bot Framework messages, liveness and readiness."""
+"""HTTP endpoints: Bot Framework messages, Outlook actions and notifications, health."""
 
 from __future__ import annotations
 
 import json
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 from aiohttp import web
@@ -13,9 +13,7 @@ from botbuilder.schema import Activity
 
 from bot.core.ports import StoreError
 from bot.logs import log_context
-
-if TYPE_CHECKING:
-    from bot.web.app import Services
+from bot.web.keys import SERVICES
 
 log = logging.getLogger("send.http")
 
@@ -24,9 +22,9 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
+def routes() -> list[web.RouteDef]:
     async def messages(request: web.Request) -> web.StreamResponse:
-        services = request.app[services_key]
+        services = request.app[SERVICES]
         if request.content_type != "application/json":
             return _refuse(415, "Content-Type must be application/json")
         try:
@@ -61,7 +59,7 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
         return web.Response(status=200)
 
     async def outlook_action(request: web.Request) -> web.Response:
-        services = request.app[services_key]
+        services = request.app[SERVICES]
         authorization = (
             request.headers.get("Action-Authorization")
             or request.headers.get("Authorization")
@@ -88,7 +86,7 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
         token = request.query.get("validationToken")
         if token is not None:
             return web.Response(text=token, content_type="text/plain")
-        inbox = request.app[services_key].outlook_inbox
+        inbox = request.app[SERVICES].outlook_inbox
         if inbox is None:
             return _refuse(404, "Outlook replies are not configured (no Graph settings)")
         try:
@@ -107,7 +105,7 @@ def routes(services_key: web.AppKey[Services]) -> list[web.RouteDef]:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        services = request.app.get(services_key)
+        services = request.app.get(SERVICES)
         if services is None:
             return _refuse(503, "starting")
         try:

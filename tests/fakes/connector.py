@@ -3,7 +3,8 @@
 It speaks the real wire protocol the bot uses: activities posted to
 conversations, replies, member lookups (single and paged), and creating 1:1
 conversations. Everything it receives is recorded per conversation, and a test
-can make it answer sends with errors (429 with Retry-After, 403, 404, 500).
+can make it answer sends with errors (429 with Retry-After, 403, 404, 500), answer
+slowly (`latency`), or hang until the test lets go (`hold`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.waiting import DEFAULT_TIMEOUT
 
 Json = dict[str, Any]
 
@@ -63,6 +66,10 @@ class FakeConnector:
     refused: list[Received] = field(default_factory=list)
     page_size: int = 2
     latency: float = 0.0  # seconds before each answer, like a real connector far away
+    # A connector that hangs: a send or reply arriving while this is an Event waits until
+    # that Event is set. Setting `hold` to None later does not free those already waiting.
+    hold: asyncio.Event | None = None
+    held: int = 0  # sends and replies waiting on `hold` right now
     _new: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def add_person(self, person: TeamsPerson) -> str:
@@ -98,7 +105,10 @@ class FakeConnector:
         ]
 
     async def wait_for(
-        self, condition: Callable[[], bool], timeout: float = 10.0, what: str = "activities"
+        self,
+        condition: Callable[[], bool],
+        timeout: float = DEFAULT_TIMEOUT,
+        what: str = "activities",
     ) -> None:
         async with self._new:
             try:
@@ -121,12 +131,23 @@ class FakeConnector:
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._paged_members)
         return app
 
+    async def _answer_slowly(self) -> None:
+        """`latency`, then `hold` as it was when the request arrived."""
+        hold = self.hold
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if hold is not None:
+            self.held += 1
+            try:
+                await hold.wait()
+            finally:
+                self.held -= 1
+
     def _not_found(self, code: str, message: str) -> web.Response:
         return web.json_response({"error": {"code": code, "message": message}}, status=404)
 
     async def _send(self, request: web.Request) -> web.Response:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        await self._answer_slowly()
         cid = request.match_info["cid"]
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")
@@ -151,8 +172,7 @@ class FakeConnector:
         return web.json_response({"id": f"act-{len(self.received)}"}, status=201)
 
     async def _reply(self, request: web.Request) -> web.Response:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        await self._answer_slowly()
         cid = request.match_info["cid"]
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")

@@ -6,8 +6,9 @@ and user lookup, with Graph's JSON error bodies and a `request-id` header on eve
 Sending delivers a copy into every recipient's inbox in the same conversation, so a test
 can read each mailbox as a person would. Message ids behave as immutable ids
 (`Prefer: IdType="ImmutableId"`): they never change when a message moves folders.
-Tests can inject faults (429 with Retry-After, 503, ...), add latency, cap concurrent
-requests per mailbox like Exchange's MailboxConcurrency limit, and inspect every call.
+Tests can inject faults (429 with Retry-After, 503, ...), add latency, hold requests until
+they let go, cap concurrent requests per mailbox like Exchange's MailboxConcurrency limit,
+and inspect every call.
 Inbound mail (`tests.fakes.graph_inbound`): change-notification subscriptions on an Inbox,
 notifications POSTed as mail arrives, and the Inbox delta query; `user_reply_all` and
 `user_send` play a person answering from their own Outlook.
@@ -31,6 +32,7 @@ from aiohttp import web
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph_inbound import CLAIMS, InboundMail
 from tests.fakes.tls import LocalServer
+from tests.waiting import DEFAULT_TIMEOUT
 
 Json = dict[str, Any]
 
@@ -160,6 +162,9 @@ class FakeGraph(LocalServer, InboundMail):
         super().__init__(host)
         self.entra = entra
         self.latency = latency  # seconds each request takes
+        # A Graph that hangs: a request arriving while this is an Event (it is counted in
+        # `in_flight` at once) waits until that Event is set, then is answered.
+        self.hold: asyncio.Event | None = None
         self.faults: FaultPlan | None = None
         self.mailbox_concurrency: int | None = None  # 429 ApplicationThrottled above it
         self.require_known_mailboxes = False  # 404 ErrorInvalidUser for non-directory boxes
@@ -206,7 +211,7 @@ class FakeGraph(LocalServer, InboundMail):
         return [c for c in self.calls if c.mailbox == address.lower()]
 
     async def wait_for(
-        self, condition: Callable[[], bool], timeout: float = 10.0, what: str = "mail"
+        self, condition: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT, what: str = "mail"
     ) -> None:
         async with self._changed:
             try:
@@ -256,9 +261,12 @@ class FakeGraph(LocalServer, InboundMail):
         self.max_in_flight[mbx] = max(self.max_in_flight.get(mbx, 0), call.concurrent)
         rid = str(uuid.uuid4())
         client_rid = request.headers.get("client-request-id", rid)
+        hold = self.hold
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
+            if hold is not None:
+                await hold.wait()
             self._admit(request, call)
             response: web.StreamResponse = await handler(request)
         except (GraphError, web.HTTPException) as exc:

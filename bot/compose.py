@@ -1,0 +1,160 @@
+"""Building Send from its settings: every object, once, with its dependencies passed in.
+
+`build_services` is the one composition function; `bot/web/app.py` calls it when
+the server starts (with the store and HTTP session it opened), and tests build the
+real app through the same path with test settings.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import SimpleNamespace
+
+import aiohttp
+from botbuilder.core import ConversationState
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+
+from bot.config import Settings
+from bot.core.conversation import Conversation, TenantGate
+from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker, RetryPolicy
+from bot.core.groups import Groups
+from bot.core.people import People
+from bot.core.ports import Clock, Directory, OutlookRecorder
+from bot.core.ratelimit import RateLimiter
+from bot.core.relay import Relay
+from bot.identity import ClientCredentials
+from bot.outlook.action_auth import ActionTokenValidator
+from bot.outlook.actions import OutlookActions
+from bot.outlook.card import OutlookCards
+from bot.outlook.eml import EmlRecorder
+from bot.outlook.graph import GRAPH_SCOPE, GraphClient, GraphDirectory, GraphMail
+from bot.outlook.inbound import OutlookInbox
+from bot.outlook.tokens import CardTokens
+from bot.store.bot_state import DocumentBotStorage
+from bot.store.documents import Documents
+from bot.store.repository import DocumentStore
+from bot.teams.adapter import SendAdapter, on_turn_error
+from bot.teams.bot import SendBot
+from bot.teams.connector import BotTokens, TeamsConnector
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per app."""
+
+    documents: Documents
+    store: DocumentStore
+    adapter: SendAdapter
+    bot: SendBot
+    worker: DeliveryWorker
+    outlook_actions: OutlookActions
+    outlook_inbox: OutlookInbox | None
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timings tests shorten; production uses the defaults."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lease: timedelta = DEFAULT_LEASE
+    recovery_interval: float = 30.0
+
+
+async def build_services(
+    settings: Settings,
+    documents: Documents,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    tuning: Tuning,
+    credentials: list[ClientCredentials],
+) -> Services:
+    """Every object of the app. Credentials that need closing are added to `credentials`."""
+    store = DocumentStore(documents)
+    card_tokens = CardTokens(await store.signing_key("card-token"))
+    client_state = (await store.signing_key("graph-client-state")).hex()
+    bot_tokens = BotTokens(settings)
+    credentials.extend(bot_tokens.credentials)
+    teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
+    cards = OutlookCards(
+        settings.am_originator, settings.public_base_url, card_tokens, settings.max_message_chars
+    )
+    outlook: OutlookRecorder
+    directory: Directory | None = None
+    graph: GraphClient | None = None
+    if settings.uses_graph:
+        graph_credentials = ClientCredentials(
+            settings.graph_client_id,
+            settings.graph_client_secret,
+            settings.aad_authority_host,
+            settings.graph_tenant_id,
+            GRAPH_SCOPE,
+        )
+        credentials.append(graph_credentials)
+        graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
+        outlook = GraphMail(graph, settings.outlook_sender, cards, clock)
+        directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)
+    else:
+        outlook = EmlRecorder(settings.data_dir, settings.outlook_sender, cards, clock)
+    worker = DeliveryWorker(
+        store,
+        teams,
+        outlook,
+        RateLimiter(settings.teams_sends_per_second),
+        tuning.retry,
+        # Stable across restarts on one host and port: a restarted process resumes its own
+        # pending deliveries at once instead of waiting for their claims to expire.
+        instance_id=f"{socket.gethostname()}:{settings.port}",
+        lease=tuning.lease,
+        clock=clock,
+    )
+    people = People(store, directory, teams)
+    groups = Groups(store, people, clock)
+    relay = Relay(store, clock, worker, settings.max_message_chars)
+    conversation = Conversation(
+        store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants)
+    )
+    bot = SendBot(conversation, groups, ConversationState(DocumentBotStorage(documents)))
+    adapter = SendAdapter(
+        ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)), teams
+    )
+    adapter.on_turn_error = on_turn_error
+    validator = ActionTokenValidator(
+        session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
+    )
+    actions = OutlookActions(validator, card_tokens, store, relay, cards, clock)
+    inbox = None
+    if graph is not None:
+        inbox = OutlookInbox(
+            graph,
+            store,
+            relay,
+            settings.outlook_sender,
+            f"{settings.public_base_url}/api/outlook/notifications",
+            client_state,
+            clock,
+            teams,
+        )
+    return Services(documents, store, adapter, bot, worker, actions, inbox)
+
+
+def outlook_setting_problems(settings: Settings) -> list[str]:
+    """Settings that let Send start but stop Outlook's one-click replies from working."""
+    problems = []
+    if settings.uses_graph and not settings.am_audience:
+        problems.append("AM_AUDIENCE is empty: every Outlook card action will be refused")
+    if settings.uses_graph and not settings.am_originator:
+        problems.append("AM_ORIGINATOR is empty: Outlook will not show the cards")
+    if settings.uses_graph and not settings.public_base_url.startswith("https://"):
+        problems.append("PUBLIC_BASE_URL is not https: Outlook and Graph will not call it")
+    return problems
+
+
+def _bot_framework_config(settings: Settings) -> SimpleNamespace:
+    return SimpleNamespace(
+        APP_ID=settings.app_id,
+        APP_PASSWORD=settings.app_password,
+        APP_TYPE=settings.app_type,
+        APP_TENANTID=settings.app_tenant_id,
+    )

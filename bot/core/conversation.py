@@ -1,0 +1,304 @@
+"""What Send answers in Teams: one entry point per Teams request, every rule decided here.
+
+The Teams adapter turns an activity into a `TeamsRequest` and calls `handle` (or
+`installed`) once; this module decides who the person is, whether their
+organisation may use Send, whether the request was seen before, and what the
+words mean, and gives back an `Answer` for the adapter to render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from bot.core.addresses import Mention, parse_members
+from bot.core.commands import Chat, Command, Shape, Verb, help_text, parse
+from bot.core.errors import Refused
+from bot.core.groups import Groups, check_chat_size, check_name
+from bot.core.model import MAX_MEMBERS, Group, Person, Source
+from bot.core.people import ActiveGroup, People, update_person
+from bot.core.ports import Clock, Store, StoreError, TeamsRoster
+from bot.core.relay import Relay
+from bot.core.requests import (
+    ActionKind,
+    Answer,
+    CardAction,
+    DialogStep,
+    GroupChoice,
+    TeamsRequest,
+)
+
+WELCOME = (
+    "Hi, I am Send. Make a group with new <name>: <colleagues' e-mail addresses>, "
+    "then type: every member gets your message in Teams and Outlook. Type help for all commands."
+)
+NOT_ALLOWED = "Send is not enabled for your organisation."
+GROUP_CHAT_HELP = (
+    "In a group chat I only make groups: @mention me with new <name> to make a Send group "
+    "of this chat's members. Everything else happens in your 1:1 chat with me."
+)
+CANCELLED = "Cancelled; no group was created."
+# Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
+DEDUPE_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TenantGate:
+    """Which organisations may use Send (empty = any)."""
+
+    allowed: frozenset[str] = frozenset()
+
+    def allows(self, tenant_id: str) -> bool:
+        return not self.allowed or tenant_id in self.allowed
+
+
+class Conversation:
+    def __init__(
+        self,
+        store: Store,
+        people: People,
+        groups: Groups,
+        relay: Relay,
+        roster: TeamsRoster,
+        clock: Clock,
+        gate: TenantGate,
+    ) -> None:
+        self._store = store
+        self._people = people
+        self._groups = groups
+        self._relay = relay
+        self._roster = roster
+        self._clock = clock
+        self._gate = gate
+
+    async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:
+        """The app was installed, or the bot added to a chat: register, and say hello once."""
+        if not request.personal or not self._gate.allows(request.sender.tenant_id):
+            return Answer()
+        sender = await self._people.sender(request)
+        return Answer(WELCOME if welcome else "", person=sender.person)
+
+    async def handle(self, request: TeamsRequest) -> Answer:
+        taken: list[str] = []
+        try:
+            return await self._handle(request, taken)
+        except StoreError:
+            # Not done, so Teams sends it again: that retry must not be taken for a
+            # duplicate. Best effort: if the store is down this fails too.
+            for key in taken:
+                try:
+                    await self._store.forget(key)
+                except StoreError:
+                    continue
+            raise
+
+    async def dialog_ended(self, person: Person) -> None:
+        await self._set_in_dialog(person, False)
+
+    async def _handle(self, request: TeamsRequest, taken: list[str]) -> Answer:
+        if not self._gate.allows(request.sender.tenant_id):
+            return Answer(NOT_ALLOWED)
+        if not request.personal:
+            return await self._group_chat(request, taken)
+        sender = await self._people.sender(request)
+        person = sender.person
+        if request.action is not None:
+            return replace(await self._card_action(person, request.action, request), person=person)
+        if person.in_dialog:
+            if not request.dialog_lost:
+                if request.text.strip().lower().lstrip("/") == "cancel":
+                    await self._set_in_dialog(person, False)
+                    return Answer(CANCELLED, dialog=DialogStep.CANCEL)
+                return Answer(dialog=DialogStep.CONTINUE, person=person)
+            person = await self._set_in_dialog(person, False)
+        parsed = parse(request.text)
+        # Messages are de-duplicated by their message id when stored; commands here.
+        if isinstance(parsed, Command) and not await self._first_time(request, taken):
+            return Answer()
+        mentions = await self._people.mentioned(request)
+        answer = await self._chat(person, parsed, mentions, request.activity_key, sender.active)
+        if answer.dialog is DialogStep.START:
+            person = await self._set_in_dialog(person, True)
+        return replace(answer, person=person)
+
+    async def _first_time(self, request: TeamsRequest, taken: list[str]) -> bool:
+        key = f"activity:{request.activity_key}"
+        first = await self._store.remember_once(key, self._clock.now(), DEDUPE_WINDOW)
+        if first:
+            taken.append(key)
+        return first
+
+    async def _set_in_dialog(self, person: Person, in_dialog: bool) -> Person:
+        updated = await update_person(
+            self._store,
+            person.tenant_id,
+            person.person_id,
+            lambda p: replace(p, in_dialog=in_dialog),
+        )
+        return updated or person
+
+    # cards
+
+    async def _card_action(
+        self, person: Person, action: CardAction, request: TeamsRequest
+    ) -> Answer:
+        message_id = request.activity_key
+        if action.kind is ActionKind.REPLY:
+            return await self._post_to(person, action.group_id, action.text, message_id)
+        if action.card_id:
+            # Every click on the picker of one message sends that one message.
+            message_id = hashlib.sha256(f"pick|{action.card_id}".encode()).hexdigest()[:32]
+        try:
+            group = await self._groups.by_id(person, action.group_id)
+            await self._post(person, group, action.text, message_id)
+            await self._groups.set_active(person, group.group_id)
+        except Refused as refusal:
+            return Answer(str(refusal))
+        return Answer(f"Sent to {group.name}, now your active group.")
+
+    async def _post_to(self, person: Person, group_id: str, text: str, message_id: str) -> Answer:
+        """A quick reply: the group is named by id, not by name."""
+        try:
+            group = await self._groups.by_id(person, group_id)
+            await self._post(person, group, text, message_id)
+        except Refused as refusal:
+            return Answer(str(refusal))
+        return Answer()
+
+    async def _post(self, person: Person, group: Group, text: str, message_id: str) -> None:
+        # No echo: the sender already sees what they typed.
+        await self._relay.post(person, group, text, Source.TEAMS, message_id)
+
+    # group chats: only "@Send new <name>"
+
+    async def _group_chat(self, request: TeamsRequest, taken: list[str]) -> Answer:
+        if not request.mentions_bot:
+            return Answer()
+        parsed = parse(request.text)
+        if not isinstance(parsed, Command) or parsed.verb is not Verb.NEW or not parsed.target:
+            return Answer(GROUP_CHAT_HELP)
+        if not await self._first_time(request, taken):
+            return Answer()
+        entries = await self._roster.members(
+            request.sender.service_url, request.conversation_id, at_most=MAX_MEMBERS
+        )
+        try:
+            # Checked before anyone is registered, so a refused `new` writes nothing.
+            check_chat_size(len(entries))
+            name = check_name(parsed.target)
+            everyone = await self._people.from_roster(request, entries)
+            return Answer(await self._groups.create_from_chat(everyone, name))
+        except Refused as refusal:
+            return Answer(str(refusal))
+
+    # the 1:1 chat
+
+    async def _chat(
+        self,
+        person: Person,
+        parsed: Command | Chat,
+        mentions: tuple[Mention, ...],
+        message_id: str,
+        active: ActiveGroup | None,
+    ) -> Answer:
+        try:
+            if isinstance(parsed, Chat):
+                return await self._message(person, parsed.text, message_id, active)
+            return await self._command(person, parsed, mentions, message_id)
+        except Refused as refusal:
+            return Answer(str(refusal))
+
+    async def _message(
+        self, person: Person, text: str, message_id: str, active: ActiveGroup | None
+    ) -> Answer:
+        if not text:
+            return Answer("Type a message, or help for the list of commands.")
+        self._relay.check_text(text)
+        if active is not None:
+            # The usual case: the group and its members were read with the sender.
+            await self._relay.post(
+                person, active.group, text, Source.TEAMS, message_id, known=active.people
+            )
+            self._people.remember_active(person, active.group)
+            return Answer()
+        if person.active_group_id:
+            # One point read instead of a query over the person's groups.
+            active_group = await self._groups.active(person)
+            if active_group is not None:
+                await self._post(person, active_group, text, message_id)
+                self._people.remember_active(person, active_group)
+                return Answer()
+        groups = await self._groups.of(person)
+        if len(groups) == 1:
+            await self._post(person, groups[0], text, message_id)
+            return Answer()
+        if not groups:
+            return Answer(
+                "You have no groups yet, so this was not sent. "
+                "Create one with new <name>: <members>, or type help."
+            )
+        return Answer(
+            "Which group is this for? Pick one; nothing was sent yet.",
+            choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
+            pending_text=text,
+        )
+
+    async def _command(
+        self, person: Person, c: Command, mentions: tuple[Mention, ...], message_id: str
+    ) -> Answer:
+        spec = c.spec
+        if spec.shape is Shape.GROUP_AND_REST and not c.has_colon:
+            raise Refused(f"Write it as {spec.usage}.")
+        g = self._groups
+        if spec.owner_only:
+            group = await g.owned(person, c.target, spec.owner_action)
+            return Answer(await self._owner_command(person, c, group, mentions))
+        match c.verb:
+            case Verb.HELP:
+                return Answer(help_text())
+            case Verb.NEW:
+                if not c.has_colon and not mentions:
+                    return Answer(dialog=DialogStep.START, dialog_name=c.target)
+                members = parse_members(c.rest, mentions)
+                return Answer((await g.create(person, c.target, members)).text)
+            case Verb.GROUPS:
+                return Answer(await g.list_text(person))
+            case Verb.USE:
+                return Answer(await g.use(person, c.target))
+            case Verb.TO:
+                await self._post(person, await g.find(person, c.target), c.rest, message_id)
+                return Answer()
+            case Verb.MEMBERS:
+                return Answer(await g.members_text(person, c.target))
+            case Verb.LEAVE:
+                return Answer(await g.leave(person, c.target))
+            case Verb.HISTORY:
+                return Answer(await g.history_text(person, c.target))
+            case Verb.MUTE | Verb.UNMUTE:
+                return Answer(await g.mute(person, c.target, c.verb is Verb.MUTE))
+            case Verb.OUTLOOK:
+                return Answer(await g.outlook(person, c.target.lower() == "on"))
+            case _:
+                raise Refused("Type help for the list of commands.")
+
+    async def _owner_command(
+        self, person: Person, c: Command, group: Group, mentions: tuple[Mention, ...]
+    ) -> str:
+        """The commands only a group's owner may use (`owner_only` in the command table)."""
+        g = self._groups
+        match c.verb:
+            case Verb.ADD:
+                return await g.add(person, group, parse_members(c.rest, mentions))
+            case Verb.REMOVE:
+                ids = [m.teams_user_id for m in mentions]
+                mentioned = [
+                    p.person_id for p in await g.people_for_mentions(person.tenant_id, ids)
+                ]
+                return await g.remove(person, group, c.rest, mentioned)
+            case Verb.RENAME:
+                return await g.rename(person, group, c.rest)
+            case Verb.DELETE:
+                return await g.delete(person, group)
+            case _:
+                raise Refused("Type help for the list of commands.")

@@ -1,0 +1,95 @@
+"""What the Teams adapter hands the core: one plain request per activity, one answer back.
+
+The adapter reads an activity once into a `TeamsRequest`; the core decides
+everything (who the person is, whether the tenant may use Send, whether the
+activity was seen before, which command it is) and answers with an `Answer`,
+which the adapter renders as text or cards. Nothing here knows Bot Framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.core.model import Person
+
+
+@dataclass(frozen=True)
+class TeamsUser:
+    """A person as a Teams activity or roster describes them."""
+
+    tenant_id: str
+    user_id: str
+    display_name: str
+    service_url: str
+    bot_id: str = ""
+    email: str = ""
+    aad_object_id: str = ""
+    # Set when the activity comes from the person's own 1:1 chat with the bot.
+    conversation_id: str = ""
+
+
+@dataclass(frozen=True)
+class MentionedUser:
+    """Somebody @mentioned in the activity (never the bot itself)."""
+
+    user_id: str
+    display_name: str
+
+
+class ActionKind(StrEnum):
+    REPLY = "reply"  # the quick reply of a relayed card: text for that card's group
+    PICK = "pick"  # a group picked on the picker card: the held text goes to it
+
+
+@dataclass(frozen=True)
+class CardAction:
+    kind: ActionKind
+    group_id: str
+    text: str
+    # The activity id of the card that was clicked ("" when Teams did not say).
+    card_id: str = ""
+
+
+@dataclass(frozen=True)
+class TeamsRequest:
+    sender: TeamsUser
+    # The conversation the activity came from: the person's 1:1 chat, or a group chat.
+    conversation_id: str
+    personal: bool
+    # Stable for one inbound activity, so a re-sent activity maps to the same message.
+    activity_key: str
+    # The typed text without mention markup (mentions travel in `mentions`).
+    text: str = ""
+    mentions: tuple[MentionedUser, ...] = ()
+    mentions_bot: bool = False
+    action: CardAction | None = None
+    # True when the person was marked as in a dialog but the dialog engine has none.
+    dialog_lost: bool = False
+
+
+class DialogStep(StrEnum):
+    START = "start"  # run the step-by-step `new` dialog
+    CONTINUE = "continue"  # the person is answering the dialog: hand the text to it
+    CANCEL = "cancel"  # the person said cancel: end the dialog, nothing created
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    group_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot says back in the chat the request came from (nothing when empty)."""
+
+    text: str = ""
+    # When set, the bot offers these groups as buttons and holds `pending_text` until one is picked.
+    choices: tuple[GroupChoice, ...] = ()
+    pending_text: str = ""
+    dialog: DialogStep | None = None
+    # The name typed after `new`, for the dialog to start from.
+    dialog_name: str = ""
+    # The person the request came from, when known (the dialog needs them).
+    person: Person | None = None

@@ -1,0 +1,125 @@
+"""Proactive-send pacing on a fake clock: limits per tenant and per conversation, bursts queued."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.core.ratelimit import PER_CONVERSATION, RateLimiter
+from tests.unit.fakes import FakeClock, FakeSleep
+
+
+def limiter(clock: FakeClock, sleep: FakeSleep, per_tenant: int) -> RateLimiter:
+    return RateLimiter(per_tenant, clock=clock.monotonic, sleep=sleep)
+
+
+def at_most_per_second(times: list[float], limit: int) -> bool:
+    """No 1-second window [t, t+1) holds more than `limit` of these (time-ordered) sends."""
+    # Written as the limiter computes it (earlier + 1.0), so float rounding cannot differ.
+    return all(times[i + limit] >= times[i] + 1.0 for i in range(len(times) - limit))
+
+
+async def send_burst(
+    pacing: RateLimiter, clock: FakeClock, sends: list[tuple[str, str]]
+) -> list[float]:
+    """Waits for each send in turn, as one delivery loop does; returns the send times."""
+    sent: list[float] = []
+    for tenant, conversation in sends:
+        await pacing.wait(tenant, conversation)
+        sent.append(clock.monotonic())
+    return sent
+
+
+async def test_a_tenant_burst_is_queued_within_its_limit(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    pacing = limiter(clock, sleep, per_tenant=5)
+    sent = await send_burst(pacing, clock, [("t1", f"c{n}") for n in range(12)])
+    assert len(sent) == 12  # queued, none refused
+    assert sent == [0.0] * 5 + [1.0] * 5 + [2.0] * 2
+    assert at_most_per_second(sent, 5)
+    assert sleep.delays == [1.0, 1.0]  # only the sends over the limit wait
+
+
+async def test_one_conversation_gets_at_most_seven_a_second(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    pacing = limiter(clock, sleep, per_tenant=100)
+    sent = await send_burst(pacing, clock, [("t1", "c1")] * 20)
+    assert PER_CONVERSATION == 7
+    assert sent == [0.0] * 7 + [1.0] * 7 + [2.0] * 6
+    assert at_most_per_second(sent, 7)
+
+
+def test_reservations_are_in_time_order_and_never_in_the_past(clock: FakeClock) -> None:
+    pacing = RateLimiter(2, clock=clock.monotonic)
+    booked = [pacing.reserve("t1", "c1") for _ in range(5)]
+    assert booked == sorted(booked) == [0.0, 0.0, 1.0, 1.0, 2.0]
+    clock.advance(0.5)
+    assert pacing.reserve("t1", "c1") == 2.0  # behind the queue, not at "now"
+    clock.advance(10)
+    assert pacing.reserve("t1", "c1") == 10.5  # an idle key starts again at once
+
+
+def test_tenants_are_independent(clock: FakeClock) -> None:
+    pacing = RateLimiter(2, clock=clock.monotonic)
+    assert [pacing.reserve("t1", f"a{n}") for n in range(3)] == [0.0, 0.0, 1.0]
+    assert [pacing.reserve("t2", f"b{n}") for n in range(3)] == [0.0, 0.0, 1.0]
+
+
+def test_forget_idle_drops_only_idle_keys(clock: FakeClock) -> None:
+    pacing = RateLimiter(100, clock=clock.monotonic)
+    pacing.reserve("t1", "quiet")
+    for _ in range(10):
+        pacing.reserve("t2", "busy")  # queued until 1.0
+    clock.advance(1.5)
+    pacing.forget_idle()
+    # Looking inside: what is forgotten shows only in memory, never in the pacing.
+    assert set(pacing._log) == {"t:t2", "c:busy"}
+    assert pacing.reserve("t2", "busy") == 1.5
+    clock.advance(5)
+    pacing.forget_idle()
+    assert pacing._log == {}
+
+
+def test_idle_keys_are_forgotten_as_reservations_go_by(clock: FakeClock) -> None:
+    pacing = RateLimiter(10_000, clock=clock.monotonic)
+    for n in range(999):
+        pacing.reserve("t1", f"c{n}")
+    clock.advance(2)
+    pacing.reserve("t2", "last")  # the 1000th reservation tidies up
+    assert set(pacing._log) == {"t:t2", "c:last"}
+
+
+# A send: seconds since the previous one (in eighths, so all sums are exact), tenant, conversation.
+sends = st.lists(
+    st.tuples(
+        st.integers(0, 12).map(lambda eighths: eighths / 8),
+        st.sampled_from(["t1", "t2"]),
+        st.integers(0, 3),
+    ),
+    max_size=120,
+)
+
+
+@given(per_tenant=st.integers(1, 12), burst=sends)
+def test_no_window_ever_holds_more_than_the_limits(
+    per_tenant: int, burst: list[tuple[float, str, int]]
+) -> None:
+    clock = FakeClock()
+    pacing = RateLimiter(per_tenant, clock=clock.monotonic)
+    by_tenant: dict[str, list[float]] = defaultdict(list)
+    by_conversation: dict[str, list[float]] = defaultdict(list)
+    for gap, tenant, n in burst:
+        clock.advance(gap)
+        conversation = f"{tenant}-c{n}"
+        at = pacing.reserve(tenant, conversation)
+        assert at >= clock.monotonic()
+        by_tenant[tenant].append(at)
+        by_conversation[conversation].append(at)
+    for times in (*by_tenant.values(), *by_conversation.values()):
+        assert times == sorted(times)
+    assert all(at_most_per_second(times, per_tenant) for times in by_tenant.values())
+    assert all(at_most_per_second(times, 7) for times in by_conversation.values())
