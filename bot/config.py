@@ -1,4 +1,4 @@
-"""Settings: every variable of the contract (CONTRACT §4), parsed once and validated.
+"""Settings: every variable of docs/configuration.md, parsed once and validated.
 
 `load_settings` reads the process environment over an optional `.env` file and
 returns a frozen `Settings`. Anything wrong raises `SettingsError` with one line

@@ -1,4 +1,4 @@
-"""Starting and stopping the local test services (CONTRACT §6) on free ports.
+"""Starting and stopping the local test services (docs/configuration.md, "Local services") on free ports.
 
 With CI=true a service that cannot start fails the run; on a laptop without
 `npm ci` the tests that need it are skipped with the reason.

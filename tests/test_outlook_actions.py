@@ -1,4 +1,4 @@
-"""One-click replies from the Outlook card: Entra ID tokens checked exactly as CONTRACT §3 says."""
+"""One-click replies from the Outlook card: Entra ID tokens checked as docs/architecture.md says."""
 
 from __future__ import annotations
 

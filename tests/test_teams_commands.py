@@ -1,4 +1,4 @@
-"""Every command of CONTRACT §1 through the real app, several Teams users, both stores."""
+"""Every command of docs/usage.md through the real app, several Teams users, both stores."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ async def test_log_records_are_exported_with_their_ids(
         connection = f"InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint={ingestion_url}/"
         process = start_app(tmp_path, port, APPLICATIONINSIGHTS_CONNECTION_STRING=connection)
         try:
-            await wait_healthy(f"http://127.0.0.1:{port}", process, timeout=20)
+            await wait_healthy(f"http://127.0.0.1:{port}", process)
             async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
                 ann, bob = world.person("Ann"), world.person("Bob")
                 await world.install(ann)

@@ -41,18 +41,28 @@ def is_address(text: str) -> bool:
     return bool(_ADDRESS.match(text))
 
 
+_MAILTO = re.compile(r"^mailto:", re.IGNORECASE)
+_TOKEN = re.compile(r"<[^<>]*>|[^\s<>]+")
+
+
 def parse_members(text: str, mentions: tuple[Mention, ...] = ()) -> MemberList:
     addresses: list[str] = []
     malformed: list[str] = []
-    for token in re.split(r"[,;\s]+", text):
-        token = token.strip()
-        if not token or token.lower() in ("and", "&"):
-            continue
-        # "mailto:" and <angle brackets> come with addresses pasted from Outlook.
-        address = normalize_address(token.removeprefix("mailto:"))
-        if is_address(address):
-            if address not in addresses:
-                addresses.append(address)
-        else:
-            malformed.append(token)
+    for chunk in re.split(r"[,;\n]+", text):
+        # "Ann Smith <ann@x.com>", as Outlook pastes it: beside an address in brackets,
+        # words without an @ are the display name, not members.
+        tokens = _TOKEN.findall(chunk)
+        named = any(t.startswith("<") and "@" in t for t in tokens)
+        for token in tokens:
+            if named and "@" not in token:
+                continue
+            token = token.strip()
+            if not token or token.lower() in ("and", "&"):
+                continue
+            address = normalize_address(_MAILTO.sub("", normalize_address(token)))
+            if is_address(address):
+                if address not in addresses:
+                    addresses.append(address)
+            else:
+                malformed.append(token)
     return MemberList(tuple(addresses), mentions, tuple(malformed))

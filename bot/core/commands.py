@@ -183,11 +183,11 @@ def parse(text: str) -> Command | Chat:
     if spec is None:
         return Chat(text.strip())
     tail = match.group(2).strip()
+    if tail.startswith(":"):
+        tail = tail[1:].strip()
     # "outlook" is a command only as "outlook on" / "outlook off"; otherwise it is a message.
     if spec.shape is Shape.SWITCH and tail.lower() not in ("on", "off"):
         return Chat(text.strip())
-    if tail.startswith(":"):
-        tail = tail[1:].strip()
     target, colon, rest = tail.partition(":")
     return Command(spec, target.strip(), rest.strip(), bool(colon))
 

@@ -287,7 +287,8 @@ class DeliveryWorker:
                         "detail": result.detail,
                     },
                 )
-                await self._sleep(self._policy.delay(attempts, result.retry_after))
+                if attempts < self._policy.max_attempts:  # no wait before giving up
+                    await self._sleep(self._policy.delay(attempts, result.retry_after))
             return _gave_up(delivery, attempts)
 
     def _remember_thread(self, group_id: str, thread_id: str) -> None:
@@ -341,7 +342,8 @@ class DeliveryWorker:
                     "detail": result.detail,
                 },
             )
-            await self._sleep(self._policy.delay(attempts, result.retry_after))
+            if attempts < self._policy.max_attempts:  # no wait before giving up
+                await self._sleep(self._policy.delay(attempts, result.retry_after))
         return _gave_up(delivery, attempts)
 
     async def _ensure_chat(self, person: Person) -> Person:

@@ -116,22 +116,25 @@ class Groups:
             raise Refused("You have no groups yet. Create one with new <name>: <members>.")
         raise Refused("Which group? Add its name, or pick one with use <group>.")
 
-    async def check_unique(self, people: Sequence[Person], name: str, except_id: str = "") -> None:
+    async def check_unique(
+        self, asker: Person, people: Sequence[Person], name: str, except_id: str = ""
+    ) -> None:
+        """No member may end up in two groups of the same name (case-insensitive)."""
         key = name.casefold()
         for person in people:
             for group in await self.of(person):
                 if group.name.casefold() == key and group.group_id != except_id:
                     whose = (
                         "You already have"
-                        if group.owner_id == person.person_id
-                        else (f"{person.display_name} already has")
+                        if person.person_id == asker.person_id
+                        else f"{person.display_name} already has"
                     )
                     raise Refused(f"{whose} a group named {group.name}; choose another name.")
 
     async def check_new_name(self, owner: Person, name: str) -> str:
         """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""
         name = check_name(name)
-        await self.check_unique([owner], name)
+        await self.check_unique(owner, [owner], name)
         return name
 
     async def create(self, owner: Person, name: str, members: MemberList) -> Created:
@@ -147,7 +150,8 @@ class Groups:
         return await self.create_with(owner, name, everyone)
 
     async def create_with(self, owner: Person, name: str, everyone: Sequence[Person]) -> Created:
-        await self.check_unique(everyone, name)
+        await self.check_unique(owner, everyone, name)
+        everyone = await self._people.save_new(everyone)
         now = self._clock.now()
         group = await self._store.save_group(
             Group(
@@ -194,7 +198,8 @@ class Groups:
                 f"{group.name} has {len(group.members)} members; adding {len(new)} would pass the "
                 f"limit of {MAX_MEMBERS}. Nothing was changed."
             )
-        await self.check_unique(new, group.name)
+        await self.check_unique(sender, new, group.name)
+        new = await self._people.save_new(new)
         now = self._clock.now()
 
         def change(g: Group) -> Group:
@@ -230,7 +235,7 @@ class Groups:
     async def rename(self, sender: Person, group: Group, new_name: str) -> str:
         new_name = check_name(new_name)
         people = await self._store.get_people(group.tenant_id, group.member_ids)
-        await self.check_unique(people, new_name, except_id=group.group_id)
+        await self.check_unique(sender, people, new_name, except_id=group.group_id)
         await self._update(group, lambda g: replace(g, name=new_name), owner=sender.person_id)
         return f"Renamed {group.name} to {new_name}."
 

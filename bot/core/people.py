@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList, Mention, normalize_address
@@ -175,9 +175,10 @@ class People:
         raise ConcurrentUpdate(f"person {user.user_id} keeps changing")
 
     async def resolve(self, tenant_id: str, members: MemberList) -> tuple[list[Person], list[str]]:
-        """People for a member list, creating Outlook-only people for unknown addresses.
+        """People for a member list; unknown addresses become Outlook-only people.
 
-        Returns (people, problems); when there are problems nothing was written.
+        Returns (people, problems) and writes nothing: people not stored yet have
+        `version` None, and `save_new` stores them once every rule has passed.
         """
         problems = [f"{token} is not an e-mail address" for token in members.malformed]
         found: list[Person] = []
@@ -216,17 +217,25 @@ class People:
                 found.append(person)
         if problems:
             return [], problems
-        for person in new:
+        unique = {p.person_id: p for p in [*found, *new]}
+        return list(unique.values()), []
+
+    async def save_new(self, people: Sequence[Person]) -> list[Person]:
+        """Stores the people `resolve` made up (version None); the others as they are."""
+        saved = []
+        for person in people:
+            if person.version is not None:
+                saved.append(person)
+                continue
             try:
-                found.append(await self._store.save_person(person))
+                saved.append(await self._store.save_person(person))
             except ConcurrentUpdate:
                 # Created meanwhile by someone else: use the stored one.
-                stored = await self._store.get_person(tenant_id, person.person_id)
+                stored = await self._store.get_person(person.tenant_id, person.person_id)
                 if stored is None:
                     raise
-                found.append(stored)
-        unique = {p.person_id: p for p in found}
-        return list(unique.values()), []
+                saved.append(stored)
+        return saved
 
 
 def _from_mention(tenant_id: str, mention: Mention) -> Person:

@@ -1,4 +1,4 @@
-"""Checking the Entra ID token Outlook sends with an Actionable Message action (CONTRACT §3).
+"""Checking the Entra ID token Outlook sends with an Actionable Message action.
 
 Keys come from the tenant's OpenID configuration under AAD_AUTHORITY_HOST and are
 cached; an unknown `kid` triggers one refresh (at most once a minute per tenant),

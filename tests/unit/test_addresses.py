@@ -76,3 +76,14 @@ def test_any_text_parses_into_distinct_valid_addresses(text: str) -> None:
     assert all(is_address(a) and a == a.lower() for a in parsed.addresses)
     assert len(set(parsed.addresses)) == len(parsed.addresses)
     assert all(token and not any(c in token for c in ",; \n\t") for token in parsed.malformed)
+
+
+def test_addresses_pasted_from_outlook_keep_only_the_addresses() -> None:
+    parsed = parse_members("Ann Smith <ann@contoso.com>; Bob <BOB@contoso.com>, cy@contoso.com")
+    assert parsed.addresses == ("ann@contoso.com", "bob@contoso.com", "cy@contoso.com")
+    assert parsed.malformed == ()
+
+
+def test_mailto_is_dropped_whatever_its_case() -> None:
+    parsed = parse_members("MAILTO:ann@contoso.com <mailto:bob@contoso.com> Mailto:cy@contoso.com")
+    assert parsed.addresses == ("ann@contoso.com", "bob@contoso.com", "cy@contoso.com")

@@ -1,0 +1,467 @@
+"""Small fakes of the core's ports, a core wired like bot/compose.py, and request helpers.
+
+Everything runs on the event loop over the in-memory store: the fakes answer at once,
+record what they were asked, and can be scripted call by call.
+
+The cast: people are known by a short name ("ann", "bob", ...) of tenant "t1"; their
+Teams user id is "29:<name>", their e-mail "<name>@x.com", their 1:1 chat "chat-<name>".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.conversation import Conversation, TenantGate
+from bot.core.groups import Groups
+from bot.core.model import Group, Member, Message, Person, TeamsReach
+from bot.core.people import People
+from bot.core.ports import (
+    RecordResult,
+    RelayedMessage,
+    RosterEntry,
+    SendOutcome,
+    SendResult,
+    Store,
+    StoreError,
+    ThreadMail,
+)
+from bot.core.relay import DeliveryQueue, Relay
+from bot.core.requests import Answer, CardAction, MentionedUser, TeamsRequest, TeamsUser
+from tests.unit.fakes import FakeClock
+
+TENANT = "t1"
+SERVICE_URL = "https://smba.example.test/teams/"
+CAST = ("ann", "bob", "cy", "dan", "eve")
+MAX_CHARS = 500
+
+# who
+
+
+def email(name: str) -> str:
+    return f"{name}@x.com"
+
+
+def user_id(name: str) -> str:
+    return f"29:{name}"
+
+
+def chat_of(name: str) -> str:
+    return f"chat-{name}"
+
+
+def display(name: str) -> str:
+    return name.title()
+
+
+# answers of the fake Teams connector
+
+
+def sent() -> SendResult:
+    return SendResult(SendOutcome.SENT)
+
+
+def retry(after: float = 0.0) -> SendResult:
+    return SendResult(SendOutcome.RETRY, retry_after=after, detail="throttled")
+
+
+def gone() -> SendResult:
+    return SendResult(SendOutcome.GONE, detail="conversation not found")
+
+
+def refused(detail: str = "bad request") -> SendResult:
+    return SendResult(SendOutcome.REFUSED, detail=detail)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One call of the fake Teams connector: a relayed message to a person's chat."""
+
+    person_id: str
+    message_id: str
+    text: str
+    at: datetime
+
+
+class FakeTeams:
+    """A `TeamsSender`: answers SENT unless a person's next answers were scripted."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+        self._answers: dict[str, list[SendResult]] = {}
+        self.sent: list[Sent] = []
+        self.notices: list[tuple[str, str]] = []  # (person id, text)
+        self.opened: list[str] = []
+
+    def answer(self, person_id: str, *results: SendResult) -> None:
+        """The next sends to this person answer these, in order; SENT afterwards."""
+        self._answers.setdefault(person_id, []).extend(results)
+
+    def sent_to(self, person_id: str) -> list[Sent]:
+        return [s for s in self.sent if s.person_id == person_id]
+
+    async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
+        self.sent.append(
+            Sent(person.person_id, message.message_id, message.text, self._clock.now())
+        )
+        queued = self._answers.get(person.person_id)
+        return queued.pop(0) if queued else sent()
+
+    async def send_notice(self, person: Person, text: str) -> SendResult:
+        self.notices.append((person.person_id, text))
+        return sent()
+
+    async def open_chat(self, person: Person) -> str | None:
+        self.opened.append(person.person_id)
+        return f"opened-{person.person_id}"
+
+
+class FakeOutlook:
+    """An `OutlookRecorder`: records each thread mail; SENT unless scripted otherwise."""
+
+    def __init__(self) -> None:
+        self._answers: list[RecordResult] = []
+        self.mails: list[ThreadMail] = []
+
+    def answer(self, *results: RecordResult) -> None:
+        self._answers.extend(results)
+
+    async def record(self, mail: ThreadMail) -> RecordResult:
+        self.mails.append(mail)
+        if self._answers:
+            return self._answers.pop(0)
+        return RecordResult(
+            SendOutcome.SENT,
+            thread_id=mail.thread_id or f"thread-{mail.group_id}",
+            conversation_id=f"conversation-{mail.group_id}",
+        )
+
+
+def roster_entry(name: str) -> RosterEntry:
+    return RosterEntry(user_id(name), display(name), email(name))
+
+
+class FakeRoster:
+    """A `TeamsRoster` from a dict: conversation id -> the people in it."""
+
+    def __init__(self) -> None:
+        self.chats: dict[str, list[RosterEntry]] = {}
+
+    def personal_chat(self, name: str) -> None:
+        self.chats[chat_of(name)] = [roster_entry(name)]
+
+    async def member(
+        self, service_url: str, conversation_id: str, user_id: str
+    ) -> RosterEntry | None:
+        return next((e for e in self.chats.get(conversation_id, []) if e.user_id == user_id), None)
+
+    async def members(
+        self, service_url: str, conversation_id: str, at_most: int
+    ) -> list[RosterEntry]:
+        # Like the real one: reading stops once it holds more than `at_most` people.
+        return self.chats.get(conversation_id, [])[: at_most + 1]
+
+
+class FakeQueue:
+    """A `DeliveryQueue` that only records what it is given (nothing is delivered)."""
+
+    def __init__(
+        self, instance: str = "this-instance", lease: timedelta = timedelta(minutes=5)
+    ) -> None:
+        self.instance = instance
+        self.lease = lease
+        self.submitted: list[Message] = []
+
+    def claim(self, now: datetime) -> tuple[str, datetime]:
+        return self.instance, now + self.lease
+
+    def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        self.submitted.append(message)
+
+
+class StoreSpy:
+    """A `Store` that counts calls by method and raises StoreError on a chosen call."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self._failures: dict[str, int] = {}
+
+    def fail(self, method: str, on_call: int = 1) -> None:
+        """The `on_call`-th call of `method` from now on raises StoreError (once)."""
+        self._failures[method] = self.calls[method] + on_call
+
+    def _call(self, method: str) -> None:
+        self.calls[method] += 1
+        if self._failures.get(method) == self.calls[method]:
+            del self._failures[method]
+            raise StoreError(f"{method} failed (scripted)")
+
+    async def ping(self) -> None:
+        self._call("ping")
+        await self.inner.ping()
+
+    async def get_person(self, tenant_id: str, person_id: str) -> Person | None:
+        self._call("get_person")
+        return await self.inner.get_person(tenant_id, person_id)
+
+    async def get_people(self, tenant_id: str, person_ids: Sequence[str]) -> list[Person]:
+        self._call("get_people")
+        return await self.inner.get_people(tenant_id, person_ids)
+
+    async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
+        self._call("person_for_teams_user")
+        return await self.inner.person_for_teams_user(tenant_id, teams_user_id)
+
+    async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
+        self._call("person_id_for_teams_user")
+        return await self.inner.person_id_for_teams_user(tenant_id, teams_user_id)
+
+    async def get_people_and_group(
+        self, tenant_id: str, person_ids: Sequence[str], group_id: str
+    ) -> tuple[list[Person], Group | None]:
+        self._call("get_people_and_group")
+        return await self.inner.get_people_and_group(tenant_id, person_ids, group_id)
+
+    async def save_person(self, person: Person) -> Person:
+        self._call("save_person")
+        return await self.inner.save_person(person)
+
+    async def get_group(self, tenant_id: str, group_id: str) -> Group | None:
+        self._call("get_group")
+        return await self.inner.get_group(tenant_id, group_id)
+
+    async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]:
+        self._call("groups_of")
+        return await self.inner.groups_of(tenant_id, person_id)
+
+    async def save_group(self, group: Group) -> Group:
+        self._call("save_group")
+        return await self.inner.save_group(group)
+
+    async def delete_group(self, group: Group) -> None:
+        self._call("delete_group")
+        await self.inner.delete_group(group)
+
+    async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None:
+        self._call("group_for_outlook_conversation")
+        return await self.inner.group_for_outlook_conversation(conversation_id)
+
+    async def add_message(self, message: Message) -> Message | None:
+        self._call("add_message")
+        return await self.inner.add_message(message)
+
+    async def get_message(self, group_id: str, message_id: str) -> Message | None:
+        self._call("get_message")
+        return await self.inner.get_message(group_id, message_id)
+
+    async def save_message(self, message: Message) -> Message:
+        self._call("save_message")
+        return await self.inner.save_message(message)
+
+    async def pending_messages(self) -> list[Message]:
+        self._call("pending_messages")
+        return await self.inner.pending_messages()
+
+    async def forget(self, key: str) -> None:
+        self._call("forget")
+        await self.inner.forget(key)
+
+    async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
+        self._call("remember_once")
+        return await self.inner.remember_once(key, now, keep)
+
+
+# requests, as the Teams adapter hands them over
+
+_keys = itertools.count(1)
+
+
+def _key(key: str) -> str:
+    return key or f"activity-{next(_keys)}"
+
+
+def teams_user(name: str, tenant: str = TENANT, personal: bool = True) -> TeamsUser:
+    """A person as their activity describes them (Teams gives no e-mail address there)."""
+    return TeamsUser(
+        tenant_id=tenant,
+        user_id=user_id(name),
+        display_name=display(name),
+        service_url=SERVICE_URL,
+        bot_id="28:send",
+        conversation_id=chat_of(name) if personal else "",
+    )
+
+
+def personal(
+    text: str = "",
+    *,
+    who: str = "ann",
+    tenant: str = TENANT,
+    key: str = "",
+    action: CardAction | None = None,
+    mentions: tuple[MentionedUser, ...] = (),
+) -> TeamsRequest:
+    """Something typed (or a card clicked) in a person's 1:1 chat with the bot."""
+    return TeamsRequest(
+        sender=teams_user(who, tenant),
+        conversation_id=chat_of(who),
+        personal=True,
+        activity_key=_key(key),
+        text=text,
+        mentions=mentions,
+        action=action,
+    )
+
+
+def in_group_chat(
+    text: str, *, who: str = "ann", chat: str = "chat-team", mentions_bot: bool = True
+) -> TeamsRequest:
+    """Something typed in a Teams group chat the bot was added to."""
+    return TeamsRequest(
+        sender=teams_user(who, personal=False),
+        conversation_id=chat,
+        personal=False,
+        activity_key=_key(""),
+        text=text,
+        mentions_bot=mentions_bot,
+    )
+
+
+# the core, wired as bot/compose.py wires it
+
+
+@dataclass
+class Core:
+    store: Store
+    clock: FakeClock
+    roster: FakeRoster
+    queue: FakeQueue
+    people: People
+    groups: Groups
+    relay: Relay
+    conversation: Conversation
+
+    async def say(self, text: str, who: str = "ann", key: str = "") -> Answer:
+        """`who` types `text` in their 1:1 chat; the core's answer."""
+        return await self.conversation.handle(personal(text, who=who, key=key))
+
+    async def person(self, name: str) -> Person:
+        person = await self.store.get_person(TENANT, email(name))
+        assert person is not None, f"{name} is not stored"
+        return person
+
+    async def group(self, owner: str, name: str) -> Group:
+        """A group named `name` among `owner`'s groups (as stored now)."""
+        found = [g for g in await self.store.groups_of(TENANT, email(owner)) if g.name == name]
+        assert len(found) == 1, f"{owner} has {len(found)} groups named {name}"
+        return found[0]
+
+
+def build_core(
+    store: Store,
+    clock: FakeClock,
+    *,
+    queue: DeliveryQueue | None = None,
+    gate: TenantGate | None = None,
+    max_chars: int = MAX_CHARS,
+) -> Core:
+    """The core over `store`; the cast's 1:1 chats are in the roster. `queue` delivers
+    messages (a DeliveryWorker); by default a FakeQueue only records them."""
+    roster = FakeRoster()
+    for name in CAST:
+        roster.personal_chat(name)
+    fake_queue = FakeQueue()
+    people = People(store, None, roster)
+    groups = Groups(store, people, clock)
+    relay = Relay(store, clock, queue or fake_queue, max_chars)
+    conversation = Conversation(store, people, groups, relay, roster, clock, gate or TenantGate())
+    return Core(store, clock, roster, fake_queue, people, groups, relay, conversation)
+
+
+# people and groups written straight to the store (for tests below the conversation)
+
+
+async def add_person(
+    store: Store,
+    name: str,
+    *,
+    with_email: bool = True,
+    teams: bool = True,
+    reachable: bool = True,
+    outlook_on: bool = True,
+) -> Person:
+    """A person as Send keeps them after their first message in their 1:1 chat."""
+    reach = None
+    if teams:
+        reach = TeamsReach(
+            user_id=user_id(name),
+            service_url=SERVICE_URL,
+            bot_id="28:send",
+            conversation_id=chat_of(name),
+            reachable=reachable,
+        )
+    return await store.save_person(
+        Person(
+            tenant_id=TENANT,
+            person_id=email(name) if with_email else f"teams:{user_id(name)}",
+            display_name=display(name),
+            email=email(name) if with_email else "",
+            teams=reach,
+            outlook_on=outlook_on,
+        )
+    )
+
+
+async def add_group(
+    store: Store,
+    clock: FakeClock,
+    name: str,
+    owner: Person,
+    *others: Person,
+    muted: Sequence[Person] = (),
+) -> Group:
+    """A stored group of `owner` and `others`, all joined now; id "group-<name>"."""
+    now = clock.now()
+    muted_ids = {p.person_id for p in muted}
+    members = tuple(
+        Member(p.person_id, p.display_name, now, muted=p.person_id in muted_ids)
+        for p in (owner, *others)
+    )
+    return await store.save_group(
+        Group(
+            tenant_id=owner.tenant_id,
+            group_id=f"group-{name}",
+            name=name,
+            owner_id=owner.person_id,
+            members=members,
+            created_at=now,
+        )
+    )
+
+
+# waiting for the delivery worker's tasks, in event-loop turns (never wall-clock time)
+
+TURNS = 2000
+
+
+async def eventually(check: Callable[[], bool], turns: int = TURNS) -> None:
+    for _ in range(turns):
+        if check():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"still not so after {turns} event-loop turns")
+
+
+async def delivered(store: Store, group_id: str, message_id: str, turns: int = TURNS) -> Message:
+    """The stored message once none of its deliveries is pending any more."""
+    for _ in range(turns):
+        message = await store.get_message(group_id, message_id)
+        if message is not None and not message.pending:
+            return message
+        await asyncio.sleep(0)
+    raise AssertionError(f"message {message_id} still pending after {turns} event-loop turns")

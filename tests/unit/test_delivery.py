@@ -1,0 +1,254 @@
+"""The delivery worker on a fake clock: retries, back-off, people gone, and taking over claims.
+
+Nothing waits: the worker's sleep is a FakeSleep that moves the FakeClock, and tests wait
+for the worker's tasks by polling the store between event-loop turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from bot.core.delivery import DeliveryWorker, RetryPolicy
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Source
+from bot.core.ports import RecordResult, SendOutcome
+from bot.core.ratelimit import RateLimiter
+from bot.core.relay import Relay
+from bot.store.repository import DocumentStore
+from tests.unit.core_fakes import (
+    TENANT,
+    FakeOutlook,
+    FakeQueue,
+    FakeTeams,
+    add_group,
+    add_person,
+    delivered,
+    eventually,
+    gone,
+    refused,
+    retry,
+)
+from tests.unit.fakes import FakeClock, FakeSleep
+
+POLICY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=4.0)
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class Rig:
+    store: DocumentStore
+    clock: FakeClock
+    sleep: FakeSleep
+    teams: FakeTeams
+    outlook: FakeOutlook
+    worker: DeliveryWorker
+    relay: Relay
+
+    async def post(self, sender: Person, group: Group, text: str, key: str) -> Message:
+        """Accepts a message and waits until the worker has settled all its deliveries."""
+        await self.relay.post(sender, group, text, Source.TEAMS, key)
+        return await delivered(self.store, group.group_id, key)
+
+
+@pytest.fixture
+async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> AsyncIterator[Rig]:
+    teams = FakeTeams(clock)
+    outlook = FakeOutlook()
+    # The limiter gets a sleep of its own, so `sleep.delays` holds only retry waits.
+    limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
+    worker = DeliveryWorker(
+        store,
+        teams,
+        outlook,
+        limiter,
+        POLICY,
+        instance_id="this-instance",
+        lease=LEASE,
+        clock=clock,
+        sleep=sleep,
+    )
+    yield Rig(store, clock, sleep, teams, outlook, worker, Relay(store, clock, worker, 500))
+    await worker.drain(grace=0)  # nothing may be left running when the test ends
+
+
+@dataclass(frozen=True)
+class Lunch:
+    ann: Person
+    bob: Person
+    cy: Person
+    group: Group
+
+
+@pytest.fixture
+async def lunch(store: DocumentStore, clock: FakeClock) -> Lunch:
+    ann, bob, cy = [await add_person(store, n) for n in ("ann", "bob", "cy")]
+    return Lunch(ann, bob, cy, await add_group(store, clock, "lunch", ann, bob, cy))
+
+
+def delivery_to(message: Message, person: Person) -> Delivery:
+    return next(d for d in message.deliveries if d.recipient_id == person.person_id)
+
+
+def outlook_delivery(message: Message) -> Delivery:
+    return next(d for d in message.deliveries if d.channel is Channel.OUTLOOK)
+
+
+# the usual case
+
+
+async def test_every_copy_is_sent_and_the_states_are_saved(rig: Rig, lunch: Lunch) -> None:
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+
+    assert len(message.deliveries) == 3  # bob's and cy's chats, and the Outlook thread
+    assert all(d.state is DeliveryState.SENT and d.attempts == 1 for d in message.deliveries)
+    assert sorted(s.person_id for s in rig.teams.sent) == [lunch.bob.person_id, lunch.cy.person_id]
+    assert [m.addresses for m in rig.outlook.mails] == [outlook_delivery(message).addresses]
+    assert await rig.store.pending_messages() == [] and rig.sleep.delays == []
+
+
+async def test_the_first_mail_starts_the_groups_outlook_thread(rig: Rig, lunch: Lunch) -> None:
+    await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+    await rig.post(lunch.ann, lunch.group, "at noon", "m2")
+    group = await rig.store.get_group(TENANT, lunch.group.group_id)
+    assert group is not None and group.outlook_thread != ""
+    assert [m.thread_id for m in rig.outlook.mails] == ["", group.outlook_thread]
+
+
+# passing failures
+
+
+async def test_a_throttled_send_is_retried_no_sooner_than_teams_asked(
+    rig: Rig, lunch: Lunch
+) -> None:
+    rig.teams.answer(lunch.bob.person_id, retry(after=3.0))
+
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+
+    first, second = rig.teams.sent_to(lunch.bob.person_id)
+    assert rig.sleep.delays[0] >= 3.0
+    assert second.at - first.at >= timedelta(seconds=3)
+    assert delivery_to(message, lunch.bob).state is DeliveryState.SENT
+    assert delivery_to(message, lunch.bob).attempts == 2
+
+
+async def test_a_throttled_outlook_mail_is_retried_no_sooner_than_asked(
+    rig: Rig, lunch: Lunch
+) -> None:
+    rig.outlook.answer(RecordResult(SendOutcome.RETRY, retry_after=2.0))
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+    assert len(rig.outlook.mails) == 2 and rig.sleep.delays[0] >= 2.0
+    assert outlook_delivery(message).state is DeliveryState.SENT
+
+
+async def test_the_back_off_grows_and_is_capped(rig: Rig, lunch: Lunch) -> None:
+    rig.teams.answer(lunch.bob.person_id, *[retry()] * (POLICY.max_attempts - 1))
+
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+
+    assert delivery_to(message, lunch.bob).state is DeliveryState.SENT
+    delays = rig.sleep.delays
+    caps = [min(POLICY.max_delay, POLICY.base_delay * 2**n) for n in range(len(delays))]
+    assert len(delays) == POLICY.max_attempts - 1
+    assert all(cap / 2 <= delay <= cap for delay, cap in zip(delays, caps, strict=True))
+    assert delays[2] > delays[0] and max(delays) <= POLICY.max_delay
+
+
+async def test_after_max_attempts_the_delivery_fails(rig: Rig, lunch: Lunch) -> None:
+    rig.teams.answer(lunch.bob.person_id, *[retry()] * POLICY.max_attempts)
+
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+
+    bob = delivery_to(message, lunch.bob)
+    assert (bob.state, bob.attempts, bob.last_error) == (
+        DeliveryState.FAILED,
+        POLICY.max_attempts,
+        "gave up after retries",
+    )
+    assert len(rig.teams.sent_to(lunch.bob.person_id)) == POLICY.max_attempts
+    assert delivery_to(message, lunch.cy).state is DeliveryState.SENT
+
+
+async def test_giving_up_does_not_wait_after_the_last_attempt(rig: Rig, lunch: Lunch) -> None:
+    rig.teams.answer(lunch.bob.person_id, *[retry()] * POLICY.max_attempts)
+    await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+    assert len(rig.sleep.delays) == POLICY.max_attempts - 1
+
+
+# final answers
+
+
+async def test_a_refused_send_is_final(rig: Rig, lunch: Lunch) -> None:
+    rig.teams.answer(lunch.bob.person_id, refused("bad request"))
+
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+
+    bob = delivery_to(message, lunch.bob)
+    assert (bob.state, bob.attempts, bob.last_error) == (DeliveryState.FAILED, 1, "bad request")
+    assert len(rig.teams.sent_to(lunch.bob.person_id)) == 1 and rig.sleep.delays == []
+    assert rig.teams.notices == []
+
+
+async def test_people_gone_from_teams_are_marked_and_the_sender_told_once(
+    rig: Rig, lunch: Lunch
+) -> None:
+    rig.teams.answer(lunch.bob.person_id, gone())
+    rig.teams.answer(lunch.cy.person_id, gone())
+
+    first = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+    await eventually(lambda: bool(rig.teams.notices))
+
+    assert delivery_to(first, lunch.bob).state is DeliveryState.FAILED
+    for person in (lunch.bob, lunch.cy):
+        stored = await rig.store.get_person(TENANT, person.person_id)
+        assert stored is not None and stored.teams is not None and not stored.teams.reachable
+    [(told, text)] = rig.teams.notices
+    assert told == lunch.ann.person_id and "Bob" in text and "Cy" in text
+
+    second = await rig.post(lunch.ann, lunch.group, "anyone?", "m2")
+    assert [d.channel for d in second.deliveries] == [Channel.OUTLOOK]
+    assert len(rig.teams.notices) == 1
+
+
+# taking over
+
+
+async def test_recover_takes_over_expired_claims_but_not_live_ones(rig: Rig, lunch: Lunch) -> None:
+    other = Relay(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
+    await other.post(lunch.ann, lunch.group, "from before", Source.TEAMS, "expired")
+    rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
+    await other.post(lunch.ann, lunch.group, "just now", Source.TEAMS, "live")
+
+    assert await rig.worker.recover() == 1
+
+    taken = await delivered(rig.store, lunch.group.group_id, "expired")
+    assert taken.claimed_by == rig.worker.instance_id
+    live = await rig.store.get_message(lunch.group.group_id, "live")
+    assert live is not None and live.pending and live.claimed_by == "other-instance"
+    assert {s.message_id for s in rig.teams.sent} == {"expired"}
+
+
+async def test_at_start_an_instance_resumes_its_own_claims_at_once(rig: Rig, lunch: Lunch) -> None:
+    before_restart = FakeQueue(instance=rig.worker.instance_id, lease=LEASE)
+    relay = Relay(rig.store, rig.clock, before_restart, 500)
+    await relay.post(lunch.ann, lunch.group, "from before", Source.TEAMS, "mine")
+
+    assert await rig.worker.recover(at_start=False) == 0
+    assert await rig.worker.recover(at_start=True) == 1
+    await delivered(rig.store, lunch.group.group_id, "mine")
+
+
+async def test_recovered_messages_of_a_deleted_group_are_given_up(rig: Rig, lunch: Lunch) -> None:
+    other = Relay(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
+    await other.post(lunch.ann, lunch.group, "too late", Source.TEAMS, "orphan")
+    await rig.store.delete_group(lunch.group)
+    rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
+
+    assert await rig.worker.recover() == 0
+
+    message = await rig.store.get_message(lunch.group.group_id, "orphan")
+    assert message is not None and not message.pending
+    assert {d.last_error for d in message.deliveries} == {"group deleted"}
+    assert rig.teams.sent == []

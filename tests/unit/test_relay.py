@@ -1,0 +1,181 @@
+"""Accepting a message: its rules, and the one stored record with a delivery per copy to send."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.core.errors import Refused
+from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState, Group, Message, Person, Source
+from bot.core.relay import Relay
+from bot.store.repository import DocumentStore
+from tests.unit.core_fakes import (
+    TENANT,
+    Core,
+    FakeQueue,
+    StoreSpy,
+    add_group,
+    add_person,
+    build_core,
+    email,
+)
+from tests.unit.fakes import FakeClock
+
+
+@pytest.fixture
+def core(store: DocumentStore, clock: FakeClock) -> Core:
+    return build_core(store, clock)
+
+
+async def post(core: Core, sender: Person, group: Group, text: str, key: str = "m1") -> Message:
+    message = await core.relay.post(sender, group, text, Source.TEAMS, key)
+    assert message is not None
+    return message
+
+
+def teams_recipients(message: Message) -> list[str]:
+    return sorted(d.recipient_id for d in message.deliveries if d.channel is Channel.TEAMS)
+
+
+def outlook_addresses(message: Message) -> tuple[str, ...] | None:
+    outlook = [d for d in message.deliveries if d.channel is Channel.OUTLOOK]
+    assert len(outlook) <= 1 and all(d.recipient_id == OUTLOOK_THREAD for d in outlook)
+    return outlook[0].addresses if outlook else None
+
+
+# what may be sent
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"], ids=repr)
+async def test_an_empty_message_is_refused_and_nothing_stored(core: Core, text: str) -> None:
+    ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
+    with pytest.raises(Refused, match="nothing to send"):
+        await core.relay.post(ann, lunch, text, Source.TEAMS, "m1")
+    assert await core.store.pending_messages() == [] and core.queue.submitted == []
+
+
+async def test_a_message_over_the_limit_is_refused_and_one_at_the_limit_is_sent(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    relay = Relay(store, clock, FakeQueue(), max_message_chars=40)
+    ann, bob = [await add_person(store, n) for n in ("ann", "bob")]
+    lunch = await add_group(store, clock, "lunch", ann, bob)
+    with pytest.raises(Refused, match="41 characters; the limit is 40"):
+        await relay.post(ann, lunch, "x" * 41, Source.TEAMS, "too-long")
+    assert await relay.post(ann, lunch, "x" * 40, Source.TEAMS, "at-the-limit") is not None
+    assert [m.message_id for m in await store.pending_messages()] == ["at-the-limit"]
+
+
+async def test_someone_not_in_the_group_is_refused(core: Core) -> None:
+    ann, bob, dan = [await add_person(core.store, n) for n in ("ann", "bob", "dan")]
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
+    with pytest.raises(Refused, match="not a member of lunch"):
+        await core.relay.post(dan, lunch, "hello", Source.TEAMS, "m1")
+    assert await core.store.pending_messages() == []
+
+
+# the same message sent again
+
+
+async def test_a_message_sent_again_is_stored_once(core: Core) -> None:
+    ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
+    await post(core, ann, lunch, "pizza?", key="m1")
+    await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1")
+    assert [m.message_id for m in await core.store.pending_messages()] == ["m1"]
+    stored = await core.store.get_group(TENANT, lunch.group_id)
+    assert stored is not None and [s.message_id for s in stored.recent] == ["m1"]
+
+
+async def test_a_message_sent_again_after_its_delivery_is_not_queued_again(core: Core) -> None:
+    ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
+    first = await post(core, ann, lunch, "pizza?", key="m1")
+    done = tuple(replace(d, state=DeliveryState.SENT) for d in first.deliveries)
+    await core.store.save_message(replace(first, deliveries=done))
+
+    again = await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1")
+
+    assert again is None
+    assert [m.message_id for m in core.queue.submitted] == ["m1"]
+
+
+# who gets a copy
+
+
+async def test_muted_and_unreachable_members_get_no_teams_copy(core: Core) -> None:
+    ann, dan = [await add_person(core.store, n) for n in ("ann", "dan")]
+    bob = await add_person(core.store, "bob")
+    cy = await add_person(core.store, "cy", reachable=False)
+    eve = await add_person(core.store, "eve", teams=False)
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob, cy, dan, eve, muted=[bob])
+
+    message = await post(core, ann, lunch, "pizza?")
+
+    assert teams_recipients(message) == [dan.person_id]
+    assert all(d.state is DeliveryState.PENDING for d in message.deliveries)
+    # They still have the group's Outlook thread.
+    assert outlook_addresses(message) == tuple(sorted(p.email for p in (ann, bob, cy, dan, eve)))
+
+
+async def test_the_outlook_copy_includes_the_sender_but_not_people_with_outlook_off(
+    core: Core,
+) -> None:
+    ann, cy = [await add_person(core.store, n) for n in ("ann", "cy")]
+    bob = await add_person(core.store, "bob", outlook_on=False)
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob, cy)
+
+    message = await post(core, ann, lunch, "pizza?")
+
+    assert outlook_addresses(message) == (email("ann"), email("cy"))
+    assert teams_recipients(message) == [bob.person_id, cy.person_id]
+
+
+async def test_without_any_address_there_is_no_outlook_copy(core: Core) -> None:
+    ann, bob = [await add_person(core.store, n, with_email=False) for n in ("ann", "bob")]
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
+    message = await post(core, ann, lunch, "pizza?")
+    assert outlook_addresses(message) is None and teams_recipients(message) == [bob.person_id]
+
+
+async def test_a_reply_written_in_outlook_gets_only_teams_copies(core: Core) -> None:
+    ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
+    lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
+    message = await core.relay.post(ann, lunch, "ok", Source.OUTLOOK, "m1", outlook_copy=False)
+    assert message is not None
+    assert outlook_addresses(message) is None and teams_recipients(message) == [bob.person_id]
+
+
+# reads saved
+
+
+async def test_members_already_read_are_not_read_again(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    spy = StoreSpy(store)
+    core = build_core(spy, clock)
+    ann, bob, cy = [await add_person(store, n) for n in ("ann", "bob", "cy")]
+    lunch = await add_group(store, clock, "lunch", ann, bob, cy)
+    everyone = {p.person_id: p for p in (ann, bob, cy)}
+
+    message = await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1", known=everyone)
+
+    assert message is not None and teams_recipients(message) == [bob.person_id, cy.person_id]
+    assert spy.calls["get_people"] == 0
+
+
+async def test_members_missing_from_those_read_are_read_from_the_store(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    spy = StoreSpy(store)
+    core = build_core(spy, clock)
+    ann, bob, cy = [await add_person(store, n) for n in ("ann", "bob", "cy")]
+    lunch = await add_group(store, clock, "lunch", ann, bob, cy)
+    some = {p.person_id: p for p in (ann, bob)}
+
+    message = await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1", known=some)
+
+    assert message is not None and teams_recipients(message) == [bob.person_id, cy.person_id]
+    assert spy.calls["get_people"] == 1
