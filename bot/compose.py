@@ -17,10 +17,11 @@ from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
-from bot.core.conversation import Conversation, TenantGate
+from bot.core.conversation import Conversation
 from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker, RetryPolicy
 from bot.core.groups import Groups
 from bot.core.people import People
+from bot.core.policy import MailPolicy, TenantGate
 from bot.core.ports import Clock, Directory, OutlookRecorder
 from bot.core.ratelimit import RateLimiter
 from bot.core.relay import Relay
@@ -110,8 +111,10 @@ async def build_services(
         clock=clock,
     )
     people = People(store, directory, teams)
-    groups = Groups(store, people, clock)
-    relay = Relay(store, clock, worker, settings.max_message_chars)
+    # With Graph, the service mailbox writes only to people of its own organisation.
+    mail = MailPolicy(settings.graph_tenant_id if settings.uses_graph else None)
+    groups = Groups(store, people, clock, mail)
+    relay = Relay(store, clock, worker, settings.max_message_chars, mail)
     conversation = Conversation(
         store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants)
     )

@@ -26,9 +26,9 @@ ARRIVAL_JITTER = 0.05
 # How much later one send may arrive than another booked for the same moment. The limiter
 # books sends in batches a second apart; the fake handles a batch one request after
 # another, so on a loaded machine the last of one batch and the first of the next arrive
-# closer than a second (0.83 s with this process on a third of a core, where 0.95 was
-# asserted before). Windows are this much shorter than a second: a batch over the limit,
-# or no pacing at all, still shows.
+# closer than a second (0.83 s with one core shared by this process and three busy
+# loops; 0.95 was asserted before). Windows are this much shorter than a second: a batch
+# over the limit, or no pacing at all, still shows.
 TRANSIT_SPREAD = 0.4
 
 

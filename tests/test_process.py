@@ -259,10 +259,11 @@ async def test_sigterm_finishes_or_releases_deliveries_and_exits(
             with pytest.raises(aiohttp.ClientError):
                 await world.say(ann, "too late")
         # A guard against hanging, not a measure of speed: the grace period plus lots.
+        guard = SHUTDOWN_GRACE_SECONDS + 60
         try:
-            returncode = await asyncio.to_thread(process.wait, SHUTDOWN_GRACE_SECONDS + 60)
+            returncode = await asyncio.to_thread(process.wait, guard)
         except subprocess.TimeoutExpired:
-            pytest.fail("the app did not exit after SIGTERM")
+            pytest.fail(f"the app had not exited {guard:g} s after SIGTERM")
         took = time.monotonic() - stopped_at
     finally:
         hang.set()  # the connector's hanging request may finish now

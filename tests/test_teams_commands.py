@@ -191,7 +191,7 @@ async def test_group_names(world: TeamsWorld) -> None:
     await world.say(ann, f"new LUNCH: {bob.email}")
     assert world.last_reply(ann) == "You already have a group named Lunch; choose another name."
     await world.say(bob, f"new lunch: {ann.email}")
-    assert world.last_reply(bob) == "Bob already has a group named Lunch; choose another name."
+    assert world.last_reply(bob) == "Bob is already in a group of that name; choose another name."
     await world.say(ann, "new " + "x" * 61 + f": {bob.email}")
     assert world.last_reply(ann) == "Group names have at most 60 characters; that one has 61."
     await world.say(ann, "new " + "y" * 60 + f": {bob.email}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -38,7 +40,14 @@ def normalize_address(address: str) -> str:
 
 
 def is_address(text: str) -> bool:
-    return bool(_ADDRESS.match(text))
+    """An address both our pattern and Python's mail parser accept (it writes the mail)."""
+    if not _ADDRESS.match(text):
+        return False
+    try:
+        Address(addr_spec=text)
+    except (ValueError, IndexError, HeaderParseError):
+        return False
+    return True
 
 
 _MAILTO = re.compile(r"^mailto:", re.IGNORECASE)

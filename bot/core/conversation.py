@@ -9,7 +9,7 @@ words mean, and gives back an `Answer` for the adapter to render.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.addresses import Mention, parse_members
@@ -18,6 +18,7 @@ from bot.core.errors import Refused
 from bot.core.groups import Groups, check_chat_size, check_name
 from bot.core.model import MAX_MEMBERS, Group, Person, Source
 from bot.core.people import ActiveGroup, People, update_person
+from bot.core.policy import TenantGate
 from bot.core.ports import Clock, Store, StoreError, TeamsRoster
 from bot.core.relay import Relay
 from bot.core.requests import (
@@ -33,7 +34,6 @@ WELCOME = (
     "Hi, I am Send. Make a group with new <name>: <colleagues' e-mail addresses>, "
     "then type: every member gets your message in Teams and Outlook. Type help for all commands."
 )
-NOT_ALLOWED = "Send is not enabled for your organisation."
 GROUP_CHAT_HELP = (
     "In a group chat I only make groups: @mention me with new <name> to make a Send group "
     "of this chat's members. Everything else happens in your 1:1 chat with me."
@@ -41,16 +41,6 @@ GROUP_CHAT_HELP = (
 CANCELLED = "Cancelled; no group was created."
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class TenantGate:
-    """Which organisations may use Send (empty = any)."""
-
-    allowed: frozenset[str] = frozenset()
-
-    def allows(self, tenant_id: str) -> bool:
-        return not self.allowed or tenant_id in self.allowed
 
 
 class Conversation:
@@ -97,8 +87,9 @@ class Conversation:
         await self._set_in_dialog(person, False)
 
     async def _handle(self, request: TeamsRequest, taken: list[str]) -> Answer:
-        if not self._gate.allows(request.sender.tenant_id):
-            return Answer(NOT_ALLOWED)
+        refusal = self._gate.refusal(request.sender.tenant_id)
+        if refusal is not None:
+            return Answer(refusal)
         if not request.personal:
             return await self._group_chat(request, taken)
         sender = await self._people.sender(request)

@@ -382,7 +382,10 @@ class DeliveryWorker:
         if sender is None or not sender.teams_chat_ready:
             return
         who = ", ".join(sorted(p.display_name for p in gone))
-        if all(p.email and p.outlook_on for p in gone):
+        mailed = {
+            a for d in message.deliveries if d.channel is Channel.OUTLOOK for a in d.addresses
+        }
+        if all(p.email in mailed for p in gone):
             text = f"{who} could not be reached in Teams; they still get the Outlook copy."
         else:
             text = f"{who} could not be reached in Teams."

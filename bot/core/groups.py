@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -10,6 +11,7 @@ from bot.core.addresses import MemberList
 from bot.core.errors import Refused
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
+from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
 from bot.core.relay import wants_teams_copy
 from bot.core.retry import read_modify_write
@@ -21,8 +23,17 @@ class Created:
     text: str
 
 
+def name_key(name: str) -> str:
+    """How group names compare: Unicode-normalised, case-insensitive, blanks folded."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
 def check_name(name: str) -> str:
-    name = " ".join(name.split())
+    name = " ".join(unicodedata.normalize("NFC", name).split())
+    # Control, format (zero-width, bidi overrides) and unassigned characters would make
+    # two names look alike, or a name look like something else.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cn", "Co", "Cs") for ch in name):
+        raise Refused("Group names cannot contain invisible or control characters.")
     if not name:
         raise Refused("A group needs a name of 1 to 60 characters.")
     if len(name) > MAX_GROUP_NAME:
@@ -67,8 +78,11 @@ def _names(people: Sequence[Person | Member]) -> str:
 
 
 class Groups:
-    def __init__(self, store: Store, people: People, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, people: People, clock: Clock, mail: MailPolicy | None = None
+    ) -> None:
         self._store = store
+        self._mail = mail or MailPolicy()
         self._people = people
         self._clock = clock
 
@@ -95,11 +109,11 @@ class Groups:
 
     async def find(self, person: Person, name: str) -> Group:
         """The sender's group of that name (case-insensitive)."""
-        key = " ".join(name.split()).casefold()
+        key = name_key(name)
         if not key:
             raise Refused("Which group? Add its name (type groups to see yours).")
         for group in await self.of(person):
-            if group.name.casefold() == key:
+            if name_key(group.name) == key:
                 return group
         raise Refused(f"You have no group named {name.strip()}. Type groups to see yours.")
 
@@ -119,17 +133,20 @@ class Groups:
     async def check_unique(
         self, asker: Person, people: Sequence[Person], name: str, except_id: str = ""
     ) -> None:
-        """No member may end up in two groups of the same name (case-insensitive)."""
-        key = name.casefold()
+        """No member may end up in two groups of the same name (see `name_key`)."""
+        key = name_key(name)
         for person in people:
             for group in await self.of(person):
-                if group.name.casefold() == key and group.group_id != except_id:
-                    whose = (
-                        "You already have"
-                        if person.person_id == asker.person_id
-                        else f"{person.display_name} already has"
+                if name_key(group.name) == key and group.group_id != except_id:
+                    if person.person_id == asker.person_id:
+                        raise Refused(
+                            f"You already have a group named {group.name}; choose another name."
+                        )
+                    # Only that it clashes: another person's groups are theirs to know.
+                    raise Refused(
+                        f"{person.display_name} is already in a group of that name; "
+                        "choose another name."
                     )
-                    raise Refused(f"{whose} a group named {group.name}; choose another name.")
 
     async def check_new_name(self, owner: Person, name: str) -> str:
         """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""
@@ -301,6 +318,11 @@ class Groups:
             raise Refused(
                 "I do not know your e-mail address, so there is no Outlook copy to turn on."
             )
+        if on and not self._mail.mails_tenant(sender.tenant_id):
+            raise Refused(
+                "Send mails only people of its own organisation, so there is no Outlook copy "
+                "to turn on."
+            )
         await update_person(
             self._store, sender.tenant_id, sender.person_id, lambda p: replace(p, outlook_on=on)
         )
@@ -337,7 +359,7 @@ class Groups:
             ways = []
             if person is not None and wants_teams_copy(person, group):
                 ways.append("Teams")
-            if person is not None and person.email and person.outlook_on:
+            if person is not None and self._mail.mails(person):
                 ways.append("Outlook")
             label = m.display_name + (" (owner)" if m.person_id == group.owner_id else "")
             address = f" <{person.email}>" if person is not None and person.email else ""
@@ -350,7 +372,9 @@ class Groups:
             return f"No messages in {group.name} yet."
         lines = [f"Last {len(group.recent)} messages in {group.name}:"]
         for s in group.recent:
-            lines.append(f"- {s.sent_at:%Y-%m-%d %H:%M} UTC {s.sender_name}: {s.text}")
+            # One line per message: a newline typed in a message cannot forge another line.
+            text = " ".join(s.text.split())
+            lines.append(f"- {s.sent_at:%Y-%m-%d %H:%M} UTC {s.sender_name}: {text}")
         return "\n".join(lines)
 
     async def set_active(self, person: Person, group_id: str) -> None:

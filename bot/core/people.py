@@ -124,7 +124,7 @@ class People:
                 bot_id=request.sender.bot_id,
                 email=email,
             )
-            person = await self.register(user)
+            person = await self.register(user, names=False)
             mentions.append(
                 Mention(user.user_id, user.display_name, person.email, person.aad_object_id)
             )
@@ -151,11 +151,15 @@ class People:
             sender = await self.register(request.sender)
         return [sender, *(p for p in people if p.person_id != sender.person_id)]
 
-    async def register(self, user: TeamsUser, known: Person | None = None) -> Person:
+    async def register(
+        self, user: TeamsUser, known: Person | None = None, *, names: bool = True
+    ) -> Person:
         """Stores a Teams user (first contact, install, or roster) and how to reach them.
 
         `known` is the person already read for this user, if any (saves a read).
         A chat conversation id is only replaced by one from the person's own 1:1 chat.
+        `names` False keeps a stored person's display name: a mention's text is typed by
+        whoever wrote the message, so it never renames anybody.
         """
         for attempt in range(5):
             person = known if attempt == 0 and known is not None else None
@@ -165,7 +169,9 @@ class People:
                 person = await self._store.get_person(
                     user.tenant_id, person_id_for(user.email, user.user_id)
                 )
-            updated = _merge(person, user)
+            updated = _merge(
+                person, user if names or person is None else replace(user, display_name="")
+            )
             if person is not None and updated == person:
                 return person
             try:
@@ -201,6 +207,13 @@ class People:
                         email=normalize_address(entry.email),
                         aad_object_id=entry.aad_object_id,
                     )
+                )
+            elif self._directory is not None:
+                # Graph mode, another organisation: an address nobody can vouch for would
+                # make the service mailbox write to anyone. Teams @mentions still work.
+                problems.append(
+                    f"{address} cannot be added by address: Send mails only people of its own "
+                    "organisation; @mention them instead"
                 )
             else:
                 # Without a directory the address is kept as an Outlook-only member.

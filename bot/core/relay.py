@@ -24,6 +24,7 @@ from bot.core.model import (
     Person,
     Source,
 )
+from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
 from bot.core.retry import read_modify_write
 
@@ -45,9 +46,15 @@ def wants_teams_copy(person: Person, group: Group) -> bool:
 
 class Relay:
     def __init__(
-        self, store: Store, clock: Clock, queue: DeliveryQueue, max_message_chars: int
+        self,
+        store: Store,
+        clock: Clock,
+        queue: DeliveryQueue,
+        max_message_chars: int,
+        mail: MailPolicy | None = None,
     ) -> None:
         self._store = store
+        self._mail = mail or MailPolicy()
         self._clock = clock
         self._queue = queue
         self._max_chars = max_message_chars
@@ -98,7 +105,7 @@ class Relay:
             if wants_teams_copy(p, group)
         )
         # The Outlook conversation is the group's whole record, so the sender is in it too.
-        addresses = tuple(sorted({p.email for p in (sender, *people) if p.email and p.outlook_on}))
+        addresses = tuple(sorted({p.email for p in (sender, *people) if self._mail.mails(p)}))
         if addresses and outlook_copy:
             deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
         now = self._clock.now()

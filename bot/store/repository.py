@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.groups import name_key
 from bot.core.model import (
     Channel,
     Delivery,
@@ -338,7 +339,7 @@ def _group_body(g: Group) -> JsonDict:
         "tenantId": g.tenant_id,
         "groupId": g.group_id,
         "name": g.name,
-        "nameKey": g.name.casefold(),
+        "nameKey": name_key(g.name),
         "ownerId": g.owner_id,
         "memberIds": list(g.member_ids),
         "members": [

@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.conversation import Conversation, TenantGate
+from bot.core.conversation import Conversation
 from bot.core.groups import Groups
 from bot.core.model import Group, Member, Message, Person, TeamsReach
 from bot.core.people import People
+from bot.core.policy import MailPolicy, TenantGate
 from bot.core.ports import (
+    Directory,
     RecordResult,
     RelayedMessage,
     RosterEntry,
@@ -369,6 +371,8 @@ def build_core(
     queue: DeliveryQueue | None = None,
     gate: TenantGate | None = None,
     max_chars: int = MAX_CHARS,
+    mail: MailPolicy | None = None,
+    directory: Directory | None = None,
 ) -> Core:
     """The core over `store`; the cast's 1:1 chats are in the roster. `queue` delivers
     messages (a DeliveryWorker); by default a FakeQueue only records them."""
@@ -376,9 +380,9 @@ def build_core(
     for name in CAST:
         roster.personal_chat(name)
     fake_queue = FakeQueue()
-    people = People(store, None, roster)
-    groups = Groups(store, people, clock)
-    relay = Relay(store, clock, queue or fake_queue, max_chars)
+    people = People(store, directory, roster)
+    groups = Groups(store, people, clock, mail)
+    relay = Relay(store, clock, queue or fake_queue, max_chars, mail)
     conversation = Conversation(store, people, groups, relay, roster, clock, gate or TenantGate())
     return Core(store, clock, roster, fake_queue, people, groups, relay, conversation)
 

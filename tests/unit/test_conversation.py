@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.core.commands import SPECS, Verb, help_text
-from bot.core.conversation import CANCELLED, GROUP_CHAT_HELP, NOT_ALLOWED, TenantGate
+from bot.core.conversation import CANCELLED, GROUP_CHAT_HELP
 from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState
+from bot.core.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
 from bot.core.ports import StoreError
 from bot.core.requests import ActionKind, CardAction, DialogStep
 from bot.store.memory_documents import MemoryDocuments
@@ -55,6 +56,23 @@ async def test_a_tenant_not_allowed_gets_one_line_and_nothing_is_stored(
     assert answer.text == NOT_ALLOWED and "\n" not in answer.text
     assert await store.person_id_for_teams_user("t2", user_id("ann")) is None
     assert (await core.say("help")).text == help_text()  # the allowed tenant is served
+
+
+async def test_personal_microsoft_accounts_are_refused_whatever_the_allowed_tenants(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock, gate=TenantGate(frozenset({CONSUMER_TENANT})))
+    for request in (
+        personal("help", tenant=CONSUMER_TENANT),
+        personal("hi", tenant=CONSUMER_TENANT.upper()),
+    ):
+        answer = await core.conversation.handle(request)
+        assert answer.text == PERSONAL_ACCOUNT
+    installed = await core.conversation.installed(
+        personal("", tenant=CONSUMER_TENANT), welcome=True
+    )
+    assert installed.text == "" and installed.person is None
+    assert await store.person_id_for_teams_user(CONSUMER_TENANT, user_id("ann")) is None
 
 
 # commands
