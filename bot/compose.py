@@ -19,6 +19,7 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 from bot.config import Settings
 from bot.core.conversation import Conversation
 from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker, RetryPolicy
+from bot.core.fair_use import SenderAllowance
 from bot.core.groups import Groups
 from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
@@ -36,7 +37,7 @@ from bot.outlook.tokens import CardTokens
 from bot.store.bot_state import DocumentBotStorage
 from bot.store.documents import Documents
 from bot.store.repository import DocumentStore
-from bot.teams.adapter import SendAdapter, on_turn_error
+from bot.teams.adapter import ChannelTokenValidator, SendAdapter, on_turn_error
 from bot.teams.bot import SendBot
 from bot.teams.connector import BotTokens, TeamsConnector
 
@@ -114,13 +115,30 @@ async def build_services(
     # With Graph, the service mailbox writes only to people of its own organisation.
     mail = MailPolicy(settings.graph_tenant_id if settings.uses_graph else None)
     groups = Groups(store, people, clock, mail)
-    relay = Relay(store, clock, worker, settings.max_message_chars, mail)
+    relay = Relay(
+        store,
+        clock,
+        worker,
+        settings.max_message_chars,
+        mail,
+        SenderAllowance(settings.messages_per_minute_per_sender),
+    )
     conversation = Conversation(
         store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants)
     )
     bot = SendBot(conversation, groups, ConversationState(DocumentBotStorage(documents)))
+    channel_auth = None
+    if not settings.local_mode:
+        channel_auth = ChannelTokenValidator(
+            session,
+            settings.app_id,
+            settings.bot_openid_metadata_url,
+            settings.bot_service_url_hosts,
+        )
     adapter = SendAdapter(
-        ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)), teams
+        ConfigurationBotFrameworkAuthentication(_bot_framework_config(settings)),
+        teams,
+        channel_auth,
     )
     adapter.on_turn_error = on_turn_error
     validator = ActionTokenValidator(

@@ -151,3 +151,34 @@ def test_busiest_second_counts_windows() -> None:
     assert busiest_second([0.0, 0.1, 0.2, 1.5]) == 3
     assert busiest_second([0.0, 1.0, 2.0]) == 1
     assert busiest_second([]) == 0
+
+
+async def test_a_flood_in_one_group_does_not_hold_back_another_group(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    """One person floods a 10-member group; another group's message is delivered among the
+    flood's copies, not after all of them (ordering only: nothing about how soon)."""
+    fake, connector_url = connector
+    settings = Settings(
+        data_dir=tmp_path, teams_sends_per_second=10, messages_per_minute_per_sender=1000
+    )
+    async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
+        flooder, quiet = world.person("Flooder"), world.person("Quiet")
+        crowd, friend = world.people(9), world.person("Friend")
+        for person in (flooder, quiet, friend, *crowd):
+            await world.install(person)
+        await world.say(flooder, "new Flood: " + ", ".join(p.email for p in crowd))
+        await world.say(quiet, f"new Calm: {friend.email}")
+        for n in range(10):  # 90 copies: about 9 seconds of the tenant's allowance
+            await world.say(flooder, f"flood {n}")
+        await world.say(quiet, "are you in for Friday?")
+        await world.wait_relayed(friend, 1, timeout=60)
+        for person in crowd:
+            await world.wait_relayed(person, 10, timeout=120)
+    arrivals = [r for r in fake.received if r.activity.get("attachments")]
+    calm = next(i for i, r in enumerate(arrivals) if "Friday" in text_of(r.activity))
+    flood = [i for i, r in enumerate(arrivals) if "flood" in text_of(r.activity)]
+    assert len(flood) == 90
+    # Served in turn with the flood, so well ahead of its last 30 copies (3 seconds of
+    # allowance); first come, first served would put it after all 90.
+    assert calm < flood[-30], (calm, len(arrivals))

@@ -169,7 +169,8 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
     """kill -9 while 200 messages arrive from three members; restart; count what arrived."""
     fake, connector_url = connector
     port = free_port()
-    env = {"TEAMS_SENDS_PER_SECOND": "50"}
+    # A burst on purpose: fair use would refuse most of it (and rightly).
+    env = {"TEAMS_SENDS_PER_SECOND": "50", "MESSAGES_PER_MINUTE_PER_SENDER": "1000"}
     members = ["Alice", "Bob", "Carol"]
     async with (
         app_process(tmp_path, port, **env) as url,

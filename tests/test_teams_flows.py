@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from bot.config import Settings
 from tests.conftest import running_app
@@ -160,3 +161,27 @@ async def test_people_mentioned_in_the_dialog_get_a_chat(world: TeamsWorld) -> N
     await world.say(ann, "Walk at 5?")
     await world.wait_relayed(dee, 1)
     assert world.connector.created_chats == [world.connector.chat_of(dee.user_id)]
+
+
+async def test_a_sender_over_the_per_minute_allowance_is_told_and_nothing_is_sent(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    fake, connector_url = connector
+    settings = Settings(data_dir=tmp_path, messages_per_minute_per_sender=3)
+    async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
+        ann, bob = world.person("Ann"), world.person("Bob")
+        await world.install(ann)
+        await world.install(bob)
+        await world.say(ann, f"new Lunch: {bob.email}")
+        for n in range(3):
+            await world.say(ann, f"message {n}")
+        await world.wait_relayed(bob, 3)
+        await world.say(ann, "one too many")
+        assert world.last_reply(ann) == (
+            "You have sent 3 messages in the last minute; wait a moment, then send again. "
+            "This one was not sent."
+        )
+        await world.say(bob, "bob is not limited")
+        await world.wait_relayed(ann, 1)
+        assert [card_text(c) for c in world.relayed(bob)][-1].endswith("message 2")
+        assert len(world.relayed(bob)) == 3

@@ -169,13 +169,14 @@ class DeliveryWorker:
     async def drain(self, grace: float) -> None:
         """Waits for in-flight deliveries, then releases the claims of what is left,
         so another instance (or the next start) takes it over at once."""
-        if not self._tasks:
-            return
-        _, left = await asyncio.wait(set(self._tasks), timeout=grace)
+        left: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _, left = await asyncio.wait(set(self._tasks), timeout=grace)
         unfinished = [self._running[t] for t in left if t in self._running]
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
+        await self._limiter.close()
         for message in unfinished:
             await self._release(message)
 
@@ -318,7 +319,9 @@ class DeliveryWorker:
             person = await self._ensure_chat(person)
             if person.teams is None or not person.teams.conversation_id:
                 return replace(delivery, state=DeliveryState.FAILED, last_error="gone")
-            await self._limiter.wait(message.tenant_id, person.teams.conversation_id)
+            await self._limiter.wait(
+                message.tenant_id, person.teams.conversation_id, lane=message.group_id
+            )
             attempts += 1
             result = await self._teams.send_message(person, relayed)
             detail = result.detail

@@ -3,6 +3,11 @@
 A sliding-window log per key. Reservations for a key are handed out in time
 order, so "the r-th previous send was at least a second ago" is exactly "no
 1-second window holds more than r sends". Bursts are queued, never refused.
+
+Waiting sends of a tenant are served in turn by lane (the group they belong to):
+one group flooding the tenant's allowance delays another group's copies by a few
+sends, not by the whole backlog. A conversation at its own limit holds its turn
+for at most a second.
 """
 
 from __future__ import annotations
@@ -11,8 +16,18 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 PER_CONVERSATION = 7  # Teams: about 7 messages per second into one conversation
+
+
+@dataclass
+class _Waiting:
+    """A tenant's waiting sends: a queue per lane, and the lanes in turn order."""
+
+    lanes: dict[str, deque[tuple[str, asyncio.Future[None]]]] = field(default_factory=dict)
+    turns: deque[str] = field(default_factory=deque)
+    dispatcher: asyncio.Task[None] | None = None
 
 
 class RateLimiter:
@@ -29,6 +44,7 @@ class RateLimiter:
         self._sleep = sleep
         self._log: dict[str, deque[float]] = {}
         self._reservations = 0
+        self._waiting: dict[str, _Waiting] = {}
 
     def reserve(self, tenant_id: str, conversation_id: str) -> float:
         """Books the earliest allowed send time for both keys and returns it."""
@@ -53,10 +69,53 @@ class RateLimiter:
             self._log[key].append(at)
         return at
 
-    async def wait(self, tenant_id: str, conversation_id: str) -> None:
-        delay = self.reserve(tenant_id, conversation_id) - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
+    async def wait(self, tenant_id: str, conversation_id: str, lane: str = "") -> None:
+        """Returns when a send into `conversation_id` may go; lanes of a tenant take turns."""
+        waiting = self._waiting.setdefault(tenant_id, _Waiting())
+        if lane not in waiting.lanes:
+            waiting.lanes[lane] = deque()
+            waiting.turns.append(lane)
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting.lanes[lane].append((conversation_id, turn))
+        if waiting.dispatcher is None or waiting.dispatcher.done():
+            waiting.dispatcher = asyncio.create_task(self._dispatch(tenant_id, waiting))
+        await turn
+
+    async def _dispatch(self, tenant_id: str, waiting: _Waiting) -> None:
+        # Runs while the tenant has waiting sends. It only yields in `sleep`, so a send
+        # queued meanwhile is always seen before it ends.
+        while waiting.turns:
+            lane = waiting.turns.popleft()
+            queue = waiting.lanes[lane]
+            conversation_id, turn = queue.popleft()
+            if queue:
+                waiting.turns.append(lane)
+            else:
+                del waiting.lanes[lane]
+            if turn.done():
+                continue  # the sender gave up (cancelled): its turn is skipped
+            delay = self.reserve(tenant_id, conversation_id) - self._clock()
+            if delay > 0:
+                try:
+                    await self._sleep(delay)
+                except asyncio.CancelledError:
+                    turn.cancel()  # closed while this send waited: it never goes
+                    raise
+            if not turn.done():
+                turn.set_result(None)
+        if self._waiting.get(tenant_id) is waiting:
+            del self._waiting[tenant_id]
+
+    async def close(self) -> None:
+        """Stops serving turns (at shutdown); waiting sends are cancelled."""
+        for waiting in list(self._waiting.values()):
+            for queue in waiting.lanes.values():
+                for _, turn in queue:
+                    turn.cancel()
+            if waiting.dispatcher is not None:
+                waiting.dispatcher.cancel()
+                await asyncio.gather(waiting.dispatcher, return_exceptions=True)
+        self._waiting.clear()
 
     def forget_idle(self) -> None:
         """Drops keys with no recent sends, so memory does not grow with conversations."""

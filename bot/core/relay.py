@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.errors import Refused
+from bot.core.fair_use import SenderAllowance
 from bot.core.model import (
     HISTORY_SIZE,
     OUTLOOK_THREAD,
@@ -27,6 +28,8 @@ from bot.core.model import (
 from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
 from bot.core.retry import read_modify_write
+
+DEFAULT_PER_MINUTE = 30  # MESSAGES_PER_MINUTE_PER_SENDER's default
 
 
 class DeliveryQueue(Protocol):
@@ -52,9 +55,11 @@ class Relay:
         queue: DeliveryQueue,
         max_message_chars: int,
         mail: MailPolicy | None = None,
+        allowance: SenderAllowance | None = None,
     ) -> None:
         self._store = store
         self._mail = mail or MailPolicy()
+        self._allowance = allowance or SenderAllowance(DEFAULT_PER_MINUTE)
         self._clock = clock
         self._queue = queue
         self._max_chars = max_message_chars
@@ -94,6 +99,11 @@ class Relay:
         text = self.check_text(text)
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
             raise Refused(f"You are not a member of {group.name}.")
+        too_many = self._allowance.refusal(sender.tenant_id, sender.person_id, self._clock.now())
+        if too_many is not None:
+            if await self._store.get_message(group.group_id, message_id) is not None:
+                return None  # sent again by Teams: accepted before, not a new message
+            raise Refused(too_many)
         others = [m.person_id for m in group.members if m.person_id != sender.person_id]
         if known is not None and all(o in known for o in others):
             people = [known[o] for o in others]
@@ -124,6 +134,8 @@ class Relay:
             deliveries=deliveries,
         )
         stored = await self._store.add_message(message)
+        if stored is not None:
+            self._allowance.record(sender.tenant_id, sender.person_id, now)
         if stored is None:
             # Sent again (Teams retries after a timeout or a 5xx). If the first attempt
             # stored it but failed before queueing it, finish that work now.

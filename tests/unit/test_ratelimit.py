@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 
 from hypothesis import given
@@ -123,3 +124,46 @@ def test_no_window_ever_holds_more_than_the_limits(
         assert times == sorted(times)
     assert all(at_most_per_second(times, per_tenant) for times in by_tenant.values())
     assert all(at_most_per_second(times, 7) for times in by_conversation.values())
+
+
+async def test_a_flooding_group_does_not_hold_back_another_group(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    pacing = limiter(clock, sleep, per_tenant=10)
+    released: list[str] = []
+
+    async def send(lane: str, n: int) -> None:
+        await pacing.wait("t1", f"{lane}-chat-{n}", lane=lane)
+        released.append(lane)
+
+    flood = [asyncio.create_task(send("flood", n)) for n in range(200)]
+    await asyncio.sleep(0)  # the flood is queued first
+    quiet = [asyncio.create_task(send("quiet", n)) for n in range(5)]
+    await asyncio.gather(*flood, *quiet)
+    # Lanes take turns: the quiet group's copies go out among the first sends after
+    # they were queued (after the allowance's first burst), not after the 200 of the flood.
+    last_quiet = max(i for i, lane in enumerate(released) if lane == "quiet")
+    assert last_quiet < 30 and len(released) == 205
+    assert at_most_per_second(sleep_times(sleep), 10)
+
+
+async def test_cancelled_waits_are_skipped_and_close_stops_serving(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    pacing = limiter(clock, sleep, per_tenant=1)
+    waits = [asyncio.create_task(pacing.wait("t1", f"c{n}", lane="g")) for n in range(5)]
+    await waits[0]  # the first goes at once
+    waits[1].cancel()
+    await pacing.close()
+    results = await asyncio.gather(*waits, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results[1:])
+    assert results[0] is None
+
+
+def sleep_times(sleep: FakeSleep) -> list[float]:
+    """The moments the fake clock reached after each sleep (for window checks)."""
+    total, times = 0.0, []
+    for delay in sleep.delays:
+        total += delay
+        times.append(total)
+    return times
