@@ -17,8 +17,9 @@ from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
+from bot.core.attempts import RetryPolicy
 from bot.core.conversation import Conversation
-from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker, RetryPolicy
+from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker
 from bot.core.fair_use import SenderAllowance
 from bot.core.groups import Groups
 from bot.core.people import People

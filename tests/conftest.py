@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.compose import Tuning
 from bot.config import Settings
-from bot.core.delivery import RetryPolicy
+from bot.core.attempts import RetryPolicy
 from bot.store.cosmos_documents import CosmosDocuments
 from bot.store.documents import Documents
 from bot.store.repository import DocumentStore
@@ -29,7 +29,7 @@ from tests.teams_world import TeamsWorld
 
 BACKENDS = ["sqlite", "cosmos"]
 # Retries in tests wait milliseconds, not seconds; Retry-After still applies.
-FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=0.2)
+FAST_RETRY = RetryPolicy(base_delay=0.02, max_delay=0.2)
 FAST_TUNING = Tuning(retry=FAST_RETRY)
 
 

@@ -1,30 +1,29 @@
 """The delivery worker: sends each pending delivery of accepted messages.
 
-Copies of one message go out concurrently, paced by the rate limiter. Passing
-failures are retried with exponential backoff and jitter, never before the
-server's Retry-After; after `max_attempts` a delivery fails permanently. A
-recipient Teams says is gone (403/404) is marked unreachable, and the sender is
-told once. Delivery state is written back in one store request per message.
+A message is delivered in rounds. In a round every delivery that is due gets one
+attempt, concurrently, paced by the rate limiter; then the states are written back
+in one store request (so a crash re-sends at most that round's copies), with the
+claim's lease extended past the next round. Between rounds the message waits
+without holding a worker slot, however long a Retry-After asks for. What an
+answer means (sent, try again when, failed why) is `bot.core.attempts`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.core.attempts import GONE, RetryPolicy, due, failed, settle
 from bot.core.model import (
     Channel,
     Delivery,
     DeliveryState,
     Group,
     Message,
-    MessageSummary,
     Person,
 )
 from bot.core.people import update_person
@@ -37,28 +36,16 @@ from bot.core.ports import (
     Store,
     StoreError,
     TeamsSender,
-    ThreadMail,
 )
 from bot.core.ratelimit import RateLimiter
 from bot.core.relay import record_in_group
 from bot.core.retry import read_modify_write
+from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.delivery")
 
 # How long an instance may take to deliver a message before another may take over.
 DEFAULT_LEASE = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 6
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float) -> float:
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        # Full jitter spreads retries of many recipients; Retry-After is a floor.
-        return max(retry_after, random.uniform(backoff / 2, backoff))
 
 
 class DeliveryWorker:
@@ -68,7 +55,7 @@ class DeliveryWorker:
         teams: TeamsSender,
         outlook: OutlookRecorder,
         limiter: RateLimiter,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy | None = None,
         concurrency: int = 64,
         instance_id: str = "",
         lease: timedelta = DEFAULT_LEASE,
@@ -78,9 +65,9 @@ class DeliveryWorker:
     ) -> None:
         self._store = store
         self._teams = teams
-        self._outlook = outlook
+        self._thread = OutlookThread(store, outlook)
         self._limiter = limiter
-        self._policy = policy
+        self._policy = policy or RetryPolicy()
         self.instance_id = instance_id or uuid.uuid4().hex
         self._lease = lease
         self._clock = clock
@@ -88,14 +75,9 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
-        self._threads: dict[str, str] = {}  # group id -> latest Outlook thread id
         # Messages delivered at once. Delivery states are saved per message, so this also
         # bounds how many copies a crash can leave sent-but-unrecorded (sent twice later).
         self._slots = asyncio.Semaphore(concurrency)
-        # One Outlook mail of a group at a time, in order, so the thread starts exactly once.
-        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
 
     def claim(self, now: datetime) -> tuple[str, datetime]:
         return self.instance_id, now + self._lease
@@ -191,10 +173,14 @@ class DeliveryWorker:
 
     async def _run(self, message: Message, group: Group, people: dict[str, Person]) -> None:
         try:
-            async with self._slots:
-                await self._deliver(message, group, people)
+            while True:
+                async with self._slots:
+                    message, wait = await self._round(message, group, people)
+                if wait is None:
+                    return
+                await self._sleep(wait)
         except Exception:
-            # Left pending in the store: the next start resumes it.
+            # Left pending in the store: the next start (or a recovery pass) resumes it.
             log.exception(
                 "delivery failed",
                 extra={"message_id": message.message_id, "group_id": group.group_id},
@@ -202,7 +188,11 @@ class DeliveryWorker:
         finally:
             self._in_flight.discard(message.message_id)
 
-    async def _deliver(self, message: Message, group: Group, people: dict[str, Person]) -> None:
+    async def _round(
+        self, message: Message, group: Group, people: dict[str, Person]
+    ) -> tuple[Message, float | None]:
+        """One attempt at every due delivery; the states saved; seconds to the next round
+        (None when nothing is pending any more)."""
         relayed = RelayedMessage(
             group_id=group.group_id,
             group_name=group.name,
@@ -210,38 +200,47 @@ class DeliveryWorker:
             text=message.text,
             message_id=message.message_id,
         )
-        pending = [d for d in message.deliveries if d.state is DeliveryState.PENDING]
+        now = self._clock.now()
         done = await asyncio.gather(
             *(
                 self._guarded(
                     d,
                     self._record(message, group, d)
                     if d.channel is Channel.OUTLOOK
-                    else self._send(message, relayed, d, people.get(d.recipient_id)),
+                    else self._send(message, relayed, d, people),
                 )
-                for d in pending
+                for d in message.deliveries
+                if due(d, now)
             )
         )
         outcome = {d.recipient_id: d for d in done}
-        await self._save(message, outcome)
-        gone = [
-            people[d.recipient_id]
-            for d in done
-            if d.state is DeliveryState.FAILED
-            and d.last_error == "gone"
-            and d.recipient_id in people
-        ]
-        log.info(
-            "message delivered",
-            extra={
-                "message_id": message.message_id,
-                "group_id": group.group_id,
-                "sent": sum(d.state is DeliveryState.SENT for d in done),
-                "failed": sum(d.state is DeliveryState.FAILED for d in done),
-            },
+        still = [outcome.get(d.recipient_id, d) for d in message.deliveries]
+        waits = [d.next_attempt_at for d in still if d.state is DeliveryState.PENDING]
+        now = self._clock.now()
+        wait = (
+            None
+            if not waits
+            else max(0.0, min((at - now).total_seconds() if at else 0.0 for at in waits))
         )
-        if gone:
-            await self._tell_sender(message, gone)
+        saved = await self._save(message, outcome, wait)
+        for delivery in done:
+            if delivery.state is not DeliveryState.PENDING:
+                log.info(
+                    "delivery final",
+                    extra={
+                        "message_id": message.message_id,
+                        "group_id": group.group_id,
+                        "recipient": delivery.recipient_id,
+                        "channel": delivery.channel.value,
+                        "state": delivery.state.value,
+                        "attempts": delivery.attempts,
+                        "detail": delivery.last_error,
+                    },
+                )
+        failures = [d for d in done if d.state is DeliveryState.FAILED]
+        if failures:
+            await self._tell_sender(message, group, failures, people)
+        return saved or message, wait
 
     async def _guarded(self, delivery: Delivery, work: Awaitable[Delivery]) -> Delivery:
         """One delivery's unexpected failure leaves it pending (the next recovery retries
@@ -254,100 +253,66 @@ class DeliveryWorker:
 
     async def _record(self, message: Message, group: Group, delivery: Delivery) -> Delivery:
         """Adds the message to the group's Outlook conversation (one mail to all recipients)."""
-        lock = self._thread_locks.get(group.group_id)
-        if lock is None:
-            lock = self._thread_locks[group.group_id] = asyncio.Lock()
-        async with lock:
-            attempts = delivery.attempts
-            while attempts < self._policy.max_attempts:
-                thread_id = await self._thread_of(group)
-                mail = ThreadMail(
-                    tenant_id=group.tenant_id,
-                    group_id=group.group_id,
-                    group_name=group.name,
-                    message_id=message.message_id,
-                    thread_id=thread_id,
-                    addresses=delivery.addresses,
-                    recent=_recent_until(group, message),
-                )
-                attempts += 1
-                result = await self._outlook.record(mail)
-                if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):
-                    await set_outlook_thread(
-                        self._store, group, result.thread_id, result.conversation_id
-                    )
-                    self._remember_thread(group.group_id, result.thread_id)
-                settled = _settled(delivery, attempts, result.outcome, result.detail)
-                if settled is not None:
-                    return settled
-                log.warning(
-                    "outlook mail will be retried",
-                    extra={
-                        "message_id": message.message_id,
-                        "attempt": attempts,
-                        "detail": result.detail,
-                    },
-                )
-                if attempts < self._policy.max_attempts:  # no wait before giving up
-                    await self._sleep(self._policy.delay(attempts, result.retry_after))
-            return _gave_up(delivery, attempts)
-
-    def _remember_thread(self, group_id: str, thread_id: str) -> None:
-        self._threads[group_id] = thread_id
-        if len(self._threads) > 10_000:
-            self._threads.pop(next(iter(self._threads)))
-
-    async def _thread_of(self, group: Group) -> str:
-        # A thread started again (its first mail was deleted) is newer than the snapshot
-        # of the group that queued messages carry.
-        known = self._threads.get(group.group_id)
-        if known:
-            return known
-        if group.outlook_thread:
-            return group.outlook_thread
-        # Another message (or process) may have started the conversation since `group` was read.
-        current = await self._store.get_group(group.tenant_id, group.group_id)
-        return current.outlook_thread if current else ""
+        result = await self._thread.record(message, group, delivery.addresses)
+        if result.outcome is SendOutcome.RETRY:
+            log.warning(
+                "outlook mail will be retried",
+                extra={"message_id": message.message_id, "detail": result.detail},
+            )
+        return settle(
+            delivery,
+            result.outcome,
+            result.detail,
+            result.retry_after,
+            self._clock.now(),
+            message.sent_at,
+            self._policy,
+        )
 
     async def _send(
-        self, message: Message, relayed: RelayedMessage, delivery: Delivery, person: Person | None
+        self,
+        message: Message,
+        relayed: RelayedMessage,
+        delivery: Delivery,
+        people: dict[str, Person],
     ) -> Delivery:
+        person = people.get(delivery.recipient_id)
         if person is None or person.teams is None:
-            return replace(delivery, state=DeliveryState.FAILED, last_error="no Teams identity")
-        attempts = delivery.attempts
-        while attempts < self._policy.max_attempts:
-            person = await self._ensure_chat(person)
-            if person.teams is None or not person.teams.conversation_id:
-                return replace(delivery, state=DeliveryState.FAILED, last_error="gone")
-            await self._limiter.wait(
-                message.tenant_id, person.teams.conversation_id, lane=message.group_id
+            return failed(delivery, "no Teams identity")
+        person = people[person.person_id] = await self._ensure_chat(person)
+        if person.teams is None or not person.teams.conversation_id:
+            return failed(delivery, GONE)
+        await self._limiter.wait(
+            message.tenant_id, person.teams.conversation_id, lane=message.group_id
+        )
+        result = await self._teams.send_message(person, relayed)
+        detail = result.detail
+        if result.outcome is SendOutcome.GONE:
+            await self._mark_unreachable(person)
+            detail = GONE  # the sender is told about these
+        elif result.outcome is SendOutcome.REFUSED:
+            log.error(
+                "teams send refused",
+                extra={"message_id": message.message_id, "detail": result.detail},
             )
-            attempts += 1
-            result = await self._teams.send_message(person, relayed)
-            detail = result.detail
-            if result.outcome is SendOutcome.GONE:
-                await self._mark_unreachable(person)
-                detail = "gone"  # the sender is told about these
-            elif result.outcome is SendOutcome.REFUSED:
-                log.error(
-                    "teams send refused",
-                    extra={"message_id": message.message_id, "detail": result.detail},
-                )
-            settled = _settled(delivery, attempts, result.outcome, detail)
-            if settled is not None:
-                return settled
+        elif result.outcome is SendOutcome.RETRY:
             log.warning(
                 "teams send will be retried",
                 extra={
                     "message_id": message.message_id,
                     "recipient": person.person_id,
-                    "attempt": attempts,
                     "detail": result.detail,
                 },
             )
-            if attempts < self._policy.max_attempts:  # no wait before giving up
-                await self._sleep(self._policy.delay(attempts, result.retry_after))
-        return _gave_up(delivery, attempts)
+        return settle(
+            delivery,
+            result.outcome,
+            detail,
+            result.retry_after,
+            self._clock.now(),
+            message.sent_at,
+            self._policy,
+        )
 
     async def _ensure_chat(self, person: Person) -> Person:
         if person.teams is None or person.teams.conversation_id:
@@ -367,73 +332,70 @@ class DeliveryWorker:
 
         await update_person(self._store, person.tenant_id, person.person_id, change)
 
-    async def _save(self, message: Message, outcome: dict[str, Delivery]) -> None:
-        """Writes the deliveries' new states (one write per message, merged on a conflict)."""
-        await read_modify_write(
+    async def _save(
+        self, message: Message, outcome: dict[str, Delivery], wait: float | None
+    ) -> Message | None:
+        """Writes the deliveries' new states (one write per round, merged on a conflict).
+
+        While deliveries are still pending, the claim is extended past the next round, so
+        another instance does not take over a message that is only waiting.
+        """
+        until = None if wait is None else self._clock.now() + timedelta(seconds=wait) + self._lease
+
+        def change(current: Message) -> Message:
+            deliveries = tuple(outcome.get(d.recipient_id, d) for d in current.deliveries)
+            claimed_until = current.claimed_until
+            if until is not None and current.claimed_by == self.instance_id:
+                claimed_until = max(until, claimed_until or until)
+            return replace(current, deliveries=deliveries, claimed_until=claimed_until)
+
+        return await read_modify_write(
             message,
             lambda: self._store.get_message(message.group_id, message.message_id),
-            lambda current: replace(
-                current,
-                deliveries=tuple(outcome.get(d.recipient_id, d) for d in current.deliveries),
-            ),
+            change,
             self._store.save_message,
             f"message {message.message_id}",
         )
 
-    async def _tell_sender(self, message: Message, gone: list[Person]) -> None:
+    async def _tell_sender(
+        self,
+        message: Message,
+        group: Group,
+        failures: list[Delivery],
+        people: dict[str, Person],
+    ) -> None:
+        """One notice per round about copies that finally failed (each fails only once)."""
         sender = await self._store.get_person(message.tenant_id, message.sender_id)
         if sender is None or not sender.teams_chat_ready:
             return
-        who = ", ".join(sorted(p.display_name for p in gone))
         mailed = {
             a for d in message.deliveries if d.channel is Channel.OUTLOOK for a in d.addresses
         }
-        if all(p.email in mailed for p in gone):
-            text = f"{who} could not be reached in Teams; they still get the Outlook copy."
-        else:
-            text = f"{who} could not be reached in Teams."
-        await self._teams.send_notice(sender, text)
-
-
-def _settled(
-    delivery: Delivery, attempts: int, outcome: SendOutcome, detail: str
-) -> Delivery | None:
-    """The delivery's final state after an answer, or None when it is to be tried again."""
-    if outcome is SendOutcome.RETRY:
-        return None
-    if outcome is SendOutcome.SENT:
-        return replace(delivery, state=DeliveryState.SENT, attempts=attempts, last_error="")
-    return replace(delivery, state=DeliveryState.FAILED, attempts=attempts, last_error=detail)
-
-
-def _gave_up(delivery: Delivery, attempts: int) -> Delivery:
-    return replace(
-        delivery, state=DeliveryState.FAILED, attempts=attempts, last_error="gave up after retries"
-    )
-
-
-def _recent_until(group: Group, message: Message, count: int = 5) -> tuple[MessageSummary, ...]:
-    """The card's messages: the group's latest up to and including this one."""
-    earlier = [
-        s
-        for s in group.recent
-        if s.sent_at <= message.sent_at and s.message_id != message.message_id
-    ]
-    return (*earlier[-(count - 1) :], message.summary())
-
-
-async def set_outlook_thread(
-    store: Store, group: Group, thread_id: str, conversation_id: str
-) -> None:
-    def point(current: Group) -> Group:
-        if current.outlook_thread == thread_id:
-            return current
-        return replace(current, outlook_thread=thread_id, outlook_conversation=conversation_id)
-
-    await read_modify_write(
-        group,
-        lambda: store.get_group(group.tenant_id, group.group_id),
-        point,
-        store.save_group,
-        f"group {group.group_id}",
-    )
+        gone = [
+            people[d.recipient_id]
+            for d in failures
+            if d.last_error == GONE and d.recipient_id in people
+        ]
+        lines = []
+        if gone:
+            who = ", ".join(sorted(p.display_name for p in gone))
+            if all(p.email in mailed for p in gone):
+                lines.append(
+                    f"{who} could not be reached in Teams; they still get the Outlook copy."
+                )
+            else:
+                lines.append(f"{who} could not be reached in Teams.")
+        for d in failures:
+            if d.last_error == GONE:
+                continue
+            if d.channel is Channel.OUTLOOK:
+                lines.append(
+                    f"Your message to {group.name} was not added to its Outlook thread ({d.last_error})."
+                )
+            else:
+                person = people.get(d.recipient_id)
+                name = person.display_name if person else d.recipient_id
+                lines.append(
+                    f"{name} did not get your message to {group.name} in Teams ({d.last_error})."
+                )
+        await self._teams.send_notice(sender, "\n".join(lines))

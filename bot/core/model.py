@@ -121,6 +121,8 @@ class Delivery:
     attempts: int = 0
     last_error: str = ""
     addresses: tuple[str, ...] = ()
+    # While pending after a passing failure: not to be tried again before this moment.
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -404,6 +404,7 @@ def _message_body(m: Message) -> JsonDict:
                 "attempts": d.attempts,
                 "lastError": d.last_error,
                 "addresses": list(d.addresses),
+                "nextAttemptAt": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
             }
             for d in m.deliveries
         ],
@@ -433,6 +434,9 @@ def _message(doc: Doc) -> Message:
                 attempts=int(d.get("attempts", 0)),
                 last_error=str(d.get("lastError", "")),
                 addresses=tuple(str(a) for a in d.get("addresses", [])),
+                next_attempt_at=datetime.fromisoformat(str(d["nextAttemptAt"]))
+                if d.get("nextAttemptAt")
+                else None,
             )
             for d in b.get("deliveries", [])
         ),

@@ -6,13 +6,15 @@ for the worker's tasks by polling the store between event-loop turns.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
-from bot.core.delivery import DeliveryWorker, RetryPolicy
+from bot.core.attempts import RetryPolicy
+from bot.core.delivery import DeliveryWorker
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Source
 from bot.core.ports import RecordResult, SendOutcome
 from bot.core.ratelimit import RateLimiter
@@ -33,7 +35,8 @@ from tests.unit.core_fakes import (
 )
 from tests.unit.fakes import FakeClock, FakeSleep
 
-POLICY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=4.0)
+POLICY = RetryPolicy(base_delay=1.0, max_delay=4.0, deadline=timedelta(minutes=1))
+RETRIES = 5
 LEASE = timedelta(minutes=5)
 
 
@@ -144,37 +147,92 @@ async def test_a_throttled_outlook_mail_is_retried_no_sooner_than_asked(
 
 
 async def test_the_back_off_grows_and_is_capped(rig: Rig, lunch: Lunch) -> None:
-    rig.teams.answer(lunch.bob.person_id, *[retry()] * (POLICY.max_attempts - 1))
+    rig.teams.answer(lunch.bob.person_id, *[retry()] * RETRIES)
 
     message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
 
     assert delivery_to(message, lunch.bob).state is DeliveryState.SENT
     delays = rig.sleep.delays
     caps = [min(POLICY.max_delay, POLICY.base_delay * 2**n) for n in range(len(delays))]
-    assert len(delays) == POLICY.max_attempts - 1
+    assert len(delays) == RETRIES
     assert all(cap / 2 <= delay <= cap for delay, cap in zip(delays, caps, strict=True))
     assert delays[2] > delays[0] and max(delays) <= POLICY.max_delay
 
 
-async def test_after_max_attempts_the_delivery_fails(rig: Rig, lunch: Lunch) -> None:
-    rig.teams.answer(lunch.bob.person_id, *[retry()] * POLICY.max_attempts)
+async def test_throttling_is_never_a_reason_to_drop_a_copy(rig: Rig, lunch: Lunch) -> None:
+    # Twelve answers of "wait a second" (and the back-off, 4 s at most) fit within the
+    # deadline: with a fixed number of attempts this copy would have been dropped.
+    rig.teams.answer(lunch.bob.person_id, *[retry(after=1.0)] * 12)
 
     message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
 
     bob = delivery_to(message, lunch.bob)
-    assert (bob.state, bob.attempts, bob.last_error) == (
-        DeliveryState.FAILED,
-        POLICY.max_attempts,
-        "gave up after retries",
-    )
-    assert len(rig.teams.sent_to(lunch.bob.person_id)) == POLICY.max_attempts
+    assert (bob.state, bob.attempts) == (DeliveryState.SENT, 13)
+    assert all(delay >= 1.0 for delay in rig.sleep.delays)
+
+
+async def test_a_delivery_still_failing_at_its_deadline_fails_with_the_reason(
+    rig: Rig, lunch: Lunch
+) -> None:
+    rig.teams.answer(lunch.bob.person_id, *[retry()] * 1000)
+
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+
+    bob = delivery_to(message, lunch.bob)
+    assert bob.state is DeliveryState.FAILED
+    assert bob.last_error.startswith("still failing at the delivery deadline")
+    assert bob.attempts == len(rig.teams.sent_to(lunch.bob.person_id)) > RETRIES
+    assert rig.clock.now() - message.sent_at <= POLICY.deadline
     assert delivery_to(message, lunch.cy).state is DeliveryState.SENT
+    # No wait before giving up: one wait between each two attempts, none after the last.
+    assert len(rig.sleep.delays) == bob.attempts - 1
 
 
-async def test_giving_up_does_not_wait_after_the_last_attempt(rig: Rig, lunch: Lunch) -> None:
-    rig.teams.answer(lunch.bob.person_id, *[retry()] * POLICY.max_attempts)
-    await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
-    assert len(rig.sleep.delays) == POLICY.max_attempts - 1
+async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
+    store: DocumentStore, clock: FakeClock, lunch: Lunch
+) -> None:
+    teams = FakeTeams(clock)
+    released = asyncio.Event()
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        await released.wait()  # the long wait lasts until the test says
+        clock.advance(delay)
+
+    limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
+    worker = DeliveryWorker(
+        store,
+        teams,
+        FakeOutlook(),
+        limiter,
+        POLICY,
+        concurrency=1,
+        instance_id="this-instance",
+        lease=LEASE,
+        clock=clock,
+        sleep=sleep,
+    )
+    relay = Relay(store, clock, worker, 500)
+    dee, eve = await add_person(store, "dee"), await add_person(store, "eve")
+    other = await add_group(store, clock, "other", dee, eve)
+    teams.answer(lunch.bob.person_id, retry(after=50.0))
+    try:
+        await relay.post(lunch.ann, lunch.group, "pizza?", Source.TEAMS, "m1")
+        await eventually(lambda: waits == [50.0] or len(waits) > 1)
+        waiting = await store.get_message(lunch.group.group_id, "m1")
+        assert waiting is not None and waiting.pending
+        assert waiting.claimed_until is not None
+        assert waiting.claimed_until >= clock.now() + timedelta(seconds=50) + LEASE
+        # With one slot only, another group's message still goes while m1 waits.
+        await relay.post(dee, other, "meanwhile", Source.TEAMS, "m2")
+        assert not (await delivered(store, other.group_id, "m2")).pending
+        released.set()
+        done = await delivered(store, lunch.group.group_id, "m1")
+        assert delivery_to(done, lunch.bob).state is DeliveryState.SENT
+    finally:
+        released.set()
+        await worker.drain(grace=0)
 
 
 # final answers

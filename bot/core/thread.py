@@ -1,0 +1,95 @@
+"""A group's Outlook conversation: one mail per message, in one thread.
+
+One mail of a group is written at a time, so the conversation starts exactly once;
+every later mail answers its first one. The thread id is remembered here because a
+thread started again (its first mail was deleted) is newer than the snapshot of the
+group that queued messages carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import replace
+
+from bot.core.model import Group, Message, MessageSummary
+from bot.core.ports import OutlookRecorder, RecordResult, SendOutcome, Store, ThreadMail
+from bot.core.retry import read_modify_write
+
+THREADS_KEPT = 10_000
+CARD_MESSAGES = 5
+
+
+class OutlookThread:
+    def __init__(self, store: Store, outlook: OutlookRecorder) -> None:
+        self._store = store
+        self._outlook = outlook
+        self._threads: dict[str, str] = {}  # group id -> latest Outlook thread id
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def record(
+        self, message: Message, group: Group, addresses: tuple[str, ...]
+    ) -> RecordResult:
+        lock = self._locks.get(group.group_id)
+        if lock is None:
+            lock = self._locks[group.group_id] = asyncio.Lock()
+        async with lock:
+            thread_id = await self._thread_of(group)
+            result = await self._outlook.record(
+                ThreadMail(
+                    tenant_id=group.tenant_id,
+                    group_id=group.group_id,
+                    group_name=group.name,
+                    message_id=message.message_id,
+                    thread_id=thread_id,
+                    addresses=addresses,
+                    recent=recent_until(group, message),
+                )
+            )
+            if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):
+                await set_outlook_thread(
+                    self._store, group, result.thread_id, result.conversation_id
+                )
+                self._threads[group.group_id] = result.thread_id
+                if len(self._threads) > THREADS_KEPT:
+                    self._threads.pop(next(iter(self._threads)))
+        return result
+
+    async def _thread_of(self, group: Group) -> str:
+        known = self._threads.get(group.group_id)
+        if known:
+            return known
+        if group.outlook_thread:
+            return group.outlook_thread
+        # Another message (or process) may have started the conversation since `group` was read.
+        current = await self._store.get_group(group.tenant_id, group.group_id)
+        return current.outlook_thread if current else ""
+
+
+def recent_until(
+    group: Group, message: Message, count: int = CARD_MESSAGES
+) -> tuple[MessageSummary, ...]:
+    """The card's messages: the group's latest up to and including this one."""
+    earlier = [
+        s
+        for s in group.recent
+        if s.sent_at <= message.sent_at and s.message_id != message.message_id
+    ]
+    return (*earlier[-(count - 1) :], message.summary())
+
+
+async def set_outlook_thread(
+    store: Store, group: Group, thread_id: str, conversation_id: str
+) -> None:
+    def point(current: Group) -> Group:
+        if current.outlook_thread == thread_id:
+            return current
+        return replace(current, outlook_thread=thread_id, outlook_conversation=conversation_id)
+
+    await read_modify_write(
+        group,
+        lambda: store.get_group(group.tenant_id, group.group_id),
+        point,
+        store.save_group,
+        f"group {group.group_id}",
+    )
