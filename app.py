@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.config import SettingsError, load_settings, log_level_number
 from bot.logs import configure_logging
 from bot.telemetry import export_logs
-from bot.web.app import create_app
+from bot.web.app import KEEPALIVE_TIMEOUT_SECONDS, create_app
 
 
 def main() -> int:
@@ -37,6 +37,7 @@ def main() -> int:
         print=None,
         access_log=None,
         shutdown_timeout=15.0,
+        keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS,
     )
     if stop_export is not None:
         stop_export()  # sends what is still buffered

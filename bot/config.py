@@ -7,8 +7,10 @@ naming the variable; values of secrets never appear in the message.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,11 @@ from dotenv import dotenv_values
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Where the Bot Framework publishes the keys that sign its requests to bots (public cloud).
+BOT_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+# Teams' Bot Connector: https://smba.trafficmanager.net/<region>/ (emea, amer, apac, teams).
+BOT_SERVICE_URL_HOSTS = ("smba.trafficmanager.net",)
+_HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 class SettingsError(Exception):
@@ -32,6 +39,11 @@ class Settings:
     app_password: str = ""
     app_type: str = "MultiTenant"
     app_tenant_id: str = ""
+    # Local mode on a non-loopback HOST is refused unless this says it is meant.
+    allow_local_mode_on_network: bool = False
+    # With credentials: the hosts (and their subdomains) an activity's serviceUrl may name.
+    bot_service_url_hosts: tuple[str, ...] = BOT_SERVICE_URL_HOSTS
+    bot_openid_metadata_url: str = BOT_OPENID_METADATA_URL
     data_dir: Path = Path("./data")
     cosmos_endpoint: str = ""
     cosmos_key: str = ""
@@ -48,6 +60,7 @@ class Settings:
     public_base_url: str = ""
     allowed_tenants: frozenset[str] = frozenset()
     max_message_chars: int = 2000
+    messages_per_minute_per_sender: int = 30
     teams_sends_per_second: int = 30
     log_level: str = "INFO"
     # Set by the Azure deployment; exports the log to Application Insights when present.
@@ -57,6 +70,11 @@ class Settings:
     def local_mode(self) -> bool:
         """No Bot Framework credentials: inbound requests are not authenticated."""
         return not self.app_id
+
+    @property
+    def local_mode_on_network(self) -> bool:
+        """Local mode listening beyond this machine: anyone who can reach it is trusted."""
+        return self.local_mode and not is_loopback(self.host)
 
     @property
     def uses_cosmos(self) -> bool:
@@ -95,6 +113,9 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         app_password=env.get("MicrosoftAppPassword", ""),
         app_type=app_type,
         app_tenant_id=text("MicrosoftAppTenantId"),
+        allow_local_mode_on_network=_boolean(env, "ALLOW_LOCAL_MODE_ON_NETWORK", False),
+        bot_service_url_hosts=_host_names(env, "BOT_SERVICE_URL_HOSTS", BOT_SERVICE_URL_HOSTS),
+        bot_openid_metadata_url=text("BOT_OPENID_METADATA_URL", BOT_OPENID_METADATA_URL),
         data_dir=Path(text("DATA_DIR", "./data")),
         cosmos_endpoint=text("COSMOS_ENDPOINT"),
         cosmos_key=env.get("COSMOS_KEY", "").strip(),
@@ -115,6 +136,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
             t.strip() for t in env.get("ALLOWED_TENANTS", "").split(",") if t.strip()
         ),
         max_message_chars=_integer(env, "MAX_MESSAGE_CHARS", 2000, low=1, high=28000),
+        messages_per_minute_per_sender=_integer(env, "MESSAGES_PER_MINUTE_PER_SENDER", 30, low=1),
         teams_sends_per_second=_integer(env, "TEAMS_SENDS_PER_SECOND", 30, low=1, high=50),
         log_level=text("LOG_LEVEL", "INFO").upper(),
         appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
@@ -132,6 +154,14 @@ def _check(s: Settings) -> None:
         raise SettingsError("MicrosoftAppPassword is set but MicrosoftAppId is empty")
     if s.app_id and s.app_type in ("SingleTenant", "UserAssignedMSI") and not s.app_tenant_id:
         raise SettingsError(f"MicrosoftAppType is {s.app_type} but MicrosoftAppTenantId is empty")
+    if s.local_mode_on_network and not s.allow_local_mode_on_network:
+        raise SettingsError(
+            f"HOST is {s.host}, not a loopback address, but MicrosoftAppId is empty (local mode "
+            "does not authenticate requests): set the Bot Framework credentials, or "
+            "ALLOW_LOCAL_MODE_ON_NETWORK=true if that is intended"
+        )
+    # The keys that decide which requests are from Teams: never fetched over plain http.
+    _url("BOT_OPENID_METADATA_URL", s.bot_openid_metadata_url, https=True)
     if s.cosmos_endpoint:
         _url("COSMOS_ENDPOINT", s.cosmos_endpoint, https=False)
         if not s.cosmos_key:
@@ -167,7 +197,31 @@ def _url(name: str, value: str, *, https: bool) -> None:
         raise SettingsError(f"{name} must be an {' or '.join(schemes)} URL, got {value!r}")
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or "0.0.0.0"-style wildcards
+
+
+def _host_names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    hosts = tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
+    for host in hosts:
+        if not _HOST_NAME.match(host):
+            raise SettingsError(
+                f"{name} must be host names separated by commas (no scheme, port or path), "
+                f"got {host!r}"
+            )
+    return hosts or default
+
+
+def _integer(
+    env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -175,7 +229,9 @@ def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
+    if high is None and value < low:
+        raise SettingsError(f"{name} must be at least {low}, got {value}")
+    if high is not None and not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
 

@@ -95,12 +95,22 @@ param amAudience string = ''
 @description('Comma-separated tenant ids allowed to use the bot (ALLOWED_TENANTS); empty = any.')
 param allowedTenants string = ''
 
+@description('Comma-separated hosts (with their subdomains) an activity\'s serviceUrl may name (BOT_SERVICE_URL_HOSTS).')
+param botServiceUrlHosts string = 'smba.trafficmanager.net'
+
+@description('OpenID metadata of the Bot Framework\'s signing keys (BOT_OPENID_METADATA_URL).')
+param botOpenIdMetadataUrl string = 'https://login.botframework.com/v1/.well-known/openidconfiguration'
+
 param graphEndpoint string = 'https://graph.microsoft.com/v1.0'
 param aadAuthorityHost string = 'https://login.microsoftonline.com'
 
 @minValue(1)
 @maxValue(28000)
 param maxMessageChars int = 2000
+
+@description('Messages one person may send per minute (MESSAGES_PER_MINUTE_PER_SENDER); more are refused.')
+@minValue(1)
+param messagesPerMinutePerSender int = 30
 
 @minValue(1)
 @maxValue(50)
@@ -358,6 +368,10 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     MicrosoftAppPassword: '@Microsoft.KeyVault(SecretUri=${appPasswordSecret.properties.secretUri})'
     MicrosoftAppType: microsoftAppType
     MicrosoftAppTenantId: singleTenant ? microsoftAppTenantId : ''
+    // The bot always has credentials here: local mode on 0.0.0.0 stays refused.
+    ALLOW_LOCAL_MODE_ON_NETWORK: 'false'
+    BOT_SERVICE_URL_HOSTS: botServiceUrlHosts
+    BOT_OPENID_METADATA_URL: botOpenIdMetadataUrl
     DATA_DIR: '/app/data'
     COSMOS_ENDPOINT: cosmos.properties.documentEndpoint
     COSMOS_KEY: '@Microsoft.KeyVault(SecretUri=${cosmosKeySecret.properties.secretUri})'
@@ -374,6 +388,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     PUBLIC_BASE_URL: publicBaseUrl
     ALLOWED_TENANTS: allowedTenants
     MAX_MESSAGE_CHARS: string(maxMessageChars)
+    MESSAGES_PER_MINUTE_PER_SENDER: string(messagesPerMinutePerSender)
     TEAMS_SENDS_PER_SECOND: string(teamsSendsPerSecond)
     LOG_LEVEL: logLevel
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString

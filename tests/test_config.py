@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SettingsError, load_settings, parse_settings
+from bot.config import (
+    BOT_OPENID_METADATA_URL,
+    SettingsError,
+    is_loopback,
+    load_settings,
+    parse_settings,
+)
 
 
 def test_defaults_are_the_contracts() -> None:
@@ -20,6 +26,11 @@ def test_defaults_are_the_contracts() -> None:
     assert s.public_base_url == "http://127.0.0.1:3978"
     assert s.allowed_tenants == frozenset()
     assert (s.max_message_chars, s.teams_sends_per_second, s.log_level) == (2000, 30, "INFO")
+    assert s.messages_per_minute_per_sender == 30
+    assert not s.allow_local_mode_on_network and not s.local_mode_on_network
+    assert s.bot_service_url_hosts == ("smba.trafficmanager.net",)
+    assert s.bot_openid_metadata_url == BOT_OPENID_METADATA_URL
+    assert BOT_OPENID_METADATA_URL.startswith("https://login.botframework.com/")
 
 
 def test_every_variable_is_read() -> None:
@@ -31,6 +42,9 @@ def test_every_variable_is_read() -> None:
             "MicrosoftAppPassword": "secret",
             "MicrosoftAppType": "SingleTenant",
             "MicrosoftAppTenantId": "tenant",
+            "ALLOW_LOCAL_MODE_ON_NETWORK": "yes",
+            "BOT_SERVICE_URL_HOSTS": " smba.trafficmanager.net, SMBA.Infra.Gcc.Teams.Microsoft.com.,",
+            "BOT_OPENID_METADATA_URL": "https://login.botframework.azure.us/v1/.well-known/openidconfiguration",
             "DATA_DIR": "/var/send",
             "COSMOS_ENDPOINT": "https://db.example:443/",
             "COSMOS_KEY": "key",
@@ -47,6 +61,7 @@ def test_every_variable_is_read() -> None:
             "PUBLIC_BASE_URL": "https://send.example/",
             "ALLOWED_TENANTS": "t1, t2,,",
             "MAX_MESSAGE_CHARS": "500",
+            "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
             "TEAMS_SENDS_PER_SECOND": "40",
             "LOG_LEVEL": "debug",
         }
@@ -61,6 +76,13 @@ def test_every_variable_is_read() -> None:
     assert s.allowed_tenants == frozenset({"t1", "t2"})
     assert s.tenant_allowed("t1") and not s.tenant_allowed("t3")
     assert (s.max_message_chars, s.teams_sends_per_second, s.log_level) == (500, 40, "DEBUG")
+    assert s.messages_per_minute_per_sender == 100000
+    assert s.allow_local_mode_on_network and not s.local_mode_on_network  # it has credentials
+    assert s.bot_service_url_hosts == (
+        "smba.trafficmanager.net",
+        "smba.infra.gcc.teams.microsoft.com",
+    )
+    assert s.bot_openid_metadata_url.startswith("https://login.botframework.azure.us/")
 
 
 @pytest.mark.parametrize(
@@ -96,6 +118,37 @@ def test_every_variable_is_read() -> None:
         ({"TEAMS_SENDS_PER_SECOND": "500"}, "TEAMS_SENDS_PER_SECOND must be between 1 and 50"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
         ({"OUTLOOK_SENDER": "mailbox"}, "OUTLOOK_SENDER must be"),
+        (
+            {"MESSAGES_PER_MINUTE_PER_SENDER": "0"},
+            "MESSAGES_PER_MINUTE_PER_SENDER must be at least 1",
+        ),
+        (
+            {"MESSAGES_PER_MINUTE_PER_SENDER": "-5"},
+            "MESSAGES_PER_MINUTE_PER_SENDER must be at least",
+        ),
+        (
+            {"MESSAGES_PER_MINUTE_PER_SENDER": "lots"},
+            "MESSAGES_PER_MINUTE_PER_SENDER must be a whole",
+        ),
+        (
+            {"ALLOW_LOCAL_MODE_ON_NETWORK": "maybe"},
+            "ALLOW_LOCAL_MODE_ON_NETWORK must be true or false",
+        ),
+        (
+            {"BOT_SERVICE_URL_HOSTS": "https://smba.trafficmanager.net/"},
+            "BOT_SERVICE_URL_HOSTS must be",
+        ),
+        ({"BOT_SERVICE_URL_HOSTS": "smba.trafficmanager.net:443"}, "BOT_SERVICE_URL_HOSTS must be"),
+        ({"BOT_SERVICE_URL_HOSTS": "a b"}, "no scheme, port or path"),
+        (
+            {"BOT_OPENID_METADATA_URL": "http://login.botframework.com/v1/x"},
+            "BOT_OPENID_METADATA_URL must be an https URL",
+        ),
+        (
+            {"HOST": "0.0.0.0"},
+            "HOST is 0.0.0.0, not a loopback address, but MicrosoftAppId is empty",
+        ),
+        ({"HOST": "send.example"}, "ALLOW_LOCAL_MODE_ON_NETWORK=true"),
     ],
 )
 def test_bad_settings_name_the_variable_and_hide_secrets(env: dict[str, str], message: str) -> None:
@@ -118,3 +171,34 @@ def test_environment_wins_over_dotenv_file(tmp_path: Path) -> None:
 
 def test_missing_dotenv_file_is_fine(tmp_path: Path) -> None:
     assert load_settings({}, tmp_path / "absent.env") == parse_settings({})
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("LocalHost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.4", False),
+        ("send.example", False),
+        ("", False),
+    ],
+)
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_local_mode_on_a_network_address_needs_to_be_asked_for() -> None:
+    allowed = parse_settings({"HOST": "0.0.0.0", "ALLOW_LOCAL_MODE_ON_NETWORK": "true"})
+    assert allowed.local_mode and allowed.local_mode_on_network
+    assert not parse_settings({"HOST": "::1"}).local_mode_on_network
+    with_credentials = parse_settings(
+        {"HOST": "0.0.0.0", "MicrosoftAppId": "app", "MicrosoftAppPassword": "p"}
+    )
+    assert not with_credentials.local_mode and not with_credentials.local_mode_on_network
+    with pytest.raises(SettingsError):
+        parse_settings({"HOST": "0.0.0.0", "ALLOW_LOCAL_MODE_ON_NETWORK": "false"})

@@ -13,7 +13,9 @@ import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from bot.config import Settings, parse_settings
+import pytest
+
+from bot.config import Settings, SettingsError, parse_settings
 from bot.store.documents import PARTITION_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,9 @@ SETTINGS_IN_ORDER = [
     "MicrosoftAppPassword",
     "MicrosoftAppType",
     "MicrosoftAppTenantId",
+    "ALLOW_LOCAL_MODE_ON_NETWORK",
+    "BOT_SERVICE_URL_HOSTS",
+    "BOT_OPENID_METADATA_URL",
     "DATA_DIR",
     "COSMOS_ENDPOINT",
     "COSMOS_KEY",
@@ -46,6 +51,7 @@ SETTINGS_IN_ORDER = [
     "PUBLIC_BASE_URL",
     "ALLOWED_TENANTS",
     "MAX_MESSAGE_CHARS",
+    "MESSAGES_PER_MINUTE_PER_SENDER",
     "TEAMS_SENDS_PER_SECOND",
     "LOG_LEVEL",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
@@ -213,6 +219,7 @@ def test_every_setting_is_an_app_setting() -> None:
     missing = [name for name in SETTINGS_IN_ORDER if name not in settings]
     assert missing == []
     assert settings["HOST"] == "'0.0.0.0'"
+    assert settings["ALLOW_LOCAL_MODE_ON_NETWORK"] == "'false'"
 
 
 def test_secrets_are_key_vault_references() -> None:
@@ -282,3 +289,11 @@ def test_the_dockerfile_runs_app_py_on_the_port_it_exposes() -> None:
     assert ("RUN", "pip install -r requirements.txt") in instructions
     copied = [rest.split()[0] for word, rest in instructions if word == "COPY"]
     assert {"app.py", "bot/", "dialogs/", "manifest/"} <= set(copied)
+
+
+def test_the_image_never_runs_in_local_mode_by_default() -> None:
+    """It listens on 0.0.0.0: without Bot Framework credentials it must refuse to start."""
+    env = docker_env()
+    assert "ALLOW_LOCAL_MODE_ON_NETWORK" not in env and "MicrosoftAppId" not in env
+    with pytest.raises(SettingsError, match=re.escape("HOST is 0.0.0.0, not a loopback address")):
+        parse_settings(env)

@@ -21,21 +21,29 @@ from bot.core.ports import Clock, SystemClock
 from bot.identity import ClientCredentials
 from bot.store.open import open_documents
 from bot.web.keys import SERVICES
-from bot.web.routes import routes
+from bot.web.routes import BODY_TIMEOUT_SECONDS, routes
 
 log = logging.getLogger("send.app")
 
 MAX_REQUEST_BYTES = 256 * 1024
 SHUTDOWN_GRACE_SECONDS = 10.0
+# aiohttp closes a connection that has no complete request for this long: an idle
+# keep-alive connection, and also one whose headers arrive too slowly (its timer starts
+# when the connection opens). Bodies have their own limit, BODY_TIMEOUT_SECONDS.
+KEEPALIVE_TIMEOUT_SECONDS = 30.0
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, tuning: Tuning | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    tuning: Tuning | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> web.Application:
     clock = clock or SystemClock()
     tuning = tuning or Tuning()
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-    app.add_routes(routes())
+    app.add_routes(routes(body_timeout))
 
     async def open_resources(app: web.Application) -> AsyncIterator[None]:
         documents = await open_documents(settings)
@@ -59,6 +67,12 @@ def create_app(
                 await inbox.start()
             for problem in outlook_setting_problems(settings):
                 log.warning(problem)
+            if settings.local_mode_on_network:
+                log.warning(
+                    "local mode on a network address: requests to /api/messages are not "
+                    "authenticated (ALLOW_LOCAL_MODE_ON_NETWORK is true)",
+                    extra={"host": settings.host},
+                )
             log.info(
                 "send is ready",
                 extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},

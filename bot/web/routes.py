@@ -1,36 +1,66 @@
-"""HTTP endpoints: Bot Framework messages, Outlook actions and notifications, health."""
+"""HTTP endpoints: Bot Framework messages, Outlook actions and notifications, health.
+
+Every body is read within `body_timeout` seconds (408 after that, so a client that
+sends slowly cannot hold a connection) and parsed by `parse_json` (400 with the
+reason for bad UTF-8, deep nesting, huge numbers and duplicate keys).
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import uuid
 from typing import Any
 
-import jwt
 from aiohttp import web
 from botbuilder.schema import Activity
 
 from bot.core.ports import StoreError
 from bot.logs import log_context
+from bot.teams.adapter import ChannelAuthError, SigningKeysUnavailable
+from bot.web.json_body import JsonBodyError, NotJson, parse_json
 from bot.web.keys import SERVICES
 
 log = logging.getLogger("send.http")
+
+BODY_TIMEOUT_SECONDS = 10.0
+# Graph's validation tokens are short opaque strings; anything longer is not Graph.
+MAX_VALIDATION_TOKEN_CHARS = 1024
+
+
+class _BodyTimeout(Exception):
+    """The client did not send its whole body in time."""
 
 
 def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def routes() -> list[web.RouteDef]:
+def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
+    async def read_body(request: web.Request) -> bytes:
+        # Too large a body raises aiohttp's 413 from read(), which aiohttp answers itself.
+        try:
+            async with asyncio.timeout(body_timeout):
+                return await request.read()
+        except TimeoutError:
+            raise _BodyTimeout from None
+
+    def too_slow() -> web.Response:
+        log.info("request refused: body not received in time")
+        response = _refuse(408, f"the body did not arrive within {body_timeout:g} seconds")
+        response.force_close()  # the rest of the body may never come: do not wait for it
+        return response
+
     async def messages(request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
         if request.content_type != "application/json":
             return _refuse(415, "Content-Type must be application/json")
         try:
-            body: Any = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _refuse(400, "the body is not valid JSON")
+            body: Any = parse_json(await read_body(request))
+        except _BodyTimeout:
+            return too_slow()
+        except JsonBodyError as error:
+            return _refuse(400, error.reason)
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):
             return _refuse(400, "the body is not a Bot Framework activity (no type)")
         try:
@@ -46,11 +76,13 @@ def routes() -> list[web.RouteDef]:
                 response = await services.adapter.process_activity(
                     request.headers.get("Authorization", ""), activity, services.bot.on_turn
                 )
-            except (PermissionError, jwt.PyJWTError) as error:
-                log.info(
-                    "activity refused: not authenticated", extra={"reason": type(error).__name__}
+            except ChannelAuthError as error:
+                log.info("activity refused: not authenticated", extra={"reason": error.reason})
+                return _refuse(
+                    401, f"the request is not authenticated for this bot: {error.reason}"
                 )
-                return _refuse(401, "the request is not authenticated for this bot")
+            except SigningKeysUnavailable:
+                return _refuse(503, "the Bot Framework signing keys are unavailable; send again")
             except StoreError:
                 log.exception("activity not accepted: store unavailable")
                 return _refuse(503, "the store is unavailable; send again later")
@@ -65,9 +97,20 @@ def routes() -> list[web.RouteDef]:
             or request.headers.get("Authorization")
             or ""
         )
+        try:
+            raw = await read_body(request)
+        except _BodyTimeout:
+            return too_slow()
+        try:
+            parse_json(raw)
+        except NotJson:
+            pass  # Outlook's bodies break JSON when the reply has a quote: handle() reads those
+        except JsonBodyError as error:
+            log.info("outlook action refused", extra={"status": 400, "reason": error.reason})
+            return web.Response(status=400, headers={"CARD-ACTION-STATUS": error.reason})
         with log_context(request_id=uuid.uuid4().hex):
             try:
-                outcome = await services.outlook_actions.handle(authorization, await request.read())
+                outcome = await services.outlook_actions.handle(authorization, raw)
             except StoreError:
                 log.exception("outlook action not accepted: store unavailable")
                 return web.Response(
@@ -83,22 +126,33 @@ def routes() -> list[web.RouteDef]:
 
     async def outlook_notifications(request: web.Request) -> web.Response:
         # Graph checks a new subscription's endpoint by sending a token to echo back.
+        # Echoed as plain text that browsers must not sniff into HTML: the token is the caller's.
         token = request.query.get("validationToken")
         if token is not None:
-            return web.Response(text=token, content_type="text/plain")
+            if len(token) > MAX_VALIDATION_TOKEN_CHARS:
+                return _refuse(400, "validationToken is too long")
+            return web.Response(
+                text=token, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+            )
         inbox = request.app[SERVICES].outlook_inbox
         if inbox is None:
             return _refuse(404, "Outlook replies are not configured (no Graph settings)")
         try:
-            body: Any = await request.json()
+            body: Any = parse_json(await read_body(request))
+        except _BodyTimeout:
+            return too_slow()
+        except JsonBodyError as error:
+            return _refuse(400, error.reason)
+        try:
             items = body["value"]
-            states = [str(item.get("clientState", "")) for item in items]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise TypeError
+        except (KeyError, TypeError):
             return _refuse(400, "not a Graph change notification")
-        if not any(inbox.accepts(state) for state in states):
-            log.warning("graph notification with a wrong clientState")
-            return _refuse(403, "clientState does not match this service's subscription")
-        inbox.notified()
+        # Change and lifecycle notifications alike: our clientState and subscription id.
+        if not await inbox.receive(items):
+            log.warning("graph notification not for this service's subscription")
+            return _refuse(403, "clientState or subscriptionId is not this service's")
         return web.Response(status=202)
 
     async def healthz(_: web.Request) -> web.Response:
