@@ -298,3 +298,92 @@ async def test_with_notifications_off_delta_still_sees_the_mail(
     graph.notifications_enabled = True
     await graph.user_send(MEGAN, [SENDER], "ping", "<p>ping</p>")
     await graph.wait_for(lambda: len(receiver.notifications) == 1, what="notification")
+
+
+async def test_internet_message_headers_only_when_selected(
+    graph: FakeGraph, http: aiohttp.ClientSession, auth: dict[str, str]
+) -> None:
+    mid = await thread(graph, http, auth)
+    await graph.user_reply_all(ALEX, graph.mailbox(ALEX)[0]["id"], "<p>in</p>", sender=MEGAN)
+    await graph.user_send("dee@fabrikam.example", [SENDER], "hello", "<p>hi</p>")
+    intra, outside = graph.mailbox(SENDER)
+    base = f"{graph.base_url}/users/{SENDER}/messages"
+    status, shown = await get(http, f"{base}/{intra['id']}", auth)
+    assert status == 200 and "internetMessageHeaders" not in shown
+    assert shown["from"]["emailAddress"]["address"] == ALEX
+    assert shown["sender"]["emailAddress"]["address"] == MEGAN  # sent on Alex's behalf
+    select = "?$select=internetMessageHeaders"
+    status, shown = await get(http, f"{base}/{intra['id']}{select}", auth)
+    headers = shown["internetMessageHeaders"]
+    assert set(shown) == {"@odata.etag", "id", "internetMessageHeaders"}
+    names = [h["name"] for h in headers]
+    assert names[:2] == ["Received", "Authentication-Results"] and "Sender" in names
+    assert headers[1]["value"] == (
+        "dkim=none (message not signed) header.d=none;dmarc=none action=none "
+        "header.from=contoso.example;"
+    )
+    status, shown = await get(http, f"{base}/{outside['id']}{select}", auth)
+    verdict = shown["internetMessageHeaders"][1]["value"]
+    assert "dmarc=pass action=none header.from=fabrikam.example" in verdict
+    # What was never received has no transport headers.
+    status, shown = await get(http, f"{base}/{mid}{select}", auth)
+    assert status == 200 and "internetMessageHeaders" not in shown
+    delta = f"{graph.base_url}/users/{SENDER}/mailFolders/inbox/messages/delta"
+    status, page = await get(http, delta, auth)
+    assert all("internetMessageHeaders" not in m for m in page["value"])
+    status, page = await get(http, f"{delta}?$select=subject,internetMessageHeaders", auth)
+    assert all(
+        m["internetMessageHeaders"][1]["name"] == "Authentication-Results" for m in page["value"]
+    )
+
+
+async def test_lifecycle_notifications(
+    graph: FakeGraph, http: aiohttp.ClientSession, auth: dict[str, str], receiver: Receiver
+) -> None:
+    status, plain = await subscribe(graph, http, auth, receiver.url)
+    assert status == 201 and plain["lifecycleNotificationUrl"] is None
+    with pytest.raises(ValueError, match="lifecycleNotificationUrl"):
+        await graph.lifecycle(plain["id"], "missed")
+    assert graph.validations == 1
+    status, created = await subscribe(
+        graph, http, auth, receiver.url, lifecycleNotificationUrl=receiver.url
+    )
+    assert status == 201 and created["lifecycleNotificationUrl"] == receiver.url
+    assert graph.validations == 3  # both endpoints, each on its own
+    sent = await graph.lifecycle(created["id"], "reauthorizationRequired")
+    assert sent.status == 202 and receiver.notifications[-1] == sent.body
+    assert sent.body == {
+        "value": [
+            {
+                "subscriptionId": created["id"],
+                "subscriptionExpirationDateTime": created["expirationDateTime"],
+                "tenantId": TENANT,
+                "clientState": "s3cret-state",
+                "lifecycleEvent": "reauthorizationRequired",
+            }
+        ]
+    }
+    # Until it is renewed, the subscription tells nothing; the other one still does.
+    await graph.user_send(ALEX, [SENDER], "while paused", "<p>1</p>")
+    url = f"{graph.base_url}/subscriptions/{created['id']}"
+    async with http.patch(url, json={"expirationDateTime": in_minutes(60)}, headers=auth) as r:
+        assert r.status == 200
+    assert graph.subscriptions[created["id"]].renewals == 1
+    await graph.user_send(ALEX, [SENDER], "renewed", "<p>2</p>")
+
+    def told(sid: str) -> list[dict[str, Any]]:
+        return [n.body["value"][0] for n in graph.notifications_sent if n.subscription_id == sid]
+
+    # The other subscription tells of both mails; this one, its lifecycle event and mail 2.
+    await graph.wait_for(
+        lambda: len(told(plain["id"])) == 2 and len(told(created["id"])) == 2,
+        what="notifications",
+    )
+    renewed_mail = graph.mailbox(SENDER)[-1]
+    lifecycle_item, change = told(created["id"])
+    assert lifecycle_item["lifecycleEvent"] == "reauthorizationRequired"
+    assert change["changeType"] == "created"
+    assert change["resourceData"]["id"] == renewed_mail["id"]
+    sent = await graph.lifecycle(created["id"], "subscriptionRemoved")
+    assert sent.body["value"][0]["lifecycleEvent"] == "subscriptionRemoved"
+    assert set(graph.subscriptions) == {plain["id"]}

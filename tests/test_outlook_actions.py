@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +14,8 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
+from bot.outlook import action_auth
+from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
 from bot.web.app import create_app
 from tests.conftest import AM_AUDIENCE, FAST_TUNING, serve
 from tests.fakes.connector import FakeConnector
@@ -29,6 +33,11 @@ from tests.outlook_helpers import (
 from tests.teams_world import TeamsWorld, card_text
 
 TENANT = "tenant-a"
+
+
+def object_id(address: str) -> str:
+    """The Entra object id TeamsWorld gives the person with this address."""
+    return "aad-" + re.sub(r"[^a-z]", "", address.split("@")[0])
 
 
 @dataclass
@@ -50,6 +59,8 @@ class Scene:
             "iss": f"https://sts.windows.net/{tenant}/",
         }
         claims.update(changes)
+        if "oid" not in changes:  # Entra puts the user's object id in every user token
+            claims["oid"] = object_id(str(claims.get("upn") or claims.get("preferred_username")))
         claims = {k: v for k, v in claims.items() if v is not None}
         return self.entra.mint(claims, tenant=tenant, key=key, lifetime=lifetime)
 
@@ -238,8 +249,99 @@ async def nothing_relayed(scene: Scene) -> None:
     assert len(eml_files(scene.data, ann.email)) == 1
 
 
-async def test_a_person_known_by_another_of_their_addresses(scene: Scene) -> None:
-    """UPN and mail address can differ: any address the token names may match the member."""
-    token = scene.token(actor="bob.b@contoso.onmicrosoft.com", email="bob@contoso.com")
+async def test_the_object_id_finds_the_member_whatever_the_upn(scene: Scene) -> None:
+    """UPN and mail address can differ: the token's oid is the member's, so it is Bob."""
+    token = scene.token(actor="bob.b@contoso.onmicrosoft.com", oid=object_id("bob@contoso.com"))
     status, headers, _ = await scene.act("from my other address", token)
     assert status == 200, headers.get("CARD-ACTION-STATUS")
+    await scene.world.wait_relayed(scene.world.person("Ann"), 1)
+    assert "Bob" in card_text(scene.world.relayed(scene.world.person("Ann"))[0])
+
+
+IMPERSONATIONS: list[tuple[str, dict[str, Any]]] = [
+    # The email claim names a member, the upn does not: the upn is who acted.
+    ("upn of a non-member, email of a member", {"actor": "eve@contoso.com", "oid": None}),
+    ("same, with the non-member's oid", {"actor": "eve@contoso.com"}),
+    # A guest's upn has #EXT#; their email claim is whatever their home account says.
+    (
+        "guest upn, email of a member",
+        {"actor": "bob_fabrikam.com#EXT#@contoso.onmicrosoft.com", "oid": "aad-guest"},
+    ),
+    # Bob's address, but not Bob's object id: someone else holds that address now.
+    ("member's upn, another oid", {"oid": "aad-someone-else"}),
+    ("member's upn, no oid", {"oid": None}),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "changes"), IMPERSONATIONS, ids=[case for case, _ in IMPERSONATIONS]
+)
+async def test_impersonating_a_member_is_refused(
+    scene: Scene, case: str, changes: dict[str, Any]
+) -> None:
+    token = scene.token(email="bob@contoso.com", **changes)
+    got, headers, _ = await scene.act(f"as Bob: {case}", token)
+    assert (got, headers["CARD-ACTION-STATUS"]) == (403, "You are not a member of Lunch")
+    await nothing_relayed(scene)
+
+
+async def test_preferred_username_alone_names_the_actor(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    # Dee is an Outlook-only member: Send knows her address, not her object id.
+    await scene.world.say(ann, "add lunch: dee@contoso.com")
+    token = scene.token(upn=None, preferred_username="Dee@contoso.com", oid="entra-oid-of-dee")
+    status, headers, _ = await scene.act("Dee here", token)
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+    await scene.world.wait_relayed(ann, 1)
+    assert "Dee here" in card_text(scene.world.relayed(ann)[0])
+    # Bob with only preferred_username is found by his object id.
+    token = scene.token(upn=None, preferred_username="bob@contoso.com")
+    status, headers, _ = await scene.act("Bob here", token)
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+
+
+async def test_an_unknown_tenant_is_looked_up_once(scene: Scene) -> None:
+    scene.entra.missing_tenants.add("no-such-tenant")
+    before = scene.entra.discovery_fetches
+    token = scene.token(tenant="no-such-tenant")
+    answers = await asyncio.gather(*(scene.act(f"try {n}", token) for n in range(50)))
+    assert {(status, headers["CARD-ACTION-STATUS"]) for status, headers, _ in answers} == {
+        (401, "Unknown tenant")
+    }
+    assert scene.entra.discovery_fetches - before == 1
+    await nothing_relayed(scene)
+
+
+class SteppedClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_unverified_tenants_leave_no_locks_and_a_bounded_memory(
+    entra: FakeEntra, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens choose the tenant before they are verified: what is kept for them is bounded."""
+    monkeypatch.setattr(action_auth, "MAX_TENANTS", 3)
+    clock = SteppedClock()
+    validator = ActionTokenValidator(http, entra.base_url, AM_AUDIENCE, frozenset(), clock)
+    tenants = [f"gone-{n}" for n in range(5)]
+    entra.missing_tenants.update(tenants)
+    claims = {"aud": AM_AUDIENCE, "azp": OUTLOOK_ACTIONS_APP_ID, "upn": "bob@contoso.com"}
+    for tenant in tenants:
+        with pytest.raises(ActionTokenError, match="Unknown tenant"):
+            await validator.validate(f"Bearer {entra.mint(claims, tenant=tenant)}")
+    # The locks, the remembered refusals: the memory under test is the validator's own.
+    assert len(validator._locks) == 0
+    assert list(validator._unknown) == tenants[-3:]
+    fetched = entra.discovery_fetches
+    again = f"Bearer {entra.mint(claims, tenant=tenants[-1])}"
+    with pytest.raises(ActionTokenError, match="Unknown tenant"):
+        await validator.validate(again)
+    assert entra.discovery_fetches == fetched
+    clock.now += action_auth.UNKNOWN_TENANT_SECONDS + 1  # a minute later Entra is asked again
+    with pytest.raises(ActionTokenError, match="Unknown tenant"):
+        await validator.validate(again)
+    assert entra.discovery_fetches == fetched + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,9 +10,11 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
+from bot.store.repository import DocumentStore
+from bot.store.sqlite_documents import SqliteDocuments
 from bot.web.app import create_app
 from tests.conftest import FAST_TUNING, OUTLOOK_SENDER, graph_settings, serve
-from tests.fakes.connector import FakeConnector
+from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
 from tests.outlook_helpers import eventually
@@ -68,7 +70,8 @@ async def test_subscription_is_validated_and_scoped_to_the_inbox(inbound: Inboun
     assert subscription.mailbox == SENDER
     assert subscription.notification_url == f"{inbound.url}/api/outlook/notifications"
     assert "created" in subscription.change_type
-    assert inbound.graph.validations == 1
+    assert subscription.lifecycle_notification_url == subscription.notification_url
+    assert inbound.graph.validations == 2  # the notification and the lifecycle endpoint
 
 
 async def test_reply_all_reaches_teams_once(inbound: Inbound) -> None:
@@ -152,3 +155,175 @@ async def test_a_too_long_reply_is_refused_with_an_explanation(inbound: Inbound)
         "Your message has 2001 characters; the limit is 2000. Nothing was sent."
     )
     assert world.relayed(ann) == []
+
+
+# Who may speak for a group by mail: a member, as themselves, from inside.
+
+# Dee is a member Send knows from Teams, at a domain that is not the Graph tenant's.
+DEE = TeamsPerson("29:dee", "Dee", "dee@fabrikam.com", "aad-dee")
+NO_VERDICT = (
+    "spf=none (sender IP is 198.51.100.9) smtp.mailfrom=fabrikam.com; dkim=none (message not "
+    "signed) header.d=none;dmarc=none action=none header.from=fabrikam.com;compauth=none reason=905"
+)
+SPOOFED_CY = (
+    "spf=fail (sender IP is 198.51.100.9) smtp.mailfrom=contoso.com; dkim=none (message not "
+    "signed) header.d=none;dmarc=fail action=quarantine header.from=contoso.com;compauth=fail "
+    "reason=000"
+)
+
+
+async def start_thread_with_dee(scene: Inbound) -> None:
+    world, graph = scene.world, scene.graph
+    ann = world.person("Ann")
+    world.connector.add_person(DEE)
+    for person in (ann, world.person("Bob"), DEE):
+        await world.install(person)
+    await world.say(ann, "new Lunch: bob@contoso.com, cy@contoso.com, dee@fabrikam.com")
+    await world.say(ann, "Pizza at 12?")
+    await eventually(lambda: len(graph.mailbox(DEE.email)) == 1, "the first mail")
+
+
+def first_mail(graph: FakeGraph, address: str) -> str:
+    return str(graph.mailbox(address)[0]["id"])
+
+
+async def relayed_texts_after(scene: Inbound, genuine: str) -> list[str]:
+    """Sends one genuine reply from Bob last, waits for it, and returns every relayed text:
+    mails are read in arrival order, so the ones before it have been judged by then."""
+    world, graph = scene.world, scene.graph
+    ann = world.person("Ann")
+    await graph.user_reply_all(
+        "bob@contoso.com", first_mail(graph, "bob@contoso.com"), f"<p>{genuine}</p>"
+    )
+    await world.connector.wait_for(
+        lambda: any(genuine in card_text(c) for c in world.relayed(ann)), what="Bob's reply"
+    )
+    return [card_text(c) for c in world.relayed(ann)]
+
+
+async def test_a_reply_sent_on_behalf_of_a_member_is_not_relayed(inbound: Inbound) -> None:
+    await start_thread(inbound)
+    graph = inbound.graph
+    # Eve, a delegate of Cy's mailbox (or anyone writing `from: cy`), sends as Cy.
+    await graph.user_reply_all(
+        "cy@contoso.com",
+        first_mail(graph, "cy@contoso.com"),
+        "<p>Cy agrees</p>",
+        sender="eve@contoso.com",
+    )
+    texts = await relayed_texts_after(inbound, "genuine")
+    assert len(texts) == 1 and "genuine" in texts[0]
+
+
+async def test_mail_from_outside_the_organisation_is_not_relayed(inbound: Inbound) -> None:
+    await start_thread_with_dee(inbound)
+    graph = inbound.graph
+    dee_thread = first_mail(graph, DEE.email)
+    # Not authenticated for fabrikam.com, and Dee is no user of the Graph directory.
+    await graph.user_reply_all(DEE.email, dee_thread, "<p>unproven</p>", authentication=NO_VERDICT)
+    # The sending program wrote a passing result of its own under Exchange's.
+    forged = [("Authentication-Results", "dmarc=pass action=none header.from=fabrikam.com")]
+    await graph.user_reply_all(
+        DEE.email, dee_thread, "<p>forged</p>", authentication=NO_VERDICT, written_headers=forged
+    )
+    # From the internet as Cy, a directory user: Exchange says DMARC failed.
+    await graph.user_reply_all(
+        "cy@contoso.com",
+        first_mail(graph, "cy@contoso.com"),
+        "<p>spoofed</p>",
+        authentication=SPOOFED_CY,
+    )
+    # Dee's own domain passes DMARC (the fake's default for mail from outside): relayed.
+    await graph.user_reply_all(DEE.email, dee_thread, "<p>Dee, authenticated</p>")
+    texts = await relayed_texts_after(inbound, "genuine")
+    assert len(texts) == 2, texts
+    assert "Dee, authenticated" in texts[0] and "genuine" in texts[1]
+    # Asked for the headers, as Graph returns them only when selected.
+    reads = [c.path for c in graph.calls if "internetMessageHeaders" in c.path]
+    assert len(reads) == 5 and all(c.method == "GET" for c in graph.calls if c.path in reads)
+
+
+async def post_notification(scene: Inbound, item: Mapping[str, object]) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{scene.url}/api/outlook/notifications", json={"value": [item]}) as r,
+    ):
+        return r.status
+
+
+async def test_a_notification_for_another_subscription_is_refused(inbound: Inbound) -> None:
+    (subscription,) = inbound.graph.subscriptions.values()
+    ours = {"clientState": subscription.client_state, "tenantId": subscription.tenant_id}
+    change = {**ours, "changeType": "created", "resource": "Users/x/Messages/y"}
+    lifecycle = {**ours, "lifecycleEvent": "subscriptionRemoved"}
+    for item in (change, lifecycle):
+        assert await post_notification(inbound, {**item, "subscriptionId": "someone-elses"}) == 403
+        assert await post_notification(inbound, item) == 403  # no subscription id at all
+    assert await post_notification(inbound, {**change, "subscriptionId": subscription.id}) == 202
+    # The foreign subscriptionRemoved was ignored: Send's subscription was not made again.
+    assert list(inbound.graph.subscriptions) == [subscription.id]
+    assert subscription.renewals == 0
+
+
+async def test_reauthorization_required_renews_the_subscription(inbound: Inbound) -> None:
+    world, graph = inbound.world, inbound.graph
+    (subscription,) = graph.subscriptions.values()
+    expires = subscription.expires
+    sent = await graph.lifecycle(subscription.id, "reauthorizationRequired")
+    assert sent.status == 202
+    await eventually(lambda: not subscription.reauthorization_required, "the renewal")
+    assert subscription.renewals == 1 and subscription.expires > expires
+    # Notifications flow again.
+    await start_thread(inbound)
+    await graph.user_reply_all("bob@contoso.com", first_mail(graph, "bob@contoso.com"), "<p>ok</p>")
+    await world.wait_relayed(world.person("Ann"), 1)
+
+
+async def test_a_removed_subscription_is_made_again(inbound: Inbound) -> None:
+    world, graph = inbound.world, inbound.graph
+    (old,) = graph.subscriptions
+    assert (await graph.lifecycle(old, "subscriptionRemoved")).status == 202
+    await eventually(lambda: len(graph.subscriptions) == 1, "a new subscription")
+    (new,) = graph.subscriptions
+    assert new != old
+    await start_thread(inbound)
+    await graph.user_reply_all("bob@contoso.com", first_mail(graph, "bob@contoso.com"), "<p>ok</p>")
+    await world.wait_relayed(world.person("Ann"), 1)
+    assert any(n.subscription_id == new and n.status == 202 for n in graph.notifications_sent)
+
+
+async def test_missed_notifications_run_the_catch_up(inbound: Inbound) -> None:
+    world, graph = inbound.world, inbound.graph
+    await start_thread(inbound)
+    graph.notifications_enabled = False
+    await graph.user_reply_all(
+        "bob@contoso.com", first_mail(graph, "bob@contoso.com"), "<p>lost</p>"
+    )
+    (subscription,) = graph.subscriptions
+    assert (await graph.lifecycle(subscription, "missed")).status == 202
+    await world.wait_relayed(world.person("Ann"), 1)
+    assert "lost" in card_text(world.relayed(world.person("Ann"))[0])
+
+
+async def test_a_subscription_without_lifecycle_notifications_is_replaced(
+    inbound: Inbound,
+) -> None:
+    """Graph cannot add a lifecycleNotificationUrl to a subscription made without one."""
+    graph = inbound.graph
+    (made_before,) = graph.subscriptions.values()
+    made_before.lifecycle_notification_url = None
+    documents = SqliteDocuments(inbound.settings.data_dir / "send.sqlite3")
+    await documents.open()
+    try:
+        await DocumentStore(documents).put_state(
+            f"graph-subscription:{SENDER}", {"id": made_before.id}
+        )
+    finally:
+        await documents.close()
+    port = free_port()
+    settings = settings_for(inbound.settings.data_dir, graph.entra, graph, port)
+    async with serve(create_app(settings, tuning=FAST_TUNING), port):
+        await eventually(lambda: made_before.id not in graph.subscriptions, "the old one deleted")
+        await eventually(lambda: len(graph.subscriptions) == 1, "a new subscription")
+    (made_now,) = graph.subscriptions.values()
+    assert made_now.lifecycle_notification_url is not None

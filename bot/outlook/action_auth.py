@@ -3,6 +3,9 @@
 Keys come from the tenant's OpenID configuration under AAD_AUTHORITY_HOST and are
 cached; an unknown `kid` triggers one refresh (at most once a minute per tenant),
 which is how key rotation is picked up. RS256 only; 5 minutes of clock skew.
+The tenant id comes from the token before it is verified, so everything kept per tenant
+is bounded: keys for MAX_TENANTS tenants, a lock only while a lookup is under way, and a
+tenant Entra does not know is remembered for a minute instead of asked about again.
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import jwt
+
+from bot.http_answers import is_passing_failure
 
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"
 CLOCK_SKEW_SECONDS = 300
@@ -24,6 +31,10 @@ _TENANT_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,126}[A-Za-z0-9])?$")
 MAX_TENANTS = 1000
 CONFIG_LIFETIME_SECONDS = 24 * 3600
 REFRESH_INTERVAL_SECONDS = 60
+# How long a tenant whose OpenID configuration Entra refused is answered from memory.
+UNKNOWN_TENANT_SECONDS = 60
+# The claims that name the user, strongest first; only the first present one counts.
+_NAME_CLAIMS = ("upn", "preferred_username", "email")
 
 
 class ActionTokenError(Exception):
@@ -38,10 +49,15 @@ class ActionTokenError(Exception):
 @dataclass(frozen=True)
 class Actor:
     tenant_id: str
+    # The token's upn, else preferred_username, else email: the first present, never "any
+    # of them", or a token whose email claim names a member would act as that member.
     address: str
-    # Every address the token gives (upn, preferred_username, email): a person may be
-    # known to Send by their UPN or by their mail address.
-    addresses: tuple[str, ...] = ()
+    # The user's Entra object id (`oid`): the surest way to tell which member acted.
+    object_id: str = ""
+
+
+class _UnknownTenant(Exception):
+    """Entra answered the tenant's OpenID configuration with a definite refusal."""
 
 
 @dataclass
@@ -61,13 +77,18 @@ class ActionTokenValidator:
         authority_host: str,
         audience: str,
         allowed_tenants: frozenset[str],
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
         self._host = authority_host.rstrip("/")
         self._audience = audience
         self._allowed = allowed_tenants
+        self._monotonic = monotonic
         self._tenants: dict[str, _TenantKeys] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # A lock lives only while some request holds or waits for it: idle ones go away.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Tenant -> when Entra said it does not know it (insertion order: oldest first).
+        self._unknown: dict[str, float] = {}
 
     async def validate(self, authorization: str) -> Actor:
         scheme, _, token = authorization.strip().partition(" ")
@@ -109,34 +130,55 @@ class ActionTokenValidator:
             raise ActionTokenError(401, "Token issuer is not the tenant's")
         if OUTLOOK_ACTIONS_APP_ID not in (claims.get("azp"), claims.get("appid")):
             raise ActionTokenError(401, "Token was not issued to Outlook Actionable Messages")
-        named = [claims.get(c) for c in ("upn", "preferred_username", "email")]
-        addresses = tuple(dict.fromkeys(str(a).lower() for a in named if a))
-        if not addresses:
+        claim = next((c for c in _NAME_CLAIMS if claims.get(c)), "")
+        if not claim:
             raise ActionTokenError(401, "Token names no user")
-        return Actor(tenant, addresses[0], addresses)
+        address = str(claims[claim]).lower()
+        if claim == "email" and claims.get("acct") == 1:
+            # A guest's email claim is whatever their home account says: it proves nothing.
+            address = ""
+        return Actor(tenant, address, str(claims.get("oid") or ""))
 
     async def _keys(self, tenant: str, kid: str) -> _TenantKeys:
-        lock = self._locks.setdefault(tenant, asyncio.Lock())
+        lock = self._locks.get(tenant)
+        if lock is None:
+            lock = self._locks[tenant] = asyncio.Lock()
         async with lock:
+            now = self._monotonic()
+            refused_at = self._unknown.get(tenant)
+            if refused_at is not None and now - refused_at < UNKNOWN_TENANT_SECONDS:
+                raise ActionTokenError(401, "Unknown tenant")
             known = self._tenants.get(tenant)
-            now = time.monotonic()
             if known is None and len(self._tenants) >= MAX_TENANTS:
                 oldest = min(self._tenants, key=lambda t: self._tenants[t].fetched_at)
                 del self._tenants[oldest]
-                self._locks.pop(oldest, None)
             if known is None or now - known.fetched_at > CONFIG_LIFETIME_SECONDS:
-                known = self._tenants[tenant] = await self._fetch(tenant)
+                known = self._tenants[tenant] = await self._fetch_remembering(tenant)
             elif kid not in known.keys and now - known.forced_at > REFRESH_INTERVAL_SECONDS:
-                known = self._tenants[tenant] = await self._fetch(tenant)
+                known = self._tenants[tenant] = await self._fetch_remembering(tenant)
                 known.forced_at = now
             return known
+
+    async def _fetch_remembering(self, tenant: str) -> _TenantKeys:
+        """`_fetch`, remembering for a while a tenant Entra said it does not know."""
+        self._unknown.pop(tenant, None)
+        try:
+            return await self._fetch(tenant)
+        except _UnknownTenant:
+            if len(self._unknown) >= MAX_TENANTS:
+                del self._unknown[next(iter(self._unknown))]
+            self._unknown[tenant] = self._monotonic()
+            raise ActionTokenError(401, "Unknown tenant") from None
 
     async def _fetch(self, tenant: str) -> _TenantKeys:
         url = f"{self._host}/{tenant}/v2.0/.well-known/openid-configuration"
         try:
             async with self._session.get(url) as response:
+                if is_passing_failure(response.status):
+                    # Entra is unwell, not sure of its answer: the next request asks again.
+                    raise ActionTokenError(401, "Could not fetch the tenant's signing keys")
                 if response.status != 200:
-                    raise ActionTokenError(401, "Unknown tenant")
+                    raise _UnknownTenant
                 config = await response.json(content_type=None)
             async with self._session.get(str(config["jwks_uri"])) as response:
                 jwks = await response.json(content_type=None)
@@ -150,5 +192,5 @@ class ActionTokenValidator:
                 except jwt.PyJWTError:
                     continue
         return _TenantKeys(
-            str(config.get("issuer", "")), str(config["jwks_uri"]), keys, time.monotonic()
+            str(config.get("issuer", "")), str(config["jwks_uri"]), keys, self._monotonic()
         )

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.errors import Refused
-from bot.core.model import Source
+from bot.core.model import Group, Person, Source
 from bot.core.ports import Clock, Store
 from bot.core.relay import Relay
-from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
+from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
 from bot.outlook.card import OutlookCards
 from bot.outlook.tokens import CardTokenError, CardTokens
 
@@ -80,12 +80,8 @@ class OutlookActions:
         group = await self._store.get_group(claim.tenant_id, claim.group_id)
         if group is None:
             return ActionOutcome(404, "This group no longer exists")
-        person = None
-        for address in actor.addresses or (actor.address,):
-            person = await self._store.get_person(actor.tenant_id, address)
-            if person is not None and group.has_member(person.person_id):
-                break
-        if person is None or not group.has_member(person.person_id):
+        person = await self._member(actor, group)
+        if person is None:
             return ActionOutcome(403, f"You are not a member of {group.name}")
         # The same request sent again (Outlook retries) maps to the same message id.
         message_id = hashlib.sha256(authorization.encode() + b"\n" + raw_body).hexdigest()[:32]
@@ -98,3 +94,17 @@ class OutlookActions:
             refreshed.tenant_id, refreshed.group_id, refreshed.name, refreshed.recent[-5:], now
         )
         return ActionOutcome(200, f"Sent to {refreshed.name}", card)
+
+    async def _member(self, actor: Actor, group: Group) -> Person | None:
+        """The member who acted: the one with the token's object id, else the one whose
+        address is the token's, unless Send knows that member by another object id (then
+        the address is someone else's now, or claimed by a guest)."""
+        members = await self._store.get_people(group.tenant_id, group.member_ids)
+        if actor.object_id:
+            for person in members:
+                if person.aad_object_id == actor.object_id:
+                    return person
+        for person in members:
+            if actor.address and person.person_id == actor.address:
+                return None if person.aad_object_id else person
+        return None

@@ -230,3 +230,13 @@ class GraphDirectory:
         b = response.body
         address = str(b.get("mail") or b.get("userPrincipalName") or email)
         return DirectoryEntry(address, str(b.get("displayName") or address), str(b.get("id", "")))
+
+    async def is_user(self, address: str) -> bool | None:
+        """Whether `address` names a user of this directory (`GET /users/{address}`);
+        None when Graph did not answer, so the caller can ask again later."""
+        response = await self._graph.call(
+            "GET", f"/users/{quote(address)}?$select=id", mailbox=self._mailbox
+        )
+        if is_passing_failure(response.status):
+            return None
+        return response.ok

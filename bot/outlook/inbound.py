@@ -3,9 +3,17 @@
 Graph change notifications on the service mailbox's Inbox say "something arrived";
 a delta query on the Inbox says what, and also catches up on anything missed while
 the app was down or a notification was lost (the delta link is kept in the store).
-A mail belongs to a group when its conversationId is the group's thread; its
-sender must be a current member. The mail's own recipients already have it, so
-only the Teams copies are sent; the mail's id makes a re-read harmless.
+A mail belongs to a group when its conversationId is the group's thread; it must be
+written by a current member as themselves (`sender` and `from` the same address) and
+come from inside the organisation: the receiving Exchange's `Authentication-Results`
+says DMARC (or composite authentication) passed for the From domain, or, when it did
+not say it failed, the address is a user of the Graph directory. The mail's own
+recipients already have it, so only the Teams copies are sent; the mail's id makes a
+re-read harmless.
+
+A notification counts only with our clientState and the id of the subscription Send
+made (kept in the store). Lifecycle notifications: `reauthorizationRequired` renews the
+subscription, `subscriptionRemoved` makes it again, `missed` runs the delta catch-up.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from datetime import timedelta
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +32,8 @@ from bot.core.errors import Refused
 from bot.core.model import Source
 from bot.core.ports import Clock, TeamsSender
 from bot.core.relay import Relay
-from bot.outlook.graph import GraphClient
+from bot.http_answers import is_passing_failure
+from bot.outlook.graph import GraphClient, GraphDirectory
 from bot.outlook.html_text import html_to_text
 from bot.store.repository import DocumentStore
 
@@ -30,7 +41,10 @@ log = logging.getLogger("send.outlook.inbound")
 
 SUBSCRIPTION_LIFETIME = timedelta(days=3)  # Graph allows up to 7 days for mail
 RENEW_BEFORE = timedelta(hours=24)
-_SELECT = "id,conversationId,from,isDraft,internetMessageId,uniqueBody,body,subject"
+_SELECT = "id,conversationId,from,sender,isDraft,internetMessageId,uniqueBody,body,subject"
+# Read only for a mail that would be relayed: Graph returns the headers only when asked.
+_HEADERS_SELECT = "internetMessageHeaders"
+_COMMENT = re.compile(r"\([^()]*\)")
 # Subjects Exchange and Outlook give to automatic mail in a conversation.
 _AUTOMATIC = (
     "automatic reply:",
@@ -55,8 +69,11 @@ class OutlookInbox:
         client_state: str,
         clock: Clock,
         teams: TeamsSender,
+        directory: GraphDirectory | None = None,
     ) -> None:
         self._graph = graph
+        # Only `is_user` is used, which needs no tenant: the mailbox's directory is Graph's.
+        self._directory = directory or GraphDirectory(graph, mailbox, "")
         self._store = store
         self._relay = relay
         self._mailbox = mailbox.lower()
@@ -68,6 +85,8 @@ class OutlookInbox:
         self._catching_up = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._subscribing = asyncio.Lock()
+        self._subscription_id = ""  # as last read from or written to the store
 
     # subscription
 
@@ -92,44 +111,79 @@ class OutlookInbox:
             wait = (expires - self._clock.now() - RENEW_BEFORE).total_seconds() if expires else 300
             await asyncio.sleep(max(60.0, wait))
 
-    async def _subscribe(self) -> Any:
-        key = f"graph-subscription:{self._mailbox}"
-        known = await self._store.get_state(key)
-        expires = self._clock.now() + SUBSCRIPTION_LIFETIME
-        body = {"expirationDateTime": expires.isoformat().replace("+00:00", "Z")}
-        if known and known.get("id"):
-            renewed = await self._graph.call(
-                "PATCH", f"/subscriptions/{known['id']}", mailbox=self._mailbox, json=body
+    async def _subscribe(self) -> datetime | None:
+        """Renews the stored subscription, or makes one; when it expires, or None."""
+        async with self._subscribing:
+            key = f"graph-subscription:{self._mailbox}"
+            known = await self._store.get_state(key) or {}
+            expires = self._clock.now() + SUBSCRIPTION_LIFETIME
+            body = {"expirationDateTime": expires.isoformat().replace("+00:00", "Z")}
+            old = str(known.get("id", ""))
+            if old and known.get("lifecycle"):
+                renewed = await self._graph.call(
+                    "PATCH", f"/subscriptions/{quote(old)}", mailbox=self._mailbox, json=body
+                )
+                if renewed.ok:
+                    self._subscription_id = old
+                    return expires
+                if renewed.status != 404:
+                    return None  # still there, most likely: a second one would double up
+            elif old:
+                # Made without a lifecycleNotificationUrl, which Graph cannot add later.
+                await self._graph.call(
+                    "DELETE", f"/subscriptions/{quote(old)}", mailbox=self._mailbox
+                )
+            created = await self._graph.call(
+                "POST",
+                "/subscriptions",
+                mailbox=self._mailbox,
+                json={
+                    **body,
+                    "changeType": "created",
+                    "notificationUrl": self._notification_url,
+                    "lifecycleNotificationUrl": self._notification_url,
+                    "resource": f"{self._user}/mailFolders('Inbox')/messages",
+                    "clientState": self._client_state,
+                },
             )
-            if renewed.ok:
-                return expires
-        created = await self._graph.call(
-            "POST",
-            "/subscriptions",
-            mailbox=self._mailbox,
-            json={
-                **body,
-                "changeType": "created",
-                "notificationUrl": self._notification_url,
-                "resource": f"{self._user}/mailFolders('Inbox')/messages",
-                "clientState": self._client_state,
-            },
-        )
-        if not created.ok:
-            log.error("graph subscription refused", extra={"status": created.status})
-            return None
-        await self._store.put_state(key, {"id": created.body.get("id", "")})
-        log.info("graph subscription created", extra={"mailbox": self._mailbox})
-        return expires
+            if not created.ok or not created.body.get("id"):
+                log.error("graph subscription refused", extra={"status": created.status})
+                return None
+            self._subscription_id = str(created.body["id"])
+            await self._store.put_state(key, {"id": self._subscription_id, "lifecycle": True})
+            log.info("graph subscription created", extra={"mailbox": self._mailbox})
+            return expires
+
+    async def _resubscribe(self) -> None:
+        await self._subscribe()
 
     # notifications
 
-    def accepts(self, client_state: str) -> bool:
-        return hmac.compare_digest(client_state.encode(), self._client_state.encode())
+    async def receive(self, notifications: Sequence[dict[str, Any]]) -> bool:
+        """Graph's change and lifecycle notifications; False when none is for Send's own
+        subscription (then nothing is done). The work runs in the background: Graph wants
+        an answer within seconds."""
+        ours = [n for n in notifications if await self._ours(n)]
+        events = {str(n.get("lifecycleEvent") or "") for n in ours}
+        if events & {"reauthorizationRequired", "subscriptionRemoved"}:
+            # A PATCH renews (and so reauthorizes); a removed one answers 404 and is made again.
+            self._spawn(self._resubscribe())
+        if events & {"", "missed"}:  # "" = a change notification: new mail
+            self._spawn(self.catch_up())
+        return bool(ours)
 
-    def notified(self) -> None:
-        """A notification arrived: catch up in the background (answer Graph at once)."""
-        self._spawn(self.catch_up())
+    async def _ours(self, notification: dict[str, Any]) -> bool:
+        state = str(notification.get("clientState") or "")
+        if not hmac.compare_digest(state.encode(), self._client_state.encode()):
+            return False
+        subscription = str(notification.get("subscriptionId") or "")
+        if not subscription:
+            return False
+        if subscription != self._subscription_id:
+            # Another instance may have made a new subscription since this one last looked.
+            known = await self._store.get_state(f"graph-subscription:{self._mailbox}") or {}
+            self._subscription_id = str(known.get("id", ""))
+        return hmac.compare_digest(subscription.encode(), self._subscription_id.encode())
 
     async def catch_up(self) -> int:
         """Reads what arrived since the last delta link; returns how many mails were relayed."""
@@ -162,8 +216,13 @@ class OutlookInbox:
                 return relayed
             for mail in page.body.get("value", []):
                 # The first sync only learns where "now" is; older mail is not replayed.
-                if not first_sync and await self._relay_mail(mail):
-                    relayed += 1
+                try:
+                    if not first_sync and await self._relay_mail(mail):
+                        relayed += 1
+                except _NotNow:
+                    # Graph could not say who wrote it: the saved link stays, so the next
+                    # pass reads this mail again (what was relayed is not relayed twice).
+                    return relayed
             next_link = page.body.get("@odata.nextLink")
             delta_link = page.body.get("@odata.deltaLink")
             path = self._relative(str(next_link)) if next_link else ""
@@ -178,9 +237,7 @@ class OutlookInbox:
         return link[at:] if at >= 0 else link
 
     async def _relay_mail(self, mail: dict[str, Any]) -> bool:
-        sender = str(
-            ((mail.get("from") or {}).get("emailAddress") or {}).get("address", "")
-        ).lower()
+        sender = _address_of(mail.get("from"))
         if mail.get("isDraft") or not sender or sender == self._mailbox:
             return False
         subject = str(mail.get("subject") or "").lower()
@@ -191,9 +248,19 @@ class OutlookInbox:
         )
         if group is None:
             return False
+        if _address_of(mail.get("sender")) != sender:
+            # `from` is who the mail says wrote it, `sender` the account that sent it: a
+            # delegate, or anyone at all for mail from outside. Members write as themselves.
+            log.info(
+                "outlook reply sent for someone else ignored", extra={"group_id": group.group_id}
+            )
+            return False
         person = await self._store.get_person(group.tenant_id, sender)
         if person is None or not group.has_member(person.person_id):
             log.info("outlook reply from a non-member ignored", extra={"group_id": group.group_id})
+            return False
+        if not await self._from_inside(str(mail.get("id", "")), sender):
+            log.info("outlook reply from outside ignored", extra={"group_id": group.group_id})
             return False
         content = (mail.get("uniqueBody") or mail.get("body") or {}).get("content", "")
         text = html_to_text(str(content))
@@ -213,3 +280,75 @@ class OutlookInbox:
                 )
             return False
         return stored is not None
+
+    async def _from_inside(self, mail_id: str, address: str) -> bool:
+        """Whether the mail really comes from `address`: authenticated by the receiving
+        Exchange, or (when that did not fail) from a user of the Graph directory."""
+        headers = await self._graph.call(
+            "GET",
+            f"{self._user}/messages/{quote(mail_id, safe='')}?$select={_HEADERS_SELECT}",
+            mailbox=self._mailbox,
+        )
+        if is_passing_failure(headers.status):
+            raise _NotNow
+        if not headers.ok:
+            return False  # gone meanwhile, or not ours to read
+        verdict = authentication_verdict(
+            headers.body.get("internetMessageHeaders") or [], address.rpartition("@")[2]
+        )
+        if verdict != "none":
+            return verdict == "pass"
+        is_user = await self._directory.is_user(address)
+        if is_user is None:
+            raise _NotNow
+        return is_user
+
+
+class _NotNow(Exception):
+    """Graph did not answer a question about a mail; read it again on the next pass."""
+
+
+def _address_of(recipient: Any) -> str:
+    """The lower-case address of a Graph `recipient` ({emailAddress: {address}}), or ""."""
+    email = recipient.get("emailAddress") if isinstance(recipient, dict) else None
+    address = email.get("address") if isinstance(email, dict) else None
+    return address.lower() if isinstance(address, str) else ""
+
+
+def authentication_verdict(headers: Sequence[Any], domain: str) -> str:
+    """What the receiving Exchange said of mail From `domain`: "pass", "fail" or "none".
+
+    Only the first Authentication-Results header counts: it is the one Exchange added on
+    arrival (headers are prepended); any further one was written by whoever sent the
+    mail. Exchange spells it `spf=... smtp.mailfrom=d; dkim=...; dmarc=pass action=none
+    header.from=d;compauth=pass reason=100`; composite authentication is Exchange's
+    verdict on the same From domain when the domain publishes no DMARC policy.
+    """
+    value = next(
+        (
+            str(h.get("value", ""))
+            for h in headers
+            if isinstance(h, dict) and str(h.get("name", "")).lower() == "authentication-results"
+        ),
+        None,
+    )
+    if value is None:
+        return "none"
+    results: dict[str, str] = {}
+    from_domain = ""
+    for part in _COMMENT.sub(" ", value).split(";"):
+        words = part.split()
+        if not words or "=" not in words[0]:
+            continue  # an authserv-id, or nothing
+        method, _, result = words[0].lower().partition("=")
+        results.setdefault(method, result)
+        for word in words[1:]:
+            name, _, property_value = word.lower().partition("=")
+            if method == "dmarc" and name == "header.from":
+                from_domain = property_value
+    if not domain or from_domain != domain.lower():
+        return "none"
+    verdicts = {results.get("dmarc"), results.get("compauth")}
+    if "pass" in verdicts:
+        return "pass"
+    return "fail" if "fail" in verdicts else "none"

@@ -66,6 +66,13 @@ _AADSTS: dict[int, tuple[int, str, str]] = {
         "client secret value, not the client secret ID, for a secret added to app '{0}'.",
     ),
     90033: (503, "temporarily_unavailable", "A transient error has occurred. Please try again."),
+    90002: (
+        400,
+        "invalid_tenant",
+        "Tenant '{0}' not found. Check to make sure you have the correct tenant ID and are "
+        "signing into the correct cloud. Check with your subscription administrator, this may "
+        "happen if there are no active subscriptions for the tenant.",
+    ),
     90014: (400, "invalid_request", "The required field 'scope' is missing from the credential."),
     1002012: (
         400,
@@ -171,7 +178,9 @@ class FakeEntra(LocalServer):
         self.issued: dict[str, Json] = {}  # access token -> its claims
         self.token_requests = 0
         self.jwks_fetches = 0
-        self.discovery_fetches = 0
+        self.discovery_fetches = 0  # OpenID configuration requests, answered or refused
+        # Tenants that do not exist: Entra answers their endpoints with AADSTS90002.
+        self.missing_tenants: set[str] = set()
         self.faults: FaultPlan | None = None
         self.token_lifetime = 3599
 
@@ -281,6 +290,8 @@ class FakeEntra(LocalServer):
     async def _discovery_v2(self, request: web.Request) -> web.Response:
         self.discovery_fetches += 1
         tid = request.match_info["tid"]
+        if tid in self.missing_tenants:
+            return self._error(request, 90002, tid)
         base = f"{self.base_url}/{tid}"
         return web.json_response(
             {
@@ -317,6 +328,8 @@ class FakeEntra(LocalServer):
     async def _discovery_v1(self, request: web.Request) -> web.Response:
         self.discovery_fetches += 1
         tid = request.match_info["tid"]
+        if tid in self.missing_tenants:
+            return self._error(request, 90002, tid)
         base = f"{self.base_url}/{tid}"
         return web.json_response(
             {
@@ -333,6 +346,8 @@ class FakeEntra(LocalServer):
 
     async def _jwks(self, request: web.Request) -> web.Response:
         self.jwks_fetches += 1
+        if request.match_info["tid"] in self.missing_tenants:
+            return self._error(request, 90002, request.match_info["tid"])
         issuer = f"{self.base_url}/{{tenantid}}/v2.0"
         return web.json_response({"keys": [k.jwk(issuer) for k in self.keys]})
 
@@ -367,6 +382,8 @@ class FakeEntra(LocalServer):
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests += 1
         tid = request.match_info["tid"]
+        if tid in self.missing_tenants:
+            return self._error(request, 90002, tid)
         form = await request.post()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         client_id, secret = fields.get("client_id", ""), fields.get("client_secret", "")

@@ -12,6 +12,10 @@ and inspect every call.
 Inbound mail (`tests.fakes.graph_inbound`): change-notification subscriptions on an Inbox,
 notifications POSTed as mail arrives, and the Inbox delta query; `user_reply_all` and
 `user_send` play a person answering from their own Outlook.
+Every copy filed into an Inbox carries `internetMessageHeaders` (returned only when
+`$select`ed, as Graph does), topped by the `Authentication-Results` the receiving Exchange
+Online stamps: for mail from a directory user, intra-organisation (`dmarc=none`); for
+mail from outside, what the test says (by default an honest domain: `dmarc=pass`).
 """
 
 from __future__ import annotations
@@ -354,6 +358,8 @@ class FakeGraph(LocalServer, InboundMail):
             out = {k: v for k, v in out.items() if k in wanted}
             if "uniqueBody" in wanted:
                 out["uniqueBody"] = message["_uniqueBody"]
+            if "internetMessageHeaders" in wanted and "_internetMessageHeaders" in message:
+                out["internetMessageHeaders"] = message["_internetMessageHeaders"]
         return {"@odata.etag": f'W/"{message["changeKey"]}"', **out}
 
     # -- the mail model ------------------------------------------------------------------
@@ -402,12 +408,52 @@ class FakeGraph(LocalServer, InboundMail):
             raise GraphError(*BAD_RECIPIENTS)
         message.update(isDraft=False, sentDateTime=_now(), lastModifiedDateTime=_now())
         self._file(mbx, message, "sentitems")
+        headers = self._transport_headers(message)
         for address in dict.fromkeys(_addr(r) for r in recipients):
             received = copy.deepcopy(message)
             received.update(id=_new_id(), receivedDateTime=_now(), isRead=False, bccRecipients=[])
+            received["_internetMessageHeaders"] = copy.deepcopy(headers)
             self._file(address, received, "inbox")
         async with self._changed:
             self._changed.notify_all()
+
+    def _transport_headers(self, message: Json) -> list[Json]:
+        """The headers of a received copy, topmost first, as Graph lists them."""
+        author = _addr(message["from"])
+        domain = author.rpartition("@")[2]
+        verdict = message.get("_authentication")
+        if verdict is None and author in self.users:
+            # Exchange Online's stamp on mail that never left the organisation.
+            verdict = f"dkim=none (message not signed) header.d=none;dmarc=none action=none header.from={domain};"
+        elif verdict is None:
+            verdict = (
+                f"spf=pass (sender IP is 203.0.113.25) smtp.mailfrom={domain}; dkim=pass "
+                f"(signature was verified) header.d={domain};dmarc=pass action=none "
+                f"header.from={domain};compauth=pass reason=100"
+            )
+
+        def people(recipients: list[Json]) -> str:
+            return ", ".join(f"<{r['emailAddress']['address']}>" for r in recipients)
+
+        headers = [
+            ("Received", "from EX1PR01MB0001.prod.outlook.com by EX1PR01MB0002.prod.outlook.com"),
+            ("Authentication-Results", verdict),
+            ("Received", f"from mail.{domain} by EX1PR01MB0001.prod.outlook.com"),
+            *[(str(n), str(v)) for n, v in message.get("_writtenHeaders", [])],
+            ("From", f"{message['from']['emailAddress']['name']} <{author}>"),
+        ]
+        if _addr(message["sender"]) != author:
+            headers.append(("Sender", f"<{_addr(message['sender'])}>"))
+        headers.append(("To", people(message["toRecipients"])))
+        if message["ccRecipients"]:
+            headers.append(("CC", people(message["ccRecipients"])))
+        headers += [("Subject", str(message["subject"])), ("Date", str(message["sentDateTime"]))]
+        headers.append(("Message-ID", str(message["internetMessageId"])))
+        if message["_inReplyTo"]:
+            headers.append(("In-Reply-To", str(message["_inReplyTo"])))
+            headers.append(("References", " ".join(message["_references"])))
+        headers += [("Content-Type", 'text/html; charset="utf-8"'), ("MIME-Version", "1.0")]
+        return [{"name": name, "value": value} for name, value in headers]
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -483,22 +529,45 @@ class FakeGraph(LocalServer, InboundMail):
 
     # -- people answering from their own Outlook -------------------------------------------
 
-    async def user_send(self, address: str, to: list[str], subject: str, html: str) -> Json:
-        """`address` sends a new mail (a new conversation) from Outlook; returns their sent copy."""
+    async def user_send(
+        self,
+        address: str,
+        to: list[str],
+        subject: str,
+        html: str,
+        *,
+        authentication: str | None = None,
+    ) -> Json:
+        """`address` sends a new mail (a new conversation) from Outlook; returns their sent copy.
+        `authentication`: the Authentication-Results the recipients' Exchange stamps."""
         fields: Json = {
             "subject": subject,
             "body": {"contentType": "html", "content": html},
             "toRecipients": [self._who(a) for a in to],
         }
         message = self._message(address, fields, _new_conversation_id())
+        if authentication is not None:
+            message["_authentication"] = authentication
         await self._deliver(address, message)
         return self.public(message)
 
-    async def user_reply_all(self, address: str, original_id: str, html: str) -> Json:
+    async def user_reply_all(
+        self,
+        address: str,
+        original_id: str,
+        html: str,
+        *,
+        sender: str | None = None,
+        authentication: str | None = None,
+        written_headers: list[tuple[str, str]] | None = None,
+    ) -> Json:
         """`address` clicks Reply All in Outlook on `original_id` in their inbox and writes
         `html`: to the original sender and To, Cc the original Cc, all minus themselves. The
         body quotes the original under a `divRplyFwdMsg` header as Outlook does; `uniqueBody`
-        is `html` alone. Returns the copy in their sent items."""
+        is `html` alone. Returns the copy in their sent items.
+        `sender`: a delegate sending it on `address`'s behalf (`from` stays `address`);
+        `authentication`: the Authentication-Results the recipients' Exchange stamps on top;
+        `written_headers`: headers the sending program wrote, below the transport ones."""
         original = self._box(address).get(original_id)
         if original is None or original["parentFolderId"] != "inbox":
             raise KeyError(f"{original_id} is not in {address}'s inbox")
@@ -514,6 +583,11 @@ class FakeGraph(LocalServer, InboundMail):
         reply["_uniqueBody"] = {"contentType": "html", "content": html}
         reply["_inReplyTo"] = original["internetMessageId"]
         reply["_references"] = [*original["_references"], original["internetMessageId"]]
+        if sender is not None:
+            reply["sender"] = self._who(sender)
+        if authentication is not None:
+            reply["_authentication"] = authentication
+        reply["_writtenHeaders"] = list(written_headers or [])
         await self._deliver(address, reply)
         return self.public(reply)
 

@@ -8,6 +8,12 @@
 - change notifications: every message filed into a subscribed Inbox is POSTed to the
   subscription's notificationUrl as `{"value": [{subscriptionId, changeType: "created",
   resource, resourceData, clientState, tenantId, ...}]}`, in the background;
+- lifecycle notifications (https://learn.microsoft.com/graph/change-notifications-lifecycle-events),
+  only for a subscription made with a `lifecycleNotificationUrl` (validated like the
+  notificationUrl, each on its own): `{"value": [{subscriptionId,
+  subscriptionExpirationDateTime, tenantId, clientState, lifecycleEvent}]}` with
+  `reauthorizationRequired` (no change notifications until the app renews it),
+  `subscriptionRemoved` (it is gone) or `missed`; a test sends them with `lifecycle`;
 - the Inbox delta query (https://learn.microsoft.com/graph/api/message-delta), paged by
   `Prefer: odata.maxpagesize=N` through `@odata.nextLink` (`$skiptoken`) up to an
   `@odata.deltaLink` (`$deltatoken`) that later returns only what arrived since.
@@ -41,6 +47,7 @@ Json = dict[str, Any]
 CLAIMS = web.RequestKey("claims", dict[str, Any])
 MAIL_READ_ROLES = ("Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic", "Mail.ReadBasic.All")
 CHANGE_TYPES = {"created", "updated", "deleted"}
+LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # /users/{mbx}/mailFolders('Inbox')/messages or users/{mbx}/mailFolders/inbox/messages
 _INBOX_RESOURCE = re.compile(
@@ -79,6 +86,10 @@ class Subscription:
     application_id: str
     creator_id: str
     tenant_id: str
+    lifecycle_notification_url: str | None = None
+    # Set by a reauthorizationRequired lifecycle event; a renewal (PATCH) clears it.
+    reauthorization_required: bool = False
+    renewals: int = 0
 
     @property
     def live(self) -> bool:
@@ -92,7 +103,7 @@ class Subscription:
             "changeType": self.change_type,
             "clientState": self.client_state,
             "notificationUrl": self.notification_url,
-            "lifecycleNotificationUrl": None,
+            "lifecycleNotificationUrl": self.lifecycle_notification_url,
             "expirationDateTime": _graph_time(self.expires),
             "creatorId": self.creator_id,
             "includeResourceData": None,
@@ -249,14 +260,15 @@ class InboundMail:
             self._refuse(
                 400, "InvalidRequest", "clientState must be a string of at most 128 characters."
             )
-        url = str(args["notificationUrl"])
-        parsed = URL(url)
-        local_http = parsed.scheme == "http" and parsed.host in LOCAL_HOSTS
-        if not parsed.absolute or (parsed.scheme != "https" and not local_http):
-            self._refuse(400, "InvalidRequest", "The notificationUrl must use the https scheme.")
+        url = self._endpoint(args["notificationUrl"], "notificationUrl")
+        lifecycle_url = args.get("lifecycleNotificationUrl")
+        if lifecycle_url is not None:
+            lifecycle_url = self._endpoint(lifecycle_url, "lifecycleNotificationUrl")
         expires = self._expiry(args["expirationDateTime"])
-        if not await self._validate(url):
-            self._refuse(400, "ValidationError", VALIDATION_FAILED)
+        # Both endpoints are validated, each with its own request, even when they are one.
+        for endpoint in [url] if lifecycle_url is None else [url, lifecycle_url]:
+            if not await self._validate(endpoint):
+                self._refuse(400, "ValidationError", VALIDATION_FAILED)
         claims = request[CLAIMS]
         subscription = Subscription(
             id=str(uuid.uuid4()),
@@ -269,9 +281,18 @@ class InboundMail:
             application_id=str(claims.get("appid", "")),
             creator_id=str(claims.get("oid", "")),
             tenant_id=str(claims.get("tid", "")),
+            lifecycle_notification_url=lifecycle_url,
         )
         self.subscriptions[subscription.id] = subscription
         return self._answer(subscription, status=201)
+
+    def _endpoint(self, value: Any, name: str) -> str:
+        url = str(value) if isinstance(value, str) else ""
+        parsed = URL(url)
+        local_http = parsed.scheme == "http" and parsed.host in LOCAL_HOSTS
+        if not url or not parsed.absolute or (parsed.scheme != "https" and not local_http):
+            self._refuse(400, "InvalidRequest", f"The {name} must use the https scheme.")
+        return url
 
     async def _validate(self, url: str) -> bool:
         """Graph's handshake: POST `?validationToken=<token>`, want the token back as text."""
@@ -307,6 +328,8 @@ class InboundMail:
         args = await self._body(request)
         if "expirationDateTime" in args:
             subscription.expires = self._expiry(args["expirationDateTime"])
+        subscription.renewals += 1
+        subscription.reauthorization_required = False
         return self._answer(subscription)
 
     async def _unsubscribe(self, request: web.Request) -> web.Response:
@@ -323,7 +346,8 @@ class InboundMail:
             return
         for subscription in list(self.subscriptions.values()):
             wanted = "created" in subscription.change_type.split(",")
-            if subscription.mailbox == mailbox and wanted and subscription.live:
+            paused = subscription.reauthorization_required
+            if subscription.mailbox == mailbox and wanted and subscription.live and not paused:
                 body = self._notification(subscription, message)
                 task = asyncio.get_running_loop().create_task(self._notify(subscription, body))
                 self._notifying.add(task)
@@ -351,8 +375,31 @@ class InboundMail:
             ]
         }
 
-    async def _notify(self, subscription: Subscription, body: Json) -> None:
-        url = subscription.notification_url
+    async def lifecycle(self, subscription_id: str, event: str) -> NotificationSent:
+        """Graph sends lifecycle notification `event` for the subscription and waits for the
+        answer; subscriptionRemoved deletes the subscription first."""
+        if event not in LIFECYCLE_EVENTS:
+            raise ValueError(f"not a lifecycle event: {event}")
+        subscription = self.subscriptions[subscription_id]
+        url = subscription.lifecycle_notification_url
+        if url is None:
+            raise ValueError("made without a lifecycleNotificationUrl: Graph would send nothing")
+        if event == "reauthorizationRequired":
+            subscription.reauthorization_required = True
+        elif event == "subscriptionRemoved":
+            del self.subscriptions[subscription_id]
+        item = {
+            "subscriptionId": subscription.id,
+            "subscriptionExpirationDateTime": _graph_time(subscription.expires),
+            "tenantId": subscription.tenant_id,
+            "clientState": subscription.client_state,
+            "lifecycleEvent": event,
+        }
+        await self._notify(subscription, {"value": [item]}, url)
+        return self.notifications_sent[-1]
+
+    async def _notify(self, subscription: Subscription, body: Json, url: str = "") -> None:
+        url = url or subscription.notification_url
         timeout = aiohttp.ClientTimeout(total=self.notification_timeout)
         try:
             data = json.dumps(body).encode()
