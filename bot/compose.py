@@ -22,6 +22,7 @@ from bot.core.conversation import Conversation
 from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker
 from bot.core.fair_use import SenderAllowance
 from bot.core.groups import Groups
+from bot.core.instances import HEARTBEAT_SECONDS, InstanceRegistry
 from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
 from bot.core.ports import Clock, Directory, OutlookRecorder
@@ -54,6 +55,7 @@ class Services:
     worker: DeliveryWorker
     outlook_actions: OutlookActions
     outlook_inbox: OutlookInbox | None
+    instances: InstanceRegistry
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Tuning:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lease: timedelta = DEFAULT_LEASE
     recovery_interval: float = 30.0
+    heartbeat_interval: float = HEARTBEAT_SECONDS
 
 
 async def build_services(
@@ -100,15 +103,17 @@ async def build_services(
         directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)
     else:
         outlook = EmlRecorder(settings.data_dir, settings.outlook_sender, cards, clock)
+    limiter = RateLimiter(settings.teams_sends_per_second)
+    # Stable across restarts on one host and port: a restarted process resumes its own
+    # pending deliveries at once instead of waiting for their claims to expire.
+    instance_id = f"{socket.gethostname()}:{settings.port}"
     worker = DeliveryWorker(
         store,
         teams,
         outlook,
-        RateLimiter(settings.teams_sends_per_second),
+        limiter,
         tuning.retry,
-        # Stable across restarts on one host and port: a restarted process resumes its own
-        # pending deliveries at once instead of waiting for their claims to expire.
-        instance_id=f"{socket.gethostname()}:{settings.port}",
+        instance_id=instance_id,
         lease=tuning.lease,
         clock=clock,
     )
@@ -158,7 +163,10 @@ async def build_services(
             clock,
             teams,
         )
-    return Services(documents, store, adapter, bot, worker, actions, inbox)
+    instances = InstanceRegistry(
+        store, instance_id, clock, limiter, every=tuning.heartbeat_interval
+    )
+    return Services(documents, store, adapter, bot, worker, actions, inbox, instances)
 
 
 def outlook_setting_problems(settings: Settings) -> list[str]:

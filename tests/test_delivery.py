@@ -18,18 +18,8 @@ import pytest
 from bot.config import Settings
 from tests.conftest import running_app
 from tests.fakes.connector import FakeConnector, Json
+from tests.pacing import ARRIVAL_JITTER, TRANSIT_SPREAD, busiest_second
 from tests.teams_world import TeamsWorld, card_text
-
-# A send arriving up to this much earlier than its slot still counts as on time: the
-# limiter paces when requests leave; the fake sees when they arrive.
-ARRIVAL_JITTER = 0.05
-# How much later one send may arrive than another booked for the same moment. The limiter
-# books sends in batches a second apart; the fake handles a batch one request after
-# another, so on a loaded machine the last of one batch and the first of the next arrive
-# closer than a second (0.83 s with one core shared by this process and three busy
-# loops; 0.95 was asserted before). Windows are this much shorter than a second: a batch
-# over the limit, or no pacing at all, still shows.
-TRANSIT_SPREAD = 0.4
 
 
 @pytest.fixture
@@ -40,17 +30,6 @@ async def paced_world(
     settings = Settings(data_dir=tmp_path, teams_sends_per_second=10)
     async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
         yield world
-
-
-def busiest_second(times: list[float]) -> int:
-    times = sorted(times)
-    return max(
-        (
-            sum(1 for t in times[i:] if t - start < 1.0 - TRANSIT_SPREAD)
-            for i, start in enumerate(times)
-        ),
-        default=0,
-    )
 
 
 def text_of(activity: Json) -> str:

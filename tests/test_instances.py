@@ -15,9 +15,11 @@ from pathlib import Path
 from bot.compose import Tuning
 from bot.config import Settings
 from bot.web.app import create_app
+from bot.web.keys import SERVICES
 from tests.conftest import FAST_RETRY, serve
 from tests.fakes.connector import FakeConnector
 from tests.outlook_helpers import MovableClock
+from tests.pacing import busiest_second
 from tests.services import COSMOS_KEY, ROOT, free_port
 from tests.teams_world import TeamsWorld, card_text
 from tests.test_process import app_env, wait_healthy
@@ -142,3 +144,43 @@ async def test_a_dead_instances_work_is_taken_over(
         assert set(copies_of(fake, "dead-")) == expected
     finally:
         hang.set()  # the connector's requests from A may finish now
+
+
+async def test_two_instances_share_one_tenant_pace(
+    cosmos_endpoint: str, tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    """TEAMS_SENDS_PER_SECOND is the deployment's, not each process's: with two instances
+    each takes half, so the busiest second across both holds at most the setting."""
+    fake, connector_url = connector
+    settings = replace(
+        cosmos_settings(cosmos_endpoint, tmp_path, f"pace-{uuid.uuid4().hex[:8]}"),
+        teams_sends_per_second=10,
+        messages_per_minute_per_sender=1000,
+    )
+    settings_a, settings_b = (
+        replace(settings, port=free_port()),
+        replace(settings, port=free_port()),
+    )
+    tuning = replace(QUICK, heartbeat_interval=0.2)
+    app_a, app_b = create_app(settings_a, tuning=tuning), create_app(settings_b, tuning=tuning)
+    async with (
+        serve(app_a, settings_a.port) as url_a,
+        serve(app_b, settings_b.port) as url_b,
+        TeamsWorld(url_a, fake, connector_url) as a,
+        TeamsWorld(url_b, fake, connector_url) as b,
+    ):
+        sender, others = a.person("Sender"), a.people(9)
+        for person in (sender, *others):
+            await a.install(person)
+        await a.say(sender, "new Pace: " + ", ".join(p.email for p in others))
+        await wait_until(
+            lambda: app_a[SERVICES].instances.live == 2 and app_b[SERVICES].instances.live == 2,
+            what="both instances to see each other",
+        )
+        for n in range(10):  # 90 copies, half accepted by each instance
+            await (a if n % 2 else b).say(sender, f"paced-{n}")
+        for person in others:
+            await a.wait_relayed(person, 10, timeout=60)
+    times = [r.at for r in fake.received if "paced-" in str(r.activity.get("attachments"))]
+    assert len(times) == 90
+    assert busiest_second(times) <= 10

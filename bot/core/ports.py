@@ -66,6 +66,16 @@ class Store(Protocol):
         """Messages with deliveries still pending, in every tenant (for recovery at start)."""
         ...
 
+    async def announce_instance(self, instance_id: str, until: datetime) -> None:
+        """Records that this instance of the app is alive until `until`."""
+        ...
+
+    async def live_instances(self, now: datetime) -> int:
+        """How many instances announced themselves alive at `now`."""
+        ...
+
+    async def withdraw_instance(self, instance_id: str) -> None: ...
+
     async def forget(self, key: str) -> None:
         """Drops a `remember_once` key, so the same request counts as new again."""
         ...

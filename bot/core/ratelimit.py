@@ -38,13 +38,19 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._per_tenant = per_tenant
-        self._per_conversation = per_conversation
+        self._per_tenant = self._tenant_total = per_tenant
+        self._per_conversation = self._conversation_total = per_conversation
         self._clock = clock
         self._sleep = sleep
         self._log: dict[str, deque[float]] = {}
         self._reservations = 0
         self._waiting: dict[str, _Waiting] = {}
+
+    def share(self, instances: int) -> None:
+        """Takes 1/`instances` of the allowances (every live instance does the same)."""
+        instances = max(1, instances)
+        self._per_tenant = max(1, self._tenant_total // instances)
+        self._per_conversation = max(1, self._conversation_total // instances)
 
     def reserve(self, tenant_id: str, conversation_id: str) -> float:
         """Books the earliest allowed send time for both keys and returns it."""

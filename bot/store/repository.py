@@ -215,6 +215,22 @@ class DocumentStore:
             return False  # another request took it first
         return True
 
+    # live instances of the app (sharing Teams' pace)
+
+    async def announce_instance(self, instance_id: str, until: datetime) -> None:
+        doc_id = safe_id(f"instance:{instance_id}")
+        await self._docs.upsert(
+            "state", doc_id, doc_id, {"type": "instance", "until": until.isoformat()}
+        )
+
+    async def live_instances(self, now: datetime) -> int:
+        docs = await self._docs.query("state", None, [Eq("type", "instance")])
+        return sum(datetime.fromisoformat(str(d.body["until"])) > now for d in docs)
+
+    async def withdraw_instance(self, instance_id: str) -> None:
+        doc_id = safe_id(f"instance:{instance_id}")
+        await self._docs.delete("state", doc_id, doc_id)
+
     # small state documents of the edges (Graph subscription, delta link)
 
     async def get_state(self, key: str) -> JsonDict | None:

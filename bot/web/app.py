@@ -58,6 +58,8 @@ def create_app(
                 settings, documents, session, clock, tuning, credentials
             )
             await services.store.purge_expired_markers(clock.now())
+            await services.instances.beat()  # its share of the Teams pace, before any send
+            heartbeat = asyncio.create_task(services.instances.keep_beating())
             resumed = await services.worker.recover()
             recovery = asyncio.create_task(
                 services.worker.keep_recovering(tuning.recovery_interval)
@@ -79,10 +81,12 @@ def create_app(
             )
             yield
             recovery.cancel()
-            await asyncio.gather(recovery, return_exceptions=True)
+            heartbeat.cancel()
+            await asyncio.gather(recovery, heartbeat, return_exceptions=True)
             if inbox is not None:
                 await inbox.stop()
             await services.worker.drain(SHUTDOWN_GRACE_SECONDS)
+            await services.instances.leave()
         finally:
             for credential in credentials:
                 credential.close()

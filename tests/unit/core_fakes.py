@@ -207,6 +207,18 @@ class StoreSpy:
         self._call("ping")
         await self.inner.ping()
 
+    async def announce_instance(self, instance_id: str, until: datetime) -> None:
+        self._call("announce_instance")
+        await self.inner.announce_instance(instance_id, until)
+
+    async def live_instances(self, now: datetime) -> int:
+        self._call("live_instances")
+        return await self.inner.live_instances(now)
+
+    async def withdraw_instance(self, instance_id: str) -> None:
+        self._call("withdraw_instance")
+        await self.inner.withdraw_instance(instance_id)
+
     async def get_person(self, tenant_id: str, person_id: str) -> Person | None:
         self._call("get_person")
         return await self.inner.get_person(tenant_id, person_id)

@@ -167,3 +167,16 @@ def sleep_times(sleep: FakeSleep) -> list[float]:
         total += delay
         times.append(total)
     return times
+
+
+async def test_instances_share_the_allowances(clock: FakeClock, sleep: FakeSleep) -> None:
+    pacing = limiter(clock, sleep, per_tenant=10)
+    pacing.share(2)
+    sent = await send_burst(pacing, clock, [("t1", f"c{n}") for n in range(12)])
+    assert at_most_per_second(sent, 5) and not at_most_per_second(sent, 4)
+    one_chat = await send_burst(pacing, clock, [("t2", "c1")] * 8)
+    assert at_most_per_second(one_chat, PER_CONVERSATION // 2)
+    pacing.share(1)  # the other instance left: the whole allowance again
+    clock.advance(5)
+    again = await send_burst(pacing, clock, [("t3", f"c{n}") for n in range(10)])
+    assert again == [again[0]] * 10
