@@ -8,7 +8,7 @@ real app through the same path with test settings.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -112,7 +112,7 @@ async def build_services(
         teams,
         outlook,
         limiter,
-        tuning.retry,
+        replace(tuning.retry, deadline=timedelta(hours=settings.delivery_deadline_hours)),
         instance_id=instance_id,
         lease=tuning.lease,
         clock=clock,

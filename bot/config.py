@@ -62,6 +62,7 @@ class Settings:
     max_message_chars: int = 2000
     messages_per_minute_per_sender: int = 30
     teams_sends_per_second: int = 30
+    delivery_deadline_hours: int = 24
     log_level: str = "INFO"
     # Set by the Azure deployment; exports the log to Application Insights when present.
     appinsights_connection_string: str = ""
@@ -138,6 +139,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         max_message_chars=_integer(env, "MAX_MESSAGE_CHARS", 2000, low=1, high=28000),
         messages_per_minute_per_sender=_integer(env, "MESSAGES_PER_MINUTE_PER_SENDER", 30, low=1),
         teams_sends_per_second=_integer(env, "TEAMS_SENDS_PER_SECOND", 30, low=1, high=50),
+        delivery_deadline_hours=_integer(env, "DELIVERY_DEADLINE_HOURS", 24, low=1, high=24 * 14),
         log_level=text("LOG_LEVEL", "INFO").upper(),
         appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
     )

@@ -116,6 +116,11 @@ param messagesPerMinutePerSender int = 30
 @maxValue(50)
 param teamsSendsPerSecond int = 30
 
+@description('Hours a throttled or refused-for-now copy is still retried (DELIVERY_DEADLINE_HOURS).')
+@minValue(1)
+@maxValue(336)
+param deliveryDeadlineHours int = 24
+
 @allowed([
   'DEBUG'
   'INFO'
@@ -390,6 +395,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     MAX_MESSAGE_CHARS: string(maxMessageChars)
     MESSAGES_PER_MINUTE_PER_SENDER: string(messagesPerMinutePerSender)
     TEAMS_SENDS_PER_SECOND: string(teamsSendsPerSecond)
+    DELIVERY_DEADLINE_HOURS: string(deliveryDeadlineHours)
     LOG_LEVEL: logLevel
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
   }
