@@ -9,6 +9,7 @@ how soon anything arrives.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,9 +38,25 @@ def text_of(activity: Json) -> str:
     return card_text(cards[0]) if cards else str(activity.get("text", ""))
 
 
-async def test_throttled_sends_arrive_exactly_once_and_never_early(world: TeamsWorld) -> None:
+@pytest.fixture
+async def busy_world(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[TeamsWorld]:
+    """Sends as fast as Teams allows, and a sender allowed to flood (on purpose)."""
+    fake, connector_url = connector
+    settings = Settings(
+        data_dir=tmp_path, teams_sends_per_second=50, messages_per_minute_per_sender=1000
+    )
+    async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
+        yield world
+
+
+async def test_throttled_sends_arrive_exactly_once_and_never_early(busy_world: TeamsWorld) -> None:
+    """A 429 storm on 30% of sends, 50 messages to 9 members: every copy delivered exactly
+    once, none before its Retry-After, none given up."""
+    world = busy_world
     owner = world.person("Owner")
-    others = world.people(6)
+    others = world.people(9)
     for person in (owner, *others):
         await world.install(person)
     await world.say(owner, "new Storm: " + ", ".join(p.email for p in others))
@@ -49,18 +66,18 @@ async def test_throttled_sends_arrive_exactly_once_and_never_early(world: TeamsW
         if activity.get("attachments") and seeded.random() < 0.3
         else None
     )
-    for n in range(10):
+    for n in range(50):
         await world.say(owner, f"storm {n}")
     for person in others:
-        await world.wait_relayed(person, 10, timeout=30)
+        await world.wait_relayed(person, 50, timeout=120)
     copies = Counter(
         (r.conversation_id, text_of(r.activity))
         for r in world.connector.received
         if r.activity.get("attachments")
     )
-    assert len(copies) == 60 and set(copies.values()) == {1}  # each copy exactly once
+    assert len(copies) == 450 and set(copies.values()) == {1}  # each copy exactly once
     refused = world.connector.refused
-    assert len(refused) >= 10  # the seed makes about 30% of first tries fail
+    assert len(refused) >= 100  # the seed makes about 30% of tries fail
     for refusal in refused:
         key = (refusal.conversation_id, text_of(refusal.activity))
         later = [
@@ -70,6 +87,33 @@ async def test_throttled_sends_arrive_exactly_once_and_never_early(world: TeamsW
         ]
         assert later, f"{key} was never tried again"
         assert min(later) - refusal.at >= 0.3 - ARRIVAL_JITTER  # never before Retry-After
+
+
+async def test_a_connector_down_for_forty_seconds_loses_nothing(busy_world: TeamsWorld) -> None:
+    """Every send answered 503 for 40 s, then the connector recovers: everything accepted
+    meanwhile is delivered after, once (a fixed number of attempts would have dropped it)."""
+    world = busy_world
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    for person in (ann, bob, cy):
+        await world.install(person)
+    await world.say(ann, f"new Outage: {bob.email}, {cy.email}")
+    down_until = time.monotonic() + 40.0  # the fake's clock
+    world.connector.faults = lambda cid, activity: (
+        (503, {}) if activity.get("attachments") and time.monotonic() < down_until else None
+    )
+    for n in range(5):
+        await world.say(ann, f"during the outage {n}")
+    for person in (bob, cy):
+        await world.wait_relayed(person, 5, timeout=120)
+    copies = Counter(
+        (r.conversation_id, text_of(r.activity))
+        for r in world.connector.received
+        if r.activity.get("attachments")
+    )
+    assert len(copies) == 10 and set(copies.values()) == {1}
+    assert len(world.connector.refused) > 20  # it was tried again and again meanwhile
+    delivered = [r.at for r in world.connector.received if r.activity.get("attachments")]
+    assert min(delivered) >= down_until  # all of it after the outage, none lost in it
 
 
 async def test_server_errors_are_retried_and_bad_requests_are_not(world: TeamsWorld) -> None:
