@@ -56,6 +56,7 @@ class Services:
     outlook_actions: OutlookActions
     outlook_inbox: OutlookInbox | None
     instances: InstanceRegistry
+    clock: Clock
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ async def build_services(
     instances = InstanceRegistry(
         store, instance_id, clock, limiter, every=tuning.heartbeat_interval
     )
-    return Services(documents, store, adapter, bot, worker, actions, inbox, instances)
+    return Services(documents, store, adapter, bot, worker, actions, inbox, instances, clock)
 
 
 def outlook_setting_problems(settings: Settings) -> list[str]:

@@ -72,6 +72,8 @@ class DeliveryWorker:
         self._lease = lease
         self._clock = clock
         self._sleep = sleep  # injected so tests of retries and back-off need not wait
+        # When the oldest message still pending was accepted, as of the last recovery pass.
+        self.oldest_pending: datetime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
@@ -97,7 +99,10 @@ class DeliveryWorker:
         at start, those claimed under this instance's id before a restart."""
         resumed = 0
         now = self._clock.now()
-        for message in await self._store.pending_messages():
+        pending = await self._store.pending_messages()
+        # The deployment's backlog, as of this pass (every instance scans all of it).
+        self.oldest_pending = min((m.sent_at for m in pending), default=None)
+        for message in pending:
             if message.message_id in self._in_flight:
                 continue
             # While running, our own claims belong to requests still being accepted.

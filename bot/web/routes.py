@@ -23,6 +23,9 @@ from bot.web.keys import SERVICES
 
 log = logging.getLogger("send.http")
 
+# Readiness fails while a message accepted this long ago still waits for a delivery.
+BACKLOG_LIMIT_SECONDS = 15 * 60
+
 BODY_TIMEOUT_SECONDS = 10.0
 # Graph's validation tokens are short opaque strings; anything longer is not Graph.
 MAX_VALIDATION_TOKEN_CHARS = 1024
@@ -167,7 +170,18 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
         except StoreError as error:
             log.warning("not ready", extra={"reason": str(error)[:200]})
             return _refuse(503, "the store does not answer")
-        return web.json_response({"status": "ready"})
+        oldest = services.worker.oldest_pending
+        waiting = 0.0 if oldest is None else (services.clock.now() - oldest).total_seconds()
+        if waiting > BACKLOG_LIMIT_SECONDS:
+            log.warning("not ready: delivery backlog", extra={"oldest_pending_seconds": waiting})
+            return web.json_response(
+                {
+                    "error": f"delivery backlog: a message has waited {waiting:.0f} s",
+                    "oldest_pending_seconds": round(waiting),
+                },
+                status=503,
+            )
+        return web.json_response({"status": "ready", "oldest_pending_seconds": round(waiting)})
 
     return [
         web.post("/api/messages", messages),
