@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
+from bot.core.policy import CONSUMER_TENANT, PERSONAL_ACCOUNT
 from bot.outlook import action_auth
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
 from bot.web.app import create_app
@@ -309,6 +310,15 @@ async def test_an_unknown_tenant_is_looked_up_once(scene: Scene) -> None:
         (401, "Unknown tenant")
     }
     assert scene.entra.discovery_fetches - before == 1
+    await nothing_relayed(scene)
+
+
+async def test_a_personal_microsoft_account_is_refused_before_any_lookup(scene: Scene) -> None:
+    before = scene.entra.discovery_fetches
+    token = scene.token(tenant=CONSUMER_TENANT)
+    status, headers, _ = await scene.act("hello", token)
+    assert (status, headers["CARD-ACTION-STATUS"]) == (403, PERSONAL_ACCOUNT)
+    assert scene.entra.discovery_fetches == before
     await nothing_relayed(scene)
 
 

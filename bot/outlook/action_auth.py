@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import jwt
 
+from bot.core.policy import CONSUMER_TENANT, PERSONAL_ACCOUNT
 from bot.http_answers import is_passing_failure
 
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"
@@ -105,6 +106,8 @@ class ActionTokenValidator:
         tenant = str(unverified.get("tid", ""))
         if not _TENANT_ID.match(tenant):
             raise ActionTokenError(401, "Token has no tenant")
+        if tenant.lower() == CONSUMER_TENANT:
+            raise ActionTokenError(403, PERSONAL_ACCOUNT)  # whatever ALLOWED_TENANTS says
         if self._allowed and tenant not in self._allowed:
             raise ActionTokenError(403, "Tenant is not allowed to use this service")
         keys = await self._keys(tenant, str(header.get("kid", "")))
