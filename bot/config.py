@@ -49,6 +49,8 @@ class Settings:
     cosmos_key: str = ""
     cosmos_database: str = "send"
     cosmos_verify_tls: bool = True
+    # Messages older than this are deleted (daily, and by Cosmos DB's time to live).
+    message_retention_days: int = 365
     graph_tenant_id: str = ""
     graph_client_id: str = ""
     graph_client_secret: str = ""
@@ -122,6 +124,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         cosmos_key=env.get("COSMOS_KEY", "").strip(),
         cosmos_database=text("COSMOS_DATABASE", "send"),
         cosmos_verify_tls=_boolean(env, "COSMOS_VERIFY_TLS", True),
+        message_retention_days=_integer(env, "MESSAGE_RETENTION_DAYS", 365, low=1),
         graph_tenant_id=text("GRAPH_TENANT_ID"),
         graph_client_id=text("GRAPH_CLIENT_ID"),
         graph_client_secret=env.get("GRAPH_CLIENT_SECRET", "").strip(),

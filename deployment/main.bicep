@@ -116,6 +116,10 @@ param messagesPerMinutePerSender int = 30
 @maxValue(50)
 param teamsSendsPerSecond int = 30
 
+@description('Days a message is kept (MESSAGE_RETENTION_DAYS); older ones are deleted.')
+@minValue(1)
+param messageRetentionDays int = 365
+
 @description('Hours a throttled or refused-for-now copy is still retried (DELIVERY_DEADLINE_HOURS).')
 @minValue(1)
 @maxValue(336)
@@ -237,6 +241,9 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
         kind: 'Hash'
         version: 2
       }
+      // Time to live on, with no default: only documents with a `ttl` of their own expire
+      // (messages after MESSAGE_RETENTION_DAYS, de-duplication markers), as the code creates them.
+      defaultTtl: -1
     }
   }
 }]
@@ -382,6 +389,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     COSMOS_KEY: '@Microsoft.KeyVault(SecretUri=${cosmosKeySecret.properties.secretUri})'
     COSMOS_DATABASE: databaseName
     COSMOS_VERIFY_TLS: 'true'
+    MESSAGE_RETENTION_DAYS: string(messageRetentionDays)
     GRAPH_TENANT_ID: useGraph ? graphTenantId : ''
     GRAPH_CLIENT_ID: useGraph ? graphClientId : ''
     GRAPH_CLIENT_SECRET: useGraph ? '@Microsoft.KeyVault(SecretUri=${graphSecret.properties.secretUri})' : ''

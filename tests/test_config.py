@@ -27,6 +27,7 @@ def test_defaults_are_the_contracts() -> None:
     assert s.allowed_tenants == frozenset()
     assert (s.max_message_chars, s.teams_sends_per_second, s.log_level) == (2000, 30, "INFO")
     assert s.messages_per_minute_per_sender == 30
+    assert s.message_retention_days == 365
     assert not s.allow_local_mode_on_network and not s.local_mode_on_network
     assert s.bot_service_url_hosts == ("smba.trafficmanager.net",)
     assert s.bot_openid_metadata_url == BOT_OPENID_METADATA_URL
@@ -62,6 +63,7 @@ def test_every_variable_is_read() -> None:
             "ALLOWED_TENANTS": "t1, t2,,",
             "MAX_MESSAGE_CHARS": "500",
             "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
+            "MESSAGE_RETENTION_DAYS": "30",
             "TEAMS_SENDS_PER_SECOND": "40",
             "LOG_LEVEL": "debug",
         }
@@ -77,6 +79,7 @@ def test_every_variable_is_read() -> None:
     assert s.tenant_allowed("t1") and not s.tenant_allowed("t3")
     assert (s.max_message_chars, s.teams_sends_per_second, s.log_level) == (500, 40, "DEBUG")
     assert s.messages_per_minute_per_sender == 100000
+    assert s.message_retention_days == 30
     assert s.allow_local_mode_on_network and not s.local_mode_on_network  # it has credentials
     assert s.bot_service_url_hosts == (
         "smba.trafficmanager.net",
@@ -130,6 +133,9 @@ def test_every_variable_is_read() -> None:
             {"MESSAGES_PER_MINUTE_PER_SENDER": "lots"},
             "MESSAGES_PER_MINUTE_PER_SENDER must be a whole",
         ),
+        ({"MESSAGE_RETENTION_DAYS": "0"}, "MESSAGE_RETENTION_DAYS must be at least 1, got 0"),
+        ({"MESSAGE_RETENTION_DAYS": "a year"}, "MESSAGE_RETENTION_DAYS must be a whole number"),
+        ({"MESSAGE_RETENTION_DAYS": "1.5"}, "MESSAGE_RETENTION_DAYS must be a whole number"),
         (
             {"ALLOW_LOCAL_MODE_ON_NETWORK": "maybe"},
             "ALLOW_LOCAL_MODE_ON_NETWORK must be true or false",

@@ -40,6 +40,7 @@ SETTINGS_IN_ORDER = [
     "COSMOS_KEY",
     "COSMOS_DATABASE",
     "COSMOS_VERIFY_TLS",
+    "MESSAGE_RETENTION_DAYS",
     "GRAPH_TENANT_ID",
     "GRAPH_CLIENT_ID",
     "GRAPH_CLIENT_SECRET",
@@ -150,6 +151,13 @@ def test_the_cosmos_containers_are_the_ones_the_store_creates() -> None:
     containers = block(BICEP, "resource containers 'Microsoft.DocumentDB/")
     assert "for container in cosmosContainers" in BICEP
     assert "container.partitionKey" in containers and "id: container.name" in containers
+
+
+def test_cosmos_containers_let_documents_with_a_ttl_expire() -> None:
+    """Messages (MESSAGE_RETENTION_DAYS) and de-duplication markers carry their own `ttl`;
+    Cosmos DB honours it only in a container whose time to live is on (-1: no default)."""
+    containers = block(BICEP, "resource containers 'Microsoft.DocumentDB/")
+    assert top_level_keys(block(containers, "resource:"))["defaultTtl"] == "-1"
 
 
 def test_the_database_is_the_one_the_settings_name() -> None:

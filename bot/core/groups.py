@@ -266,14 +266,7 @@ class Groups:
             await self._clear_active(sender, group.group_id)
             return f"You left {group.name}; you were its last member, so it is deleted."
 
-        def change(g: Group) -> Group:
-            members = tuple(m for m in g.members if m.person_id != sender.person_id)
-            owner = g.owner_id
-            if owner == sender.person_id and members:
-                owner = min(members, key=lambda m: m.joined_at).person_id
-            return replace(g, members=members, owner_id=owner)
-
-        updated = await self._update(group, change)
+        updated = await self._update(group, lambda g: g.without(sender.person_id))
         await self._clear_active(sender, group.group_id)
         if not updated.members:
             # The others left at the same moment: this was the last member after all.

@@ -6,7 +6,7 @@ is the store's concurrency token (an etag); `None` means "not stored yet".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -95,6 +95,14 @@ class Group:
     @property
     def member_ids(self) -> tuple[str, ...]:
         return tuple(m.person_id for m in self.members)
+
+    def without(self, person_id: str) -> Group:
+        """The group once this person is gone: an owner hands over to the oldest member."""
+        members = tuple(m for m in self.members if m.person_id != person_id)
+        owner = self.owner_id
+        if owner == person_id and members:
+            owner = min(members, key=lambda m: m.joined_at).person_id
+        return replace(self, members=members, owner_id=owner)
 
 
 class Channel(StrEnum):

@@ -85,6 +85,35 @@ class Store(Protocol):
         ...
 
 
+class LifecycleStore(Store, Protocol):
+    """The Store with what retention, `forget` and `export` need (bot/core/lifecycle.py)."""
+
+    async def purge_messages_before(self, cutoff: datetime) -> int:
+        """Deletes the messages sent before `cutoff` in every tenant, and their summaries
+        on the groups; how many messages. Indexed, never a scan of every message."""
+        ...
+
+    async def messages_of(self, group_id: str) -> list[Message]:
+        """All of a group's messages, oldest first (one partition)."""
+        ...
+
+    async def groups_in(self, tenant_id: str) -> list[Group]:
+        """Every group of a tenant, oldest first."""
+        ...
+
+    async def find_groups(self, id_or_name: str, tenant_id: str | None = None) -> list[Group]:
+        """The group of that id, else the groups of that name; in one tenant, or in all."""
+        ...
+
+    async def people_with_id(self, person_id: str) -> list[Person]:
+        """The person of that id in every tenant where it is known."""
+        ...
+
+    async def delete_person(self, person: Person) -> None:
+        """Deletes a person with their Teams aliases and the state of their chat with the bot."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

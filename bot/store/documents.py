@@ -73,7 +73,18 @@ class IdIn:
     ids: tuple[str, ...]
 
 
-Condition = Eq | Contains | IdIn
+@dataclass(frozen=True)
+class Before:
+    """The string `field` sorts before `value` (ISO-8601 times in UTC sort as they happened).
+
+    A missing field, or one that is not a string, never matches.
+    """
+
+    field: str
+    value: str
+
+
+Condition = Eq | Contains | IdIn | Before
 
 
 def safe_id(key: str) -> str:
@@ -115,6 +126,13 @@ class Documents(Protocol):
         self, kind: str, partition: str | None, where: Sequence[Condition]
     ) -> list[Doc]:
         """All documents matching every condition; partition None searches all partitions."""
+        ...
+
+    async def delete_where(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> int:
+        """Deletes every document matching every condition (all of a partition when `where`
+        is empty); how many were deleted. Works in batches: memory stays flat however many."""
         ...
 
     async def close(self) -> None: ...

@@ -18,11 +18,13 @@ from typing import Any
 from bot.store.documents import (
     PARTITION_KEYS,
     AlreadyExists,
+    Before,
     ConcurrentUpdate,
     Condition,
     Contains,
     Doc,
     Eq,
+    IdIn,
     JsonDict,
     NotFound,
     StoreError,
@@ -90,20 +92,45 @@ class MemoryDocuments:
     async def query(
         self, kind: str, partition: str | None, where: Sequence[Condition]
     ) -> list[Doc]:
-        for condition in where:
-            if isinstance(condition, Eq | Contains):
-                check_field(condition.field)  # refused here as the other backends refuse it
-            elif not condition.ids:
-                return []
+        if not _checked(where):
+            return []
         await self._turn()
-        found: list[Doc] = []
-        for (row_kind, row_partition, doc_id), row in sorted(self._rows.items()):
+        return [doc for _, doc in self._matching(kind, partition, where)]
+
+    async def delete_where(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> int:
+        if not _checked(where):
+            return 0
+        await self._turn()
+        keys = [key for key, _ in self._matching(kind, partition, where)]
+        for key in keys:
+            del self._rows[key]
+        return len(keys)
+
+    def _matching(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> list[tuple[_Key, Doc]]:
+        found: list[tuple[_Key, Doc]] = []
+        for key, row in sorted(self._rows.items()):
+            row_kind, row_partition, doc_id = key
             if row_kind != kind or partition not in (None, row_partition):
                 continue
             doc = _doc(doc_id, row_partition, *row)
             if all(_matches(doc, condition) for condition in where):
-                found.append(doc)
+                found.append((key, doc))
         return found
+
+
+def _checked(where: Sequence[Condition]) -> bool:
+    """False when nothing can match (an empty IdIn); field names refused as elsewhere."""
+    for condition in where:
+        if isinstance(condition, IdIn):
+            if not condition.ids:
+                return False
+        else:
+            check_field(condition.field)  # refused here as the other backends refuse it
+    return True
 
 
 def _matches(doc: Doc, condition: Condition) -> bool:
@@ -114,6 +141,9 @@ def _matches(doc: Doc, condition: Condition) -> bool:
         # Arrays only, as the port says (SQLite's json_each would also look into a scalar).
         values = doc.body.get(condition.field)
         return isinstance(values, list) and any(_equal(v, condition.value) for v in values)
+    if isinstance(condition, Before):
+        stored = doc.body.get(condition.field)
+        return isinstance(stored, str) and stored < condition.value
     return doc.id in condition.ids
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.store.cosmos_documents import CosmosDocuments
+from bot.store.cosmos_documents import MAX_TTL, CosmosDocuments
 from bot.store.documents import Documents
 from bot.store.sqlite_documents import SqliteDocuments
 
@@ -16,6 +16,9 @@ async def open_documents(settings: Settings) -> Documents:
             settings.cosmos_key,
             settings.cosmos_database,
             verify_tls=settings.cosmos_verify_tls,
+            # Cosmos DB deletes a message this long after its last write; the daily purge
+            # (bot/core/lifecycle.py) deletes it by the time it was sent.
+            ttl_seconds={"messages": min(settings.message_retention_days * 86400, MAX_TTL)},
         )
         try:
             await cosmos.open()

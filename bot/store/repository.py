@@ -9,6 +9,9 @@ Document layout (partition in brackets):
 - messages [groupId]: one document per message with its deliveries, so accepting a
   message and all its deliveries is a single write.
 - state [key]: Bot Framework state and de-duplication markers.
+
+Times that are compared in queries (`sentAt`, `recentSince`, `expiresAt`) are written
+in UTC, so their ISO-8601 text sorts as they happened.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import base64
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.groups import name_key
@@ -34,8 +38,10 @@ from bot.core.model import (
     TeamsReach,
 )
 from bot.core.ports import ConcurrentUpdate
+from bot.core.retry import read_modify_write
 from bot.store.documents import (
     AlreadyExists,
+    Before,
     Contains,
     Doc,
     Documents,
@@ -47,6 +53,9 @@ from bot.store.documents import (
 )
 
 ALIAS_CACHE_SIZE = 100_000
+# botbuilder's ConversationState key for a Teams chat, as DocumentBotStorage stores it
+# (bot/store/bot_state.py): the dialog state of a person's 1:1 chat with the bot.
+_TEAMS_CHAT_STATE = "bot:msteams/conversations/{}"
 
 
 class DocumentStore:
@@ -120,6 +129,29 @@ class DocumentStore:
                 self._remember_alias(key, person.person_id)
         return _person(doc)
 
+    async def people_with_id(self, person_id: str) -> list[Person]:
+        """The person of that id in every tenant (an address may be known in several)."""
+        docs = await self._docs.query(
+            "directory", None, [IdIn((safe_id(person_id),)), Eq("type", "person")]
+        )
+        return sorted((_person(d) for d in docs), key=lambda p: p.tenant_id)
+
+    async def delete_person(self, person: Person) -> None:
+        """Deletes a person: their document, every Teams alias naming them, and the dialog
+        state of their 1:1 chat with the bot."""
+        await self._docs.delete_where(
+            "directory",
+            person.tenant_id,
+            [Eq("type", "teamsAlias"), Eq("personId", person.person_id)],
+        )
+        for key in [k for k, v in self._aliases.items() if k[0] == person.tenant_id]:
+            if self._aliases[key] == person.person_id:
+                del self._aliases[key]
+        if person.teams is not None and person.teams.conversation_id:
+            state_id = safe_id(_TEAMS_CHAT_STATE.format(person.teams.conversation_id))
+            await self._docs.delete("state", state_id, state_id)
+        await self._docs.delete("directory", person.tenant_id, safe_id(person.person_id))
+
     # groups
 
     async def get_group(self, tenant_id: str, group_id: str) -> Group | None:
@@ -129,6 +161,22 @@ class DocumentStore:
     async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]:
         docs = await self._docs.query(
             "directory", tenant_id, [Contains("memberIds", person_id), Eq("type", "group")]
+        )
+        return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
+
+    async def groups_in(self, tenant_id: str) -> list[Group]:
+        """Every group of a tenant, oldest first."""
+        docs = await self._docs.query("directory", tenant_id, [Eq("type", "group")])
+        return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
+
+    async def find_groups(self, id_or_name: str, tenant_id: str | None = None) -> list[Group]:
+        """The group with this id, else the groups of this name (as `name_key` compares
+        names), in one tenant or in all; oldest first."""
+        by_id = await self._docs.query(
+            "directory", tenant_id, [IdIn((safe_id(id_or_name),)), Eq("type", "group")]
+        )
+        docs = by_id or await self._docs.query(
+            "directory", tenant_id, [Eq("nameKey", name_key(id_or_name)), Eq("type", "group")]
         )
         return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
 
@@ -146,6 +194,11 @@ class DocumentStore:
         return _group(docs[0]) if docs else None
 
     async def delete_group(self, group: Group) -> None:
+        """Deletes a group with everything of it: its messages with their deliveries (the
+        whole of its partition), then the group itself, so a failure part-way leaves the
+        group in place to be deleted again."""
+        await self._docs.delete_where("messages", group.group_id, [])
+        # Media (photos and files) do not exist yet; once they do, the group's are deleted here.
         await self._docs.delete("directory", group.tenant_id, safe_id(group.group_id))
 
     # messages
@@ -173,19 +226,49 @@ class DocumentStore:
         )
         return _message(doc)
 
+    async def messages_of(self, group_id: str) -> list[Message]:
+        """A group's messages, oldest first (one partition)."""
+        docs = await self._docs.query("messages", group_id, [])
+        return sorted((_message(d) for d in docs), key=lambda m: (m.sent_at, m.message_id))
+
     async def pending_messages(self) -> list[Message]:
+        # Indexed on both backends (SQLite: documents_pending; Cosmos indexes every path),
+        # so recovery reads the pending messages only, however long the history.
         docs = await self._docs.query("messages", None, [Eq("pending", True)])
         return sorted((_message(d) for d in docs), key=lambda m: m.sent_at)
+
+    async def purge_messages_before(self, cutoff: datetime) -> int:
+        """Deletes the messages sent before `cutoff`, with their summaries on the groups
+        (`recent`); how many messages were deleted. Both lookups are indexed."""
+        before = Before("sentAt", _utc(cutoff))
+        purged = await self._docs.delete_where("messages", None, [before])
+        stale = await self._docs.query(
+            "directory", None, [Eq("type", "group"), Before("recentSince", _utc(cutoff))]
+        )
+        for doc in stale:
+            await self._drop_recent_before(_group(doc), cutoff)
+        return purged
+
+    async def _drop_recent_before(self, group: Group, cutoff: datetime) -> None:
+        def change(current: Group) -> Group:
+            kept = tuple(s for s in current.recent if s.sent_at >= cutoff)
+            return current if kept == current.recent else replace(current, recent=kept)
+
+        await read_modify_write(
+            group,
+            lambda: self.get_group(group.tenant_id, group.group_id),
+            change,
+            self.save_group,
+            f"group {group.group_id}",
+        )
 
     # de-duplication
 
     async def purge_expired_markers(self, now: datetime) -> int:
-        """Deletes de-duplication markers that have expired (run at start)."""
-        purged = 0
-        for doc in await self._docs.query("state", None, [Eq("type", "once")]):
-            if datetime.fromisoformat(str(doc.body["expiresAt"])) <= now:
-                purged += await self._docs.delete("state", doc.partition, doc.id)
-        return purged
+        """Deletes de-duplication markers that have expired (run at start; indexed)."""
+        return await self._docs.delete_where(
+            "state", None, [Eq("type", "once"), Before("expiresAt", _utc(now))]
+        )
 
     async def forget(self, key: str) -> None:
         doc_id = safe_id(f"once:{key}")
@@ -196,7 +279,7 @@ class DocumentStore:
         # `ttl` lets Cosmos DB delete the marker itself; `purge_expired_markers` does it elsewhere.
         body = {
             "type": "once",
-            "expiresAt": (now + keep).isoformat(),
+            "expiresAt": _utc(now + keep),
             "ttl": int(keep.total_seconds()) + 3600,
         }
         try:
@@ -272,6 +355,10 @@ class DocumentStore:
             return await self._docs.replace(kind, partition, doc_id, body, version)
         except NotFound:
             raise ConcurrentUpdate(f"{kind}/{doc_id} was deleted meanwhile") from None
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 def _alias_id(teams_user_id: str) -> str:
@@ -369,6 +456,8 @@ def _group_body(g: Group) -> JsonDict:
         ],
         "createdAt": g.created_at.isoformat(),
         "recent": [_summary_body(s) for s in g.recent],
+        # The oldest summary's time, for the retention purge to find groups to trim.
+        "recentSince": _utc(min(s.sent_at for s in g.recent)) if g.recent else None,
         "outlookThread": g.outlook_thread,
         "outlookConversation": g.outlook_conversation,
     }
@@ -407,7 +496,7 @@ def _message_body(m: Message) -> JsonDict:
         "senderId": m.sender_id,
         "senderName": m.sender_name,
         "text": m.text,
-        "sentAt": m.sent_at.isoformat(),
+        "sentAt": _utc(m.sent_at),
         "source": m.source.value,
         "pending": m.pending,
         "claimedBy": m.claimed_by,

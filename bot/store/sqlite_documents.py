@@ -20,6 +20,7 @@ from bot.store.documents import (
     LEGACY_DIRECTORY_KINDS,
     PARTITION_KEYS,
     AlreadyExists,
+    Before,
     ConcurrentUpdate,
     Condition,
     Contains,
@@ -34,6 +35,12 @@ from bot.store.documents import (
 
 T = TypeVar("T")
 
+# Fields queried across partitions have a partial index (only the documents that have the
+# field): pending deliveries (recovery at start), message times (the retention purge), the
+# oldest summary on a group, de-duplication markers' expiry. Without them each of those
+# scans reads every document of its kind. The equality index leads with the field, the
+# range ones with the kind: the shapes SQLite's planner uses without statistics
+# (tests/test_lifecycle.py checks the plans). Queries spell the expressions the same way.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     kind TEXT NOT NULL,
@@ -43,7 +50,17 @@ CREATE TABLE IF NOT EXISTS documents (
     etag TEXT NOT NULL,
     PRIMARY KEY (kind, partition, id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_pending ON documents (json_extract(body, '$.pending'))
+    WHERE json_extract(body, '$.pending') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_sent ON documents (kind, json_extract(body, '$.sentAt'))
+    WHERE json_extract(body, '$.sentAt') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_recent ON documents (kind, json_extract(body, '$.recentSince'))
+    WHERE json_extract(body, '$.recentSince') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_expiry ON documents (kind, json_extract(body, '$.expiresAt'))
+    WHERE json_extract(body, '$.expiresAt') IS NOT NULL;
 """
+# How many documents one `delete_where` statement removes: other calls run in between.
+_DELETE_BATCH = 500
 
 
 class SqliteDocuments:
@@ -163,32 +180,88 @@ class SqliteDocuments:
     async def query(
         self, kind: str, partition: str | None, where: Sequence[Condition]
     ) -> list[Doc]:
-        sql = ["SELECT id, partition, body, etag FROM documents WHERE kind=?"]
-        params: list[Any] = [kind]
-        if partition is not None:
-            sql.append("AND partition=?")
-            params.append(partition)
-        for condition in where:
-            if isinstance(condition, Eq):
-                sql.append(f"AND json_extract(body, '$.{check_field(condition.field)}') = ?")
-                params.append(condition.value)
-            elif isinstance(condition, Contains):
-                sql.append(
-                    "AND EXISTS (SELECT 1 FROM json_each(body, "
-                    f"'$.{check_field(condition.field)}') WHERE value = ?)"
-                )
-                params.append(condition.value)
-            elif isinstance(condition, IdIn):
-                if not condition.ids:
-                    return []
-                sql.append(f"AND id IN ({','.join('?' * len(condition.ids))})")
-                params.extend(condition.ids)
+        found = _where(kind, partition, where)
+        if found is None:
+            return []
+        clause, params = found
+        sql = f"SELECT id, partition, body, etag FROM documents WHERE {clause}"
 
         def work() -> list[Doc]:
-            rows = self._conn.execute(" ".join(sql), params).fetchall()
+            rows = self._conn.execute(sql, params).fetchall()
             return [_doc(r[0], r[1], r[2], r[3]) for r in rows]
 
         return await self._run(work)
+
+    async def explain(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> list[str]:
+        """How SQLite finds what `query` (and `delete_where`) asks for: EXPLAIN QUERY
+        PLAN's details, such as "SEARCH documents USING INDEX documents_pending (...)"."""
+        found = _where(kind, partition, where)
+        if found is None:
+            return []
+        clause, params = found
+        sql = f"EXPLAIN QUERY PLAN SELECT id FROM documents WHERE {clause}"
+        return await self._run(
+            lambda: [str(row[-1]) for row in self._conn.execute(sql, params).fetchall()]
+        )
+
+    async def delete_where(
+        self, kind: str, partition: str | None, where: Sequence[Condition]
+    ) -> int:
+        found = _where(kind, partition, where)
+        if found is None:
+            return 0
+        clause, params = found
+        sql = (
+            "DELETE FROM documents WHERE (kind, partition, id) IN "
+            f"(SELECT kind, partition, id FROM documents WHERE {clause} LIMIT {_DELETE_BATCH})"
+        )
+
+        def work() -> int:
+            return self._conn.execute(sql, params).rowcount
+
+        deleted = 0
+        while True:
+            batch = await self._run(work)
+            deleted += batch
+            if batch < _DELETE_BATCH:
+                return deleted
+
+
+def _where(
+    kind: str, partition: str | None, where: Sequence[Condition]
+) -> tuple[str, list[Any]] | None:
+    """The SQL condition and its parameters; None when nothing can match (an empty IdIn)."""
+    sql = ["kind=?"]
+    params: list[Any] = [kind]
+    if partition is not None:
+        sql.append("partition=?")
+        params.append(partition)
+    for condition in where:
+        if isinstance(condition, Eq):
+            sql.append(f"json_extract(body, '$.{check_field(condition.field)}') = ?")
+            params.append(condition.value)
+        elif isinstance(condition, Contains):
+            sql.append(
+                "EXISTS (SELECT 1 FROM json_each(body, "
+                f"'$.{check_field(condition.field)}') WHERE value = ?)"
+            )
+            params.append(condition.value)
+        elif isinstance(condition, IdIn):
+            if not condition.ids:
+                return None
+            sql.append(f"id IN ({','.join('?' * len(condition.ids))})")
+            params.extend(condition.ids)
+        elif isinstance(condition, Before):
+            field = check_field(condition.field)
+            # Written exactly as the index is, so SQLite uses it; json_type keeps numbers
+            # out (SQLite sorts every number before every string).
+            sql.append(
+                f"json_extract(body, '$.{field}') < ? AND json_type(body, '$.{field}') = 'text'"
+            )
+            params.append(condition.value)
+    return " AND ".join(sql), params
 
 
 def _encode(kind: str, partition: str, doc_id: str, body: JsonDict) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.compose import Tuning, build_services, outlook_setting_problems
 from bot.config import Settings
+from bot.core.lifecycle import Retention
 from bot.core.ports import Clock, SystemClock
 from bot.identity import ClientCredentials
 from bot.store.open import open_documents
@@ -64,6 +65,10 @@ def create_app(
             recovery = asyncio.create_task(
                 services.worker.keep_recovering(tuning.recovery_interval)
             )
+            # Messages past MESSAGE_RETENTION_DAYS: a pass now (in the background, so a long
+            # history never delays the start), then daily.
+            retention = Retention(services.store, clock, settings.message_retention_days)
+            purging = asyncio.create_task(retention.keep_purging())
             inbox = services.outlook_inbox
             if inbox is not None:
                 await inbox.start()
@@ -81,8 +86,9 @@ def create_app(
             )
             yield
             recovery.cancel()
+            purging.cancel()
             heartbeat.cancel()
-            await asyncio.gather(recovery, heartbeat, return_exceptions=True)
+            await asyncio.gather(recovery, purging, heartbeat, return_exceptions=True)
             if inbox is not None:
                 await inbox.stop()
             await services.worker.drain(SHUTDOWN_GRACE_SECONDS)

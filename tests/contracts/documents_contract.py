@@ -13,6 +13,7 @@ import pytest
 
 from bot.store.documents import (
     AlreadyExists,
+    Before,
     ConcurrentUpdate,
     Contains,
     Doc,
@@ -140,6 +141,48 @@ async def test_queries_in_one_partition(documents: Documents) -> None:
     assert ids(await documents.query("directory", "t1", [IdIn(("a", "c", "zz"))])) == {"a", "c"}
     assert await documents.query("directory", "t1", [IdIn(())]) == []
     assert ids(await documents.query("directory", None, [Eq("open", True)])) == {"a", "c", "d"}
+
+
+async def test_before_compares_strings_only(documents: Documents) -> None:
+    await documents.create("messages", "g1", "old", {"sentAt": "2025-01-01T09:00:00+00:00"})
+    await documents.create("messages", "g1", "new", {"sentAt": "2026-01-01T09:00:00.5+00:00"})
+    await documents.create("messages", "g2", "edge", {"sentAt": "2026-01-01T09:00:00+00:00"})
+    await documents.create("messages", "g2", "number", {"sentAt": 5})
+    await documents.create("messages", "g2", "none", {"text": "no time"})
+    cutoff = Before("sentAt", "2026-01-01T09:00:00+00:00")
+    assert {d.id for d in await documents.query("messages", None, [cutoff])} == {"old"}
+    later = Before("sentAt", "2026-06-01")
+    assert {d.id for d in await documents.query("messages", None, [later])} == {
+        "old",
+        "new",
+        "edge",
+    }
+    assert {d.id for d in await documents.query("messages", "g2", [later])} == {"edge"}
+
+
+async def test_delete_where_in_a_partition_and_across(documents: Documents) -> None:
+    for group, n in (("g1", 3), ("g2", 2)):
+        for i in range(n):
+            await documents.create("messages", group, f"m{i}", {"sentAt": f"2026-0{i + 1}-01"})
+    await documents.create("directory", "g1", "not-a-message", {"n": 1})
+    assert await documents.delete_where("messages", "g1", []) == 3
+    assert await documents.query("messages", "g1", []) == []
+    assert len(await documents.query("messages", "g2", [])) == 2
+    assert await documents.read("directory", "g1", "not-a-message") is not None
+    assert await documents.delete_where("messages", None, [Before("sentAt", "2026-02")]) == 1
+    assert [d.id for d in await documents.query("messages", None, [])] == ["m1"]
+    assert await documents.delete_where("messages", None, [IdIn(())]) == 0
+    assert await documents.delete_where("messages", "g9", []) == 0
+
+
+async def test_delete_where_takes_more_than_one_batch(documents: Documents) -> None:
+    """More documents than any backend deletes in one go (Cosmos 100, SQLite 500)."""
+    await asyncio.gather(
+        *(documents.create("messages", "g1", f"m{i:03}", {"old": True}) for i in range(520))
+    )
+    await documents.create("messages", "g1", "keep", {"old": False})
+    assert await documents.delete_where("messages", None, [Eq("old", True)]) == 520
+    assert [d.id for d in await documents.query("messages", "g1", [])] == ["keep"]
 
 
 async def test_text_survives_unchanged(documents: Documents) -> None:

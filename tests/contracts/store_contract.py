@@ -141,3 +141,93 @@ async def test_expired_markers_are_purged(store: DocumentStore) -> None:
     assert await store.purge_expired_markers(NOW + timedelta(hours=2)) == 1
     assert await store.remember_once("old", NOW + timedelta(hours=2), timedelta(hours=1)) is True
     assert await store.remember_once("fresh", NOW + timedelta(hours=2), timedelta(hours=1)) is False
+
+
+def message(group_id: str, message_id: str, sent_at: datetime, sender: str = "ann") -> Message:
+    return Message(
+        "t1",
+        group_id,
+        message_id,
+        f"{sender}@contoso.com",
+        sender.title(),
+        f"text of {message_id}",
+        sent_at,
+        Source.TEAMS,
+        (Delivery("bob@contoso.com", Channel.TEAMS, DeliveryState.SENT, 1),),
+    )
+
+
+async def test_messages_of_a_group_oldest_first(store: DocumentStore) -> None:
+    for n, minutes in enumerate((30, 10, 20)):
+        await store.add_message(message("g1", f"m{n}", NOW + timedelta(minutes=minutes)))
+    await store.add_message(message("g2", "other", NOW))
+    assert [m.message_id for m in await store.messages_of("g1")] == ["m1", "m2", "m0"]
+    assert await store.messages_of("g3") == []
+
+
+async def test_purging_old_messages_keeps_newer_ones_and_trims_history(
+    store: DocumentStore,
+) -> None:
+    ann, bob = person("ann"), person("bob")
+    lunch = await store.save_group(group(ann, bob, name="Lunch"))
+    run = await store.save_group(group(bob, ann, name="Run"))
+    old = [message(lunch.group_id, f"old{n}", NOW - timedelta(days=400 + n)) for n in range(3)]
+    new = message(lunch.group_id, "new", NOW - timedelta(days=10))
+    edge = message(run.group_id, "edge", NOW - timedelta(days=365))  # exactly at the cutoff
+    for m in (*old, new, edge):
+        await store.add_message(m)
+    await store.save_group(replace(lunch, recent=(old[0].summary(), new.summary())))
+
+    assert await store.purge_messages_before(NOW - timedelta(days=365)) == 3
+    assert [m.message_id for m in await store.messages_of(lunch.group_id)] == ["new"]
+    assert [m.message_id for m in await store.messages_of(run.group_id)] == ["edge"]
+    trimmed = await store.get_group("t1", lunch.group_id)
+    assert trimmed is not None and [s.message_id for s in trimmed.recent] == ["new"]
+    assert await store.purge_messages_before(NOW - timedelta(days=365)) == 0
+
+
+async def test_deleting_a_group_deletes_its_messages(store: DocumentStore) -> None:
+    lunch = await store.save_group(group(person("ann"), person("bob"), name="Lunch"))
+    run = await store.save_group(group(person("bob"), person("cy"), name="Run"))
+    for n in range(3):
+        await store.add_message(message(lunch.group_id, f"m{n}", NOW))
+    await store.add_message(message(run.group_id, "kept", NOW))
+    await store.delete_group(lunch)
+    assert await store.messages_of(lunch.group_id) == []
+    assert await store.get_message(lunch.group_id, "m0") is None
+    assert [m.message_id for m in await store.messages_of(run.group_id)] == ["kept"]
+
+
+async def test_groups_of_a_tenant_and_found_by_id_or_name(store: DocumentStore) -> None:
+    ann, bob = person("ann"), person("bob")
+    lunch = await store.save_group(group(ann, bob, name="Lunch"))
+    later = replace(group(bob, name="Run"), created_at=NOW + timedelta(hours=1))
+    run = await store.save_group(later)
+    elsewhere = await store.save_group(
+        replace(group(person("dee", "t2"), name="LUNCH"), group_id="g-t2")
+    )
+    assert [g.name for g in await store.groups_in("t1")] == ["Lunch", "Run"]
+    assert await store.groups_in("t3") == []
+    assert await store.find_groups(run.group_id) == [run]
+    assert await store.find_groups(run.group_id, "t2") == []
+    assert {g.group_id for g in await store.find_groups(" lunch ")} == {
+        lunch.group_id,
+        elsewhere.group_id,
+    }
+    assert await store.find_groups("Lunch", "t2") == [elsewhere]
+    assert await store.find_groups("Dinner") == []
+
+
+async def test_people_by_id_in_every_tenant_and_deleted(store: DocumentStore) -> None:
+    ann_t1 = await store.save_person(person("ann"))
+    ann_t2 = await store.save_person(person("ann", "t2"))
+    bob = await store.save_person(person("bob"))
+    assert await store.people_with_id("ann@contoso.com") == [ann_t1, ann_t2]
+    assert await store.people_with_id("nobody@contoso.com") == []
+
+    assert await store.person_for_teams_user("t1", "29:ann") == ann_t1  # now in the cache
+    await store.delete_person(ann_t1)
+    assert await store.people_with_id("ann@contoso.com") == [ann_t2]
+    assert await store.person_id_for_teams_user("t1", "29:ann") is None
+    assert await store.person_for_teams_user("t2", "29:ann") == ann_t2
+    assert await store.get_person("t1", "bob@contoso.com") == bob

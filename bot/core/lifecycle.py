@@ -1,0 +1,219 @@
+"""The data lifecycle: old messages expire, a person can be forgotten, a group exported.
+
+- `Retention` deletes the messages older than MESSAGE_RETENTION_DAYS when the app starts
+  and then daily (bot/web/app.py runs it); on Cosmos DB each message also carries a `ttl`.
+- `forget` erases a person everywhere (`python -m bot.admin forget <address>`).
+- `export` is a group's history, ready for JSON (`python -m bot.admin export <group>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from bot.core.addresses import normalize_address
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, MessageSummary
+from bot.core.ports import Clock, LifecycleStore, StoreError
+from bot.core.retry import read_modify_write
+
+log = logging.getLogger("send.lifecycle")
+
+PURGE_EVERY_SECONDS = 24 * 3600.0
+# What the messages of a forgotten person show instead of their name.
+FORMER_MEMBER = "Former member"
+FORGOTTEN = "recipient forgotten"  # last_error of a copy that was still pending for them
+
+
+class Retention:
+    """Deletes messages once they are older than `days` (MESSAGE_RETENTION_DAYS)."""
+
+    def __init__(
+        self,
+        store: LifecycleStore,
+        clock: Clock,
+        days: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._days = days
+        self._sleep = sleep
+
+    async def purge(self) -> int:
+        """One pass; how many messages were deleted."""
+        try:
+            cutoff = self._clock.now() - timedelta(days=self._days)
+        except OverflowError:
+            return 0  # a period reaching back before year 1: no message is that old
+        purged = await self._store.purge_messages_before(cutoff)
+        if purged:
+            log.info("old messages deleted", extra={"messages": purged, "before": str(cutoff)})
+        return purged
+
+    async def keep_purging(self, every: float = PURGE_EVERY_SECONDS) -> None:
+        """A pass now, then one every `every` seconds; a failed pass waits for the next."""
+        while True:
+            try:
+                await self.purge()
+            except StoreError:
+                log.warning("retention purge failed: store unavailable")
+            except Exception:
+                log.exception("retention purge failed")
+            await self._sleep(every)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    people: int  # person documents deleted: one per tenant that knew the address
+    groups_left: int
+    groups_deleted: int  # they were the last member
+    messages_changed: int
+
+
+async def forget(store: LifecycleStore, address: str) -> Forgotten:
+    """Erases the person of this address in every tenant.
+
+    They leave every group (as `leave` does: the oldest remaining member inherits a group
+    they owned; a group left empty is deleted with its messages). The messages they sent
+    stay, from a "Former member" with an id that names no one, the same for all of their
+    messages; their address leaves every delivery. Their person document goes last, so a
+    run that fails part-way can be run again.
+    """
+    person_id = normalize_address(address)
+    found = await store.people_with_id(person_id)
+    left = deleted = changed = 0
+    for person in found:
+        gone = _Gone(person_id, {person_id, normalize_address(person.email)} - {""})
+        for group in await store.groups_in(person.tenant_id):
+            if group.has_member(person_id) and len(group.members) == 1:
+                await store.delete_group(group)
+                deleted += 1
+                continue
+            for message in await store.messages_of(group.group_id):
+                if gone.message(message) is not message:
+                    await _update_message(store, message, gone.message)
+                    changed += 1
+            updated = await _update_group(store, group, gone.group)
+            if group.has_member(person_id):
+                if updated is not None and not updated.members:
+                    await store.delete_group(updated)  # the others left meanwhile
+                    deleted += 1
+                else:
+                    left += 1
+        await store.delete_person(person)
+    return Forgotten(len(found), left, deleted, changed)
+
+
+class _Gone:
+    """The changes that remove one person from groups and messages."""
+
+    def __init__(self, person_id: str, addresses: set[str]) -> None:
+        self.person_id = person_id
+        self.addresses = addresses
+        # One id for all their messages, so they still read as one person's; random, so
+        # it says nothing about who that was.
+        self.former_id = f"former-member-{uuid.uuid4().hex[:16]}"
+
+    def group(self, group: Group) -> Group:
+        left = group.without(self.person_id)
+        recent = tuple(self._summary(s) for s in group.recent)
+        if left.members == group.members and recent == group.recent:
+            return group
+        return replace(left, recent=recent)
+
+    def message(self, message: Message) -> Message:
+        updated = replace(message, deliveries=tuple(self._delivery(d) for d in message.deliveries))
+        if message.sender_id == self.person_id:
+            updated = replace(updated, sender_id=self.former_id, sender_name=FORMER_MEMBER)
+        return message if updated == message else updated
+
+    def _summary(self, summary: MessageSummary) -> MessageSummary:
+        if summary.sender_id != self.person_id:
+            return summary
+        return replace(summary, sender_id=self.former_id, sender_name=FORMER_MEMBER)
+
+    def _delivery(self, delivery: Delivery) -> Delivery:
+        if delivery.channel is Channel.TEAMS and delivery.recipient_id == self.person_id:
+            return _stopped(replace(delivery, recipient_id=self.former_id))
+        kept = tuple(a for a in delivery.addresses if normalize_address(a) not in self.addresses)
+        if kept == delivery.addresses:
+            return delivery
+        # An Outlook mail still pending goes to the others; with nobody left, to no one.
+        delivery = replace(delivery, addresses=kept)
+        return delivery if kept else _stopped(delivery)
+
+
+def _stopped(delivery: Delivery) -> Delivery:
+    """A copy still pending for a forgotten person is never sent."""
+    if delivery.state is DeliveryState.PENDING:
+        return replace(delivery, state=DeliveryState.FAILED, last_error=FORGOTTEN)
+    return delivery
+
+
+async def _update_message(
+    store: LifecycleStore, message: Message, change: Callable[[Message], Message]
+) -> None:
+    await read_modify_write(
+        message,
+        lambda: store.get_message(message.group_id, message.message_id),
+        change,
+        store.save_message,
+        f"message {message.message_id}",
+    )
+
+
+async def _update_group(
+    store: LifecycleStore, group: Group, change: Callable[[Group], Group]
+) -> Group | None:
+    return await read_modify_write(
+        group,
+        lambda: store.get_group(group.tenant_id, group.group_id),
+        change,
+        store.save_group,
+        f"group {group.group_id}",
+    )
+
+
+async def export(store: LifecycleStore, group: Group) -> dict[str, Any]:
+    """A group's history: its name, its members, and every message oldest first."""
+    return {
+        "groupId": group.group_id,
+        "tenantId": group.tenant_id,
+        "name": group.name,
+        "createdAt": group.created_at.isoformat(),
+        "members": [
+            {
+                "personId": m.person_id,
+                "displayName": m.display_name,
+                "owner": m.person_id == group.owner_id,
+                "joinedAt": m.joined_at.isoformat(),
+            }
+            for m in group.members
+        ],
+        "messages": [
+            {
+                "messageId": m.message_id,
+                "senderId": m.sender_id,
+                "senderName": m.sender_name,
+                "text": m.text,
+                "sentAt": m.sent_at.isoformat(),
+                "source": m.source.value,
+                "deliveries": [
+                    {
+                        "recipientId": d.recipient_id,
+                        "channel": d.channel.value,
+                        "state": d.state.value,
+                        "addresses": list(d.addresses),
+                        "lastError": d.last_error,
+                    }
+                    for d in m.deliveries
+                ],
+            }
+            for m in await store.messages_of(group.group_id)
+        ],
+    }

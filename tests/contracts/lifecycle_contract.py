@@ -1,0 +1,260 @@
+"""The data lifecycle (bot/core/lifecycle.py) on a real store: retention, deleting a group,
+forgetting a person, exporting a group. What is left is checked by listing every document.
+
+Not collected itself: tests/test_lifecycle.py runs it on SQLite and Cosmos DB,
+tests/unit/test_memory_lifecycle.py on MemoryDocuments. Each test takes the `documents`
+and `store` fixtures (the store is over those documents).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.core.lifecycle import FORMER_MEMBER, Forgotten, Retention, export, forget
+from bot.core.model import (
+    OUTLOOK_THREAD,
+    Channel,
+    Delivery,
+    DeliveryState,
+    Group,
+    Member,
+    Message,
+    Person,
+    Source,
+    TeamsReach,
+)
+from bot.store.documents import PARTITION_KEYS, Doc, Documents, safe_id
+from bot.store.repository import DocumentStore
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+async def every_document(documents: Documents) -> list[Doc]:
+    found: list[Doc] = []
+    for kind in PARTITION_KEYS:
+        found += await documents.query(kind, None, [])
+    return found
+
+
+async def message_ids(documents: Documents) -> set[str]:
+    return {str(d.body["messageId"]) for d in await documents.query("messages", None, [])}
+
+
+def someone(tenant: str, address: str, name: str, chat: str = "") -> Person:
+    reach = (
+        TeamsReach(f"29:{chat}", "https://smba.example/", "28:bot", f"a:{chat}") if chat else None
+    )
+    return Person(tenant, address, name, email=address, teams=reach)
+
+
+def team(group_id: str, owner: Person, *others: Person, name: str = "") -> Group:
+    members = tuple(
+        Member(p.person_id, p.display_name, NOW + timedelta(minutes=n))
+        for n, p in enumerate((owner, *others))
+    )
+    return Group(owner.tenant_id, group_id, name or group_id, owner.person_id, members, NOW)
+
+
+def said(
+    group: Group, message_id: str, sender: Person, minutes: int, *, pending: bool = False
+) -> Message:
+    """A message as Relay stores it: a Teams copy per other member, one Outlook mail."""
+    state = DeliveryState.PENDING if pending else DeliveryState.SENT
+    others = [m for m in group.members if m.person_id != sender.person_id]
+    teams = tuple(Delivery(m.person_id, Channel.TEAMS, state) for m in others)
+    addresses = tuple(sorted(m.person_id.upper() for m in group.members))  # as typed, any case
+    mail = Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, state, addresses=addresses)
+    return Message(
+        group.tenant_id,
+        group.group_id,
+        message_id,
+        sender.person_id,
+        sender.display_name,
+        f"words {message_id}",
+        NOW + timedelta(minutes=minutes),
+        Source.TEAMS,
+        (*teams, mail),
+    )
+
+
+async def post(store: DocumentStore, group: Group, *messages: Message) -> Group:
+    """Stores messages and keeps them on the group's recent list, as the relay does."""
+    for m in messages:
+        assert await store.add_message(m) is not None
+    current = await store.get_group(group.tenant_id, group.group_id)
+    assert current is not None
+    recent = (*current.recent, *(m.summary() for m in messages))
+    return await store.save_group(replace(current, recent=recent))
+
+
+ZOE = someone("t1", "zoe.quill@contoso.com", "Zoe Quill", chat="zq")
+BOB = someone("t1", "bob@contoso.com", "Bob Stone", chat="bob")
+CY = someone("t1", "cy@contoso.com", "Cy Ward")
+ZOE_ELSEWHERE = someone("t2", "zoe.quill@contoso.com", "Zoe Quill")
+DEE = someone("t2", "dee@fabrikam.com", "Dee Lane")
+DAY = 24 * 60  # minutes
+
+
+async def test_retention_deletes_only_messages_past_the_period(
+    documents: Documents, store: DocumentStore
+) -> None:
+    lunch = await store.save_group(team("lunch", BOB, CY))
+    run = await store.save_group(team("run", CY, BOB))
+    abroad = await store.save_group(team("abroad", DEE))
+    await post(
+        store,
+        lunch,
+        said(lunch, "lunch-old", BOB, -400 * DAY),
+        said(lunch, "lunch-new", CY, -300 * DAY),
+    )
+    await post(store, run, said(run, "run-new", BOB, -2 * DAY))
+    await post(store, abroad, said(abroad, "abroad-old", DEE, -366 * DAY))
+
+    assert await Retention(store, FixedClock(), days=365).purge() == 2
+    assert await message_ids(documents) == {"lunch-new", "run-new"}
+    groups = {
+        d.id: d.body
+        for d in await documents.query("directory", None, [])
+        if d.body["type"] == "group"
+    }
+    assert [s["messageId"] for s in groups["lunch"]["recent"]] == ["lunch-new"]
+    assert [s["messageId"] for s in groups["run"]["recent"]] == ["run-new"]
+    assert groups["abroad"]["recent"] == []
+    assert [m["personId"] for m in groups["lunch"]["members"]] == [BOB.person_id, CY.person_id]
+    assert await Retention(store, FixedClock(), days=365).purge() == 0
+    assert await Retention(store, FixedClock(), days=10**9).purge() == 0  # nothing is that old
+
+
+async def test_deleting_a_group_leaves_none_of_its_messages(
+    documents: Documents, store: DocumentStore
+) -> None:
+    lunch = await store.save_group(team("lunch", BOB, CY))
+    run = await store.save_group(team("run", CY, BOB))
+    await post(store, lunch, *(said(lunch, f"lunch-{n}", BOB, n, pending=n == 0) for n in range(3)))
+    await post(store, run, said(run, "run-0", CY, 0))
+    await store.delete_group(lunch)
+    assert await message_ids(documents) == {"run-0"}
+    assert {d.partition for d in await documents.query("messages", None, [])} == {"run"}
+    assert await store.get_group("t1", "lunch") is None
+    assert await store.pending_messages() == []
+
+
+async def a_world_with_zoe(documents: Documents, store: DocumentStore) -> None:
+    """Zoe owns Lunch (with Bob and Cy), is alone in Solo, has left Run, and is known in
+    a second tenant too; her chat with the bot has dialog state."""
+    for p in (ZOE, BOB, CY, ZOE_ELSEWHERE, DEE):
+        await store.save_person(p)
+    lunch = await store.save_group(team("lunch", ZOE, BOB, CY))
+    await post(
+        store,
+        lunch,
+        said(lunch, "lunch-1", ZOE, 1),
+        said(lunch, "lunch-2", BOB, 2, pending=True),
+        said(lunch, "lunch-3", ZOE, 3),
+    )
+    solo = await store.save_group(team("solo", ZOE))
+    await post(store, solo, said(solo, "solo-1", ZOE, 1))
+    run = await store.save_group(team("run", BOB, ZOE, CY))
+    run = await post(store, run, said(run, "run-1", ZOE, 1), said(run, "run-2", CY, 2))
+    await store.save_group(
+        replace(run, members=tuple(m for m in run.members if m.person_id != ZOE.person_id))
+    )
+    abroad = await store.save_group(team("abroad", DEE, ZOE_ELSEWHERE))
+    await post(store, abroad, said(abroad, "abroad-1", ZOE_ELSEWHERE, 1))
+    chat_state = safe_id("bot:msteams/conversations/a:zq")
+    await documents.upsert(
+        "state", chat_state, chat_state, {"type": "botState", "value": {"who": "Zoe"}}
+    )
+
+
+async def test_forgetting_a_person_leaves_nothing_of_them(
+    documents: Documents, store: DocumentStore
+) -> None:
+    await a_world_with_zoe(documents, store)
+    assert any("zoe" in json.dumps(d.body).lower() for d in await every_document(documents))
+
+    done = await forget(store, " Zoe.Quill@Contoso.com ")
+
+    assert (done.people, done.groups_left, done.groups_deleted) == (2, 2, 1)
+    assert done.messages_changed == 6  # every message of Lunch, Run and Abroad names her
+    for doc in await every_document(documents):
+        text = json.dumps(doc.body, ensure_ascii=False).lower()
+        assert "zoe" not in text and "quill" not in text and "zq" not in text, doc
+    # Everyone and everything else stays.
+    assert await message_ids(documents) == {
+        "lunch-1",
+        "lunch-2",
+        "lunch-3",
+        "run-1",
+        "run-2",
+        "abroad-1",
+    }
+    assert {p.person_id for p in await store.get_people("t1", [BOB.person_id, CY.person_id])} == {
+        BOB.person_id,
+        CY.person_id,
+    }
+    lunch = await store.get_group("t1", "lunch")
+    assert lunch is not None
+    assert lunch.owner_id == BOB.person_id and lunch.member_ids == (BOB.person_id, CY.person_id)
+    assert await store.get_group("t1", "solo") is None
+    abroad = await store.get_group("t2", "abroad")
+    assert abroad is not None and abroad.member_ids == (DEE.person_id,)
+
+    messages = await store.messages_of("lunch")
+    assert [(m.sender_name, m.text) for m in messages] == [
+        (FORMER_MEMBER, "words lunch-1"),
+        ("Bob Stone", "words lunch-2"),
+        (FORMER_MEMBER, "words lunch-3"),
+    ]
+    former = {messages[0].sender_id, messages[2].sender_id}
+    assert len(former) == 1 and lunch.recent[0].sender_id in former
+    assert [s.sender_name for s in lunch.recent] == [FORMER_MEMBER, "Bob Stone", FORMER_MEMBER]
+    # Her copy that was still pending will not be sent; the others' still will.
+    (her_id,) = former
+    pending = {d.recipient_id: d for d in messages[1].deliveries}
+    assert {r: d.state for r, d in pending.items()} == {
+        her_id: DeliveryState.FAILED,
+        CY.person_id: DeliveryState.PENDING,
+        OUTLOOK_THREAD: DeliveryState.PENDING,
+    }
+    assert pending[OUTLOOK_THREAD].addresses == ("BOB@CONTOSO.COM", "CY@CONTOSO.COM")
+    sent = {d.recipient_id: d.state for d in (await store.messages_of("run"))[1].deliveries}
+    assert sent == {
+        her_id: DeliveryState.SENT,
+        BOB.person_id: DeliveryState.SENT,
+        OUTLOOK_THREAD: DeliveryState.SENT,
+    }
+    assert await forget(store, "zoe.quill@contoso.com") == Forgotten(0, 0, 0, 0)
+
+
+async def test_export_is_the_whole_history_as_json(store: DocumentStore) -> None:
+    for p in (BOB, CY):
+        await store.save_person(p)
+    lunch = await store.save_group(team("lunch", BOB, CY, name="Lunch ☕"))
+    await post(store, lunch, said(lunch, "m-2", CY, 20), said(lunch, "m-1", BOB, 10, pending=True))
+
+    history = json.loads(json.dumps(await export(store, lunch)))
+
+    assert history["name"] == "Lunch ☕" and history["groupId"] == "lunch"
+    assert [(m["displayName"], m["owner"]) for m in history["members"]] == [
+        ("Bob Stone", True),
+        ("Cy Ward", False),
+    ]
+    assert [(m["senderName"], m["text"], m["source"]) for m in history["messages"]] == [
+        ("Bob Stone", "words m-1", "teams"),
+        ("Cy Ward", "words m-2", "teams"),
+    ]
+    assert datetime.fromisoformat(history["messages"][0]["sentAt"]) == NOW + timedelta(minutes=10)
+    assert [
+        (d["recipientId"], d["channel"], d["state"]) for d in history["messages"][0]["deliveries"]
+    ] == [
+        (CY.person_id, "teams", "pending"),
+        (OUTLOOK_THREAD, "outlook", "pending"),
+    ]
