@@ -16,6 +16,13 @@ from tests.waiting import DEFAULT_TIMEOUT, wait_until
 _SCRIPT = re.compile(
     r'<script type="application/adaptivecard\+json">(.*?)</script>', re.DOTALL | re.IGNORECASE
 )
+# RFC 5322 3.2.3 and 3.6.4, strictly: msg-id = "<" dot-atom-text "@" dot-atom-text ">",
+# with no quoted local part, domain literal, comment, white space or obs- form inside.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM_TEXT = rf"{_ATEXT}(?:\.{_ATEXT})*"
+_MSG_ID = re.compile(rf"<{_DOT_ATOM_TEXT}@{_DOT_ATOM_TEXT}>")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?", re.IGNORECASE)  # RFC 2047
+_FIELD_END = re.compile(r"\r\n(?![ \t])")  # a line end not followed by a fold
 
 
 async def eventually(
@@ -36,6 +43,41 @@ class MovableClock:
 
     def advance(self, by: timedelta) -> None:
         self.offset += by
+
+
+def is_msg_id(value: str) -> bool:
+    """Whether `value` is one plain msg-id, nothing around it."""
+    return _MSG_ID.fullmatch(value) is not None
+
+
+def msg_ids(value: str) -> list[str]:
+    """The msg-ids of an unfolded Message-ID, In-Reply-To or References value, which must
+    be nothing but plain msg-ids separated by white space (fails on an encoded-word)."""
+    assert not _ENCODED_WORD.search(value), f"an RFC 2047 encoded-word: {value!r}"
+    ids = value.split()
+    assert ids, "no msg-id"
+    for one in ids:
+        assert is_msg_id(one), f"not a plain msg-id: {one!r}"
+    return ids
+
+
+def raw_headers(data: bytes) -> list[tuple[str, str]]:
+    """The header fields of an RFC 5322 message as written: every line ends with CRLF
+    and is at most 998 characters; each field is unfolded (CRLF before white space
+    removed, 2.2.3) into (name, value), in order."""
+    head, separator, _ = data.partition(b"\r\n\r\n")
+    assert separator, "no CRLF CRLF between the header and the body"
+    text = head.decode("ascii") + "\r\n"
+    bare = text.replace("\r\n", "")
+    assert "\n" not in bare and "\r" not in bare, "a line ends without CRLF"
+    lines = text.split("\r\n")[:-1]
+    assert all(len(line) <= 998 for line in lines), "a line longer than 998 characters"
+    fields = []
+    for field in _FIELD_END.split(text.removesuffix("\r\n")):
+        name, colon, value = field.replace("\r\n", "").partition(":")  # unfolded
+        assert colon and name and name == name.strip(), f"not a header field: {field[:80]!r}"
+        fields.append((name, value.strip()))
+    return fields
 
 
 def eml_files(data_dir: Path, address: str) -> list[Path]:

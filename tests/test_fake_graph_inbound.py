@@ -337,6 +337,46 @@ async def test_internet_message_headers_only_when_selected(
     )
 
 
+async def test_delta_selects_the_recipients_of_a_reply_and_a_reply_all(
+    graph: FakeGraph, http: aiohttp.ClientSession, auth: dict[str, str]
+) -> None:
+    """Reply goes to the original's sender alone (plus a Cc added by hand); Reply All to
+    the sender and the To, Cc the original Cc, minus the one answering."""
+    await thread(graph, http, auth)  # To Alex, Cc Megan
+    select = "$select=uniqueBody,from,toRecipients,ccRecipients"
+    delta = f"{graph.base_url}/users/{SENDER}/mailFolders/inbox/messages/delta?{select}"
+    status, page = await get(http, delta, auth)
+    await graph.user_reply(ALEX, graph.mailbox(ALEX)[0]["id"], "<p>just Send</p>")
+    await graph.user_reply(ALEX, graph.mailbox(ALEX)[0]["id"], "<p>and Adele</p>", cc=[ADELE])
+    await graph.user_reply_all(MEGAN, graph.mailbox(MEGAN)[0]["id"], "<p>everyone</p>")
+    # The delta link keeps the first request's $select.
+    status, page = await get(http, page["@odata.deltaLink"], auth)
+    assert status == 200
+
+    def who(recipients: list[dict[str, Any]]) -> list[str]:
+        return [r["emailAddress"]["address"] for r in recipients]
+
+    seen = [
+        (m["uniqueBody"]["content"], who(m["toRecipients"]), who(m["ccRecipients"]))
+        for m in page["value"]
+    ]
+    assert seen == [
+        ("<p>just Send</p>", [SENDER], []),
+        ("<p>and Adele</p>", [SENDER], [ADELE]),
+        ("<p>everyone</p>", [SENDER, ALEX], []),
+    ]
+    assert set(page["value"][0]) == {
+        "@odata.etag",
+        "id",
+        "uniqueBody",
+        "from",
+        "toRecipients",
+        "ccRecipients",
+    }
+    (to_adele,) = graph.mailbox(ADELE)
+    assert graph.public(to_adele, "uniqueBody")["uniqueBody"]["content"] == "<p>and Adele</p>"
+
+
 async def test_lifecycle_notifications(
     graph: FakeGraph, http: aiohttp.ClientSession, auth: dict[str, str], receiver: Receiver
 ) -> None:

@@ -89,12 +89,15 @@ class Relay:
         message_id: str,
         outlook_copy: bool = True,
         known: Mapping[str, Person] | None = None,
+        already_mailed: frozenset[str] = frozenset(),
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
-        `outlook_copy` is False for a Reply All written in Outlook: its recipients already
-        have it in the thread, so only the Teams copies are sent. `known` holds people
-        already read in this request (the members, read with the sender), saving a read.
+        `already_mailed` holds the addresses that already have this message in the thread
+        (a mail written in Outlook: its sender and recipients); the Outlook copy goes to the
+        group's other addresses only, and there is none when nobody is left. `outlook_copy`
+        False sends no Outlook copy at all. `known` holds people already read in this
+        request (the members, read with the sender), saving a read.
         """
         text = self.check_text(text)
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
@@ -116,6 +119,8 @@ class Relay:
         )
         # The Outlook conversation is the group's whole record, so the sender is in it too.
         addresses = tuple(sorted({p.email for p in (sender, *people) if self._mail.mails(p)}))
+        mailed = {a.lower() for a in already_mailed}
+        addresses = tuple(a for a in addresses if a.lower() not in mailed)
         if addresses and outlook_copy:
             deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
         now = self._clock.now()

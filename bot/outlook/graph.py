@@ -8,6 +8,15 @@ The thread: the first mail is a draft created and sent from OUTLOOK_SENDER
 (immutable ids, so its id survives the move to Sent Items); every later mail is a
 `reply` to that first mail with this message's recipients and body, so Outlook
 files all of them in one conversation in every recipient's mailbox.
+
+A mail is sent at most once. Every mail carries Send's marker, a single-value extended
+property (`X-Send-Message-Id`, Send's ids of the message and group), which Graph can
+filter on (it cannot filter on internetMessageHeaders). A `send` or `reply` is never
+repeated blindly: the client does not retry it itself except after a 429 (throttled,
+so not performed), and when a send got no definite answer (no answer at all, or a 5xx
+such as a gateway's 504) or the message is old enough to be a resumed delivery, the
+Sent Items are searched for the marker first and a mail found there counts as sent.
+Send sets no internetMessageId and no internet headers of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import json as json_module
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -38,11 +48,19 @@ log = logging.getLogger("send.graph")
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 MAILBOX_CONCURRENCY = 4
+# Send's own MAPI property set; the marker property's name is the header-like one below.
+SEND_PROPERTY_SET = "{7e55884f-0d40-4124-bafc-58bb1baaff33}"
+MARKER_PROPERTY = f"String {SEND_PROPERTY_SET} Name X-Send-Message-Id"
+# A message this much older than its acceptance may have been mailed by an earlier
+# attempt (a crash, another instance's claim): its Sent Items are checked first.
+RESUMED_AFTER = timedelta(minutes=2)
+UNSURE_KEPT = 10_000
+IMMUTABLE_IDS = {"Prefer": 'IdType="ImmutableId"'}
 
 
 @dataclass(frozen=True)
 class GraphResponse:
-    status: int
+    status: int  # 0: no answer (connection refused or reset, timed out, unreadable)
     body: dict[str, Any]
     retry_after: float = 0.0
     request_id: str = ""
@@ -50,6 +68,12 @@ class GraphResponse:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def unsure(self) -> bool:
+        """Whether a request that changes something may have been performed anyway: no
+        answer, or a server-side failure (a gateway's 504 while the mailbox went on)."""
+        return self.status == 0 or self.status >= 500
 
 
 class GraphClient:
@@ -76,12 +100,17 @@ class GraphClient:
         mailbox: str,
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        idempotent: bool = True,
     ) -> GraphResponse:
+        """One Graph request, retried a few times on a passing failure. Not `idempotent`
+        (a send): retried only after a 429, the one answer that says it was not done."""
         response = GraphResponse(0, {})
         for attempt in range(1, self._attempts + 1):
             async with self._mailboxes[mailbox.lower()]:
                 response = await self._once(method, path, json, headers)
             if not is_passing_failure(response.status) or attempt == self._attempts:
+                break
+            if not idempotent and response.status != 429:
                 break
             await asyncio.sleep(max(response.retry_after, 0.5 * 2 ** (attempt - 1)))
         if not response.ok and response.status != 404:
@@ -116,11 +145,24 @@ class GraphClient:
             return GraphResponse(503, {})
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             log.warning("graph unreachable", extra={"error": type(error).__name__})
-            return GraphResponse(503, {})
+            return GraphResponse(0, {})
 
 
 def _recipients(addresses: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"emailAddress": {"address": a}} for a in addresses]
+
+
+def marker_of(mail: ThreadMail) -> str:
+    """The value of Send's marker on the mail of one message (stable across retries)."""
+    return f"{mail.message_id}.{mail.group_id}"
+
+
+def _marked(marker: str) -> list[dict[str, str]]:
+    return [{"id": MARKER_PROPERTY, "value": marker}]
+
+
+def _odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 class GraphMail:
@@ -135,8 +177,16 @@ class GraphMail:
         # message id -> draft made but not sent yet; draft id -> its conversationId
         self._unsent_drafts: dict[str, str] = {}
         self._conversations: dict[str, str] = {}
+        # markers of mails whose send got no definite answer: maybe sent (oldest first)
+        self._unsure: dict[str, None] = {}
+        self._reply_marks = True  # False once Graph refused the marker in a reply
 
     async def record(self, mail: ThreadMail) -> RecordResult:
+        marker = marker_of(mail)
+        if self._maybe_sent(mail, marker):
+            known = await self._already_sent(mail, marker)
+            if known is not None:
+                return known
         card = self._cards.card(
             mail.tenant_id, mail.group_id, mail.group_name, mail.recent, self._clock.now()
         )
@@ -145,28 +195,96 @@ class GraphMail:
             "content": self._cards.html(mail.group_name, mail.recent, card),
         }
         if mail.thread_id:
-            reply = await self._graph.call(
-                "POST",
-                f"{self._user}/messages/{quote(mail.thread_id, safe='')}/reply",
-                mailbox=self._sender,
-                json={
-                    "message": {
-                        "subject": f"RE: {subject_of(mail.group_name)}",  # follows a rename
-                        "toRecipients": _recipients(mail.addresses),
-                        "body": body,
-                    }
-                },
-            )
+            reply = await self._reply(mail, body, marker if self._reply_marks else "")
+            if reply.status == 400 and self._reply_marks:
+                # Graph documents "any writeable property" for a reply's message; should it
+                # refuse the marker there, replies go out unmarked (as before) rather than
+                # not at all: a lost answer may then show twice, never zero times.
+                log.warning("graph refused the marker in a reply: replies go unmarked")
+                self._reply_marks = False
+                reply = await self._reply(mail, body, "")
+            self._note(marker, reply)
             if reply.status != 404:
                 return _result(reply, mail.thread_id)
             # The first mail is gone (deleted from Sent Items): start the conversation again.
-        return await self._start(mail, body)
+        return await self._start(mail, body, marker)
 
-    async def _start(self, mail: ThreadMail, body: dict[str, Any]) -> RecordResult:
+    async def _reply(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> GraphResponse:
+        message: dict[str, Any] = {
+            "subject": f"RE: {subject_of(mail.group_name)}",  # follows a rename
+            "toRecipients": _recipients(mail.addresses),
+            "body": body,
+        }
+        if marker:
+            message["singleValueExtendedProperties"] = _marked(marker)
+        return await self._graph.call(
+            "POST",
+            f"{self._user}/messages/{quote(mail.thread_id, safe='')}/reply",
+            mailbox=self._sender,
+            idempotent=False,
+            json={"message": message},
+        )
+
+    async def _already_sent(self, mail: ThreadMail, marker: str) -> RecordResult | None:
+        """What an earlier attempt achieved: SENT when its mail is in Sent Items, RETRY when
+        Graph could not say; None when the mail is to be sent now."""
+        found = await self._sent_with(marker)
+        if is_passing_failure(found.status):
+            return _result(found, "")  # ask again later, before sending anything
+        if not found.ok:
+            # Refused (a permission, or a filter this Graph does not take): sending is
+            # better than never sending; a lost answer may then show twice.
+            log.warning("graph sent items not searchable", extra={"status": found.status})
+            return None
+        sent = found.body.get("value") or []
+        if not sent or not isinstance(sent[0], dict):
+            return None
+        self._unsure.pop(marker, None)
+        self._conversations.pop(self._unsent_drafts.pop(mail.message_id, ""), None)
+        log.info("graph mail found sent", extra={"message_id": mail.message_id})
+        if mail.thread_id:
+            return RecordResult(SendOutcome.SENT, thread_id=mail.thread_id)
+        return RecordResult(
+            SendOutcome.SENT,
+            thread_id=str(sent[0].get("id", "")),
+            conversation_id=str(sent[0].get("conversationId", "")),
+        )
+
+    def _maybe_sent(self, mail: ThreadMail, marker: str) -> bool:
+        if marker in self._unsure:
+            return True
+        accepted = mail.recent[-1].sent_at if mail.recent else None
+        return accepted is not None and self._clock.now() - accepted > RESUMED_AFTER
+
+    def _note(self, marker: str, response: GraphResponse) -> None:
+        """Remembers a send that may have happened although it did not say so, until one
+        is known to have happened (a later refusal does not undo an earlier doubt)."""
+        if response.unsure:
+            self._unsure[marker] = None
+            if len(self._unsure) > UNSURE_KEPT:
+                self._unsure.pop(next(iter(self._unsure)))
+        elif response.ok:
+            self._unsure.pop(marker, None)
+
+    async def _sent_with(self, marker: str) -> GraphResponse:
+        """The service mailbox's sent mail carrying `marker` (at most one, immutable ids)."""
+        condition = (
+            "singleValueExtendedProperties/Any(ep: ep/id eq "
+            f"{_odata_string(MARKER_PROPERTY)} and ep/value eq {_odata_string(marker)})"
+        )
+        return await self._graph.call(
+            "GET",
+            f"{self._user}/mailFolders/sentitems/messages?$filter={quote(condition, safe='')}"
+            "&$select=id,conversationId&$top=1",
+            mailbox=self._sender,
+            headers=IMMUTABLE_IDS,
+        )
+
+    async def _start(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> RecordResult:
         # A draft made by an earlier attempt whose send failed is sent now, not made again.
         unsent = self._unsent_drafts.pop(mail.message_id, "")
         if unsent:
-            sent = await self._send_draft(unsent)
+            sent = await self._send_draft(unsent, marker)
             if sent.status != 404:
                 if not sent.ok:
                     self._unsent_drafts[mail.message_id] = unsent
@@ -175,27 +293,33 @@ class GraphMail:
             "POST",
             f"{self._user}/messages",
             mailbox=self._sender,
-            headers={"Prefer": 'IdType="ImmutableId"'},
+            headers=IMMUTABLE_IDS,
             json={
                 "subject": subject_of(mail.group_name),
                 "body": body,
                 "toRecipients": _recipients(mail.addresses),
+                "singleValueExtendedProperties": _marked(marker),
             },
         )
         if not draft.ok or not draft.body.get("id"):
             return _result(draft, "")
         thread_id = str(draft.body["id"])
         conversation_id = str(draft.body.get("conversationId", ""))
-        sent = await self._send_draft(thread_id)
+        sent = await self._send_draft(thread_id, marker)
         if not sent.ok:
             self._unsent_drafts[mail.message_id] = thread_id
             self._conversations[thread_id] = conversation_id
         return _result(sent, thread_id, conversation_id)
 
-    async def _send_draft(self, draft_id: str) -> GraphResponse:
-        return await self._graph.call(
-            "POST", f"{self._user}/messages/{quote(draft_id, safe='')}/send", mailbox=self._sender
+    async def _send_draft(self, draft_id: str, marker: str) -> GraphResponse:
+        sent = await self._graph.call(
+            "POST",
+            f"{self._user}/messages/{quote(draft_id, safe='')}/send",
+            mailbox=self._sender,
+            idempotent=False,
         )
+        self._note(marker, sent)
+        return sent
 
 
 def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") -> RecordResult:

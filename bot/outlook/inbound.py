@@ -1,4 +1,4 @@
-"""A Reply All written in Outlook, relayed back to the group's Teams members.
+"""A mail written in Outlook into a group's thread, relayed to the rest of the group.
 
 Graph change notifications on the service mailbox's Inbox say "something arrived";
 a delta query on the Inbox says what, and also catches up on anything missed while
@@ -7,9 +7,11 @@ A mail belongs to a group when its conversationId is the group's thread; it must
 written by a current member as themselves (`sender` and `from` the same address) and
 come from inside the organisation: the receiving Exchange's `Authentication-Results`
 says DMARC (or composite authentication) passed for the From domain, or, when it did
-not say it failed, the address is a user of the Graph directory. The mail's own
-recipients already have it, so only the Teams copies are sent; the mail's id makes a
-re-read harmless.
+not say it failed, the address is a user of the Graph directory. The Teams copies are
+sent as for any message; the Outlook copy goes only to the thread's addresses the mail
+did not reach (a Reply All reached them all: none; a plain Reply reached only Send), which
+the core decides from the mail's sender and recipients. The mail's id makes a re-read
+harmless.
 
 A notification counts only with our clientState and the id of the subscription Send
 made (kept in the store). Lifecycle notifications: `reauthorizationRequired` renews the
@@ -41,7 +43,10 @@ log = logging.getLogger("send.outlook.inbound")
 
 SUBSCRIPTION_LIFETIME = timedelta(days=3)  # Graph allows up to 7 days for mail
 RENEW_BEFORE = timedelta(hours=24)
-_SELECT = "id,conversationId,from,sender,isDraft,internetMessageId,uniqueBody,body,subject"
+_SELECT = (
+    "id,conversationId,from,sender,toRecipients,ccRecipients,isDraft,internetMessageId,"
+    "uniqueBody,body,subject"
+)
 # Read only for a mail that would be relayed: Graph returns the headers only when asked.
 _HEADERS_SELECT = "internetMessageHeaders"
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -266,9 +271,17 @@ class OutlookInbox:
         text = html_to_text(str(content))
         identity = str(mail.get("internetMessageId") or mail.get("id"))
         message_id = hashlib.sha256(f"mail:{identity}".encode()).hexdigest()[:32]
+        # Whoever the mail reached has it in the thread already; the core mails the rest.
+        reached = await self._reached(mail, sender)
         try:
             stored = await self._relay.post(
-                person, group, text, Source.OUTLOOK, message_id, outlook_copy=False
+                person,
+                group,
+                text,
+                Source.OUTLOOK,
+                message_id,
+                outlook_copy=reached is not None,
+                already_mailed=reached or frozenset(),
             )
         except Refused as refusal:
             # Too long or empty: say so where the person reads Send, since the mail went out.
@@ -280,6 +293,26 @@ class OutlookInbox:
                 )
             return False
         return stored is not None
+
+    async def _reached(self, mail: dict[str, Any], sender: str) -> frozenset[str] | None:
+        """The addresses a mail went to, its author's included; None when Graph no longer
+        has the mail to say (then no Outlook copy is made: better none than a second)."""
+        if "toRecipients" not in mail:
+            # Read through a delta link saved before the recipients were selected.
+            read = await self._graph.call(
+                "GET",
+                f"{self._user}/messages/{quote(str(mail.get('id', '')), safe='')}"
+                "?$select=toRecipients,ccRecipients",
+                mailbox=self._mailbox,
+            )
+            if is_passing_failure(read.status):
+                raise _NotNow
+            if not read.ok:
+                return None
+            mail = read.body
+        reached = {sender, *_addresses_of(mail.get("toRecipients"))}
+        reached |= _addresses_of(mail.get("ccRecipients"))
+        return frozenset(reached - {""})
 
     async def _from_inside(self, mail_id: str, address: str) -> bool:
         """Whether the mail really comes from `address`: authenticated by the receiving
@@ -313,6 +346,11 @@ def _address_of(recipient: Any) -> str:
     email = recipient.get("emailAddress") if isinstance(recipient, dict) else None
     address = email.get("address") if isinstance(email, dict) else None
     return address.lower() if isinstance(address, str) else ""
+
+
+def _addresses_of(recipients: Any) -> set[str]:
+    """The lower-case addresses of a Graph recipient list (toRecipients, ccRecipients)."""
+    return {_address_of(r) for r in recipients} if isinstance(recipients, list) else set()
 
 
 def authentication_verdict(headers: Sequence[Any], domain: str) -> str:

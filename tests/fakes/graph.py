@@ -8,10 +8,17 @@ can read each mailbox as a person would. Message ids behave as immutable ids
 (`Prefer: IdType="ImmutableId"`): they never change when a message moves folders.
 Tests can inject faults (429 with Retry-After, 503, ...), add latency, hold requests until
 they let go, cap concurrent requests per mailbox like Exchange's MailboxConcurrency limit,
-and inspect every call.
+lose the answer of a request the fake performed (`lose_answers`: the mail is sent, the
+client gets a connection reset or a gateway's 504), and inspect every call.
+Messages take single-value extended properties (`singleValueExtendedProperties` on create
+and in the `message` of reply/replyAll), custom `x-` internet headers and a plain
+internetMessageId on create; a folder's messages (`GET .../mailFolders/{folder}/messages`)
+can be filtered on `internetMessageId eq '...'` or on
+`singleValueExtendedProperties/Any(ep: ep/id eq '...' and ep/value eq '...')`, and any
+other `$filter` is refused with a 400, as Graph refuses one on internetMessageHeaders.
 Inbound mail (`tests.fakes.graph_inbound`): change-notification subscriptions on an Inbox,
-notifications POSTed as mail arrives, and the Inbox delta query; `user_reply_all` and
-`user_send` play a person answering from their own Outlook.
+notifications POSTed as mail arrives, and the Inbox delta query; `user_reply` (Reply),
+`user_reply_all` and `user_send` play a person answering from their own Outlook.
 Every copy filed into an Inbox carries `internetMessageHeaders` (returned only when
 `$select`ed, as Graph does), topped by the `Authentication-Results` the receiving Exchange
 Online stamps: for mail from a directory user, intra-organisation (`dmarc=none`); for
@@ -24,18 +31,21 @@ import asyncio
 import base64
 import copy
 import datetime
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 from aiohttp import web
 
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph_inbound import CLAIMS, InboundMail
 from tests.fakes.tls import LocalServer
+from tests.outlook_helpers import is_msg_id
 from tests.waiting import DEFAULT_TIMEOUT
 
 Json = dict[str, Any]
@@ -47,8 +57,37 @@ GRAPH_AUDIENCES = {
 }
 _CODES = {400: "ErrorInvalidRequest", 403: "ErrorAccessDenied", 404: "ErrorItemNotFound"}
 _CODES |= {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceNotAvailable"}
+_CODES |= {504: "GatewayTimeout"}
 NOT_FOUND = (404, "ErrorItemNotFound", "The specified object was not found in the store.")
 BAD_RECIPIENTS = (400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+BAD_FILTER = (
+    400,
+    "ErrorInvalidUrlQueryFilter",
+    "The query filter contains one or more invalid nodes.",
+)
+# Graph's spelling of an extended property id: "{type} {guid} Name {name}", "{type} {guid}
+# Id 0x..." or "{type} 0x..." (a tag); the type word is one of MAPI's.
+_PROPERTY_TYPES = (
+    "Binary|Boolean|CLSID|Currency|Double|Float|Integer|Long|Object|Short|String|SystemTime"
+)
+_PROPERTY_ID = re.compile(
+    rf"^(?P<type>{_PROPERTY_TYPES}) (?:(?P<guid>\{{[0-9a-fA-F]{{8}}(?:-[0-9a-fA-F]{{4}}){{3}}"
+    rf"-[0-9a-fA-F]{{12}}\}}) (?:Name (?P<name>\S.*)|Id (?P<id>0x[0-9a-fA-F]{{1,4}}))"
+    rf"|(?P<tag>0x[0-9a-fA-F]{{4}}))$",
+    re.IGNORECASE,
+)
+_ODATA_STRING = r"'(?:[^']|'')*'"
+# The two filters Send may use on a folder's messages (OData, as Graph accepts them).
+_FILTER_MESSAGE_ID = re.compile(rf"^\s*internetMessageId\s+eq\s+(?P<value>{_ODATA_STRING})\s*$")
+_FILTER_EXTENDED = re.compile(
+    r"^\s*singleValueExtendedProperties/any\(\s*(?P<v>[A-Za-z]\w*)\s*:\s*"
+    rf"(?P=v)/id\s+eq\s+(?P<id>{_ODATA_STRING})\s+and\s+"
+    rf"(?P=v)/value\s+eq\s+(?P<value>{_ODATA_STRING})\s*\)\s*$",
+    re.IGNORECASE,
+)
+# Properties Graph cannot filter messages on (the message is its own).
+_NOT_FILTERABLE = ("internetMessageHeaders", "uniqueBody", "body", "replyTo", "attachments")
+_WELL_KNOWN_FOLDERS = {"inbox": "inbox", "sentitems": "sentitems", "drafts": "drafts"}
 
 
 class GraphError(Exception):
@@ -87,12 +126,17 @@ class GraphCall:
     mailbox: str
     at: float
     concurrent: int = 0  # requests in flight for this mailbox when it arrived, itself included
-    status: int = 0
+    status: int = 0  # as the client saw it: 0 when the connection was reset instead
+    lost: str = ""  # "reset" or "504": performed, but its answer never reached the client
+    performed: int = 0  # the status the fake meant to answer (before losing it)
 
 
 ROLES = web.RequestKey("roles", frozenset[str])
 # Decides the answer to one request: None = serve it, else (status, headers).
 FaultPlan = Callable[[GraphCall], tuple[int, dict[str, str]] | None]
+# Decides, after a request was performed (2xx), whether its answer is lost: None = answer
+# it, "reset" = close the connection without an answer, "504" = a gateway's timeout.
+AnswerLoss = Callable[[GraphCall], str | None]
 
 
 def fail_first(
@@ -107,6 +151,24 @@ def fail_first(
             return None
         left[0] -= 1
         return status, dict(headers)
+
+    return plan
+
+
+def lose_answer(
+    times: int = 1, *, method: str = "POST", path_ends: str = "/reply", how: str = "reset"
+) -> AnswerLoss:
+    """Loses the answer of the first `times` performed requests of `method` whose path
+    (without the query) ends with `path_ends`: "reset" or "504"."""
+    if how not in ("reset", "504"):
+        raise ValueError(f"unknown way to lose an answer: {how}")
+    left = [times]
+
+    def plan(call: GraphCall) -> str | None:
+        if left[0] <= 0 or call.method != method or not call.path.split("?")[0].endswith(path_ends):
+            return None
+        left[0] -= 1
+        return how
 
     return plan
 
@@ -159,6 +221,96 @@ def _without(recipients: list[Json], drop: set[str]) -> list[Json]:
     return out
 
 
+def _unquote_odata(literal: str) -> str:
+    return literal[1:-1].replace("''", "'")
+
+
+def _property_key(property_id: str) -> str:
+    """An extended property id as Graph compares it: the type word and the GUID in any
+    case, the name exactly as written."""
+    match = _PROPERTY_ID.match(property_id)
+    if match is None:
+        raise GraphError(
+            400, "ErrorInvalidProperty", f"The extended property id '{property_id}' is invalid."
+        )
+    kind, guid = match["type"].lower(), (match["guid"] or "").lower()
+    if match["name"] is not None:
+        return f"{kind} {guid} name {match['name']}"
+    return f"{kind} {guid} id {int(match['id'], 16)}" if guid else f"{kind} {match['tag'].lower()}"
+
+
+def _extended_properties(value: Any) -> dict[str, str]:
+    """`singleValueExtendedProperties` as written: [{id, value}] with string values."""
+    if value is None:
+        return {}
+    if not isinstance(value, list):
+        raise GraphError(400, "RequestBodyRead", "singleValueExtendedProperties must be a list.")
+    out: dict[str, str] = {}
+    for item in value:
+        ok = isinstance(item, dict) and isinstance(item.get("id"), str)
+        if not ok or not isinstance(item.get("value"), str):
+            raise GraphError(
+                400, "RequestBodyRead", "An extended property needs a string id and value."
+            )
+        _property_key(item["id"])
+        out[item["id"]] = item["value"]
+    return out
+
+
+def _custom_headers(value: Any) -> list[tuple[str, str]]:
+    """`internetMessageHeaders` a client may write: custom `x-` headers, plain ASCII."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise GraphError(400, "RequestBodyRead", "internetMessageHeaders must be a list.")
+    out: list[tuple[str, str]] = []
+    for item in value:
+        name = item.get("name") if isinstance(item, dict) else None
+        text = item.get("value") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name.lower().startswith("x-"):
+            raise GraphError(
+                400,
+                "InvalidInternetMessageHeader",
+                f"The internet message header name '{name}' should start with 'x-' or 'X-'.",
+            )
+        if not isinstance(text, str) or not text.isascii() or "\r" in text or "\n" in text:
+            raise GraphError(
+                400, "InvalidInternetMessageHeader", f"The value of header '{name}' is invalid."
+            )
+        out.append((name, text))
+    return out
+
+
+def _filter(condition: str | None) -> Callable[[Json], bool]:
+    """The messages a `$filter` keeps; refuses (400) what this fake does not support,
+    and what Graph cannot filter on at all (internetMessageHeaders among others)."""
+    if condition is None:
+        return lambda message: True
+    words = re.sub(_ODATA_STRING, "''", condition)  # names only, not what is quoted
+    for name in _NOT_FILTERABLE:
+        if re.search(rf"\b{name}\b", words, re.IGNORECASE):
+            raise GraphError(
+                400, "ErrorInvalidProperty", f"The property '{name}' does not support filtering."
+            )
+    match = _FILTER_MESSAGE_ID.match(condition)
+    if match is not None:
+        wanted = _unquote_odata(match["value"])
+        return lambda message: bool(message["internetMessageId"] == wanted)
+    match = _FILTER_EXTENDED.match(condition)
+    if match is not None:
+        key = _property_key(_unquote_odata(match["id"]))
+        value = _unquote_odata(match["value"]).lower()  # values compare case-insensitively
+
+        def has(message: Json) -> bool:
+            return any(
+                _property_key(k) == key and v.lower() == value
+                for k, v in message.get("_extended", {}).items()
+            )
+
+        return has
+    raise GraphError(*BAD_FILTER)
+
+
 class FakeGraph(LocalServer, InboundMail):
     """Graph mail for many mailboxes; needs tokens that `entra` issued for Graph."""
 
@@ -170,6 +322,10 @@ class FakeGraph(LocalServer, InboundMail):
         # `in_flight` at once) waits until that Event is set, then is answered.
         self.hold: asyncio.Event | None = None
         self.faults: FaultPlan | None = None
+        self.lose_answers: AnswerLoss | None = None
+        # Answer 400 to a reply whose message carries extended properties (untested on
+        # real Graph: Send must still get its mail out then).
+        self.refuse_reply_properties = False
         self.mailbox_concurrency: int | None = None  # 429 ApplicationThrottled above it
         self.require_known_mailboxes = False  # 404 ErrorInvalidUser for non-directory boxes
         self.users: dict[str, GraphUser] = {}  # by lower-case mail, UPN and id
@@ -204,6 +360,11 @@ class FakeGraph(LocalServer, InboundMail):
     def drafts(self, address: str) -> list[Json]:
         return self._folder(address, "drafts")
 
+    @staticmethod
+    def extended(message: Json) -> dict[str, str]:
+        """A message's single-value extended properties, by id as they were written."""
+        return dict(message.get("_extended", {}))
+
     def conversations(self, address: str) -> dict[str, list[Json]]:
         """Every message of the mailbox (any folder), grouped by conversationId."""
         out: dict[str, list[Json]] = {}
@@ -236,6 +397,7 @@ class FakeGraph(LocalServer, InboundMail):
         r.add_get("/v1.0/users/{mbx}", self._user)
         r.add_post("/v1.0/users/{mbx}/messages", self._create)
         r.add_get("/v1.0/users/{mbx}/messages/{id}", self._get)
+        r.add_get("/v1.0/users/{mbx}/mailFolders/{folder}/messages", self._list)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/send", self._send)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/reply", self._reply)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/replyAll", self._reply_all)
@@ -273,6 +435,17 @@ class FakeGraph(LocalServer, InboundMail):
                 await hold.wait()
             self._admit(request, call)
             response: web.StreamResponse = await handler(request)
+            call.performed = response.status
+            lost = self.lose_answers(call) if self.lose_answers is not None else None
+            if lost is not None and response.status < 300:
+                call.lost = lost
+                if lost == "reset":
+                    if request.transport is not None:
+                        request.transport.abort()  # the client reads no answer at all
+                else:
+                    raise GraphError(
+                        504, "GatewayTimeout", "The gateway did not receive a response in time."
+                    )
         except (GraphError, web.HTTPException) as exc:
             error = exc if isinstance(exc, GraphError) else GraphError(*_http_error(exc))
             inner = {"date": _now(), "request-id": rid, "client-request-id": client_rid}
@@ -280,7 +453,7 @@ class FakeGraph(LocalServer, InboundMail):
             response = web.json_response(body, status=error.status, headers=error.headers)
         finally:
             self.in_flight[mbx] -= 1
-        call.status = response.status
+        call.status = 0 if call.lost == "reset" else response.status
         response.headers["request-id"] = rid
         response.headers["client-request-id"] = client_rid
         return response
@@ -390,6 +563,7 @@ class FakeGraph(LocalServer, InboundMail):
         message.update({"body": body, "sender": self._who(mbx), "from": self._who(mbx), **lists})
         message.update(isDraft=True, replyTo=[], _inReplyTo="", _references=[])
         message["_uniqueBody"] = {"contentType": "html", "content": unique}
+        message["_extended"] = _extended_properties(fields.get("singleValueExtendedProperties"))
         return message
 
     def _file(self, mbx: str, message: Json, folder: str) -> None:
@@ -412,6 +586,7 @@ class FakeGraph(LocalServer, InboundMail):
         for address in dict.fromkeys(_addr(r) for r in recipients):
             received = copy.deepcopy(message)
             received.update(id=_new_id(), receivedDateTime=_now(), isRead=False, bccRecipients=[])
+            received["_extended"] = {}  # extended properties stay in the sender's mailbox
             received["_internetMessageHeaders"] = copy.deepcopy(headers)
             self._file(address, received, "inbox")
         async with self._changed:
@@ -472,9 +647,53 @@ class FakeGraph(LocalServer, InboundMail):
     async def _create(self, request: web.Request) -> web.Response:
         self._need(request, "Mail.ReadWrite")
         mbx = self._mailbox_of(request)
-        message = self._message(mbx, await self._body(request), _new_conversation_id())
+        fields = await self._body(request)
+        message = self._message(mbx, fields, _new_conversation_id())
+        # Only when creating may a client write these; Graph keeps them as given.
+        if "internetMessageId" in fields:
+            given = fields["internetMessageId"]
+            if not isinstance(given, str) or not is_msg_id(given):
+                raise GraphError(
+                    400, "ErrorInvalidInternetMessageId", "The internet message id is invalid."
+                )
+            message["internetMessageId"] = given
+        message["_writtenHeaders"] = _custom_headers(fields.get("internetMessageHeaders"))
         self._file(mbx, message, "drafts")
         return web.json_response(self.public(message), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """A folder's messages, `$filter`ed as Graph can (see the module docstring), newest
+        first, `$top` per page (10 unless given) with `$skip` in the next link."""
+        self._need(request, "Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic", "Mail.ReadBasic.All")
+        raw = request.match_info["folder"]
+        folder = _WELL_KNOWN_FOLDERS.get(raw.strip("()'").lower())  # sentitems, ('SentItems')
+        if folder is None:
+            self._refuse(404, "ErrorInvalidIdMalformed", "Id is malformed.")
+        query = request.query
+        keep = _filter(query.get("$filter"))
+        try:
+            top = int(query.get("$top", "10"))
+            skip = int(query.get("$skip", "0"))
+        except ValueError:
+            self._refuse(400, "BadRequest", "Invalid $top or $skip value.")
+        if not 1 <= top <= 1000 or skip < 0:
+            self._refuse(400, "BadRequest", "Invalid $top or $skip value.")
+        mbx = self._mailbox_of(request)
+        found = [m for m in reversed(self._folder(mbx, folder)) if keep(m)]
+        page = found[skip : skip + top]
+        select = query.get("$select", "")
+        body: Json = {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('"
+            f"{mbx}')/mailFolders('{raw}')/messages",
+            "value": [self.public(m, select) for m in page],
+        }
+        if skip + top < len(found):
+            rest = {k: v for k, v in query.items() if k != "$skip"} | {"$skip": str(skip + top)}
+            link = self.base_url + request.path.removeprefix("/v1.0")
+            body["@odata.nextLink"] = (
+                link + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in rest.items())
+            )
+        return web.json_response(body)
 
     async def _get(self, request: web.Request) -> web.Response:
         self._need(request, "Mail.Read", "Mail.ReadWrite")
@@ -504,6 +723,13 @@ class FakeGraph(LocalServer, InboundMail):
         original = self._find(request)
         overrides = args.get("message") or {}
         comment = args.get("comment")
+        if (
+            self.refuse_reply_properties
+            and isinstance(overrides, dict)
+            and "singleValueExtendedProperties" in overrides
+        ):
+            # What a Graph that does not take extended properties in a reply would answer.
+            raise GraphError(400, "ErrorInvalidRequest", "Unexpected property in the message.")
         if not isinstance(overrides, dict) or (comment is not None and "body" in overrides):
             message = "The comment and message.body parameters cannot both be specified."
             raise GraphError(400, "ErrorInvalidRequest", message)
@@ -551,6 +777,15 @@ class FakeGraph(LocalServer, InboundMail):
         await self._deliver(address, message)
         return self.public(message)
 
+    async def user_reply(
+        self, address: str, original_id: str, html: str, *, cc: list[str] | None = None
+    ) -> Json:
+        """`address` clicks Reply (not Reply All) in Outlook on `original_id` in their inbox
+        and writes `html`: to the original's Reply-To, or its sender, alone (for a mail of
+        the thread: Send's mailbox only); `cc`: addresses they add as Cc by hand. Returns
+        the copy in their sent items."""
+        return await self._user_answer(address, original_id, html, reply_all=False, cc=cc)
+
     async def user_reply_all(
         self,
         address: str,
@@ -568,17 +803,49 @@ class FakeGraph(LocalServer, InboundMail):
         `sender`: a delegate sending it on `address`'s behalf (`from` stays `address`);
         `authentication`: the Authentication-Results the recipients' Exchange stamps on top;
         `written_headers`: headers the sending program wrote, below the transport ones."""
+        return await self._user_answer(
+            address,
+            original_id,
+            html,
+            reply_all=True,
+            sender=sender,
+            authentication=authentication,
+            written_headers=written_headers,
+        )
+
+    async def _user_answer(
+        self,
+        address: str,
+        original_id: str,
+        html: str,
+        *,
+        reply_all: bool,
+        cc: list[str] | None = None,
+        sender: str | None = None,
+        authentication: str | None = None,
+        written_headers: list[tuple[str, str]] | None = None,
+    ) -> Json:
         original = self._box(address).get(original_id)
         if original is None or original["parentFolderId"] != "inbox":
             raise KeyError(f"{original_id} is not in {address}'s inbox")
         me = address.lower()
-        to = _without([original["from"], *original["toRecipients"]], {me})
-        cc = _without(original["ccRecipients"], {me} | {_addr(r) for r in to})
+        if reply_all:
+            to = _without([original["from"], *original["toRecipients"]], {me})
+            copied = _without(original["ccRecipients"], {me} | {_addr(r) for r in to})
+        else:
+            to = _without(original["replyTo"] or [original["from"]], {me})
+            copied = []
+        copied = _without(copied + [self._who(a) for a in cc or []], {_addr(r) for r in to})
         subject = str(original["subject"])
         if not subject.lower().startswith("re:"):
             subject = f"RE: {subject}"
         body = {"contentType": "html", "content": html + self._quote(original)}
-        fields: Json = {"subject": subject, "body": body, "toRecipients": to, "ccRecipients": cc}
+        fields: Json = {
+            "subject": subject,
+            "body": body,
+            "toRecipients": to,
+            "ccRecipients": copied,
+        }
         reply = self._message(address, fields, original["conversationId"])
         reply["_uniqueBody"] = {"contentType": "html", "content": html}
         reply["_inReplyTo"] = original["internetMessageId"]

@@ -16,7 +16,9 @@
   `subscriptionRemoved` (it is gone) or `missed`; a test sends them with `lifecycle`;
 - the Inbox delta query (https://learn.microsoft.com/graph/api/message-delta), paged by
   `Prefer: odata.maxpagesize=N` through `@odata.nextLink` (`$skiptoken`) up to an
-  `@odata.deltaLink` (`$deltatoken`) that later returns only what arrived since.
+  `@odata.deltaLink` (`$deltatoken`) that later returns only what arrived since; both
+  links keep the first request's `$select` (toRecipients, ccRecipients and the rest are
+  returned only when selected, or when nothing is).
 """
 
 from __future__ import annotations
@@ -432,15 +434,15 @@ class InboundMail:
                 self._refuse(*SYNC_STATE_NOT_FOUND)
             pending = state.pending
         else:
-            since = 0
+            since, selected = 0, ""
             if "$deltatoken" in query:
                 state = self._delta_tokens.get(query["$deltatoken"])
                 if state is None or state.mailbox != mailbox:
                     self._refuse(*SYNC_STATE_NOT_FOUND)
-                since = state.watermark
+                since, selected = state.watermark, state.select  # the link keeps $select
             inbox = [m for m in box.values() if m["parentFolderId"] == "inbox"]
             pending = [m["id"] for m in inbox if m.get("_filed", 0) > since]
-            state = _SyncState(mailbox, self._filings, query.get("$select", ""))
+            state = _SyncState(mailbox, self._filings, query.get("$select", selected))
         select = query.get("$select", state.select)
         size = 10
         prefer = _MAX_PAGE_SIZE.search(request.headers.get("Prefer", ""))
