@@ -190,8 +190,12 @@ async def test_group_names(world: TeamsWorld) -> None:
     await group_of(world, ann, "Lunch", bob)
     await world.say(ann, f"new LUNCH: {bob.email}")
     assert world.last_reply(ann) == "You already have a group named Lunch; choose another name."
-    await world.say(bob, f"new lunch: {ann.email}")
-    assert world.last_reply(bob) == "Bob is already in a group of that name; choose another name."
+    await world.say(bob, f"new lunch: {ann.email}")  # Bob is in Ann's Lunch himself
+    assert world.last_reply(bob) == "You already have a group named Lunch; choose another name."
+    cy = world.person("Cy")
+    await world.install(cy)
+    await world.say(cy, f"new lunch: {ann.email}")  # Ann's group is not Cy's to know
+    assert world.last_reply(cy) == "Ann is already in a group of that name; choose another name."
     await world.say(ann, "new " + "x" * 61 + f": {bob.email}")
     assert world.last_reply(ann) == "Group names have at most 60 characters; that one has 61."
     await world.say(ann, "new " + "y" * 60 + f": {bob.email}")

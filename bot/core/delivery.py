@@ -242,6 +242,16 @@ class DeliveryWorker:
                         "detail": delivery.last_error,
                     },
                 )
+        if wait is None:
+            log.info(
+                "message delivered",
+                extra={
+                    "message_id": message.message_id,
+                    "group_id": group.group_id,
+                    "sent": sum(d.state is DeliveryState.SENT for d in still),
+                    "failed": sum(d.state is DeliveryState.FAILED for d in still),
+                },
+            )
         failures = [d for d in done if d.state is DeliveryState.FAILED]
         if failures:
             await self._tell_sender(message, group, failures, people)
