@@ -28,6 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.seed import seed_store
+from bot.compose import Tuning
 from bot.config import Settings
 from bot.web.app import create_app
 from bot.web.keys import SERVICES
@@ -276,7 +277,11 @@ async def measure_cosmos_requests(
             teams_sends_per_second=50,
             messages_per_minute_per_sender=100_000,
         )
-        app = create_app(settings)
+        # Per message only: the periodic heartbeat (2 requests every 5 s per instance) and
+        # recovery pass (1 query every 30 s) are background costs, reported apart.
+        app = create_app(
+            settings, tuning=Tuning(heartbeat_interval=3600.0, recovery_interval=3600.0)
+        )
         async with serve(app) as url, TeamsWorld(url, fake, connector_url, TENANT) as world:
             people = await setup_group(world, 20)
             meter = app[SERVICES].documents.meter  # type: ignore[attr-defined]
