@@ -17,6 +17,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 _log_context: ContextVar[dict[str, str]] = ContextVar("send_log_context", default={})  # noqa: B039
 
 # Attributes every LogRecord has; anything else passed through `extra=` is ours.
@@ -50,6 +52,29 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class MalformedRequestFilter(logging.Filter):
+    """Lowers aiohttp's log of a request it could not parse (a header line beyond 8190
+    bytes, a control character) to one INFO line: aiohttp already answered it 400, and at
+    ERROR with a traceback any client could fill the log with errors. Other records,
+    a handler's own exception among them, pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            record.msg = "malformed request refused: %s"
+            record.args = (str(error.message or type(error).__name__)[:200],)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Installs `MalformedRequestFilter` on aiohttp's server logger, once."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server.filters):
+        server.addFilter(MalformedRequestFilter())
+
+
 def configure_logging(level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -60,6 +85,7 @@ def configure_logging(level: int) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("azure").setLevel(logging.WARNING)
     logging.getLogger("msal").setLevel(logging.WARNING)
+    quiet_malformed_requests()
 
 
 @contextmanager

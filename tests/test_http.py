@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
 import pytest
+from botbuilder.schema import AdaptiveCardInvokeResponse
 
 from bot.config import Settings
+from bot.web.routes import _invoke_body
 from tests.conftest import running_app
 from tests.fakes.connector import FakeConnector
 from tests.services import COSMOS_KEY, cosmos_server
@@ -43,7 +46,9 @@ async def test_health_and_readiness(settings: Settings) -> None:
         (b"{not json", JSON, 400, "not valid JSON"),
         (b"[1, 2]", JSON, 400, "not a Bot Framework activity"),
         (b'{"text": "no type"}', JSON, 400, "not a Bot Framework activity"),
-        (b'{"type": "message", "text": "hi"}', JSON, 400, "needs conversation and from"),
+        (b'{"type": "message", "text": "hi"}', JSON, 400, "needs a conversation with an id"),
+        (b'{"type": "message", "text": "\\ud800"}', JSON, 400, "lone surrogate"),
+        (b'{"type": "message", "\\udc00": 1}', JSON, 400, "lone surrogate"),
         (b'{"type": "message"}', {"Content-Type": "text/plain"}, 415, "application/json"),
         (b"\xff\xfe{}", JSON, 400, "not valid JSON"),
     ],
@@ -60,7 +65,8 @@ async def test_bad_requests_get_4xx_with_a_reason(
 async def test_oversized_request_is_413(tmp_path: Path) -> None:
     async with running_app(Settings(data_dir=tmp_path)) as url:
         big = b'{"type": "message", "text": "' + b"x" * 300_000 + b'"}'
-        assert (await post(f"{url}/api/messages", big, JSON))[0] == 413
+        status, body = await post(f"{url}/api/messages", big, JSON)
+        assert (status, json.loads(body)) == (413, {"error": "the body is larger than 256 KB"})
 
 
 @pytest.mark.parametrize(
@@ -102,3 +108,12 @@ async def test_store_outage_gives_503_and_readiness_follows(
             assert (await get(f"{url}/readyz"))[0] == 503
             assert await world.say(alice, "groups") == 503
             assert (await get(f"{url}/healthz"))[0] == 200
+
+
+def test_an_invoke_response_body_is_serialized_for_json() -> None:
+    """botbuilder puts models (AdaptiveCardInvokeResponse, ...) in an invoke's body."""
+    model = AdaptiveCardInvokeResponse(status_code=400, type="x", value={"a": 1})
+    assert _invoke_body(model) == {"statusCode": 400, "type": "x", "value": {"a": 1}}
+    for plain in (None, {"error": "no"}, [1, "two"]):
+        assert _invoke_body(plain) == plain
+    assert _invoke_body(object()) is None

@@ -25,10 +25,13 @@ import aiohttp
 import jwt
 import pytest
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from botbuilder.schema import Activity
 
 from bot.config import Settings
+from bot.logs import MalformedRequestFilter, quiet_malformed_requests
 from bot.teams.adapter import (
+    ChannelAuthError,
     ChannelTokenValidator,
     SigningKeysUnavailable,
     service_url_allowed,
@@ -507,3 +510,54 @@ async def test_local_mode_on_loopback_starts_without_the_warning(
     async with running_app(Settings(data_dir=tmp_path)) as url:
         assert (await post(f"{url}/api/messages", b"{}", JSON)).status == 400
     assert "local mode on a network address" not in caplog.text
+
+
+@pytest.mark.parametrize("token", ["\udcff\udcfe", "a.b\u00e9.c", "a.b\x7f.c"])
+async def test_a_channel_token_that_is_not_printable_ascii_is_refused_before_pyjwt(
+    token: str,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        validator = ChannelTokenValidator(
+            session, APP_ID, "http://127.0.0.1:9/metadata", ("127.0.0.1",)
+        )
+        activity = Activity(channel_id="msteams", service_url="http://127.0.0.1:1/")
+        with pytest.raises(ChannelAuthError, match="not printable ASCII"):
+            await validator.validate(f"Bearer {token}", activity)
+
+
+def _server_record(error: BaseException) -> logging.LogRecord:
+    return logging.LogRecord(
+        "aiohttp.server",
+        logging.ERROR,
+        __file__,
+        1,
+        "Error handling request from %s",
+        ("127.0.0.1",),
+        (type(error), error, None),
+    )
+
+
+def test_a_malformed_request_is_logged_as_one_info_line() -> None:
+    record = _server_record(BadHttpMessage("Invalid header value char"))
+    assert MalformedRequestFilter().filter(record)
+    assert (record.levelno, record.levelname, record.exc_info) == (logging.INFO, "INFO", None)
+    assert record.getMessage() == "malformed request refused: Invalid header value char"
+
+
+def test_a_handler_exception_stays_an_error_with_its_traceback() -> None:
+    error = RuntimeError("a bug")
+    record = _server_record(error)
+    assert MalformedRequestFilter().filter(record)
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None and record.exc_info[1] is error
+
+
+def test_the_filter_is_installed_once_on_aiohttps_server_logger() -> None:
+    server = logging.getLogger("aiohttp.server")
+    kept = list(server.filters)
+    try:
+        quiet_malformed_requests()
+        quiet_malformed_requests()
+        assert sum(isinstance(f, MalformedRequestFilter) for f in server.filters) == 1
+    finally:
+        server.filters[:] = kept

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,10 @@ from bot.config import Settings
 from bot.core.policy import CONSUMER_TENANT, PERSONAL_ACCOUNT
 from bot.outlook import action_auth
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
+from bot.outlook.actions import parse_action_body
+from bot.outlook.tokens import CardTokenError, CardTokens
 from bot.web.app import create_app
+from bot.web.json_body import JsonBodyError
 from tests.conftest import AM_AUDIENCE, FAST_TUNING, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import OUTLOOK_ACTIONS_APP_ID, FakeEntra
@@ -355,3 +358,53 @@ async def test_unverified_tenants_leave_no_locks_and_a_bounded_memory(
     with pytest.raises(ActionTokenError, match="Unknown tenant"):
         await validator.validate(again)
     assert entra.discovery_fetches == fetched + 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"token": "a.b", "reply": "hi \\ud800"}',
+        b'{"token": "a.b", "reply": "ok", "\\udfff": 1}',
+        b'{"token": "\\udbff.b", "reply": "hi"}',
+    ],
+)
+def test_an_action_body_with_a_lone_surrogate_is_refused(raw: bytes) -> None:
+    with pytest.raises(JsonBodyError, match="lone surrogate"):
+        parse_action_body(raw)
+
+
+def test_outlooks_broken_json_keeps_escapes_as_typed() -> None:
+    """The fixed-shape reading (a quote broke the JSON) leaves `\\ud800` as six characters."""
+    token, reply = parse_action_body(b'{"token": "a.b", "reply": "say "hi" \\ud800"}')
+    assert (token, reply) == ("a.b", 'say "hi" \\ud800')
+    assert reply.encode("utf-8")  # no lone surrogate
+
+
+def test_a_paired_surrogate_escape_is_one_character() -> None:
+    assert parse_action_body(b'{"token": "a.b", "reply": "\\ud83d\\ude00"}') == (
+        "a.b",
+        "\U0001f600",
+    )
+
+
+@pytest.mark.parametrize("token", ["\u00e9", "abc.d\u00e9f", "\u00e9abc.def", "abc.\udcff"])
+def test_a_card_token_that_is_not_ascii_is_not_ours(token: str) -> None:
+    tokens = CardTokens(b"k" * 32)
+    now = datetime.now(UTC)
+    payload, _, mac = tokens.sign(TENANT, "g1", now).partition(".")
+    for candidate in (token, f"{payload}.{mac}{token}", f"{token}{payload}.{mac}"):
+        with pytest.raises(CardTokenError, match="not one this service signed"):
+            tokens.verify(candidate, now)
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Bearer \udcff\udcfe", "Bearer a.b\u00e9.c", "Bearer a.b\x7f.c"]
+)
+async def test_a_bearer_token_that_is_not_printable_ascii_is_malformed(
+    authorization: str,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        validator = ActionTokenValidator(session, "http://127.0.0.1:9", AM_AUDIENCE, frozenset())
+        with pytest.raises(ActionTokenError) as refused:
+            await validator.validate(authorization)
+    assert (refused.value.status, refused.value.reason) == (401, "Malformed bearer token")

@@ -96,6 +96,10 @@ class ActionTokenValidator:
         if scheme.lower() != "bearer" or not token.strip():
             raise ActionTokenError(401, "Missing bearer token")
         token = token.strip()
+        if not (token.isascii() and token.isprintable()):
+            # PyJWT encodes the token first: other text (aiohttp decodes header bytes
+            # with surrogateescape) raises UnicodeEncodeError, not a PyJWTError.
+            raise ActionTokenError(401, "Malformed bearer token")
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from bot.core.relay import Relay
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
 from bot.outlook.card import OutlookCards
 from bot.outlook.tokens import CardTokenError, CardTokens
+from bot.web.json_body import NotJson, parse_json
 
 # Outlook puts the typed text into the body as is; a quote in it breaks the JSON, so the
 # body is also read by its fixed shape: {"token": "...", "reply": "<anything>"}.
@@ -31,14 +31,17 @@ class ActionOutcome:
 
 
 def parse_action_body(raw: bytes) -> tuple[str, str]:
-    text = raw.decode("utf-8", errors="strict")
+    """The card token and the reply; raises ValueError (a `JsonBodyError` says why) for a
+    body that is neither JSON of that shape nor Outlook's broken-JSON form of it. Read by
+    `parse_json`, so a lone surrogate never gets through; the fixed-shape reading keeps
+    the text as UTF-8 decoded it (escapes unread), which cannot hold one either."""
     try:
-        body = json.loads(text)
-        if isinstance(body, dict) and isinstance(body.get("token"), str):
-            return body["token"], str(body.get("reply", ""))
-    except json.JSONDecodeError:
-        pass
-    match = _BODY.match(text)
+        body = parse_json(raw)
+    except NotJson:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("token"), str):
+        return body["token"], str(body.get("reply", ""))
+    match = _BODY.match(raw.decode("utf-8"))
     if match is None:
         raise ValueError("not an action body")
     return match.group(1), match.group(2)

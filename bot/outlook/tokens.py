@@ -54,7 +54,9 @@ class CardTokens:
 
     def verify(self, token: str, now: datetime) -> CardClaim:
         payload, dot, mac = token.partition(".")
-        if not dot or not hmac.compare_digest(mac, self._mac(payload)):
+        # compare_digest takes ASCII strings only (TypeError otherwise); a token Send
+        # signed is all ASCII, so anything else is simply not one of ours.
+        if not dot or not token.isascii() or not hmac.compare_digest(mac, self._mac(payload)):
             raise CardTokenError("the card token is not one this service signed")
         try:
             body = json.loads(_unb64(payload))

@@ -16,6 +16,45 @@ from bot.teams.cards import PICK_ACTION, REPLY_ACTION, REPLY_INPUT
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
 
+def _has_id(account: Any) -> bool:
+    return isinstance(getattr(account, "id", None), str) and bool(account.id)
+
+
+def activity_problem(activity: Activity) -> str | None:
+    """What makes `activity` unusable for a turn (the reason for a 400), else None.
+
+    Checked once, before the turn, so the turn can rely on the shape Teams always sends:
+    botbuilder's models accept any of these fields missing or of another JSON type."""
+    if not _has_id(activity.conversation):
+        return "the activity needs a conversation with an id"
+    if not _has_id(activity.from_property):
+        return "the activity needs from with an id"
+    if activity.recipient is None:
+        return "the activity needs a recipient"
+    if not isinstance(activity.service_url, str) or not activity.service_url:
+        return "the activity needs a serviceUrl"
+    channel_data = activity.channel_data
+    if channel_data is not None:
+        if not isinstance(channel_data, dict):
+            return "channelData must be an object"
+        tenant = channel_data.get("tenant")
+        if tenant is not None and not (
+            isinstance(tenant, dict) and isinstance(tenant.get("id"), str)
+        ):
+            return "channelData.tenant must be an object with a string id"
+    entities = activity.entities
+    if entities is not None:
+        if not isinstance(entities, list):
+            return "entities must be a list"
+        for entity in entities:
+            if not isinstance(entity.type, str) or entity.type.lower() != "mention":
+                continue
+            who = (getattr(entity, "additional_properties", None) or {}).get("mentioned")
+            if not (isinstance(who, dict) and isinstance(who.get("id"), str)):
+                return "a mention needs mentioned, an object with a string id"
+    return None
+
+
 def tenant_of(activity: Activity) -> str:
     channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = (channel_data.get("tenant") or {}).get("id")

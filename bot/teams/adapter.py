@@ -130,6 +130,10 @@ class ChannelTokenValidator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise ChannelAuthError("no bearer token")
+        if not (token.isascii() and token.isprintable()):
+            # PyJWT encodes the token first: other text (aiohttp decodes header bytes
+            # with surrogateescape) raises UnicodeEncodeError, not a PyJWTError.
+            raise ChannelAuthError("the token is not a JWT (not printable ASCII)")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from botbuilder.core import ActivityHandler, ConversationState, TurnContext
+from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
 from botbuilder.dialogs import DialogSet
 from botbuilder.schema import Activity, Attachment, ChannelAccount
 
@@ -35,6 +35,13 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
         await self._state.save_changes(turn_context)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """Send handles no invoke (no sign-in, no Action.Execute cards, no task modules):
+        each is answered 400 with a reason, never dispatched by botbuilder, whose handlers
+        answer 501 or fail on what Send does not implement."""
+        name = str(turn_context.activity.name or "unnamed")[:100]
+        return InvokeResponse(status=400, body={"error": f"Send does not handle {name} invokes"})
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext

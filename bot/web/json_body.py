@@ -2,16 +2,20 @@
 
 `json.loads` alone has failure modes a client can pick: deep nesting raises
 RecursionError, a number of thousands of digits raises ValueError (Python 3.11's
-limit on int conversion), and a repeated key silently keeps the last value, so two
-readers of one body could disagree on what it says. `parse_json` turns each of
-these into a `JsonBodyError` whose reason the endpoint answers with a 400.
+limit on int conversion), a repeated key silently keeps the last value, so two
+readers of one body could disagree on what it says, and a `\\ud800` escape decodes to
+a lone surrogate, which no encoder (UTF-8, SQLite, hmac) accepts later. `parse_json`
+turns each of these into a `JsonBodyError` whose reason the endpoint answers with a 400.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JsonBodyError(ValueError):
@@ -54,6 +58,26 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in `value` (a key or a value) holds a lone surrogate.
+
+    Paired escapes (a high then a low surrogate) are decoded by json into one character,
+    and UTF-8 text cannot hold surrogates: any left in a decoded string is a lone one.
+    """
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
+
+
 def parse_json(raw: bytes) -> Any:
     """The JSON value of `raw`; raises `JsonBodyError` (or `NotJson`) with the reason."""
     try:
@@ -61,7 +85,7 @@ def parse_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise JsonBodyError("the body is not valid JSON (not UTF-8)") from None
     try:
-        return json.loads(
+        value = json.loads(
             text,
             object_pairs_hook=_refuse_duplicates,
             parse_constant=_refuse_constant,
@@ -78,3 +102,7 @@ def parse_json(raw: bytes) -> Any:
     except ValueError:
         # After JSONDecodeError (a subclass): what is left is int()'s digit limit.
         raise JsonBodyError("a number in the JSON has too many digits") from None
+    # Only an escape can make a surrogate (UTF-8 text holds none): most bodies skip the walk.
+    if "\\u" in text and has_lone_surrogate(value):
+        raise JsonBodyError("the body has a lone surrogate (invalid Unicode)")
+    return value

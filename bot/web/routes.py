@@ -1,8 +1,10 @@
 """HTTP endpoints: Bot Framework messages, Outlook actions and notifications, health.
 
 Every body is read within `body_timeout` seconds (408 after that, so a client that
-sends slowly cannot hold a connection) and parsed by `parse_json` (400 with the
-reason for bad UTF-8, deep nesting, huge numbers and duplicate keys).
+sends slowly cannot hold a connection; 413 with the reason beyond `client_max_size`) and
+parsed by `parse_json` (400 with the reason for bad UTF-8, deep nesting, huge numbers,
+duplicate keys and lone surrogates). An activity is checked by `activity_problem` before
+its turn (400 with the reason).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from botbuilder.schema import Activity
 
 from bot.core.ports import StoreError
 from bot.logs import log_context
+from bot.teams.activity import activity_problem
 from bot.teams.adapter import ChannelAuthError, SigningKeysUnavailable
 from bot.web.json_body import JsonBodyError, NotJson, parse_json
 from bot.web.keys import SERVICES
@@ -35,18 +38,39 @@ class _BodyTimeout(Exception):
     """The client did not send its whole body in time."""
 
 
+class _BodyTooLarge(Exception):
+    """The body is beyond the app's `client_max_size`: a 413 with the reason."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.reason = f"the body is larger than {limit // 1024} KB"
+
+
+def _invoke_body(body: Any) -> Any:
+    """An invoke response's body as JSON can take it: botbuilder hands models, too."""
+    if body is None or isinstance(body, dict | list | str | int | float | bool):
+        return body
+    serialize = getattr(body, "serialize", None)
+    if callable(serialize):
+        return serialize()
+    log.warning("invoke response body dropped", extra={"body_type": type(body).__name__})
+    return None
+
+
 def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
 def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
     async def read_body(request: web.Request) -> bytes:
-        # Too large a body raises aiohttp's 413 from read(), which aiohttp answers itself.
         try:
             async with asyncio.timeout(body_timeout):
                 return await request.read()
         except TimeoutError:
             raise _BodyTimeout from None
+        except web.HTTPRequestEntityTooLarge:
+            # aiohttp's own 413 would say nothing Outlook shows: each handler answers.
+            raise _BodyTooLarge(request.client_max_size) from None
 
     def too_slow() -> web.Response:
         log.info("request refused: body not received in time")
@@ -62,6 +86,8 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
             body: Any = parse_json(await read_body(request))
         except _BodyTimeout:
             return too_slow()
+        except _BodyTooLarge as error:
+            return _refuse(413, error.reason)
         except JsonBodyError as error:
             return _refuse(400, error.reason)
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):
@@ -70,10 +96,9 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
             activity = Activity().deserialize(body)
         except Exception:  # noqa: BLE001 - msrest raises many kinds on malformed fields
             return _refuse(400, "the activity has malformed fields")
-        if activity.type == "message" and (
-            activity.conversation is None or activity.from_property is None
-        ):
-            return _refuse(400, "a message activity needs conversation and from")
+        problem = activity_problem(activity)
+        if problem is not None:
+            return _refuse(400, problem)
         with log_context(request_id=uuid.uuid4().hex, activity_id=activity.id or ""):
             try:
                 response = await services.adapter.process_activity(
@@ -90,7 +115,7 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
                 log.exception("activity not accepted: store unavailable")
                 return _refuse(503, "the store is unavailable; send again later")
         if response is not None:
-            return web.json_response(response.body, status=response.status)
+            return web.json_response(_invoke_body(response.body), status=response.status)
         return web.Response(status=200)
 
     async def outlook_action(request: web.Request) -> web.Response:
@@ -104,6 +129,9 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
             raw = await read_body(request)
         except _BodyTimeout:
             return too_slow()
+        except _BodyTooLarge as error:
+            log.info("outlook action refused", extra={"status": 413, "reason": error.reason})
+            return web.Response(status=413, headers={"CARD-ACTION-STATUS": error.reason})
         try:
             parse_json(raw)
         except NotJson:
@@ -144,6 +172,8 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
             body: Any = parse_json(await read_body(request))
         except _BodyTimeout:
             return too_slow()
+        except _BodyTooLarge as error:
+            return _refuse(413, error.reason)
         except JsonBodyError as error:
             return _refuse(400, error.reason)
         try:
