@@ -7,6 +7,7 @@ real app through the same path with test settings.
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -27,13 +28,15 @@ from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
 from bot.core.ports import Clock, Directory, OutlookRecorder
 from bot.core.ratelimit import RateLimiter
+from bot.core.reach import TeamsChats
 from bot.core.relay import Relay
 from bot.identity import ClientCredentials
 from bot.outlook.action_auth import ActionTokenValidator
 from bot.outlook.actions import OutlookActions
 from bot.outlook.card import OutlookCards
+from bot.outlook.directory import GraphDirectory
 from bot.outlook.eml import EmlRecorder
-from bot.outlook.graph import GRAPH_SCOPE, GraphClient, GraphDirectory, GraphMail
+from bot.outlook.graph import GRAPH_SCOPE, GraphClient, GraphMail
 from bot.outlook.inbound import OutlookInbox
 from bot.outlook.tokens import CardTokens
 from bot.store.bot_state import DocumentBotStorage
@@ -42,6 +45,9 @@ from bot.store.repository import DocumentStore
 from bot.teams.adapter import ChannelTokenValidator, SendAdapter, on_turn_error
 from bot.teams.bot import SendBot
 from bot.teams.connector import BotTokens, TeamsConnector
+from bot.teams.install import GraphTeamsInstaller
+
+log = logging.getLogger("send.compose")
 
 
 @dataclass
@@ -79,6 +85,9 @@ async def build_services(
 ) -> Services:
     """Every object of the app. Credentials that need closing are added to `credentials`."""
     store = DocumentStore(documents)
+    migrated = await store.migrate_aliases()
+    if migrated:
+        log.info("people aliases written", extra={"people": migrated})
     card_tokens = CardTokens(await store.signing_key("card-token"))
     client_state = (await store.signing_key("graph-client-state")).hex()
     bot_tokens = BotTokens(settings)
@@ -104,6 +113,12 @@ async def build_services(
         directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)
     else:
         outlook = EmlRecorder(settings.data_dir, settings.outlook_sender, cards, clock)
+    installer = None
+    if graph is not None and settings.installs_teams_app:
+        installer = GraphTeamsInstaller(
+            graph, settings.graph_endpoint, settings.teams_app_id, settings.graph_tenant_id
+        )
+    chats = TeamsChats(store, teams, clock, installer)
     limiter = RateLimiter(settings.teams_sends_per_second)
     # Stable across restarts on one host and port: a restarted process resumes its own
     # pending deliveries at once instead of waiting for their claims to expire.
@@ -117,11 +132,12 @@ async def build_services(
         instance_id=instance_id,
         lease=tuning.lease,
         clock=clock,
+        chats=chats,
     )
     people = People(store, directory, teams)
     # With Graph, the service mailbox writes only to people of its own organisation.
     mail = MailPolicy(settings.graph_tenant_id if settings.uses_graph else None)
-    groups = Groups(store, people, clock, mail)
+    groups = Groups(store, people, clock, mail, chats.access, newcomers=chats)
     relay = Relay(
         store,
         clock,
@@ -129,6 +145,7 @@ async def build_services(
         settings.max_message_chars,
         mail,
         SenderAllowance(settings.messages_per_minute_per_sender),
+        chats.access,
     )
     conversation = Conversation(
         store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants)

@@ -66,6 +66,9 @@ class Settings:
     teams_sends_per_second: int = 30
     delivery_deadline_hours: int = 24
     log_level: str = "INFO"
+    # The Teams app's id (manifest id, the catalog's externalId): installing Send for members
+    # who never opened it. Empty = no installation.
+    teams_app_id: str = ""
     # Set by the Azure deployment; exports the log to Application Insights when present.
     appinsights_connection_string: str = ""
 
@@ -86,6 +89,11 @@ class Settings:
     @property
     def uses_graph(self) -> bool:
         return bool(self.graph_client_id)
+
+    @property
+    def installs_teams_app(self) -> bool:
+        """Send installs itself for members who never opened it (needs Graph)."""
+        return self.uses_graph and bool(self.teams_app_id)
 
     def tenant_allowed(self, tenant_id: str) -> bool:
         return not self.allowed_tenants or tenant_id in self.allowed_tenants
@@ -144,6 +152,8 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         teams_sends_per_second=_integer(env, "TEAMS_SENDS_PER_SECOND", 30, low=1, high=50),
         delivery_deadline_hours=_integer(env, "DELIVERY_DEADLINE_HOURS", 24, low=1, high=24 * 14),
         log_level=text("LOG_LEVEL", "INFO").upper(),
+        # The manifest's id is MicrosoftAppId unless the package was built with another.
+        teams_app_id=text("TEAMS_APP_ID") or text("MicrosoftAppId"),
         appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
     )
     _check(settings)

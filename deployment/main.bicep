@@ -92,6 +92,9 @@ param amOriginator string = ''
 @description('Audience of Outlook action tokens (AM_AUDIENCE); empty = api://<public host>/<microsoftAppId>.')
 param amAudience string = ''
 
+@description('The Teams app\'s id (TEAMS_APP_ID): the manifest id, the externalId of the app in the organisation\'s catalog, with which Send installs itself for members who never opened it. Empty = microsoftAppId, as manifest/build.py does by default.')
+param teamsAppId string = ''
+
 @description('Comma-separated tenant ids allowed to use the bot (ALLOWED_TENANTS); empty = any.')
 param allowedTenants string = ''
 
@@ -159,6 +162,7 @@ var cosmosContainers = [
 var keyVaultSecretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'
 var acrPullRole = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 var useGraph = !empty(outlookSender) && !empty(graphClientId)
+var teamsAppIdOrDefault = empty(teamsAppId) ? microsoftAppId : teamsAppId
 var singleTenant = microsoftAppType == 'SingleTenant'
 
 // ---------------------------------------------------------------- monitoring
@@ -406,6 +410,8 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     DELIVERY_DEADLINE_HOURS: string(deliveryDeadlineHours)
     LOG_LEVEL: logLevel
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
+    // Used only with Graph (installing Send for members who never opened it).
+    TEAMS_APP_ID: teamsAppIdOrDefault
   }
   dependsOn: [
     secretsUser
@@ -496,3 +502,4 @@ output image string = '${registry.properties.loginServer}/${imageName}:${imageTa
 output keyVaultName string = vault.name
 output cosmosEndpoint string = cosmos.properties.documentEndpoint
 output amAudience string = actionAudience
+output teamsAppId string = teamsAppIdOrDefault

@@ -4,8 +4,16 @@ The package holds `manifest.json` (rendered from `manifest.template.json`), `col
 and `outline.png`. Settings come from the environment over an optional `.env` file,
 like the bot's own settings:
 
-- `MicrosoftAppId` (required): the bot's Entra app id, a GUID. It is the bot id, the
-  Teams app id and the `webApplicationInfo` id.
+- `MicrosoftAppId` (required): the bot's Entra app id, a GUID: the bot id.
+- `TEAMS_APP_ID` (optional, a GUID): the manifest `id`, which the organisation's app
+  catalog keeps as the app's `externalId`; default `MicrosoftAppId`. The bot reads the same
+  setting, with the same default, to find itself in the catalog and install itself for
+  members who never opened it (bot/config.py), so both must see the same value.
+- `GRAPH_CLIENT_ID` (optional, a GUID): the `webApplicationInfo` id; default
+  `MicrosoftAppId`. To install itself with Graph's
+  `TeamsAppInstallation.ReadWriteSelfForUser.All`, the Teams app must name in
+  `webApplicationInfo` the Entra app that holds that permission and calls Graph, which is
+  `GRAPH_CLIENT_ID` (by default the bot's own app registration).
 - `PUBLIC_BASE_URL` (required): the bot's public https base; its host goes into
   `validDomains`.
 - `AM_AUDIENCE` (optional): the `webApplicationInfo` resource; default
@@ -50,6 +58,8 @@ class BuildError(Exception):
 @dataclass(frozen=True)
 class PackageSettings:
     app_id: str
+    teams_app_id: str
+    web_application_id: str
     public_base_url: str
     host: str
     resource: str
@@ -61,6 +71,8 @@ class PackageSettings:
     def placeholders(self) -> dict[str, str]:
         return {
             "MicrosoftAppId": self.app_id,
+            "TEAMS_APP_ID": self.teams_app_id,
+            "WEB_APPLICATION_ID": self.web_application_id,
             "PUBLIC_BASE_URL": self.public_base_url,
             "PUBLIC_HOST": self.host,
             "WEB_APPLICATION_RESOURCE": self.resource,
@@ -91,6 +103,18 @@ def package_settings(values: Mapping[str, str]) -> PackageSettings:
         raise BuildError("MicrosoftAppId is empty; set it to the bot's Entra app id (a GUID)")
     if not _GUID.fullmatch(app_id):
         raise BuildError(f"MicrosoftAppId must be a GUID (the bot's Entra app id), got {app_id!r}")
+    # Same default as bot/config.py: the id the bot looks for in the app catalog.
+    teams_app_id = text("TEAMS_APP_ID") or app_id
+    if not _GUID.fullmatch(teams_app_id):
+        raise BuildError(
+            f"TEAMS_APP_ID must be a GUID (the Teams app's id in the catalog), got {teams_app_id!r}"
+        )
+    web_application_id = text("GRAPH_CLIENT_ID") or app_id
+    if not _GUID.fullmatch(web_application_id):
+        raise BuildError(
+            "GRAPH_CLIENT_ID must be a GUID (the Entra app that calls Microsoft Graph), "
+            f"got {web_application_id!r}"
+        )
     base = text("PUBLIC_BASE_URL").rstrip("/")
     if not base:
         raise BuildError("PUBLIC_BASE_URL is empty; set it to the bot's public https address")
@@ -103,6 +127,8 @@ def package_settings(values: Mapping[str, str]) -> PackageSettings:
         raise BuildError("TEAMS_DEVELOPER_NAME must be at most 32 characters")
     return PackageSettings(
         app_id=app_id,
+        teams_app_id=teams_app_id,
+        web_application_id=web_application_id,
         public_base_url=base,
         host=host,
         resource=text("AM_AUDIENCE") or f"api://{host}/{app_id}",
@@ -185,7 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as error:
         print(f"send: cannot build the Teams app package: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {path} (bot {settings.app_id}, domain {settings.host})")
+    print(
+        f"wrote {path} (Teams app {settings.teams_app_id}, bot {settings.app_id}, "
+        f"domain {settings.host})"
+    )
     return 0
 
 

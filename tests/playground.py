@@ -124,6 +124,16 @@ class Playground:
         async with self._session.post(f"{self.base}{path}", json=body) as response:
             assert response.status == 200, await response.text()
 
+    async def members(self, conversation_id: str) -> list[Json]:
+        """A conversation's roster, as the Playground's connector gives it to the bot."""
+        assert self._session is not None
+        async with self._session.get(
+            f"{self.base}/_connector/v3/conversations/{conversation_id}/members"
+        ) as response:
+            assert response.status == 200, await response.text()
+            members: list[Json] = await response.json()
+            return members
+
     async def install(self) -> None:
         await self._post(f"/_debug/conversation/{self.personal_chat}/installation", {})
 

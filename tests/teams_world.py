@@ -2,6 +2,10 @@
 
 Activities have the shapes Teams sends (personal and group chats, mentions,
 card submits); the bot's replies and relayed copies land in the fake connector.
+`colleague` makes someone who is in the directory (the fake Graph) and in Teams with the
+same Entra object id but has not installed Send; `connect_installs` makes an install
+through Graph do what Teams does: the app is installed in the connector and the bot gets
+the install events (installationUpdate, then conversationUpdate) on /api/messages.
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from tests.fakes.connector import FakeConnector, TeamsPerson
+from tests.fakes.graph import FakeGraph, GraphUser
 from tests.waiting import DEFAULT_TIMEOUT
 
 BOT_ID = "28:send-bot"
@@ -31,6 +37,8 @@ class TeamsWorld:
         self.tenant_id = tenant_id or connector.tenant_id
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
+        # (Teams user id, activity type, the bot's HTTP status) of each install event sent
+        self.install_events: list[tuple[str, str, int]] = []
 
     async def __aenter__(self) -> TeamsWorld:
         self._session = aiohttp.ClientSession()
@@ -53,6 +61,60 @@ class TeamsWorld:
         else:
             self.connector.people[person.user_id] = person
         return person
+
+    def colleague(
+        self,
+        name: str,
+        graph: FakeGraph,
+        *,
+        licence: bool = True,
+        blocked: bool = False,
+        aliases: Iterable[str] = (),
+    ) -> TeamsPerson:
+        """Someone of the organisation who has not installed Send: a directory user (their
+        UPN and mail are `email`; `aliases` are more SMTP addresses of theirs) whose object
+        id is their Teams aadObjectId, known to Teams without a chat with the bot.
+        `licence=False`: no Teams licence (Graph will not install apps for them, and Teams
+        does not know them); `blocked`: an app permission policy blocks Send for them."""
+        slug = re.sub(r"[^a-z]", "", name.lower())
+        email = f"{slug}@contoso.com"
+        user = graph.add_user(email, name, upn=email, aliases=aliases, teams_licence=licence)
+        if blocked:
+            graph.block_installs.add(user.id)
+        person = TeamsPerson(f"29:{slug}", name, email, user.id)
+        if licence:
+            self.connector.people[person.user_id] = person
+        return person
+
+    def connect_installs(self, graph: FakeGraph) -> None:
+        """An app installed through `graph` is installed in Teams for that person, and
+        the bot gets the events Teams sends then."""
+        graph.bot_app_id = self.connector.bot_app_id
+        graph.on_install = self._installed
+
+    async def _installed(self, user: GraphUser) -> None:
+        wanted = user.id.lower()
+        person = next(
+            (p for p in self.connector.people.values() if p.aad_object_id.lower() == wanted),
+            None,
+        )
+        if person is None:
+            raise LookupError(f"no Teams user has the object id {user.id}")
+        chat = self.connector.install(person.user_id)
+        conversation = {"id": chat, "conversationType": "personal", "tenantId": self.tenant_id}
+        sender = {"id": person.user_id, "aadObjectId": person.aad_object_id}
+        events = [
+            self.activity(person, conversation, type="installationUpdate", action="add"),
+            self.activity(
+                person, conversation, type="conversationUpdate", membersAdded=[{"id": BOT_ID}]
+            ),
+        ]
+        for event in events:
+            event["from"] = sender
+            status = await self.post(event)
+            self.install_events.append((person.user_id, str(event["type"]), status))
+            if status >= 300:
+                raise RuntimeError(f"the bot answered {event['type']} with {status}")
 
     def people(self, count: int, prefix: str = "Member") -> list[TeamsPerson]:
         return [

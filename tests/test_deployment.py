@@ -57,10 +57,10 @@ SETTINGS_IN_ORDER = [
     "DELIVERY_DEADLINE_HOURS",
     "LOG_LEVEL",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "TEAMS_APP_ID",
 ]
 # Documented in that table but not read yet; their rows say so.
 RESERVED_SETTINGS = [
-    "TEAMS_APP_ID",
     "AZURE_STORAGE_CONNECTION_STRING",
     "AZURE_STORAGE_CONTAINER",
     "MAX_MEDIA_BYTES",
@@ -229,6 +229,17 @@ def test_every_setting_is_an_app_setting() -> None:
     assert missing == []
     assert settings["HOST"] == "'0.0.0.0'"
     assert settings["ALLOW_LOCAL_MODE_ON_NETWORK"] == "'false'"
+
+
+def test_the_teams_app_id_defaults_to_the_bots_app_id_like_the_code() -> None:
+    """TEAMS_APP_ID is the manifest id manifest/build.py writes: by default MicrosoftAppId."""
+    assert "param teamsAppId string = ''" in BICEP
+    assert app_settings()["TEAMS_APP_ID"] == "teamsAppIdOrDefault"
+    assert "var teamsAppIdOrDefault = empty(teamsAppId) ? microsoftAppId : teamsAppId" in BICEP
+    assert "output teamsAppId string = teamsAppIdOrDefault" in BICEP
+    env = {"MicrosoftAppId": "an-app", "MicrosoftAppPassword": "secret"}
+    assert parse_settings(env).teams_app_id == "an-app"
+    assert parse_settings({**env, "TEAMS_APP_ID": "a-teams-app"}).teams_app_id == "a-teams-app"
 
 
 def test_secrets_are_key_vault_references() -> None:

@@ -16,13 +16,24 @@ import jsonschema
 import pytest
 from PIL import Image
 
+from bot.config import parse_settings
 from bot.core.commands import Verb
 from manifest import build
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "teams-manifest-1.29.schema.json").read_text())
 APP_ID = "6f1c2b3a-9d8e-4f70-a1b2-c3d4e5f60718"
+TEAMS_APP_ID = "0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
+GRAPH_APP_ID = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 SETTINGS = {"MicrosoftAppId": APP_ID, "PUBLIC_BASE_URL": "https://send.contoso.example/"}
+# Settings the builder reads that a test run's environment must not bring in.
+BUILD_SETTINGS = (
+    "MicrosoftAppId",
+    "PUBLIC_BASE_URL",
+    "AM_AUDIENCE",
+    "TEAMS_APP_ID",
+    "GRAPH_CLIENT_ID",
+)
 PERSONAL_COMMANDS = ["help", "new", "groups", "use", "to", "members", "history", "mute", "outlook"]
 
 
@@ -71,6 +82,46 @@ def test_ids_and_domains_come_from_the_settings(manifest: dict[str, Any]) -> Non
     }
     assert manifest["developer"]["websiteUrl"] == "https://send.contoso.example"
     assert "{{" not in json.dumps(manifest)
+
+
+def test_the_manifest_id_follows_teams_app_id_and_the_bot_keeps_its_own(tmp_path: Path) -> None:
+    """TEAMS_APP_ID is the app's id in the catalog (its externalId): the manifest `id`."""
+    manifest, _ = built(tmp_path, TEAMS_APP_ID=f"  {TEAMS_APP_ID} ")
+    jsonschema.Draft4Validator(SCHEMA).validate(manifest)
+    assert manifest["id"] == TEAMS_APP_ID
+    assert manifest["bots"][0]["botId"] == APP_ID
+    assert manifest["webApplicationInfo"]["id"] == APP_ID
+
+
+def test_web_application_info_names_the_bots_entra_app(manifest: dict[str, Any]) -> None:
+    """Installing itself for others (TeamsAppInstallation.ReadWriteSelfForUser.All) needs
+    `webApplicationInfo` with the Entra app that calls Graph: by default the bot's own."""
+    info = manifest["webApplicationInfo"]
+    assert info["id"] == manifest["bots"][0]["botId"] == APP_ID
+    assert info["resource"].startswith("api://")
+    assert set(info) <= set(SCHEMA["properties"]["webApplicationInfo"]["properties"])
+
+
+def test_a_separate_graph_app_registration_is_the_web_application_info_id(tmp_path: Path) -> None:
+    manifest, _ = built(tmp_path, GRAPH_CLIENT_ID=GRAPH_APP_ID)
+    jsonschema.Draft4Validator(SCHEMA).validate(manifest)
+    assert manifest["webApplicationInfo"]["id"] == GRAPH_APP_ID
+    assert manifest["bots"][0]["botId"] == manifest["id"] == APP_ID
+
+
+@pytest.mark.parametrize("teams_app_id", ["", TEAMS_APP_ID])
+def test_the_package_id_is_the_one_the_bot_looks_for_in_the_catalog(teams_app_id: str) -> None:
+    """The builder and bot/config.py read TEAMS_APP_ID with the same default."""
+    values = {**SETTINGS, "MicrosoftAppPassword": "secret", "TEAMS_APP_ID": teams_app_id}
+    package = build.package_settings(values)
+    assert package.teams_app_id == parse_settings(values).teams_app_id
+    assert package.teams_app_id == (teams_app_id or APP_ID)
+
+
+@pytest.mark.parametrize("name", ["TEAMS_APP_ID", "GRAPH_CLIENT_ID"])
+def test_the_builder_refuses_an_id_that_is_not_a_guid(name: str) -> None:
+    with pytest.raises(build.BuildError, match=f"^{name} must be a GUID"):
+        build.package_settings({**SETTINGS, name: "send-app"})
 
 
 def test_am_audience_and_developer_settings_override_the_defaults(tmp_path: Path) -> None:
@@ -157,6 +208,8 @@ def test_the_builder_refuses_an_empty_or_malformed_app_id_in_one_line(
     app_id: str,
     named: str,
 ) -> None:
+    for name in BUILD_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MicrosoftAppId", app_id)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://send.contoso.example")
     output = tmp_path / "send-teams-app.zip"
@@ -183,7 +236,7 @@ def test_an_unknown_template_placeholder_is_refused(tmp_path: Path) -> None:
 
 def test_python_dash_m_manifest_build_writes_dist_from_a_dotenv(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"MicrosoftAppId={APP_ID}\nPUBLIC_BASE_URL=https://a.example\n")
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS and k != "AM_AUDIENCE"}
+    env = {k: v for k, v in os.environ.items() if k not in BUILD_SETTINGS}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(
         [sys.executable, "-m", "manifest.build"],
@@ -196,4 +249,7 @@ def test_python_dash_m_manifest_build_writes_dist_from_a_dotenv(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     package = zipfile.ZipFile(io.BytesIO((tmp_path / "dist" / "send-teams-app.zip").read_bytes()))
-    assert json.loads(package.read("manifest.json"))["validDomains"] == ["a.example"]
+    manifest = json.loads(package.read("manifest.json"))
+    assert manifest["validDomains"] == ["a.example"]
+    assert manifest["id"] == manifest["webApplicationInfo"]["id"] == APP_ID
+    assert f"Teams app {APP_ID}" in result.stdout

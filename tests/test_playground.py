@@ -72,3 +72,31 @@ async def test_group_from_a_group_chat_and_a_message_to_it(playground: Playgroun
     reply = await playground.ask("members")
     assert "Launch team has 6 members" in reply
     assert "Megan Bowen <meganb@example.com>: Teams and Outlook" in reply
+
+
+async def test_the_readme_example_reaches_the_members_in_teams(playground: Playground) -> None:
+    """What README.md tells a new user to type, in that order, reaches Megan and Adele in
+    their Teams chats: the group chat makes the bot know its people, then their addresses
+    typed in the 1:1 chat name those people (no Graph directory in the Playground)."""
+    await playground.say(playground.group_chat, "new team", mention_bot=True)
+    await playground.wait(lambda: bool(playground.texts(playground.group_chat)), what="group reply")
+
+    reply = await playground.ask("new lunch: meganb@example.com, adelev@example.com")
+    assert reply.startswith("Created lunch with Megan Bowen, Adele Vance."), reply
+    await playground.say(playground.personal_chat, "Friday 12:30, are you in?")
+
+    def copies() -> list[dict[str, object]]:
+        return [
+            r
+            for r in playground.bot_requests
+            if r.get("attachments") and r.get("summary") == "Alex Wilber in lunch"
+        ]
+
+    await playground.wait(lambda: len(copies()) == 2, what="two relayed copies")
+    roster = await playground.members(playground.group_chat)
+    names = {str(m["id"]): str(m["name"]) for m in roster}
+    reached = sorted(names[str(r["recipient"]["id"])] for r in copies())  # type: ignore[index]
+    assert reached == ["Adele Vance", "Megan Bowen"]
+    members = await playground.ask("members")
+    assert "Megan Bowen <meganb@example.com>: Teams and Outlook" in members
+    assert "Adele Vance <adelev@example.com>: Teams and Outlook" in members

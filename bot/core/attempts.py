@@ -17,6 +17,10 @@ from bot.core.model import Delivery, DeliveryState
 from bot.core.ports import SendOutcome
 
 GONE = "gone"  # last_error of a copy Teams will not take: the person blocked or left the bot
+# last_error of a copy for someone Teams cannot be used for (Send could not be installed):
+# "outlook only: <why>" the first time (the sender is told), QUIET after that.
+OUTLOOK_ONLY = "outlook only"
+QUIET = "outlook only, already told"
 
 
 @dataclass(frozen=True)

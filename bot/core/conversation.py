@@ -103,7 +103,7 @@ class Conversation:
                     return Answer(CANCELLED, dialog=DialogStep.CANCEL)
                 return Answer(dialog=DialogStep.CONTINUE, person=person)
             person = await self._set_in_dialog(person, False)
-        parsed = parse(request.text)
+        parsed = _with_names(parse(request.text), request)
         # Messages are de-duplicated by their message id when stored; commands here.
         if isinstance(parsed, Command) and not await self._first_time(request, taken):
             return Answer()
@@ -293,3 +293,17 @@ class Conversation:
                 return await g.delete(person, group)
             case _:
                 raise Refused("Type help for the list of commands.")
+
+
+def _with_names(parsed: Command | Chat, request: TeamsRequest) -> Command | Chat:
+    """What is relayed keeps each @mention as the name people saw ("thanks Megan for the
+    slides"); commands read their members from the mentions themselves."""
+    if not request.spoken or not request.mentions:
+        return parsed
+    if isinstance(parsed, Chat):
+        return Chat(request.spoken.strip())
+    if parsed.verb is Verb.TO:
+        spoken = parse(request.spoken)
+        if isinstance(spoken, Command) and spoken.verb is Verb.TO:
+            return replace(parsed, rest=spoken.rest)
+    return parsed

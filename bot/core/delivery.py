@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.core.attempts import GONE, RetryPolicy, due, failed, settle
+from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET, RetryPolicy, due, failed, settle
 from bot.core.model import (
     Channel,
     Delivery,
@@ -25,7 +25,9 @@ from bot.core.model import (
     Group,
     Message,
     Person,
+    TeamsReach,
 )
+from bot.core.notices import failure_notice
 from bot.core.people import update_person
 from bot.core.ports import (
     Clock,
@@ -38,6 +40,7 @@ from bot.core.ports import (
     TeamsSender,
 )
 from bot.core.ratelimit import RateLimiter
+from bot.core.reach import Reach, TeamsChats
 from bot.core.relay import record_in_group
 from bot.core.retry import read_modify_write
 from bot.core.thread import OutlookThread
@@ -62,9 +65,11 @@ class DeliveryWorker:
         *,
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        chats: TeamsChats | None = None,
     ) -> None:
         self._store = store
         self._teams = teams
+        self._chats = chats or TeamsChats(store, teams, clock)
         self._thread = OutlookThread(store, outlook)
         self._limiter = limiter
         self._policy = policy or RetryPolicy()
@@ -80,6 +85,10 @@ class DeliveryWorker:
         # Messages delivered at once. Delivery states are saved per message, so this also
         # bounds how many copies a crash can leave sent-but-unrecorded (sent twice later).
         self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def chats(self) -> TeamsChats:
+        return self._chats
 
     def claim(self, now: datetime) -> tuple[str, datetime]:
         return self.instance_id, now + self._lease
@@ -156,6 +165,7 @@ class DeliveryWorker:
     async def drain(self, grace: float) -> None:
         """Waits for in-flight deliveries, then releases the claims of what is left,
         so another instance (or the next start) takes it over at once."""
+        await self._chats.drain(grace)
         left: set[asyncio.Task[None]] = set()
         if self._tasks:
             _, left = await asyncio.wait(set(self._tasks), timeout=grace)
@@ -292,10 +302,29 @@ class DeliveryWorker:
         people: dict[str, Person],
     ) -> Delivery:
         person = people.get(delivery.recipient_id)
-        if person is None or person.teams is None:
+        if person is None:
             return failed(delivery, "no Teams identity")
-        person = people[person.person_id] = await self._ensure_chat(person)
-        if person.teams is None or not person.teams.conversation_id:
+        found = await self._chats.chat(person, await self._via(message, people))
+        person = people[person.person_id] = found.person
+        now = self._clock.now()
+        if found.reach is Reach.RETRY:
+            log.warning(
+                "teams chat not ready, will be retried",
+                extra={"message_id": message.message_id, "recipient": person.person_id},
+            )
+            return settle(
+                delivery,
+                SendOutcome.RETRY,
+                found.detail,
+                found.retry_after,
+                now,
+                message.sent_at,
+                self._policy,
+            )
+        if found.reach is Reach.OUTLOOK_ONLY:
+            # Told once, the first time Teams is found unusable for them.
+            return failed(delivery, f"{OUTLOOK_ONLY}: {found.detail}" if found.news else QUIET)
+        if found.reach is Reach.GONE or person.teams is None:
             return failed(delivery, GONE)
         await self._limiter.wait(
             message.tenant_id, person.teams.conversation_id, lane=message.group_id
@@ -329,17 +358,14 @@ class DeliveryWorker:
             self._policy,
         )
 
-    async def _ensure_chat(self, person: Person) -> Person:
-        if person.teams is None or person.teams.conversation_id:
-            return person
-        conversation_id = await self._teams.open_chat(person)
-        if not conversation_id:
-            return person
-        teams = replace(person.teams, conversation_id=conversation_id, reachable=True)
-        updated = await update_person(
-            self._store, person.tenant_id, person.person_id, lambda p: replace(p, teams=teams)
-        )
-        return updated or replace(person, teams=teams)
+    async def _via(self, message: Message, people: dict[str, Person]) -> TeamsReach | None:
+        """Someone's Teams reach in the tenant (the sender's first): where to reach a person
+        Send never heard from in Teams. Read only when needed."""
+        for person in people.values():
+            if person.teams is not None and person.teams.service_url:
+                return person.teams
+        sender = await self._store.get_person(message.tenant_id, message.sender_id)
+        return sender.teams if sender is not None else None
 
     async def _mark_unreachable(self, person: Person) -> None:
         def change(p: Person) -> Person:
@@ -380,37 +406,10 @@ class DeliveryWorker:
         people: dict[str, Person],
     ) -> None:
         """One notice per round about copies that finally failed (each fails only once)."""
+        text = failure_notice(message, group, failures, people)
+        if not text:
+            return
         sender = await self._store.get_person(message.tenant_id, message.sender_id)
         if sender is None or not sender.teams_chat_ready:
             return
-        mailed = {
-            a for d in message.deliveries if d.channel is Channel.OUTLOOK for a in d.addresses
-        }
-        gone = [
-            people[d.recipient_id]
-            for d in failures
-            if d.last_error == GONE and d.recipient_id in people
-        ]
-        lines = []
-        if gone:
-            who = ", ".join(sorted(p.display_name for p in gone))
-            if all(p.email in mailed for p in gone):
-                lines.append(
-                    f"{who} could not be reached in Teams; they still get the Outlook copy."
-                )
-            else:
-                lines.append(f"{who} could not be reached in Teams.")
-        for d in failures:
-            if d.last_error == GONE:
-                continue
-            if d.channel is Channel.OUTLOOK:
-                lines.append(
-                    f"Your message to {group.name} was not added to its Outlook thread ({d.last_error})."
-                )
-            else:
-                person = people.get(d.recipient_id)
-                name = person.display_name if person else d.recipient_id
-                lines.append(
-                    f"{name} did not get your message to {group.name} in Teams ({d.last_error})."
-                )
-        await self._teams.send_notice(sender, "\n".join(lines))
+        await self._teams.send_notice(sender, text)

@@ -13,6 +13,7 @@ from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
 from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
+from bot.core.reach import NewMembers, TeamsAccess
 from bot.core.relay import wants_teams_copy
 from bot.core.retry import read_modify_write
 
@@ -79,12 +80,20 @@ def _names(people: Sequence[Person | Member]) -> str:
 
 class Groups:
     def __init__(
-        self, store: Store, people: People, clock: Clock, mail: MailPolicy | None = None
+        self,
+        store: Store,
+        people: People,
+        clock: Clock,
+        mail: MailPolicy | None = None,
+        access: TeamsAccess | None = None,
+        newcomers: NewMembers | None = None,
     ) -> None:
         self._store = store
         self._mail = mail or MailPolicy()
         self._people = people
         self._clock = clock
+        self._access = access or TeamsAccess()
+        self._newcomers = newcomers
 
     async def of(self, person: Person) -> list[Group]:
         return await self._store.groups_of(person.tenant_id, person.person_id)
@@ -166,7 +175,11 @@ class Groups:
             )
         return await self.create_with(owner, name, everyone)
 
-    async def create_with(self, owner: Person, name: str, everyone: Sequence[Person]) -> Created:
+    async def create_with(
+        self, owner: Person, name: str, everyone: Sequence[Person], *, activate: bool = True
+    ) -> Created:
+        """A new group; `activate` (a `new` typed in the 1:1 chat) makes it the owner's
+        active group: made anywhere else, it is not, so plain text keeps its destination."""
         await self.check_unique(owner, everyone, name)
         everyone = await self._people.save_new(everyone)
         now = self._clock.now()
@@ -180,8 +193,11 @@ class Groups:
                 created_at=now,
             )
         )
-        await self.set_active(owner, group.group_id)
+        if activate:
+            await self.set_active(owner, group.group_id)
         others = [p for p in everyone if p.person_id != owner.person_id]
+        if self._newcomers is not None:
+            self._newcomers.arrived(group, others, owner)
         text = (
             f"Created {name} with {_names(others) or 'only you so far'}. "
             f"Anything you type now goes to {name}."
@@ -191,10 +207,12 @@ class Groups:
     async def create_from_chat(self, everyone: Sequence[Person], name: str) -> str:
         """`@Send new <name>` in a group chat: a group of the chat's roster, sender first."""
         check_chat_size(len(everyone))
-        created = await self.create_with(everyone[0], check_name(name), everyone)
+        created = await self.create_with(everyone[0], check_name(name), everyone, activate=False)
+        named = created.group.name
         return (
-            f"Made the Send group {created.group.name} with the {len(everyone)} people of this chat. "
-            "Each of you gets its messages in a 1:1 chat with me and in Outlook."
+            f"Made the Send group {named} with the {len(everyone)} people of this chat. "
+            "Each of you gets its messages in a 1:1 chat with me and in Outlook. "
+            f"To write to it there: use {named}, or to {named}: <text>."
         )
 
     async def _resolve(self, sender: Person, members: MemberList) -> list[Person]:
@@ -231,11 +249,15 @@ class Groups:
                 )
             return replace(g, members=(*g.members, *added))
 
-        await self._update(group, change, owner=sender.person_id)
+        updated = await self._update(group, change, owner=sender.person_id)
+        if self._newcomers is not None:
+            self._newcomers.arrived(updated, new, sender)
         return f"Added {_names(new)} to {group.name}."
 
     async def remove(self, sender: Person, group: Group, who: str, mentioned: Sequence[str]) -> str:
-        member = _pick_member(group, who, mentioned)
+        key = who.strip().strip("<>").lower().removeprefix("mailto:")
+        named = await self._store.person_for_address(group.tenant_id, key) if "@" in key else None
+        member = _pick_member(group, who, [*mentioned, *([named.person_id] if named else [])])
         if member is None:
             raise Refused(f"{who.strip() or 'That person'} is not a member of {group.name}.")
         if member.person_id == sender.person_id:
@@ -346,17 +368,24 @@ class Groups:
         people = {
             p.person_id: p for p in await self._store.get_people(group.tenant_id, group.member_ids)
         }
+        now = self._clock.now()
         lines = [f"{group.name} has {len(group.members)} members:"]
         for m in group.members:
             person = people.get(m.person_id)
             ways = []
-            if person is not None and wants_teams_copy(person, group):
+            if person is not None and wants_teams_copy(person, group, self._access, now):
                 ways.append("Teams")
             if person is not None and self._mail.mails(person):
                 ways.append("Outlook")
-            label = m.display_name + (" (owner)" if m.person_id == group.owner_id else "")
-            address = f" <{person.email}>" if person is not None and person.email else ""
-            lines.append(f"- {label}{address}: {' and '.join(ways) or 'no copies'}")
+            how = " and ".join(ways) or "no copies"
+            if person is not None and self._access.outlook_only(person) and ways == ["Outlook"]:
+                how = f"Outlook only ({person.teams_unavailable})"
+            name = (person.display_name if person else "") or m.display_name
+            label = name + (" (owner)" if m.person_id == group.owner_id else "")
+            # The address tells two people of one name apart; never shown twice.
+            email = person.email if person is not None else ""
+            address = f" <{email}>" if email and email.lower() != name.lower() else ""
+            lines.append(f"- {label}{address}: {how}")
         return "\n".join(lines)
 
     async def history_text(self, sender: Person, name: str) -> str:

@@ -84,11 +84,11 @@ async def forget(store: LifecycleStore, address: str) -> Forgotten:
     messages; their address leaves every delivery. Their person document goes last, so a
     run that fails part-way can be run again.
     """
-    person_id = normalize_address(address)
-    found = await store.people_with_id(person_id)
+    found = await store.people_with_address(normalize_address(address))
     left = deleted = changed = 0
     for person in found:
-        gone = _Gone(person_id, {person_id, normalize_address(person.email)} - {""})
+        person_id = person.person_id
+        gone = _Gone(person_id, {normalize_address(a) for a in person.known_addresses})
         for group in await store.groups_in(person.tenant_id):
             if group.has_member(person_id) and len(group.members) == 1:
                 await store.delete_group(group)

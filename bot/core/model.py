@@ -29,9 +29,15 @@ class TeamsReach:
 
 @dataclass(frozen=True)
 class Person:
+    """Someone of a tenant. `person_id` is opaque: the Entra object id for people Send met
+    with one, an address or `teams:<user id>` for people met before (or without Graph).
+    Every name a person is known by (object id, Teams user id, `email`, `addresses`) finds
+    them through the store's aliases."""
+
     tenant_id: str
     person_id: str
     display_name: str
+    # The primary address, where Outlook copies go.
     email: str = ""
     aad_object_id: str = ""
     teams: TeamsReach | None = None
@@ -39,11 +45,25 @@ class Person:
     outlook_on: bool = True
     # True while the `new` dialog waits for this person's answer.
     in_dialog: bool = False
+    # Other addresses of theirs (UPN, proxy addresses): a Reply All from any of them counts.
+    addresses: tuple[str, ...] = ()
+    # Why Send cannot reach them in Teams (installation refused...), "" when it can or may;
+    # not tried again before `teams_retry_at`.
+    teams_unavailable: str = ""
+    teams_retry_at: datetime | None = None
     version: str | None = None
 
     @property
     def teams_chat_ready(self) -> bool:
         return bool(self.teams and self.teams.conversation_id and self.teams.reachable)
+
+    @property
+    def known_addresses(self) -> frozenset[str]:
+        """Every address of theirs, lower-case."""
+        found = {self.email, *self.addresses}
+        if "@" in self.person_id:
+            found.add(self.person_id)
+        return frozenset(a.lower() for a in found if a)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,23 @@ from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList, Mention, normalize_address
 from bot.core.model import Group, Person, TeamsReach
-from bot.core.ports import ConcurrentUpdate, Directory, RosterEntry, Store, TeamsRoster
+from bot.core.ports import (
+    ConcurrentUpdate,
+    Directory,
+    DirectoryEntry,
+    RosterEntry,
+    Store,
+    TeamsRoster,
+)
 from bot.core.requests import TeamsRequest, TeamsUser
 from bot.core.retry import read_modify_write
 
 
-def person_id_for(email: str, teams_user_id: str) -> str:
-    """People are known by e-mail/UPN (the same in Teams and Outlook); a Teams id otherwise."""
+def person_id_for(email: str, teams_user_id: str, aad_object_id: str = "") -> str:
+    """A new person's id: their Entra object id (the same in Teams, Graph and action
+    tokens); without one (no Graph, no Teams yet) their address, else their Teams id."""
+    if aad_object_id:
+        return aad_object_id.lower()
     return normalize_address(email) if email else f"teams:{teams_user_id}"
 
 
@@ -110,12 +120,14 @@ class People:
         for mentioned in request.mentions:
             known = await self._store.person_for_teams_user(tenant_id, mentioned.user_id)
             email = known.email if known else ""
+            object_id = (known.aad_object_id if known else "") or mentioned.aad_object_id
             # A 1:1 chat's roster holds only its owner: asking Teams about anyone else is a 404.
             if not known and not request.personal:
                 entry = await self._roster.member(
                     request.sender.service_url, request.conversation_id, mentioned.user_id
                 )
                 email = entry.email if entry else ""
+                object_id = (entry.aad_object_id if entry else "") or object_id
             user = TeamsUser(
                 tenant_id=tenant_id,
                 user_id=mentioned.user_id,
@@ -123,6 +135,7 @@ class People:
                 service_url=request.sender.service_url,
                 bot_id=request.sender.bot_id,
                 email=email,
+                aad_object_id=object_id,
             )
             person = await self.register(user, names=False)
             mentions.append(
@@ -164,11 +177,7 @@ class People:
         for attempt in range(5):
             person = known if attempt == 0 and known is not None else None
             if person is None:
-                person = await self._store.person_for_teams_user(user.tenant_id, user.user_id)
-            if person is None:
-                person = await self._store.get_person(
-                    user.tenant_id, person_id_for(user.email, user.user_id)
-                )
+                person = await self._find(user)
             updated = _merge(
                 person, user if names or person is None else replace(user, display_name="")
             )
@@ -180,6 +189,15 @@ class People:
                 continue
         raise ConcurrentUpdate(f"person {user.user_id} keeps changing")
 
+    async def _find(self, user: TeamsUser) -> Person | None:
+        """The stored person a Teams user is: by Teams id, else object id, else address."""
+        person = await self._store.person_for_teams_user(user.tenant_id, user.user_id)
+        if person is None and user.aad_object_id:
+            person = await self._store.person_for_object(user.tenant_id, user.aad_object_id)
+        if person is None and user.email:
+            person = await self._store.person_for_address(user.tenant_id, user.email)
+        return person
+
     async def resolve(self, tenant_id: str, members: MemberList) -> tuple[list[Person], list[str]]:
         """People for a member list; unknown addresses become Outlook-only people.
 
@@ -190,7 +208,7 @@ class People:
         found: list[Person] = []
         new: list[Person] = []
         for address in members.addresses:
-            person = await self._store.get_person(tenant_id, address)
+            person = await self._store.person_for_address(tenant_id, address)
             if person is not None:
                 found.append(person)
                 continue
@@ -199,15 +217,14 @@ class People:
                 if entry is None:
                     problems.append(f"{address} is not a person in your organisation")
                     continue
-                new.append(
-                    Person(
-                        tenant_id=tenant_id,
-                        person_id=normalize_address(entry.email),
-                        display_name=entry.display_name or entry.email,
-                        email=normalize_address(entry.email),
-                        aad_object_id=entry.aad_object_id,
-                    )
-                )
+                # Known already by their object id (from Teams) or by their primary address.
+                person = await self._store.person_for_object(tenant_id, entry.aad_object_id)
+                if person is None and normalize_address(entry.email) != address:
+                    person = await self._store.person_for_address(tenant_id, entry.email)
+                if person is not None:
+                    found.append(person)
+                    continue
+                new.append(_from_directory(tenant_id, entry))
             elif self._directory is not None:
                 # Graph mode, another organisation: an address nobody can vouch for would
                 # make the service mailbox write to anyone. Teams @mentions still work.
@@ -224,6 +241,8 @@ class People:
                 )
         for mention in members.mentions:
             person = await self._store.person_for_teams_user(tenant_id, mention.teams_user_id)
+            if person is None and mention.aad_object_id:
+                person = await self._store.person_for_object(tenant_id, mention.aad_object_id)
             if person is None:
                 new.append(_from_mention(tenant_id, mention))
             else:
@@ -251,13 +270,26 @@ class People:
         return saved
 
 
+def _from_directory(tenant_id: str, entry: DirectoryEntry) -> Person:
+    email = normalize_address(entry.email)
+    others = tuple(sorted({normalize_address(a) for a in entry.addresses} - {email, ""}))
+    return Person(
+        tenant_id=tenant_id,
+        person_id=person_id_for(email, "", entry.aad_object_id),
+        display_name=entry.display_name or email,
+        email=email,
+        aad_object_id=entry.aad_object_id,
+        addresses=others,
+    )
+
+
 def _from_mention(tenant_id: str, mention: Mention) -> Person:
     reach = None
     if mention.service_url:
         reach = TeamsReach(mention.teams_user_id, mention.service_url, mention.bot_id)
     return Person(
         tenant_id=tenant_id,
-        person_id=person_id_for(mention.email, mention.teams_user_id),
+        person_id=person_id_for(mention.email, mention.teams_user_id, mention.aad_object_id),
         display_name=mention.display_name,
         email=normalize_address(mention.email) if mention.email else "",
         aad_object_id=mention.aad_object_id,
@@ -279,16 +311,24 @@ def _merge(person: Person | None, user: TeamsUser) -> Person:
     if person is None:
         return Person(
             tenant_id=user.tenant_id,
-            person_id=person_id_for(user.email, user.user_id),
+            person_id=person_id_for(user.email, user.user_id, user.aad_object_id),
             display_name=user.display_name or user.email or user.user_id,
             email=normalize_address(user.email) if user.email else "",
             aad_object_id=user.aad_object_id,
             teams=reach,
         )
+    address = normalize_address(user.email) if user.email else ""
+    addresses = person.addresses
+    if address and person.email and address not in person.known_addresses:
+        addresses = (*addresses, address)  # their UPN, when Outlook knows another address
     return replace(
         person,
         display_name=user.display_name or person.display_name,
-        email=person.email or (normalize_address(user.email) if user.email else ""),
+        email=person.email or address,
         aad_object_id=person.aad_object_id or user.aad_object_id,
+        addresses=addresses,
         teams=reach,
+        # Their own chat with Send: whatever kept Teams from them before is over.
+        teams_unavailable="" if user.conversation_id else person.teams_unavailable,
+        teams_retry_at=None if user.conversation_id else person.teams_retry_at,
     )

@@ -32,6 +32,14 @@ class Store(Protocol):
         """Which person a Teams user is (cheap: the answer never changes once known)."""
         ...
 
+    async def person_for_object(self, tenant_id: str, aad_object_id: str) -> Person | None:
+        """The person with this Entra object id."""
+        ...
+
+    async def person_for_address(self, tenant_id: str, address: str) -> Person | None:
+        """The person known by this address (primary, UPN or proxy), any letter case."""
+        ...
+
     async def get_people_and_group(
         self, tenant_id: str, person_ids: Sequence[str], group_id: str
     ) -> tuple[list[Person], Group | None]:
@@ -105,12 +113,12 @@ class LifecycleStore(Store, Protocol):
         """The group of that id, else the groups of that name; in one tenant, or in all."""
         ...
 
-    async def people_with_id(self, person_id: str) -> list[Person]:
-        """The person of that id in every tenant where it is known."""
+    async def people_with_address(self, address: str) -> list[Person]:
+        """The person known by that address in every tenant where it is known."""
         ...
 
     async def delete_person(self, person: Person) -> None:
-        """Deletes a person with their Teams aliases and the state of their chat with the bot."""
+        """Deletes a person with their aliases and the state of their chat with the bot."""
         ...
 
 
@@ -155,9 +163,18 @@ class TeamsSender(Protocol):
         """A one-line notice from the bot itself (not a relayed message)."""
         ...
 
-    async def open_chat(self, person: Person) -> str | None:
-        """Creates the 1:1 chat with a person known from a roster; its conversation id or None."""
+    async def open_chat(self, person: Person, service_url: str, bot_id: str) -> OpenedChat:
+        """Creates the 1:1 chat with a person (by Teams user id, else Entra object id).
+        Teams opens one only when Send is installed for them or shares a chat with them."""
         ...
+
+
+@dataclass(frozen=True)
+class OpenedChat:
+    outcome: SendOutcome  # SENT: opened; GONE: Teams refused; RETRY: a passing failure
+    conversation_id: str = ""
+    retry_after: float = 0.0
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +210,8 @@ class DirectoryEntry:
     email: str
     display_name: str
     aad_object_id: str = ""
+    # Their other addresses: UPN and proxy addresses, without the "smtp:" prefix.
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,3 +248,25 @@ class Directory(Protocol):
         ...
 
     async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None: ...
+
+
+class InstallOutcome(StrEnum):
+    READY = "ready"  # installed (or already was): the chat is known
+    RETRY = "retry"  # a passing failure (throttled, outage): try again later
+    REFUSED = "refused"  # Teams cannot be used for them now (policy, licence, no such user)
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    outcome: InstallOutcome
+    conversation_id: str = ""
+    detail: str = ""
+    retry_after: float | None = None
+
+
+class TeamsInstaller(Protocol):
+    """Installs Send as a personal app for someone who never opened it (Microsoft Graph)."""
+
+    async def install(self, tenant_id: str, aad_object_id: str) -> InstallResult:
+        """Installs it (already installed is fine) and finds the 1:1 chat with the bot."""
+        ...

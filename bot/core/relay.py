@@ -27,6 +27,7 @@ from bot.core.model import (
 )
 from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
+from bot.core.reach import TeamsAccess
 from bot.core.retry import read_modify_write
 
 DEFAULT_PER_MINUTE = 30  # MESSAGES_PER_MINUTE_PER_SENDER's default
@@ -42,9 +43,9 @@ class DeliveryQueue(Protocol):
         ...
 
 
-def wants_teams_copy(person: Person, group: Group) -> bool:
+def wants_teams_copy(person: Person, group: Group, access: TeamsAccess, now: datetime) -> bool:
     member = group.member(person.person_id)
-    return bool(member is not None and not member.muted and person.teams and person.teams.reachable)
+    return member is not None and not member.muted and access.possible(person, now)
 
 
 class Relay:
@@ -56,8 +57,10 @@ class Relay:
         max_message_chars: int,
         mail: MailPolicy | None = None,
         allowance: SenderAllowance | None = None,
+        access: TeamsAccess | None = None,
     ) -> None:
         self._store = store
+        self._access = access or TeamsAccess()
         self._mail = mail or MailPolicy()
         self._allowance = allowance or SenderAllowance(DEFAULT_PER_MINUTE)
         self._clock = clock
@@ -112,10 +115,11 @@ class Relay:
             people = [known[o] for o in others]
         else:
             people = await self._store.get_people(group.tenant_id, others)
+        accepted_at = self._clock.now()
         deliveries = tuple(
             Delivery(recipient_id=p.person_id, channel=Channel.TEAMS)
             for p in people
-            if wants_teams_copy(p, group)
+            if wants_teams_copy(p, group, self._access, accepted_at)
         )
         # The Outlook conversation is the group's whole record, so the sender is in it too.
         addresses = tuple(sorted({p.email for p in (sender, *people) if self._mail.mails(p)}))

@@ -35,6 +35,8 @@ class MentionedUser:
 
     user_id: str
     display_name: str
+    # Teams names the Entra object id in the mention when it knows it.
+    aad_object_id: str = ""
 
 
 class ActionKind(StrEnum):
@@ -61,6 +63,9 @@ class TeamsRequest:
     activity_key: str
     # The typed text without mention markup (mentions travel in `mentions`).
     text: str = ""
+    # The text as people read it: each @mention as the name it shows (the bot's removed).
+    # What a plain message relays; "" means the same as `text`.
+    spoken: str = ""
     mentions: tuple[MentionedUser, ...] = ()
     mentions_bot: bool = False
     action: CardAction | None = None

@@ -108,6 +108,6 @@ class OutlookActions:
                 if person.aad_object_id == actor.object_id:
                     return person
         for person in members:
-            if actor.address and person.person_id == actor.address:
+            if actor.address and actor.address.lower() in person.known_addresses:
                 return None if person.aad_object_id else person
         return None

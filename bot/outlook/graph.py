@@ -34,7 +34,6 @@ import aiohttp
 
 from bot.core.ports import (
     Clock,
-    DirectoryEntry,
     RecordResult,
     SendOutcome,
     ThreadMail,
@@ -330,37 +329,3 @@ def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") 
         # Not going to get better by itself: misconfiguration or a refused mail.
         return RecordResult(SendOutcome.REFUSED, detail=detail)
     return RecordResult(SendOutcome.RETRY, retry_after=response.retry_after, detail=detail)
-
-
-class GraphDirectory:
-    """Member lookup by address in the organisation's directory."""
-
-    def __init__(self, graph: GraphClient, mailbox: str, tenant_id: str) -> None:
-        self._graph = graph
-        self._mailbox = mailbox
-        self._tenant_id = tenant_id.lower()
-
-    def covers(self, tenant_id: str) -> bool:
-        return tenant_id.lower() == self._tenant_id
-
-    async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None:
-        response = await self._graph.call(
-            "GET",
-            f"/users/{quote(email)}?$select=id,displayName,mail,userPrincipalName",
-            mailbox=self._mailbox,
-        )
-        if not response.ok:
-            return None
-        b = response.body
-        address = str(b.get("mail") or b.get("userPrincipalName") or email)
-        return DirectoryEntry(address, str(b.get("displayName") or address), str(b.get("id", "")))
-
-    async def is_user(self, address: str) -> bool | None:
-        """Whether `address` names a user of this directory (`GET /users/{address}`);
-        None when Graph did not answer, so the caller can ask again later."""
-        response = await self._graph.call(
-            "GET", f"/users/{quote(address)}?$select=id", mailbox=self._mailbox
-        )
-        if is_passing_failure(response.status):
-            return None
-        return response.ok

@@ -31,11 +31,12 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.errors import Refused
-from bot.core.model import Source
+from bot.core.model import Person, Source
 from bot.core.ports import Clock, TeamsSender
 from bot.core.relay import Relay
 from bot.http_answers import is_passing_failure
-from bot.outlook.graph import GraphClient, GraphDirectory
+from bot.outlook.directory import GraphDirectory
+from bot.outlook.graph import GraphClient
 from bot.outlook.html_text import html_to_text
 from bot.store.repository import DocumentStore
 
@@ -260,7 +261,7 @@ class OutlookInbox:
                 "outlook reply sent for someone else ignored", extra={"group_id": group.group_id}
             )
             return False
-        person = await self._store.get_person(group.tenant_id, sender)
+        person = await self._member_by_address(group.tenant_id, sender)
         if person is None or not group.has_member(person.person_id):
             log.info("outlook reply from a non-member ignored", extra={"group_id": group.group_id})
             return False
@@ -293,6 +294,17 @@ class OutlookInbox:
                 )
             return False
         return stored is not None
+
+    async def _member_by_address(self, tenant_id: str, address: str) -> Person | None:
+        """The person who wrote from this address: by any address Send knows of theirs,
+        else by the object id the directory gives for it (an alias Send never saw)."""
+        person = await self._store.person_for_address(tenant_id, address)
+        if person is not None:
+            return person
+        entry = await self._directory.find(tenant_id, address)
+        if entry is None or not entry.aad_object_id:
+            return None
+        return await self._store.person_for_object(tenant_id, entry.aad_object_id)
 
     async def _reached(self, mail: dict[str, Any], sender: str) -> frozenset[str] | None:
         """The addresses a mail went to, its author's included; None when Graph no longer

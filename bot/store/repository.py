@@ -1,9 +1,12 @@
 """The `Store` port, written once over the document port for both backends.
 
 Document layout (partition in brackets):
-- directory [tenantId]: one `person` document per person, id = person id (e-mail or
-  `teams:<user id>`); one `teamsAlias` document per Teams user id pointing to it; and
-  one `group` document per group with its members and its last messages (`recent`).
+- directory [tenantId]: one `person` document per person, id = person id (the Entra
+  object id, or for people met before or without Graph an e-mail or `teams:<user id>`);
+  alias documents pointing to it, one per name the person is known by: a `teamsAlias`
+  per Teams user id, an `alias` per Entra object id and per address (primary, UPN,
+  proxy addresses); and one `group` document per group with its members and its last
+  messages (`recent`).
   People and groups share the partition so a sender, their active group and its
   members come back from one query.
 - messages [groupId]: one document per message with its deliveries, so accepting a
@@ -82,18 +85,37 @@ class DocumentStore:
         return [_person(d) for d in docs]
 
     async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
-        key = (tenant_id, teams_user_id)
-        person_id = self._aliases.get(key)
-        if person_id is None:
-            alias = await self._docs.read("directory", tenant_id, _alias_id(teams_user_id))
-            if alias is None:
-                return None
-            person_id = self._remember_alias(key, str(alias.body["personId"]))
-        return person_id
+        return await self._alias(tenant_id, _teams_alias_id(teams_user_id))
 
     async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
         person_id = await self.person_id_for_teams_user(tenant_id, teams_user_id)
         return None if person_id is None else await self.get_person(tenant_id, person_id)
+
+    async def person_for_object(self, tenant_id: str, aad_object_id: str) -> Person | None:
+        """The person with this Entra object id."""
+        if not aad_object_id:
+            return None
+        person_id = await self._alias(tenant_id, _object_alias_id(aad_object_id))
+        # People met with an object id are keyed by it.
+        return await self.get_person(tenant_id, person_id or aad_object_id.lower())
+
+    async def person_for_address(self, tenant_id: str, address: str) -> Person | None:
+        """The person known by this address (primary, UPN or proxy), any letter case."""
+        if not address:
+            return None
+        person_id = await self._alias(tenant_id, _address_alias_id(address))
+        # People stored before aliases existed are keyed by their address.
+        return await self.get_person(tenant_id, person_id or address.lower())
+
+    async def _alias(self, tenant_id: str, alias_id: str) -> str | None:
+        key = (tenant_id, alias_id)
+        person_id = self._aliases.get(key)
+        if person_id is None:
+            alias = await self._docs.read("directory", tenant_id, alias_id)
+            if alias is None:
+                return None
+            person_id = self._remember_alias(key, str(alias.body["personId"]))
+        return person_id
 
     async def get_people_and_group(
         self, tenant_id: str, person_ids: Sequence[str], group_id: str
@@ -116,18 +138,52 @@ class DocumentStore:
         body = _person_body(person)
         doc_id = safe_id(person.person_id)
         doc = await self._write("directory", person.tenant_id, doc_id, body, person.version)
-        if person.teams is not None:
-            key = (person.tenant_id, person.teams.user_id)
-            if self._aliases.get(key) != person.person_id:
+        # A new person's aliases are written whatever this instance remembers: the one it
+        # remembers may have been deleted since (`forget`, run by another process).
+        await self._write_aliases(person, fresh=person.version is None)
+        return _person(doc)
+
+    async def _write_aliases(self, person: Person, fresh: bool = False) -> None:
+        """Every name of the person points to them. A Teams user id is theirs for good; an
+        object id or an address already naming someone else keeps naming them (an older
+        record of the same address is not taken over silently)."""
+        tenant = person.tenant_id
+        if person.teams is not None and person.teams.user_id:
+            alias_id = _teams_alias_id(person.teams.user_id)
+            if fresh or self._aliases.get((tenant, alias_id)) != person.person_id:
                 # The alias never changes once written, so an upsert is safe and idempotent.
                 await self._docs.upsert(
                     "directory",
-                    person.tenant_id,
-                    _alias_id(person.teams.user_id),
+                    tenant,
+                    alias_id,
                     {"type": "teamsAlias", "personId": person.person_id},
                 )
-                self._remember_alias(key, person.person_id)
-        return _person(doc)
+                self._remember_alias((tenant, alias_id), person.person_id)
+        names = [_object_alias_id(person.aad_object_id)] if person.aad_object_id else []
+        names += [_address_alias_id(a) for a in sorted(person.known_addresses)]
+        for alias_id in names:
+            if not fresh and (tenant, alias_id) in self._aliases:
+                continue
+            try:
+                await self._docs.create(
+                    "directory", tenant, alias_id, {"type": "alias", "personId": person.person_id}
+                )
+                self._remember_alias((tenant, alias_id), person.person_id)
+            except AlreadyExists:
+                self._aliases.pop((tenant, alias_id), None)
+                await self._alias(tenant, alias_id)
+
+    async def migrate_aliases(self) -> int:
+        """Writes the aliases of people stored before addresses and object ids had any;
+        once per store (a marker in `state`). Returns how many people it went through."""
+        marker = "migration:person-aliases-v1"
+        if await self.get_state(marker) is not None:
+            return 0
+        docs = await self._docs.query("directory", None, [Eq("type", "person")])
+        for doc in docs:
+            await self._write_aliases(_person(doc))
+        await self.put_state(marker, {"people": len(docs)})
+        return len(docs)
 
     async def people_with_id(self, person_id: str) -> list[Person]:
         """The person of that id in every tenant (an address may be known in several)."""
@@ -136,14 +192,36 @@ class DocumentStore:
         )
         return sorted((_person(d) for d in docs), key=lambda p: p.tenant_id)
 
-    async def delete_person(self, person: Person) -> None:
-        """Deletes a person: their document, every Teams alias naming them, and the dialog
-        state of their 1:1 chat with the bot."""
-        await self._docs.delete_where(
+    async def people_with_address(self, address: str) -> list[Person]:
+        """The person known by that address in every tenant (an address may be known in
+        several), wherever their id comes from."""
+        aliases = await self._docs.query(
             "directory",
-            person.tenant_id,
-            [Eq("type", "teamsAlias"), Eq("personId", person.person_id)],
+            None,
+            [IdIn((_address_alias_id(address),)), Eq("type", "alias")],
         )
+        address = address.lower()
+        by_email = await self._docs.query(
+            "directory", None, [Eq("type", "person"), Eq("email", address)]
+        )
+        people = [*await self.people_with_id(address), *(_person(d) for d in by_email)]
+        for alias in aliases:
+            person = await self.get_person(str(alias.partition), str(alias.body["personId"]))
+            if person is not None:
+                people.append(person)
+        # Two records of one address in a tenant (one made before aliases): both are theirs.
+        found = {(p.tenant_id, p.person_id): p for p in people}
+        return sorted(found.values(), key=lambda p: (p.tenant_id, p.person_id))
+
+    async def delete_person(self, person: Person) -> None:
+        """Deletes a person: their document, every alias naming them, and the dialog
+        state of their 1:1 chat with the bot."""
+        for kind in ("teamsAlias", "alias"):
+            await self._docs.delete_where(
+                "directory",
+                person.tenant_id,
+                [Eq("type", kind), Eq("personId", person.person_id)],
+            )
         for key in [k for k, v in self._aliases.items() if k[0] == person.tenant_id]:
             if self._aliases[key] == person.person_id:
                 del self._aliases[key]
@@ -361,8 +439,16 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _alias_id(teams_user_id: str) -> str:
+def _teams_alias_id(teams_user_id: str) -> str:
     return safe_id(f"teams-user:{teams_user_id}")
+
+
+def _object_alias_id(aad_object_id: str) -> str:
+    return safe_id(f"object:{aad_object_id.lower()}")
+
+
+def _address_alias_id(address: str) -> str:
+    return safe_id(f"address:{address.lower()}")
 
 
 def _person_body(p: Person) -> JsonDict:
@@ -386,6 +472,9 @@ def _person_body(p: Person) -> JsonDict:
         "activeGroupId": p.active_group_id,
         "outlookOn": p.outlook_on,
         "inDialog": p.in_dialog,
+        "addresses": list(p.addresses),
+        "teamsUnavailable": p.teams_unavailable,
+        "teamsRetryAt": _utc(p.teams_retry_at) if p.teams_retry_at else None,
     }
 
 
@@ -410,6 +499,9 @@ def _person(doc: Doc) -> Person:
         active_group_id=str(b.get("activeGroupId", "")),
         outlook_on=bool(b.get("outlookOn", True)),
         in_dialog=bool(b.get("inDialog", False)),
+        addresses=tuple(str(a) for a in b.get("addresses") or ()),
+        teams_unavailable=str(b.get("teamsUnavailable") or ""),
+        teams_retry_at=datetime.fromisoformat(b["teamsRetryAt"]) if b.get("teamsRetryAt") else None,
         version=doc.etag,
     )
 

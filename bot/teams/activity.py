@@ -14,6 +14,7 @@ from bot.core.requests import ActionKind, CardAction, MentionedUser, TeamsReques
 from bot.teams.cards import PICK_ACTION, REPLY_ACTION, REPLY_INPUT
 
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_SPACES = re.compile(r"[ \t]{2,}")
 
 
 def _has_id(account: Any) -> bool:
@@ -79,7 +80,11 @@ def mentioned(activity: Activity) -> list[MentionedUser]:
         who = (getattr(entity, "additional_properties", None) or {}).get("mentioned") or {}
         user_id = str(who.get("id", ""))
         if user_id and all(user_id != m.user_id for m in found):
-            found.append(MentionedUser(user_id, str(who.get("name", ""))))
+            found.append(
+                MentionedUser(
+                    user_id, str(who.get("name", "")), str(who.get("aadObjectId", "") or "")
+                )
+            )
     return found
 
 
@@ -92,6 +97,25 @@ def mentions_of(activity: Activity) -> tuple[MentionedUser, ...]:
 def command_text(activity: Activity) -> str:
     """The typed text without <at>…</at> mention markup (mentions travel separately)."""
     return _AT.sub(" ", activity.text or "").replace("&nbsp;", " ").strip()
+
+
+def spoken_text(activity: Activity) -> str:
+    """The typed text with each @mention shown as its name, as the reader saw it; the
+    bot's own mention (how a group chat addresses it) is dropped."""
+    bot_id = activity.recipient.id if activity.recipient else ""
+    bot_tags = set()
+    for entity in activity.entities or []:
+        extra = getattr(entity, "additional_properties", None) or {}
+        if (entity.type or "").lower() == "mention" and (extra.get("mentioned") or {}).get(
+            "id"
+        ) == bot_id:
+            bot_tags.add(str(extra.get("text", "")))
+
+    def shown(match: re.Match[str]) -> str:
+        return "" if match.group(0) in bot_tags else match.group(1).strip()
+
+    text = _AT.sub(shown, activity.text or "").replace("&nbsp;", " ")
+    return _SPACES.sub(" ", text).strip()
 
 
 def activity_key(activity: Activity) -> str:
@@ -136,6 +160,7 @@ def read_request(activity: Activity) -> TeamsRequest:
         personal=personal,
         activity_key=activity_key(activity),
         text=command_text(activity),
+        spoken=spoken_text(activity),
         mentions=mentions_of(activity),
         mentions_bot=any(m.user_id == bot_id for m in mentioned(activity)),
         action=_card_action(activity) if activity.type == "message" else None,

@@ -16,7 +16,7 @@ import aiohttp
 
 from bot.config import Settings
 from bot.core.model import Person
-from bot.core.ports import RelayedMessage, RosterEntry, SendOutcome, SendResult
+from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome, SendResult
 from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.cards import attachment, relayed_message_card
@@ -190,29 +190,45 @@ class TeamsConnector:
             if not continuation or len(roster) > at_most:
                 return roster
 
-    async def open_chat(self, person: Person) -> str | None:
-        teams = person.teams
-        if teams is None or not teams.service_url:
-            return None
+    async def open_chat(self, person: Person, service_url: str, bot_id: str) -> OpenedChat:
+        """Teams opens a 1:1 chat only with someone who has Send or shares a chat with it:
+        by Teams user id when known, else by Entra object id (after an installation)."""
+        member = person.teams.user_id if person.teams and person.teams.user_id else ""
+        member = member or person.aad_object_id
+        if not member or not service_url:
+            return OpenedChat(SendOutcome.GONE, detail="no Teams identity")
         body = {
             "isGroup": False,
-            "bot": {"id": teams.bot_id},
-            "members": [{"id": teams.user_id}],
+            "bot": {"id": bot_id},
+            "members": [{"id": member}],
             "tenantId": person.tenant_id,
             "channelData": {"tenant": {"id": person.tenant_id}},
         }
-        url = f"{teams.service_url.rstrip('/')}/v3/conversations"
+        url = f"{service_url.rstrip('/')}/v3/conversations"
         try:
             async with self._session.post(url, json=body, headers=await self._tokens.header()) as r:
                 if r.status >= 300:
                     log.warning("teams chat not created", extra={"status": r.status})
-                    return None
+                    result = result_from_status(
+                        r.status, retry_after_seconds(r.headers.get("Retry-After"))
+                    )
+                    outcome = (
+                        SendOutcome.RETRY
+                        if result.outcome is SendOutcome.RETRY
+                        else SendOutcome.GONE
+                    )
+                    return OpenedChat(outcome, retry_after=result.retry_after, detail=str(r.status))
                 created: dict[str, Any] = await r.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             log.warning("teams chat not created", extra={"error": type(error).__name__})
-            return None
-        conversation_id = created.get("id")
-        return str(conversation_id) if conversation_id else None
+            return OpenedChat(SendOutcome.RETRY, detail=type(error).__name__)
+        except CredentialError as error:
+            log.warning("teams chat not created", extra={"error": type(error).__name__})
+            return OpenedChat(SendOutcome.RETRY, detail="bot credentials")
+        conversation_id = str(created.get("id") or "")
+        if not conversation_id:
+            return OpenedChat(SendOutcome.RETRY, detail="no conversation id")
+        return OpenedChat(SendOutcome.SENT, conversation_id)
 
 
 def _roster_entry(account: dict[str, Any]) -> RosterEntry:

@@ -12,6 +12,8 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.lifecycle import FORMER_MEMBER, Forgotten, Retention, export, forget
 from bot.core.model import (
     OUTLOOK_THREAD,
@@ -258,3 +260,124 @@ async def test_export_is_the_whole_history_as_json(store: DocumentStore) -> None
         (CY.person_id, "teams", "pending"),
         (OUTLOOK_THREAD, "outlook", "pending"),
     ]
+
+
+# Vera is keyed by her Entra object id, her address is her `email`, and her UPN is
+# another address of hers; she is known in two tenants, with an object id in each.
+VERA_OID = "9B2E4F6A-1C3D-4E5F-8A7B-6C5D4E3F2A1B"
+VERA_T2_OID = "4D5E6F70-8192-4A3B-9C4D-5E6F70819203"
+VERA_ADDRESS = "vera.quist@contoso.com"
+VERA_UPN = "v.quist@fabrikam.onmicrosoft.com"
+
+
+def vera(tenant: str, oid: str, chat: str = "") -> Person:
+    return replace(
+        someone(tenant, oid.lower(), "Vera Quist", chat=chat),
+        email=VERA_ADDRESS,
+        aad_object_id=oid,
+        addresses=(VERA_UPN,),
+    )
+
+
+VERA = vera("t1", VERA_OID, chat="vq")
+VERA_ELSEWHERE = vera("t2", VERA_T2_OID)
+
+
+def mailed_to(message: Message, *addresses: str) -> Message:
+    """The message with its Outlook mail to these addresses (as typed, any case)."""
+    return replace(
+        message,
+        deliveries=tuple(
+            replace(d, addresses=addresses) if d.channel is Channel.OUTLOOK else d
+            for d in message.deliveries
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "address", [" Vera.Quist@Contoso.com ", "V.QUIST@fabrikam.onmicrosoft.com"]
+)
+async def test_forgetting_a_person_keyed_by_object_id(
+    documents: Documents, store: DocumentStore, address: str
+) -> None:
+    for p in (VERA, BOB, CY, VERA_ELSEWHERE, DEE):
+        await store.save_person(p)
+    lunch = await store.save_group(team("lunch", VERA, BOB, CY))
+    await post(
+        store,
+        lunch,
+        mailed_to(
+            said(lunch, "lunch-1", VERA, 1),
+            "Vera.Quist@Contoso.com",
+            "BOB@CONTOSO.COM",
+            "cy@contoso.com",
+        ),
+        mailed_to(
+            said(lunch, "lunch-2", BOB, 2, pending=True),
+            "VERA.QUIST@CONTOSO.COM",
+            "v.quist@Fabrikam.onmicrosoft.com",
+            "BOB@CONTOSO.COM",
+            "cy@contoso.com",
+        ),
+    )
+    solo = await store.save_group(team("solo", VERA))
+    await post(store, solo, said(solo, "solo-1", VERA, 1))
+    abroad = await store.save_group(team("abroad", DEE, VERA_ELSEWHERE))
+    await post(
+        store,
+        abroad,
+        mailed_to(
+            said(abroad, "abroad-1", DEE, 1, pending=True), "dee@fabrikam.com", VERA_UPN.upper()
+        ),
+    )
+    chat_state = safe_id("bot:msteams/conversations/a:vq")
+    await documents.upsert(
+        "state", chat_state, chat_state, {"type": "botState", "value": {"who": "Vera"}}
+    )
+
+    assert any("vera" in json.dumps(d.body).lower() for d in await every_document(documents))
+
+    done = await forget(store, address)
+
+    assert (done.people, done.groups_left, done.groups_deleted) == (2, 2, 1)
+    assert done.messages_changed == 3  # both of Lunch, the one of Abroad
+    for doc in await every_document(documents):
+        text = json.dumps(doc.body, ensure_ascii=False).lower()
+        for trace in ("vera", "quist", "a:vq", VERA_OID.lower(), VERA_T2_OID.lower()):
+            assert trace not in text, (trace, doc)
+    for tenant in ("t1", "t2"):
+        assert await store.person_for_address(tenant, VERA_ADDRESS) is None
+        assert await store.person_for_address(tenant, VERA_UPN) is None
+    assert await store.person_for_object("t1", VERA_OID) is None
+    assert await store.person_for_object("t2", VERA_T2_OID) is None
+
+    lunch_now = await store.get_group("t1", "lunch")
+    assert lunch_now is not None
+    assert lunch_now.owner_id == BOB.person_id
+    assert lunch_now.member_ids == (BOB.person_id, CY.person_id)
+    assert await store.get_group("t1", "solo") is None
+    abroad_now = await store.get_group("t2", "abroad")
+    assert abroad_now is not None and abroad_now.member_ids == (DEE.person_id,)
+
+    first, second = await store.messages_of("lunch")
+    assert first.sender_name == FORMER_MEMBER and first.sender_id != VERA.person_id
+    (first_mail,) = (d for d in first.deliveries if d.channel is Channel.OUTLOOK)
+    assert first_mail.addresses == ("BOB@CONTOSO.COM", "cy@contoso.com")
+    pending = {d.recipient_id: d for d in second.deliveries}
+    assert pending[OUTLOOK_THREAD].addresses == ("BOB@CONTOSO.COM", "cy@contoso.com")
+    assert pending[OUTLOOK_THREAD].state is DeliveryState.PENDING
+    assert pending[CY.person_id].state is DeliveryState.PENDING
+    assert VERA.person_id not in pending
+    (her_copy,) = (d for r, d in pending.items() if r not in (CY.person_id, OUTLOOK_THREAD))
+    assert her_copy.state is DeliveryState.FAILED and her_copy.recipient_id == first.sender_id
+    (abroad_message,) = await store.messages_of("abroad")
+    (abroad_mail,) = (d for d in abroad_message.deliveries if d.channel is Channel.OUTLOOK)
+    assert abroad_mail.addresses == ("dee@fabrikam.com",)
+    assert abroad_mail.state is DeliveryState.PENDING
+
+    # Bob and Cy stay, found as before.
+    assert await store.person_for_address("t1", "bob@contoso.com") == await store.get_person(
+        "t1", BOB.person_id
+    )
+    assert await forget(store, VERA_ADDRESS) == Forgotten(0, 0, 0, 0)
+    assert await forget(store, VERA_UPN) == Forgotten(0, 0, 0, 0)

@@ -7,7 +7,7 @@ tests/unit/test_memory_store.py on MemoryDocuments. Each test takes the `store` 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -23,7 +23,8 @@ from bot.core.model import (
     TeamsReach,
 )
 from bot.core.ports import ConcurrentUpdate
-from bot.store.repository import DocumentStore
+from bot.store.documents import Documents, safe_id
+from bot.store.repository import DocumentStore, _person_body
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -231,3 +232,222 @@ async def test_people_by_id_in_every_tenant_and_deleted(store: DocumentStore) ->
     assert await store.person_id_for_teams_user("t1", "29:ann") is None
     assert await store.person_for_teams_user("t2", "29:ann") == ann_t2
     assert await store.get_person("t1", "bob@contoso.com") == bob
+
+
+# People met with an Entra object id are keyed by it (lower case); Teams and Graph may
+# hand the object id over in any letter case.
+ANN_OID = "7F3A2C10-5B1D-4E2A-9C3B-1A2B3C4D5E6F"
+ANN_T2_OID = "0C9D8E7F-6A5B-4C3D-8E2F-1A0B9C8D7E6F"
+NEW_OID = "5E6F7A8B-9C0D-4E1F-8A2B-3C4D5E6F7A8B"
+
+
+def entra_person(
+    name: str,
+    oid: str,
+    tenant: str = "t1",
+    *,
+    email: str = "",
+    addresses: tuple[str, ...] = (),
+    teams: bool = True,
+) -> Person:
+    """A person keyed by their object id, their address as `email`."""
+    reach = (
+        TeamsReach(f"29:{name}-{tenant}", "https://smba.example/", "28:bot", f"a:{name}")
+        if teams
+        else None
+    )
+    return Person(
+        tenant,
+        oid.lower(),
+        name.title(),
+        email=email or f"{name}@contoso.com",
+        aad_object_id=oid,
+        teams=reach,
+        addresses=addresses,
+    )
+
+
+async def test_person_found_by_object_id_and_by_every_address(
+    store: DocumentStore, documents: Documents
+) -> None:
+    ann = entra_person(
+        "ann", ANN_OID, addresses=("Ann.Lee@Contoso.onmicrosoft.com", "smtp.ann@fabrikam.com")
+    )
+    saved = await store.save_person(ann)
+    assert saved.person_id == ANN_OID.lower()
+    # Another instance of the app (nothing in its memory) finds them the same way.
+    for finder in (store, DocumentStore(documents)):
+        for oid in (ANN_OID, ANN_OID.lower(), ANN_OID.upper()):
+            assert await finder.person_for_object("t1", oid) == saved, oid
+        for address in (
+            "ann@contoso.com",  # primary
+            "ANN@Contoso.COM",
+            "smtp.ann@fabrikam.com",  # another address of theirs
+            "SMTP.Ann@Fabrikam.com",
+            "Ann.Lee@Contoso.onmicrosoft.com",  # UPN, as stored
+            "ann.lee@contoso.onmicrosoft.com",
+            "ANN.LEE@CONTOSO.ONMICROSOFT.COM",
+        ):
+            assert await finder.person_for_address("t1", address) == saved, address
+        assert await finder.person_for_teams_user("t1", "29:ann-t1") == saved
+        assert await finder.person_for_object("t2", ANN_OID) is None
+        assert await finder.person_for_address("t2", "ann@contoso.com") is None
+        assert await finder.person_for_object("t1", NEW_OID) is None
+        assert await finder.person_for_address("t1", "nobody@contoso.com") is None
+        assert await finder.person_for_object("t1", "") is None
+        assert await finder.person_for_address("t1", "") is None
+
+
+async def test_an_address_naming_someone_keeps_naming_them(
+    store: DocumentStore, documents: Documents
+) -> None:
+    ann = await store.save_person(
+        entra_person("ann", ANN_OID, addresses=("lunch.club@contoso.com",))
+    )
+    # Someone else claims Ann's primary address and her other one, plus one of their own.
+    other = entra_person(
+        "newcomer",
+        NEW_OID,
+        email="ann@contoso.com",
+        addresses=("Lunch.Club@contoso.com", "newcomer@contoso.com"),
+    )
+    newcomer = await store.save_person(other)
+    newcomer = await store.save_person(replace(newcomer, display_name="Newcomer Two"))
+    for finder in (store, DocumentStore(documents)):
+        for address in ("ann@contoso.com", "LUNCH.CLUB@contoso.com"):
+            assert await finder.person_for_address("t1", address) == ann, address
+        assert await finder.get_person("t1", NEW_OID.lower()) == newcomer
+        assert await finder.person_for_object("t1", NEW_OID) == newcomer
+        assert await finder.person_for_address("t1", "newcomer@contoso.com") == newcomer
+        assert await finder.person_for_object("t1", ANN_OID) == ann
+    # Both records with that address as theirs are found (`forget` erases both).
+    found = await store.people_with_address("ann@contoso.com")
+    assert {p.person_id for p in found} == {ann.person_id, newcomer.person_id}
+
+    # Deleting the newcomer leaves Ann's names to her.
+    await store.delete_person(newcomer)
+    assert await store.person_for_address("t1", "ann@contoso.com") == ann
+    assert await store.person_for_address("t1", "lunch.club@contoso.com") == ann
+    assert await store.person_for_address("t1", "newcomer@contoso.com") is None
+    assert await store.person_for_object("t1", ANN_OID) == ann
+
+
+async def test_people_with_an_address_in_every_tenant_whatever_their_id(
+    store: DocumentStore, documents: Documents
+) -> None:
+    in_t1 = await store.save_person(entra_person("ann", ANN_OID))  # address as `email`
+    in_t2 = await store.save_person(  # address among `addresses`
+        entra_person(
+            "ann", ANN_T2_OID, "t2", email="ann.lee@fabrikam.com", addresses=("Ann@Contoso.com",)
+        )
+    )
+    in_t3 = await store.save_person(person("ann", "t3"))  # keyed by the address
+    # Keyed by the address and stored before aliases existed: no alias names them.
+    legacy = person("ann", "t4", teams=False)
+    await documents.create("directory", "t4", safe_id(legacy.person_id), _person_body(legacy))
+    in_t4 = await store.get_person("t4", legacy.person_id)
+    assert in_t4 is not None
+    await store.save_person(person("bob"))
+    await store.save_person(entra_person("cy", NEW_OID, "t2"))
+
+    for address in ("ann@contoso.com", "ANN@CONTOSO.COM"):
+        assert await store.people_with_address(address) == [in_t1, in_t2, in_t3, in_t4]
+        assert await DocumentStore(documents).people_with_address(address) == [
+            in_t1,
+            in_t2,
+            in_t3,
+            in_t4,
+        ]
+    assert await store.people_with_address("ann.lee@fabrikam.com") == [in_t2]
+    assert await store.people_with_address("nobody@contoso.com") == []
+    # The legacy one is found by its address in its tenant too.
+    assert await store.person_for_address("t4", "Ann@Contoso.com") == in_t4
+
+
+async def test_deleting_a_person_leaves_no_alias(
+    store: DocumentStore, documents: Documents
+) -> None:
+    ann = await store.save_person(
+        entra_person("ann", ANN_OID, addresses=("ann.lee@contoso.onmicrosoft.com",))
+    )
+    bob = await store.save_person(person("bob"))
+    names = ("ann@contoso.com", "ann.lee@contoso.onmicrosoft.com")
+    for address in names:  # now in this instance's memory
+        assert await store.person_for_address("t1", address) == ann
+    assert await store.person_for_object("t1", ANN_OID) == ann
+
+    await store.delete_person(ann)
+
+    for finder in (store, DocumentStore(documents)):
+        assert await finder.person_for_object("t1", ANN_OID) is None
+        assert await finder.person_for_object("t1", ANN_OID.lower()) is None
+        for address in names:
+            assert await finder.person_for_address("t1", address) is None, address
+        assert await finder.person_id_for_teams_user("t1", "29:ann-t1") is None
+        assert await finder.people_with_address("ann@contoso.com") == []
+        assert await finder.person_for_address("t1", "bob@contoso.com") == bob
+    left = await documents.query("directory", "t1", [])
+    assert [d for d in left if d.body.get("personId") == ann.person_id] == [], left
+    assert {d.body.get("personId") for d in left} == {bob.person_id}
+
+    # Her addresses are free again: someone new who has them is found by them.
+    newcomer = await store.save_person(entra_person("ann", NEW_OID, addresses=names[1:]))
+    for finder in (store, DocumentStore(documents)):
+        for address in names:
+            assert await finder.person_for_address("t1", address) == newcomer, address
+        assert await finder.person_for_object("t1", NEW_OID) == newcomer
+
+
+async def test_person_round_trip_of_addresses_and_teams_unavailability(
+    store: DocumentStore, documents: Documents
+) -> None:
+    retry_at = datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+    ann = replace(
+        entra_person(
+            "ann", ANN_OID, addresses=("Ann.Lee@Contoso.onmicrosoft.com", "a@fabrikam.com")
+        ),
+        teams_unavailable="installation refused",
+        teams_retry_at=retry_at,
+    )
+    saved = await store.save_person(ann)
+    assert saved == replace(ann, version=saved.version)
+    for finder in (store, DocumentStore(documents)):
+        got = await finder.get_person("t1", ann.person_id)
+        assert got == saved
+        assert got.addresses == ("Ann.Lee@Contoso.onmicrosoft.com", "a@fabrikam.com")
+        assert got.teams_unavailable == "installation refused"
+        assert got.teams_retry_at == datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
+        assert got.teams_retry_at.utcoffset() == timedelta(0)
+        assert got.known_addresses == {
+            "ann@contoso.com",
+            "ann.lee@contoso.onmicrosoft.com",
+            "a@fabrikam.com",
+        }
+        assert await finder.get_people("t1", [ann.person_id]) == [saved]
+        assert await finder.person_for_teams_user("t1", "29:ann-t1") == saved
+
+    cleared = await store.save_person(
+        replace(saved, addresses=(), teams_unavailable="", teams_retry_at=None)
+    )
+    again = await store.get_person("t1", ann.person_id)
+    assert again == cleared
+    assert (again.addresses, again.teams_unavailable, again.teams_retry_at) == ((), "", None)
+
+
+async def test_a_person_deleted_elsewhere_and_stored_again_gets_their_aliases(
+    store: DocumentStore, documents: Documents
+) -> None:
+    ann = entra_person("ann", ANN_OID, addresses=("ann.lee@contoso.onmicrosoft.com",))
+    await store.save_person(ann)
+    assert await store.person_for_teams_user("t1", "29:ann-t1") is not None
+    # `forget` in another process, then Ann writes to the bot again.
+    admin = DocumentStore(documents)
+    stored = await admin.get_person("t1", ann.person_id)
+    assert stored is not None
+    await admin.delete_person(stored)
+    again = await store.save_person(ann)
+
+    restarted = DocumentStore(documents)
+    assert await restarted.person_for_teams_user("t1", "29:ann-t1") == again
+    assert await restarted.person_for_object("t1", ANN_OID) == again
+    assert await restarted.person_for_address("t1", "ann.lee@contoso.onmicrosoft.com") == again

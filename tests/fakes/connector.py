@@ -5,11 +5,30 @@ conversations, replies, member lookups (single and paged), and creating 1:1
 conversations. Everything it receives is recorded per conversation, and a test
 can make it answer sends with errors (429 with Retry-After, 403, 404, 500), answer
 slowly (`latency`), or hang until the test lets go (`hold`).
+
+It is as strict as Teams about who the bot may reach:
+- `people` are the tenant's Teams users the connector knows; `installed` holds the Teams
+  user ids (29:...) of those who have the Send personal app. `add_person` makes someone
+  known AND installed, with a 1:1 chat; `install(user_id)` installs the app for a known
+  person (their 1:1 chat `chat_of(user_id)` exists from then on) and `uninstall` removes it.
+- `POST /v3/conversations` opens a 1:1 chat with one member named by Teams user id or by
+  Entra object id (aadObjectId), as Teams accepts both, only for someone who has the app
+  or is in the roster of a group conversation (any roster but a personal chat: a bot may
+  open a 1:1 with members of a chat or team it is in); anyone else gets 403
+  BotNotInConversationRoster.
+- Sends and replies into a personal chat are refused the same way (403
+  BotNotInConversationRoster) once its person may not be reached: the app uninstalled and
+  no group roster shared.
+- Graph names a personal chat "19:<aadObjectId>_<bot app id>@unq.gbl.spaces"
+  (`graph_chat_id`, from `users/{id}/teamwork/installedApps/{id}/chat`); the connector
+  takes that id as another name of `chat_of(user_id)` and records what is sent to it
+  under the canonical id, so `to`, `texts_to` and `cards_to` of `chat_of` show it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,18 +71,32 @@ class Received:
 
 # Decides the answer to one proactive send: None = accept, else (status, headers).
 FaultPlan = Callable[[str, Json], tuple[int, dict[str, str]] | None]
+_PERSONAL_PREFIX = "a:chat-"
+# Graph's id of a user's 1:1 chat with a bot: 19:<user object id>_<bot app id>@unq.gbl.spaces
+_GRAPH_CHAT = re.compile(r"^19:(?P<oid>[^_@]+)_(?P<app>[^@]+)@unq\.gbl\.spaces$", re.IGNORECASE)
+NOT_IN_ROSTER = {
+    "error": {
+        "code": "BotNotInConversationRoster",
+        "message": "The bot is not part of the conversation roster.",
+    }
+}
 
 
 @dataclass
 class FakeConnector:
     tenant_id: str
     people: dict[str, TeamsPerson] = field(default_factory=dict)
+    # Teams user ids (29:...) of the people who have the Send personal app
+    installed: set[str] = field(default_factory=set)
     # conversation id -> user ids in it (1:1 chats and group chats)
     rosters: dict[str, list[str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     created_chats: list[str] = field(default_factory=list)
     faults: FaultPlan | None = None
-    refused: list[Received] = field(default_factory=list)
+    refused: list[Received] = field(default_factory=list)  # sends a fault plan refused
+    # sends and replies refused with 403 BotNotInConversationRoster (canonical chat ids)
+    not_in_roster: list[Received] = field(default_factory=list)
+    bot_app_id: str = "send-bot"  # the bot's Microsoft App id, part of Graph's chat ids
     page_size: int = 2
     latency: float = 0.0  # seconds before each answer, like a real connector far away
     # A connector that hangs: a send or reply arriving while this is an Event waits until
@@ -73,14 +106,67 @@ class FakeConnector:
     _new: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def add_person(self, person: TeamsPerson) -> str:
-        """Adds a person with a 1:1 chat with the bot; returns that chat's id."""
+        """Adds a person who has the app, with a 1:1 chat with the bot; returns its id."""
         self.people[person.user_id] = person
-        chat = f"a:chat-{person.user_id}"
+        self.installed.add(person.user_id)
+        chat = self.chat_of(person.user_id)
         self.rosters[chat] = [person.user_id]
         return chat
 
+    def install(self, user_id: str) -> str:
+        """Installs the app for a known person (Teams does so when Graph installs it);
+        returns their 1:1 chat with the bot, which exists from then on."""
+        if user_id not in self.people:
+            raise KeyError(f"{user_id} is not a Teams user of this tenant")
+        self.installed.add(user_id)
+        chat = self.chat_of(user_id)
+        self.rosters.setdefault(chat, [user_id])
+        return chat
+
+    def uninstall(self, user_id: str) -> None:
+        """The person removes the app: their chat stays, the bot may no longer post to it
+        (unless they share a group roster with it)."""
+        self.installed.discard(user_id)
+
     def chat_of(self, user_id: str) -> str:
-        return f"a:chat-{user_id}"
+        return f"{_PERSONAL_PREFIX}{user_id}"
+
+    def graph_chat_id(self, user_id: str) -> str:
+        """Graph's id of the person's 1:1 chat with the bot (another name of `chat_of`)."""
+        return f"19:{self.people[user_id].aad_object_id}_{self.bot_app_id}@unq.gbl.spaces"
+
+    def may_reach(self, user_id: str) -> bool:
+        """Whether Teams lets the bot open or post to a 1:1 chat with this person."""
+        return user_id in self.installed or any(
+            user_id in members
+            for cid, members in self.rosters.items()
+            if not cid.startswith(_PERSONAL_PREFIX)
+        )
+
+    def _person_by_id(self, member_id: str) -> TeamsPerson | None:
+        """The person a Teams user id (29:...) or an Entra object id names."""
+        if member_id in self.people:
+            return self.people[member_id]
+        wanted = member_id.lower()
+        for person in self.people.values():
+            if person.aad_object_id and person.aad_object_id.lower() == wanted:
+                return person
+        return None
+
+    def _canonical(self, cid: str) -> str:
+        """The conversation id under which `cid` is kept: Graph's id of a personal chat
+        becomes `chat_of` its person; any other id stays as it is."""
+        match = _GRAPH_CHAT.match(cid)
+        if match is None or match["app"].lower() != self.bot_app_id.lower():
+            return cid
+        person = self._person_by_id(match["oid"])
+        return cid if person is None else self.chat_of(person.user_id)
+
+    def _unreachable(self, cid: str) -> bool:
+        """A personal chat whose person the bot may not reach any more."""
+        if not cid.startswith(_PERSONAL_PREFIX):
+            return False
+        return not self.may_reach(cid.removeprefix(_PERSONAL_PREFIX))
 
     def to(self, conversation_id: str) -> list[Json]:
         return [r.activity for r in self.received if r.conversation_id == conversation_id]
@@ -146,13 +232,19 @@ class FakeConnector:
     def _not_found(self, code: str, message: str) -> web.Response:
         return web.json_response({"error": {"code": code, "message": message}}, status=404)
 
+    def _not_in_roster(self) -> web.Response:
+        return web.json_response(NOT_IN_ROSTER, status=403)
+
     async def _send(self, request: web.Request) -> web.Response:
         await self._answer_slowly()
-        cid = request.match_info["cid"]
+        cid = self._canonical(request.match_info["cid"])
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")
         activity: Json = await request.json()
         item = Received(cid, activity, time.monotonic())
+        if self._unreachable(cid):
+            self.not_in_roster.append(item)
+            return self._not_in_roster()
         if self.faults is not None:
             fault = self.faults(cid, activity)
             if fault is not None:
@@ -173,11 +265,15 @@ class FakeConnector:
 
     async def _reply(self, request: web.Request) -> web.Response:
         await self._answer_slowly()
-        cid = request.match_info["cid"]
+        cid = self._canonical(request.match_info["cid"])
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")
         activity: Json = await request.json()
-        await self._record(Received(cid, activity, time.monotonic(), request.match_info["aid"]))
+        item = Received(cid, activity, time.monotonic(), request.match_info["aid"])
+        if self._unreachable(cid):
+            self.not_in_roster.append(item)
+            return self._not_in_roster()
+        await self._record(item)
         return web.json_response({"id": f"act-{len(self.received)}"}, status=201)
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
@@ -189,18 +285,17 @@ class FakeConnector:
                 {"error": {"code": "BadArgument", "message": "one member and the tenant"}},
                 status=400,
             )
-        user_id = str(members[0].get("id", ""))
-        if user_id not in self.people:
-            return web.json_response(
-                {"error": {"code": "BotNotInConversationRoster", "message": "not installed"}},
-                status=403,
-            )
-        chat = self.chat_of(user_id)
-        self.rosters.setdefault(chat, [user_id])
+        member = members[0] if isinstance(members[0], dict) else {}
+        person = self._person_by_id(str(member.get("id", "")))
+        if person is None or not self.may_reach(person.user_id):
+            return self._not_in_roster()
+        chat = self.chat_of(person.user_id)
+        self.rosters.setdefault(chat, [person.user_id])
         self.created_chats.append(chat)
         return web.json_response({"id": chat}, status=201)
 
     def _roster(self, cid: str) -> list[Json] | None:
+        cid = self._canonical(cid)
         if cid not in self.rosters:
             return None
         return [

@@ -32,7 +32,13 @@ Json = dict[str, Any]
 
 # The first-party client id Outlook uses for Actionable Message action tokens.
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"
-DEFAULT_ROLES = ("Mail.ReadWrite", "Mail.Send", "User.Read.All")
+DEFAULT_ROLES = (
+    "Mail.ReadWrite",
+    "Mail.Send",
+    "User.Read.All",
+    "TeamsAppInstallation.ReadWriteSelfForUser.All",
+    "AppCatalog.Read.All",
+)
 # Decides the answer to one request by path: None = serve it, else (status, headers).
 FaultPlan = Callable[[str], tuple[int, dict[str, str]] | None]
 _MULTI_TENANT = {"common", "organizations", "consumers"}

@@ -1,8 +1,15 @@
-"""A fake Microsoft Graph v1.0 mail API (graph.microsoft.com/v1.0) over plain http.
+"""A fake Microsoft Graph v1.0 over plain http: mail, the directory and Teams apps.
 
 It speaks the REST protocol the bot uses with client-credentials tokens from `FakeEntra`:
 drafts (`POST /users/{mbx}/messages`), `send`, `reply`, `replyAll`, reading a message,
-and user lookup, with Graph's JSON error bodies and a `request-id` header on every answer.
+and the directory, with Graph's JSON error bodies and a `request-id` header on every answer.
+The directory is as strict as Entra's: `GET /users/{id | userPrincipalName}` finds a user
+by those two only (by mail or a proxy address it is a 404 Request_ResourceNotFound), while
+`GET /users?$filter=` finds them by `mail eq '...'`, `userPrincipalName eq '...'` or
+`proxyAddresses/any(x:x eq 'smtp:...')` (clauses joined with `or`, values in any case;
+any other filter is a 400). Both honour `$select`; without it a user has Graph's default
+properties, which leave out proxyAddresses. Mailbox paths (`/users/{mbx}/messages...`)
+still take an SMTP address, as Exchange resolves them.
 Sending delivers a copy into every recipient's inbox in the same conversation, so a test
 can read each mailbox as a person would. Message ids behave as immutable ids
 (`Prefer: IdType="ImmutableId"`): they never change when a message moves folders.
@@ -23,6 +30,9 @@ Every copy filed into an Inbox carries `internetMessageHeaders` (returned only w
 `$select`ed, as Graph does), topped by the `Authentication-Results` the receiving Exchange
 Online stamps: for mail from a directory user, intra-organisation (`dmarc=none`); for
 mail from outside, what the test says (by default an honest domain: `dmarc=pass`).
+Teams apps (`tests.fakes.graph_teamwork`): the organisation's app catalog, installing an
+app for a user (`POST /users/{id}/teamwork/installedApps`), listing installations and an
+installation's chat with the bot, and the install event Teams then sends (`on_install`).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import datetime
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 from typing import Any, NoReturn
@@ -44,6 +54,7 @@ from aiohttp import web
 
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph_inbound import CLAIMS, InboundMail
+from tests.fakes.graph_teamwork import TeamsApps
 from tests.fakes.tls import LocalServer
 from tests.outlook_helpers import is_msg_id
 from tests.waiting import DEFAULT_TIMEOUT
@@ -87,6 +98,30 @@ _FILTER_EXTENDED = re.compile(
 )
 # Properties Graph cannot filter messages on (the message is its own).
 _NOT_FILTERABLE = ("internetMessageHeaders", "uniqueBody", "body", "replyTo", "attachments")
+# A user's properties Graph v1.0 returns when nothing is `$select`ed, and others it has.
+_USER_DEFAULTS = (
+    *("businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone"),
+    *("officeLocation", "preferredLanguage", "surname", "userPrincipalName"),
+)
+_USER_OTHERS: tuple[str, ...] = ("accountEnabled", "city", "companyName", "country")
+_USER_OTHERS += ("createdDateTime",)
+_USER_OTHERS += ("department", "employeeId", "mailNickname", "otherMails", "proxyAddresses")
+_USER_OTHERS += ("usageLocation", "userType")
+_USER_PROPERTIES = {name.lower(): name for name in (*_USER_DEFAULTS, *_USER_OTHERS)}
+# The directory searches Send may make: clauses joined with `or`, each one of
+# mail eq '...', userPrincipalName eq '...' or proxyAddresses/any(x:x eq '...').
+_USER_CLAUSE = re.compile(
+    rf"\s*(?:(?P<property>mail|userPrincipalName)\s+eq\s+(?P<value>{_ODATA_STRING})"
+    r"|proxyAddresses/any\(\s*(?P<v>[A-Za-z]\w*)\s*:\s*(?P=v)\s+eq\s+"
+    rf"(?P<proxy>{_ODATA_STRING})\s*\))\s*",
+    re.IGNORECASE,
+)
+_OR = re.compile(r"or(?=\s)", re.IGNORECASE)
+UNSUPPORTED_USER_QUERY = (
+    400,
+    "Request_UnsupportedQuery",
+    "Unsupported or invalid query filter clause specified for property of resource 'User'.",
+)
 _WELL_KNOWN_FOLDERS = {"inbox": "inbox", "sentitems": "sentitems", "drafts": "drafts"}
 
 
@@ -106,15 +141,44 @@ class GraphUser:
     display_name: str
     mail: str
     user_principal_name: str
+    # Graph's spelling: "SMTP:primary@x" first, then "smtp:alias@x" for each alias.
+    proxy_addresses: tuple[str, ...] = ()
+    teams_licence: bool = True  # False: Teams refuses to install apps for them (404)
+    preferred_language: str = ""
 
     def json(self) -> Json:
+        """Every property the fake keeps (what `$select` can choose from)."""
         return {
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
             "id": self.id,
             "displayName": self.display_name,
             "mail": self.mail,
             "userPrincipalName": self.user_principal_name,
+            "proxyAddresses": list(self.proxy_addresses),
+            "preferredLanguage": self.preferred_language or None,
         }
+
+    def shown(self, select: str = "") -> Json:
+        """The user as Graph v1.0 answers: its default properties (proxyAddresses are
+        returned only when `$select`ed), or exactly the `$select`ed ones (names in any
+        case; a real property the fake does not keep is null; an unknown one is a 400)."""
+        everything = self.json()
+        if not select:
+            out = {k: v for k, v in everything.items() if k != "proxyAddresses"}
+            missing = [name for name in _USER_DEFAULTS if name not in out]
+            return out | {name: [] if name == "businessPhones" else None for name in missing}
+        shown: Json = {"@odata.context": everything["@odata.context"]}
+        for raw in select.split(","):
+            name = _USER_PROPERTIES.get(raw.strip().lower())
+            if name is None:
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    f"Could not find a property named '{raw.strip()}' on type "
+                    "'Microsoft.DirectoryServices.User'.",
+                )
+            shown[name] = everything.get(name, [] if name == "businessPhones" else None)
+        return shown
 
 
 @dataclass
@@ -311,7 +375,36 @@ def _filter(condition: str | None) -> Callable[[Json], bool]:
     raise GraphError(*BAD_FILTER)
 
 
-class FakeGraph(LocalServer, InboundMail):
+def _user_clause(match: re.Match[str]) -> Callable[[GraphUser], bool]:
+    """One clause of a directory `$filter`; values compare case-insensitively."""
+    if match["property"] is not None:
+        wanted = _unquote_odata(match["value"]).lower()
+        by_mail = match["property"].lower() == "mail"
+        return lambda u: (u.mail if by_mail else u.user_principal_name).lower() == wanted
+    proxy = _unquote_odata(match["proxy"]).lower()
+    return lambda u: any(p.lower() == proxy for p in u.proxy_addresses)
+
+
+def _user_filter(condition: str) -> Callable[[GraphUser], bool]:
+    """The users a directory `$filter` keeps: clauses joined with `or`; any other filter
+    is refused as Graph refuses one it does not support."""
+    clauses: list[Callable[[GraphUser], bool]] = []
+    at = 0
+    while True:
+        match = _USER_CLAUSE.match(condition, at)
+        if match is None:
+            raise GraphError(*UNSUPPORTED_USER_QUERY)
+        clauses.append(_user_clause(match))
+        at = match.end()
+        if at == len(condition):
+            return lambda user: any(clause(user) for clause in clauses)
+        joined = _OR.match(condition, at)
+        if joined is None:
+            raise GraphError(*UNSUPPORTED_USER_QUERY)
+        at = joined.end()
+
+
+class FakeGraph(LocalServer, InboundMail, TeamsApps):
     """Graph mail for many mailboxes; needs tokens that `entra` issued for Graph."""
 
     def __init__(self, entra: FakeEntra, *, latency: float = 0.0, host: str = "127.0.0.1"):
@@ -335,17 +428,60 @@ class FakeGraph(LocalServer, InboundMail):
         self.max_in_flight: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._init_inbound()
+        self._init_teamwork()
 
     # -- directory and inspection --------------------------------------------------------
 
-    def add_user(self, address: str, display_name: str = "", upn: str = "") -> GraphUser:
-        user = GraphUser(str(uuid.uuid4()), display_name or address, address, upn or address)
+    def add_user(
+        self,
+        address: str,
+        display_name: str = "",
+        upn: str = "",
+        aliases: Iterable[str] = (),
+        *,
+        teams_licence: bool = True,
+        preferred_language: str = "",
+    ) -> GraphUser:
+        """A directory user whose mail (primary SMTP address) is `address`; `aliases` are
+        further SMTP addresses of theirs (in proxyAddresses only: `GET /users/{alias}`
+        does not find them, a `$filter` on proxyAddresses does)."""
+        others = [a.split(":", 1)[1] if a.lower().startswith("smtp:") else a for a in aliases]
+        proxies = (f"SMTP:{address}", *(f"smtp:{a}" for a in others))
+        user = GraphUser(
+            str(uuid.uuid4()),
+            display_name or address,
+            address,
+            upn or address,
+            proxy_addresses=proxies,
+            teams_licence=teams_licence,
+            preferred_language=preferred_language,
+        )
         for key in (address, user.user_principal_name, user.id):
             self.users[key.lower()] = user
         return user
 
+    def directory_user(self, raw: str) -> GraphUser | None:
+        """The user `GET /users/{raw}` finds: by object id or userPrincipalName only
+        (Graph's directory does not resolve mail or proxy addresses in the path)."""
+        user = self.users.get(raw.lower())
+        if user is None or raw.lower() not in (user.id.lower(), user.user_principal_name.lower()):
+            return None
+        return user
+
+    def directory(self) -> list[GraphUser]:
+        """Every directory user once, in the order they were added."""
+        return list({id(u): u for u in self.users.values()}.values())
+
     def _box(self, address: str) -> dict[str, Json]:
-        return self.boxes.setdefault(address.lower(), {})
+        """The mailbox an address reaches: like Exchange, any SMTP address of a user (the
+        primary, the UPN, a proxy address) is that user's one mailbox."""
+        address = address.lower()
+        for user in self.directory():
+            proxies = {p.split(":", 1)[1].lower() for p in user.proxy_addresses}
+            if address in {user.mail.lower(), user.user_principal_name.lower(), *proxies}:
+                address = user.mail.lower()
+                break
+        return self.boxes.setdefault(address, {})
 
     def _folder(self, address: str, folder: str) -> list[Json]:
         return [m for m in self._box(address).values() if m["parentFolderId"] == folder]
@@ -394,6 +530,7 @@ class FakeGraph(LocalServer, InboundMail):
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
+        r.add_get("/v1.0/users", self._users)
         r.add_get("/v1.0/users/{mbx}", self._user)
         r.add_post("/v1.0/users/{mbx}/messages", self._create)
         r.add_get("/v1.0/users/{mbx}/messages/{id}", self._get)
@@ -402,12 +539,15 @@ class FakeGraph(LocalServer, InboundMail):
         r.add_post("/v1.0/users/{mbx}/messages/{id}/reply", self._reply)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/replyAll", self._reply_all)
         self._add_inbound_routes(app)
+        self._add_teamwork_routes(app)
         return app
 
     async def stop(self) -> None:
-        """Stops serving, then settles the notifications still being delivered."""
+        """Stops serving, then settles the notifications and install events still being
+        delivered."""
         await super().stop()
         await self._stop_inbound()
+        await self._stop_teamwork()
 
     def _address(self, raw: str) -> str:
         """The mailbox a path names (address or user id) as its lower-case address."""
@@ -633,8 +773,9 @@ class FakeGraph(LocalServer, InboundMail):
     # -- endpoints -----------------------------------------------------------------------
 
     async def _user(self, request: web.Request) -> web.Response:
+        """A directory user by object id or userPrincipalName (never by mail)."""
         self._need(request, "User.Read.All", "User.ReadBasic.All")
-        user = self.users.get(request.match_info["mbx"].lower())
+        user = self.directory_user(request.match_info["mbx"])
         if user is None:
             raise GraphError(
                 404,
@@ -642,7 +783,22 @@ class FakeGraph(LocalServer, InboundMail):
                 f"Resource '{request.match_info['mbx']}' does not exist or one of its queried "
                 "reference-property objects are not present.",
             )
-        return web.json_response(user.json())
+        return web.json_response(user.shown(request.query.get("$select", "")))
+
+    async def _users(self, request: web.Request) -> web.Response:
+        """`GET /users?$filter=...&$select=...`: the directory search Send makes."""
+        self._need(request, "User.Read.All", "User.ReadBasic.All")
+        condition = request.query.get("$filter")
+        keep = _user_filter(condition) if condition is not None else (lambda user: True)
+        select = request.query.get("$select", "")
+        value = []
+        for user in self.directory():
+            if keep(user):
+                shown = user.shown(select)
+                shown.pop("@odata.context", None)
+                value.append(shown)
+        context = "https://graph.microsoft.com/v1.0/$metadata#users"
+        return web.json_response({"@odata.context": context, "value": value})
 
     async def _create(self, request: web.Request) -> web.Response:
         self._need(request, "Mail.ReadWrite")

@@ -23,6 +23,7 @@ from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
 from bot.core.ports import (
     Directory,
+    OpenedChat,
     RecordResult,
     RelayedMessage,
     RosterEntry,
@@ -117,9 +118,9 @@ class FakeTeams:
         self.notices.append((person.person_id, text))
         return sent()
 
-    async def open_chat(self, person: Person) -> str | None:
+    async def open_chat(self, person: Person, service_url: str, bot_id: str) -> OpenedChat:
         self.opened.append(person.person_id)
-        return f"opened-{person.person_id}"
+        return OpenedChat(SendOutcome.SENT, f"opened-{person.person_id}")
 
 
 class FakeOutlook:
@@ -234,6 +235,14 @@ class StoreSpy:
     async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
         self._call("person_id_for_teams_user")
         return await self.inner.person_id_for_teams_user(tenant_id, teams_user_id)
+
+    async def person_for_object(self, tenant_id: str, aad_object_id: str) -> Person | None:
+        self._call("person_for_object")
+        return await self.inner.person_for_object(tenant_id, aad_object_id)
+
+    async def person_for_address(self, tenant_id: str, address: str) -> Person | None:
+        self._call("person_for_address")
+        return await self.inner.person_for_address(tenant_id, address)
 
     async def get_people_and_group(
         self, tenant_id: str, person_ids: Sequence[str], group_id: str

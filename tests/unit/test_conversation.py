@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.core.commands import SPECS, Verb, help_text
@@ -9,7 +11,7 @@ from bot.core.conversation import CANCELLED, GROUP_CHAT_HELP
 from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState
 from bot.core.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
 from bot.core.ports import StoreError
-from bot.core.requests import ActionKind, CardAction, DialogStep
+from bot.core.requests import ActionKind, CardAction, DialogStep, MentionedUser
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
@@ -208,6 +210,19 @@ async def test_new_in_a_group_chat_makes_a_group_of_its_roster(core: Core) -> No
     assert "3 people" in answer.text
 
 
+async def test_a_group_made_in_a_group_chat_leaves_the_active_group_alone(core: Core) -> None:
+    """Made elsewhere, the big group must not silently catch what Ann types next."""
+    await core.say("new pair: bob@x.com")
+    core.roster.chats["chat-team"] = [roster_entry(n) for n in ("bob", "ann", "cy", "dee")]
+    answer = await core.conversation.handle(in_group_chat("new team", who="ann"))
+    assert "To write to it there: use team, or to team: <text>." in answer.text
+    pair = await core.group("ann", "pair")
+    assert (await core.person("ann")).active_group_id == pair.group_id
+    await core.say("lunch?", key="m1")
+    (message,) = core.queue.submitted
+    assert message.group_id == pair.group_id
+
+
 async def test_new_in_a_chat_of_more_than_20_people_is_refused_and_writes_nothing(
     core: Core, documents: MemoryDocuments
 ) -> None:
@@ -273,3 +288,20 @@ async def test_a_pick_posts_the_held_text_once_and_makes_the_group_active(core: 
         (lunch.group_id, "running late")
     ]
     assert (await core.person("ann")).active_group_id == lunch.group_id
+
+
+async def test_a_mention_inside_a_message_keeps_the_name(core: Core) -> None:
+    await core.say("new pair: bob@x.com")
+    megan = MentionedUser("29:megan", "Megan Bowen")
+    request = personal("thanks for the slides", mentions=(megan,), key="m1")
+    await core.conversation.handle(replace(request, spoken="thanks Megan Bowen for the slides"))
+    await core.conversation.handle(
+        replace(
+            personal("to pair: ask  about it", mentions=(megan,), key="m2"),
+            spoken="to pair: ask Megan Bowen about it",
+        )
+    )
+    assert [m.text for m in core.queue.submitted] == [
+        "thanks Megan Bowen for the slides",
+        "ask Megan Bowen about it",
+    ]
