@@ -110,7 +110,8 @@ def card_texts(card: dict[str, Any]) -> list[str]:
 
 
 def action_of(card: dict[str, Any]) -> dict[str, Any]:
-    (action,) = card["actions"]
+    """The card's typed reply (the one action with an input in its body)."""
+    (action,) = [a for a in card["actions"] if "{{reply.value}}" in str(a.get("body", ""))]
     assert action["type"] == "Action.Http"
     return dict(action)
 

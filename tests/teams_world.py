@@ -182,10 +182,44 @@ class TeamsWorld:
             self.activity(person, self.personal(person), text=text, entities=entities)
         )
 
-    async def submit(self, person: TeamsPerson, value: Json) -> int:
+    async def submit(self, person: TeamsPerson, value: Json, card_id: str = "card-1") -> int:
         return await self.post(
-            self.activity(person, self.personal(person), value=value, replyToId="card-1")
+            self.activity(person, self.personal(person), value=value, replyToId=card_id)
         )
+
+    def relayed_cards(self, person: TeamsPerson) -> list[tuple[str, Json]]:
+        """(activity id, card) of each relayed message card the person received."""
+        chat = self.connector.chat_of(person.user_id)
+        found = []
+        for item in self.connector.received:
+            if item.conversation_id != chat:
+                continue
+            for att in item.activity.get("attachments") or []:
+                card = att.get("content") or {}
+                actions = card.get("actions", []) if isinstance(card, dict) else []
+                if any(a.get("data", {}).get("sendAction") == "reply" for a in actions):
+                    found.append((item.id, card))
+        return found
+
+    async def tap(self, person: TeamsPerson, answer: str, card: int = -1) -> int:
+        """The person taps a one-tap answer on a relayed card (the latest by default), as
+        Teams sends it: the button's data, replying to that card's activity."""
+        card_id, content = self.relayed_cards(person)[card]
+        buttons = [
+            a
+            for block in content["body"]
+            if block.get("type") == "ActionSet"
+            for a in block["actions"]
+            if a["title"] == answer
+        ]
+        assert buttons, f"no {answer!r} button on the card"
+        return await self.submit(person, dict(buttons[0]["data"]), card_id)
+
+    async def reply_on_card(self, person: TeamsPerson, text: str, card: int = -1) -> int:
+        """The person types into a relayed card's reply box and presses Reply."""
+        card_id, content = self.relayed_cards(person)[card]
+        (reply,) = [a for a in content["actions"] if a["data"].get("sendAction") == "reply"]
+        return await self.submit(person, {**reply["data"], "reply": text}, card_id)
 
     def replies(self, person: TeamsPerson) -> list[str]:
         """Texts the bot answered in the person's 1:1 chat (replies and notices)."""

@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.ports import RelayedMessage
 from bot.core.requests import GroupChoice
-from bot.teams.cards import group_picker_card, relayed_message_card
+from bot.teams.cards import answered_card, group_picker_card, relayed_message_card
 from tests.teams_world import TeamsWorld
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "adaptive-card-1.5.json").read_text())
@@ -30,7 +30,9 @@ def test_the_schema_refuses_a_broken_card() -> None:
     "text", ["plain", "</script><script>alert(1)</script>", 'quote " and \\', "🎉 שלום مرحبا", ""]
 )
 def test_cards_built_from_any_text_validate(text: str) -> None:
-    validate(relayed_message_card(RelayedMessage("g1", "Lunch", "Ann", text or "x", "m1"), 2000))
+    message = RelayedMessage("g1", "Lunch", "Ann", text or "x", "m1")
+    validate(relayed_message_card(message, 2000))
+    validate(answered_card(message, text or "On my way"))
     validate(
         group_picker_card([GroupChoice("g1", "Lunch"), GroupChoice("g2", text or "Run")], "hi")
     )

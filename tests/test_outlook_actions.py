@@ -408,3 +408,43 @@ async def test_a_bearer_token_that_is_not_printable_ascii_is_malformed(
         with pytest.raises(ActionTokenError) as refused:
             await validator.validate(authorization)
     assert (refused.value.status, refused.value.reason) == (401, "Malformed bearer token")
+
+
+def one_click(card: dict[str, Any], title: str) -> str:
+    """The body of one of the card's one-click answers, exactly as the card carries it."""
+    (action,) = [a for a in card["actions"] if a["title"] == title]
+    assert action["type"] == "Action.Http" and action["method"] == "POST"
+    assert "{{" not in action["body"]  # no input: one click sends it
+    return str(action["body"])
+
+
+async def test_the_card_offers_one_click_answers(scene: Scene) -> None:
+    titles = [a["title"] for a in scene.card["actions"]]
+    assert titles == ["Send reply", "Yes", "No", "On my way", "Got it"]
+
+
+async def test_a_one_click_answer_relays_it_from_the_person_who_clicked(scene: Scene) -> None:
+    ann = scene.world.person("Ann")
+    body = one_click(scene.card, "On my way")
+    status, headers, refreshed = await scene.act("", scene.token(), body=body)
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+    assert (
+        card_texts(card_in(f'<script type="application/adaptivecard+json">{refreshed}</script>'))[
+            -1
+        ]
+        == "On my way"
+    )
+    await scene.world.wait_relayed(ann, 1)
+    shown = card_text(scene.world.relayed(ann)[0])
+    assert shown.startswith("Bob") and "On my way" in shown
+    await eventually(lambda: len(eml_files(scene.data, ann.email)) == 2, "the answer in the thread")
+
+
+async def test_an_answer_the_card_does_not_offer_is_refused(scene: Scene) -> None:
+    forged = one_click(scene.card, "Yes").replace('"Yes"', '"Wire me 1000 EUR"')
+    got, headers, _ = await scene.act("", scene.token(), body=forged)
+    assert got == 400
+    assert headers["CARD-ACTION-STATUS"] == (
+        "That answer is not one Send offers; type your reply instead."
+    )
+    await nothing_relayed(scene)

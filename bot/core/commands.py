@@ -27,6 +27,7 @@ class Verb(StrEnum):
     LEAVE = "leave"
     DELETE = "delete"
     HISTORY = "history"
+    STATUS = "status"
     MUTE = "mute"
     UNMUTE = "unmute"
     OUTLOOK = "outlook"
@@ -130,6 +131,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("history",),
         "history [<group>]",
         "the last 10 messages",
+        Shape.GROUP,
+        group_optional=True,
+    ),
+    CommandSpec(
+        Verb.STATUS,
+        ("status",),
+        "status [<group>]",
+        "what became of your last message: who has it, what is pending or failed",
         Shape.GROUP,
         group_optional=True,
     ),

@@ -13,17 +13,19 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.addresses import Mention, parse_members
+from bot.core.answers import one_tap
 from bot.core.commands import Chat, Command, Shape, Verb, help_text, parse
 from bot.core.errors import Refused
 from bot.core.groups import Groups, check_chat_size, check_name
 from bot.core.model import MAX_MEMBERS, Group, Person, Source
 from bot.core.people import ActiveGroup, People, update_person
 from bot.core.policy import TenantGate
-from bot.core.ports import Clock, Store, StoreError, TeamsRoster
+from bot.core.ports import Clock, RelayedMessage, Store, StoreError, TeamsRoster
 from bot.core.relay import Relay
 from bot.core.requests import (
     ActionKind,
     Answer,
+    AnsweredCard,
     CardAction,
     DialogStep,
     GroupChoice,
@@ -135,8 +137,8 @@ class Conversation:
         self, person: Person, action: CardAction, request: TeamsRequest
     ) -> Answer:
         message_id = request.activity_key
-        if action.kind is ActionKind.REPLY:
-            return await self._post_to(person, action.group_id, action.text, message_id)
+        if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):
+            return await self._post_to(person, action, message_id)
         if action.card_id:
             # Every click on the picker of one message sends that one message.
             message_id = hashlib.sha256(f"pick|{action.card_id}".encode()).hexdigest()[:32]
@@ -148,14 +150,24 @@ class Conversation:
             return Answer(str(refusal))
         return Answer(f"Sent to {group.name}, now your active group.")
 
-    async def _post_to(self, person: Person, group_id: str, text: str, message_id: str) -> Answer:
-        """A quick reply: the group is named by id, not by name."""
+    async def _post_to(self, person: Person, action: CardAction, message_id: str) -> Answer:
+        """A quick reply or a one-tap answer: the group is named by id, not by name. The
+        card answered is shown again with the answer, so it is not sent twice by mistake."""
         try:
-            group = await self._groups.by_id(person, group_id)
+            text = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
+            group = await self._groups.by_id(person, action.group_id)
             await self._post(person, group, text, message_id)
         except Refused as refusal:
             return Answer(str(refusal))
-        return Answer()
+        answered = None
+        if action.card_id and action.message_id:
+            shown = await self._store.get_message(group.group_id, action.message_id)
+            if shown is not None:
+                relayed = RelayedMessage(
+                    group.group_id, group.name, shown.sender_name, shown.text, shown.message_id
+                )
+                answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(text))
+        return Answer(answered=answered)
 
     async def _post(self, person: Person, group: Group, text: str, message_id: str) -> None:
         # No echo: the sender already sees what they typed.
@@ -266,6 +278,8 @@ class Conversation:
                 return Answer(await g.leave(person, c.target))
             case Verb.HISTORY:
                 return Answer(await g.history_text(person, c.target))
+            case Verb.STATUS:
+                return Answer(await g.status_text(person, c.target))
             case Verb.MUTE | Verb.UNMUTE:
                 return Answer(await g.mute(person, c.target, c.verb is Verb.MUTE))
             case Verb.OUTLOOK:

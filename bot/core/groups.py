@@ -16,6 +16,7 @@ from bot.core.ports import Clock, Store
 from bot.core.reach import NewMembers, TeamsAccess
 from bot.core.relay import wants_teams_copy
 from bot.core.retry import read_modify_write
+from bot.core.status import status_text
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,14 @@ class Groups:
             address = f" <{email}>" if email and email.lower() != name.lower() else ""
             lines.append(f"- {label}{address}: {how}")
         return "\n".join(lines)
+
+    async def status_text(self, sender: Person, name: str) -> str:
+        group = await self.active_or_named(sender, name)
+        last = next((s for s in reversed(group.recent) if s.sender_id == sender.person_id), None)
+        message = await self._store.get_message(group.group_id, last.message_id) if last else None
+        ids = [*group.member_ids, *(d.recipient_id for d in message.deliveries)] if message else []
+        people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, ids)}
+        return status_text(group, message, people, sender)
 
     async def history_text(self, sender: Person, name: str) -> str:
         group = await self.active_or_named(sender, name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core.model import Person
+from bot.core.ports import RelayedMessage
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class MentionedUser:
 
 class ActionKind(StrEnum):
     REPLY = "reply"  # the quick reply of a relayed card: text for that card's group
+    ANSWER = "answer"  # a one-tap answer of a relayed card: a ready text for its group
     PICK = "pick"  # a group picked on the picker card: the held text goes to it
 
 
@@ -51,6 +53,8 @@ class CardAction:
     text: str
     # The activity id of the card that was clicked ("" when Teams did not say).
     card_id: str = ""
+    # The relayed message the card shows (replies and answers), to show it again updated.
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,15 @@ class GroupChoice:
 
 
 @dataclass(frozen=True)
+class AnsweredCard:
+    """The relayed message of a card, and what the person answered to it from there."""
+
+    card_id: str
+    message: RelayedMessage
+    reply: str
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the bot says back in the chat the request came from (nothing when empty)."""
 
@@ -98,3 +111,5 @@ class Answer:
     dialog_name: str = ""
     # The person the request came from, when known (the dialog needs them).
     person: Person | None = None
+    # A card the person answered, to show again with their answer (nothing to send twice).
+    answered: AnsweredCard | None = None

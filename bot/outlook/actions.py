@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.answers import one_tap
 from bot.core.errors import Refused
 from bot.core.model import Group, Person, Source
 from bot.core.ports import Clock, Store
@@ -31,15 +32,19 @@ class ActionOutcome:
 
 
 def parse_action_body(raw: bytes) -> tuple[str, str]:
-    """The card token and the reply; raises ValueError (a `JsonBodyError` says why) for a
-    body that is neither JSON of that shape nor Outlook's broken-JSON form of it. Read by
-    `parse_json`, so a lone surrogate never gets through; the fixed-shape reading keeps
-    the text as UTF-8 decoded it (escapes unread), which cannot hold one either."""
+    """The card token and the text to relay; raises ValueError (a `JsonBodyError` says
+    why) for a body that is neither JSON of that shape nor Outlook's broken-JSON form of
+    it, and `Refused` for a one-click answer Send does not offer. Read by `parse_json`, so
+    a lone surrogate never gets through; the fixed-shape reading keeps the text as UTF-8
+    decoded it (escapes unread), which cannot hold one either."""
     try:
         body = parse_json(raw)
     except NotJson:
         body = None
     if isinstance(body, dict) and isinstance(body.get("token"), str):
+        if "answer" in body:
+            # A one-click answer: a fixed text of the card's, never free text.
+            return body["token"], one_tap(str(body["answer"]))
         return body["token"], str(body.get("reply", ""))
     match = _BODY.match(raw.decode("utf-8"))
     if match is None:
@@ -73,6 +78,8 @@ class OutlookActions:
             card_token, reply = parse_action_body(raw_body)
         except (ValueError, UnicodeDecodeError):
             return ActionOutcome(400, "The action body is not one this service's cards send")
+        except Refused as refusal:
+            return ActionOutcome(400, str(refusal))
         now = self._clock.now()
         try:
             claim = self._tokens.verify(card_token, now)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.core.answers import ONE_TAP_ANSWERS
 from bot.core.model import MessageSummary
 from bot.outlook.tokens import CardTokens
 
@@ -90,6 +91,18 @@ class OutlookCards:
             }
         )
         action_body = json.dumps({"token": token, "reply": "{{" + REPLY_INPUT + ".value}}"})
+        # One click each: the body carries the fixed answer and no input.
+        answers = [
+            {
+                "type": "Action.Http",
+                "title": answer,
+                "method": "POST",
+                "url": self._action_url,
+                "body": json.dumps({"token": token, "answer": answer}),
+                "headers": [{"name": "Content-Type", "value": "application/json"}],
+            }
+            for answer in ONE_TAP_ANSWERS
+        ]
         card: Card = {
             "type": "AdaptiveCard",
             "version": "1.0",
@@ -104,7 +117,8 @@ class OutlookCards:
                     "url": self._action_url,
                     "body": action_body,
                     "headers": [{"name": "Content-Type", "value": "application/json"}],
-                }
+                },
+                *answers,
             ],
         }
         if self._originator:

@@ -11,7 +11,7 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from bot.core.requests import ActionKind, CardAction, MentionedUser, TeamsRequest, TeamsUser
-from bot.teams.cards import PICK_ACTION, REPLY_ACTION, REPLY_INPUT
+from bot.teams.cards import ANSWER_ACTION, PICK_ACTION, REPLY_ACTION, REPLY_INPUT
 
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -132,8 +132,14 @@ def _card_action(activity: Activity) -> CardAction | None:
         return None
     kind = value.get("sendAction")
     group_id = str(value.get("groupId", ""))
+    card_id = activity.reply_to_id or ""
+    message_id = str(value.get("messageId", "") or "")
     if kind == REPLY_ACTION:
-        return CardAction(ActionKind.REPLY, group_id, str(value.get(REPLY_INPUT, "") or ""))
+        text = str(value.get(REPLY_INPUT, "") or "")
+        return CardAction(ActionKind.REPLY, group_id, text, card_id, message_id)
+    if kind == ANSWER_ACTION:
+        text = str(value.get("answer", "") or "")
+        return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id)
     if kind == PICK_ACTION:
         return CardAction(
             ActionKind.PICK, group_id, str(value.get("text", "")), activity.reply_to_id or ""

@@ -279,6 +279,16 @@ class SendAdapter(CloudAdapter):  # type: ignore[misc]
         await self.run_pipeline(context, logic)
         return self._process_turn_results(context)
 
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
+        """Replaces a card the bot sent in this conversation (Teams keeps its place)."""
+        await self._connector.update_in_conversation(
+            context.activity.service_url,
+            context.activity.conversation.id,
+            activity.id or "",
+            activity.serialize(),
+        )
+        return ResourceResponse(id=activity.id or "")
+
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]
     ) -> list[ResourceResponse]:

@@ -6,6 +6,7 @@ Bot Framework itself: the turn, the `new` dialog's engine, and rendering answers
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, TurnContext
@@ -17,8 +18,11 @@ from bot.core.groups import Groups
 from bot.core.model import Person
 from bot.core.requests import Answer, DialogStep
 from bot.teams.activity import read_request, reply_text
-from bot.teams.cards import CARD_CONTENT_TYPE, group_picker_card
+from bot.teams.cards import CARD_CONTENT_TYPE, answered_card, group_picker_card
+from bot.teams.connector import ConnectorError
 from dialogs.new_group import NEW_GROUP_DIALOG, PERSON_KEY, new_group_dialog
+
+log = logging.getLogger("send.teams")
 
 
 class SendBot(ActivityHandler):  # type: ignore[misc]
@@ -84,6 +88,19 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         return True
 
     async def _render(self, turn_context: TurnContext, answer: Answer) -> None:
+        if answer.answered is not None:
+            card = answered_card(answer.answered.message, answer.answered.reply)
+            try:
+                await turn_context.update_activity(
+                    Activity(
+                        id=answer.answered.card_id,
+                        type="message",
+                        attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)],
+                    )
+                )
+            except ConnectorError as error:
+                # The answer went out; only its echo on the card is missing.
+                log.warning("answered card not updated", extra={"status": error.status})
         if answer.choices:
             card = group_picker_card(answer.choices, answer.pending_text)
             await turn_context.send_activity(

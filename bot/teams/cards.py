@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.core.answers import ONE_TAP_ANSWERS
 from bot.core.ports import RelayedMessage
 from bot.core.requests import GroupChoice
 
@@ -17,6 +18,7 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 # The `sendAction` field of Action.Submit data tells the bot what a button means.
 REPLY_ACTION = "reply"
+ANSWER_ACTION = "answer"
 PICK_ACTION = "pick"
 REPLY_INPUT = "reply"
 
@@ -34,18 +36,35 @@ def _plain(text: str, **style: Any) -> Card:
     return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
 
 
-def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
-    header = {
+def _header(message: RelayedMessage) -> Card:
+    return {
         "type": "RichTextBlock",
         "inlines": [
             {"type": "TextRun", "text": message.sender_name, "weight": "Bolder"},
             {"type": "TextRun", "text": f"  in {message.group_name}", "isSubtle": True},
         ],
     }
+
+
+def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
+    """A message as members get it: a row of one-tap answers, and a typed reply."""
+    data = {"groupId": message.group_id, "messageId": message.message_id}
+    answers = {
+        "type": "ActionSet",
+        "actions": [
+            {
+                "type": "Action.Submit",
+                "title": answer,
+                "data": {"sendAction": ANSWER_ACTION, "answer": answer, **data},
+            }
+            for answer in ONE_TAP_ANSWERS
+        ],
+    }
     return _card(
         [
-            header,
+            _header(message),
             _plain(message.text),
+            answers,
             {
                 "type": "Input.Text",
                 "id": REPLY_INPUT,
@@ -57,9 +76,28 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
             {
                 "type": "Action.Submit",
                 "title": "Reply",
-                "data": {"sendAction": REPLY_ACTION, "groupId": message.group_id},
+                "data": {"sendAction": REPLY_ACTION, **data},
             }
         ],
+    )
+
+
+def answered_card(message: RelayedMessage, reply: str) -> Card:
+    """The same card once its reader answered: what they sent, and nothing to send again
+    by accident (a new answer is typed in the chat, or given on the next message)."""
+    return _card(
+        [
+            _header(message),
+            _plain(message.text),
+            {
+                "type": "RichTextBlock",
+                "separator": True,
+                "inlines": [
+                    {"type": "TextRun", "text": "You: ", "weight": "Bolder", "isSubtle": True},
+                    {"type": "TextRun", "text": reply, "isSubtle": True},
+                ],
+            },
+        ]
     )
 
 

@@ -149,6 +149,23 @@ class TeamsConnector:
             raise ConnectorError(0, f"send to conversation ({type(error).__name__})") from error
         return str((body or {}).get("id", "")) if isinstance(body, dict) else ""
 
+    async def update_in_conversation(
+        self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
+    ) -> None:
+        """Replaces an activity the bot sent (`PUT .../activities/{id}`)."""
+        url = (
+            _conversation_url(service_url, conversation_id)
+            + f"/activities/{quote(activity_id, safe='')}"
+        )
+        try:
+            async with self._session.put(
+                url, json=activity, headers=await self._tokens.header()
+            ) as r:
+                if r.status >= 300:
+                    raise ConnectorError(r.status, "update activity")
+        except (aiohttp.ClientError, TimeoutError, CredentialError) as error:
+            raise ConnectorError(0, f"update activity ({type(error).__name__})") from error
+
     async def member(
         self, service_url: str, conversation_id: str, user_id: str
     ) -> RosterEntry | None:

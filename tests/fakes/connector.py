@@ -67,6 +67,7 @@ class Received:
     activity: Json
     at: float
     reply_to: str = ""
+    id: str = ""  # the id the connector gave the activity (what a bot updates it by)
 
 
 # Decides the answer to one proactive send: None = accept, else (status, headers).
@@ -93,7 +94,10 @@ class FakeConnector:
     received: list[Received] = field(default_factory=list)
     created_chats: list[str] = field(default_factory=list)
     faults: FaultPlan | None = None
-    refused: list[Received] = field(default_factory=list)  # sends a fault plan refused
+    refused: list[Received] = field(default_factory=list)
+    updates: list[Received] = field(
+        default_factory=list
+    )  # update-activity calls, in order  # sends a fault plan refused
     # sends and replies refused with 403 BotNotInConversationRoster (canonical chat ids)
     not_in_roster: list[Received] = field(default_factory=list)
     bot_app_id: str = "send-bot"  # the bot's Microsoft App id, part of Graph's chat ids
@@ -202,16 +206,23 @@ class FakeConnector:
             except TimeoutError:
                 raise AssertionError(f"timed out waiting for {what}") from None
 
-    async def _record(self, item: Received) -> None:
+    async def _record(self, item: Received) -> str:
         async with self._new:
+            item.id = f"act-{len(self.received) + 1}"
             self.received.append(item)
             self._new.notify_all()
+        return item.id
+
+    def updates_to(self, conversation_id: str) -> list[Received]:
+        """Activities the bot replaced there (`reply_to` is the replaced activity's id)."""
+        return [u for u in self.updates if u.conversation_id == conversation_id]
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._reply)
+        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
         app.router.add_get("/v3/conversations/{cid}/members", self._members)
         app.router.add_get("/v3/conversations/{cid}/members/{uid}", self._member)
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._paged_members)
@@ -260,8 +271,7 @@ class FakeConnector:
                     status=status,
                     headers=headers,
                 )
-        await self._record(item)
-        return web.json_response({"id": f"act-{len(self.received)}"}, status=201)
+        return web.json_response({"id": await self._record(item)}, status=201)
 
     async def _reply(self, request: web.Request) -> web.Response:
         await self._answer_slowly()
@@ -273,8 +283,26 @@ class FakeConnector:
         if self._unreachable(cid):
             self.not_in_roster.append(item)
             return self._not_in_roster()
-        await self._record(item)
-        return web.json_response({"id": f"act-{len(self.received)}"}, status=201)
+        return web.json_response({"id": await self._record(item)}, status=201)
+
+    async def _update(self, request: web.Request) -> web.Response:
+        """Update activity: only an activity the bot sent into that same conversation."""
+        await self._answer_slowly()
+        cid = self._canonical(request.match_info["cid"])
+        if cid not in self.rosters:
+            return self._not_found("ConversationNotFound", "Conversation not found.")
+        aid = request.match_info["aid"]
+        if not any(r.id == aid and r.conversation_id == cid for r in self.received):
+            return self._not_found("ActivityNotFoundInConversation", "Activity not found.")
+        activity: Json = await request.json()
+        item = Received(cid, activity, time.monotonic(), aid, aid)
+        if self._unreachable(cid):
+            self.not_in_roster.append(item)
+            return self._not_in_roster()
+        async with self._new:
+            self.updates.append(item)
+            self._new.notify_all()
+        return web.json_response({"id": aid}, status=200)
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         body: Json = await request.json()

@@ -29,6 +29,7 @@ from tests.unit.core_fakes import (
     add_person,
     delivered,
     eventually,
+    gone,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
 
@@ -236,3 +237,27 @@ def test_who_can_get_teams_copies() -> None:
         TENANT, "p", "P", aad_object_id="oid", teams=TeamsReach("29:p", "s", reachable=False)
     )
     assert not TeamsAccess(installs=True).possible(blocked, now)
+
+
+async def test_status_names_who_has_it_who_is_outlook_only_and_what_failed(rig: Rig) -> None:
+    rig.installer.answers["oid-cy"] = [POLICY_REFUSED]
+    group = await lunch(rig)
+    rig.teams.answer("oid-bob", gone())
+    await rig.relay.post(rig.ann, group, "Lunch at 12?", Source.TEAMS, "m1")
+    await delivered(rig.store, group.group_id, "m1")
+    text = await rig.groups.status_text(rig.ann, "lunch")
+    lines = text.splitlines()
+    assert lines[0].startswith("Your last message to lunch (") and lines[0].endswith(
+        '"Lunch at 12?"'
+    )
+    assert "- In Teams: nobody yet" in lines
+    assert "- By Outlook only: Cy" in lines
+    assert "- Not delivered in Teams: Bob (they removed or blocked Send, or left Teams)" in lines
+    assert "- Outlook thread: added, for 3 people" in lines
+
+
+async def test_status_before_any_message(rig: Rig) -> None:
+    await lunch(rig)
+    assert (await rig.groups.status_text(rig.ann, "lunch")).startswith(
+        "You have not written to lunch lately"
+    )
