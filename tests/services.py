@@ -151,3 +151,36 @@ def _listening_port(log: Path, asked: int, timeout: float = 30.0) -> int:
         time.sleep(0.05)
     unavailable(f"agentsplayground never said which port it listens on (asked for {asked})")
     return asked
+
+
+# Azurite's well-known development account (documented, public; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+@contextmanager
+def azurite_server(workdir: Path) -> Iterator[str]:
+    """Azurite's Blob Storage on a free port; yields a connection string for its dev account.
+
+    `UseDevelopmentStorage=true` means port 10000, so the endpoint is spelled out. Telemetry
+    is off: these machines reach no network but the package registries.
+    """
+    port = free_port()
+    location = workdir / "azurite"
+    location.mkdir(parents=True, exist_ok=True)
+    args = [
+        "--blobHost", "127.0.0.1",
+        "--blobPort", str(port),
+        "--location", str(location),
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--silent",
+    ]  # fmt: skip
+    with node_service("azurite-blob", args, port, workdir):
+        yield (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+        )

@@ -1,0 +1,178 @@
+"""What a file is, from its bytes alone: never from its name or the type it claims.
+
+Pictures and PDF are recognised by puremagic's signatures. Office documents are ZIP
+containers, so a ZIP is looked into with `zipfile` (its directory only, nothing is
+decompressed). Programs are recognised here by their fixed magic numbers first, whatever
+the library says, because refusing them is the point. Text is valid UTF-8 without NUL.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+import puremagic
+
+from bot.media.ports import MediaKind
+
+
+@dataclass(frozen=True)
+class Format:
+    """A kind of content Send accepts."""
+
+    key: str
+    label: str  # as in "report.pdf is a PDF document"
+    content_type: str
+    kind: MediaKind
+    extensions: tuple[str, ...]  # the names that fit it; the first is the usual one
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """Content Send does not accept; `label` says what it is when that is known."""
+
+    label: str = ""
+
+
+_PHOTO, _FILE = MediaKind.PHOTO, MediaKind.FILE
+PNG = Format("png", "a PNG picture", "image/png", _PHOTO, (".png",))
+JPEG = Format("jpeg", "a JPEG picture", "image/jpeg", _PHOTO, (".jpg", ".jpeg", ".jpe", ".jfif"))
+GIF = Format("gif", "a GIF picture", "image/gif", _PHOTO, (".gif",))
+WEBP = Format("webp", "a WebP picture", "image/webp", _PHOTO, (".webp",))
+PDF = Format("pdf", "a PDF document", "application/pdf", _FILE, (".pdf",))
+_OOXML = "application/vnd.openxmlformats-officedocument"
+DOCX = Format("docx", "a Word document", f"{_OOXML}.wordprocessingml.document", _FILE, (".docx",))
+XLSX = Format("xlsx", "an Excel workbook", f"{_OOXML}.spreadsheetml.sheet", _FILE, (".xlsx",))
+PPTX = Format(
+    "pptx", "a PowerPoint presentation", f"{_OOXML}.presentationml.presentation", _FILE, (".pptx",)
+)
+TEXT = Format(
+    "text", "a text file", "text/plain; charset=utf-8", _FILE, (".txt", ".text", ".log", ".md")
+)
+# The same content as TEXT: only the name tells a table from prose.
+CSV = Format("csv", "a CSV table", "text/csv; charset=utf-8", _FILE, (".csv", ".tsv"))
+ACCEPTED = (PNG, JPEG, GIF, WEBP, PDF, DOCX, XLSX, PPTX, TEXT, CSV)
+
+_BY_MIME = {"image/png": PNG, "image/jpeg": JPEG, "image/gif": GIF, "image/webp": WEBP}
+_BY_MIME["application/pdf"] = PDF
+
+# Fixed by the formats themselves: checked before any library. Scripts: see _program.
+_PROGRAMS = (
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a Linux program"),
+    (b"\xfe\xed\xfa\xce", "a macOS program"),
+    (b"\xfe\xed\xfa\xcf", "a macOS program"),
+    (b"\xce\xfa\xed\xfe", "a macOS program"),
+    (b"\xcf\xfa\xed\xfe", "a macOS program"),
+    (b"\xca\xfe\xba\xbe", "a program"),  # a universal macOS binary, or Java bytecode
+    (b"\x00asm", "a WebAssembly program"),
+)
+_ARCHIVES = frozenset(
+    {
+        "application/zip",
+        "application/x-7z-compressed",
+        "application/x-rar-compressed",
+        "application/vnd.rar",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-bzip2",
+        "application/x-xz",
+        "application/zstd",
+        "application/x-lzip",
+        "application/vnd.ms-cab-compressed",
+        "application/x-iso9660-image",
+        "application/x-apple-diskimage",
+    }
+)
+_HEIF = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
+
+
+def sniff(data: bytes) -> Format | Foreign:
+    """What `data` is. `data` is not empty (the caller refuses empty items first)."""
+    text = is_text(data)
+    program = _program(data, text)
+    if program:
+        return Foreign(program)
+    if data.startswith(b"PK\x03\x04"):
+        return _office(data)
+    mimes = library_mimes(data)
+    for mime in mimes:
+        if mime in _BY_MIME:
+            return _BY_MIME[mime]
+    if text:
+        return TEXT
+    return Foreign(_describe(mimes))
+
+
+def library_mimes(data: bytes) -> list[str]:
+    """The content types puremagic finds with its highest confidence, best first."""
+    try:
+        matches = puremagic.magic_string(data)
+    except puremagic.PureError:  # it recognises nothing
+        return []
+    if not matches:
+        return []
+    best = matches[0].confidence
+    return [m.mime_type for m in matches if m.confidence == best and m.mime_type]
+
+
+def is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _program(data: bytes, text: bool) -> str:
+    # A byte-order mark in front does not make a script harmless.
+    if data.removeprefix(b"\xef\xbb\xbf").startswith(b"#!"):
+        return "a script"
+    # Real programs always have NUL bytes in their headers; text that merely starts with
+    # "MZ" (a CSV of postcodes, say) is text.
+    if text:
+        return ""
+    for magic, label in _PROGRAMS:
+        if data.startswith(magic):
+            return label
+    return ""
+
+
+def _office(data: bytes) -> Format | Foreign:
+    """A Word, Excel or PowerPoint file (OOXML), told apart from any other ZIP by the parts
+    every such package has. Only the ZIP's directory is read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            names = package.namelist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        return Foreign("a damaged ZIP archive")
+    if "[Content_Types].xml" not in names:
+        return Foreign("a ZIP archive")
+    lowered = [n.lower() for n in names]
+    if any(n.endswith("vbaproject.bin") for n in lowered):
+        return Foreign("an Office file with macros")
+    for folder, found in (("word/", DOCX), ("xl/", XLSX), ("ppt/", PPTX)):
+        if any(n.startswith(folder) for n in names):
+            return found
+    return Foreign("a ZIP archive")
+
+
+def _describe(mimes: list[str]) -> str:
+    if not mimes:
+        return ""
+    mime = mimes[0]
+    if mime in _ARCHIVES:
+        return "an archive"
+    if mime in _HEIF:
+        return "a HEIC picture: send it as a JPEG or PNG instead"
+    if mime.startswith("image/"):
+        return "a picture in another format: send it as a JPEG or PNG instead"
+    if mime.startswith("video/"):
+        return "a video"
+    if mime.startswith("audio/"):
+        return "a sound recording"
+    return ""
