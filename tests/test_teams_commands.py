@@ -12,6 +12,11 @@ async def group_of(world: TeamsWorld, owner: TeamsPerson, name: str, *members: T
     addresses = ", ".join(m.email for m in members)
     assert await world.say(owner, f"new {name}: {addresses}") == 200
     assert world.last_reply(owner).startswith(f"Created {name} with"), world.last_reply(owner)
+    for member in members:  # each is welcomed in their chat, in the background
+        await world.connector.wait_for(
+            lambda m=member: any(f"added you to {name}" in t for t in world.replies(m)),  # type: ignore[misc]
+            what=f"the welcome to {member.name}",
+        )
 
 
 async def test_help_lists_every_command(world: TeamsWorld) -> None:
@@ -275,7 +280,7 @@ async def test_history_keeps_the_last_ten_in_order(world: TeamsWorld) -> None:
         await world.say(ann if n % 2 else bob, f"message {n}")
     await world.say(bob, "history lunch")
     lines = world.last_reply(bob).splitlines()
-    assert lines[0] == "Last 10 messages in Lunch:"
+    assert lines[0] == "The last 10 messages in Lunch:"
     assert [line.rsplit(": ", 1)[1] for line in lines[1:]] == [f"message {n}" for n in range(2, 12)]
     assert " Ann: message 3" in lines[2]
 
@@ -390,3 +395,32 @@ async def test_repeated_activity_is_processed_once(world: TeamsWorld) -> None:
     await world.say(ann, "history")
     assert world.last_reply(ann).count("only once") == 1
     assert len(world.relayed(bob)) == 1
+
+
+async def test_members_hear_of_being_added_removed_and_of_renames_and_deletes(
+    world: TeamsWorld,
+) -> None:
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    await group_of(world, ann, "Lunch", bob, cy)
+    assert world.replies(bob)[-1] == (
+        "Ann added you to Lunch (3 people). Its messages reach you here and in Outlook; "
+        "answer on a message's card, or type to Lunch: <text>. mute Lunch stops them here, "
+        "leave Lunch takes you out."
+    )
+    await world.say(ann, "rename lunch: Brunch")
+    for person in (bob, cy):
+        await world.connector.wait_for(
+            lambda p=person: world.replies(p)[-1] == "Ann renamed Lunch to Brunch.",  # type: ignore[misc]
+            what="the rename notice",
+        )
+    await world.say(ann, f"remove brunch: {cy.email}")
+    await world.connector.wait_for(
+        lambda: world.replies(cy)[-1] == "Ann removed you from Brunch.", what="the removal"
+    )
+    await world.say(ann, "delete brunch")
+    await world.connector.wait_for(
+        lambda: world.replies(bob)[-1] == "Ann deleted Brunch; its messages are gone.",
+        what="the deletion",
+    )
+    assert world.replies(cy)[-1] == "Ann removed you from Brunch."  # no longer a member
+    assert not any("deleted" in t or "renamed" in t for t in world.replies(ann)[:-1])

@@ -75,6 +75,11 @@ def check_chat_size(people: int) -> None:
         )
 
 
+def counted(count: int, noun: str) -> str:
+    """ "1 member", "2 members": English plurals of the nouns Send counts."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _names(people: Sequence[Person | Member]) -> str:
     return ", ".join(p.display_name for p in people)
 
@@ -270,6 +275,9 @@ class Groups:
             ),
             owner=sender.person_id,
         )
+        await self._announce(
+            group, f"{sender.display_name} removed you from {group.name}.", only=member.person_id
+        )
         return f"Removed {member.display_name} from {group.name}."
 
     async def rename(self, sender: Person, group: Group, new_name: str) -> str:
@@ -277,6 +285,12 @@ class Groups:
         people = await self._store.get_people(group.tenant_id, group.member_ids)
         await self.check_unique(sender, people, new_name, except_id=group.group_id)
         await self._update(group, lambda g: replace(g, name=new_name), owner=sender.person_id)
+        await self._announce(
+            group,
+            f"{sender.display_name} renamed {group.name} to {new_name}.",
+            but=sender.person_id,
+            people=people,
+        )
         return f"Renamed {group.name} to {new_name}."
 
     async def leave(self, sender: Person, name: str) -> str:
@@ -301,9 +315,34 @@ class Groups:
         return f"You left {group.name}."
 
     async def delete(self, sender: Person, group: Group) -> str:
+        people = await self._store.get_people(group.tenant_id, group.member_ids)
         await self._store.delete_group(group)
         await self._clear_active(sender, group.group_id)
+        await self._announce(
+            group,
+            f"{sender.display_name} deleted {group.name}; its messages are gone.",
+            but=sender.person_id,
+            people=people,
+        )
         return f"Deleted {group.name}."
+
+    async def _announce(
+        self,
+        group: Group,
+        text: str,
+        *,
+        but: str = "",
+        only: str = "",
+        people: Sequence[Person] | None = None,
+    ) -> None:
+        """Tells members in Teams about a change to their group (not whoever made it)."""
+        if self._newcomers is None:
+            return
+        if people is None:
+            ids = [only] if only else list(group.member_ids)
+            people = await self._store.get_people(group.tenant_id, ids)
+        told = [p for p in people if p.person_id != but and (not only or p.person_id == only)]
+        self._newcomers.announce(told, text)
 
     async def use(self, sender: Person, name: str) -> str:
         group = await self.find(sender, name)
@@ -361,7 +400,7 @@ class Groups:
             if member is not None and member.muted:
                 marks.append("muted")
             extra = f" ({', '.join(marks)})" if marks else ""
-            lines.append(f"- {g.name}: {len(g.members)} members{extra}")
+            lines.append(f"- {g.name}: {counted(len(g.members), 'member')}{extra}")
         return "\n".join(lines)
 
     async def members_text(self, sender: Person, name: str) -> str:
@@ -370,7 +409,7 @@ class Groups:
             p.person_id: p for p in await self._store.get_people(group.tenant_id, group.member_ids)
         }
         now = self._clock.now()
-        lines = [f"{group.name} has {len(group.members)} members:"]
+        lines = [f"{group.name} has {counted(len(group.members), 'member')}:"]
         for m in group.members:
             person = people.get(m.person_id)
             ways = []
@@ -401,7 +440,9 @@ class Groups:
         group = await self.active_or_named(sender, name)
         if not group.recent:
             return f"No messages in {group.name} yet."
-        lines = [f"Last {len(group.recent)} messages in {group.name}:"]
+        count = len(group.recent)
+        heading = "The last message" if count == 1 else f"The last {count} messages"
+        lines = [f"{heading} in {group.name}:"]
         for s in group.recent:
             # One line per message: a newline typed in a message cannot forge another line.
             text = " ".join(s.text.split())

@@ -8,6 +8,16 @@ from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.model import Channel, Delivery, Group, Message, Person
 
 
+def welcome(group: Group, added_by: Person) -> str:
+    """What a new member reads first in their chat with Send."""
+    name = group.name
+    return (
+        f"{added_by.display_name} added you to {name} ({len(group.members)} people). Its "
+        "messages reach you here and in Outlook; answer on a message's card, or type "
+        f"to {name}: <text>. mute {name} stops them here, leave {name} takes you out."
+    )
+
+
 def outlook_only_line(name: str, group_name: str, why: str) -> str:
     return (
         f"{name} gets {group_name} by Outlook only: Send cannot reach them in Teams ({why}); "

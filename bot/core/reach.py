@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.core.model import Group, Person, TeamsReach
-from bot.core.notices import outlook_only_line
+from bot.core.notices import outlook_only_line, welcome
 from bot.core.people import update_person
 from bot.core.ports import (
     Clock,
@@ -77,9 +77,15 @@ class TeamsAccess:
 
 
 class NewMembers(Protocol):
+    """What members are told about their group changing, in the background."""
+
     def arrived(self, group: Group, people: Sequence[Person], added_by: Person) -> None:
-        """People just became members: get their Teams chats ready in the background (an
-        installation takes seconds), so the first message reaches them at once."""
+        """People just became members: get their Teams chats ready (an installation takes
+        seconds), so the first message reaches them at once, and welcome them there."""
+        ...
+
+    def announce(self, people: Sequence[Person], text: str) -> None:
+        """A one-line notice to each of these people who can be reached in Teams."""
         ...
 
 
@@ -104,16 +110,27 @@ class TeamsChats:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def arrived(self, group: Group, people: Sequence[Person], added_by: Person) -> None:
-        waiting = [
-            p
-            for p in people
-            if not p.teams_chat_ready and self.access.possible(p, self._clock.now())
-        ]
-        if not waiting:
-            return
-        task = asyncio.create_task(self._prepare(group, waiting, added_by))
+        now = self._clock.now()
+        reachable = [p for p in people if self.access.possible(p, now)]
+        if reachable:
+            self._start(self._prepare(group, reachable, added_by))
+
+    def announce(self, people: Sequence[Person], text: str) -> None:
+        ready = [p for p in people if p.teams_chat_ready]
+        if ready:
+            self._start(self._tell(ready, text))
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _tell(self, people: Sequence[Person], text: str) -> None:
+        for person in people:
+            try:
+                await self._teams.send_notice(person, text)
+            except Exception:
+                log.exception("notice not sent", extra={"person_id": person.person_id})
 
     async def drain(self, grace: float) -> None:
         """Waits for chats being prepared; what is left is done by the first delivery."""
@@ -125,12 +142,15 @@ class TeamsChats:
         await asyncio.gather(*left, return_exceptions=True)
 
     async def _prepare(self, group: Group, people: Sequence[Person], added_by: Person) -> None:
-        """Opens or installs the new members' chats; tells whoever added them, once, about
-        those Teams cannot be used for. A failure here is retried by their first delivery."""
+        """Opens or installs the new members' chats and welcomes them there; tells whoever
+        added them, once, about those Teams cannot be used for. A failure here is retried
+        by their first delivery."""
         lines = []
         for person in people:
             try:
                 found = await self.chat(person, added_by.teams)
+                if found.reach is Reach.READY:
+                    await self._teams.send_notice(found.person, welcome(group, added_by))
             except Exception:
                 log.exception("teams chat not prepared", extra={"person_id": person.person_id})
                 continue

@@ -66,3 +66,12 @@ async def test_an_address_the_mail_parser_rejects_is_refused_when_added(
     with pytest.raises(Refused, match="is not an e-mail address"):
         await core.groups.add(ann, lunch, parse_members(address))
     assert await core.store.get_person("t1", address) is None
+
+
+async def test_counts_say_one_member_and_the_last_message(core: Core) -> None:
+    await core.say("new solo: bob@x.com")
+    await core.say("remove solo: bob@x.com")
+    assert (await core.say("members solo")).text.startswith("solo has 1 member:")
+    assert "- solo: 1 member" in (await core.say("groups")).text
+    await core.say("hello", key="m1")
+    assert (await core.say("history solo")).text.startswith("The last message in solo:")
