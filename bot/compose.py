@@ -26,6 +26,7 @@ from bot.core.groups import Groups
 from bot.core.instances import HEARTBEAT_SECONDS, InstanceRegistry
 from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
+from bot.core.polls import PollCards, Polls
 from bot.core.ports import Clock, Directory, OutlookRecorder
 from bot.core.ratelimit import RateLimiter
 from bot.core.reach import TeamsChats
@@ -63,6 +64,7 @@ class Services:
     outlook_inbox: OutlookInbox | None
     instances: InstanceRegistry
     clock: Clock
+    poll_cards: PollCards
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,10 @@ async def build_services(
         SenderAllowance(settings.messages_per_minute_per_sender),
         chats.access,
     )
+    poll_cards = PollCards(store, teams, limiter, clock)
+    polls = Polls(store, relay, poll_cards)
     conversation = Conversation(
-        store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants)
+        store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants), polls
     )
     bot = SendBot(conversation, groups, ConversationState(DocumentBotStorage(documents)))
     channel_auth = None
@@ -168,7 +172,7 @@ async def build_services(
     validator = ActionTokenValidator(
         session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
     )
-    actions = OutlookActions(validator, card_tokens, store, relay, cards, clock)
+    actions = OutlookActions(validator, card_tokens, store, relay, cards, clock, polls)
     inbox = None
     if graph is not None:
         inbox = OutlookInbox(
@@ -184,7 +188,9 @@ async def build_services(
     instances = InstanceRegistry(
         store, instance_id, clock, limiter, every=tuning.heartbeat_interval
     )
-    return Services(documents, store, adapter, bot, worker, actions, inbox, instances, clock)
+    return Services(
+        documents, store, adapter, bot, worker, actions, inbox, instances, clock, poll_cards
+    )
 
 
 def outlook_setting_problems(settings: Settings) -> list[str]:

@@ -23,6 +23,7 @@ class Playground:
         self.config: Json = {}
         self.chat_messages: list[Json] = []  # what the bot showed in the user's chats
         self.bot_requests: list[Json] = []  # every request the bot made to the connector
+        self.updated_messages: list[Json] = []  # activities the bot replaced in place
         self._session: aiohttp.ClientSession | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._changed = asyncio.Condition()
@@ -93,6 +94,10 @@ class Playground:
             self.chat_messages.append(
                 {"conversation": event["actionConversationId"], **event["message"]}
             )
+        elif event.get("action") == "updateMessage":
+            self.updated_messages.append(
+                {"conversation": event["actionConversationId"], **event["message"]}
+            )
 
     def _on_log(self, event: Json) -> None:
         log = event.get("log") or {}
@@ -133,6 +138,18 @@ class Playground:
             assert response.status == 200, await response.text()
             members: list[Json] = await response.json()
             return members
+
+    async def submit(self, conversation_id: str, card_id: str, value: Json) -> None:
+        """The current user presses an Action.Submit button on a card the bot sent."""
+        await self._post(
+            "/_conversation/v1/submit",
+            {
+                "conversation": {"id": conversation_id},
+                "from": {"id": self.config["currentUser"]["id"]},
+                "replyToId": card_id,
+                "value": value,
+            },
+        )
 
     async def install(self) -> None:
         await self._post(f"/_debug/conversation/{self.personal_chat}/installation", {})

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from bot.core.ports import RelayedMessage
+from bot.core.ports import PollChoice, PollView, RelayedMessage
 from bot.core.requests import GroupChoice
-from bot.teams.cards import answered_card, group_picker_card, relayed_message_card
+from bot.teams.cards import answered_card, group_picker_card, poll_card, relayed_message_card
 from tests.teams_world import TeamsWorld
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "adaptive-card-1.5.json").read_text())
@@ -33,6 +34,8 @@ def test_cards_built_from_any_text_validate(text: str) -> None:
     message = RelayedMessage("g1", "Lunch", "Ann", text or "x", "m1")
     validate(relayed_message_card(message, 2000))
     validate(answered_card(message, text or "On my way"))
+    view = PollView((PollChoice(text or "yes", ("Ann",)), PollChoice("no", ())), ("Bob",))
+    validate(poll_card(replace(message, poll=view)))
     validate(
         group_picker_card([GroupChoice("g1", "Lunch"), GroupChoice("g2", text or "Run")], "hi")
     )

@@ -98,3 +98,18 @@ async def test_status_after_a_partial_failure_names_who_and_why(world: TeamsWorl
     assert "- In Teams: Bob" in lines
     assert "- Not delivered in Teams: Cy (they removed or blocked Send, or left Teams)" in lines
     assert "- Outlook thread: added, for 3 people" in lines
+
+
+async def test_a_poll_out_of_its_limits_is_refused_in_one_line_and_sends_nothing(
+    world: TeamsWorld,
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await world.say(ann, "poll lunch: Friday? | yes")
+    assert world.last_reply(ann) == (
+        "A poll has 2 to 6 answers; that one has 1. "
+        "Write it as poll <group>: <question> | <option> | <option> …"
+    )
+    await world.say(ann, "history")
+    assert "Poll:" not in world.last_reply(ann)
+    assert len(world.relayed(bob)) == 1  # only the first message

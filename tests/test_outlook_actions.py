@@ -22,7 +22,7 @@ from bot.outlook.tokens import CardTokenError, CardTokens
 from bot.web.app import create_app
 from bot.web.json_body import JsonBodyError
 from tests.conftest import AM_AUDIENCE, FAST_TUNING, serve
-from tests.fakes.connector import FakeConnector
+from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.fakes.entra import OUTLOOK_ACTIONS_APP_ID, FakeEntra
 from tests.outlook_helpers import (
     MovableClock,
@@ -448,3 +448,88 @@ async def test_an_answer_the_card_does_not_offer_is_refused(scene: Scene) -> Non
         "That answer is not one Send offers; type your reply instead."
     )
     await nothing_relayed(scene)
+
+
+def poll_cards(world: TeamsWorld, person: TeamsPerson) -> list[tuple[str, dict[str, Any]]]:
+    """(activity id, card) of each poll card the person received."""
+    chat = world.connector.chat_of(person.user_id)
+    return [
+        (item.id, att["content"])
+        for item in world.connector.received
+        if item.conversation_id == chat
+        for att in item.activity.get("attachments") or []
+        if any(
+            a.get("data", {}).get("sendAction") == "vote" for a in att["content"].get("actions", [])
+        )
+    ]
+
+
+def tally(card: dict[str, Any]) -> str:
+    return " ".join(card_text(card).split())
+
+
+async def test_a_poll_answered_from_teams_and_outlook_shows_one_tally_everywhere(
+    scene: Scene,
+) -> None:
+    world = scene.world
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    await world.install(cy)
+    await world.say(ann, f"add lunch: {cy.email}")
+    await world.say(ann, "poll lunch: Friday 12:30, are you in? | yes | no | late")
+    for person in (ann, bob, cy):  # the asker gets it too
+        await world.connector.wait_for(lambda p=person: bool(poll_cards(world, p)), what="polls")  # type: ignore[misc]
+    bob_card_id, bob_card = poll_cards(world, bob)[0]
+    assert [a["title"] for a in bob_card["actions"]] == ["yes", "no", "late"]
+    assert "Not answered yet: Ann, Bob, Cy" in tally(bob_card)
+
+    # Bob and Cy answer in Teams; Ann in Outlook, on the poll's mail.
+    await world.submit(bob, bob_card["actions"][0]["data"], bob_card_id)
+    cy_card_id, cy_card = poll_cards(world, cy)[0]
+    await world.submit(cy, cy_card["actions"][2]["data"], cy_card_id)
+    await eventually(lambda: len(eml_files(scene.data, ann.email)) >= 2, "the poll's mail")
+    poll_mail = card_in(html_of(read_eml(eml_files(scene.data, ann.email)[1])))
+    assert poll_mail["autoInvokeAction"]["type"] == "Action.Http"
+    status, headers, refreshed = await scene.act(
+        "", scene.token("ann@contoso.com"), body=one_click(poll_mail, "no")
+    )
+    assert status == 200, headers.get("CARD-ACTION-STATUS")
+    assert "no — 1: Ann" in tally(
+        card_in(f'<script type="application/adaptivecard+json">{refreshed}</script>')
+    )
+
+    expected = "yes 1: Bob no 1: Ann late 1: Cy Not answered yet: nobody"
+    for person in (ann, bob, cy):
+        (card_id, _) = poll_cards(world, person)[0]
+
+        def shows_all(p: TeamsPerson = person, card_id: str = card_id) -> bool:
+            updates = world.connector.updates_to(world.connector.chat_of(p.user_id))
+            return (
+                bool(updates)
+                and updates[-1].reply_to == card_id
+                and tally(updates[-1].activity["attachments"][0]["content"]).endswith(expected)
+            )
+
+        await world.connector.wait_for(shows_all, what=f"{person.name}'s card updated")
+
+    # Bob changes his mind: his vote moves, on every card.
+    await world.submit(bob, bob_card["actions"][2]["data"], bob_card_id)
+
+    def moved() -> bool:
+        updates = world.connector.updates_to(world.connector.chat_of(cy.user_id))
+        return tally(updates[-1].activity["attachments"][0]["content"]).endswith(
+            "yes 0 no 1: Ann late 2: Cy, Bob Not answered yet: nobody"
+        )
+
+    await world.connector.wait_for(moved, what="Bob's vote moved")
+    await world.say(ann, "history")
+    history = world.last_reply(ann)
+    assert "Poll: Friday 12:30, are you in? (yes / no / late)" in history
+    assert "Bob: late, instead of yes (poll: Friday 12:30, are you in?)" in history
+
+    # Opening the mail later shows today's tally (the card's autoInvokeAction).
+    refresh = str(poll_mail["autoInvokeAction"]["body"])
+    status, _, refreshed = await scene.act("", scene.token(), body=refresh)
+    assert status == 200
+    assert "late — 2: Cy, Bob" in tally(
+        card_in(f'<script type="application/adaptivecard+json">{refreshed}</script>')
+    )

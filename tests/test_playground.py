@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.config import Settings
 from tests.conftest import running_app
 from tests.playground import Playground
 from tests.services import agents_playground, free_port
+from tests.teams_world import card_text
 
 pytestmark = pytest.mark.playground
 
@@ -100,3 +102,39 @@ async def test_the_readme_example_reaches_the_members_in_teams(playground: Playg
     members = await playground.ask("members")
     assert "Megan Bowen <meganb@example.com>: Teams and Outlook" in members
     assert "Adele Vance <adelev@example.com>: Teams and Outlook" in members
+
+
+def _cards(messages: list[dict[str, object]], conversation: str) -> list[dict[str, Any]]:
+    return [m for m in messages if m["conversation"] == conversation and m.get("attachments")]
+
+
+async def test_a_poll_answered_with_one_tap_updates_the_card_in_place(
+    playground: Playground,
+) -> None:
+    """Alex asks his group chat's people; his own poll card (the asker gets one too) is
+    answered with a tap, and the Playground shows that same card updated with the tally."""
+    await playground.say(playground.group_chat, "new team", mention_bot=True)
+    await playground.wait(lambda: bool(playground.texts(playground.group_chat)), what="group")
+    chat = playground.personal_chat
+    await playground.say(chat, "poll team: Friday 12:30, are you in? | yes | no | late")
+    await playground.wait(lambda: bool(_cards(playground.chat_messages, chat)), what="the poll")
+    poll = _cards(playground.chat_messages, chat)[-1]
+    card = poll["attachments"][0]["content"]
+    assert [a["title"] for a in card["actions"]] == ["yes", "no", "late"]
+
+    def copies() -> list[dict[str, object]]:
+        return [r for r in playground.bot_requests if r.get("summary") == "Alex Wilber asks team"]
+
+    await playground.wait(lambda: len(copies()) >= 6, what="six copies")
+    # Every member gets it once, Alex included.
+    assert len({str(r["recipient"]["id"]) for r in copies()}) == 6  # type: ignore[index]
+
+    await playground.submit(chat, str(poll["messageId"]), card["actions"][0]["data"])
+    await playground.wait(
+        lambda: bool(_cards(playground.updated_messages, chat)), what="the updated card"
+    )
+    updated = _cards(playground.updated_messages, chat)[-1]
+    assert updated["messageId"] == poll["messageId"]
+    shown = " ".join(card_text(updated["attachments"][0]["content"]).split())
+    assert "yes 1: Alex Wilber" in shown and "Not answered yet:" in shown
+    assert "Alex Wilber" not in shown.split("Not answered yet:")[1]

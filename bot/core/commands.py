@@ -28,6 +28,7 @@ class Verb(StrEnum):
     DELETE = "delete"
     HISTORY = "history"
     STATUS = "status"
+    POLL = "poll"
     MUTE = "mute"
     UNMUTE = "unmute"
     OUTLOOK = "outlook"
@@ -133,6 +134,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "the last 10 messages",
         Shape.GROUP,
         group_optional=True,
+    ),
+    CommandSpec(
+        Verb.POLL,
+        ("poll",),
+        "poll <group>: <question> | <option> | <option> …",
+        "ask with 2 to 6 answers; everyone answers with one tap and sees the tally",
+        Shape.GROUP_AND_REST,
     ),
     CommandSpec(
         Verb.STATUS,

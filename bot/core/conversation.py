@@ -20,6 +20,7 @@ from bot.core.groups import Groups, check_chat_size, check_name
 from bot.core.model import MAX_MEMBERS, Group, Person, Source
 from bot.core.people import ActiveGroup, People, update_person
 from bot.core.policy import TenantGate
+from bot.core.polls import Polls
 from bot.core.ports import Clock, RelayedMessage, Store, StoreError, TeamsRoster
 from bot.core.relay import Relay
 from bot.core.requests import (
@@ -55,7 +56,9 @@ class Conversation:
         roster: TeamsRoster,
         clock: Clock,
         gate: TenantGate,
+        polls: Polls | None = None,
     ) -> None:
+        self._polls = polls or Polls(store, relay)
         self._store = store
         self._people = people
         self._groups = groups
@@ -137,6 +140,18 @@ class Conversation:
         self, person: Person, action: CardAction, request: TeamsRequest
     ) -> Answer:
         message_id = request.activity_key
+        if action.kind is ActionKind.VOTE:
+            try:
+                group = await self._groups.by_id(person, action.group_id)
+                if not action.text.isdigit():
+                    raise Refused("That is not one of the poll's answers.")
+                option = int(action.text)
+                await self._polls.answer(
+                    person, group, action.message_id, option, Source.TEAMS, message_id
+                )
+            except Refused as refusal:
+                return Answer(str(refusal))
+            return Answer()  # the card shows the answer, with everyone's
         if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):
             return await self._post_to(person, action, message_id)
         if action.card_id:
@@ -269,6 +284,9 @@ class Conversation:
                 return Answer(await g.list_text(person))
             case Verb.USE:
                 return Answer(await g.use(person, c.target))
+            case Verb.POLL:
+                await self._polls.ask(person, await g.find(person, c.target), c.rest, message_id)
+                return Answer()
             case Verb.TO:
                 await self._post(person, await g.find(person, c.target), c.rest, message_id)
                 return Answer()

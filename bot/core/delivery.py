@@ -29,6 +29,7 @@ from bot.core.model import (
 )
 from bot.core.notices import failure_notice
 from bot.core.people import update_person
+from bot.core.polls import relayed as relayed_copy
 from bot.core.ports import (
     Clock,
     ConcurrentUpdate,
@@ -208,13 +209,7 @@ class DeliveryWorker:
     ) -> tuple[Message, float | None]:
         """One attempt at every due delivery; the states saved; seconds to the next round
         (None when nothing is pending any more)."""
-        relayed = RelayedMessage(
-            group_id=group.group_id,
-            group_name=group.name,
-            sender_name=message.sender_name,
-            text=message.text,
-            message_id=message.message_id,
-        )
+        relayed = relayed_copy(message, group)
         now = self._clock.now()
         done = await asyncio.gather(
             *(
@@ -348,7 +343,7 @@ class DeliveryWorker:
                     "detail": result.detail,
                 },
             )
-        return settle(
+        settled = settle(
             delivery,
             result.outcome,
             detail,
@@ -357,6 +352,7 @@ class DeliveryWorker:
             message.sent_at,
             self._policy,
         )
+        return replace(settled, activity_id=result.activity_id or settled.activity_id)
 
     async def _via(self, message: Message, people: dict[str, Person]) -> TeamsReach | None:
         """Someone's Teams reach in the tenant (the sender's first): where to reach a person

@@ -13,6 +13,8 @@ from enum import StrEnum
 MAX_MEMBERS = 20
 MAX_GROUP_NAME = 60
 HISTORY_SIZE = 10
+POLL_OPTIONS = (2, 6)  # fewest and most answers a poll offers
+MAX_OPTION_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,28 @@ class Delivery:
     addresses: tuple[str, ...] = ()
     # While pending after a passing failure: not to be tried again before this moment.
     next_attempt_at: datetime | None = None
+    # The id Teams gave the copy once sent: how a poll's copy is updated in place.
+    activity_id: str = ""
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A question with fixed answers; each member's answer, which they may change."""
+
+    question: str
+    options: tuple[str, ...]
+    # (person id, index of their answer): one per person who answered, in answer order.
+    votes: tuple[tuple[str, int], ...] = ()
+
+    def answer_of(self, person_id: str) -> int | None:
+        return next((o for p, o in self.votes if p == person_id), None)
+
+    def with_answer(self, person_id: str, option: int) -> Poll:
+        others = tuple(v for v in self.votes if v[0] != person_id)
+        return replace(self, votes=(*others, (person_id, option)))
+
+    def voters(self, option: int) -> tuple[str, ...]:
+        return tuple(p for p, o in self.votes if o == option)
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,8 @@ class Message:
     # Which instance delivers it, and until when; after that another instance may take over.
     claimed_by: str = ""
     claimed_until: datetime | None = None
+    # A poll's question is its `text`.
+    poll: Poll | None = None
     version: str | None = None
 
     @property
@@ -174,11 +200,14 @@ class Message:
         return any(d.state is DeliveryState.PENDING for d in self.deliveries)
 
     def summary(self) -> MessageSummary:
+        text = self.text
+        if self.poll is not None:
+            text = f"Poll: {text} ({' / '.join(self.poll.options)})"
         return MessageSummary(
             message_id=self.message_id,
             sender_id=self.sender_id,
             sender_name=self.sender_name,
-            text=self.text,
+            text=text,
             sent_at=self.sent_at,
             source=self.source,
         )

@@ -143,6 +143,21 @@ class SendResult:
     outcome: SendOutcome
     retry_after: float = 0.0
     detail: str = ""
+    activity_id: str = ""  # the id Teams gave what was sent
+
+
+@dataclass(frozen=True)
+class PollChoice:
+    text: str
+    voters: tuple[str, ...]  # display names, in answer order
+
+
+@dataclass(frozen=True)
+class PollView:
+    """A poll as every member's card shows it: the tally and who has not answered."""
+
+    choices: tuple[PollChoice, ...]
+    waiting: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -154,10 +169,18 @@ class RelayedMessage:
     sender_name: str
     text: str
     message_id: str
+    # Set for a poll: `text` is its question.
+    poll: PollView | None = None
 
 
 class TeamsSender(Protocol):
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult: ...
+
+    async def update_message(
+        self, person: Person, activity_id: str, message: RelayedMessage
+    ) -> SendResult:
+        """Shows a copy sent before (a poll's card) anew, in place."""
+        ...
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
         """A one-line notice from the bot itself (not a relayed message)."""
@@ -190,6 +213,15 @@ class ThreadMail:
     addresses: tuple[str, ...]
     # The latest messages (oldest first), ending with the one this mail is for.
     recent: tuple[MessageSummary, ...]
+    # The mail of a poll: its card offers the answers and shows the tally.
+    poll: PollMail | None = None
+
+
+@dataclass(frozen=True)
+class PollMail:
+    message_id: str
+    question: str
+    view: PollView
 
 
 @dataclass(frozen=True)

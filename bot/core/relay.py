@@ -23,6 +23,7 @@ from bot.core.model import (
     Group,
     Message,
     Person,
+    Poll,
     Source,
 )
 from bot.core.policy import MailPolicy
@@ -93,6 +94,8 @@ class Relay:
         outlook_copy: bool = True,
         known: Mapping[str, Person] | None = None,
         already_mailed: frozenset[str] = frozenset(),
+        poll: Poll | None = None,
+        teams_copies: bool = True,
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
@@ -100,7 +103,10 @@ class Relay:
         (a mail written in Outlook: its sender and recipients); the Outlook copy goes to the
         group's other addresses only, and there is none when nobody is left. `outlook_copy`
         False sends no Outlook copy at all. `known` holds people already read in this
-        request (the members, read with the sender), saving a read.
+        request (the members, read with the sender), saving a read. A `poll` goes to every
+        member in Teams, the asker too (their card shows the tally); `teams_copies` False
+        records a message in the history and the Outlook thread only (a poll's answer:
+        the poll's cards show it).
         """
         text = self.check_text(text)
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
@@ -116,10 +122,11 @@ class Relay:
         else:
             people = await self._store.get_people(group.tenant_id, others)
         accepted_at = self._clock.now()
+        readers = [sender, *people] if poll is not None else people
         deliveries = tuple(
             Delivery(recipient_id=p.person_id, channel=Channel.TEAMS)
-            for p in people
-            if wants_teams_copy(p, group, self._access, accepted_at)
+            for p in readers
+            if teams_copies and wants_teams_copy(p, group, self._access, accepted_at)
         )
         # The Outlook conversation is the group's whole record, so the sender is in it too.
         addresses = tuple(sorted({p.email for p in (sender, *people) if self._mail.mails(p)}))
@@ -141,6 +148,7 @@ class Relay:
             sent_at=now,
             source=source,
             deliveries=deliveries,
+            poll=poll,
         )
         stored = await self._store.add_message(message)
         if stored is not None:
@@ -160,7 +168,7 @@ class Relay:
             lock = self._group_locks[group.group_id] = asyncio.Lock()
         async with lock:
             group = await record_in_group(self._store, group, stored)
-        self._queue.submit(stored, group, people)
+        self._queue.submit(stored, group, [sender, *people] if poll is not None else people)
         return stored
 
 

@@ -44,6 +44,7 @@ class ActionKind(StrEnum):
     REPLY = "reply"  # the quick reply of a relayed card: text for that card's group
     ANSWER = "answer"  # a one-tap answer of a relayed card: a ready text for its group
     PICK = "pick"  # a group picked on the picker card: the held text goes to it
+    VOTE = "vote"  # an answer tapped on a poll's card: `text` is the answer's index
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import weakref
 from dataclasses import replace
 
 from bot.core.model import Group, Message, MessageSummary
-from bot.core.ports import OutlookRecorder, RecordResult, SendOutcome, Store, ThreadMail
+from bot.core.polls import poll_view
+from bot.core.ports import OutlookRecorder, PollMail, RecordResult, SendOutcome, Store, ThreadMail
 from bot.core.retry import read_modify_write
 
 THREADS_KEPT = 10_000
@@ -44,6 +45,9 @@ class OutlookThread:
                     thread_id=thread_id,
                     addresses=addresses,
                     recent=recent_until(group, message),
+                    poll=None
+                    if message.poll is None
+                    else PollMail(message.message_id, message.text, poll_view(message.poll, group)),
                 )
             )
             if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):

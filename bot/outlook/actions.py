@@ -10,7 +10,8 @@ from typing import Any
 from bot.core.answers import one_tap
 from bot.core.errors import Refused
 from bot.core.model import Group, Person, Source
-from bot.core.ports import Clock, Store
+from bot.core.polls import Polls, poll_view
+from bot.core.ports import Clock, PollMail, Store
 from bot.core.relay import Relay
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
 from bot.outlook.card import OutlookCards
@@ -52,6 +53,31 @@ def parse_action_body(raw: bytes) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+@dataclass(frozen=True)
+class PollAction:
+    token: str
+    poll_id: str
+    vote: int | None  # None: the card asks for the current tally (autoInvokeAction)
+
+
+def parse_poll_action(raw: bytes) -> PollAction | None:
+    """A poll card's body, `{"token", "poll", "vote": <n>}` or `{"token", "poll",
+    "refresh": true}`; None for any other body (a reply or a ready answer)."""
+    try:
+        body = parse_json(raw)
+    except NotJson:
+        return None
+    if not isinstance(body, dict) or "poll" not in body:
+        return None
+    token, poll_id, vote = body.get("token"), body.get("poll"), body.get("vote")
+    shaped = isinstance(token, str) and isinstance(poll_id, str)
+    if shaped and body.get("refresh") is True and vote is None:
+        return PollAction(str(token), str(poll_id), None)
+    if shaped and isinstance(vote, int) and not isinstance(vote, bool):
+        return PollAction(str(token), str(poll_id), vote)
+    raise ValueError("not a poll action")
+
+
 class OutlookActions:
     def __init__(
         self,
@@ -61,7 +87,9 @@ class OutlookActions:
         relay: Relay,
         cards: OutlookCards,
         clock: Clock,
+        polls: Polls | None = None,
     ) -> None:
+        self._polls = polls or Polls(store, relay)
         self._validator = validator
         self._tokens = tokens
         self._store = store
@@ -75,7 +103,11 @@ class OutlookActions:
         except ActionTokenError as refusal:
             return ActionOutcome(refusal.status, refusal.reason)
         try:
-            card_token, reply = parse_action_body(raw_body)
+            poll_action = parse_poll_action(raw_body)
+            if poll_action is not None:
+                card_token, reply = poll_action.token, ""
+            else:
+                card_token, reply = parse_action_body(raw_body)
         except (ValueError, UnicodeDecodeError):
             return ActionOutcome(400, "The action body is not one this service's cards send")
         except Refused as refusal:
@@ -95,6 +127,8 @@ class OutlookActions:
             return ActionOutcome(403, f"You are not a member of {group.name}")
         # The same request sent again (Outlook retries) maps to the same message id.
         message_id = hashlib.sha256(authorization.encode() + b"\n" + raw_body).hexdigest()[:32]
+        if poll_action is not None:
+            return await self._poll(person, group, poll_action, message_id)
         try:
             await self._relay.post(person, group, reply, Source.OUTLOOK, message_id)
         except Refused as refusal:
@@ -104,6 +138,36 @@ class OutlookActions:
             refreshed.tenant_id, refreshed.group_id, refreshed.name, refreshed.recent[-5:], now
         )
         return ActionOutcome(200, f"Sent to {refreshed.name}", card)
+
+    async def _poll(
+        self, person: Person, group: Group, action: PollAction, message_id: str
+    ) -> ActionOutcome:
+        """An answer clicked on a poll's card, or the card asking for the current tally."""
+        try:
+            if action.vote is not None:
+                poll = await self._polls.answer(
+                    person, group, action.poll_id, action.vote, Source.OUTLOOK, message_id
+                )
+            else:
+                found = await self._store.get_message(group.group_id, action.poll_id)
+                if found is None or found.poll is None:
+                    raise Refused("That poll is no longer there.")
+                poll = found
+        except Refused as refusal:
+            return ActionOutcome(400, str(refusal))
+        assert poll.poll is not None
+        refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
+        view = PollMail(poll.message_id, poll.text, poll_view(poll.poll, refreshed))
+        card = self._cards.card(
+            refreshed.tenant_id,
+            refreshed.group_id,
+            refreshed.name,
+            refreshed.recent[-5:],
+            self._clock.now(),
+            view,
+        )
+        said = "Answer sent" if action.vote is not None else "Up to date"
+        return ActionOutcome(200, f"{said}: {refreshed.name}", card)
 
     async def _member(self, actor: Actor, group: Group) -> Person | None:
         """The member who acted: the one with the token's object id, else the one whose

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.core.answers import ONE_TAP_ANSWERS
 from bot.core.model import MessageSummary
+from bot.core.ports import PollMail
 from bot.outlook.tokens import CardTokens
 
 REPLY_INPUT = "reply"
@@ -27,6 +28,37 @@ Card = dict[str, Any]
 
 def _markdown_literal(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _poll_blocks(poll: PollMail) -> list[Card]:
+    blocks: list[Card] = [
+        {
+            "type": "TextBlock",
+            "text": f"**Poll: {_markdown_literal(poll.question)}**",
+            "wrap": True,
+            "spacing": "large",
+        }
+    ]
+    for choice in poll.view.choices:
+        who = f": {', '.join(choice.voters)}" if choice.voters else ""
+        blocks.append(
+            {
+                "type": "TextBlock",
+                "text": _markdown_literal(f"{choice.text} — {len(choice.voters)}{who}"),
+                "wrap": True,
+                "spacing": "none",
+            }
+        )
+    waiting = ", ".join(poll.view.waiting) or "nobody"
+    blocks.append(
+        {
+            "type": "TextBlock",
+            "text": _markdown_literal(f"Not answered yet: {waiting}"),
+            "isSubtle": True,
+            "wrap": True,
+        }
+    )
+    return blocks
 
 
 def script_json(card: Card) -> str:
@@ -51,6 +83,7 @@ class OutlookCards:
         group_name: str,
         recent: Sequence[MessageSummary],
         now: datetime,
+        poll: PollMail | None = None,
     ) -> Card:
         token = self._tokens.sign(tenant_id, group_id, now)
         body: list[Card] = [
@@ -81,6 +114,8 @@ class OutlookCards:
                     "spacing": "none",
                 }
             )
+        if poll is not None:
+            body += _poll_blocks(poll)
         body.append(
             {
                 "type": "Input.Text",
@@ -103,6 +138,12 @@ class OutlookCards:
             }
             for answer in ONE_TAP_ANSWERS
         ]
+        if poll is not None:
+            # A poll's answers instead of the ready ones; each is one click too.
+            answers = [
+                self._http(choice.text, {"token": token, "poll": poll.message_id, "vote": i})
+                for i, choice in enumerate(poll.view.choices)
+            ]
         card: Card = {
             "type": "AdaptiveCard",
             "version": "1.0",
@@ -121,9 +162,24 @@ class OutlookCards:
                 *answers,
             ],
         }
+        if poll is not None:
+            # Outlook calls this when the mail is opened: the card then shows today's tally.
+            card["autoInvokeAction"] = self._http(
+                "Refresh", {"token": token, "poll": poll.message_id, "refresh": True}
+            )
         if self._originator:
             card["originator"] = self._originator
         return card
+
+    def _http(self, title: str, body: dict[str, Any]) -> Card:
+        return {
+            "type": "Action.Http",
+            "title": title,
+            "method": "POST",
+            "url": self._action_url,
+            "body": json.dumps(body),
+            "headers": [{"name": "Content-Type", "value": "application/json"}],
+        }
 
     def html(self, group_name: str, recent: Sequence[MessageSummary], card: Card) -> str:
         rows = "\n".join(

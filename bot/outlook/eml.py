@@ -120,7 +120,9 @@ class EmlRecorder:
         # A thread id that is no msg-id of ours (a Graph message id, kept from before the
         # Graph settings were removed) cannot be answered here: the thread starts again.
         thread_id = mail.thread_id if MSG_ID.fullmatch(mail.thread_id) else ""
-        card = self._cards.card(mail.tenant_id, mail.group_id, mail.group_name, mail.recent, now)
+        card = self._cards.card(
+            mail.tenant_id, mail.group_id, mail.group_name, mail.recent, now, mail.poll
+        )
         email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = f"Send <{self._sender}>"
         email["To"] = ", ".join(mail.addresses)

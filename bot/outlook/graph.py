@@ -187,7 +187,12 @@ class GraphMail:
             if known is not None:
                 return known
         card = self._cards.card(
-            mail.tenant_id, mail.group_id, mail.group_name, mail.recent, self._clock.now()
+            mail.tenant_id,
+            mail.group_id,
+            mail.group_name,
+            mail.recent,
+            self._clock.now(),
+            mail.poll,
         )
         body = {
             "contentType": "html",

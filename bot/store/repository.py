@@ -37,6 +37,7 @@ from bot.core.model import (
     Message,
     MessageSummary,
     Person,
+    Poll,
     Source,
     TeamsReach,
 )
@@ -602,9 +603,17 @@ def _message_body(m: Message) -> JsonDict:
                 "lastError": d.last_error,
                 "addresses": list(d.addresses),
                 "nextAttemptAt": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
+                "activityId": d.activity_id,
             }
             for d in m.deliveries
         ],
+        "poll": None
+        if m.poll is None
+        else {
+            "question": m.poll.question,
+            "options": list(m.poll.options),
+            "votes": [{"personId": p, "option": o} for p, o in m.poll.votes],
+        },
     }
 
 
@@ -634,8 +643,20 @@ def _message(doc: Doc) -> Message:
                 next_attempt_at=datetime.fromisoformat(str(d["nextAttemptAt"]))
                 if d.get("nextAttemptAt")
                 else None,
+                activity_id=str(d.get("activityId", "")),
             )
             for d in b.get("deliveries", [])
         ),
+        poll=_poll(b.get("poll")),
         version=doc.etag,
+    )
+
+
+def _poll(b: Any) -> Poll | None:
+    if not isinstance(b, dict):
+        return None
+    return Poll(
+        question=str(b["question"]),
+        options=tuple(str(o) for o in b["options"]),
+        votes=tuple((str(v["personId"]), int(v["option"])) for v in b.get("votes", [])),
     )

@@ -11,7 +11,7 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from bot.core.requests import ActionKind, CardAction, MentionedUser, TeamsRequest, TeamsUser
-from bot.teams.cards import ANSWER_ACTION, PICK_ACTION, REPLY_ACTION, REPLY_INPUT
+from bot.teams.cards import ANSWER_ACTION, PICK_ACTION, REPLY_ACTION, REPLY_INPUT, VOTE_ACTION
 
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -137,6 +137,10 @@ def _card_action(activity: Activity) -> CardAction | None:
     if kind == REPLY_ACTION:
         text = str(value.get(REPLY_INPUT, "") or "")
         return CardAction(ActionKind.REPLY, group_id, text, card_id, message_id)
+    if kind == VOTE_ACTION:
+        option = value.get("option")
+        text = str(option) if isinstance(option, int) and not isinstance(option, bool) else ""
+        return CardAction(ActionKind.VOTE, group_id, text, card_id, message_id)
     if kind == ANSWER_ACTION:
         text = str(value.get("answer", "") or "")
         return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id)

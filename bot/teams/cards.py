@@ -19,6 +19,7 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 # The `sendAction` field of Action.Submit data tells the bot what a button means.
 REPLY_ACTION = "reply"
 ANSWER_ACTION = "answer"
+VOTE_ACTION = "vote"
 PICK_ACTION = "pick"
 REPLY_INPUT = "reply"
 
@@ -80,6 +81,32 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
             }
         ],
     )
+
+
+def poll_card(message: RelayedMessage) -> Card:
+    """A poll as every member sees it: the question, the live tally with who answered
+    what, who has not answered yet, and one button per answer (tap again to change)."""
+    assert message.poll is not None
+    data = {"sendAction": VOTE_ACTION, "groupId": message.group_id, "messageId": message.message_id}
+    body: list[Card] = [_header(message), _plain(message.text, weight="Bolder")]
+    for choice in message.poll.choices:
+        who = f": {', '.join(choice.voters)}" if choice.voters else ""
+        body.append(
+            {
+                "type": "RichTextBlock",
+                "inlines": [
+                    {"type": "TextRun", "text": f"{choice.text} ", "weight": "Bolder"},
+                    {"type": "TextRun", "text": f"{len(choice.voters)}{who}", "isSubtle": True},
+                ],
+            }
+        )
+    waiting = ", ".join(message.poll.waiting) or "nobody"
+    body.append(_plain(f"Not answered yet: {waiting}", isSubtle=True))
+    actions = [
+        {"type": "Action.Submit", "title": choice.text, "data": {**data, "option": i}}
+        for i, choice in enumerate(message.poll.choices)
+    ]
+    return _card(body, actions)
 
 
 def answered_card(message: RelayedMessage, reply: str) -> Card:

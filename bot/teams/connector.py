@@ -19,7 +19,7 @@ from bot.core.model import Person
 from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome, SendResult
 from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
-from bot.teams.cards import attachment, relayed_message_card
+from bot.teams.cards import attachment, poll_card, relayed_message_card
 
 log = logging.getLogger("send.teams")
 
@@ -75,15 +75,43 @@ class TeamsConnector:
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
         return await self._post_activity(person, self._relayed_json(message))
 
+    async def update_message(
+        self, person: Person, activity_id: str, message: RelayedMessage
+    ) -> SendResult:
+        teams = person.teams
+        if teams is None or not teams.conversation_id:
+            return SendResult(SendOutcome.GONE, detail="no chat")
+        url = (
+            _conversation_url(teams.service_url, teams.conversation_id)
+            + f"/activities/{quote(activity_id, safe='')}"
+        )
+        activity = {**self._activity(message), "id": activity_id}
+        try:
+            async with self._session.put(
+                url, json=activity, headers=await self._tokens.header()
+            ) as r:
+                return result_from_status(
+                    r.status, retry_after_seconds(r.headers.get("Retry-After"))
+                )
+        except (aiohttp.ClientError, TimeoutError, CredentialError) as error:
+            return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
+
+    def _activity(self, message: RelayedMessage) -> dict[str, Any]:
+        if message.poll is not None:
+            card = poll_card(message)
+            summary = f"{message.sender_name} asks {message.group_name}"
+        else:
+            card = relayed_message_card(message, self._max_chars)
+            summary = f"{message.sender_name} in {message.group_name}"
+        return {"type": "message", "summary": summary, "attachments": [attachment(card)]}
+
     def _relayed_json(self, message: RelayedMessage) -> str:
         """The copy every recipient of a message gets, serialized once per message."""
+        if message.poll is not None:
+            return json.dumps(self._activity(message), ensure_ascii=False)  # changes: no cache
         cached = self._cards.get(message.message_id)
         if cached is None:
-            activity = {
-                "type": "message",
-                "summary": f"{message.sender_name} in {message.group_name}",
-                "attachments": [attachment(relayed_message_card(message, self._max_chars))],
-            }
+            activity = self._activity(message)
             cached = self._cards[message.message_id] = json.dumps(activity, ensure_ascii=False)
             while len(self._cards) > 256:
                 self._cards.pop(next(iter(self._cards)))
@@ -118,10 +146,13 @@ class TeamsConnector:
                         "teams send refused",
                         extra={"status": r.status, "recipient": person.person_id},
                     )
-                return result_from_status(
-                    r.status, retry_after_seconds(r.headers.get("Retry-After"))
-                )
-        except (aiohttp.ClientError, TimeoutError, CredentialError) as error:
+                    return result_from_status(
+                        r.status, retry_after_seconds(r.headers.get("Retry-After"))
+                    )
+                sent: Any = await r.json(content_type=None) if r.status != 202 else {}
+                activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
+                return SendResult(SendOutcome.SENT, activity_id=activity_id)
+        except (aiohttp.ClientError, TimeoutError, CredentialError, ValueError) as error:
             return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
 
     # In-turn calls (replies and roster lookups): the stock adapter makes a msrest

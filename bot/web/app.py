@@ -91,6 +91,7 @@ def create_app(
             await asyncio.gather(recovery, purging, heartbeat, return_exceptions=True)
             if inbox is not None:
                 await inbox.stop()
+            await services.poll_cards.drain(SHUTDOWN_GRACE_SECONDS)
             await services.worker.drain(SHUTDOWN_GRACE_SECONDS)
             await services.instances.leave()
         finally:

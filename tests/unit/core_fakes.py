@@ -99,6 +99,8 @@ class FakeTeams:
         self.sent: list[Sent] = []
         self.notices: list[tuple[str, str]] = []  # (person id, text)
         self.opened: list[str] = []
+        # (person id, activity id, what the copy shows now)
+        self.updated: list[tuple[str, str, RelayedMessage]] = []
 
     def answer(self, person_id: str, *results: SendResult) -> None:
         """The next sends to this person answer these, in order; SENT afterwards."""
@@ -112,7 +114,15 @@ class FakeTeams:
             Sent(person.person_id, message.message_id, message.text, self._clock.now())
         )
         queued = self._answers.get(person.person_id)
-        return queued.pop(0) if queued else sent()
+        if queued:
+            return queued.pop(0)
+        return SendResult(SendOutcome.SENT, activity_id=f"act-{len(self.sent)}")
+
+    async def update_message(
+        self, person: Person, activity_id: str, message: RelayedMessage
+    ) -> SendResult:
+        self.updated.append((person.person_id, activity_id, message))
+        return sent()
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
         self.notices.append((person.person_id, text))

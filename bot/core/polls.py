@@ -1,0 +1,230 @@
+"""Polls: `poll <group>: <question> | <option> | …`, answered with one tap or one click.
+
+A poll is a message with fixed answers. Every member gets it, the asker included. Each
+answer is stored on the poll's message (etag retries: concurrent answers lose nothing),
+recorded in the group's history and Outlook thread, and every member's Teams card of the
+poll is then updated in place, paced like other sends; answers arriving while the cards
+are being updated make one more round, not one per answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import replace
+from typing import Any
+
+from bot.core.errors import Refused
+from bot.core.model import (
+    MAX_OPTION_CHARS,
+    POLL_OPTIONS,
+    Channel,
+    Group,
+    Message,
+    Person,
+    Poll,
+    Source,
+)
+from bot.core.ports import (
+    Clock,
+    PollChoice,
+    PollView,
+    RelayedMessage,
+    SendOutcome,
+    Store,
+    TeamsSender,
+)
+from bot.core.ratelimit import RateLimiter
+from bot.core.relay import Relay
+from bot.core.retry import read_modify_write
+
+log = logging.getLogger("send.polls")
+
+
+def parse_poll(text: str) -> Poll:
+    """`<question> | <option> | …`: 2 to 6 distinct options of at most 40 characters."""
+    question, *options = [part.strip() for part in text.split("|")]
+    fewest, most = POLL_OPTIONS
+    usage = "Write it as poll <group>: <question> | <option> | <option> …"
+    if not question:
+        raise Refused(f"A poll needs a question. {usage}")
+    options = [o for o in options if o]
+    if not fewest <= len(options) <= most:
+        raise Refused(
+            f"A poll has {fewest} to {most} answers; that one has {len(options)}. {usage}"
+        )
+    long = next((o for o in options if len(o) > MAX_OPTION_CHARS), None)
+    if long is not None:
+        raise Refused(
+            f'Each answer has at most {MAX_OPTION_CHARS} characters; "{long[:20]}…" has {len(long)}.'
+        )
+    if len({o.casefold() for o in options}) != len(options):
+        raise Refused("Two answers of the poll are the same.")
+    return Poll(question, tuple(options))
+
+
+def poll_view(poll: Poll, group: Group) -> PollView:
+    def name(person_id: str) -> str:
+        member = group.member(person_id)
+        return member.display_name if member is not None else "a former member"
+
+    choices = tuple(
+        PollChoice(option, tuple(name(p) for p in poll.voters(i)))
+        for i, option in enumerate(poll.options)
+    )
+    answered = {p for p, _ in poll.votes}
+    waiting = tuple(m.display_name for m in group.members if m.person_id not in answered)
+    return PollView(choices, waiting)
+
+
+def relayed(message: Message, group: Group) -> RelayedMessage:
+    view = poll_view(message.poll, group) if message.poll is not None else None
+    return RelayedMessage(
+        group.group_id, group.name, message.sender_name, message.text, message.message_id, view
+    )
+
+
+class PollCards:
+    """Updates every member's Teams card of a poll in place, one round at a time."""
+
+    def __init__(
+        self, store: Store, teams: TeamsSender, limiter: RateLimiter, clock: Clock
+    ) -> None:
+        self._store = store
+        self._teams = teams
+        self._limiter = limiter
+        self._clock = clock
+        self._again: set[str] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def refresh(self, group: Group, message_id: str) -> None:
+        """Shows a poll's current tally on every copy; coalesces answers given meanwhile."""
+        if message_id in self._running:
+            self._again.add(message_id)
+            return
+        self._start(message_id, self._rounds(group, message_id))
+
+    def _start(self, message_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._running[message_id] = task
+        task.add_done_callback(lambda _: self._running.pop(message_id, None))
+
+    async def drain(self, grace: float) -> None:
+        tasks = set(self._running.values())
+        if not tasks:
+            return
+        _, left = await asyncio.wait(tasks, timeout=grace)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
+    async def _rounds(self, group: Group, message_id: str) -> None:
+        while True:
+            self._again.discard(message_id)
+            try:
+                await self._round(group, message_id)
+            except Exception:
+                log.exception("poll cards not updated", extra={"message_id": message_id})
+            if message_id not in self._again:
+                return
+
+    async def _round(self, group: Group, message_id: str) -> None:
+        message = await self._store.get_message(group.group_id, message_id)
+        current = await self._store.get_group(group.tenant_id, group.group_id)
+        if message is None or message.poll is None or current is None:
+            return
+        shown = relayed(message, current)
+        copies = [
+            d
+            for d in message.deliveries
+            if d.channel is Channel.TEAMS and d.activity_id and current.has_member(d.recipient_id)
+        ]
+        people = {
+            p.person_id: p
+            for p in await self._store.get_people(group.tenant_id, [d.recipient_id for d in copies])
+        }
+        for copy in copies:
+            person = people.get(copy.recipient_id)
+            if person is None or person.teams is None:
+                continue
+            await self._limiter.wait(
+                group.tenant_id, person.teams.conversation_id, lane=group.group_id
+            )
+            result = await self._teams.update_message(person, copy.activity_id, shown)
+            if result.outcome is not SendOutcome.SENT:
+                log.warning(
+                    "poll card not updated",
+                    extra={"message_id": message_id, "recipient": person.person_id},
+                )
+
+
+async def record_answer(
+    store: Store, group: Group, message_id: str, person: Person, option: int
+) -> Message:
+    """Stores a member's answer (a changed answer replaces theirs); the updated poll."""
+
+    def change(current: Message) -> Message:
+        if current.poll is None:
+            raise Refused("That message is not a poll.")
+        return replace(current, poll=current.poll.with_answer(person.person_id, option))
+
+    message = await store.get_message(group.group_id, message_id)
+    if message is None or message.poll is None:
+        raise Refused("That poll is no longer there.")
+    if not 0 <= option < len(message.poll.options):
+        raise Refused("That is not one of the poll's answers.")
+    if message.poll.answer_of(person.person_id) == option:
+        return message
+    updated = await read_modify_write(
+        message,
+        lambda: store.get_message(group.group_id, message_id),
+        change,
+        store.save_message,
+        f"poll {message_id}",
+    )
+    if updated is None:
+        raise Refused("That poll is no longer there.")
+    return updated
+
+
+class Polls:
+    """Asking a poll and answering it, from Teams or Outlook."""
+
+    def __init__(self, store: Store, relay: Relay, cards: PollCards | None = None) -> None:
+        self._store = store
+        self._relay = relay
+        self._cards = cards
+
+    async def ask(self, person: Person, group: Group, text: str, message_id: str) -> None:
+        poll = parse_poll(text)
+        await self._relay.post(person, group, poll.question, Source.TEAMS, message_id, poll=poll)
+
+    async def answer(
+        self,
+        person: Person,
+        group: Group,
+        poll_id: str,
+        option: int,
+        source: Source,
+        answer_id: str,
+    ) -> Message:
+        """Records the answer (the poll's history and Outlook thread get a line, unless it
+        is the answer they gave already) and updates everyone's cards."""
+        if not group.has_member(person.person_id):
+            raise Refused(f"You are not a member of {group.name}.")
+        before = await self._store.get_message(group.group_id, poll_id)
+        previous = before.poll.answer_of(person.person_id) if before and before.poll else None
+        message = await record_answer(self._store, group, poll_id, person, option)
+        assert message.poll is not None
+        if previous != option:
+            chosen = message.poll.options[option]
+            line = f"{chosen} (poll: {message.text})"
+            if previous is not None:
+                line = (
+                    f"{chosen}, instead of {message.poll.options[previous]} (poll: {message.text})"
+                )
+            await self._relay.post(person, group, line, source, answer_id, teams_copies=False)
+        if self._cards is not None:
+            self._cards.refresh(group, poll_id)
+        return message
