@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.fakes.connector import shown
 from tests.waiting import DEFAULT_TIMEOUT, wait_until
 
 Json = dict[str, Any]
@@ -119,7 +120,7 @@ class Playground:
 
     def texts(self, conversation_id: str) -> list[str]:
         return [
-            str(m.get("text", ""))
+            shown({**m, "textFormat": "markdown"})  # every text the bot sends is markdown
             for m in self.chat_messages
             if m["conversation"] == conversation_id and m.get("text")
         ]

@@ -424,3 +424,20 @@ async def test_members_hear_of_being_added_removed_and_of_renames_and_deletes(
     )
     assert world.replies(cy)[-1] == "Ann removed you from Brunch."  # no longer a member
     assert not any("deleted" in t or "renamed" in t for t in world.replies(ann)[:-1])
+
+
+async def test_lists_arrive_as_markdown_lists_with_typed_text_kept_literal(
+    world: TeamsWorld,
+) -> None:
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await group_of(world, ann, "*Lunch*", bob)
+    await world.say(ann, "members *lunch*")
+    raw = world.connector.to(world.connector.chat_of(ann.user_id))[-1]
+    assert raw["textFormat"] == "markdown"
+    lines = str(raw["text"]).split("\n")
+    # A heading paragraph, then one list item per member, markdown characters escaped.
+    assert lines[:2] == ["\\*Lunch\\* has 2 members:", ""]
+    assert lines[2].startswith("- Ann \\(owner\\) \\<ann@contoso\\.com\\>: Teams")
+    assert lines[3].startswith("- Bob \\<bob@contoso\\.com\\>: Teams")
+    # Read as Teams shows it, it is the text as written.
+    assert world.last_reply(ann).splitlines()[0] == "*Lunch* has 2 members:"

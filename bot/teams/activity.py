@@ -178,4 +178,28 @@ def read_request(activity: Activity) -> TeamsRequest:
 
 
 async def reply_text(turn_context: TurnContext, text: str) -> None:
-    await turn_context.send_activity(Activity(type="message", text=text, text_format="plain"))
+    await turn_context.send_activity(
+        Activity(type="message", text=as_markdown(text), text_format="markdown")
+    )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+
+
+def as_markdown(text: str) -> str:
+    """The bot's answer as Teams markdown: its lines kept as lines and its `- ` lines as a
+    list; everything else literal (what people typed, group names) with its markdown
+    characters escaped, so a name like *lunch* never turns into formatting."""
+    lines = []
+    for line in text.split("\n"):
+        if line.startswith("- "):
+            lines.append("- " + _MARKDOWN_SPECIAL.sub(r"\\\1", line[2:]))
+        else:
+            lines.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line))
+    # A blank line ends a paragraph; a list's items stay one list.
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        if n and not (line.startswith("- ") and out[-1].startswith("- ")):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)

@@ -19,6 +19,7 @@ from bot.core.model import Person
 from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome, SendResult
 from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
+from bot.teams.activity import as_markdown
 from bot.teams.cards import attachment, poll_card, relayed_message_card
 
 log = logging.getLogger("send.teams")
@@ -118,7 +119,7 @@ class TeamsConnector:
         return cached
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
-        notice = {"type": "message", "text": text, "textFormat": "plain"}
+        notice = {"type": "message", "text": as_markdown(text), "textFormat": "markdown"}
         return await self._post_activity(person, json.dumps(notice, ensure_ascii=False))
 
     async def _post_activity(self, person: Person, activity_json: str) -> SendResult:

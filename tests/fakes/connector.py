@@ -41,6 +41,14 @@ from tests.waiting import DEFAULT_TIMEOUT
 Json = dict[str, Any]
 
 
+def shown(activity: Json) -> str:
+    """A text activity as Teams shows it: markdown escapes read, paragraphs one line each."""
+    text = str(activity.get("text", ""))
+    if activity.get("textFormat") != "markdown":
+        return text
+    return re.sub(r"\\(.)", r"\1", text.replace("\n\n", "\n"))
+
+
 @dataclass(frozen=True)
 class TeamsPerson:
     user_id: str
@@ -180,7 +188,7 @@ class FakeConnector:
         texts = []
         for activity in self.to(conversation_id):
             if activity.get("text"):
-                texts.append(str(activity["text"]))
+                texts.append(shown(activity))
             for attachment in activity.get("attachments") or []:
                 if attachment.get("contentType") == "application/vnd.microsoft.card.hero":
                     texts.append(str(attachment["content"].get("text", "")))
