@@ -279,15 +279,7 @@ class DeliveryWorker:
                 "outlook mail will be retried",
                 extra={"message_id": message.message_id, "detail": result.detail},
             )
-        return settle(
-            delivery,
-            result.outcome,
-            result.detail,
-            result.retry_after,
-            self._clock.now(),
-            message.sent_at,
-            self._policy,
-        )
+        return self._settle(message, delivery, result.outcome, result.detail, result.retry_after)
 
     async def _send(
         self,
@@ -299,22 +291,17 @@ class DeliveryWorker:
         person = people.get(delivery.recipient_id)
         if person is None:
             return failed(delivery, "no Teams identity")
-        found = await self._chats.chat(person, await self._via(message, people))
+        # The usual case, a chat already known, reads nothing more.
+        via = None if person.teams_chat_ready else await self._via(message, people)
+        found = await self._chats.chat(person, via)
         person = people[person.person_id] = found.person
-        now = self._clock.now()
         if found.reach is Reach.RETRY:
             log.warning(
                 "teams chat not ready, will be retried",
                 extra={"message_id": message.message_id, "recipient": person.person_id},
             )
-            return settle(
-                delivery,
-                SendOutcome.RETRY,
-                found.detail,
-                found.retry_after,
-                now,
-                message.sent_at,
-                self._policy,
+            return self._settle(
+                message, delivery, SendOutcome.RETRY, found.detail, found.retry_after
             )
         if found.reach is Reach.OUTLOOK_ONLY:
             # Told once, the first time Teams is found unusable for them.
@@ -343,16 +330,26 @@ class DeliveryWorker:
                     "detail": result.detail,
                 },
             )
-        settled = settle(
+        settled = self._settle(message, delivery, result.outcome, detail, result.retry_after)
+        return replace(settled, activity_id=result.activity_id or settled.activity_id)
+
+    def _settle(
+        self,
+        message: Message,
+        delivery: Delivery,
+        outcome: SendOutcome,
+        detail: str,
+        retry_after: float,
+    ) -> Delivery:
+        return settle(
             delivery,
-            result.outcome,
+            outcome,
             detail,
-            result.retry_after,
+            retry_after,
             self._clock.now(),
             message.sent_at,
             self._policy,
         )
-        return replace(settled, activity_id=result.activity_id or settled.activity_id)
 
     async def _via(self, message: Message, people: dict[str, Person]) -> TeamsReach | None:
         """Someone's Teams reach in the tenant (the sender's first): where to reach a person

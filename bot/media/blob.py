@@ -94,16 +94,7 @@ class BlobMediaStore:
             )
         except AzureError as error:
             raise MediaStoreError(f"cannot upload media {media_id}: {error}") from error
-        return StoredMedia(
-            media_id=media_id,
-            group_id=group_id,
-            tenant_id=tenant_id,
-            content_type=accepted.content_type,
-            size=len(accepted.data),
-            name=accepted.name,
-            kind=accepted.kind,
-            sha256=accepted.sha256,
-        )
+        return accepted.stored(media_id, tenant_id, group_id)
 
     async def read(self, media: StoredMedia) -> bytes:
         blob = self._client().get_blob_client(self._name(media))

@@ -40,16 +40,7 @@ class DiskMediaStore:
         path = self._path(tenant_id, group_id, media_id)  # checks the ids before any work
         accepted = await self._checks.run(name, data)
         await asyncio.to_thread(self._write, path, accepted.data)
-        return StoredMedia(
-            media_id=media_id,
-            group_id=group_id,
-            tenant_id=tenant_id,
-            content_type=accepted.content_type,
-            size=len(accepted.data),
-            name=accepted.name,
-            kind=accepted.kind,
-            sha256=accepted.sha256,
-        )
+        return accepted.stored(media_id, tenant_id, group_id)
 
     async def read(self, media: StoredMedia) -> bytes:
         path = self._path(media.tenant_id, media.group_id, media.media_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.media import strip
 from bot.media.naming import clean_name, extension, shown_name
-from bot.media.ports import MediaKind, MediaRefused
+from bot.media.ports import MediaKind, MediaRefused, StoredMedia
 from bot.media.sniff import ACCEPTED, CSV, TEXT, Foreign, Format, sniff
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # MAX_MEDIA_BYTES
@@ -29,6 +29,19 @@ class Accepted:
     kind: MediaKind
     name: str  # the sender's name, cleaned for display
     sha256: str
+
+    def stored(self, media_id: str, tenant_id: str, group_id: str) -> StoredMedia:
+        """The reference a store keeps once these bytes are written under `media_id`."""
+        return StoredMedia(
+            media_id=media_id,
+            group_id=group_id,
+            tenant_id=tenant_id,
+            content_type=self.content_type,
+            size=len(self.data),
+            name=self.name,
+            kind=self.kind,
+            sha256=self.sha256,
+        )
 
 
 class Checks:

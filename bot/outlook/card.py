@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,23 +17,19 @@ from typing import Any
 from bot.core.answers import ONE_TAP_ANSWERS
 from bot.core.model import MessageSummary
 from bot.core.ports import PollMail
+from bot.markdown import literal
 from bot.outlook.tokens import CardTokens
 
 REPLY_INPUT = "reply"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 Card = dict[str, Any]
-
-
-def _markdown_literal(text: str) -> str:
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _poll_blocks(poll: PollMail) -> list[Card]:
     blocks: list[Card] = [
         {
             "type": "TextBlock",
-            "text": f"**Poll: {_markdown_literal(poll.question)}**",
+            "text": f"**Poll: {literal(poll.question)}**",
             "wrap": True,
             "spacing": "large",
         }
@@ -44,7 +39,7 @@ def _poll_blocks(poll: PollMail) -> list[Card]:
         blocks.append(
             {
                 "type": "TextBlock",
-                "text": _markdown_literal(f"{choice.text} — {len(choice.voters)}{who}"),
+                "text": literal(f"{choice.text} — {len(choice.voters)}{who}"),
                 "wrap": True,
                 "spacing": "none",
             }
@@ -53,7 +48,7 @@ def _poll_blocks(poll: PollMail) -> list[Card]:
     blocks.append(
         {
             "type": "TextBlock",
-            "text": _markdown_literal(f"Not answered yet: {waiting}"),
+            "text": literal(f"Not answered yet: {waiting}"),
             "isSubtle": True,
             "wrap": True,
         }
@@ -89,7 +84,7 @@ class OutlookCards:
         body: list[Card] = [
             {
                 "type": "TextBlock",
-                "text": _markdown_literal(group_name),
+                "text": literal(group_name),
                 "weight": "bolder",
                 "size": "medium",
                 "wrap": True,
@@ -99,7 +94,7 @@ class OutlookCards:
             body.append(
                 {
                     "type": "TextBlock",
-                    "text": f"**{_markdown_literal(message.sender_name)}** · "
+                    "text": f"**{literal(message.sender_name)}** · "
                     f"{message.sent_at:%d %b %H:%M} UTC",
                     "isSubtle": True,
                     "spacing": "medium",
@@ -109,7 +104,7 @@ class OutlookCards:
             body.append(
                 {
                     "type": "TextBlock",
-                    "text": _markdown_literal(message.text),
+                    "text": literal(message.text),
                     "wrap": True,
                     "spacing": "none",
                 }

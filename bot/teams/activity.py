@@ -11,6 +11,7 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from bot.core.requests import ActionKind, CardAction, MentionedUser, TeamsRequest, TeamsUser
+from bot.markdown import literal
 from bot.teams.cards import ANSWER_ACTION, PICK_ACTION, REPLY_ACTION, REPLY_INPUT, VOTE_ACTION
 
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
@@ -183,9 +184,6 @@ async def reply_text(turn_context: TurnContext, text: str) -> None:
     )
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
-
-
 def as_markdown(text: str) -> str:
     """The bot's answer as Teams markdown: its lines kept as lines and its `- ` lines as a
     list; everything else literal (what people typed, group names) with its markdown
@@ -193,9 +191,9 @@ def as_markdown(text: str) -> str:
     lines = []
     for line in text.split("\n"):
         if line.startswith("- "):
-            lines.append("- " + _MARKDOWN_SPECIAL.sub(r"\\\1", line[2:]))
+            lines.append("- " + literal(line[2:]))
         else:
-            lines.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line))
+            lines.append(literal(line))
     # A blank line ends a paragraph; a list's items stay one list.
     out: list[str] = []
     for n, line in enumerate(lines):
