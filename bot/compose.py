@@ -24,6 +24,7 @@ from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker
 from bot.core.fair_use import SenderAllowance
 from bot.core.groups import Groups
 from bot.core.instances import HEARTBEAT_SECONDS, InstanceRegistry
+from bot.core.media import Media
 from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
 from bot.core.polls import PollCards, Polls
@@ -32,6 +33,10 @@ from bot.core.ratelimit import RateLimiter
 from bot.core.reach import TeamsChats
 from bot.core.relay import Relay
 from bot.identity import ClientCredentials
+from bot.media.blob import BlobMediaStore
+from bot.media.disk import DiskMediaStore
+from bot.media.links import MediaLinks
+from bot.media.ports import MediaStore
 from bot.outlook.action_auth import ActionTokenValidator
 from bot.outlook.actions import OutlookActions
 from bot.outlook.card import OutlookCards
@@ -46,6 +51,7 @@ from bot.store.repository import DocumentStore
 from bot.teams.adapter import ChannelTokenValidator, SendAdapter, on_turn_error
 from bot.teams.bot import SendBot
 from bot.teams.connector import BotTokens, TeamsConnector
+from bot.teams.downloads import TeamsDownloads
 from bot.teams.install import GraphTeamsInstaller
 
 log = logging.getLogger("send.compose")
@@ -65,6 +71,9 @@ class Services:
     instances: InstanceRegistry
     clock: Clock
     poll_cards: PollCards
+    media: Media
+    media_store: MediaStore
+    media_links: MediaLinks
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,21 @@ async def build_services(
     if migrated:
         log.info("people aliases written", extra={"people": migrated})
     card_tokens = CardTokens(await store.signing_key("card-token"))
+    media_store = open_media_store(settings)
+    await media_store.open()
+    media_links = MediaLinks(settings.public_base_url, await store.signing_key("media-link"), clock)
     client_state = (await store.signing_key("graph-client-state")).hex()
     bot_tokens = BotTokens(settings)
     credentials.extend(bot_tokens.credentials)
     teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
+    media = Media(
+        store,
+        media_store,
+        media_links,
+        TeamsDownloads(session, bot_tokens),
+        await store.signing_key("held-media"),
+        settings.max_media_bytes,
+    )
     cards = OutlookCards(
         settings.am_originator, settings.public_base_url, card_tokens, settings.max_message_chars
     )
@@ -111,10 +131,12 @@ async def build_services(
         )
         credentials.append(graph_credentials)
         graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
-        outlook = GraphMail(graph, settings.outlook_sender, cards, clock)
+        outlook = GraphMail(graph, settings.outlook_sender, cards, clock, media=media_store)
         directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)
     else:
-        outlook = EmlRecorder(settings.data_dir, settings.outlook_sender, cards, clock)
+        outlook = EmlRecorder(
+            settings.data_dir, settings.outlook_sender, cards, clock, media=media_store
+        )
     installer = None
     if graph is not None and settings.installs_teams_app:
         installer = GraphTeamsInstaller(
@@ -135,11 +157,12 @@ async def build_services(
         lease=tuning.lease,
         clock=clock,
         chats=chats,
+        media=media,
     )
     people = People(store, directory, teams)
     # With Graph, the service mailbox writes only to people of its own organisation.
     mail = MailPolicy(settings.graph_tenant_id if settings.uses_graph else None)
-    groups = Groups(store, people, clock, mail, chats.access, newcomers=chats)
+    groups = Groups(store, people, clock, mail, chats.access, newcomers=chats, media=media)
     relay = Relay(
         store,
         clock,
@@ -152,7 +175,15 @@ async def build_services(
     poll_cards = PollCards(store, teams, limiter, clock)
     polls = Polls(store, relay, poll_cards)
     conversation = Conversation(
-        store, people, groups, relay, teams, clock, TenantGate(settings.allowed_tenants), polls
+        store,
+        people,
+        groups,
+        relay,
+        teams,
+        clock,
+        TenantGate(settings.allowed_tenants),
+        polls,
+        media,
     )
     bot = SendBot(conversation, groups, ConversationState(DocumentBotStorage(documents)))
     channel_auth = None
@@ -184,13 +215,37 @@ async def build_services(
             client_state,
             clock,
             teams,
+            media=media,
         )
     instances = InstanceRegistry(
         store, instance_id, clock, limiter, every=tuning.heartbeat_interval
     )
     return Services(
-        documents, store, adapter, bot, worker, actions, inbox, instances, clock, poll_cards
+        documents,
+        store,
+        adapter,
+        bot,
+        worker,
+        actions,
+        inbox,
+        instances,
+        clock,
+        poll_cards,
+        media,
+        media_store,
+        media_links,
     )
+
+
+def open_media_store(settings: Settings) -> MediaStore:
+    """Azure Blob Storage when configured, else a folder under DATA_DIR (not opened yet)."""
+    if settings.azure_storage_connection_string:
+        return BlobMediaStore(
+            settings.azure_storage_connection_string,
+            settings.azure_storage_container,
+            settings.max_media_bytes,
+        )
+    return DiskMediaStore(settings.data_dir / "media", settings.max_media_bytes)
 
 
 def outlook_setting_problems(settings: Settings) -> list[str]:

@@ -24,6 +24,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BOT_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 # Teams' Bot Connector: https://smba.trafficmanager.net/<region>/ (emea, amer, apac, teams).
 BOT_SERVICE_URL_HOSTS = ("smba.trafficmanager.net",)
+# Azure's rule for container names: 3 to 63 lower-case letters, digits and single hyphens.
+_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+MAX_MEDIA = 150 * 1024 * 1024
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
@@ -71,6 +74,10 @@ class Settings:
     teams_app_id: str = ""
     # Set by the Azure deployment; exports the log to Application Insights when present.
     appinsights_connection_string: str = ""
+    # Photos and files: Azure Blob Storage when set, else DATA_DIR/media.
+    azure_storage_connection_string: str = ""
+    azure_storage_container: str = "send-media"
+    max_media_bytes: int = 10 * 1024 * 1024
 
     @property
     def local_mode(self) -> bool:
@@ -155,12 +162,21 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         # The manifest's id is MicrosoftAppId unless the package was built with another.
         teams_app_id=text("TEAMS_APP_ID") or text("MicrosoftAppId"),
         appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        azure_storage_connection_string=text("AZURE_STORAGE_CONNECTION_STRING"),
+        azure_storage_container=text("AZURE_STORAGE_CONTAINER", "send-media"),
+        # Graph takes attachments up to 150 MB (upload sessions); Teams cards link the rest.
+        max_media_bytes=_integer(env, "MAX_MEDIA_BYTES", 10 * 1024 * 1024, low=1, high=MAX_MEDIA),
     )
     _check(settings)
     return settings
 
 
 def _check(s: Settings) -> None:
+    if not _CONTAINER.match(s.azure_storage_container):
+        raise SettingsError(
+            "AZURE_STORAGE_CONTAINER must be 3 to 63 lower-case letters, digits and single "
+            "hyphens (Azure's rule for container names)"
+        )
     if s.app_type not in APP_TYPES:
         raise SettingsError(f"MicrosoftAppType must be one of {', '.join(APP_TYPES)}")
     if s.app_id and s.app_type != "UserAssignedMSI" and not s.app_password:

@@ -1,6 +1,7 @@
 // Send on Azure: the Azure Bot with its Teams channel, a Linux Web App running the container,
-// Cosmos DB, Key Vault for the secrets, a container registry, and Application Insights over a
-// Log Analytics workspace. Deploy into an existing resource group:
+// Cosmos DB, a Storage account for photos and files, Key Vault for the secrets, a container
+// registry, and Application Insights over a Log Analytics workspace. Deploy into an existing
+// resource group:
 //
 //   az deployment group create -g <group> -f deployment/main.bicep \
 //     -p deployment/main.parameters.json -p microsoftAppPassword=<bot client secret>
@@ -128,6 +129,11 @@ param messageRetentionDays int = 365
 @maxValue(336)
 param deliveryDeadlineHours int = 24
 
+@description('The largest photo or file in bytes (MAX_MEDIA_BYTES); larger ones are refused. At most 150 MB.')
+@minValue(1)
+@maxValue(157286400)
+param maxMediaBytes int = 10485760
+
 @allowed([
   'DEBUG'
   'INFO'
@@ -159,6 +165,8 @@ var cosmosContainers = [
     partitionKey: '/key'
   }
 ]
+// The blob container of photos and files (AZURE_STORAGE_CONTAINER, the code's default).
+var mediaContainerName = 'send-media'
 var keyVaultSecretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'
 var acrPullRole = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 var useGraph = !empty(outlookSender) && !empty(graphClientId)
@@ -252,6 +260,52 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
   }
 }]
 
+// ---------------------------------------------------------------- Blob Storage (photos and files)
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: take('${replace(prefix, '-', '')}media${suffix}', 24)
+  location: location
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    // Photos and files are served only by Send (signed, expiring /media links, members only):
+    // no blob or container is ever public.
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    // The bot authenticates with the account key (AZURE_STORAGE_CONNECTION_STRING, from Key Vault).
+    allowSharedKeyAccess: true
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    // The photos and files of a deleted group are gone when Send deletes them: no
+    // soft-deleted copies or earlier versions are kept behind.
+    deleteRetentionPolicy: {
+      enabled: false
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: false
+    }
+    isVersioningEnabled: false
+  }
+}
+
+resource mediaContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: mediaContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 // ---------------------------------------------------------------- Key Vault
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -291,6 +345,15 @@ resource graphSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   name: 'GRAPH-CLIENT-SECRET'
   properties: {
     value: empty(graphClientSecret) ? microsoftAppPassword : graphClientSecret
+  }
+}
+
+// The connection string holds the storage account's first key: a secret like COSMOS-KEY.
+resource storageConnectionSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'AZURE-STORAGE-CONNECTION-STRING'
+  properties: {
+    value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
   }
 }
 
@@ -412,6 +475,10 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
     // Used only with Graph (installing Send for members who never opened it).
     TEAMS_APP_ID: teamsAppIdOrDefault
+    // Photos and files in Blob Storage: App Service does not keep DATA_DIR.
+    AZURE_STORAGE_CONNECTION_STRING: '@Microsoft.KeyVault(SecretUri=${storageConnectionSecret.properties.secretUri})'
+    AZURE_STORAGE_CONTAINER: mediaContainer.name
+    MAX_MEDIA_BYTES: string(maxMediaBytes)
   }
   dependsOn: [
     secretsUser
@@ -501,5 +568,6 @@ output registryLoginServer string = registry.properties.loginServer
 output image string = '${registry.properties.loginServer}/${imageName}:${imageTag}'
 output keyVaultName string = vault.name
 output cosmosEndpoint string = cosmos.properties.documentEndpoint
+output storageAccountName string = storage.name
 output amAudience string = actionAudience
 output teamsAppId string = teamsAppIdOrDefault

@@ -6,6 +6,7 @@ import gc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +25,7 @@ from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
 from tests.fakes.tls import TlsFiles, make_tls
+from tests.outlook_helpers import eventually
 from tests.services import COSMOS_KEY, cosmos_server, free_port
 from tests.teams_world import TeamsWorld
 
@@ -108,6 +110,11 @@ async def serve(app: web.Application, port: int | None = None) -> AsyncIterator[
 
 @asynccontextmanager
 async def running_app(settings: Settings, port: int | None = None) -> AsyncIterator[str]:
+    """The app on a free port; links in its cards point at that port unless the settings
+    name a PUBLIC_BASE_URL (as the app's own default does, from HOST and PORT)."""
+    port = port or free_port()
+    if not settings.public_base_url:
+        settings = replace(settings, public_base_url=f"http://127.0.0.1:{port}")
     async with serve(create_app(settings, tuning=FAST_TUNING), port) as url:
         yield url
 
@@ -115,7 +122,9 @@ async def running_app(settings: Settings, port: int | None = None) -> AsyncItera
 @pytest.fixture
 async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
     fake = FakeConnector(tenant_id="tenant-a")
-    async with serve(fake.app()) as url:
+    port = free_port()
+    fake.base_url = f"http://127.0.0.1:{port}"
+    async with serve(fake.app(), port) as url:
         yield fake, url
 
 
@@ -183,3 +192,37 @@ async def http(tls: TlsFiles) -> AsyncIterator[aiohttp.ClientSession]:
     connector = aiohttp.TCPConnector(ssl=tls.client_context())
     async with aiohttp.ClientSession(connector=connector) as session:
         yield session
+
+
+# Reply All in Outlook: the app in Graph mode, with the fake Graph notifying it.
+
+
+@dataclass
+class Inbound:
+    world: TeamsWorld
+    graph: FakeGraph
+    settings: Settings
+    url: str
+
+
+def settings_for(tmp_path: Path, entra: FakeEntra, graph: FakeGraph, port: int) -> Settings:
+    """Graph mode, with Graph's notifications coming back to this app's own port."""
+    return replace(
+        graph_settings(tmp_path, entra, graph, port), public_base_url=f"http://127.0.0.1:{port}"
+    )
+
+
+@pytest.fixture
+async def inbound(
+    tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[Inbound]:
+    fake, connector_url = connector
+    for name in ("Ann", "Bob", "Cy", "Eve"):
+        graph.add_user(f"{name.lower()}@contoso.com", name)
+    graph.add_user(OUTLOOK_SENDER, "Send")
+    port = free_port()
+    settings = settings_for(tmp_path, entra, graph, port)
+    app = create_app(settings, tuning=FAST_TUNING)
+    async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
+        await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
+        yield Inbound(world, graph, settings, url)

@@ -182,6 +182,39 @@ class TeamsWorld:
             self.activity(person, self.personal(person), text=text, entities=entities)
         )
 
+    async def paste(self, person: TeamsPerson, data: bytes, caption: str = "") -> int:
+        """A picture pasted in the 1:1 chat, as Teams sends it: an `image/*` attachment
+        on the connector and the text/html of the message as Teams drew it."""
+        url = self.connector.paste(data)
+        html = f'<div><img src="{url}" itemtype="http://schema.skype.com/AMSImage"></div>'
+        attachments = [
+            {"contentType": "image/*", "contentUrl": url},
+            {"contentType": "text/html", "content": f"<p>{caption}</p>{html}"},
+        ]
+        return await self.post(
+            self.activity(person, self.personal(person), text=caption, attachments=attachments)
+        )
+
+    async def send_file(
+        self, person: TeamsPerson, name: str, data: bytes, caption: str = ""
+    ) -> int:
+        """A file attached in the 1:1 chat (manifest supportsFiles): Teams hands the bot a
+        download.info attachment with a pre-authorised OneDrive downloadUrl."""
+        url = self.connector.upload_file(data)
+        attachment = {
+            "contentType": "application/vnd.microsoft.teams.file.download.info",
+            "contentUrl": f"https://contoso-my.sharepoint.com/personal/x/Documents/{name}",
+            "name": name,
+            "content": {
+                "downloadUrl": url,
+                "uniqueId": uuid.uuid4().hex,
+                "fileType": name.rsplit(".", 1)[-1],
+            },
+        }
+        return await self.post(
+            self.activity(person, self.personal(person), text=caption, attachments=[attachment])
+        )
+
     async def submit(self, person: TeamsPerson, value: Json, card_id: str = "card-1") -> int:
         return await self.post(
             self.activity(person, self.personal(person), value=value, replyToId=card_id)

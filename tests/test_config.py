@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import (
     BOT_OPENID_METADATA_URL,
+    MAX_MEDIA,
     SettingsError,
     is_loopback,
     load_settings,
@@ -32,6 +33,9 @@ def test_defaults_are_the_contracts() -> None:
     assert s.bot_service_url_hosts == ("smba.trafficmanager.net",)
     assert s.bot_openid_metadata_url == BOT_OPENID_METADATA_URL
     assert BOT_OPENID_METADATA_URL.startswith("https://login.botframework.com/")
+    assert s.azure_storage_connection_string == ""  # photos and files under DATA_DIR/media
+    assert s.azure_storage_container == "send-media"
+    assert s.max_media_bytes == 10485760 == 10 * 1024 * 1024
 
 
 def test_every_variable_is_read() -> None:
@@ -66,6 +70,9 @@ def test_every_variable_is_read() -> None:
             "MESSAGE_RETENTION_DAYS": "30",
             "TEAMS_SENDS_PER_SECOND": "40",
             "LOG_LEVEL": "debug",
+            "AZURE_STORAGE_CONNECTION_STRING": " UseDevelopmentStorage=true ",
+            "AZURE_STORAGE_CONTAINER": "team-photos-2",
+            "MAX_MEDIA_BYTES": "1048576",
         }
     )
     assert s.port == 8080 and s.host == "0.0.0.0"
@@ -86,6 +93,9 @@ def test_every_variable_is_read() -> None:
         "smba.infra.gcc.teams.microsoft.com",
     )
     assert s.bot_openid_metadata_url.startswith("https://login.botframework.azure.us/")
+    assert s.azure_storage_connection_string == "UseDevelopmentStorage=true"
+    assert s.azure_storage_container == "team-photos-2"
+    assert s.max_media_bytes == 1048576
 
 
 @pytest.mark.parametrize(
@@ -155,6 +165,14 @@ def test_every_variable_is_read() -> None:
             "HOST is 0.0.0.0, not a loopback address, but MicrosoftAppId is empty",
         ),
         ({"HOST": "send.example"}, "ALLOW_LOCAL_MODE_ON_NETWORK=true"),
+        ({"MAX_MEDIA_BYTES": "0"}, "MAX_MEDIA_BYTES must be between 1 and 157286400, got 0"),
+        ({"MAX_MEDIA_BYTES": "157286401"}, "MAX_MEDIA_BYTES must be between 1 and 157286400"),
+        ({"MAX_MEDIA_BYTES": "-1"}, "MAX_MEDIA_BYTES must be between"),
+        ({"MAX_MEDIA_BYTES": "10 MB"}, "MAX_MEDIA_BYTES must be a whole number"),
+        (
+            {"AZURE_STORAGE_CONTAINER": "Send_Media"},
+            "AZURE_STORAGE_CONTAINER must be 3 to 63 lower-case letters",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable_and_hide_secrets(env: dict[str, str], message: str) -> None:
@@ -208,3 +226,80 @@ def test_local_mode_on_a_network_address_needs_to_be_asked_for() -> None:
     assert not with_credentials.local_mode and not with_credentials.local_mode_on_network
     with pytest.raises(SettingsError):
         parse_settings({"HOST": "0.0.0.0", "ALLOW_LOCAL_MODE_ON_NETWORK": "false"})
+
+
+@pytest.mark.parametrize(
+    "container",
+    ["send-media", "abc", "a1b", "0media", "media-0", "a-b-c", "x" * 63],
+)
+def test_a_container_name_within_azures_rule_is_taken(container: str) -> None:
+    assert parse_settings({"AZURE_STORAGE_CONTAINER": container}).azure_storage_container == (
+        container
+    )
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        "Send_Media",
+        "Send-Media",
+        "send_media",
+        "ab",
+        "a",
+        "x" * 64,
+        "-media",
+        "media-",
+        "send--media",
+        "send.media",
+        "send media",
+        "médias",
+    ],
+)
+def test_a_container_name_outside_azures_rule_is_refused_in_one_line(container: str) -> None:
+    """Refused even without a connection string: a name that only Blob Storage would refuse
+    must not wait for the day someone configures it."""
+    for env in (
+        {"AZURE_STORAGE_CONTAINER": container},
+        {
+            "AZURE_STORAGE_CONTAINER": container,
+            "AZURE_STORAGE_CONNECTION_STRING": "AccountKey=s3cret-key",
+        },
+    ):
+        with pytest.raises(SettingsError) as caught:
+            parse_settings(env)
+        text = str(caught.value)
+        assert text.startswith("AZURE_STORAGE_CONTAINER must be")
+        assert "\n" not in text and "s3cret-key" not in text
+
+
+def test_an_empty_container_name_is_the_default() -> None:
+    assert parse_settings({"AZURE_STORAGE_CONTAINER": "  "}).azure_storage_container == (
+        "send-media"
+    )
+
+
+@pytest.mark.parametrize(("raw", "limit"), [("1", 1), (" 10485760 ", 10485760), ("", 10485760)])
+def test_max_media_bytes_is_a_whole_number_of_bytes(raw: str, limit: int) -> None:
+    assert parse_settings({"MAX_MEDIA_BYTES": raw}).max_media_bytes == limit
+
+
+def test_max_media_bytes_goes_up_to_150_megabytes() -> None:
+    assert MAX_MEDIA == 150 * 1024 * 1024
+    assert parse_settings({"MAX_MEDIA_BYTES": str(MAX_MEDIA)}).max_media_bytes == MAX_MEDIA
+    with pytest.raises(SettingsError, match=r"^MAX_MEDIA_BYTES must be between 1 and 157286400"):
+        parse_settings({"MAX_MEDIA_BYTES": str(MAX_MEDIA + 1)})
+    with pytest.raises(SettingsError, match=r"^MAX_MEDIA_BYTES must be between 1 and 157286400"):
+        parse_settings({"MAX_MEDIA_BYTES": "0"})
+
+
+def test_the_storage_connection_string_comes_from_dotenv_and_is_never_in_an_error(
+    tmp_path: Path,
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("AZURE_STORAGE_CONNECTION_STRING=AccountName=a;AccountKey=s3cret-key\n")
+    assert load_settings({}, dotenv).azure_storage_connection_string == (
+        "AccountName=a;AccountKey=s3cret-key"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PORT": "x"}, dotenv)
+    assert "s3cret-key" not in str(caught.value)

@@ -1,8 +1,8 @@
 """The Azure deployment matches the code: read as text (there is no az CLI or Docker here).
 
-The Bicep file declares the Cosmos containers the store creates, every setting the code
-reads (as listed in docs/configuration.md), the health probes, and the container the
-Dockerfile builds.
+The Bicep file declares the Cosmos containers the store creates, the private blob container
+of photos and files, every setting the code reads (as listed in docs/configuration.md), the
+health probes, and the container the Dockerfile builds.
 """
 
 from __future__ import annotations
@@ -58,14 +58,17 @@ SETTINGS_IN_ORDER = [
     "LOG_LEVEL",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "TEAMS_APP_ID",
-]
-# Documented in that table but not read yet; their rows say so.
-RESERVED_SETTINGS = [
     "AZURE_STORAGE_CONNECTION_STRING",
     "AZURE_STORAGE_CONTAINER",
     "MAX_MEDIA_BYTES",
 ]
-SECRETS = ["MicrosoftAppPassword", "COSMOS_KEY", "GRAPH_CLIENT_SECRET"]
+# The storage connection string carries the account key: a secret like COSMOS_KEY.
+SECRETS = [
+    "MicrosoftAppPassword",
+    "COSMOS_KEY",
+    "GRAPH_CLIENT_SECRET",
+    "AZURE_STORAGE_CONNECTION_STRING",
+]
 
 
 _STRING = re.compile(r"'(?:\\.|[^'\\])*'")
@@ -218,9 +221,9 @@ def test_the_configuration_doc_lists_every_setting_in_order() -> None:
     documented = documented_settings()
     names = [name for name, _ in documented]
     assert [name for name in names if name in SETTINGS_IN_ORDER] == SETTINGS_IN_ORDER
-    assert [name for name in names if name not in SETTINGS_IN_ORDER] == RESERVED_SETTINGS
+    assert [name for name in names if name not in SETTINGS_IN_ORDER] == []
     for name, row in documented:
-        assert ("not used yet" in row) == (name in RESERVED_SETTINGS), name
+        assert "not used yet" not in row and "reserved" not in row, name
 
 
 def test_every_setting_is_an_app_setting() -> None:
@@ -249,11 +252,78 @@ def test_secrets_are_key_vault_references() -> None:
     vault_secrets = re.findall(
         r"'Microsoft.KeyVault/vaults/secrets@[^']+' = \{\s+parent: vault\s+name: '([^']+)'", BICEP
     )
-    assert sorted(vault_secrets) == ["COSMOS-KEY", "GRAPH-CLIENT-SECRET", "MicrosoftAppPassword"]
+    assert sorted(vault_secrets) == [
+        "AZURE-STORAGE-CONNECTION-STRING",
+        "COSMOS-KEY",
+        "GRAPH-CLIENT-SECRET",
+        "MicrosoftAppPassword",
+    ]
     assert "enableRbacAuthorization: true" in BICEP
     # Key Vault Secrets User, granted to the web app's system identity.
     assert "var keyVaultSecretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'" in BICEP
     assert "principalId: webApp.identity.principalId" in block(BICEP, "resource secretsUser ")
+
+
+def test_the_storage_account_is_private_and_https_only() -> None:
+    account = block(BICEP, "resource storage 'Microsoft.Storage/storageAccounts@")
+    assert "kind: 'StorageV2'" in account
+    assert top_level_keys(block(account, "sku:"))["name"] == "'Standard_LRS'"
+    properties = top_level_keys(block(account, "properties:"))
+    assert properties["allowBlobPublicAccess"] == "false"
+    assert properties["minimumTlsVersion"] == "'TLS1_2'"
+    assert properties["supportsHttpsTrafficOnly"] == "true"
+    assert properties["allowCrossTenantReplication"] == "false"
+    # Storage account names: 3 to 24 lower-case letters and digits.
+    name = top_level_keys(account)["name"]
+    assert name.startswith("take('${replace(prefix, '-', '')}") and name.endswith(", 24)")
+
+
+def test_the_media_container_is_the_settings_default_and_private() -> None:
+    assert re.findall(r"^var mediaContainerName = '([^']+)'$", BICEP, re.M) == [
+        Settings().azure_storage_container
+    ]
+    assert parse_settings({"AZURE_STORAGE_CONTAINER": "send-media"}).azure_storage_container
+    container = block(
+        BICEP, "resource mediaContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@"
+    )
+    assert "parent: blobService" in container and "name: mediaContainerName" in container
+    assert top_level_keys(block(container, "properties:"))["publicAccess"] == "'None'"
+    assert "parent: storage" in block(
+        BICEP, "resource blobService 'Microsoft.Storage/storageAccounts/blobServices@"
+    )
+
+
+def test_a_deleted_groups_blobs_leave_no_soft_deleted_copy_or_version() -> None:
+    service = block(BICEP, "resource blobService 'Microsoft.Storage/storageAccounts/blobServices@")
+    properties = block(service, "properties:")
+    assert top_level_keys(block(properties, "deleteRetentionPolicy:"))["enabled"] == "false"
+    assert top_level_keys(block(properties, "containerDeleteRetentionPolicy:"))["enabled"] == (
+        "false"
+    )
+    assert top_level_keys(properties)["isVersioningEnabled"] == "false"
+
+
+def test_the_media_settings_point_at_the_storage_account() -> None:
+    settings = app_settings()
+    assert settings["AZURE_STORAGE_CONTAINER"] == "mediaContainer.name"
+    assert settings["MAX_MEDIA_BYTES"] == "string(maxMediaBytes)"
+    assert (
+        "storageConnectionSecret.properties.secretUri"
+        in (settings["AZURE_STORAGE_CONNECTION_STRING"])
+    )
+    secret = block(BICEP, "resource storageConnectionSecret 'Microsoft.KeyVault/vaults/secrets@")
+    value = top_level_keys(block(secret, "properties:"))["value"]
+    assert value.startswith("'DefaultEndpointsProtocol=https;AccountName=${storage.name};")
+    assert "AccountKey=${storage.listKeys().keys[0].value}" in value
+    assert "EndpointSuffix=${environment().suffixes.storage}" in value
+    assert "param maxMediaBytes int = 10485760" in BICEP
+    assert Settings().max_media_bytes == 10485760
+    # The parameter's range is the one bot/config.py accepts.
+    decorators = BICEP[: BICEP.index("param maxMediaBytes int")].splitlines()[-2:]
+    assert decorators == ["@minValue(1)", "@maxValue(157286400)"]
+    assert parse_settings({"MAX_MEDIA_BYTES": "157286400"}).max_media_bytes == 157286400
+    with pytest.raises(SettingsError, match="MAX_MEDIA_BYTES"):
+        parse_settings({"MAX_MEDIA_BYTES": "157286401"})
 
 
 def test_the_web_app_probes_readiness_and_starts_app_py() -> None:

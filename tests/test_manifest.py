@@ -140,10 +140,22 @@ def test_am_audience_and_developer_settings_override_the_defaults(tmp_path: Path
 def test_the_bot_is_conversational_in_personal_and_group_chats(manifest: dict[str, Any]) -> None:
     [bot] = manifest["bots"]
     assert bot["scopes"] == ["personal", "groupChat"]
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True
     assert bot["isNotificationOnly"] is False
     assert manifest["permissions"] == ["identity", "messageTeamMembers"]
     assert manifest["name"]["short"] == "Send"
+
+
+def test_the_bot_takes_photos_and_files_and_teams_may_load_them(manifest: dict[str, Any]) -> None:
+    """Files in the personal chat come through Teams' file consent flow
+    (`application/vnd.microsoft.teams.file.download.info`), which needs `supportsFiles`;
+    pictures in cards load from `<PUBLIC_BASE_URL>/media/...`, so its host is a valid domain."""
+    [bot] = manifest["bots"]
+    assert bot["supportsFiles"] is True
+    assert "personal" in bot["scopes"]
+    assert "send.contoso.example" in manifest["validDomains"]
+    assert len(manifest["description"]["full"]) <= 4000
+    jsonschema.Draft4Validator(SCHEMA).validate(manifest)
 
 
 def test_command_lists_name_real_commands_within_the_teams_limits(manifest: dict[str, Any]) -> None:

@@ -2,57 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Mapping
 
 import aiohttp
-import pytest
 
-from bot.config import Settings
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
 from bot.web.app import create_app
-from tests.conftest import FAST_TUNING, OUTLOOK_SENDER, graph_settings, serve
-from tests.fakes.connector import FakeConnector, TeamsPerson
-from tests.fakes.entra import FakeEntra
+from tests.conftest import FAST_TUNING, OUTLOOK_SENDER, Inbound, serve, settings_for
+from tests.fakes.connector import TeamsPerson
 from tests.fakes.graph import FakeGraph
 from tests.outlook_helpers import eventually
 from tests.services import free_port
-from tests.teams_world import TeamsWorld, card_text
+from tests.teams_world import card_text
 
 SENDER = OUTLOOK_SENDER
-
-
-@dataclass
-class Inbound:
-    world: TeamsWorld
-    graph: FakeGraph
-    settings: Settings
-    url: str
-
-
-def settings_for(tmp_path: Path, entra: FakeEntra, graph: FakeGraph, port: int) -> Settings:
-    """Graph mode, with Graph's notifications coming back to this app's own port."""
-    return replace(
-        graph_settings(tmp_path, entra, graph, port), public_base_url=f"http://127.0.0.1:{port}"
-    )
-
-
-@pytest.fixture
-async def inbound(
-    tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
-) -> AsyncIterator[Inbound]:
-    fake, connector_url = connector
-    for name in ("Ann", "Bob", "Cy", "Eve"):
-        graph.add_user(f"{name.lower()}@contoso.com", name)
-    graph.add_user(SENDER, "Send")
-    port = free_port()
-    settings = settings_for(tmp_path, entra, graph, port)
-    app = create_app(settings, tuning=FAST_TUNING)
-    async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
-        await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
-        yield Inbound(world, graph, settings, url)
 
 
 async def start_thread(scene: Inbound) -> None:

@@ -9,7 +9,8 @@ words mean, and gives back an `Answer` for the adapter to render.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot.core.addresses import Mention, parse_members
@@ -17,7 +18,8 @@ from bot.core.answers import one_tap
 from bot.core.commands import Chat, Command, Shape, Verb, help_text, parse
 from bot.core.errors import Refused
 from bot.core.groups import Groups, check_chat_size, check_name
-from bot.core.model import MAX_MEMBERS, Group, Person, Source
+from bot.core.media import Media
+from bot.core.model import MAX_MEMBERS, Group, Person, Source, StoredMedia
 from bot.core.people import ActiveGroup, People, update_person
 from bot.core.policy import TenantGate
 from bot.core.polls import Polls
@@ -30,6 +32,7 @@ from bot.core.requests import (
     CardAction,
     DialogStep,
     GroupChoice,
+    IncomingMedia,
     TeamsRequest,
 )
 
@@ -57,8 +60,10 @@ class Conversation:
         clock: Clock,
         gate: TenantGate,
         polls: Polls | None = None,
+        media: Media | None = None,
     ) -> None:
         self._polls = polls or Polls(store, relay)
+        self._media = media
         self._store = store
         self._people = people
         self._groups = groups
@@ -109,11 +114,14 @@ class Conversation:
                 return Answer(dialog=DialogStep.CONTINUE, person=person)
             person = await self._set_in_dialog(person, False)
         parsed = _with_names(parse(request.text), request)
+        if request.media and not (isinstance(parsed, Command) and parsed.verb is Verb.TO):
+            # With a photo or file the words are its caption, whatever they start with.
+            parsed = Chat((request.spoken or request.text).strip())
         # Messages are de-duplicated by their message id when stored; commands here.
         if isinstance(parsed, Command) and not await self._first_time(request, taken):
             return Answer()
         mentions = await self._people.mentioned(request)
-        answer = await self._chat(person, parsed, mentions, request.activity_key, sender.active)
+        answer = await self._chat(person, parsed, mentions, request, sender.active)
         if answer.dialog is DialogStep.START:
             person = await self._set_in_dialog(person, True)
         return replace(answer, person=person)
@@ -159,7 +167,13 @@ class Conversation:
             message_id = hashlib.sha256(f"pick|{action.card_id}".encode()).hexdigest()[:32]
         try:
             group = await self._groups.by_id(person, action.group_id)
-            await self._post(person, group, action.text, message_id)
+            media = action.media
+            if media:  # only what the core itself held on that card, for this person
+                media = self._media_service().unsealed(
+                    person.person_id, action.text, media, action.seal
+                )
+            held = Held(action.text, media, request.sender.service_url)
+            await self._post(person, group, message_id, held)
             await self._groups.set_active(person, group.group_id)
         except Refused as refusal:
             return Answer(str(refusal))
@@ -171,7 +185,7 @@ class Conversation:
         try:
             text = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
             group = await self._groups.by_id(person, action.group_id)
-            await self._post(person, group, text, message_id)
+            await self._post(person, group, message_id, Held(text))
         except Refused as refusal:
             return Answer(str(refusal))
         answered = None
@@ -184,9 +198,36 @@ class Conversation:
                 answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(text))
         return Answer(answered=answered)
 
-    async def _post(self, person: Person, group: Group, text: str, message_id: str) -> None:
-        # No echo: the sender already sees what they typed.
-        await self._relay.post(person, group, text, Source.TEAMS, message_id)
+    async def _post(
+        self,
+        person: Person,
+        group: Group,
+        message_id: str,
+        held: Held,
+        known: Mapping[str, Person] | None = None,
+    ) -> None:
+        """Relays a message to a group; its photos and files are stored first, and deleted
+        again when the message is not taken (refused, or a re-send of one taken before).
+        No echo: the sender already sees what they typed."""
+        media = held.media
+        if not media:
+            await self._relay.post(person, group, held.text, Source.TEAMS, message_id, known=known)
+            return
+        self._relay.check_text(held.text, with_media=True)
+        stored = await self._media_service().fetch(group, media, held.service_url)
+        kept: tuple[StoredMedia, ...] = ()
+        try:
+            message = await self._relay.post(
+                person, group, held.text, Source.TEAMS, message_id, known=known, media=stored
+            )
+            kept = message.media if message is not None else ()
+        finally:
+            await self._media_service().discard([m for m in stored if m not in kept])
+
+    def _media_service(self) -> Media:
+        if self._media is None:
+            raise Refused("Send cannot take photos or files here. Nothing was sent.")
+        return self._media
 
     # group chats: only "@Send new <name>"
 
@@ -217,39 +258,39 @@ class Conversation:
         person: Person,
         parsed: Command | Chat,
         mentions: tuple[Mention, ...],
-        message_id: str,
+        request: TeamsRequest,
         active: ActiveGroup | None,
     ) -> Answer:
+        message_id = request.activity_key
         try:
             if isinstance(parsed, Chat):
-                return await self._message(person, parsed.text, message_id, active)
-            return await self._command(person, parsed, mentions, message_id)
+                held = Held(parsed.text, request.media, service_url=request.sender.service_url)
+                return await self._message(person, held, message_id, active)
+            return await self._command(person, parsed, mentions, request)
         except Refused as refusal:
             return Answer(str(refusal))
 
     async def _message(
-        self, person: Person, text: str, message_id: str, active: ActiveGroup | None
+        self, person: Person, held: Held, message_id: str, active: ActiveGroup | None
     ) -> Answer:
-        if not text:
+        if not held.text and not held.media:
             return Answer("Type a message, or help for the list of commands.")
-        self._relay.check_text(text)
+        self._relay.check_text(held.text, with_media=bool(held.media))
         if active is not None:
             # The usual case: the group and its members were read with the sender.
-            await self._relay.post(
-                person, active.group, text, Source.TEAMS, message_id, known=active.people
-            )
+            await self._post(person, active.group, message_id, held, known=active.people)
             self._people.remember_active(person, active.group)
             return Answer()
         if person.active_group_id:
             # One point read instead of a query over the person's groups.
             active_group = await self._groups.active(person)
             if active_group is not None:
-                await self._post(person, active_group, text, message_id)
+                await self._post(person, active_group, message_id, held)
                 self._people.remember_active(person, active_group)
                 return Answer()
         groups = await self._groups.of(person)
         if len(groups) == 1:
-            await self._post(person, groups[0], text, message_id)
+            await self._post(person, groups[0], message_id, held)
             return Answer()
         if not groups:
             return Answer(
@@ -259,12 +300,17 @@ class Conversation:
         return Answer(
             "Which group is this for? Pick one; nothing was sent yet.",
             choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
-            pending_text=text,
+            pending_text=held.text,
+            pending_media=held.media,
+            pending_seal=self._media.seal(person.person_id, held.text, held.media)
+            if self._media is not None
+            else "",
         )
 
     async def _command(
-        self, person: Person, c: Command, mentions: tuple[Mention, ...], message_id: str
+        self, person: Person, c: Command, mentions: tuple[Mention, ...], request: TeamsRequest
     ) -> Answer:
+        message_id = request.activity_key
         spec = c.spec
         if spec.shape is Shape.GROUP_AND_REST and not c.has_colon:
             raise Refused(f"Write it as {spec.usage}.")
@@ -288,7 +334,8 @@ class Conversation:
                 await self._polls.ask(person, await g.find(person, c.target), c.rest, message_id)
                 return Answer()
             case Verb.TO:
-                await self._post(person, await g.find(person, c.target), c.rest, message_id)
+                held = Held(c.rest, request.media, service_url=request.sender.service_url)
+                await self._post(person, await g.find(person, c.target), message_id, held)
                 return Answer()
             case Verb.MEMBERS:
                 return Answer(await g.members_text(person, c.target))
@@ -325,6 +372,16 @@ class Conversation:
                 return await g.delete(person, group)
             case _:
                 raise Refused("Type help for the list of commands.")
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a message is made of before it is relayed: its text and the photos and files
+    attached in Teams (downloaded from `service_url`'s connector)."""
+
+    text: str
+    media: tuple[IncomingMedia, ...] = ()
+    service_url: str = ""
 
 
 def _with_names(parsed: Command | Chat, request: TeamsRequest) -> Command | Chat:

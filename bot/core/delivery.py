@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET, RetryPolicy, due, failed, settle
+from bot.core.media import Media
 from bot.core.model import (
     Channel,
     Delivery,
@@ -67,11 +68,13 @@ class DeliveryWorker:
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         chats: TeamsChats | None = None,
+        media: Media | None = None,
     ) -> None:
         self._store = store
         self._teams = teams
         self._chats = chats or TeamsChats(store, teams, clock)
-        self._thread = OutlookThread(store, outlook)
+        self._media = media
+        self._thread = OutlookThread(store, outlook, media)
         self._limiter = limiter
         self._policy = policy or RetryPolicy()
         self.instance_id = instance_id or uuid.uuid4().hex
@@ -311,6 +314,9 @@ class DeliveryWorker:
         await self._limiter.wait(
             message.tenant_id, person.teams.conversation_id, lane=message.group_id
         )
+        if message.media and self._media is not None:
+            # Each reader's links are signed for them: a link passed on opens only for a member.
+            relayed = replace(relayed, media=self._media.shared(message, person.person_id))
         result = await self._teams.send_message(person, relayed)
         detail = result.detail
         if result.outcome is SendOutcome.GONE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
@@ -9,14 +10,17 @@ from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList
 from bot.core.errors import Refused
+from bot.core.media import Media
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
 from bot.core.policy import MailPolicy
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, Store, StoreError
 from bot.core.reach import NewMembers, TeamsAccess
 from bot.core.relay import wants_teams_copy
 from bot.core.retry import read_modify_write
 from bot.core.status import status_text
+
+log = logging.getLogger("send.groups")
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,10 @@ class Groups:
         mail: MailPolicy | None = None,
         access: TeamsAccess | None = None,
         newcomers: NewMembers | None = None,
+        media: Media | None = None,
     ) -> None:
         self._store = store
+        self._media = media
         self._mail = mail or MailPolicy()
         self._people = people
         self._clock = clock
@@ -299,7 +305,7 @@ class Groups:
             (m for m in group.members if m.person_id != sender.person_id), key=lambda m: m.joined_at
         )
         if not rest:
-            await self._store.delete_group(group)
+            await self._delete_group(group)
             await self._clear_active(sender, group.group_id)
             return f"You left {group.name}; you were its last member, so it is deleted."
 
@@ -307,7 +313,7 @@ class Groups:
         await self._clear_active(sender, group.group_id)
         if not updated.members:
             # The others left at the same moment: this was the last member after all.
-            await self._store.delete_group(updated)
+            await self._delete_group(updated)
             return f"You left {group.name}; you were its last member, so it is deleted."
         if group.owner_id == sender.person_id:
             heir = updated.member(updated.owner_id)
@@ -316,7 +322,7 @@ class Groups:
 
     async def delete(self, sender: Person, group: Group) -> str:
         people = await self._store.get_people(group.tenant_id, group.member_ids)
-        await self._store.delete_group(group)
+        await self._delete_group(group)
         await self._clear_active(sender, group.group_id)
         await self._announce(
             group,
@@ -325,6 +331,24 @@ class Groups:
             people=people,
         )
         return f"Deleted {group.name}."
+
+    async def _delete_group(self, group: Group) -> None:
+        """The group with its messages, then its photos and files. Those are deleted after
+        the group, so a failure leaves items nobody can open (no link finds a message),
+        never a group whose pictures are gone; the log names what is left behind."""
+        await self._store.delete_group(group)
+        if self._media is None:
+            return
+        try:
+            deleted = await self._media.forget_group(group.tenant_id, group.group_id)
+        except StoreError:
+            log.exception(
+                "photos and files of a deleted group left behind",
+                extra={"group_id": group.group_id, "tenant_id": group.tenant_id},
+            )
+            return
+        if deleted:
+            log.info("group media deleted", extra={"group_id": group.group_id, "items": deleted})
 
     async def _announce(
         self,

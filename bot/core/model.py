@@ -6,6 +6,7 @@ is the store's concurrency token (an etag); `None` means "not stored yet".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -177,6 +178,60 @@ class Poll:
         return tuple(p for p, o in self.votes if o == option)
 
 
+class MediaKind(StrEnum):
+    PHOTO = "photo"  # shown as a picture in Teams and inline in the Outlook mail
+    FILE = "file"  # offered as a download link
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A photo or file of a message: a reference to bytes kept in the media store.
+    `size`, `content_type` and `sha256` describe the bytes as stored, after picture
+    metadata was stripped, so they can differ from what the sender uploaded."""
+
+    media_id: str
+    group_id: str
+    tenant_id: str
+    content_type: str
+    size: int
+    name: str
+    kind: MediaKind
+    sha256: str  # hex
+
+    @property
+    def label(self) -> str:
+        """How `history` and the Outlook card name it."""
+        return "[photo]" if self.kind is MediaKind.PHOTO else f"[{self.name}]"
+
+    def to_json(self) -> dict[str, str | int]:
+        return {
+            "mediaId": self.media_id,
+            "groupId": self.group_id,
+            "tenantId": self.tenant_id,
+            "contentType": self.content_type,
+            "size": self.size,
+            "name": self.name,
+            "kind": self.kind.value,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, object]) -> StoredMedia:
+        size = body["size"]
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"media size is not a number: {size!r}")
+        return cls(
+            media_id=str(body["mediaId"]),
+            group_id=str(body["groupId"]),
+            tenant_id=str(body["tenantId"]),
+            content_type=str(body["contentType"]),
+            size=size,
+            name=str(body["name"]),
+            kind=MediaKind(str(body["kind"])),
+            sha256=str(body["sha256"]),
+        )
+
+
 @dataclass(frozen=True)
 class Message:
     tenant_id: str
@@ -193,6 +248,8 @@ class Message:
     claimed_until: datetime | None = None
     # A poll's question is its `text`.
     poll: Poll | None = None
+    # Photos and files sent with it (`text` is then their caption, possibly empty).
+    media: tuple[StoredMedia, ...] = ()
     version: str | None = None
 
     @property
@@ -203,6 +260,8 @@ class Message:
         text = self.text
         if self.poll is not None:
             text = f"Poll: {text} ({' / '.join(self.poll.options)})"
+        if self.media:
+            text = " ".join((*(m.label for m in self.media), text)).strip()
         return MessageSummary(
             message_id=self.message_id,
             sender_id=self.sender_id,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.model import Group, Message, MessageSummary, Person
+from bot.core.model import Group, Message, MessageSummary, Person, StoredMedia
 
 
 class StoreError(Exception):
@@ -161,6 +161,31 @@ class PollView:
 
 
 @dataclass(frozen=True)
+class SharedMedia:
+    """A photo or file as one reader gets it: `link` is signed for them (or, in a mail,
+    for the thread) and expires; it is the product's own URL, never the sender's."""
+
+    item: StoredMedia
+    link: str
+
+
+@dataclass(frozen=True)
+class MailMedia:
+    """A photo or file in the thread's mail. `inline`: a picture small enough to be shown
+    in the mail itself (an image part or inline attachment), else attached or linked."""
+
+    item: StoredMedia
+    link: str
+    inline: bool
+
+
+class MediaReader(Protocol):
+    async def read(self, media: StoredMedia) -> bytes:
+        """The stored bytes (raises when the group no longer has them)."""
+        ...
+
+
+@dataclass(frozen=True)
 class RelayedMessage:
     """What a member sees of a message relayed to them."""
 
@@ -171,6 +196,8 @@ class RelayedMessage:
     message_id: str
     # Set for a poll: `text` is its question.
     poll: PollView | None = None
+    # Photos and files; `text` is then their caption, possibly empty.
+    media: tuple[SharedMedia, ...] = ()
 
 
 class TeamsSender(Protocol):
@@ -215,6 +242,8 @@ class ThreadMail:
     recent: tuple[MessageSummary, ...]
     # The mail of a poll: its card offers the answers and shows the tally.
     poll: PollMail | None = None
+    # The photos and files of the message this mail is for.
+    media: tuple[MailMedia, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from bot.core.model import (
     Person,
     Poll,
     Source,
+    StoredMedia,
 )
 from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
@@ -73,9 +74,10 @@ class Relay:
             weakref.WeakValueDictionary()
         )
 
-    def check_text(self, text: str) -> str:
+    def check_text(self, text: str, with_media: bool = False) -> str:
+        """The text to relay, or Refused; a photo or file may go without a caption."""
         text = text.strip()
-        if not text:
+        if not text and not with_media:
             raise Refused("There is nothing to send: type a message after the group name.")
         if len(text) > self._max_chars:
             raise Refused(
@@ -96,6 +98,7 @@ class Relay:
         already_mailed: frozenset[str] = frozenset(),
         poll: Poll | None = None,
         teams_copies: bool = True,
+        media: tuple[StoredMedia, ...] = (),
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
@@ -106,9 +109,9 @@ class Relay:
         request (the members, read with the sender), saving a read. A `poll` goes to every
         member in Teams, the asker too (their card shows the tally); `teams_copies` False
         records a message in the history and the Outlook thread only (a poll's answer:
-        the poll's cards show it).
+        the poll's cards show it). `media` were stored for this group beforehand.
         """
-        text = self.check_text(text)
+        text = self.check_text(text, with_media=bool(media))
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
             raise Refused(f"You are not a member of {group.name}.")
         too_many = self._allowance.refusal(sender.tenant_id, sender.person_id, self._clock.now())
@@ -149,6 +152,7 @@ class Relay:
             source=source,
             deliveries=deliveries,
             poll=poll,
+            media=media,
         )
         stored = await self._store.add_message(message)
         if stored is not None:

@@ -40,6 +40,20 @@ class MentionedUser:
     aad_object_id: str = ""
 
 
+@dataclass(frozen=True)
+class IncomingMedia:
+    """A photo or file attached to an activity, not downloaded yet."""
+
+    url: str
+    # The sender's file name; "" for a pasted picture.
+    name: str = ""
+    # The claimed type: only what tells a picture from a file; the bytes decide the rest.
+    content_type: str = ""
+    # True when the URL is Teams' own (the bot's connector token opens it), False for a
+    # pre-authorised download link (a file's downloadUrl).
+    needs_bot_token: bool = False
+
+
 class ActionKind(StrEnum):
     REPLY = "reply"  # the quick reply of a relayed card: text for that card's group
     ANSWER = "answer"  # a one-tap answer of a relayed card: a ready text for its group
@@ -56,6 +70,9 @@ class CardAction:
     card_id: str = ""
     # The relayed message the card shows (replies and answers), to show it again updated.
     message_id: str = ""
+    # A picker's held photos and files, and the core's seal over them (see core/media.py).
+    media: tuple[IncomingMedia, ...] = ()
+    seal: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,8 @@ class TeamsRequest:
     mentions: tuple[MentionedUser, ...] = ()
     mentions_bot: bool = False
     action: CardAction | None = None
+    # Photos and files pasted or attached in the 1:1 chat.
+    media: tuple[IncomingMedia, ...] = ()
     # True when the person was marked as in a dialog but the dialog engine has none.
     dialog_lost: bool = False
 
@@ -107,6 +126,9 @@ class Answer:
     # When set, the bot offers these groups as buttons and holds `pending_text` until one is picked.
     choices: tuple[GroupChoice, ...] = ()
     pending_text: str = ""
+    # Held with `pending_text`, with the seal that proves the picker's copy is ours.
+    pending_media: tuple[IncomingMedia, ...] = ()
+    pending_seal: str = ""
     dialog: DialogStep | None = None
     # The name typed after `new`, for the dialog to start from.
     dialog_name: str = ""

@@ -12,6 +12,7 @@ import asyncio
 import weakref
 from dataclasses import replace
 
+from bot.core.media import Media
 from bot.core.model import Group, Message, MessageSummary
 from bot.core.polls import poll_view
 from bot.core.ports import OutlookRecorder, PollMail, RecordResult, SendOutcome, Store, ThreadMail
@@ -22,8 +23,9 @@ CARD_MESSAGES = 5
 
 
 class OutlookThread:
-    def __init__(self, store: Store, outlook: OutlookRecorder) -> None:
+    def __init__(self, store: Store, outlook: OutlookRecorder, media: Media | None = None) -> None:
         self._store = store
+        self._media = media
         self._outlook = outlook
         self._threads: dict[str, str] = {}  # group id -> latest Outlook thread id
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -48,6 +50,7 @@ class OutlookThread:
                     poll=None
                     if message.poll is None
                     else PollMail(message.message_id, message.text, poll_view(message.poll, group)),
+                    media=self._media.for_mail(message) if self._media is not None else (),
                 )
             )
             if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):

@@ -14,8 +14,8 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from bot.media.naming import group_prefix, item_key, new_media_id
-from bot.media.ports import MediaKind, MediaNotFound, MediaStoreError, StoredMedia
+from bot.media.naming import disposition, group_prefix, item_key, new_media_id
+from bot.media.ports import MediaNotFound, MediaStoreError, StoredMedia
 from bot.media.rules import DEFAULT_MAX_BYTES, Checks
 
 DEFAULT_CONTAINER = "send-media"  # AZURE_STORAGE_CONTAINER
@@ -83,7 +83,7 @@ class BlobMediaStore:
                 validate_content=True,  # Content-MD5: the service refuses what arrives changed
                 content_settings=ContentSettings(
                     content_type=accepted.content_type,
-                    content_disposition=_disposition(accepted.kind, accepted.name),
+                    content_disposition=disposition(accepted.kind, accepted.name),
                 ),
                 # Metadata travels in HTTP headers: ASCII only, so the name is %-encoded.
                 metadata={
@@ -111,6 +111,14 @@ class BlobMediaStore:
             return await self._client().get_blob_client(self._name(media)).exists()
         except AzureError as error:
             raise MediaStoreError(f"cannot look up media {media.media_id}: {error}") from error
+
+    async def delete(self, media: StoredMedia) -> None:
+        try:
+            await self._client().delete_blob(self._name(media))
+        except ResourceNotFoundError:
+            return  # gone already
+        except AzureError as error:
+            raise MediaStoreError(f"cannot delete media {media.media_id}: {error}") from error
 
     async def delete_group(self, tenant_id: str, group_id: str) -> int:
         container = self._client()
@@ -144,8 +152,3 @@ class BlobMediaStore:
     @staticmethod
     def _name(media: StoredMedia) -> str:
         return item_key(media.tenant_id, media.group_id, media.media_id)
-
-
-def _disposition(kind: MediaKind, name: str) -> str:
-    how = "inline" if kind is MediaKind.PHOTO else "attachment"
-    return f"{how}; filename*=UTF-8''{quote(name, safe='')}"

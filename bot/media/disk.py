@@ -55,6 +55,13 @@ class DiskMediaStore:
         path = self._path(media.tenant_id, media.group_id, media.media_id)
         return await asyncio.to_thread(path.is_file)
 
+    async def delete(self, media: StoredMedia) -> None:
+        path = self._path(media.tenant_id, media.group_id, media.media_id)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as error:
+            raise MediaStoreError(f"cannot delete media {media.media_id}: {error}") from error
+
     async def delete_group(self, tenant_id: str, group_id: str) -> int:
         folder = self._root / group_prefix(tenant_id, group_id)
         return await asyncio.to_thread(self._delete_folder, folder)

@@ -1,10 +1,12 @@
-"""Signed, time-limited download links: `<PUBLIC_BASE_URL>/media/<media id>?v=…&e=…&s=…`.
+"""Signed, time-limited download links:
+`<PUBLIC_BASE_URL>/media/<media id>?t=…&g=…&m=…&v=…&e=…&s=…`.
 
-A link names the one person it was made for (`v`, their person id) and when it stops
-working (`e`, Unix seconds); `s` is HMAC-SHA256 over both and the media id with a key
-the app keeps in its store. Whoever serves the link still checks that the viewer may
-see the message now (a removed member's links stop working): the signature only proves
-the link is ours, unchanged and fresh.
+A link names where the item is (tenant `t`, group `g`, message `m`), the one person it
+was made for (`v`, their person id) and when it stops working (`e`, Unix seconds); `s`
+is HMAC-SHA256 over all of them and the media id, with a key the app keeps in its
+store. Whoever serves the link still checks that the viewer may see the message now (a
+removed member's links stop working): the signature only proves the link is ours,
+unchanged and fresh.
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import quote, urlencode
 
+from bot.core.model import StoredMedia
 from bot.core.ports import Clock, SystemClock
 from bot.media.naming import is_media_id
 
 DEFAULT_LIFETIME = timedelta(days=7)
-_PURPOSE = b"send-media-link-v1"  # a key reused elsewhere cannot sign one of these
+_PURPOSE = b"send-media-link-v2"  # a key reused elsewhere cannot sign one of these
 _MAX_VIEWER_CHARS = 512
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in unpadded base64url
 
 
 @dataclass(frozen=True)
 class LinkGrant:
+    tenant_id: str
+    group_id: str
+    message_id: str
     media_id: str
     viewer_id: str
     expires_at: datetime
@@ -62,22 +68,34 @@ class MediaLinks:
         self._clock = clock or SystemClock()
         self._lifetime = lifetime
 
-    def link(self, media_id: str, viewer_id: str, lifetime: timedelta | None = None) -> str:
+    def link(
+        self, item: StoredMedia, message_id: str, viewer_id: str, lifetime: timedelta | None = None
+    ) -> str:
+        media_id = item.media_id
         if not is_media_id(media_id):
             raise ValueError(f"not a media id: {media_id!r}")
         if not viewer_id or len(viewer_id) > _MAX_VIEWER_CHARS:
             raise ValueError("a link needs a viewer id of at most 512 characters")
+        where = (item.tenant_id, item.group_id, message_id)
+        if not all(where) or any(len(w) > _MAX_VIEWER_CHARS for w in where):
+            raise ValueError("a link needs a tenant, group and message id")
         expires = str(int((self._clock.now() + (lifetime or self._lifetime)).timestamp()))
-        signature = _b64(self._sign(media_id, viewer_id, expires))
-        query = urlencode({"v": viewer_id, "e": expires, "s": signature})
+        signature = _b64(self._sign(*where, media_id, viewer_id, expires))
+        query = urlencode(
+            {"t": where[0], "g": where[1], "m": where[2], "v": viewer_id, "e": expires}
+            | {"s": signature}
+        )
         return f"{self._base}/media/{quote(media_id)}?{query}"
 
     def verify(self, media_id: str, query: Mapping[str, str]) -> LinkGrant | LinkRefusal:
         """`media_id` from the path, `query` its parameters, as the web server parsed them."""
+        where = (query.get("t") or "", query.get("g") or "", query.get("m") or "")
         viewer, expires_text = query.get("v"), query.get("e")
         signature_text = query.get("s") or ""
         if (
             not is_media_id(media_id)
+            or not all(where)
+            or any(len(w) > _MAX_VIEWER_CHARS for w in where)
             or not viewer
             or len(viewer) > _MAX_VIEWER_CHARS
             or not expires_text
@@ -88,20 +106,21 @@ class MediaLinks:
             return LinkRefusal(LinkProblem.MALFORMED)
         # Compared as text: a second spelling of the same bytes (base64's spare bits, a
         # leading zero in the expiry) is no valid link.
-        expected = _b64(self._sign(media_id, viewer, expires_text))
+        expected = _b64(self._sign(*where, media_id, viewer, expires_text))
         if not hmac.compare_digest(expected.encode(), signature_text.encode()):
             return LinkRefusal(LinkProblem.BAD_SIGNATURE)
         expires = int(expires_text)
         # Expiry after the signature: "expired" is said only of links that are really ours.
         if self._clock.now().timestamp() >= expires:
             return LinkRefusal(LinkProblem.EXPIRED)
-        return LinkGrant(media_id, viewer, datetime.fromtimestamp(expires, UTC))
+        return LinkGrant(*where, media_id, viewer, datetime.fromtimestamp(expires, UTC))
 
-    def _sign(self, media_id: str, viewer_id: str, expires: str) -> bytes:
-        # Each field with its length in front: no two different triples sign alike.
+    def _sign(self, *fields: str) -> bytes:
+        # Each field with its length in front: no two different lists sign alike.
         message = bytearray(_PURPOSE)
-        for field in (media_id.encode(), viewer_id.encode(), expires.encode()):
-            message += struct.pack(">I", len(field)) + field
+        for field in fields:
+            raw = field.encode()
+            message += struct.pack(">I", len(raw)) + raw
         return hmac.new(self._key, bytes(message), hashlib.sha256).digest()
 
 

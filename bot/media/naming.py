@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from urllib.parse import quote
+
+from bot.core.model import MediaKind
 
 # Entra tenant ids are GUIDs and group ids uuid4 hex; this admits both and nothing that
 # could climb out of a folder (no separators, no "." or "..").
@@ -77,3 +80,9 @@ def extension(name: str) -> str:
     if dot <= 0 or dot == len(text) - 1:
         return ""
     return text[dot:].lower()
+
+
+def disposition(kind: MediaKind, name: str) -> str:
+    """Content-Disposition: a picture opens in place, a file downloads under its name."""
+    how = "inline" if kind is MediaKind.PHOTO else "attachment"
+    return f"{how}; filename*=UTF-8''{quote(name, safe='')}"

@@ -6,58 +6,18 @@ the bytes live in a `MediaStore`: a folder under DATA_DIR, or Azure Blob Storage
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
+from bot.core.model import MediaKind, StoredMedia
 
-class MediaKind(StrEnum):
-    PHOTO = "photo"  # shown as a picture in Teams and inline in the Outlook mail
-    FILE = "file"  # offered as a download link
-
-
-@dataclass(frozen=True)
-class StoredMedia:
-    """A stored item. `size`, `content_type` and `sha256` describe the bytes as stored,
-    after metadata was stripped, so they can differ from what the sender uploaded."""
-
-    media_id: str
-    group_id: str
-    tenant_id: str
-    content_type: str
-    size: int
-    name: str
-    kind: MediaKind
-    sha256: str  # hex
-
-    def to_json(self) -> dict[str, str | int]:
-        return {
-            "mediaId": self.media_id,
-            "groupId": self.group_id,
-            "tenantId": self.tenant_id,
-            "contentType": self.content_type,
-            "size": self.size,
-            "name": self.name,
-            "kind": self.kind.value,
-            "sha256": self.sha256,
-        }
-
-    @classmethod
-    def from_json(cls, body: Mapping[str, object]) -> StoredMedia:
-        size = body["size"]
-        if not isinstance(size, int) or isinstance(size, bool):
-            raise TypeError(f"media size is not a number: {size!r}")
-        return cls(
-            media_id=str(body["mediaId"]),
-            group_id=str(body["groupId"]),
-            tenant_id=str(body["tenantId"]),
-            content_type=str(body["contentType"]),
-            size=size,
-            name=str(body["name"]),
-            kind=MediaKind(str(body["kind"])),
-            sha256=str(body["sha256"]),
-        )
+__all__ = [
+    "MediaKind",
+    "MediaNotFound",
+    "MediaRefused",
+    "MediaStore",
+    "MediaStoreError",
+    "StoredMedia",
+]
 
 
 class MediaRefused(Exception):
@@ -96,6 +56,10 @@ class MediaStore(Protocol):
         ...
 
     async def exists(self, media: StoredMedia) -> bool: ...
+
+    async def delete(self, media: StoredMedia) -> None:
+        """Deletes one item (nothing happens if it is gone already)."""
+        ...
 
     async def delete_group(self, tenant_id: str, group_id: str) -> int:
         """Deletes every item of the group; how many there were."""

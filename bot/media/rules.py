@@ -92,7 +92,9 @@ def check(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Accepte
         data=stored,
         content_type=found.content_type,
         kind=found.kind,
-        name=clean_name(name) or f"{found.kind.value}{found.extensions[0]}",
+        # A pasted picture has no name, and a name without an extension would open in
+        # nothing once attached to a mail: both get the extension the bytes call for.
+        name=(clean_name(name) or found.kind.value) + ("" if ext else found.extensions[0]),
         sha256=hashlib.sha256(stored).hexdigest(),
     )
 

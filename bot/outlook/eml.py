@@ -9,7 +9,13 @@ message id, so a retried delivery replaces its own file instead of adding one.
 The files are RFC 5322 with CRLF line ends. Message-ID, In-Reply-To and References
 hold plain `<id@domain>` msg-ids, never RFC 2047 encoded-words (which the standard
 library's folding would otherwise make of a long one): `MAIL_POLICY` writes them as
-they are, a long list folded between ids.
+they are, a long list folded between ids; Content-ID too.
+
+Photos and files (with a `MediaReader`): a picture meant to be seen in the mail is an
+image part of a multipart/related HTML part, with a Content-ID its `<img src="cid:...">`
+names; any other item of at most `ATTACH_BYTES` is an attachment; larger ones are only
+named, with their size and link, in both bodies. When a stored item cannot be read the
+mail is not written at all (retried later), never written without it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Sequence
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
@@ -24,8 +31,17 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from bot.core.ports import Clock, RecordResult, SendOutcome, ThreadMail
-from bot.outlook.card import OutlookCards
+from bot.core.ports import (
+    Clock,
+    MailMedia,
+    MediaReader,
+    RecordResult,
+    SendOutcome,
+    StoreError,
+    ThreadMail,
+)
+from bot.media.ports import MediaStoreError
+from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
 
 LOCAL_SENDER = "send@localhost"
 LOCAL_DOMAIN = "send.local"
@@ -39,6 +55,13 @@ MSG_ID = re.compile(rf"<{_DOT_ATOM_TEXT}@{_DOT_ATOM_TEXT}>")
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 # RFC 5322 2.1.1: a line is at most 998 characters, and should be at most 78.
 _LINE_LIMIT = 998
+# An item up to this size is carried in the mail; a larger one is only linked.
+ATTACH_BYTES = 3 * 1024 * 1024
+ATTACH_TOTAL_BYTES = 20 * 1024 * 1024
+
+
+class UnreadableMedia(Exception):
+    """A stored photo or file could not be read: the mail waits for it."""
 
 
 def msg_id(*parts: str, domain: str = LOCAL_DOMAIN) -> str:
@@ -82,7 +105,7 @@ class MsgIdHeader(BaseHeader):
 
 def _header_factory() -> HeaderRegistry:
     registry = HeaderRegistry()
-    for name in ("message-id", "in-reply-to", "references"):
+    for name in ("message-id", "in-reply-to", "references", "content-id"):
         registry.map_to_type(name, MsgIdHeader)
     return registry
 
@@ -103,12 +126,54 @@ def _file_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:32]
 
 
+async def read_all(reader: MediaReader | None, items: Sequence[MailItem]) -> list[bytes]:
+    """The bytes of every item carried in the mail (b"" for a linked one); raises
+    UnreadableMedia with a short reason when one cannot be read."""
+    out: list[bytes] = []
+    for item in items:
+        if item.shown is Shown.LINKED or reader is None:
+            out.append(b"")
+            continue
+        try:
+            out.append(await reader.read(item.media.item))
+        except (LookupError, OSError, MediaStoreError, StoreError) as error:
+            raise UnreadableMedia(
+                f"media {item.media.item.media_id}: {type(error).__name__}"
+            ) from error
+    return out
+
+
+def _types(content_type: str) -> tuple[str, str]:
+    """("image", "png") of "image/png; charset=..." (parameters dropped)."""
+    main, _, sub = content_type.split(";", 1)[0].strip().partition("/")
+    if not main or not sub:
+        return "application", "octet-stream"
+    return main.lower(), sub.lower()
+
+
+def mail_items_for(media: Sequence[MailMedia], reader: MediaReader | None) -> tuple[MailItem, ...]:
+    """The .eml's plan: without a reader nothing can be carried, so everything is a link."""
+    if reader is None:
+        return tuple(MailItem(m, Shown.LINKED) for m in media)
+    return mail_items(
+        media, attach_each=ATTACH_BYTES, attach_total=ATTACH_TOTAL_BYTES, domain=LOCAL_DOMAIN
+    )
+
+
 class EmlRecorder:
-    def __init__(self, data_dir: Path, sender: str, cards: OutlookCards, clock: Clock) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        sender: str,
+        cards: OutlookCards,
+        clock: Clock,
+        media: MediaReader | None = None,
+    ) -> None:
         self._root = data_dir / "outlook"
         self._sender = sender or LOCAL_SENDER
         self._cards = cards
         self._clock = clock
+        self._media = media
 
     def mailbox(self, address: str) -> Path:
         return self._root / _UNSAFE.sub("_", address.lower())
@@ -120,8 +185,13 @@ class EmlRecorder:
         # A thread id that is no msg-id of ours (a Graph message id, kept from before the
         # Graph settings were removed) cannot be answered here: the thread starts again.
         thread_id = mail.thread_id if MSG_ID.fullmatch(mail.thread_id) else ""
+        items = mail_items_for(mail.media, self._media)
+        try:
+            contents = await read_all(self._media, items)
+        except UnreadableMedia as error:
+            return RecordResult(SendOutcome.RETRY, detail=str(error))
         card = self._cards.card(
-            mail.tenant_id, mail.group_id, mail.group_name, mail.recent, now, mail.poll
+            mail.tenant_id, mail.group_id, mail.group_name, mail.recent, now, mail.poll, mail.media
         )
         email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = f"Send <{self._sender}>"
@@ -135,8 +205,11 @@ class EmlRecorder:
             email["In-Reply-To"] = thread_id
             email["References"] = thread_id
         email["X-Send-Group"] = mail.group_id
-        email.set_content(self._cards.plain(mail.group_name, mail.recent))
-        email.add_alternative(self._cards.html(mail.group_name, mail.recent, card), subtype="html")
+        email.set_content(self._cards.plain(mail.group_name, mail.recent, items))
+        email.add_alternative(
+            self._cards.html(mail.group_name, mail.recent, card, items), subtype="html"
+        )
+        _carry(email, items, contents)
         data = bytes(email)
         name = f"{now:%Y%m%dT%H%M%S%f}-{_file_key(mail.message_id)}.eml"
         try:
@@ -155,3 +228,24 @@ class EmlRecorder:
             temporary = folder / f".{name}.tmp"
             temporary.write_bytes(data)
             temporary.replace(folder / name)
+
+
+def _carry(email: EmailMessage, items: Sequence[MailItem], contents: Sequence[bytes]) -> None:
+    """Adds the inline pictures to the HTML part (making it multipart/related) and the
+    attachments to the mail (making it multipart/mixed)."""
+    html_part = next(p for p in email.iter_parts() if p.get_content_type() == "text/html")
+    for item, data in zip(items, contents, strict=True):
+        if item.shown is Shown.INLINE:
+            main, sub = _types(item.media.item.content_type)
+            html_part.add_related(
+                data,
+                main,
+                sub,
+                cid=f"<{item.content_id}>",
+                disposition="inline",
+                filename=item.media.item.name,
+            )
+    for item, data in zip(items, contents, strict=True):
+        if item.shown is Shown.ATTACHED:
+            main, sub = _types(item.media.item.content_type)
+            email.add_attachment(data, main, sub, filename=item.media.item.name)

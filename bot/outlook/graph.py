@@ -17,11 +17,23 @@ so not performed), and when a send got no definite answer (no answer at all, or 
 such as a gateway's 504) or the message is old enough to be a resumed delivery, the
 Sent Items are searched for the marker first and a mail found there counts as sent.
 Send sets no internetMessageId and no internet headers of its own.
+
+Photos and files (with a `MediaReader`) make every mail a draft first: the first mail's
+draft as always, a later one's by `createReply` on the first mail (same recipients, body
+and marker as a `reply`, and the same conversation). Each item of at most
+`ATTACH_ONE_REQUEST` bytes is then added as a fileAttachment in one request (a picture
+inline, its `contentId` named by the body's `cid:`); a larger one through an upload
+session, its bytes PUT in chunks to the pre-authenticated `uploadUrl` without our token.
+Only when every item is on the draft is it sent, once, as above; a draft whose items
+could not all be added is deleted and made again on the next attempt. Items beyond
+`ATTACH_TOTAL_BYTES` in all are only linked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json as json_module
 import logging
 from collections import defaultdict
@@ -34,14 +46,15 @@ import aiohttp
 
 from bot.core.ports import (
     Clock,
+    MediaReader,
     RecordResult,
     SendOutcome,
     ThreadMail,
 )
 from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
-from bot.outlook.card import OutlookCards
-from bot.outlook.eml import subject_of
+from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
+from bot.outlook.eml import LOCAL_DOMAIN, UnreadableMedia, read_all, subject_of
 
 log = logging.getLogger("send.graph")
 
@@ -55,6 +68,13 @@ MARKER_PROPERTY = f"String {SEND_PROPERTY_SET} Name X-Send-Message-Id"
 RESUMED_AFTER = timedelta(minutes=2)
 UNSURE_KEPT = 10_000
 IMMUTABLE_IDS = {"Prefer": 'IdType="ImmutableId"'}
+# Graph: a file of up to 3 MB is attached in one request, larger ones (to 150 MB)
+# through an upload session, whose chunks are multiples of 320 KiB of at most 4 MiB.
+ATTACH_ONE_REQUEST = 3 * 1024 * 1024
+ATTACH_MOST = 150 * 1024 * 1024
+# Exchange Online's default message size limit is 35 MB, base64 included.
+ATTACH_TOTAL_BYTES = 25 * 1024 * 1024
+UPLOAD_CHUNK = 10 * 320 * 1024
 
 
 @dataclass(frozen=True)
@@ -128,23 +148,59 @@ class GraphClient:
     ) -> GraphResponse:
         try:
             auth = await self._credentials.header()
+            sent = {**auth, **(headers or {})}
+            body = None
+            if json is not None:
+                # A file attachment makes a body of megabytes: streamed, not one bytes object.
+                body = io.BytesIO(json_module.dumps(json).encode())
+                sent["Content-Type"] = "application/json"
             async with self._session.request(
-                method, f"{self._endpoint}{path}", json=json, headers={**auth, **(headers or {})}
+                method, f"{self._endpoint}{path}", data=body, headers=sent
             ) as r:
-                text = await r.text()
-                body: Any = json_module.loads(text) if text.strip() else {}
-                return GraphResponse(
-                    r.status,
-                    body if isinstance(body, dict) else {},
-                    retry_after_seconds(r.headers.get("Retry-After")),
-                    r.headers.get("request-id", ""),
-                )
+                return await _answer_of(r)
         except CredentialError as error:
             log.error("graph token refused", extra={"reason": str(error)[:200]})
             return GraphResponse(503, {})
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             log.warning("graph unreachable", extra={"error": type(error).__name__})
             return GraphResponse(0, {})
+
+    async def upload(
+        self, url: str, chunk: bytes, start: int, total: int, *, mailbox: str
+    ) -> GraphResponse:
+        """One chunk to an upload session's pre-authenticated `uploadUrl`: no token (Graph
+        refuses one there), the byte range in Content-Range. Not retried: the session
+        expects its bytes in order, so a failed upload is made again from the start."""
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{total}",
+        }
+        try:
+            async with (
+                self._mailboxes[mailbox.lower()],
+                self._session.put(url, data=io.BytesIO(chunk), headers=headers) as r,
+            ):
+                response = await _answer_of(r)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            log.warning("graph upload unreachable", extra={"error": type(error).__name__})
+            return GraphResponse(0, {})
+        if not response.ok:
+            log.warning(
+                "graph upload failed",
+                extra={"status": response.status, "graph_request_id": response.request_id},
+            )
+        return response
+
+
+async def _answer_of(r: aiohttp.ClientResponse) -> GraphResponse:
+    text = await r.text()
+    body: Any = json_module.loads(text) if text.strip() else {}
+    return GraphResponse(
+        r.status,
+        body if isinstance(body, dict) else {},
+        retry_after_seconds(r.headers.get("Retry-After")),
+        r.headers.get("request-id", ""),
+    )
 
 
 def _recipients(addresses: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -164,18 +220,40 @@ def _odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class _Carried:
+    """The items of one mail and the bytes of those it carries (b"" for a link)."""
+
+    items: tuple[MailItem, ...]
+    contents: tuple[bytes, ...]
+
+    @property
+    def any(self) -> bool:
+        return any(i.shown is not Shown.LINKED for i in self.items)
+
+
 class GraphMail:
     """The OutlookRecorder for production: the thread in the service mailbox, through Graph."""
 
-    def __init__(self, graph: GraphClient, sender: str, cards: OutlookCards, clock: Clock) -> None:
+    def __init__(
+        self,
+        graph: GraphClient,
+        sender: str,
+        cards: OutlookCards,
+        clock: Clock,
+        media: MediaReader | None = None,
+    ) -> None:
         self._graph = graph
         self._sender = sender
         self._user = f"/users/{quote(sender)}"
         self._cards = cards
         self._clock = clock
+        self._media = media
         # message id -> draft made but not sent yet; draft id -> its conversationId
         self._unsent_drafts: dict[str, str] = {}
         self._conversations: dict[str, str] = {}
+        # message id -> a reply's draft (createReply, its items on it) not sent yet
+        self._unsent_replies: dict[str, str] = {}
         # markers of mails whose send got no definite answer: maybe sent (oldest first)
         self._unsure: dict[str, None] = {}
         self._reply_marks = True  # False once Graph refused the marker in a reply
@@ -186,6 +264,11 @@ class GraphMail:
             known = await self._already_sent(mail, marker)
             if known is not None:
                 return known
+        items = self._plan(mail)
+        try:
+            carried = _Carried(items, tuple(await read_all(self._media, items)))
+        except UnreadableMedia as error:
+            return RecordResult(SendOutcome.RETRY, detail=str(error))
         card = self._cards.card(
             mail.tenant_id,
             mail.group_id,
@@ -193,12 +276,18 @@ class GraphMail:
             mail.recent,
             self._clock.now(),
             mail.poll,
+            mail.media,
         )
         body = {
             "contentType": "html",
-            "content": self._cards.html(mail.group_name, mail.recent, card),
+            "content": self._cards.html(mail.group_name, mail.recent, card, items),
         }
         if mail.thread_id:
+            if carried.any:
+                answered = await self._reply_carrying(mail, body, marker, carried)
+                if answered is not None:
+                    return answered
+                return await self._start(mail, body, marker, carried)
             reply = await self._reply(mail, body, marker if self._reply_marks else "")
             if reply.status == 400 and self._reply_marks:
                 # Graph documents "any writeable property" for a reply's message; should it
@@ -211,9 +300,19 @@ class GraphMail:
             if reply.status != 404:
                 return _result(reply, mail.thread_id)
             # The first mail is gone (deleted from Sent Items): start the conversation again.
-        return await self._start(mail, body, marker)
+        return await self._start(mail, body, marker, carried)
 
-    async def _reply(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> GraphResponse:
+    def _plan(self, mail: ThreadMail) -> tuple[MailItem, ...]:
+        if self._media is None:
+            return tuple(MailItem(m, Shown.LINKED) for m in mail.media)
+        return mail_items(
+            mail.media,
+            attach_each=ATTACH_MOST,
+            attach_total=ATTACH_TOTAL_BYTES,
+            domain=LOCAL_DOMAIN,
+        )
+
+    def _reply_message(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> dict[str, Any]:
         message: dict[str, Any] = {
             "subject": f"RE: {subject_of(mail.group_name)}",  # follows a rename
             "toRecipients": _recipients(mail.addresses),
@@ -221,12 +320,124 @@ class GraphMail:
         }
         if marker:
             message["singleValueExtendedProperties"] = _marked(marker)
+        return message
+
+    async def _reply(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> GraphResponse:
         return await self._graph.call(
             "POST",
             f"{self._user}/messages/{quote(mail.thread_id, safe='')}/reply",
             mailbox=self._sender,
             idempotent=False,
-            json={"message": message},
+            json={"message": self._reply_message(mail, body, marker)},
+        )
+
+    async def _reply_carrying(
+        self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: _Carried
+    ) -> RecordResult | None:
+        """A reply with its items: a draft by createReply, the items on it, then one send.
+        None when the first mail is gone (the conversation starts again)."""
+        unsent = self._unsent_replies.pop(mail.message_id, "")
+        if unsent:
+            sent = await self._send_draft(unsent, marker)
+            if sent.status != 404:
+                if not sent.ok:
+                    self._unsent_replies[mail.message_id] = unsent
+                return _result(sent, mail.thread_id)
+        draft = await self._create_reply(mail, body, marker if self._reply_marks else "")
+        if draft.status == 400 and self._reply_marks:
+            log.warning("graph refused the marker in a reply: replies go unmarked")
+            self._reply_marks = False
+            draft = await self._create_reply(mail, body, "")
+        if draft.status == 404:
+            return None
+        if not draft.ok or not draft.body.get("id"):
+            return _result(draft, "")
+        draft_id = str(draft.body["id"])
+        attached = await self._attach_all(draft_id, carried)
+        if not attached.ok:
+            await self._discard(draft_id)
+            return _result(attached, "")
+        sent = await self._send_draft(draft_id, marker)
+        if not sent.ok:
+            self._unsent_replies[mail.message_id] = draft_id
+        return _result(sent, mail.thread_id)
+
+    async def _create_reply(
+        self, mail: ThreadMail, body: dict[str, Any], marker: str
+    ) -> GraphResponse:
+        return await self._graph.call(
+            "POST",
+            f"{self._user}/messages/{quote(mail.thread_id, safe='')}/createReply",
+            mailbox=self._sender,
+            headers=IMMUTABLE_IDS,
+            idempotent=False,  # each one makes a draft
+            json={"message": self._reply_message(mail, body, marker)},
+        )
+
+    async def _attach_all(self, draft_id: str, carried: _Carried) -> GraphResponse:
+        """Puts every carried item on the draft; the first failure, else the last success."""
+        done = GraphResponse(200, {})
+        for item, data in zip(carried.items, carried.contents, strict=True):
+            if item.shown is Shown.LINKED:
+                continue
+            if len(data) <= ATTACH_ONE_REQUEST:
+                done = await self._attach_small(draft_id, item, data)
+            else:
+                done = await self._attach_large(draft_id, item, data)
+            if not done.ok:
+                return done
+        return done
+
+    async def _attach_small(self, draft_id: str, item: MailItem, data: bytes) -> GraphResponse:
+        attachment: dict[str, Any] = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": item.media.item.name,
+            "contentType": item.media.item.content_type,
+            "contentBytes": base64.b64encode(data).decode("ascii"),
+        }
+        if item.shown is Shown.INLINE:
+            attachment |= {"isInline": True, "contentId": item.content_id}
+        return await self._graph.call(
+            "POST",
+            f"{self._user}/messages/{quote(draft_id, safe='')}/attachments",
+            mailbox=self._sender,
+            idempotent=False,  # a repeated POST would attach it twice
+            json=attachment,
+        )
+
+    async def _attach_large(self, draft_id: str, item: MailItem, data: bytes) -> GraphResponse:
+        attachment: dict[str, Any] = {
+            "attachmentType": "file",
+            "name": item.media.item.name,
+            "size": len(data),
+            "contentType": item.media.item.content_type,
+        }
+        if item.shown is Shown.INLINE:
+            attachment |= {"isInline": True, "contentId": item.content_id}
+        session = await self._graph.call(
+            "POST",
+            f"{self._user}/messages/{quote(draft_id, safe='')}/attachments/createUploadSession",
+            mailbox=self._sender,
+            json={"AttachmentItem": attachment},
+        )
+        url = str(session.body.get("uploadUrl") or "")
+        if not session.ok or not url:
+            return session if not session.ok else GraphResponse(502, {})
+        put = GraphResponse(0, {})
+        for start in range(0, len(data), UPLOAD_CHUNK):
+            chunk = data[start : start + UPLOAD_CHUNK]
+            put = await self._graph.upload(url, chunk, start, len(data), mailbox=self._sender)
+            if not put.ok:
+                return put
+        if put.status != 201:  # the last chunk makes the attachment: 201 Created
+            log.warning("graph upload session did not finish", extra={"status": put.status})
+            return GraphResponse(502, {})
+        return put
+
+    async def _discard(self, draft_id: str) -> None:
+        """Deletes a draft that will not be sent (its items are not all on it)."""
+        await self._graph.call(
+            "DELETE", f"{self._user}/messages/{quote(draft_id, safe='')}", mailbox=self._sender
         )
 
     async def _already_sent(self, mail: ThreadMail, marker: str) -> RecordResult | None:
@@ -245,6 +456,7 @@ class GraphMail:
             return None
         self._unsure.pop(marker, None)
         self._conversations.pop(self._unsent_drafts.pop(mail.message_id, ""), None)
+        self._unsent_replies.pop(mail.message_id, None)
         log.info("graph mail found sent", extra={"message_id": mail.message_id})
         if mail.thread_id:
             return RecordResult(SendOutcome.SENT, thread_id=mail.thread_id)
@@ -284,7 +496,9 @@ class GraphMail:
             headers=IMMUTABLE_IDS,
         )
 
-    async def _start(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> RecordResult:
+    async def _start(
+        self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: _Carried
+    ) -> RecordResult:
         # A draft made by an earlier attempt whose send failed is sent now, not made again.
         unsent = self._unsent_drafts.pop(mail.message_id, "")
         if unsent:
@@ -309,6 +523,11 @@ class GraphMail:
             return _result(draft, "")
         thread_id = str(draft.body["id"])
         conversation_id = str(draft.body.get("conversationId", ""))
+        if carried.any:
+            attached = await self._attach_all(thread_id, carried)
+            if not attached.ok:
+                await self._discard(thread_id)
+                return _result(attached, "")
         sent = await self._send_draft(thread_id, marker)
         if not sent.ok:
             self._unsent_drafts[mail.message_id] = thread_id

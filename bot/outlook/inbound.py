@@ -8,7 +8,9 @@ written by a current member as themselves (`sender` and `from` the same address)
 come from inside the organisation: the receiving Exchange's `Authentication-Results`
 says DMARC (or composite authentication) passed for the From domain, or, when it did
 not say it failed, the address is a user of the Graph directory. The Teams copies are
-sent as for any message; the Outlook copy goes only to the thread's addresses the mail
+sent as for any message, with the mail's photos and files (its fileAttachments, taken
+through `Media`; an inline one only when the new part of the mail shows it by `cid:`, so
+quoted pictures and signatures stay out); the Outlook copy goes only to the thread's addresses the mail
 did not reach (a Reply All reached them all: none; a plain Reply reached only Send), which
 the core decides from the mail's sender and recipients. The mail's id makes a re-read
 harmless.
@@ -21,6 +23,8 @@ subscription, `subscriptionRemoved` makes it again, `missed` runs the delta catc
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -31,7 +35,8 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.errors import Refused
-from bot.core.model import Person, Source
+from bot.core.media import Media, Upload
+from bot.core.model import Group, Person, Source, StoredMedia
 from bot.core.ports import Clock, TeamsSender
 from bot.core.relay import Relay
 from bot.http_answers import is_passing_failure
@@ -46,8 +51,10 @@ SUBSCRIPTION_LIFETIME = timedelta(days=3)  # Graph allows up to 7 days for mail
 RENEW_BEFORE = timedelta(hours=24)
 _SELECT = (
     "id,conversationId,from,sender,toRecipients,ccRecipients,isDraft,internetMessageId,"
-    "uniqueBody,body,subject"
+    "uniqueBody,body,subject,hasAttachments"
 )
+_FILE_ATTACHMENT = "#microsoft.graph.fileattachment"
+_NOTHING_SENT = " Nothing was sent."
 # Read only for a mail that would be relayed: Graph returns the headers only when asked.
 _HEADERS_SELECT = "internetMessageHeaders"
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -76,8 +83,10 @@ class OutlookInbox:
         clock: Clock,
         teams: TeamsSender,
         directory: GraphDirectory | None = None,
+        media: Media | None = None,
     ) -> None:
         self._graph = graph
+        self._media = media
         # Only `is_user` is used, which needs no tenant: the mailbox's directory is Graph's.
         self._directory = directory or GraphDirectory(graph, mailbox, "")
         self._store = store
@@ -268,14 +277,29 @@ class OutlookInbox:
         if not await self._from_inside(str(mail.get("id", "")), sender):
             log.info("outlook reply from outside ignored", extra={"group_id": group.group_id})
             return False
-        content = (mail.get("uniqueBody") or mail.get("body") or {}).get("content", "")
-        text = html_to_text(str(content))
+        content = str((mail.get("uniqueBody") or mail.get("body") or {}).get("content", ""))
+        text = html_to_text(content)
         identity = str(mail.get("internetMessageId") or mail.get("id"))
         message_id = hashlib.sha256(f"mail:{identity}".encode()).hexdigest()[:32]
         # Whoever the mail reached has it in the thread already; the core mails the rest.
         reached = await self._reached(mail, sender)
+        refusal: Refused | None = None
+        stored: tuple[StoredMedia, ...] = ()
+        uploads = await self._uploads(mail, content, group)
+        if uploads and self._media is not None:
+            try:
+                stored = await self._media.take(group, uploads)
+            except Refused as refused:
+                refusal = refused
+                log.info(
+                    "outlook reply media refused",
+                    extra={"group_id": group.group_id, "mail_id": str(mail.get("id", ""))},
+                )
+        if refusal is not None and not text.strip():
+            await self._tell(person, group, f"was not relayed to Teams. {refusal}")
+            return False
         try:
-            stored = await self._relay.post(
+            relayed = await self._relay.post(
                 person,
                 group,
                 text,
@@ -283,17 +307,83 @@ class OutlookInbox:
                 message_id,
                 outlook_copy=reached is not None,
                 already_mailed=reached or frozenset(),
+                media=stored,
             )
-        except Refused as refusal:
+        except Refused as refused:
             # Too long or empty: say so where the person reads Send, since the mail went out.
-            log.info("outlook reply not relayed", extra={"reason": str(refusal)})
-            if person.teams_chat_ready:
-                await self._teams.send_notice(
-                    person,
-                    f"Your Outlook reply to {group.name} was not relayed to Teams. {refusal}",
-                )
+            await self._discard(stored)
+            log.info("outlook reply not relayed", extra={"reason": str(refused)})
+            await self._tell(person, group, f"was not relayed to Teams. {refused}")
             return False
-        return stored is not None
+        except BaseException:
+            await self._discard(stored)
+            raise
+        if relayed is None:
+            await self._discard(stored)  # relayed before: this read took them again
+            return False
+        if refusal is not None:
+            reason = str(refusal).removesuffix(_NOTHING_SENT)
+            await self._tell(
+                person,
+                group,
+                f"was relayed to Teams without its photos and files. {reason}",
+            )
+        return True
+
+    async def _tell(self, person: Person, group: Group, what: str) -> None:
+        if person.teams_chat_ready:
+            await self._teams.send_notice(person, f"Your Outlook reply to {group.name} {what}")
+
+    async def _discard(self, stored: tuple[StoredMedia, ...]) -> None:
+        if stored and self._media is not None:
+            await self._media.discard(stored)
+
+    async def _uploads(self, mail: dict[str, Any], content: str, group: Group) -> list[Upload]:
+        """The mail's files, and its pictures the new part shows (`cid:` in `content`).
+        Graph's hasAttachments leaves out inline pictures, so a `cid:` is a reason to look."""
+        if self._media is None:
+            return []
+        shows = content.lower()
+        if mail.get("hasAttachments") is False and "cid:" not in shows:
+            return []
+        mail_id = str(mail.get("id", ""))
+        path = f"{self._user}/messages/{quote(mail_id, safe='')}/attachments"
+        uploads: list[Upload] = []
+        while path:
+            page = await self._graph.call("GET", path, mailbox=self._mailbox)
+            if is_passing_failure(page.status):
+                raise _NotNow
+            if not page.ok:
+                return uploads  # gone meanwhile: its text is what there is
+            for attachment in page.body.get("value") or []:
+                upload = self._upload_of(attachment, shows, group, mail_id)
+                if upload is not None:
+                    uploads.append(upload)
+            next_link = page.body.get("@odata.nextLink")
+            path = self._relative(str(next_link)) if next_link else ""
+        return uploads
+
+    @staticmethod
+    def _upload_of(attachment: Any, shows: str, group: Group, mail_id: str) -> Upload | None:
+        if not isinstance(attachment, dict):
+            return None
+        kind = str(attachment.get("@odata.type", "")).lower()
+        where = {"group_id": group.group_id, "mail_id": mail_id}
+        if kind != _FILE_ATTACHMENT:
+            # An attached mail or a cloud link: nothing Send can take as a photo or file.
+            log.info("outlook attachment skipped", extra={**where, "kind": kind[:60]})
+            return None
+        if attachment.get("isInline"):
+            content_id = str(attachment.get("contentId") or "").strip("<>").lower()
+            if not content_id or f"cid:{content_id}" not in shows:
+                return None  # a quoted picture or a signature, not part of this answer
+        try:
+            data = base64.b64decode(str(attachment.get("contentBytes") or ""), validate=True)
+        except (binascii.Error, ValueError):
+            log.warning("outlook attachment unreadable", extra=where)
+            return None
+        name = str(attachment.get("name") or "attachment")
+        return Upload(name, data)
 
     async def _member_by_address(self, tenant_id: str, address: str) -> Person | None:
         """The person who wrote from this address: by any address Send knows of theirs,

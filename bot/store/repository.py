@@ -39,6 +39,7 @@ from bot.core.model import (
     Person,
     Poll,
     Source,
+    StoredMedia,
     TeamsReach,
 )
 from bot.core.ports import ConcurrentUpdate
@@ -614,6 +615,7 @@ def _message_body(m: Message) -> JsonDict:
             "options": list(m.poll.options),
             "votes": [{"personId": p, "option": o} for p, o in m.poll.votes],
         },
+        "media": [item.to_json() for item in m.media],
     }
 
 
@@ -648,6 +650,7 @@ def _message(doc: Doc) -> Message:
             for d in b.get("deliveries", [])
         ),
         poll=_poll(b.get("poll")),
+        media=tuple(StoredMedia.from_json(item) for item in b.get("media") or ()),
         version=doc.etag,
     )
 

@@ -10,9 +10,27 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
-from bot.core.requests import ActionKind, CardAction, MentionedUser, TeamsRequest, TeamsUser
+from bot.core.requests import (
+    ActionKind,
+    CardAction,
+    IncomingMedia,
+    MentionedUser,
+    TeamsRequest,
+    TeamsUser,
+)
 from bot.markdown import literal
-from bot.teams.cards import ANSWER_ACTION, PICK_ACTION, REPLY_ACTION, REPLY_INPUT, VOTE_ACTION
+from bot.teams.cards import (
+    ANSWER_ACTION,
+    PICK_ACTION,
+    REPLY_ACTION,
+    REPLY_INPUT,
+    VOTE_ACTION,
+    read_held_media,
+)
+
+# A file sent to the bot in a 1:1 chat (manifest `supportsFiles`): `content.downloadUrl`
+# is a pre-authorised, short-lived link to the file in the sender's OneDrive.
+FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -44,6 +62,17 @@ def activity_problem(activity: Activity) -> str | None:
             isinstance(tenant, dict) and isinstance(tenant.get("id"), str)
         ):
             return "channelData.tenant must be an object with a string id"
+    attachments = activity.attachments
+    if attachments is not None:
+        if not isinstance(attachments, list):
+            return "attachments must be a list"
+        for item in attachments:
+            if not isinstance(item.content_type, str):
+                return "an attachment needs a contentType string"
+            if item.content_url is not None and not isinstance(item.content_url, str):
+                return "an attachment's contentUrl must be a string"
+            if item.name is not None and not isinstance(item.name, str):
+                return "an attachment's name must be a string"
     entities = activity.entities
     if entities is not None:
         if not isinstance(entities, list):
@@ -147,9 +176,34 @@ def _card_action(activity: Activity) -> CardAction | None:
         return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id)
     if kind == PICK_ACTION:
         return CardAction(
-            ActionKind.PICK, group_id, str(value.get("text", "")), activity.reply_to_id or ""
+            ActionKind.PICK,
+            group_id,
+            str(value.get("text", "")),
+            activity.reply_to_id or "",
+            media=read_held_media(value.get("media")),
+            seal=str(value.get("seal", "") or ""),
         )
     return None
+
+
+def media_of(activity: Activity) -> tuple[IncomingMedia, ...]:
+    """Pictures pasted and files attached. The text/html attachment Teams adds to a message
+    with a picture is the message as Teams drew it, not something sent: it is left out,
+    like cards."""
+    found = []
+    for item in activity.attachments or []:
+        kind = item.content_type.lower()
+        if kind == FILE_DOWNLOAD_INFO:
+            content = item.content if isinstance(item.content, dict) else {}
+            url = content.get("downloadUrl")
+            if isinstance(url, str) and url:
+                file_type = str(content.get("fileType", "") or "")
+                found.append(IncomingMedia(url, item.name or "", file_type, needs_bot_token=False))
+        elif kind.startswith("image/") and item.content_url:
+            found.append(
+                IncomingMedia(item.content_url, item.name or "", kind, needs_bot_token=True)
+            )
+    return tuple(found)
 
 
 def read_request(activity: Activity) -> TeamsRequest:
@@ -175,6 +229,7 @@ def read_request(activity: Activity) -> TeamsRequest:
         mentions=mentions_of(activity),
         mentions_bot=any(m.user_id == bot_id for m in mentioned(activity)),
         action=_card_action(activity) if activity.type == "message" else None,
+        media=media_of(activity) if personal and activity.type == "message" else (),
     )
 
 

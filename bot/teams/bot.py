@@ -102,7 +102,9 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
                 # The answer went out; only its echo on the card is missing.
                 log.warning("answered card not updated", extra={"status": error.status})
         if answer.choices:
-            card = group_picker_card(answer.choices, answer.pending_text)
+            card = group_picker_card(
+                answer.choices, answer.pending_text, answer.pending_media, answer.pending_seal
+            )
             await turn_context.send_activity(
                 Activity(
                     type="message",

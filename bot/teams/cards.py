@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.answers import ONE_TAP_ANSWERS
-from bot.core.ports import RelayedMessage
-from bot.core.requests import GroupChoice
+from bot.core.model import MediaKind
+from bot.core.ports import RelayedMessage, SharedMedia
+from bot.core.requests import GroupChoice, IncomingMedia
+from bot.media.rules import size_text
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -47,6 +49,44 @@ def _header(message: RelayedMessage) -> Card:
     }
 
 
+def _content(message: RelayedMessage) -> list[Card]:
+    """The message itself: its pictures, its files, then its text (a caption may be empty)."""
+    body = [_shared(item) for item in message.media]
+    if message.text or not message.media:
+        body.append(_plain(message.text))
+    return body
+
+
+def _shared(shared: SharedMedia) -> Card:
+    item = shared.item
+    if item.kind is MediaKind.PHOTO:
+        # Teams fetches the picture from our signed link; a tap opens it full size.
+        return {
+            "type": "Image",
+            "url": shared.link,
+            "altText": item.name,
+            "msTeams": {"allowExpand": True},
+            "selectAction": {"type": "Action.OpenUrl", "url": shared.link},
+        }
+    return {
+        "type": "Container",
+        "style": "emphasis",
+        "items": [
+            {
+                "type": "RichTextBlock",
+                "inlines": [
+                    {"type": "TextRun", "text": item.name, "weight": "Bolder"},
+                    {"type": "TextRun", "text": f"  {size_text(item.size)}", "isSubtle": True},
+                ],
+            },
+            {
+                "type": "ActionSet",
+                "actions": [{"type": "Action.OpenUrl", "title": "Download", "url": shared.link}],
+            },
+        ],
+    }
+
+
 def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
     """A message as members get it: a row of one-tap answers, and a typed reply."""
     data = {"groupId": message.group_id, "messageId": message.message_id}
@@ -64,7 +104,7 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
     return _card(
         [
             _header(message),
-            _plain(message.text),
+            *_content(message),
             answers,
             {
                 "type": "Input.Text",
@@ -115,7 +155,7 @@ def answered_card(message: RelayedMessage, reply: str) -> Card:
     return _card(
         [
             _header(message),
-            _plain(message.text),
+            *_content(message),
             {
                 "type": "RichTextBlock",
                 "separator": True,
@@ -128,7 +168,19 @@ def answered_card(message: RelayedMessage, reply: str) -> Card:
     )
 
 
-def group_picker_card(choices: Sequence[GroupChoice], pending_text: str) -> Card:
+def group_picker_card(
+    choices: Sequence[GroupChoice],
+    pending_text: str,
+    media: Sequence[IncomingMedia] = (),
+    seal: str = "",
+) -> Card:
+    """The held message, and one button per group. The buttons carry what is held, the
+    photos and files with the core's seal over them (see bot/core/media.py)."""
+    held = {"text": pending_text}
+    if media:
+        held["seal"] = seal
+    data: Card = {**held, "media": [held_media(m) for m in media]} if media else held
+    shown = [("[photo]" if _is_picture(m) else f"[{m.name or 'file'}]") for m in media]
     return _card(
         [
             {
@@ -137,21 +189,46 @@ def group_picker_card(choices: Sequence[GroupChoice], pending_text: str) -> Card
                 "weight": "Bolder",
                 "wrap": True,
             },
-            _plain(pending_text, isSubtle=True),
+            _plain(" ".join((*shown, pending_text)).strip(), isSubtle=True),
         ],
         [
             {
                 "type": "Action.Submit",
                 "title": choice.name,
-                "data": {
-                    "sendAction": PICK_ACTION,
-                    "groupId": choice.group_id,
-                    "text": pending_text,
-                },
+                "data": {"sendAction": PICK_ACTION, "groupId": choice.group_id, **data},
             }
             for choice in choices
         ],
     )
+
+
+def held_media(item: IncomingMedia) -> Card:
+    return {
+        "url": item.url,
+        "name": item.name,
+        "contentType": item.content_type,
+        "botToken": item.needs_bot_token,
+    }
+
+
+def read_held_media(value: Any) -> tuple[IncomingMedia, ...]:
+    """The picker's held items as the card gave them back (the core checks their seal)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        IncomingMedia(
+            url=str(v.get("url", "")),
+            name=str(v.get("name", "")),
+            content_type=str(v.get("contentType", "")),
+            needs_bot_token=v.get("botToken") is True,
+        )
+        for v in value
+        if isinstance(v, dict)
+    )
+
+
+def _is_picture(item: IncomingMedia) -> bool:
+    return item.content_type.lower().startswith("image/")
 
 
 def attachment(card: Card) -> dict[str, Any]:

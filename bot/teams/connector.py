@@ -108,8 +108,9 @@ class TeamsConnector:
 
     def _relayed_json(self, message: RelayedMessage) -> str:
         """The copy every recipient of a message gets, serialized once per message."""
-        if message.poll is not None:
-            return json.dumps(self._activity(message), ensure_ascii=False)  # changes: no cache
+        if message.poll is not None or message.media:
+            # A poll changes, and media links are signed per reader: neither is cached.
+            return json.dumps(self._activity(message), ensure_ascii=False)
         cached = self._cards.get(message.message_id)
         if cached is None:
             activity = self._activity(message)

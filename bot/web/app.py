@@ -94,6 +94,7 @@ def create_app(
             await services.poll_cards.drain(SHUTDOWN_GRACE_SECONDS)
             await services.worker.drain(SHUTDOWN_GRACE_SECONDS)
             await services.instances.leave()
+            await services.media_store.close()
         finally:
             for credential in credentials:
                 credential.close()

@@ -17,8 +17,11 @@ from typing import Any
 from aiohttp import web
 from botbuilder.schema import Activity
 
+from bot.core.media import Denial
 from bot.core.ports import StoreError
 from bot.logs import log_context
+from bot.media.links import LinkProblem, LinkRefusal
+from bot.media.naming import disposition
 from bot.teams.activity import activity_problem
 from bot.teams.adapter import ChannelAuthError, SigningKeysUnavailable
 from bot.web.json_body import JsonBodyError, NotJson, parse_json
@@ -59,6 +62,26 @@ def _invoke_body(body: Any) -> Any:
 
 def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
+
+
+def _refuse_text(status: int, reason: str) -> web.Response:
+    """A refusal a person reads in their browser (media links are opened by people)."""
+    return web.Response(
+        status=status,
+        text=reason,
+        content_type="text/plain",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+LINK_REFUSALS = {
+    LinkProblem.MALFORMED: (400, "This is not a whole Send link: copy all of it."),
+    LinkProblem.BAD_SIGNATURE: (403, "This link was not made by Send, or it was changed."),
+    LinkProblem.EXPIRED: (
+        410,
+        "This link has expired: open the message in Teams or Outlook again for a new one.",
+    ),
+}
 
 
 def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
@@ -188,6 +211,49 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
             return _refuse(403, "clientState or subscriptionId is not this service's")
         return web.Response(status=202)
 
+    async def media(request: web.Request) -> web.Response:
+        """A photo or file behind one of Send's signed links, for a current member only."""
+        services = request.app[SERVICES]
+        grant = services.media_links.verify(request.match_info["media_id"], request.query)
+        if isinstance(grant, LinkRefusal):
+            status, reason = LINK_REFUSALS[grant.problem]
+            log.info("media link refused", extra={"status": status, "reason": reason})
+            return _refuse_text(status, reason)
+        with log_context(request_id=uuid.uuid4().hex):
+            try:
+                opened = await services.media.open(
+                    grant.tenant_id,
+                    grant.group_id,
+                    grant.message_id,
+                    grant.media_id,
+                    grant.viewer_id,
+                )
+            except StoreError:
+                log.exception("media not served: store unavailable")
+                return _refuse_text(503, "Send is busy; open the link again in a minute.")
+            if isinstance(opened, Denial):
+                status = 403 if opened is Denial.NOT_A_MEMBER else 404
+                log.info(
+                    "media link refused",
+                    extra={"status": status, "group_id": grant.group_id, "reason": opened.value},
+                )
+                return _refuse_text(status, opened.value[0].upper() + opened.value[1:] + ".")
+        item = opened.item
+        return web.Response(
+            body=opened.data,
+            headers={
+                "Content-Type": item.content_type,
+                "Content-Disposition": disposition(item.kind, item.name),
+                # What was checked by content is served as that type and nothing else.
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                # Only the viewer's own browser may keep it, and not for long: a member who
+                # is removed should not keep seeing new copies from a shared cache.
+                "Cache-Control": "private, max-age=3600",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -217,6 +283,7 @@ def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
         web.post("/api/messages", messages),
         web.post("/api/outlook/actions", outlook_action),
         web.post("/api/outlook/notifications", outlook_notifications),
+        web.get("/media/{media_id}", media),
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
     ]

@@ -141,6 +141,17 @@ async def test_delete_group_removes_exactly_that_groups_items(media: MediaHarnes
     assert await store.delete_group("tenant-a", "group-1") == 0
 
 
+async def test_delete_removes_one_item_and_can_be_repeated(media: MediaHarness) -> None:
+    store = media.store
+    gone = await store.put("tenant-a", "group-1", "a.txt", b"first")
+    kept = await store.put("tenant-a", "group-1", "b.txt", b"second")
+    await store.delete(gone)
+    await store.delete(gone)  # gone already: no error
+    assert await media.listing() == [f"tenant-a/group-1/{kept.media_id}"]
+    assert not await store.exists(gone)
+    assert await store.read(kept) == b"second"
+
+
 async def test_groups_do_not_see_each_others_items(media: MediaHarness) -> None:
     mine = await media.store.put("tenant-a", "group-1", "mine.txt", b"group one only")
     for tenant_id, group_id in (("tenant-a", "group-2"), ("tenant-b", "group-1")):

@@ -16,10 +16,12 @@ from bot.core.model import (
     Delivery,
     DeliveryState,
     Group,
+    MediaKind,
     Member,
     Message,
     Person,
     Source,
+    StoredMedia,
     TeamsReach,
 )
 from bot.core.ports import ConcurrentUpdate
@@ -156,6 +158,29 @@ def message(group_id: str, message_id: str, sent_at: datetime, sender: str = "an
         Source.TEAMS,
         (Delivery("bob@contoso.com", Channel.TEAMS, DeliveryState.SENT, 1),),
     )
+
+
+async def test_a_message_keeps_its_photos_and_files(store: DocumentStore) -> None:
+    photo = StoredMedia("a" * 32, "g1", "t1", "image/png", 1234, "photo.png", MediaKind.PHOTO, "0f")
+    report = StoredMedia(
+        "b" * 32, "g1", "t1", "application/pdf", 99_000, "Rapport été.pdf", MediaKind.FILE, "1e"
+    )
+    message = Message(
+        "t1",
+        "g1",
+        "m-media",
+        "ann@contoso.com",
+        "Ann",
+        "",
+        NOW,
+        Source.TEAMS,
+        media=(photo, report),
+    )
+    assert await store.add_message(message) is not None
+    again = await store.get_message("g1", "m-media")
+    assert again is not None
+    assert again.media == (photo, report)
+    assert again.summary().text == "[photo] [Rapport été.pdf]"
 
 
 async def test_messages_of_a_group_oldest_first(store: DocumentStore) -> None:

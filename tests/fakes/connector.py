@@ -23,6 +23,12 @@ It is as strict as Teams about who the bot may reach:
   (`graph_chat_id`, from `users/{id}/teamwork/installedApps/{id}/chat`); the connector
   takes that id as another name of `chat_of(user_id)` and records what is sent to it
   under the canonical id, so `to`, `texts_to` and `cards_to` of `chat_of` show it.
+- Pictures pasted in a 1:1 chat are served as Teams serves them to bots:
+  `GET /v3/attachments/{id}/views/original`, which needs a bearer token when
+  `requires_token` is set (401 without one) and is 404 for an unknown id. Files sent to
+  the bot come with a OneDrive `downloadUrl` (`/onedrive/{id}`), pre-authorised: it takes
+  no token, and one sent anyway is refused (401, a token for another audience), as
+  SharePoint refuses it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +122,13 @@ class FakeConnector:
     # that Event is set. Setting `hold` to None later does not free those already waiting.
     hold: asyncio.Event | None = None
     held: int = 0  # sends and replies waiting on `hold` right now
+    # Pasted pictures and OneDrive files: id -> (bytes, content type)
+    attachments: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    requires_token: bool = False
+    # The Authorization header of each attachment or file download, in order ("" for none).
+    downloads: list[tuple[str, str]] = field(default_factory=list)
+    base_url: str = ""  # set by whoever serves the app: where contentUrls point
     _new: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def add_person(self, person: TeamsPerson) -> str:
@@ -234,7 +248,49 @@ class FakeConnector:
         app.router.add_get("/v3/conversations/{cid}/members", self._members)
         app.router.add_get("/v3/conversations/{cid}/members/{uid}", self._member)
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._paged_members)
+        app.router.add_get("/v3/attachments/{aid}/views/{view}", self._attachment)
+        app.router.add_get("/onedrive/{fid}", self._onedrive)
         return app
+
+    def paste(self, data: bytes, content_type: str = "image/png") -> str:
+        """A picture pasted in Teams: the contentUrl Teams would give the bot for it."""
+        aid = f"0-eus-d{len(self.attachments) + 1}-{uuid.uuid4().hex}"
+        self.attachments[aid] = (data, content_type)
+        return f"{self.base_url}/v3/attachments/{aid}/views/original"
+
+    def upload_file(self, data: bytes, content_type: str = "application/pdf") -> str:
+        """A file in the sender's OneDrive: its pre-authorised download URL."""
+        fid = uuid.uuid4().hex
+        self.files[fid] = (data, content_type)
+        return f"{self.base_url}/onedrive/{fid}?tempauth=v1.{fid[:8]}"
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        self.downloads.append(("attachment", auth))
+        if self.requires_token and not auth.startswith("Bearer "):
+            return web.json_response(
+                {"error": {"code": "Unauthorized", "message": "Authorization has been denied"}},
+                status=401,
+            )
+        found = self.attachments.get(request.match_info["aid"])
+        if found is None or request.match_info["view"] != "original":
+            return self._not_found("NotFound", "Attachment not found.")
+        return web.Response(body=found[0], content_type=found[1])
+
+    async def _onedrive(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        self.downloads.append(("file", auth))
+        if auth:
+            return web.json_response(
+                {"error": {"code": "InvalidAudience", "message": "Invalid audience."}},
+                status=401,
+            )
+        found = self.files.get(request.match_info["fid"])
+        if found is None or not request.query.get("tempauth"):
+            return web.json_response(
+                {"error": {"code": "itemNotFound", "message": "Item not found"}}, status=404
+            )
+        return web.Response(body=found[0], content_type=found[1])
 
     async def _answer_slowly(self) -> None:
         """`latency`, then `hold` as it was when the request arrived."""

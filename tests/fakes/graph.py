@@ -30,6 +30,18 @@ Every copy filed into an Inbox carries `internetMessageHeaders` (returned only w
 `$select`ed, as Graph does), topped by the `Authentication-Results` the receiving Exchange
 Online stamps: for mail from a directory user, intra-organisation (`dmarc=none`); for
 mail from outside, what the test says (by default an honest domain: `dmarc=pass`).
+Attachments, as strict as Graph (https://learn.microsoft.com/graph/outlook-large-attachments):
+`POST .../messages/{id}/attachments` takes one `#microsoft.graph.fileAttachment` (base64
+`contentBytes`, `isInline`, `contentId`) of at most `FILE_ATTACHMENT_MOST` decoded bytes
+(413 ErrorRequestEntityTooLarge above it, as for any JSON request over `REQUEST_MOST`);
+`POST .../attachments/createUploadSession` only on a draft, for `SESSION_LEAST` to
+`SESSION_MOST` bytes (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize below), answers a
+pre-authenticated `uploadUrl` on this server that refuses an Authorization header (401)
+and takes the bytes in order (`Content-Range: bytes a-b/total`, chunks of at most 4 MiB,
+each a multiple of 320 KiB but the last); the last chunk attaches the file (201 with a
+Location). An unfinished upload attaches nothing, so a draft sent meanwhile goes without
+it. `createReply` / `createReplyAll` make a reply as a draft in the same conversation,
+and `DELETE .../messages/{id}` deletes one. `attachments(message)` reads them back.
 Teams apps (`tests.fakes.graph_teamwork`): the organisation's app catalog, installing an
 app for a user (`POST /users/{id}/teamwork/installedApps`), listing installations and an
 installation's chat with the bot, and the install event Teams then sends (`on_install`).
@@ -53,7 +65,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from tests.fakes.entra import FakeEntra
-from tests.fakes.graph_inbound import CLAIMS, InboundMail
+from tests.fakes.graph_inbound import CLAIMS, InboundMail, MailAttachment, has_attachments
 from tests.fakes.graph_teamwork import TeamsApps
 from tests.fakes.tls import LocalServer
 from tests.outlook_helpers import is_msg_id
@@ -123,6 +135,84 @@ UNSUPPORTED_USER_QUERY = (
     "Unsupported or invalid query filter clause specified for property of resource 'User'.",
 )
 _WELL_KNOWN_FOLDERS = {"inbox": "inbox", "sentitems": "sentitems", "drafts": "drafts"}
+# Graph's "3 MB" and "4 MB", read as the strictest: decimal megabytes for a file in one
+# request and for the least an upload session takes, 4 MiB for a whole JSON request.
+FILE_ATTACHMENT_MOST = 3_000_000
+REQUEST_MOST = 4 * 1024 * 1024
+SESSION_LEAST = 3_000_000
+SESSION_MOST = 150 * 1024 * 1024
+CHUNK_UNIT = 320 * 1024
+CHUNK_MOST = 4 * 1024 * 1024
+UPLOAD_PREFIX = "/upload/"
+TOO_LARGE = (
+    413,
+    "ErrorRequestEntityTooLarge",
+    "The request exceeds the maximum supported size; attach a file over 3 MB through an "
+    "upload session.",
+)
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+@dataclass(frozen=True)
+class Attached:
+    """An attachment of a message as a test reads it back."""
+
+    name: str
+    content_type: str
+    data: bytes
+    is_inline: bool
+    content_id: str
+
+
+@dataclass
+class UploadSession:
+    mailbox: str
+    message_id: str
+    item: Json  # the attachment it makes, without its bytes
+    size: int
+    received: bytearray
+    finished: bool = False
+
+
+def _file_attachment(value: Any) -> Json:
+    """One fileAttachment as a client writes it, checked as Graph does; as kept."""
+    if not isinstance(value, dict) or value.get("@odata.type") != "#microsoft.graph.fileAttachment":
+        raise GraphError(
+            400, "ErrorInvalidRequest", "Only a #microsoft.graph.fileAttachment is supported."
+        )
+    name, content = value.get("name"), value.get("contentBytes")
+    if not isinstance(name, str) or not name or not isinstance(content, str):
+        raise GraphError(
+            400, "ErrorInvalidRequest", "A file attachment needs a name and contentBytes."
+        )
+    try:
+        data = base64.b64decode(content, validate=True)
+    except ValueError:
+        raise GraphError(400, "RequestBodyRead", "contentBytes is not base64.") from None
+    if len(data) > FILE_ATTACHMENT_MOST:
+        raise GraphError(*TOO_LARGE)
+    inline, content_id = value.get("isInline", False), value.get("contentId")
+    if not isinstance(inline, bool) or not isinstance(content_id, str | None):
+        raise GraphError(400, "RequestBodyRead", "isInline or contentId has the wrong type.")
+    content_type = value.get("contentType") or "application/octet-stream"
+    return _kept_attachment(name, str(content_type), data, inline, content_id)
+
+
+def _kept_attachment(
+    name: str, content_type: str, data: bytes, inline: bool, content_id: str | None
+) -> Json:
+    return {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "id": "AAMkAGAtt" + base64.urlsafe_b64encode(uuid.uuid4().bytes).decode(),
+        "lastModifiedDateTime": _now(),
+        "name": name,
+        "contentType": content_type,
+        "size": len(data),
+        "isInline": inline,
+        "contentId": content_id,
+        "contentLocation": None,
+        "contentBytes": base64.b64encode(data).decode("ascii"),
+    }
 
 
 class GraphError(Exception):
@@ -424,6 +514,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         self.users: dict[str, GraphUser] = {}  # by lower-case mail, UPN and id
         self.boxes: dict[str, dict[str, Json]] = {}  # mailbox -> message id -> message
         self.calls: list[GraphCall] = []
+        self.uploads: dict[str, UploadSession] = {}  # by the token in its uploadUrl
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self._changed = asyncio.Condition()
@@ -497,6 +588,20 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         return self._folder(address, "drafts")
 
     @staticmethod
+    def attachments(message: Json) -> list[Attached]:
+        """A message's attachments, in the order they were added, with their bytes."""
+        return [
+            Attached(
+                str(a["name"]),
+                str(a["contentType"]),
+                base64.b64decode(a.get("contentBytes") or ""),
+                bool(a["isInline"]),
+                str(a.get("contentId") or ""),
+            )
+            for a in message.get("_attachments", [])
+        ]
+
+    @staticmethod
     def extended(message: Json) -> dict[str, str]:
         """A message's single-value extended properties, by id as they were written."""
         return dict(message.get("_extended", {}))
@@ -528,7 +633,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
     # -- protocol plumbing ---------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware])
+        # Large enough for any upload chunk; Graph's own limits are checked by the handlers.
+        app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
         r = app.router
         r.add_get("/v1.0/users", self._users)
         r.add_get("/v1.0/users/{mbx}", self._user)
@@ -538,6 +644,14 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         r.add_post("/v1.0/users/{mbx}/messages/{id}/send", self._send)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/reply", self._reply)
         r.add_post("/v1.0/users/{mbx}/messages/{id}/replyAll", self._reply_all)
+        r.add_post("/v1.0/users/{mbx}/messages/{id}/createReply", self._create_reply)
+        r.add_post("/v1.0/users/{mbx}/messages/{id}/createReplyAll", self._create_reply_all)
+        r.add_delete("/v1.0/users/{mbx}/messages/{id}", self._delete)
+        r.add_post("/v1.0/users/{mbx}/messages/{id}/attachments", self._add_attachment)
+        r.add_post(
+            "/v1.0/users/{mbx}/messages/{id}/attachments/createUploadSession", self._upload_session
+        )
+        r.add_put(UPLOAD_PREFIX + "{token}", self._upload)
         self._add_inbound_routes(app)
         self._add_teamwork_routes(app)
         return app
@@ -600,6 +714,20 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
 
     def _admit(self, request: web.Request, call: GraphCall) -> None:
         """Authentication, then injected faults and throttling, then the mailbox check."""
+        if request.path.startswith(UPLOAD_PREFIX):
+            # Pre-authenticated by the token in the URL: a bearer token is refused there.
+            if "Authorization" in request.headers:
+                raise GraphError(
+                    401,
+                    "InvalidAuthenticationToken",
+                    "The upload URL is pre-authenticated; do not send an Authorization header.",
+                )
+            request[ROLES] = frozenset()
+            request[CLAIMS] = {}
+            fault = self.faults(call) if self.faults is not None else None
+            if fault is not None:
+                raise GraphError(fault[0], _CODES.get(fault[0], "UnknownError"), "fault", fault[1])
+            return
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         claims = self.entra.issued.get(token.strip()) if scheme.lower() == "bearer" else None
         problem = ""
@@ -647,6 +775,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
 
     @staticmethod
     async def _body(request: web.Request) -> Json:
+        if (request.content_length or 0) > REQUEST_MOST:
+            raise GraphError(*TOO_LARGE)
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:
@@ -704,6 +834,13 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         message.update(isDraft=True, replyTo=[], _inReplyTo="", _references=[])
         message["_uniqueBody"] = {"contentType": "html", "content": unique}
         message["_extended"] = _extended_properties(fields.get("singleValueExtendedProperties"))
+        given = fields.get("attachments") or []
+        if not isinstance(given, list):
+            raise GraphError(400, "RequestBodyRead", "attachments must be a list.")
+        message["_attachments"] = [_file_attachment(a) for a in given]
+        if sum(a["size"] for a in message["_attachments"]) > FILE_ATTACHMENT_MOST:
+            raise GraphError(*TOO_LARGE)
+        message["hasAttachments"] = has_attachments(message["_attachments"])
         return message
 
     def _file(self, mbx: str, message: Json, folder: str) -> None:
@@ -870,7 +1007,15 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
     async def _reply_all(self, request: web.Request) -> web.Response:
         return await self._respond(request, reply_all=True)
 
-    async def _respond(self, request: web.Request, *, reply_all: bool) -> web.Response:
+    async def _create_reply(self, request: web.Request) -> web.Response:
+        return await self._respond(request, reply_all=False, draft=True)
+
+    async def _create_reply_all(self, request: web.Request) -> web.Response:
+        return await self._respond(request, reply_all=True, draft=True)
+
+    async def _respond(
+        self, request: web.Request, *, reply_all: bool, draft: bool = False
+    ) -> web.Response:
         """reply / replyAll. Recipients, unless `message.toRecipients` is given: the original
         sender (replyAll: plus its To, and its Cc as Cc), minus this mailbox; for a message
         this mailbox sent itself, its original To (and Cc), as Outlook does."""
@@ -906,8 +1051,136 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         reply = self._message(mbx, fields, original["conversationId"])
         reply["_inReplyTo"] = original["internetMessageId"]
         reply["_references"] = [*original["_references"], original["internetMessageId"]]
+        if draft:  # createReply: a draft in the same conversation, sent later by `send`
+            self._need(request, "Mail.ReadWrite")
+            self._file(mbx, reply, "drafts")
+            return web.json_response(self.public(reply), status=201)
         await self._deliver(mbx, reply)
         return web.Response(status=202)
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        self._need(request, "Mail.ReadWrite")
+        message = self._find(request)
+        del self._box(self._mailbox_of(request))[message["id"]]
+        return web.Response(status=204)
+
+    async def _add_attachment(self, request: web.Request) -> web.Response:
+        self._need(request, "Mail.ReadWrite")
+        message = self._find(request)
+        attachment = _file_attachment(await self._body(request))
+        self._attach(message, attachment)
+        shown = {k: v for k, v in attachment.items() if k != "contentBytes"}
+        return web.json_response(shown, status=201)
+
+    @staticmethod
+    def _attach(message: Json, attachment: Json) -> None:
+        message.setdefault("_attachments", []).append(attachment)
+        message["hasAttachments"] = has_attachments(message["_attachments"])
+        message["changeKey"] = _opaque("CQAAABYAAAA")[:40]
+
+    async def _upload_session(self, request: web.Request) -> web.Response:
+        self._need(request, "Mail.ReadWrite")
+        message = self._find(request)
+        args = await self._body(request)
+        item = args.get("AttachmentItem", args.get("attachmentItem"))
+        if not isinstance(item, dict):
+            self._refuse(400, "ErrorInvalidRequest", "AttachmentItem is required.")
+        if not message["isDraft"]:
+            self._refuse(
+                400, "ErrorInvalidRequest", "An upload session can only be created for a draft."
+            )
+        name, size = item.get("name"), item.get("size")
+        if item.get("attachmentType") != "file" or not isinstance(name, str) or not name:
+            self._refuse(400, "ErrorInvalidRequest", "attachmentType file and a name are required.")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            self._refuse(400, "ErrorInvalidRequest", "size must be a number of bytes.")
+        if size < SESSION_LEAST:
+            self._refuse(
+                400,
+                "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+                "Attachment size must be greater than the minimum size.",
+            )
+        if size > SESSION_MOST:
+            self._refuse(
+                400,
+                "ErrorAttachmentSizeShouldNotBeLargerThanMaximumSize",
+                "Attachment size must be less than the maximum size.",
+            )
+        inline, content_id = item.get("isInline", False), item.get("contentId")
+        if not isinstance(inline, bool) or not isinstance(content_id, str | None):
+            self._refuse(400, "RequestBodyRead", "isInline or contentId has the wrong type.")
+        token = _opaque("")
+        self.uploads[token] = UploadSession(
+            self._mailbox_of(request),
+            message["id"],
+            {
+                "name": name,
+                "contentType": str(item.get("contentType") or "application/octet-stream"),
+                "isInline": inline,
+                "contentId": content_id,
+            },
+            size,
+            bytearray(),
+        )
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=15)
+        return web.json_response(
+            {
+                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.uploadSession",
+                "uploadUrl": f"{self.origin}{UPLOAD_PREFIX}{token}?authtoken={uuid.uuid4().hex}",
+                "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "nextExpectedRanges": ["0-"],
+            },
+            status=201,
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """A PUT of the next bytes to an upload session's uploadUrl."""
+        session = self.uploads.get(request.match_info["token"])
+        if session is None or session.finished:
+            self._refuse(404, "ErrorItemNotFound", "The upload session was not found.")
+        match = _CONTENT_RANGE.match(request.headers.get("Content-Range", ""))
+        if match is None:
+            self._refuse(400, "ErrorInvalidRequest", "Content-Range is required: bytes a-b/total.")
+        first, last, total = (int(g) for g in match.groups())
+        chunk = await request.read()
+        expected = len(session.received)
+        if total != session.size or first != expected or last < first or last >= total:
+            raise GraphError(
+                416,
+                "ErrorInvalidRange",
+                f"The range is not the one expected next: {expected}-.",
+            )
+        if len(chunk) != last - first + 1 or request.content_length != len(chunk):
+            self._refuse(400, "ErrorInvalidRequest", "Content-Length does not match the range.")
+        if len(chunk) > CHUNK_MOST or (last + 1 < total and len(chunk) % CHUNK_UNIT):
+            self._refuse(
+                400,
+                "ErrorInvalidRequest",
+                "Each range but the last must be a multiple of 320 KiB, and at most 4 MiB.",
+            )
+        session.received += chunk
+        if last + 1 < total:
+            return web.json_response(
+                {"expirationDateTime": _now(), "nextExpectedRanges": [str(last + 1)]}
+            )
+        session.finished = True
+        message = self._box(session.mailbox).get(session.message_id)
+        if message is None:
+            self._refuse(404, "ErrorItemNotFound", "The message of the upload session is gone.")
+        item = session.item
+        attachment = _kept_attachment(
+            item["name"],
+            item["contentType"],
+            bytes(session.received),
+            item["isInline"],
+            item["contentId"],
+        )
+        self._attach(message, attachment)
+        location = (
+            f"{self.base_url}/users('{session.mailbox}')/messages('{message['id']}')"
+            f"/attachments('{attachment['id']}')"
+        )
+        return web.Response(status=201, headers={"Location": location})
 
     # -- people answering from their own Outlook -------------------------------------------
 
@@ -919,9 +1192,11 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         html: str,
         *,
         authentication: str | None = None,
+        attachments: list[MailAttachment] | None = None,
     ) -> Json:
         """`address` sends a new mail (a new conversation) from Outlook; returns their sent copy.
-        `authentication`: the Authentication-Results the recipients' Exchange stamps."""
+        `authentication`: the Authentication-Results the recipients' Exchange stamps;
+        `attachments`: what they attach (or paste into the body: `inline`, with a `cid:`)."""
         fields: Json = {
             "subject": subject,
             "body": {"contentType": "html", "content": html},
@@ -930,17 +1205,27 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         message = self._message(address, fields, _new_conversation_id())
         if authentication is not None:
             message["_authentication"] = authentication
+        for attachment in attachments or []:
+            self._attach(message, attachment.json())
         await self._deliver(address, message)
         return self.public(message)
 
     async def user_reply(
-        self, address: str, original_id: str, html: str, *, cc: list[str] | None = None
+        self,
+        address: str,
+        original_id: str,
+        html: str,
+        *,
+        cc: list[str] | None = None,
+        attachments: list[MailAttachment] | None = None,
     ) -> Json:
         """`address` clicks Reply (not Reply All) in Outlook on `original_id` in their inbox
         and writes `html`: to the original's Reply-To, or its sender, alone (for a mail of
         the thread: Send's mailbox only); `cc`: addresses they add as Cc by hand. Returns
         the copy in their sent items."""
-        return await self._user_answer(address, original_id, html, reply_all=False, cc=cc)
+        return await self._user_answer(
+            address, original_id, html, reply_all=False, cc=cc, attachments=attachments
+        )
 
     async def user_reply_all(
         self,
@@ -951,6 +1236,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         sender: str | None = None,
         authentication: str | None = None,
         written_headers: list[tuple[str, str]] | None = None,
+        attachments: list[MailAttachment] | None = None,
     ) -> Json:
         """`address` clicks Reply All in Outlook on `original_id` in their inbox and writes
         `html`: to the original sender and To, Cc the original Cc, all minus themselves. The
@@ -967,6 +1253,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             sender=sender,
             authentication=authentication,
             written_headers=written_headers,
+            attachments=attachments,
         )
 
     async def _user_answer(
@@ -980,6 +1267,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         sender: str | None = None,
         authentication: str | None = None,
         written_headers: list[tuple[str, str]] | None = None,
+        attachments: list[MailAttachment] | None = None,
     ) -> Json:
         original = self._box(address).get(original_id)
         if original is None or original["parentFolderId"] != "inbox":
@@ -1011,6 +1299,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         if authentication is not None:
             reply["_authentication"] = authentication
         reply["_writtenHeaders"] = list(written_headers or [])
+        for attachment in attachments or []:
+            self._attach(reply, attachment.json())
         await self._deliver(address, reply)
         return self.public(reply)
 

@@ -18,7 +18,14 @@
   `Prefer: odata.maxpagesize=N` through `@odata.nextLink` (`$skiptoken`) up to an
   `@odata.deltaLink` (`$deltatoken`) that later returns only what arrived since; both
   links keep the first request's `$select` (toRecipients, ccRecipients and the rest are
-  returned only when selected, or when nothing is).
+  returned only when selected, or when nothing is);
+- a message's attachments (https://learn.microsoft.com/graph/api/message-list-attachments):
+  `GET /users/{mbx}/messages/{id}/attachments`, 404 for a message the mailbox does not
+  have, pages of `$top` (10 unless given) linked by `@odata.nextLink`, each attachment as
+  Graph shows it: `@odata.type` (`#microsoft.graph.fileAttachment` with base64
+  `contentBytes`, `itemAttachment`, `referenceAttachment`), id, name, contentType, size,
+  isInline, contentId, lastModifiedDateTime. As in Graph, a message's `hasAttachments` is
+  true only when it has an attachment that is not inline.
 """
 
 from __future__ import annotations
@@ -72,6 +79,43 @@ def _graph_time(moment: datetime.datetime) -> str:
 
 def _token() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    """An attachment of a mail a person writes in Outlook (`user_reply_all` and the rest).
+    `kind`: "file" (bytes), "item" (an attached mail) or "reference" (a OneDrive link)."""
+
+    name: str
+    content_type: str
+    data: bytes = b""
+    inline: bool = False
+    content_id: str = ""
+    kind: str = "file"
+
+    def json(self) -> Json:
+        """As Graph keeps it on the message (its `id` is made here)."""
+        odata = {"file": "fileAttachment", "item": "itemAttachment"}
+        odata["reference"] = "referenceAttachment"
+        out: Json = {
+            "@odata.type": f"#microsoft.graph.{odata[self.kind]}",
+            "id": "AAMkAGAtt" + base64.urlsafe_b64encode(uuid.uuid4().bytes).decode(),
+            "lastModifiedDateTime": _graph_time(datetime.datetime.now(datetime.UTC)),
+            "name": self.name,
+            "contentType": self.content_type,
+            "size": len(self.data) if self.kind == "file" else 2048,
+            "isInline": self.inline,
+        }
+        if self.kind == "file":
+            out["contentId"] = self.content_id or None
+            out["contentLocation"] = None
+            out["contentBytes"] = base64.b64encode(self.data).decode("ascii")
+        return out
+
+
+def has_attachments(attachments: list[Json]) -> bool:
+    """Graph's `hasAttachments`: inline attachments (pictures in the body) do not count."""
+    return any(not a.get("isInline") for a in attachments)
 
 
 @dataclass
@@ -181,6 +225,7 @@ class InboundMail:
         r.add_delete("/v1.0/subscriptions/{sid}", self._unsubscribe)
         r.add_get("/v1.0/users/{mbx}/mailFolders/{folder}/messages/delta", self._delta)
         r.add_get(r"/v1.0/users/{mbx}/mailFolders{folder:\('[^'/]+'\)}/messages/delta", self._delta)
+        r.add_get("/v1.0/users/{mbx}/messages/{id}/attachments", self._list_attachments)
 
     async def _stop_inbound(self) -> None:
         """Lets notifications in flight finish (briefly), cancels the rest, closes the client."""
@@ -469,3 +514,34 @@ class InboundMail:
             body["@odata.deltaLink"] = f"{link}?$deltatoken={token}"
         headers = {"Preference-Applied": f"odata.maxpagesize={size}"} if prefer else {}
         return web.json_response(body, headers=headers)
+
+    # -- attachments ---------------------------------------------------------------------
+
+    async def _list_attachments(self, request: web.Request) -> web.Response:
+        """`GET /users/{mbx}/messages/{id}/attachments`: every attachment, inline ones too."""
+        self._need(request, "Mail.Read", "Mail.ReadWrite")
+        mailbox = self._address(request.match_info["mbx"])
+        message = self._box(mailbox).get(request.match_info["id"])
+        if message is None:
+            self._refuse(
+                404, "ErrorItemNotFound", "The specified object was not found in the store."
+            )
+        try:
+            top = int(request.query.get("$top", "10"))
+            skip = int(request.query.get("$skip", "0"))
+        except ValueError:
+            self._refuse(400, "BadRequest", "Invalid $top or $skip value.")
+        if not 1 <= top <= 1000 or skip < 0:
+            self._refuse(400, "BadRequest", "Invalid $top or $skip value.")
+        attachments: list[Json] = message.get("_attachments", [])
+        page = attachments[skip : skip + top]
+        context = (
+            f"{_CONTEXT}#users('{quote(mailbox)}')/messages('{quote(message['id'], safe='')}')"
+            "/attachments"
+        )
+        body: Json = {"@odata.context": context, "value": [dict(a) for a in page]}
+        if skip + top < len(attachments):
+            link = f"{self.base_url}/users/{quote(request.match_info['mbx'], safe='@')}"
+            link += f"/messages/{quote(message['id'], safe='')}/attachments"
+            body["@odata.nextLink"] = f"{link}?$top={top}&$skip={skip + top}"
+        return web.json_response(body)

@@ -1,0 +1,84 @@
+"""Downloading what a person attached in Teams: pasted pictures and files.
+
+A pasted picture's `contentUrl` is on the Bot Connector of the activity's `serviceUrl`
+and opens only with the bot's connector token; a file's `downloadUrl` is pre-authorised
+(OneDrive) and takes no token. The token goes only to the connector the activity came
+from, never to another host, and no download follows a redirect with it. Bytes are read
+up to the limit and no further, so an oversize item costs at most the limit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot.core.requests import IncomingMedia
+from bot.media.naming import shown_name
+from bot.media.ports import MediaRefused
+from bot.media.rules import size_text
+from bot.teams.connector import BotTokens
+
+log = logging.getLogger("send.teams.downloads")
+
+_CHUNK = 64 * 1024
+_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
+
+
+class TeamsDownloads:
+    def __init__(self, session: aiohttp.ClientSession, tokens: BotTokens) -> None:
+        self._session = session
+        self._tokens = tokens
+
+    async def fetch(self, item: IncomingMedia, service_url: str, max_bytes: int) -> bytes:
+        shown = shown_name(item.name) if item.name else "Your picture"
+        url = urlsplit(item.url)
+        if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
+            raise MediaRefused(f"{shown} came with a link Send does not open.")
+        headers: dict[str, str] = {}
+        if item.needs_bot_token:
+            if url.netloc.lower() != urlsplit(service_url).netloc.lower():
+                # The connector token opens the sender's whole conversation history: it is
+                # never sent to a host other than the connector the activity came from.
+                raise MediaRefused(f"{shown} is not on Teams' own servers, so Send cannot open it.")
+            headers = await self._tokens.header()
+        try:
+            async with self._session.get(
+                item.url, headers=headers, allow_redirects=not headers, timeout=_TIMEOUT
+            ) as response:
+                if response.status != 200:
+                    log.warning("attachment download refused", extra={"status": response.status})
+                    raise MediaRefused(
+                        f"Teams did not hand over {shown} (HTTP {response.status}); send it again."
+                    )
+                if response.content_length is not None and response.content_length > max_bytes:
+                    raise _too_large(shown, response.content_length, max_bytes)
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise _too_large(shown, None, max_bytes)
+                return bytes(data)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("attachment download failed", extra={"error": type(error).__name__})
+            raise MediaRefused(f"Send could not download {shown}; send it again.") from error
+
+
+def _too_large(shown: str, size: int | None, max_bytes: int) -> MediaRefused:
+    limit = size_text(max_bytes)
+    if size is None:
+        return MediaRefused(f"{shown} is larger than {limit}, the limit.")
+    return MediaRefused(f"{shown} is {size_text(size)}; the limit is {limit}.")
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

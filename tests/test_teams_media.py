@@ -1,0 +1,280 @@
+"""Photos and files from Teams: stored once, shown to every other member through links of
+Send's own that work for members only, and refused whole when they are not what they claim."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import aiohttp
+import pytest
+from PIL import Image
+
+from bot.config import Settings
+from tests.conftest import running_app
+from tests.contracts.media_contract import jpeg_with_gps, png_bytes, windows_program
+from tests.fakes.connector import FakeConnector
+from tests.teams_world import TeamsWorld, card_text
+
+Json = dict[str, Any]
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n" + b"% filler\n" * 2000 + b"trailer <<>>\n%%EOF\n"
+
+
+async def lunch(world: TeamsWorld) -> None:
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    for person in (ann, bob, cy):
+        await world.install(person)
+    await world.say(ann, f"new Lunch: {bob.email}, {cy.email}")
+
+
+async def copy(world: TeamsWorld, person: Any, count: int) -> Json:
+    """The person's `count`-th relayed card, once it arrived."""
+    await world.wait_relayed(person, count)
+    return world.relayed(person)[count - 1]
+
+
+def media_files(data_dir: Path) -> list[Path]:
+    root = data_dir / "media"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def images(card: Json) -> list[Json]:
+    return [b for b in card["body"] if b["type"] == "Image"]
+
+
+def downloads(card: Json) -> list[tuple[str, str]]:
+    """(title, url) of each Download button in the card's body."""
+    found = []
+    for block in card["body"]:
+        for item in block.get("items", []):
+            for action in item.get("actions", []) if item.get("type") == "ActionSet" else []:
+                if action["type"] == "Action.OpenUrl":
+                    found.append((action["title"], action["url"]))
+    return found
+
+
+async def fetch(url: str) -> tuple[int, bytes, dict[str, str]]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.read(), dict(response.headers)
+
+
+async def test_a_pasted_picture_with_a_caption_reaches_every_other_member(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    await lunch(world)
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    picture = png_bytes((64, 48))
+    assert await world.paste(ann, picture, "Our table") == 200
+    bob_card, cy_card = await copy(world, bob, 1), await copy(world, cy, 1)
+    assert world.relayed(ann) == []  # no echo
+    links = []
+    for card in (bob_card, cy_card):
+        (image,) = images(card)
+        assert "Our table" in card_text(card)
+        assert image["url"].startswith(f"{world.app_url}/media/")
+        assert "/v3/attachments/" not in str(card)  # never the sender's Teams URL
+        links.append(image["url"])
+    assert links[0] != links[1]  # each reader's link is signed for them
+    for link in links:
+        status, body, headers = await fetch(link)
+        assert status == 200
+        assert body == picture  # a PNG without metadata is kept byte for byte
+        assert headers["Content-Type"] == "image/png"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Disposition"].startswith("inline;")
+    assert len(media_files(settings.data_dir)) == 1  # stored once for all readers
+
+    await world.say(ann, "history")
+    assert "Ann: [photo] Our table" in world.last_reply(ann)
+
+
+async def test_a_picture_loses_its_location_before_anyone_sees_it(world: TeamsWorld) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await world.paste(ann, jpeg_with_gps())
+    (image,) = images(await copy(world, bob, 1))
+    status, body, _ = await fetch(image["url"])
+    assert status == 200
+    with Image.open(io.BytesIO(body)) as shown:
+        assert shown.format == "JPEG"
+        assert not shown.getexif().get_ifd(0x8825)  # no GPS block
+
+
+async def test_a_file_reaches_members_as_a_download_card(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    assert await world.send_file(ann, "Menu été.pdf", PDF, "the menu") == 200
+    card = await copy(world, bob, 1)
+    text = card_text(card)
+    assert "Menu été.pdf" in text and "17.6 KB" in text and "the menu" in text
+    ((title, url),) = downloads(card)
+    assert title == "Download"
+    status, body, headers = await fetch(url)
+    assert (status, body) == (200, PDF)
+    assert headers["Content-Type"] == "application/pdf"
+    assert headers["Content-Disposition"] == "attachment; filename*=UTF-8''Menu%20%C3%A9t%C3%A9.pdf"
+    # The OneDrive link was opened without the bot's token (it is pre-authorised).
+    assert world.connector.downloads == [("file", "")]
+    await world.say(ann, "history")
+    assert "[Menu été.pdf] the menu" in world.last_reply(ann)
+
+
+async def test_a_program_named_png_is_refused_and_nothing_is_kept(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    assert await world.send_file(ann, "cat.png", windows_program(), "look") == 200
+    reply = world.last_reply(ann)
+    assert "cat.png" in reply and "Nothing was sent" in reply and "\n" not in reply
+    # With a good picture in the same message: still nothing, not even the good one.
+    url = world.connector.paste(png_bytes())
+    bad = world.connector.upload_file(windows_program())
+    activity = world.activity(
+        ann,
+        world.personal(ann),
+        text="two",
+        attachments=[
+            {"contentType": "image/*", "contentUrl": url},
+            {
+                "contentType": "application/vnd.microsoft.teams.file.download.info",
+                "name": "setup.pdf",
+                "content": {"downloadUrl": bad, "fileType": "pdf"},
+            },
+        ],
+    )
+    assert await world.post(activity) == 200
+    assert "setup.pdf" in world.last_reply(ann)
+    await world.say(ann, "plain words")
+    only = await copy(world, bob, 1)
+    assert len(world.relayed(bob)) == 1 and "plain words" in card_text(only)
+    assert images(only) == []
+    assert media_files(settings.data_dir) == []
+
+
+@pytest.fixture
+async def small_world(
+    settings: Settings, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[tuple[TeamsWorld, Settings]]:
+    fake, connector_url = connector
+    small = replace(settings, max_media_bytes=10_000)
+    async with running_app(small) as url, TeamsWorld(url, fake, connector_url) as world:
+        yield world, small
+
+
+async def test_an_oversize_item_is_refused_with_the_limit(
+    small_world: tuple[TeamsWorld, Settings],
+) -> None:
+    world, settings = small_world
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await world.send_file(ann, "big.pdf", PDF)
+    assert world.last_reply(ann) == "big.pdf is 17.6 KB; the limit is 9.8 KB. Nothing was sent."
+    noise = Image.frombytes("L", (200, 200), random.Random(15).randbytes(40_000))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert len(out.getvalue()) > 10_000
+    await world.paste(ann, out.getvalue())
+    assert world.last_reply(ann).startswith("Your picture is ")
+    assert world.last_reply(ann).endswith("the limit is 9.8 KB. Nothing was sent.")
+    assert world.relayed(bob) == []
+    assert media_files(settings.data_dir) == []
+
+
+async def test_a_removed_member_loses_the_picture(world: TeamsWorld) -> None:
+    await lunch(world)
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    await world.paste(ann, png_bytes())
+    (bob_image,) = images(await copy(world, bob, 1))
+    (cy_image,) = images(await copy(world, cy, 1))
+    assert (await fetch(bob_image["url"]))[0] == 200
+    await world.say(ann, f"remove Lunch: {bob.email}")
+    status, body, _ = await fetch(bob_image["url"])
+    assert status == 403
+    assert b"not one now" in body
+    assert (await fetch(cy_image["url"]))[0] == 200  # the others keep theirs
+
+
+async def test_a_changed_link_is_refused(world: TeamsWorld) -> None:
+    await lunch(world)
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    await world.paste(ann, png_bytes())
+    (image,) = images(await copy(world, bob, 1))
+    split = urlsplit(image["url"])
+    query = dict(parse_qsl(split.query))
+    # Bob's link, made to look like Cy's: the signature no longer matches.
+    cy_person_id = "aad-cy"
+    forged = split._replace(query=urlencode({**query, "v": cy_person_id})).geturl()
+    status, body, _ = await fetch(forged)
+    assert status == 403 and b"not made by Send" in body
+    status, _, _ = await fetch(split._replace(query="").geturl())
+    assert status == 400
+    assert len(world.relayed(cy)) == 1
+
+
+async def test_deleting_the_group_deletes_its_pictures(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await world.paste(ann, png_bytes())
+    (image,) = images(await copy(world, bob, 1))
+    assert len(media_files(settings.data_dir)) == 1
+    await world.say(ann, "delete Lunch")
+    assert media_files(settings.data_dir) == []
+    assert (await fetch(image["url"]))[0] == 404
+
+
+async def test_a_caption_that_starts_with_a_command_word_is_a_caption(world: TeamsWorld) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    await world.paste(ann, png_bytes(), "help me carry these")
+    card = await copy(world, bob, 1)
+    assert "help me carry these" in card_text(card) and len(images(card)) == 1
+
+
+async def test_the_picker_holds_a_picture_until_a_group_is_picked(world: TeamsWorld) -> None:
+    await lunch(world)
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    await world.say(ann, f"new Team: {cy.email}")
+    await world.say(ann, f"new Temp: {cy.email}")
+    await world.say(ann, "delete Temp")
+    # Two groups and no active one: the picture waits on the picker.
+    assert await world.paste(ann, png_bytes(), "which?") == 200
+    picker = world.connector.cards_to(world.connector.chat_of(ann.user_id))[-1]
+    pick = next(a for a in picker["actions"] if a["title"] == "Lunch")["data"]
+    assert "[photo] which?" in card_text(picker)
+    before = len(world.relayed(bob))
+
+    forged = {**pick, "media": [{**pick["media"][0], "url": "http://127.0.0.1:1/secret"}]}
+    await world.submit(ann, forged, "picker-1")
+    assert "not made by Send for you" in world.last_reply(ann)
+    assert len(world.relayed(bob)) == before
+
+    await world.submit(ann, pick, "picker-1")
+    card = await copy(world, bob, before + 1)
+    assert len(images(card)) == 1 and "which?" in card_text(card)
+
+
+async def test_a_token_goes_only_to_the_connector_the_activity_came_from(
+    world: TeamsWorld,
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    elsewhere = "http://127.0.0.2:9/v3/attachments/x/views/original"
+    activity = world.activity(
+        ann,
+        world.personal(ann),
+        text="",
+        attachments=[{"contentType": "image/png", "contentUrl": elsewhere}],
+    )
+    assert await world.post(activity) == 200
+    assert "not on Teams' own servers" in world.last_reply(ann)
+    assert world.relayed(bob) == []
