@@ -3,9 +3,10 @@
     python -m bot.admin forget <address>
     python -m bot.admin export <group id or name> [--tenant T]
 
-`forget` erases a person everywhere; `export` writes a group's history as JSON to
-standard output. The work is bot/core/lifecycle.py's. Bad input prints one line on
-standard error and exits with status 2; a store that cannot be reached, status 1.
+`forget` erases a person everywhere (with the photos and files of the groups it deletes);
+`export` writes a group's history as JSON to standard output. The work is
+bot/core/lifecycle.py's. Bad input prints one line on standard error and exits with
+status 2; a store that cannot be reached, status 1.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from bot.compose import open_media_store
 from bot.config import Settings, SettingsError, load_settings
 from bot.core.addresses import is_address, normalize_address
 from bot.core.lifecycle import export, forget
 from bot.core.ports import StoreError
+from bot.media.ports import MediaStoreError
 from bot.store.open import open_documents
 from bot.store.repository import DocumentStore
 
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return 2
-    except StoreError as error:
+    except (StoreError, MediaStoreError) as error:
         print(f"{PROGRAM}: store error: {error}", file=sys.stderr)
         return 1
     return 0
@@ -73,7 +76,14 @@ async def _forget(settings: Settings, address: str) -> None:
         raise BadInput(f"not an e-mail address: {address!r}")
     documents = await open_documents(settings)
     try:
-        done = await forget(DocumentStore(documents), address)
+        # The media store the app uses: a group the person leaves empty loses its photos
+        # and files with its messages.
+        media = open_media_store(settings)
+        await media.open()
+        try:
+            done = await forget(DocumentStore(documents), address, media)
+        finally:
+            await media.close()
     finally:
         await documents.close()
     if not done.people:

@@ -152,6 +152,22 @@ class Playground:
             },
         )
 
+    async def mock(self, conversation_id: str, sender: Json | None = None, **fields: Any) -> None:
+        """An activity made with the Playground's "Mock an Activity": its template for that
+        conversation with `fields` (the only way to send attachments: the chat box has no
+        upload), from `sender` (another member, in their own 1:1 chat) or the current user."""
+        assert self._session is not None
+        async with self._session.get(
+            f"{self.base}/_internal/v1/customActivities/template",
+            params={"conversationId": conversation_id},
+        ) as response:
+            assert response.status == 200, await response.text()
+            activity: Json = await response.json()
+        activity.update(type="message", **fields)
+        if sender is not None:
+            activity["from"] = sender
+        await self._post("/_internal/v1/customActivities", activity)
+
     async def install(self) -> None:
         await self._post(f"/_debug/conversation/{self.personal_chat}/installation", {})
 

@@ -8,16 +8,18 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from bot.core.lifecycle import FORMER_MEMBER
+from bot.media.disk import DiskMediaStore
 from bot.store.documents import PARTITION_KEYS
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
 from tests.contracts.lifecycle_contract import BOB, CY, DEE, ZOE, ZOE_ELSEWHERE, post, said, team
+from tests.contracts.media_contract import png_bytes
 from tests.services import ROOT
 
 
@@ -57,23 +59,39 @@ async def opened(tmp_path: Path) -> AsyncIterator[SqliteDocuments]:
 
 
 async def seed(tmp_path: Path) -> None:
-    """Friday Lunch in two tenants: Zoe, Bob and Cy in one, Dee and Zoe in the other."""
+    """Friday Lunch in two tenants: Zoe, Bob and Cy in one, Dee and Zoe in the other; Zoe
+    alone in Notes. A picture in Friday Lunch and one in Notes, under DATA_DIR/media."""
+    media = DiskMediaStore(tmp_path / "data" / "media")
+    await media.open()
     async with opened(tmp_path) as documents:
         store = DocumentStore(documents)
         for p in (ZOE, BOB, CY, ZOE_ELSEWHERE, DEE):
             await store.save_person(p)
         lunch = await store.save_group(team("g1", ZOE, BOB, CY, name="Friday Lunch"))
-        await post(store, lunch, said(lunch, "m2", BOB, 2), said(lunch, "m1", ZOE, 1))
+        chart = await media.put("t1", "g1", "chart.png", png_bytes())
+        shown = replace(said(lunch, "m2", BOB, 2), media=(chart,))
+        await post(store, lunch, shown, said(lunch, "m1", ZOE, 1))
         await store.save_group(team("g2", DEE, ZOE_ELSEWHERE, name="friday  lunch"))
+        notes = await store.save_group(team("g3", ZOE, name="Notes"))
+        scan = await media.put("t1", "g3", "scan.png", png_bytes())
+        await post(store, notes, replace(said(notes, "n1", ZOE, 1), media=(scan,)))
+
+
+def media_files(tmp_path: Path) -> list[str]:
+    root = tmp_path / "data" / "media"
+    return sorted(str(p.relative_to(root).parent) for p in root.rglob("*") if p.is_file())
 
 
 async def test_forget_then_export(tmp_path: Path) -> None:
     await seed(tmp_path)
+    assert media_files(tmp_path) == ["t1/g1", "t1/g3"]
 
     forgot = await admin(tmp_path, "forget", "zoe.quill@contoso.com")
 
     assert (forgot.status, forgot.stderr) == (0, "")
     assert forgot.stdout.startswith("forgot zoe.quill@contoso.com: 2 person record(s) deleted")
+    assert "1 group(s) deleted" in forgot.stdout
+    assert media_files(tmp_path) == ["t1/g1"]  # Notes went with its picture; Lunch stays
     async with opened(tmp_path) as documents:
         for kind in PARTITION_KEYS:
             for doc in await documents.query(kind, None, []):
@@ -90,6 +108,7 @@ async def test_forget_then_export(tmp_path: Path) -> None:
         ("Bob Stone", "words m2"),
     ]
     assert {d["state"] for m in history["messages"] for d in m["deliveries"]} == {"sent"}
+    assert [[i["name"] for i in m["media"]] for m in history["messages"]] == [[], ["chart.png"]]
     by_id = await admin(tmp_path, "export", "g2")
     assert by_id.status == 0 and json.loads(by_id.stdout)["tenantId"] == "t2"
 

@@ -3,6 +3,7 @@ what is each backend's own: SQLite's indexes, Cosmos DB's time to live, the app'
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from azure.cosmos.aio import CosmosClient
 
 from bot.config import Settings
+from bot.media.disk import DiskMediaStore
 from bot.store.bot_state import DocumentBotStorage
 from bot.store.documents import Before, Condition, Documents, Eq, safe_id
 from bot.store.open import open_documents
@@ -19,6 +21,7 @@ from bot.store.sqlite_documents import SqliteDocuments
 from tests.conftest import open_test_documents, running_app
 from tests.contracts.lifecycle_contract import *  # noqa: F403
 from tests.contracts.lifecycle_contract import BOB, CY, message_ids, said, team
+from tests.contracts.media_contract import png_bytes
 from tests.services import COSMOS_KEY
 from tests.waiting import wait_until
 
@@ -99,13 +102,22 @@ async def test_the_dialog_state_of_a_chat_is_where_forget_deletes_it(
 
 
 async def test_the_app_purges_old_messages_when_it_starts(settings: Settings) -> None:
+    """With their pictures, kept where the app keeps them (DATA_DIR/media)."""
+    root = settings.data_dir / "media"
+    media = DiskMediaStore(root)
+    await media.open()
     documents = await open_test_documents(settings)
+    pictures = {}
     try:
         store = DocumentStore(documents)
         lunch = await store.save_group(team("lunch", BOB, CY))
         now = datetime.now(UTC)
         for message_id, age in (("old", timedelta(days=366)), ("new", timedelta(days=1))):
-            message = replace(said(lunch, message_id, BOB, 0), sent_at=now - age)
+            item = await media.put("t1", "lunch", f"{message_id}.png", png_bytes())
+            stored_at = (now - age - timedelta(seconds=5)).timestamp()  # just before the message
+            os.utime(root / "t1" / "lunch" / item.media_id, (stored_at, stored_at))
+            pictures[message_id] = item
+            message = replace(said(lunch, message_id, BOB, 0), sent_at=now - age, media=(item,))
             assert await store.add_message(message) is not None
     finally:
         await documents.close()
@@ -118,5 +130,11 @@ async def test_the_app_purges_old_messages_when_it_starts(settings: Settings) ->
                 return await message_ids(documents) == {"new"}
 
             await wait_until(purged, what="the message older than a year to be deleted")
+
+            async def picture_gone() -> bool:
+                return not await media.exists(pictures["old"])
+
+            await wait_until(picture_gone, what="the old message's picture to be deleted")
         finally:
             await documents.close()
+    assert await media.read(pictures["new"]) == png_bytes()

@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -114,6 +115,29 @@ async def test_partial_files_do_not_count_and_stale_ones_are_swept(tmp_path: Pat
     )
     assert await store.delete_group("tenant-a", "group-1") == 1
     assert disk_listing(root) == []
+
+
+async def test_disk_deletes_by_file_age_only_what_is_older(tmp_path: Path) -> None:
+    """An old item and a new one in the same group: one pass deletes the old one only."""
+    root = tmp_path / "media"
+    store = DiskMediaStore(root)
+    await store.open()
+    old = await store.put("tenant-a", "group-1", "old.png", png_bytes())
+    new = await store.put("tenant-a", "group-1", "new.png", png_bytes())
+    elsewhere = await store.put("tenant-b", "group-9", "old.txt", b"old too")
+    folder = root / "tenant-a" / "group-1"
+    stale = folder / f"{PARTIAL_PREFIX}stale"
+    stale.write_bytes(b"half a pict")
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    for path in (folder / old.media_id, root / "tenant-b" / "group-9" / elsewhere.media_id, stale):
+        then = (cutoff - timedelta(seconds=1)).timestamp()
+        os.utime(path, (then, then))
+
+    assert await store.delete_older_than(cutoff) == 2  # the partial file goes, uncounted
+    assert disk_listing(root) == [f"tenant-a/group-1/{new.media_id}"]
+    assert not await store.exists(old) and await store.read(new) == png_bytes()
+    assert (root / "tenant-b" / "group-9").is_dir()  # a put may be about to write there
+    assert await DiskMediaStore(tmp_path / "never-made").delete_older_than(cutoff) == 0
 
 
 async def test_blob_keeps_type_and_name_and_opens_an_existing_container(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.config import Settings
 from tests.conftest import running_app
+from tests.contracts.media_contract import png_bytes
 from tests.playground import Playground
 from tests.services import agents_playground, free_port
 from tests.teams_world import card_text
@@ -138,3 +141,65 @@ async def test_a_poll_answered_with_one_tap_updates_the_card_in_place(
     shown = " ".join(card_text(updated["attachments"][0]["content"]).split())
     assert "yes 1: Alex Wilber" in shown and "Not answered yet:" in shown
     assert "Alex Wilber" not in shown.split("Not answered yet:")[1]
+
+
+async def test_a_picture_and_a_file_go_around_the_playground(playground: Playground) -> None:
+    """Alex's picture reaches his five colleagues as a card whose image is Send's own link;
+    Megan's file, sent from her 1:1 chat, reaches Alex as a download card. (Shown in a real
+    browser in docs/images/playground-photo-and-file.png.)"""
+    await playground.say(playground.group_chat, "new team", mention_bot=True)
+    await playground.wait(lambda: bool(playground.texts(playground.group_chat)), what="group")
+    picture = png_bytes((48, 32))
+    data = "data:image/png;base64," + base64.b64encode(picture).decode()
+    await playground.mock(
+        playground.personal_chat,
+        text="Our table",
+        attachments=[{"contentType": "image/png", "contentUrl": data, "name": "table.png"}],
+    )
+
+    def copies() -> list[dict[str, Any]]:
+        return [r for r in playground.bot_requests if r.get("summary") == "Alex Wilber in team"]
+
+    await playground.wait(lambda: len(copies()) == 5, what="five copies with the picture")
+    links = set()
+    for copy in copies():
+        card = copy["attachments"][0]["content"]
+        (image,) = [b for b in card["body"] if b["type"] == "Image"]
+        assert "data:" not in image["url"] and "/media/" in image["url"]
+        assert "Our table" in card_text(card)
+        links.add(image["url"])
+    assert len(links) == 5  # one link per reader
+    async with aiohttp.ClientSession() as session, session.get(links.pop()) as response:
+        assert response.status == 200 and await response.read() == picture
+
+    roster = await playground.members(playground.group_chat)
+    megan = next(m for m in roster if m["name"] == "Megan Bowen")
+    her_chat = next(c for c in copies() if c["recipient"]["id"] == megan["id"])["conversation"]
+    pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    file_info = {
+        "contentType": "application/vnd.microsoft.teams.file.download.info",
+        "name": "Menu.pdf",
+        "content": {
+            "downloadUrl": "data:application/pdf;base64," + base64.b64encode(pdf).decode(),
+            "fileType": "pdf",
+        },
+    }
+    await playground.mock(
+        str(her_chat["id"]),
+        {"id": megan["id"], "name": megan["name"], "aadObjectId": megan.get("aadObjectId")},
+        text="and the menu",
+        attachments=[file_info],
+    )
+    chat = playground.personal_chat
+    await playground.wait(lambda: bool(_cards(playground.chat_messages, chat)), what="Megan's file")
+    card = _cards(playground.chat_messages, chat)[-1]["attachments"][0]["content"]
+    assert card_text(card).startswith("Megan Bowen") and "Menu.pdf" in card_text(card)
+    (download,) = [
+        a
+        for block in card["body"]
+        for item in block.get("items", [])
+        for a in item.get("actions", [])
+        if a["type"] == "Action.OpenUrl"
+    ]
+    async with aiohttp.ClientSession() as session, session.get(download["url"]) as response:
+        assert response.status == 200 and await response.read() == pdf

@@ -1,9 +1,11 @@
 """The data lifecycle: old messages expire, a person can be forgotten, a group exported.
 
-- `Retention` deletes the messages older than MESSAGE_RETENTION_DAYS when the app starts
-  and then daily (bot/web/app.py runs it); on Cosmos DB each message also carries a `ttl`.
+- `Retention` deletes the messages older than MESSAGE_RETENTION_DAYS, and their photos
+  and files, when the app starts and then daily (bot/web/app.py runs it); on Cosmos DB
+  each message also carries a `ttl`.
 - `forget` erases a person everywhere (`python -m bot.admin forget <address>`).
-- `export` is a group's history, ready for JSON (`python -m bot.admin export <group>`).
+- `export` is a group's history, ready for JSON (`python -m bot.admin export <group>`):
+  photos and files are listed by reference, their bytes stay in the media store.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from bot.core.addresses import normalize_address
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, MessageSummary
 from bot.core.ports import Clock, LifecycleStore, StoreError
 from bot.core.retry import read_modify_write
+from bot.media.ports import MediaStoreError
 
 log = logging.getLogger("send.lifecycle")
 
@@ -27,10 +30,26 @@ PURGE_EVERY_SECONDS = 24 * 3600.0
 # What the messages of a forgotten person show instead of their name.
 FORMER_MEMBER = "Former member"
 FORGOTTEN = "recipient forgotten"  # last_error of a copy that was still pending for them
+# A message's photos and files are stored just before it is accepted (Relay.post takes its
+# `sent_at` afterwards), so an item is a little older than its message: the time the other
+# items and the relay took, seconds, a few minutes at worst with store retries, plus any
+# difference between our clock and Blob Storage's. Items are deleted only once they are
+# this much older than the cutoff, so no kept message loses one; an item outlives its
+# message by at most one pass.
+MEDIA_GRACE = timedelta(hours=1)
+
+
+class MediaBin(Protocol):
+    """What the lifecycle deletes in the media store (bot/media/ports.MediaStore)."""
+
+    async def delete_group(self, tenant_id: str, group_id: str) -> int: ...
+
+    async def delete_older_than(self, cutoff: datetime) -> int: ...
 
 
 class Retention:
-    """Deletes messages once they are older than `days` (MESSAGE_RETENTION_DAYS)."""
+    """Deletes messages once they are older than `days` (MESSAGE_RETENTION_DAYS), and
+    photos and files as old (`media`; none when there is no media store)."""
 
     def __init__(
         self,
@@ -38,21 +57,41 @@ class Retention:
         clock: Clock,
         days: int,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        media: MediaBin | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._days = days
         self._sleep = sleep
+        self._media = media
 
     async def purge(self) -> int:
-        """One pass; how many messages were deleted."""
+        """One pass; how many messages were deleted.
+
+        The photos and files go by their age in the media store, not by the messages'
+        references: on Cosmos DB the `ttl` deletes messages that no pass ever reads, and
+        an item whose message was never stored (a crash between the two) has no reference
+        at all. Every item belongs to a message, so an item older than the period (and
+        MEDIA_GRACE) belongs to a message that is deleted now or was deleted before.
+        """
         try:
             cutoff = self._clock.now() - timedelta(days=self._days)
+            media_cutoff = cutoff - MEDIA_GRACE
         except OverflowError:
-            return 0  # a period reaching back before year 1: no message is that old
+            return 0  # a period reaching back before year 1: nothing is that old
         purged = await self._store.purge_messages_before(cutoff)
         if purged:
             log.info("old messages deleted", extra={"messages": purged, "before": str(cutoff)})
+        if self._media is not None:
+            try:
+                items = await self._media.delete_older_than(media_cutoff)
+            except MediaStoreError as error:
+                raise StoreError(f"old photos and files not deleted: {error}") from error
+            if items:
+                log.info(
+                    "old photos and files deleted",
+                    extra={"items": items, "before": str(media_cutoff)},
+                )
         return purged
 
     async def keep_purging(self, every: float = PURGE_EVERY_SECONDS) -> None:
@@ -75,14 +114,15 @@ class Forgotten:
     messages_changed: int
 
 
-async def forget(store: LifecycleStore, address: str) -> Forgotten:
+async def forget(store: LifecycleStore, address: str, media: MediaBin | None = None) -> Forgotten:
     """Erases the person of this address in every tenant.
 
     They leave every group (as `leave` does: the oldest remaining member inherits a group
-    they owned; a group left empty is deleted with its messages). The messages they sent
-    stay, from a "Former member" with an id that names no one, the same for all of their
-    messages; their address leaves every delivery. Their person document goes last, so a
-    run that fails part-way can be run again.
+    they owned; a group left empty is deleted with its messages and, given `media`, its
+    photos and files). The messages they sent stay, from a "Former member" with an id
+    that names no one, the same for all of their messages; their address leaves every
+    delivery. Their person document goes last, so a run that fails part-way can be run
+    again.
     """
     found = await store.people_with_address(normalize_address(address))
     left = deleted = changed = 0
@@ -91,7 +131,7 @@ async def forget(store: LifecycleStore, address: str) -> Forgotten:
         gone = _Gone(person_id, {normalize_address(a) for a in person.known_addresses})
         for group in await store.groups_in(person.tenant_id):
             if group.has_member(person_id) and len(group.members) == 1:
-                await store.delete_group(group)
+                await _delete_group(store, media, group)
                 deleted += 1
                 continue
             for message in await store.messages_of(group.group_id):
@@ -101,12 +141,23 @@ async def forget(store: LifecycleStore, address: str) -> Forgotten:
             updated = await _update_group(store, group, gone.group)
             if group.has_member(person_id):
                 if updated is not None and not updated.members:
-                    await store.delete_group(updated)  # the others left meanwhile
+                    await _delete_group(store, media, updated)  # the others left meanwhile
                     deleted += 1
                 else:
                     left += 1
         await store.delete_person(person)
     return Forgotten(len(found), left, deleted, changed)
+
+
+async def _delete_group(store: LifecycleStore, media: MediaBin | None, group: Group) -> None:
+    """Its photos and files first: nobody is left to see them, and while the group is
+    there a failed run finds it again, so nothing of it can be left behind."""
+    if media is not None:
+        try:
+            await media.delete_group(group.tenant_id, group.group_id)
+        except MediaStoreError as error:
+            raise StoreError(f"photos and files of {group.group_id}: {error}") from error
+    await store.delete_group(group)
 
 
 class _Gone:
@@ -203,6 +254,17 @@ async def export(store: LifecycleStore, group: Group) -> dict[str, Any]:
                 "text": m.text,
                 "sentAt": m.sent_at.isoformat(),
                 "source": m.source.value,
+                "media": [
+                    {
+                        "mediaId": item.media_id,
+                        "name": item.name,
+                        "contentType": item.content_type,
+                        "size": item.size,
+                        "kind": item.kind.value,
+                        "sha256": item.sha256,
+                    }
+                    for item in m.media
+                ],
                 "deliveries": [
                     {
                         "recipientId": d.recipient_id,

@@ -8,6 +8,8 @@ whole or not at all: a refused or failed upload leaves no blob, not even a parti
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import datetime
 from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
@@ -24,6 +26,7 @@ DEFAULT_CONTAINER = "send-media"  # AZURE_STORAGE_CONTAINER
 # may add, so the bound is set well above that.
 _MIN_SINGLE_PUT = 64 * 1024 * 1024
 _DELETES_AT_ONCE = 8
+_OLD_AT_ONCE = 256  # old blobs deleted before the listing reads on
 # The SDK's default waits 15 s, then 18 s, then 24 s: a person who pasted a picture would
 # wait a minute for an answer. About 1 s, 3 s and 5 s is enough to ride out a hiccup.
 _INITIAL_BACKOFF, _BACKOFF_BASE = 1, 2
@@ -127,6 +130,33 @@ class BlobMediaStore:
             names = [b.name async for b in container.list_blobs(name_starts_with=prefix)]
         except AzureError as error:
             raise MediaStoreError(f"cannot list the media of group {group_id}: {error}") from error
+        try:
+            return await self._delete_all(names)
+        except AzureError as error:
+            raise MediaStoreError(
+                f"cannot delete the media of group {group_id}: {error}"
+            ) from error
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        """Lists the whole container once (a page holds up to 5,000 names), deleting the
+        old blobs of each batch before reading on, so memory stays flat."""
+        container = self._client()
+        count = 0
+        old: list[str] = []
+        try:
+            async for blob in container.list_blobs():
+                if blob.last_modified < cutoff:
+                    old.append(blob.name)
+                if len(old) >= _OLD_AT_ONCE:
+                    count += await self._delete_all(old)
+                    old = []
+            return count + await self._delete_all(old)
+        except AzureError as error:
+            raise MediaStoreError(f"cannot delete media older than {cutoff}: {error}") from error
+
+    async def _delete_all(self, names: Sequence[str]) -> int:
+        """How many of these blobs this call deleted; a few requests at a time."""
+        container = self._client()
         gate = asyncio.Semaphore(_DELETES_AT_ONCE)
 
         async def delete(name: str) -> int:
@@ -137,12 +167,7 @@ class BlobMediaStore:
                     return 0  # deleted meanwhile (by another instance): not counted twice
                 return 1
 
-        try:
-            return sum(await asyncio.gather(*(delete(n) for n in names)))
-        except AzureError as error:
-            raise MediaStoreError(
-                f"cannot delete the media of group {group_id}: {error}"
-            ) from error
+        return sum(await asyncio.gather(*(delete(n) for n in names)))
 
     def _client(self) -> ContainerClient:
         if self._container is None:

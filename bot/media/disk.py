@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 from bot.media.naming import group_prefix, item_key, new_media_id
@@ -66,6 +67,9 @@ class DiskMediaStore:
         folder = self._root / group_prefix(tenant_id, group_id)
         return await asyncio.to_thread(self._delete_folder, folder)
 
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        return await asyncio.to_thread(self._delete_older_than, cutoff.timestamp())
+
     def _path(self, tenant_id: str, group_id: str, media_id: str) -> Path:
         return self._root / item_key(tenant_id, group_id, media_id)
 
@@ -105,6 +109,23 @@ class DiskMediaStore:
             shutil.rmtree(folder)
         except OSError as error:
             raise MediaStoreError(f"cannot delete the media of {folder}: {error}") from error
+        return count
+
+    def _delete_older_than(self, cutoff: float) -> int:
+        """Files last written before `cutoff` (a POSIX time). Group folders stay: a put may
+        be about to write into one. A partial file that old is stale too, but no item."""
+        count = 0
+        for path in self._root.glob("*/*/*"):
+            try:
+                if not path.is_file() or path.stat().st_mtime >= cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue  # deleted meanwhile, with its group
+            except OSError as error:
+                raise MediaStoreError(f"cannot delete old media {path}: {error}") from error
+            if not path.name.startswith(PARTIAL_PREFIX):
+                count += 1
         return count
 
 

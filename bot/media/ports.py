@@ -6,6 +6,7 @@ the bytes live in a `MediaStore`: a folder under DATA_DIR, or Azure Blob Storage
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.model import MediaKind, StoredMedia
@@ -63,4 +64,13 @@ class MediaStore(Protocol):
 
     async def delete_group(self, tenant_id: str, group_id: str) -> int:
         """Deletes every item of the group; how many there were."""
+        ...
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        """Deletes every item, in every group, stored before `cutoff`; how many there were.
+
+        The age is the store's own (a file's modification time, a blob's Last-Modified):
+        items are never rewritten, so it is when the item was stored. Retention uses it to
+        delete the photos and files of the messages it deletes (bot/core/lifecycle.py).
+        """
         ...

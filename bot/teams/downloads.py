@@ -1,5 +1,8 @@
 """Downloading what a person attached in Teams: pasted pictures and files.
 
+(Web Chat clients such as the Agents Playground put an upload in the activity itself, as
+a `data:` URL; it is read from there.)
+
 A pasted picture's `contentUrl` is on the Bot Connector of the activity's `serviceUrl`
 and opens only with the bot's connector token; a file's `downloadUrl` is pre-authorised
 (OneDrive) and takes no token. The token goes only to the connector the activity came
@@ -9,6 +12,8 @@ up to the limit and no further, so an oversize item costs at most the limit.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import logging
 from urllib.parse import urlsplit
@@ -34,6 +39,8 @@ class TeamsDownloads:
 
     async def fetch(self, item: IncomingMedia, service_url: str, max_bytes: int) -> bytes:
         shown = shown_name(item.name) if item.name else "Your picture"
+        if item.url[:5].lower() == "data:":
+            return _inline_data(item.url, shown, max_bytes)
         url = urlsplit(item.url)
         if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
             raise MediaRefused(f"{shown} came with a link Send does not open.")
@@ -64,6 +71,24 @@ class TeamsDownloads:
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("attachment download failed", extra={"error": type(error).__name__})
             raise MediaRefused(f"Send could not download {shown}; send it again.") from error
+
+
+def _inline_data(url: str, shown: str, max_bytes: int) -> bytes:
+    """A `data:` URL, as Web Chat clients (the Agents Playground) send an uploaded file:
+    the bytes are in the activity itself, so there is nothing to download or to leak."""
+    header, comma, payload = url.partition(",")
+    if not comma or not header.lower().endswith(";base64"):
+        raise MediaRefused(f"{shown} came in a form Send does not read.")
+    # Base64 takes 4 characters for 3 bytes: a payload longer than that is over the limit.
+    if len(payload) > (max_bytes // 3 + 1) * 4:
+        raise _too_large(shown, len(payload) * 3 // 4, max_bytes)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise MediaRefused(f"{shown} arrived damaged; send it again.") from None
+    if len(data) > max_bytes:
+        raise _too_large(shown, len(data), max_bytes)
+    return data
 
 
 def _too_large(shown: str, size: int | None, max_bytes: int) -> MediaRefused:

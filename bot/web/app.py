@@ -65,9 +65,14 @@ def create_app(
             recovery = asyncio.create_task(
                 services.worker.keep_recovering(tuning.recovery_interval)
             )
-            # Messages past MESSAGE_RETENTION_DAYS: a pass now (in the background, so a long
-            # history never delays the start), then daily.
-            retention = Retention(services.store, clock, settings.message_retention_days)
+            # Messages past MESSAGE_RETENTION_DAYS, with their photos and files: a pass now
+            # (in the background, so a long history never delays the start), then daily.
+            retention = Retention(
+                services.store,
+                clock,
+                settings.message_retention_days,
+                media=services.media_store,
+            )
             purging = asyncio.create_task(retention.keep_purging())
             inbox = services.outlook_inbox
             if inbox is not None:

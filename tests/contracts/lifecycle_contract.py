@@ -9,8 +9,10 @@ and `store` fixtures (the store is over those documents).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -25,17 +27,25 @@ from bot.core.model import (
     Message,
     Person,
     Source,
+    StoredMedia,
     TeamsReach,
 )
+from bot.core.ports import StoreError
+from bot.media.disk import DiskMediaStore
+from bot.media.ports import MediaStoreError
 from bot.store.documents import PARTITION_KEYS, Doc, Documents, safe_id
 from bot.store.repository import DocumentStore
+from tests.contracts.media_contract import png_bytes
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 class FixedClock:
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
     def now(self) -> datetime:
-        return NOW
+        return self.at
 
 
 async def every_document(documents: Documents) -> list[Doc]:
@@ -96,6 +106,28 @@ async def post(store: DocumentStore, group: Group, *messages: Message) -> Group:
     return await store.save_group(replace(current, recent=recent))
 
 
+class Pictures:
+    """A real DiskMediaStore under `root`, and what a test needs to age its files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = DiskMediaStore(root)
+
+    async def add(self, message: Message, stored_at: datetime) -> Message:
+        """The message with a picture stored for it at `stored_at` (the file's time)."""
+        item = await self.store.put(message.tenant_id, message.group_id, "chart.png", PNG)
+        at = stored_at.timestamp()
+        os.utime(self.root / item.tenant_id / item.group_id / item.media_id, (at, at))
+        return replace(message, media=(*message.media, item))
+
+
+async def open_media(tmp_path: Path) -> Pictures:
+    pictures = Pictures(tmp_path / "media")
+    await pictures.store.open()
+    return pictures
+
+
+PNG = png_bytes()
 ZOE = someone("t1", "zoe.quill@contoso.com", "Zoe Quill", chat="zq")
 BOB = someone("t1", "bob@contoso.com", "Bob Stone", chat="bob")
 CY = someone("t1", "cy@contoso.com", "Cy Ward")
@@ -132,6 +164,51 @@ async def test_retention_deletes_only_messages_past_the_period(
     assert [m["personId"] for m in groups["lunch"]["members"]] == [BOB.person_id, CY.person_id]
     assert await Retention(store, FixedClock(), days=365).purge() == 0
     assert await Retention(store, FixedClock(), days=10**9).purge() == 0  # nothing is that old
+
+
+async def test_retention_deletes_the_photos_and_files_of_the_messages_it_deletes(
+    documents: Documents, store: DocumentStore, tmp_path: Path
+) -> None:
+    pictures = await open_media(tmp_path)
+    media = pictures.store
+    lunch = await store.save_group(team("lunch", BOB, CY))
+    cutoff = NOW - timedelta(days=365)
+    old = replace(said(lunch, "old", BOB, 0), sent_at=NOW - timedelta(days=400))
+    # Just inside the period; its picture was stored 30 s before the message was accepted,
+    # so the file is older than the cutoff, yet the message keeps it.
+    edge = replace(said(lunch, "edge", CY, 0), sent_at=cutoff + timedelta(seconds=10))
+    new = replace(said(lunch, "new", BOB, 0), sent_at=NOW - timedelta(days=2))
+    old, edge, new = [
+        await pictures.add(m, m.sent_at - timedelta(seconds=30)) for m in (old, edge, new)
+    ]
+    await post(store, lunch, old, edge, new)
+
+    assert await Retention(store, FixedClock(), days=365, media=media).purge() == 1
+    assert await message_ids(documents) == {"edge", "new"}
+    assert not await media.exists(old.media[0])
+    for kept in await store.messages_of("lunch"):
+        assert [await media.read(item) for item in kept.media] == [PNG]
+    # A day later the edge message goes, and its picture with it.
+    tomorrow = FixedClock(NOW + timedelta(days=1))
+    assert await Retention(store, tomorrow, days=365, media=media).purge() == 1
+    assert await message_ids(documents) == {"new"}
+    assert not await media.exists(edge.media[0]) and await media.exists(new.media[0])
+
+
+class BrokenMedia:
+    async def delete_group(self, tenant_id: str, group_id: str) -> int:
+        raise MediaStoreError("scripted outage")
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        raise MediaStoreError("scripted outage")
+
+
+async def test_retention_says_when_the_media_store_fails(store: DocumentStore) -> None:
+    lunch = await store.save_group(team("lunch", BOB))
+    await post(store, lunch, said(lunch, "old", BOB, -400 * DAY))
+    with pytest.raises(StoreError, match="scripted outage"):
+        await Retention(store, FixedClock(), days=365, media=BrokenMedia()).purge()
+    assert await store.messages_of("lunch") == []  # the messages went; items go next pass
 
 
 async def test_deleting_a_group_leaves_none_of_its_messages(
@@ -236,11 +313,40 @@ async def test_forgetting_a_person_leaves_nothing_of_them(
     assert await forget(store, "zoe.quill@contoso.com") == Forgotten(0, 0, 0, 0)
 
 
-async def test_export_is_the_whole_history_as_json(store: DocumentStore) -> None:
+async def test_forget_deletes_the_photos_and_files_of_the_groups_it_deletes(
+    documents: Documents, store: DocumentStore, tmp_path: Path
+) -> None:
+    await a_world_with_zoe(documents, store)
+    pictures = await open_media(tmp_path)
+    media = pictures.store
+    items: dict[str, StoredMedia] = {}
+    for group_id, message_id in (("solo", "solo-1"), ("lunch", "lunch-1")):
+        message = await store.get_message(group_id, message_id)
+        assert message is not None
+        message = await pictures.add(message, NOW)
+        await store.save_message(message)
+        items[group_id] = message.media[0]
+
+    with pytest.raises(StoreError, match="scripted outage"):
+        await forget(store, ZOE.email, BrokenMedia())
+    assert await store.get_group("t1", "solo") is not None  # found again by the next run
+    done = await forget(store, ZOE.email, media)
+
+    assert done.groups_deleted == 1 and await store.get_group("t1", "solo") is None
+    assert not await media.exists(items["solo"])
+    assert not (tmp_path / "media" / "t1" / "solo").exists()
+    assert await media.read(items["lunch"]) == PNG  # Lunch stays, with what she sent there
+    (kept,) = (await store.messages_of("lunch"))[:1]
+    assert kept.sender_name == FORMER_MEMBER and kept.media == (items["lunch"],)
+
+
+async def test_export_is_the_whole_history_as_json(store: DocumentStore, tmp_path: Path) -> None:
     for p in (BOB, CY):
         await store.save_person(p)
     lunch = await store.save_group(team("lunch", BOB, CY, name="Lunch ☕"))
-    await post(store, lunch, said(lunch, "m-2", CY, 20), said(lunch, "m-1", BOB, 10, pending=True))
+    pictures = await open_media(tmp_path)
+    shown = await pictures.add(said(lunch, "m-2", CY, 20), NOW)
+    await post(store, lunch, shown, said(lunch, "m-1", BOB, 10, pending=True))
 
     history = json.loads(json.dumps(await export(store, lunch)))
 
@@ -259,6 +365,21 @@ async def test_export_is_the_whole_history_as_json(store: DocumentStore) -> None
     ] == [
         (CY.person_id, "teams", "pending"),
         (OUTLOOK_THREAD, "outlook", "pending"),
+    ]
+    # Photos and files by reference: what they are, never their bytes.
+    (item,) = shown.media
+    assert [m["media"] for m in history["messages"]] == [
+        [],
+        [
+            {
+                "mediaId": item.media_id,
+                "name": "chart.png",
+                "contentType": "image/png",
+                "size": len(PNG),
+                "kind": "photo",
+                "sha256": item.sha256,
+            }
+        ],
     ]
 
 

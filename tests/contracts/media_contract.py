@@ -14,6 +14,7 @@ import io
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image, PngImagePlugin
@@ -168,6 +169,44 @@ async def test_concurrent_puts_each_get_their_own_item(media: MediaHarness) -> N
     assert len({item.media_id for item in items}) == 6
     assert [await media.store.read(item) for item in items] == [b"n=%d" % i for i in range(6)]
     assert len(await media.listing()) == 6
+
+
+async def test_delete_older_than_keeps_what_was_stored_after_the_cutoff(
+    media: MediaHarness,
+) -> None:
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+    items = [
+        await media.store.put(tenant_id, group_id, "chart.png", png_bytes())
+        for tenant_id, group_id in (("tenant-a", "group-1"), ("tenant-b", "group-2"))
+    ]
+    before = await media.listing()
+    assert await media.store.delete_older_than(cutoff) == 0
+    assert await media.listing() == before and len(before) == 2
+    assert [await media.store.read(item) for item in items] == [png_bytes(), png_bytes()]
+
+
+async def test_delete_older_than_deletes_what_was_stored_before_in_every_group(
+    media: MediaHarness,
+) -> None:
+    store = media.store
+    places = [("tenant-a", "group-1"), ("tenant-a", "group-1"), ("tenant-a", "group-2")]
+    places.append(("tenant-b", "group-1"))  # the same group id in another tenant
+    gone = [
+        await store.put(tenant_id, group_id, f"{n}.txt", b"old %d" % n)
+        for n, (tenant_id, group_id) in enumerate(places)
+    ]
+    cutoff = datetime.now(UTC) + timedelta(hours=1)  # all of them are older
+    assert await store.delete_older_than(cutoff) == 4
+    assert await media.listing() == []
+    for item in gone:
+        assert not await store.exists(item)
+        with pytest.raises(MediaNotFound):
+            await store.read(item)
+    assert await store.delete_older_than(cutoff) == 0
+    # The groups take new items as before; they are newer than any earlier cutoff.
+    later = await store.put("tenant-a", "group-1", "new.txt", b"new")
+    assert await store.delete_older_than(cutoff - timedelta(hours=2)) == 0
+    assert await store.read(later) == b"new"
 
 
 @pytest.mark.parametrize(("tenant_id", "group_id"), [("..", "g"), ("t", "../g"), ("t", "a/b")])
