@@ -94,13 +94,12 @@ async def relay_and_serve(work: Path, photo: bytes) -> dict[str, float]:
         for n in range(RUNS):
             started = time.monotonic()
             await world.paste(sender, photo, f"photo-{n}")
-            await fake.wait_for(
-                lambda n=n: all(
-                    any(f"photo-{n}" in str(c) for c in world.relayed(r)) for r in readers
-                ),
-                120,
-                "19 copies",
-            )
+            marker = f"photo-{n}"
+
+            def arrived(marker: str = marker) -> bool:
+                return all(any(marker in str(c) for c in world.relayed(r)) for r in readers)
+
+            await fake.wait_for(arrived, 120, "19 copies")
             latencies.append(time.monotonic() - started)
             links = [_image_link(world.relayed(r)[-1]) for r in readers]
             async with aiohttp.ClientSession() as session:

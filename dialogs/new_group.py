@@ -27,6 +27,7 @@ from bot.core.addresses import Mention, parse_members
 from bot.core.errors import Refused
 from bot.core.groups import Groups, check_member_list, check_name
 from bot.core.model import Person
+from bot.core.texts import say
 from bot.teams.activity import command_text, mentions_of
 
 NEW_GROUP_DIALOG = "new-group"
@@ -48,8 +49,9 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
         try:
             await groups.check_new_name(_person(prompt), prompt.recognized.value or "")
         except Refused as refusal:
+            lang = _person(prompt).language
             prompt.options.retry_prompt = MessageFactory.text(
-                f"{refusal} What should it be called?"
+                say(lang, "dialog.name_again", reason=refusal.say(lang))
             )
             return False
         return True
@@ -60,22 +62,24 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
         try:
             check_member_list(_person(prompt), members)
         except Refused as refusal:
+            lang = _person(prompt).language
             prompt.options.retry_prompt = MessageFactory.text(
-                f"{refusal} Who should be in it? Addresses or @mentions, separated by commas."
+                say(lang, "dialog.members_again", reason=refusal.say(lang))
             )
             return False
         return True
 
     async def ask_name(step: WaterfallStepContext) -> DialogTurnResult:
         given = str((step.options or {}).get("name", "")).strip()
+        lang = _person(step).language
         if given:
             try:
                 return await step.next(await groups.check_new_name(_person(step), given))
             except Refused as refusal:
-                await step.context.send_activity(str(refusal))
+                await step.context.send_activity(refusal.say(lang))
         return await step.prompt(
             _NAME_PROMPT,
-            PromptOptions(prompt=MessageFactory.text("What should the new group be called?")),
+            PromptOptions(prompt=MessageFactory.text(say(lang, "dialog.ask_name"))),
         )
 
     async def ask_members(step: WaterfallStepContext) -> DialogTurnResult:
@@ -84,8 +88,7 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
             _MEMBERS_PROMPT,
             PromptOptions(
                 prompt=MessageFactory.text(
-                    f"Who should be in {step.values['name']}? "
-                    "E-mail addresses or @mentions, separated by commas."
+                    say(_person(step).language, "dialog.ask_members", group=step.values["name"])
                 )
             ),
         )
@@ -100,12 +103,18 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
         who = ", ".join([*members.addresses, *(m.display_name for m in members.mentions)])
         return await step.prompt(
             _CONFIRM_PROMPT,
-            PromptOptions(prompt=MessageFactory.text(f"Create {step.values['name']} with {who}?")),
+            PromptOptions(
+                prompt=MessageFactory.text(
+                    say(
+                        _person(step).language, "dialog.confirm", group=step.values["name"], who=who
+                    )
+                )
+            ),
         )
 
     async def create(step: WaterfallStepContext) -> DialogTurnResult:
         if not step.result:
-            await step.context.send_activity("OK, no group was created.")
+            await step.context.send_activity(say(_person(step).language, "dialog.not_created"))
             return await step.end_dialog()
         mentions = tuple(
             Mention(u, n, service_url=url, bot_id=bot)
@@ -116,7 +125,7 @@ def new_group_dialog(groups: Groups) -> list[Dialog]:
             created = await groups.create(_person(step), str(step.values["name"]), members)
             text = created.text
         except Refused as refusal:
-            text = str(refusal)
+            text = refusal.say(_person(step).language)
         await step.context.send_activity(MessageFactory.text(text))
         return await step.end_dialog()
 

@@ -39,6 +39,8 @@ class TeamsWorld:
         self._session: aiohttp.ClientSession | None = None
         # (Teams user id, activity type, the bot's HTTP status) of each install event sent
         self.install_events: list[tuple[str, str, int]] = []
+        # Teams user id -> (locale, clientInfo time zone) their Teams client says
+        self._clients: dict[str, tuple[str, str]] = {}
 
     async def __aenter__(self) -> TeamsWorld:
         self._session = aiohttp.ClientSession()
@@ -121,7 +123,19 @@ class TeamsWorld:
             self.person(f"{prefix} {chr(65 + i // 26)}{chr(65 + i % 26)}") for i in range(count)
         ]
 
+    def client(self, person: TeamsPerson, locale: str, time_zone: str = "") -> None:
+        """From now on this person's activities carry `locale` and, as Teams sends on
+        every message, a clientInfo entity with that locale and time zone."""
+        self._clients[person.user_id] = (locale, time_zone)
+
     def activity(self, person: TeamsPerson, conversation: Json, **fields: Any) -> Json:
+        client = self._clients.get(person.user_id)
+        if client is not None:
+            locale, zone = client
+            info = {"type": "clientInfo", "locale": locale, "country": "FR", "platform": "Web"}
+            if zone:
+                info["timezone"] = zone
+            fields = {**fields, "locale": locale, "entities": [*fields.get("entities", []), info]}
         return {
             "type": "message",
             "id": f"act-{next(self._ids)}-{uuid.uuid4().hex[:8]}",

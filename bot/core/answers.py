@@ -1,19 +1,30 @@
 """The ready answers every relayed message offers: one tap in Teams, one click in Outlook.
 
 A one-tap answer is relayed like a typed message, from the person who tapped it; only
-these texts can be sent that way, so a forged button cannot pass for one.
+these texts can be sent that way, so a forged button cannot pass for one. Each reader's
+buttons carry the answers in their language ("Yes", "Oui"), relayed as shown.
 """
 
 from __future__ import annotations
 
 from bot.core.errors import Refused
+from bot.core.texts import Language, say, text
 
-ONE_TAP_ANSWERS: tuple[str, ...] = ("Yes", "No", "On my way", "Got it")
+ONE_TAP_KEYS: tuple[str, ...] = ("answer.yes", "answer.no", "answer.on_my_way", "answer.got_it")
+
+
+def one_tap_answers(language: Language = Language.EN) -> tuple[str, ...]:
+    return tuple(say(language, key) for key in ONE_TAP_KEYS)
+
+
+ONE_TAP_ANSWERS: tuple[str, ...] = one_tap_answers(Language.EN)
 
 
 def one_tap(answer: str) -> str:
-    """The ready answer a button carries, as offered; Refused for any other text."""
-    for offered in ONE_TAP_ANSWERS:
-        if answer.strip().casefold() == offered.casefold():
-            return offered
-    raise Refused("That answer is not one Send offers; type your reply instead.")
+    """The ready answer a button carries, as offered (in any language); Refused for any
+    other text."""
+    for language in Language:
+        for offered in one_tap_answers(language):
+            if answer.strip().casefold() == offered.casefold():
+                return offered
+    raise Refused(text("answer.not_offered"))

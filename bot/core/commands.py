@@ -10,8 +10,11 @@ Anything that is not a command is a message to the active group.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from bot.core.texts import Language, say
 
 
 class Verb(StrEnum):
@@ -47,122 +50,90 @@ class Shape(StrEnum):
 @dataclass(frozen=True)
 class CommandSpec:
     verb: Verb
-    words: tuple[str, ...]
-    usage: str
-    help: str
+    # The words of each language; any word of any language is understood.
+    words_by: Mapping[Language, tuple[str, ...]]
     shape: Shape
     owner_only: bool = False
     group_optional: bool = False
-    # What the owner-only refusal says the owner alone can do ("Only the owner ... can X it").
-    owner_action: str = ""
+    # Words that are this command only when a ":" follows the group ("pour info, ..." is
+    # an everyday French sentence, "pour lunch: ..." the command); otherwise a message.
+    colon_only: tuple[str, ...] = ()
 
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(w for words in self.words_by.values() for w in words))
+
+    def usage_in(self, language: Language) -> str:
+        return say(language, f"usage.{self.verb.value}")
+
+    def help_in(self, language: Language) -> str:
+        return say(language, f"help.{self.verb.value}")
+
+    def owner_action_in(self, language: Language) -> str:
+        """What the owner-only refusal says the owner alone can do."""
+        return say(language, f"owner.{self.verb.value}") if self.owner_only else ""
+
+    @property
+    def usage(self) -> str:
+        return self.usage_in(Language.EN)
+
+    @property
+    def help(self) -> str:
+        return self.help_in(Language.EN)
+
+    @property
+    def owner_action(self) -> str:
+        return self.owner_action_in(Language.EN)
+
+
+def _row(
+    verb: Verb,
+    en: tuple[str, ...],
+    fr: tuple[str, ...],
+    shape: Shape,
+    *,
+    owner_only: bool = False,
+    group_optional: bool = False,
+    colon_only: tuple[str, ...] = (),
+) -> CommandSpec:
+    return CommandSpec(
+        verb,
+        {Language.EN: en, Language.FR: fr},
+        shape,
+        owner_only=owner_only,
+        group_optional=group_optional,
+        colon_only=colon_only,
+    )
+
+
+G = Shape.GROUP
+REST = Shape.GROUP_AND_REST
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(
-        Verb.NEW,
-        ("new",),
-        "new <name>: <members>",
-        'create a group (addresses or @mentions; up to 20 people). Just "new" asks step by step',
-        Shape.NEW,
-    ),
-    CommandSpec(
-        Verb.GROUPS, ("groups",), "groups", "your groups, and which one is active", Shape.NOTHING
-    ),
-    CommandSpec(
-        Verb.USE,
-        ("use",),
-        "use <group>",
-        "make a group active; anything else you type goes to it",
-        Shape.GROUP,
-    ),
-    CommandSpec(
-        Verb.TO,
-        ("to",),
-        "to <group>: <text>",
-        "send to a group without changing the active one",
-        Shape.GROUP_AND_REST,
-    ),
-    CommandSpec(
-        Verb.MEMBERS,
-        ("members",),
-        "members [<group>]",
-        "who is in a group and how they get messages",
-        Shape.GROUP,
-        group_optional=True,
-    ),
-    CommandSpec(
-        Verb.ADD,
-        ("add",),
-        "add <group>: <members>",
-        "add people (owner only)",
-        Shape.GROUP_AND_REST,
-        owner_only=True,
-        owner_action="add members to",
-    ),
-    CommandSpec(
-        Verb.REMOVE,
-        ("remove",),
-        "remove <group>: <member>",
-        "remove someone (owner only)",
-        Shape.GROUP_AND_REST,
-        owner_only=True,
-        owner_action="remove members from",
-    ),
-    CommandSpec(
-        Verb.RENAME,
-        ("rename",),
-        "rename <group>: <new name>",
-        "rename (owner only)",
-        Shape.GROUP_AND_REST,
-        owner_only=True,
-        owner_action="rename",
-    ),
-    CommandSpec(Verb.LEAVE, ("leave",), "leave <group>", "leave a group", Shape.GROUP),
-    CommandSpec(
-        Verb.DELETE,
-        ("delete",),
-        "delete <group>",
-        "delete a group (owner only)",
-        Shape.GROUP,
-        owner_only=True,
-        owner_action="delete",
-    ),
-    CommandSpec(
-        Verb.HISTORY,
-        ("history",),
-        "history [<group>]",
-        "the last 10 messages",
-        Shape.GROUP,
-        group_optional=True,
-    ),
-    CommandSpec(
-        Verb.POLL,
-        ("poll",),
-        "poll <group>: <question> | <option> | <option> …",
-        "ask with 2 to 6 answers; everyone answers with one tap and sees the tally",
-        Shape.GROUP_AND_REST,
-    ),
-    CommandSpec(
-        Verb.STATUS,
-        ("status",),
-        "status [<group>]",
-        "what became of your last message: who has it, what is pending or failed",
-        Shape.GROUP,
-        group_optional=True,
-    ),
-    CommandSpec(Verb.MUTE, ("mute",), "mute <group>", "stop Teams copies of a group", Shape.GROUP),
-    CommandSpec(
-        Verb.UNMUTE, ("unmute",), "unmute <group>", "resume Teams copies of a group", Shape.GROUP
-    ),
-    CommandSpec(
-        Verb.OUTLOOK,
-        ("outlook",),
-        "outlook off / outlook on",
-        "stop or resume your Outlook copies",
-        Shape.SWITCH,
-    ),
-    CommandSpec(Verb.HELP, ("help",), "help", "this list", Shape.NOTHING),
+    _row(Verb.NEW, ("new",), ("nouveau",), Shape.NEW),
+    _row(Verb.GROUPS, ("groups",), ("groupes",), Shape.NOTHING),
+    _row(Verb.USE, ("use",), ("utiliser",), G),
+    _row(Verb.TO, ("to",), ("pour",), REST, colon_only=("pour",)),
+    _row(Verb.MEMBERS, ("members",), ("membres",), G, group_optional=True),
+    _row(Verb.ADD, ("add",), ("ajouter",), REST, owner_only=True),
+    _row(Verb.REMOVE, ("remove",), ("retirer",), REST, owner_only=True),
+    _row(Verb.RENAME, ("rename",), ("renommer",), REST, owner_only=True),
+    _row(Verb.LEAVE, ("leave",), ("quitter",), G),
+    _row(Verb.DELETE, ("delete",), ("supprimer",), G, owner_only=True),
+    _row(Verb.HISTORY, ("history",), ("historique",), G, group_optional=True),
+    _row(Verb.POLL, ("poll",), ("sondage",), REST),
+    _row(Verb.STATUS, ("status",), ("état", "etat"), G, group_optional=True),
+    _row(Verb.MUTE, ("mute",), ("muet",), G),
+    _row(Verb.UNMUTE, ("unmute",), ("réactiver", "reactiver"), G),
+    _row(Verb.OUTLOOK, ("outlook",), ("outlook",), Shape.SWITCH),
+    _row(Verb.HELP, ("help",), ("aide",), Shape.NOTHING),
 )
+
+# `outlook on` / `outlook off` and their French words.
+SWITCH_ON = ("on", "oui")
+SWITCH_OFF = ("off", "non")
+# What ends the `new` dialog, in every language.
+CANCEL_WORDS = ("cancel", "annuler")
 
 _BY_WORD: dict[str, CommandSpec] = {word: spec for spec in COMMANDS for word in spec.words}
 SPECS: dict[Verb, CommandSpec] = {spec.verb: spec for spec in COMMANDS}
@@ -176,6 +147,8 @@ class Command:
     target: str = ""
     rest: str = ""
     has_colon: bool = False
+    # The command word as typed (case-folded).
+    word: str = ""
 
     @property
     def verb(self) -> Verb:
@@ -203,13 +176,27 @@ def parse(text: str) -> Command | Chat:
     if tail.startswith(":"):
         tail = tail[1:].strip()
     # "outlook" is a command only as "outlook on" / "outlook off"; otherwise it is a message.
-    if spec.shape is Shape.SWITCH and tail.lower() not in ("on", "off"):
+    if spec.shape is Shape.SWITCH and tail.casefold() not in (*SWITCH_ON, *SWITCH_OFF):
         return Chat(text.strip())
     target, colon, rest = tail.partition(":")
-    return Command(spec, target.strip(), rest.strip(), bool(colon))
+    if not colon and match.group(1).casefold() in spec.colon_only:
+        return Chat(text.strip())
+    return Command(spec, target.strip(), rest.strip(), bool(colon), match.group(1).casefold())
 
 
-def help_text() -> str:
-    lines = ["Send relays your messages to a group of colleagues in Teams and Outlook.", ""]
-    lines += [f"- {spec.usage} — {spec.help}" for spec in COMMANDS]
+def switched_on(command: Command) -> bool:
+    return command.target.casefold() in SWITCH_ON
+
+
+def is_cancel(text: str) -> bool:
+    return text.strip().casefold().lstrip("/") in CANCEL_WORDS
+
+
+def help_text(language: Language = Language.EN) -> str:
+    """The commands in the reader's language, with the reader's words."""
+    lines = [say(language, "help.intro"), ""]
+    lines += [
+        say(language, "help.line", usage=spec.usage_in(language), help=spec.help_in(language))
+        for spec in COMMANDS
+    ]
     return "\n".join(lines)

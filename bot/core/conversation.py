@@ -15,13 +15,22 @@ from datetime import timedelta
 
 from bot.core.addresses import Mention, parse_members
 from bot.core.answers import one_tap
-from bot.core.commands import Chat, Command, Shape, Verb, help_text, parse
+from bot.core.commands import (
+    Chat,
+    Command,
+    Shape,
+    Verb,
+    help_text,
+    is_cancel,
+    parse,
+    switched_on,
+)
 from bot.core.errors import Refused
 from bot.core.groups import Groups, check_chat_size, check_name
 from bot.core.media import Media
 from bot.core.model import MAX_MEMBERS, Group, Person, Source, StoredMedia
 from bot.core.people import ActiveGroup, People, update_person
-from bot.core.policy import TenantGate
+from bot.core.policy import NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
 from bot.core.polls import Polls
 from bot.core.ports import Clock, RelayedMessage, Store, StoreError, TeamsRoster
 from bot.core.relay import Relay
@@ -35,16 +44,12 @@ from bot.core.requests import (
     IncomingMedia,
     TeamsRequest,
 )
+from bot.core.texts import Language, language_of, say, text
 
-WELCOME = (
-    "Hi, I am Send. Make a group with new <name>: <colleagues' e-mail addresses>, "
-    "then type: every member gets your message in Teams and Outlook. Type help for all commands."
-)
-GROUP_CHAT_HELP = (
-    "In a group chat I only make groups: @mention me with new <name> to make a Send group "
-    "of this chat's members. Everything else happens in your 1:1 chat with me."
-)
-CANCELLED = "Cancelled; no group was created."
+WELCOME = say(Language.EN, "welcome")
+GROUP_CHAT_HELP = say(Language.EN, "group_chat_help")
+CANCELLED = say(Language.EN, "cancelled")
+_TENANT_REFUSALS = {NOT_ALLOWED: "tenant.not_allowed", PERSONAL_ACCOUNT: "tenant.personal"}
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
 
@@ -77,7 +82,8 @@ class Conversation:
         if not request.personal or not self._gate.allows(request.sender.tenant_id):
             return Answer()
         sender = await self._people.sender(request)
-        return Answer(WELCOME if welcome else "", person=sender.person)
+        person = sender.person
+        return Answer(say(person.language, "welcome") if welcome else "", person=person)
 
     async def handle(self, request: TeamsRequest) -> Answer:
         taken: list[str] = []
@@ -99,7 +105,9 @@ class Conversation:
     async def _handle(self, request: TeamsRequest, taken: list[str]) -> Answer:
         refusal = self._gate.refusal(request.sender.tenant_id)
         if refusal is not None:
-            return Answer(refusal)
+            # Nobody is registered yet: the language Teams says the person reads.
+            key = _TENANT_REFUSALS.get(refusal)
+            return Answer(say(language_of(request.sender.locale), key) if key else refusal)
         if not request.personal:
             return await self._group_chat(request, taken)
         sender = await self._people.sender(request)
@@ -108,9 +116,9 @@ class Conversation:
             return replace(await self._card_action(person, request.action, request), person=person)
         if person.in_dialog:
             if not request.dialog_lost:
-                if request.text.strip().lower().lstrip("/") == "cancel":
+                if is_cancel(request.text):
                     await self._set_in_dialog(person, False)
-                    return Answer(CANCELLED, dialog=DialogStep.CANCEL)
+                    return Answer(say(person.language, "cancelled"), dialog=DialogStep.CANCEL)
                 return Answer(dialog=DialogStep.CONTINUE, person=person)
             person = await self._set_in_dialog(person, False)
         parsed = _with_names(parse(request.text), request)
@@ -148,17 +156,18 @@ class Conversation:
         self, person: Person, action: CardAction, request: TeamsRequest
     ) -> Answer:
         message_id = request.activity_key
+        lang = person.language
         if action.kind is ActionKind.VOTE:
             try:
                 group = await self._groups.by_id(person, action.group_id)
                 if not action.text.isdigit():
-                    raise Refused("That is not one of the poll's answers.")
+                    raise Refused(text("poll.not_an_answer"))
                 option = int(action.text)
                 await self._polls.answer(
                     person, group, action.message_id, option, Source.TEAMS, message_id
                 )
             except Refused as refusal:
-                return Answer(str(refusal))
+                return Answer(refusal.say(lang))
             return Answer()  # the card shows the answer, with everyone's
         if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):
             return await self._post_to(person, action, message_id)
@@ -176,26 +185,31 @@ class Conversation:
             await self._post(person, group, message_id, held)
             await self._groups.set_active(person, group.group_id)
         except Refused as refusal:
-            return Answer(str(refusal))
-        return Answer(f"Sent to {group.name}, now your active group.")
+            return Answer(refusal.say(lang))
+        return Answer(say(lang, "sent_now_active", group=group.name))
 
     async def _post_to(self, person: Person, action: CardAction, message_id: str) -> Answer:
         """A quick reply or a one-tap answer: the group is named by id, not by name. The
         card answered is shown again with the answer, so it is not sent twice by mistake."""
         try:
-            text = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
+            said = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
             group = await self._groups.by_id(person, action.group_id)
-            await self._post(person, group, message_id, Held(text))
+            await self._post(person, group, message_id, Held(said))
         except Refused as refusal:
-            return Answer(str(refusal))
+            return Answer(refusal.say(person.language))
         answered = None
         if action.card_id and action.message_id:
             shown = await self._store.get_message(group.group_id, action.message_id)
             if shown is not None:
                 relayed = RelayedMessage(
-                    group.group_id, group.name, shown.sender_name, shown.text, shown.message_id
+                    group.group_id,
+                    group.name,
+                    shown.sender_name,
+                    shown.text,
+                    shown.message_id,
+                    language=person.language,
                 )
-                answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(text))
+                answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(said))
         return Answer(answered=answered)
 
     async def _post(
@@ -226,7 +240,7 @@ class Conversation:
 
     def _media_service(self) -> Media:
         if self._media is None:
-            raise Refused("Send cannot take photos or files here. Nothing was sent.")
+            raise Refused(text("no_media_here"))
         return self._media
 
     # group chats: only "@Send new <name>"
@@ -235,8 +249,9 @@ class Conversation:
         if not request.mentions_bot:
             return Answer()
         parsed = parse(request.text)
+        lang = language_of(request.sender.locale)
         if not isinstance(parsed, Command) or parsed.verb is not Verb.NEW or not parsed.target:
-            return Answer(GROUP_CHAT_HELP)
+            return Answer(say(lang, "group_chat_help"))
         if not await self._first_time(request, taken):
             return Answer()
         entries = await self._roster.members(
@@ -247,9 +262,9 @@ class Conversation:
             check_chat_size(len(entries))
             name = check_name(parsed.target)
             everyone = await self._people.from_roster(request, entries)
-            return Answer(await self._groups.create_from_chat(everyone, name))
+            return Answer(await self._groups.create_from_chat(everyone, name, lang))
         except Refused as refusal:
-            return Answer(str(refusal))
+            return Answer(refusal.say(lang))
 
     # the 1:1 chat
 
@@ -268,13 +283,14 @@ class Conversation:
                 return await self._message(person, held, message_id, active)
             return await self._command(person, parsed, mentions, request)
         except Refused as refusal:
-            return Answer(str(refusal))
+            return Answer(refusal.say(person.language))
 
     async def _message(
         self, person: Person, held: Held, message_id: str, active: ActiveGroup | None
     ) -> Answer:
+        lang = person.language
         if not held.text and not held.media:
-            return Answer("Type a message, or help for the list of commands.")
+            return Answer(say(lang, "type_something"))
         self._relay.check_text(held.text, with_media=bool(held.media))
         if active is not None:
             # The usual case: the group and its members were read with the sender.
@@ -293,12 +309,9 @@ class Conversation:
             await self._post(person, groups[0], message_id, held)
             return Answer()
         if not groups:
-            return Answer(
-                "You have no groups yet, so this was not sent. "
-                "Create one with new <name>: <members>, or type help."
-            )
+            return Answer(say(lang, "no_groups_not_sent"))
         return Answer(
-            "Which group is this for? Pick one; nothing was sent yet.",
+            say(lang, "which_group_pick"),
             choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
             pending_text=held.text,
             pending_media=held.media,
@@ -312,15 +325,16 @@ class Conversation:
     ) -> Answer:
         message_id = request.activity_key
         spec = c.spec
+        lang = person.language
         if spec.shape is Shape.GROUP_AND_REST and not c.has_colon:
-            raise Refused(f"Write it as {spec.usage}.")
+            raise Refused(text("write_it_as", usage=spec.usage_in(lang)))
         g = self._groups
         if spec.owner_only:
-            group = await g.owned(person, c.target, spec.owner_action)
+            group = await g.owned(person, c.target, spec.owner_action_in(lang))
             return Answer(await self._owner_command(person, c, group, mentions))
         match c.verb:
             case Verb.HELP:
-                return Answer(help_text())
+                return Answer(help_text(lang))
             case Verb.NEW:
                 if not c.has_colon and not mentions:
                     return Answer(dialog=DialogStep.START, dialog_name=c.target)
@@ -335,7 +349,15 @@ class Conversation:
                 return Answer()
             case Verb.TO:
                 held = Held(c.rest, request.media, service_url=request.sender.service_url)
-                await self._post(person, await g.find(person, c.target), message_id, held)
+                try:
+                    group = await g.find(person, c.target)
+                except Refused:
+                    if c.word not in spec.colon_only:
+                        raise
+                    # "pour info : ..." is a French sentence, not a group: a message.
+                    whole = Held((request.spoken or request.text).strip(), request.media)
+                    return await self._message(person, whole, message_id, None)
+                await self._post(person, group, message_id, held)
                 return Answer()
             case Verb.MEMBERS:
                 return Answer(await g.members_text(person, c.target))
@@ -348,9 +370,9 @@ class Conversation:
             case Verb.MUTE | Verb.UNMUTE:
                 return Answer(await g.mute(person, c.target, c.verb is Verb.MUTE))
             case Verb.OUTLOOK:
-                return Answer(await g.outlook(person, c.target.lower() == "on"))
+                return Answer(await g.outlook(person, switched_on(c)))
             case _:
-                raise Refused("Type help for the list of commands.")
+                raise Refused(text("type_help"))
 
     async def _owner_command(
         self, person: Person, c: Command, group: Group, mentions: tuple[Mention, ...]
@@ -371,7 +393,7 @@ class Conversation:
             case Verb.DELETE:
                 return await g.delete(person, group)
             case _:
-                raise Refused("Type help for the list of commands.")
+                raise Refused(text("type_help"))
 
 
 @dataclass(frozen=True)

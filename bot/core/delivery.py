@@ -218,7 +218,7 @@ class DeliveryWorker:
             *(
                 self._guarded(
                     d,
-                    self._record(message, group, d)
+                    self._record(message, group, d, people)
                     if d.channel is Channel.OUTLOOK
                     else self._send(message, relayed, d, people),
                 )
@@ -274,9 +274,11 @@ class DeliveryWorker:
             log.exception("delivery error", extra={"recipient": delivery.recipient_id})
             return replace(delivery, last_error=f"error: {type(error).__name__}")
 
-    async def _record(self, message: Message, group: Group, delivery: Delivery) -> Delivery:
+    async def _record(
+        self, message: Message, group: Group, delivery: Delivery, people: dict[str, Person]
+    ) -> Delivery:
         """Adds the message to the group's Outlook conversation (one mail to all recipients)."""
-        result = await self._thread.record(message, group, delivery.addresses)
+        result = await self._thread.record(message, group, delivery.addresses, people)
         if result.outcome is SendOutcome.RETRY:
             log.warning(
                 "outlook mail will be retried",
@@ -314,6 +316,8 @@ class DeliveryWorker:
         await self._limiter.wait(
             message.tenant_id, person.teams.conversation_id, lane=message.group_id
         )
+        # The card's own words are in the reader's language.
+        relayed = replace(relayed, language=person.language)
         if message.media and self._media is not None:
             # Each reader's links are signed for them: a link passed on opens only for a member.
             relayed = replace(relayed, media=self._media.shared(message, person.person_id))
@@ -405,10 +409,10 @@ class DeliveryWorker:
         people: dict[str, Person],
     ) -> None:
         """One notice per round about copies that finally failed (each fails only once)."""
-        text = failure_notice(message, group, failures, people)
-        if not text:
+        if not failure_notice(message, group, failures, people):
             return
         sender = await self._store.get_person(message.tenant_id, message.sender_id)
         if sender is None or not sender.teams_chat_ready:
             return
+        text = failure_notice(message, group, failures, people, sender.language)
         await self._teams.send_notice(sender, text)

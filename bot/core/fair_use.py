@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
+from bot.core.texts import Language, say
+
 WINDOW = timedelta(minutes=1)
 SENDERS_KEPT = 100_000
 
@@ -19,15 +21,14 @@ class SenderAllowance:
         self._per_minute = per_minute
         self._sent: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
 
-    def refusal(self, tenant_id: str, person_id: str, now: datetime) -> str | None:
+    def refusal(
+        self, tenant_id: str, person_id: str, now: datetime, language: Language = Language.EN
+    ) -> str | None:
         """The one line telling the sender to slow down, or None when they may send."""
         sent = self._recent(tenant_id, person_id, now)
         if len(sent) < self._per_minute:
             return None
-        return (
-            f"You have sent {len(sent)} messages in the last minute; wait a moment, then send "
-            "again. This one was not sent."
-        )
+        return say(language, "relay.slow_down", count=len(sent))
 
     def record(self, tenant_id: str, person_id: str, now: datetime) -> None:
         """Counts one accepted message."""

@@ -19,6 +19,7 @@ from bot.core.reach import NewMembers, TeamsAccess
 from bot.core.relay import wants_teams_copy
 from bot.core.retry import read_modify_write
 from bot.core.status import status_text
+from bot.core.texts import Language, Listed, Text, joined, say, text, when
 
 log = logging.getLogger("send.groups")
 
@@ -39,15 +40,13 @@ def check_name(name: str) -> str:
     # Control, format (zero-width, bidi overrides) and unassigned characters would make
     # two names look alike, or a name look like something else.
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cn", "Co", "Cs") for ch in name):
-        raise Refused("Group names cannot contain invisible or control characters.")
+        raise Refused(text("name.invisible"))
     if not name:
-        raise Refused("A group needs a name of 1 to 60 characters.")
+        raise Refused(text("name.empty"))
     if len(name) > MAX_GROUP_NAME:
-        raise Refused(
-            f"Group names have at most {MAX_GROUP_NAME} characters; that one has {len(name)}."
-        )
+        raise Refused(text("name.too_long", most=MAX_GROUP_NAME, length=len(name)))
     if ":" in name:
-        raise Refused("Group names cannot contain ':' (it separates the name from the rest).")
+        raise Refused(text("name.colon"))
     return name
 
 
@@ -57,31 +56,28 @@ def check_member_list(owner: Person, members: MemberList) -> None:
     `create` and the `new` dialog both apply them, so both refuse alike.
     """
     if members.empty:
-        raise Refused("Name the members: e-mail addresses or @mentions, separated by commas.")
+        raise Refused(text("members.none_named"))
     if members.malformed:
-        raise Refused(
-            "; ".join(f"{token} is not an e-mail address" for token in members.malformed)
-            + ". Nothing was changed."
-        )
+        raise Refused(problems([text("members.not_address", token=t) for t in members.malformed]))
     others = [a for a in members.addresses if a != owner.email] + list(members.mentions)
     if len(others) + 1 > MAX_MEMBERS:
-        raise Refused(
-            f"A group has at most {MAX_MEMBERS} members including you; that would be "
-            f"{len(others) + 1}. Nothing was created."
-        )
+        raise Refused(text("too_many_new", most=MAX_MEMBERS, count=len(others) + 1))
 
 
 def check_chat_size(people: int) -> None:
     if people > MAX_MEMBERS:
-        raise Refused(
-            f"This chat has more than {MAX_MEMBERS} people; a Send group has at most "
-            f"{MAX_MEMBERS}. Nothing was created."
-        )
+        raise Refused(text("chat_too_big", most=MAX_MEMBERS))
 
 
-def counted(count: int, noun: str) -> str:
-    """ "1 member", "2 members": English plurals of the nouns Send counts."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def counted(count: int, noun: str, language: Language = Language.EN) -> str:
+    """ "1 member", "2 members" / "0 membre", "1 membre", "2 membres": the plurals of the
+    nouns Send counts (`n.<noun>` in the catalog), by each language's rule."""
+    return say(language, f"n.{noun}", count=count)
+
+
+def problems(found: Sequence[Text]) -> Text:
+    """One refusal for several problems: "a; b. Nothing was changed." """
+    return text("nothing_changed", problems=Listed(tuple(found)))
 
 
 def _names(people: Sequence[Person | Member]) -> str:
@@ -114,7 +110,7 @@ class Groups:
         """A group the person is a member of, named by id (quick replies, picked buttons)."""
         group = await self._store.get_group(person.tenant_id, group_id)
         if group is None or not group.has_member(person.person_id):
-            raise Refused("That group no longer exists, or you are no longer a member of it.")
+            raise Refused(text("group.gone_or_left"))
         return group
 
     async def people_for_mentions(
@@ -132,11 +128,11 @@ class Groups:
         """The sender's group of that name (case-insensitive)."""
         key = name_key(name)
         if not key:
-            raise Refused("Which group? Add its name (type groups to see yours).")
+            raise Refused(text("group.which_name"))
         for group in await self.of(person):
             if name_key(group.name) == key:
                 return group
-        raise Refused(f"You have no group named {name.strip()}. Type groups to see yours.")
+        raise Refused(text("group.none_named", name=name.strip()))
 
     async def active_or_named(self, person: Person, name: str) -> Group:
         if name.strip():
@@ -148,8 +144,8 @@ class Groups:
         if len(groups) == 1:
             return groups[0]
         if not groups:
-            raise Refused("You have no groups yet. Create one with new <name>: <members>.")
-        raise Refused("Which group? Add its name, or pick one with use <group>.")
+            raise Refused(text("group.none_yet"))
+        raise Refused(text("group.which_or_use"))
 
     async def check_unique(
         self, asker: Person, people: Sequence[Person], name: str, except_id: str = ""
@@ -160,14 +156,9 @@ class Groups:
             for group in await self.of(person):
                 if name_key(group.name) == key and group.group_id != except_id:
                     if person.person_id == asker.person_id:
-                        raise Refused(
-                            f"You already have a group named {group.name}; choose another name."
-                        )
+                        raise Refused(text("group.name_taken_you", group=group.name))
                     # Only that it clashes: another person's groups are theirs to know.
-                    raise Refused(
-                        f"{person.display_name} is already in a group of that name; "
-                        "choose another name."
-                    )
+                    raise Refused(text("group.name_taken_other", person=person.display_name))
 
     async def check_new_name(self, owner: Person, name: str) -> str:
         """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""
@@ -181,10 +172,7 @@ class Groups:
         people = await self._resolve(owner, members)
         everyone = [owner, *(p for p in people if p.person_id != owner.person_id)]
         if len(everyone) > MAX_MEMBERS:
-            raise Refused(
-                f"A group has at most {MAX_MEMBERS} members including you; that would be "
-                f"{len(everyone)}. Nothing was created."
-            )
+            raise Refused(text("too_many_new", most=MAX_MEMBERS, count=len(everyone)))
         return await self.create_with(owner, name, everyone)
 
     async def create_with(
@@ -210,40 +198,41 @@ class Groups:
         others = [p for p in everyone if p.person_id != owner.person_id]
         if self._newcomers is not None:
             self._newcomers.arrived(group, others, owner)
-        text = (
-            f"Created {name} with {_names(others) or 'only you so far'}. "
-            f"Anything you type now goes to {name}."
-        )
-        return Created(group, text)
+        lang = owner.language
+        who = _names(others) or say(lang, "group.only_you")
+        return Created(group, say(lang, "group.created", group=name, who=who))
 
-    async def create_from_chat(self, everyone: Sequence[Person], name: str) -> str:
+    async def create_from_chat(
+        self, everyone: Sequence[Person], name: str, language: Language = Language.EN
+    ) -> str:
         """`@Send new <name>` in a group chat: a group of the chat's roster, sender first."""
         check_chat_size(len(everyone))
         created = await self.create_with(everyone[0], check_name(name), everyone, activate=False)
         named = created.group.name
-        return (
-            f"Made the Send group {named} with the {len(everyone)} people of this chat. "
-            "Each of you gets its messages in a 1:1 chat with me and in Outlook. "
-            f"To write to it there: use {named}, or to {named}: <text>."
-        )
+        return say(language, "group.made_from_chat", group=named, count=len(everyone))
 
     async def _resolve(self, sender: Person, members: MemberList) -> list[Person]:
         if members.empty:
-            raise Refused("Name the members: e-mail addresses or @mentions, separated by commas.")
-        people, problems = await self._people.resolve(sender.tenant_id, members)
-        if problems:
-            raise Refused("; ".join(problems) + ". Nothing was changed.")
+            raise Refused(text("members.none_named"))
+        people, found = await self._people.resolve(sender.tenant_id, members)
+        if found:
+            raise Refused(problems(found))
         return people
 
     async def add(self, sender: Person, group: Group, members: MemberList) -> str:
         people = await self._resolve(sender, members)
         new = [p for p in people if not group.has_member(p.person_id)]
         if not new:
-            return f"They are already members of {group.name}."
+            return say(sender.language, "group.already_members", group=group.name)
         if len(group.members) + len(new) > MAX_MEMBERS:
             raise Refused(
-                f"{group.name} has {len(group.members)} members; adding {len(new)} would pass the "
-                f"limit of {MAX_MEMBERS}. Nothing was changed."
+                text(
+                    "group.add_over_limit",
+                    group=group.name,
+                    count=len(group.members),
+                    adding=len(new),
+                    most=MAX_MEMBERS,
+                )
             )
         await self.check_unique(sender, new, group.name)
         new = await self._people.save_new(new)
@@ -256,24 +245,23 @@ class Groups:
                 if not g.has_member(p.person_id)
             ]
             if len(g.members) + len(added) > MAX_MEMBERS:
-                raise Refused(
-                    f"{g.name} would pass the limit of {MAX_MEMBERS}. Nothing was changed."
-                )
+                raise Refused(text("group.would_pass_limit", group=g.name, most=MAX_MEMBERS))
             return replace(g, members=(*g.members, *added))
 
         updated = await self._update(group, change, owner=sender.person_id)
         if self._newcomers is not None:
             self._newcomers.arrived(updated, new, sender)
-        return f"Added {_names(new)} to {group.name}."
+        return say(sender.language, "group.added", names=_names(new), group=group.name)
 
     async def remove(self, sender: Person, group: Group, who: str, mentioned: Sequence[str]) -> str:
         key = who.strip().strip("<>").lower().removeprefix("mailto:")
         named = await self._store.person_for_address(group.tenant_id, key) if "@" in key else None
         member = _pick_member(group, who, [*mentioned, *([named.person_id] if named else [])])
         if member is None:
-            raise Refused(f"{who.strip() or 'That person'} is not a member of {group.name}.")
+            who_shown: str | Text = who.strip() or text("group.that_person")
+            raise Refused(text("group.not_member_named", who=who_shown, group=group.name))
         if member.person_id == sender.person_id:
-            raise Refused(f"To take yourself out, use leave {group.name}.")
+            raise Refused(text("group.remove_yourself", group=group.name))
         await self._update(
             group,
             lambda g: replace(
@@ -282,9 +270,11 @@ class Groups:
             owner=sender.person_id,
         )
         await self._announce(
-            group, f"{sender.display_name} removed you from {group.name}.", only=member.person_id
+            group,
+            text("notice.removed", actor=sender.display_name, group=group.name),
+            only=member.person_id,
         )
-        return f"Removed {member.display_name} from {group.name}."
+        return say(sender.language, "group.removed", person=member.display_name, group=group.name)
 
     async def rename(self, sender: Person, group: Group, new_name: str) -> str:
         new_name = check_name(new_name)
@@ -293,32 +283,34 @@ class Groups:
         await self._update(group, lambda g: replace(g, name=new_name), owner=sender.person_id)
         await self._announce(
             group,
-            f"{sender.display_name} renamed {group.name} to {new_name}.",
+            text("notice.renamed", actor=sender.display_name, group=group.name, new_name=new_name),
             but=sender.person_id,
             people=people,
         )
-        return f"Renamed {group.name} to {new_name}."
+        return say(sender.language, "group.renamed", group=group.name, new_name=new_name)
 
     async def leave(self, sender: Person, name: str) -> str:
         group = await self.find(sender, name)
         rest = sorted(
             (m for m in group.members if m.person_id != sender.person_id), key=lambda m: m.joined_at
         )
+        lang = sender.language
         if not rest:
             await self._delete_group(group)
             await self._clear_active(sender, group.group_id)
-            return f"You left {group.name}; you were its last member, so it is deleted."
+            return say(lang, "group.left_deleted", group=group.name)
 
         updated = await self._update(group, lambda g: g.without(sender.person_id))
         await self._clear_active(sender, group.group_id)
         if not updated.members:
             # The others left at the same moment: this was the last member after all.
             await self._delete_group(updated)
-            return f"You left {group.name}; you were its last member, so it is deleted."
+            return say(lang, "group.left_deleted", group=group.name)
         if group.owner_id == sender.person_id:
             heir = updated.member(updated.owner_id)
-            return f"You left {group.name}; {heir.display_name if heir else 'the oldest member'} owns it now."
-        return f"You left {group.name}."
+            named = heir.display_name if heir else say(lang, "group.the_oldest_member")
+            return say(lang, "group.left_heir", group=group.name, heir=named)
+        return say(lang, "group.left", group=group.name)
 
     async def delete(self, sender: Person, group: Group) -> str:
         people = await self._store.get_people(group.tenant_id, group.member_ids)
@@ -326,11 +318,11 @@ class Groups:
         await self._clear_active(sender, group.group_id)
         await self._announce(
             group,
-            f"{sender.display_name} deleted {group.name}; its messages are gone.",
+            text("notice.deleted", actor=sender.display_name, group=group.name),
             but=sender.person_id,
             people=people,
         )
-        return f"Deleted {group.name}."
+        return say(sender.language, "group.deleted", group=group.name)
 
     async def _delete_group(self, group: Group) -> None:
         """The group with its messages, then its photos and files. Those are deleted after
@@ -353,7 +345,7 @@ class Groups:
     async def _announce(
         self,
         group: Group,
-        text: str,
+        notice: Text,
         *,
         but: str = "",
         only: str = "",
@@ -366,12 +358,12 @@ class Groups:
             ids = [only] if only else list(group.member_ids)
             people = await self._store.get_people(group.tenant_id, ids)
         told = [p for p in people if p.person_id != but and (not only or p.person_id == only)]
-        self._newcomers.announce(told, text)
+        self._newcomers.announce(told, notice)
 
     async def use(self, sender: Person, name: str) -> str:
         group = await self.find(sender, name)
         await self.set_active(sender, group.group_id)
-        return f"{group.name} is now your active group: anything you type goes to it."
+        return say(sender.language, "group.now_active", group=group.name)
 
     async def mute(self, sender: Person, name: str, muted: bool) -> str:
         group = await self.find(sender, name)
@@ -388,43 +380,36 @@ class Groups:
             )
 
         await self._update(group, change)
-        if muted:
-            return f"Muted {group.name} in Teams; its Outlook thread continues."
-        return f"Unmuted {group.name}: you get its messages in Teams again."
+        return say(sender.language, "group.muted" if muted else "group.unmuted", group=group.name)
 
     async def outlook(self, sender: Person, on: bool) -> str:
         if on and not sender.email:
-            raise Refused(
-                "I do not know your e-mail address, so there is no Outlook copy to turn on."
-            )
+            raise Refused(text("outlook.no_address"))
         if on and not self._mail.mails_tenant(sender.tenant_id):
-            raise Refused(
-                "Send mails only people of its own organisation, so there is no Outlook copy "
-                "to turn on."
-            )
+            raise Refused(text("outlook.other_org"))
         await update_person(
             self._store, sender.tenant_id, sender.person_id, lambda p: replace(p, outlook_on=on)
         )
-        if on:
-            return "Outlook copies are on: your groups' threads continue in Outlook."
-        return "Outlook copies are off for all your groups. Type outlook on to resume."
+        return say(sender.language, "outlook.on" if on else "outlook.off")
 
     async def list_text(self, sender: Person) -> str:
         groups = await self.of(sender)
+        lang = sender.language
         if not groups:
-            return "You have no groups yet. Create one with new <name>: <members>."
-        lines = ["Your groups:"]
+            return say(lang, "group.none_yet")
+        lines = [say(lang, "groups.heading")]
         for g in groups:
             marks = []
             if g.group_id == sender.active_group_id or len(groups) == 1:
-                marks.append("active")
+                marks.append(say(lang, "mark.active"))
             if g.owner_id == sender.person_id:
-                marks.append("owner")
+                marks.append(say(lang, "mark.owner"))
             member = g.member(sender.person_id)
             if member is not None and member.muted:
-                marks.append("muted")
-            extra = f" ({', '.join(marks)})" if marks else ""
-            lines.append(f"- {g.name}: {counted(len(g.members), 'member')}{extra}")
+                marks.append(say(lang, "mark.muted"))
+            extra = say(lang, "groups.marks", marks=", ".join(marks)) if marks else ""
+            members = counted(len(g.members), "member", lang)
+            lines.append(say(lang, "groups.line", group=g.name, members=members, marks=extra))
         return "\n".join(lines)
 
     async def members_text(self, sender: Person, name: str) -> str:
@@ -433,23 +418,25 @@ class Groups:
             p.person_id: p for p in await self._store.get_people(group.tenant_id, group.member_ids)
         }
         now = self._clock.now()
-        lines = [f"{group.name} has {counted(len(group.members), 'member')}:"]
+        lang = sender.language
+        counted_members = counted(len(group.members), "member", lang)
+        lines = [say(lang, "members.heading", group=group.name, members=counted_members)]
         for m in group.members:
             person = people.get(m.person_id)
-            ways = []
-            if person is not None and wants_teams_copy(person, group, self._access, now):
-                ways.append("Teams")
-            if person is not None and self._mail.mails(person):
-                ways.append("Outlook")
-            how = " and ".join(ways) or "no copies"
-            if person is not None and self._access.outlook_only(person) and ways == ["Outlook"]:
-                how = f"Outlook only ({person.teams_unavailable})"
+            teams = person is not None and wants_teams_copy(person, group, self._access, now)
+            mailed = person is not None and self._mail.mails(person)
+            ways = [
+                say(lang, key) for key, on in (("way.teams", teams), ("way.outlook", mailed)) if on
+            ]
+            how = joined(lang, ways) or say(lang, "way.none")
+            if person is not None and self._access.outlook_only(person) and mailed and not teams:
+                how = say(lang, "way.outlook_only", why=person.teams_unavailable)
             name = (person.display_name if person else "") or m.display_name
-            label = name + (" (owner)" if m.person_id == group.owner_id else "")
+            label = say(lang, "members.owner", name=name) if m.person_id == group.owner_id else name
             # The address tells two people of one name apart; never shown twice.
             email = person.email if person is not None else ""
             address = f" <{email}>" if email and email.lower() != name.lower() else ""
-            lines.append(f"- {label}{address}: {how}")
+            lines.append(say(lang, "members.line", label=label, address=address, how=how))
         return "\n".join(lines)
 
     async def status_text(self, sender: Person, name: str) -> str:
@@ -458,19 +445,20 @@ class Groups:
         message = await self._store.get_message(group.group_id, last.message_id) if last else None
         ids = [*group.member_ids, *(d.recipient_id for d in message.deliveries)] if message else []
         people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, ids)}
-        return status_text(group, message, people, sender)
+        return status_text(group, message, people, sender, self._clock.now())
 
     async def history_text(self, sender: Person, name: str) -> str:
         group = await self.active_or_named(sender, name)
+        lang = sender.language
         if not group.recent:
-            return f"No messages in {group.name} yet."
-        count = len(group.recent)
-        heading = "The last message" if count == 1 else f"The last {count} messages"
-        lines = [f"{heading} in {group.name}:"]
+            return say(lang, "history.empty", group=group.name)
+        now = self._clock.now()
+        lines = [say(lang, "history.heading", count=len(group.recent), group=group.name)]
         for s in group.recent:
             # One line per message: a newline typed in a message cannot forge another line.
-            text = " ".join(s.text.split())
-            lines.append(f"- {s.sent_at:%Y-%m-%d %H:%M} UTC {s.sender_name}: {text}")
+            shown = " ".join(s.text.split())
+            at = when(lang, s.sent_at, sender.time_zone, now)
+            lines.append(say(lang, "history.line", when=at, sender=s.sender_name, text=shown))
         return "\n".join(lines)
 
     async def set_active(self, person: Person, group_id: str) -> None:
@@ -492,9 +480,8 @@ class Groups:
         group = await self.find(sender, name)
         if group.owner_id != sender.person_id:
             owner = group.member(group.owner_id)
-            raise Refused(
-                f"Only the owner of {group.name} ({owner.display_name if owner else 'unknown'}) can {action} it."
-            )
+            named = owner.display_name if owner else text("unknown")
+            raise Refused(text("owner.only", group=group.name, owner=named, action=action))
         return group
 
     async def _update(
@@ -505,7 +492,7 @@ class Groups:
 
         def checked(current: Group) -> Group:
             if owner and current.owner_id != owner:
-                raise Refused(f"Only the owner of {current.name} can do that.")
+                raise Refused(text("owner.only_do", group=current.name))
             return change(current)
 
         updated = await read_modify_write(
@@ -516,7 +503,7 @@ class Groups:
             f"group {group.group_id}",
         )
         if updated is None:
-            raise Refused(f"{group.name} no longer exists.")
+            raise Refused(text("group.no_longer", group=group.name))
         return updated
 
 

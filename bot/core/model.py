@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from bot.core.texts import Language
+
 MAX_MEMBERS = 20
 MAX_GROUP_NAME = 60
 HISTORY_SIZE = 10
@@ -54,6 +56,10 @@ class Person:
     # not tried again before `teams_retry_at`.
     teams_unavailable: str = ""
     teams_retry_at: datetime | None = None
+    # The language Send writes to them in (their Teams locale, or their directory's
+    # preferred language), and their IANA time zone from Teams ("" = unknown: UTC).
+    language: Language = Language.EN
+    time_zone: str = ""
     version: str | None = None
 
     @property

@@ -6,23 +6,20 @@ from collections.abc import Mapping, Sequence
 
 from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.model import Channel, Delivery, Group, Message, Person
+from bot.core.texts import Language, say, text
 
 
-def welcome(group: Group, added_by: Person) -> str:
-    """What a new member reads first in their chat with Send."""
-    name = group.name
-    return (
-        f"{added_by.display_name} added you to {name} ({len(group.members)} people). Its "
-        "messages reach you here and in Outlook; answer on a message's card, or type "
-        f"to {name}: <text>. mute {name} stops them here, leave {name} takes you out."
-    )
+def welcome(group: Group, added_by: Person, language: Language = Language.EN) -> str:
+    """What a new member reads first in their chat with Send, in their language."""
+    return text(
+        "notice.welcome", actor=added_by.display_name, group=group.name, count=len(group.members)
+    ).say(language)
 
 
-def outlook_only_line(name: str, group_name: str, why: str) -> str:
-    return (
-        f"{name} gets {group_name} by Outlook only: Send cannot reach them in Teams ({why}); "
-        "it tries again tomorrow."
-    )
+def outlook_only_line(
+    name: str, group_name: str, why: str, language: Language = Language.EN
+) -> str:
+    return say(language, "notice.outlook_only", person=name, group=group_name, why=why)
 
 
 def failure_notice(
@@ -30,8 +27,10 @@ def failure_notice(
     group: Group,
     failures: Sequence[Delivery],
     people: Mapping[str, Person],
+    language: Language = Language.EN,
 ) -> str:
-    """One line per kind of failure; "" when there is nothing to say (already told)."""
+    """One line per kind of failure, in the sender's language; "" when there is nothing
+    to say (already told)."""
     mailed = {
         a.lower() for d in message.deliveries if d.channel is Channel.OUTLOOK for a in d.addresses
     }
@@ -49,24 +48,25 @@ def failure_notice(
             if d.last_error == GONE and d.recipient_id in people
         ]
         if reached and all(p.email.lower() in mailed for p in reached):
-            lines.append(
-                f"{', '.join(gone)} could not be reached in Teams; they still get the Outlook copy."
-            )
+            lines.append(say(language, "notice.gone_mailed", names=", ".join(gone)))
         else:
-            lines.append(f"{', '.join(gone)} could not be reached in Teams.")
+            lines.append(say(language, "notice.gone", names=", ".join(gone)))
     for d in failures:
         if d.last_error in (GONE, QUIET):
             continue
         if d.last_error.startswith(f"{OUTLOOK_ONLY}:"):
             why = d.last_error.removeprefix(f"{OUTLOOK_ONLY}:").strip()
-            lines.append(outlook_only_line(name(d.recipient_id), group.name, why))
+            lines.append(outlook_only_line(name(d.recipient_id), group.name, why, language))
         elif d.channel is Channel.OUTLOOK:
-            lines.append(
-                f"Your message to {group.name} was not added to its Outlook thread ({d.last_error})."
-            )
+            lines.append(say(language, "notice.not_in_thread", group=group.name, why=d.last_error))
         else:
             lines.append(
-                f"{name(d.recipient_id)} did not get your message to {group.name} in Teams "
-                f"({d.last_error})."
+                say(
+                    language,
+                    "notice.not_in_teams",
+                    person=name(d.recipient_id),
+                    group=group.name,
+                    why=d.last_error,
+                )
             )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from bot.core.ports import (
 )
 from bot.core.requests import TeamsRequest, TeamsUser
 from bot.core.retry import read_modify_write
+from bot.core.texts import Language, Text, language_of, text, valid_zone
 
 
 def person_id_for(email: str, teams_user_id: str, aad_object_id: str = "") -> str:
@@ -198,13 +199,13 @@ class People:
             person = await self._store.person_for_address(user.tenant_id, user.email)
         return person
 
-    async def resolve(self, tenant_id: str, members: MemberList) -> tuple[list[Person], list[str]]:
+    async def resolve(self, tenant_id: str, members: MemberList) -> tuple[list[Person], list[Text]]:
         """People for a member list; unknown addresses become Outlook-only people.
 
         Returns (people, problems) and writes nothing: people not stored yet have
         `version` None, and `save_new` stores them once every rule has passed.
         """
-        problems = [f"{token} is not an e-mail address" for token in members.malformed]
+        problems = [text("members.not_address", token=token) for token in members.malformed]
         found: list[Person] = []
         new: list[Person] = []
         for address in members.addresses:
@@ -215,7 +216,7 @@ class People:
             if self._directory is not None and self._directory.covers(tenant_id):
                 entry = await self._directory.find(tenant_id, address)
                 if entry is None:
-                    problems.append(f"{address} is not a person in your organisation")
+                    problems.append(text("members.not_in_org", address=address))
                     continue
                 # Known already by their object id (from Teams) or by their primary address.
                 person = await self._store.person_for_object(tenant_id, entry.aad_object_id)
@@ -228,10 +229,7 @@ class People:
             elif self._directory is not None:
                 # Graph mode, another organisation: an address nobody can vouch for would
                 # make the service mailbox write to anyone. Teams @mentions still work.
-                problems.append(
-                    f"{address} cannot be added by address: Send mails only people of its own "
-                    "organisation; @mention them instead"
-                )
+                problems.append(text("members.other_org", address=address))
             else:
                 # Without a directory the address is kept as an Outlook-only member.
                 new.append(
@@ -280,6 +278,7 @@ def _from_directory(tenant_id: str, entry: DirectoryEntry) -> Person:
         email=email,
         aad_object_id=entry.aad_object_id,
         addresses=others,
+        language=language_of(entry.preferred_language),
     )
 
 
@@ -308,6 +307,9 @@ def _merge(person: Person | None, user: TeamsUser) -> Person:
         # A message from their own chat proves the bot is reachable again.
         reachable=True if user.conversation_id else (old.reachable if old else True),
     )
+    # Teams says both on every message: kept when they change, never cleared by silence.
+    language = language_of(user.locale) if user.locale else None
+    zone = valid_zone(user.time_zone)
     if person is None:
         return Person(
             tenant_id=user.tenant_id,
@@ -316,6 +318,8 @@ def _merge(person: Person | None, user: TeamsUser) -> Person:
             email=normalize_address(user.email) if user.email else "",
             aad_object_id=user.aad_object_id,
             teams=reach,
+            language=language or Language.EN,
+            time_zone=zone,
         )
     address = normalize_address(user.email) if user.email else ""
     addresses = person.addresses
@@ -331,4 +335,6 @@ def _merge(person: Person | None, user: TeamsUser) -> Person:
         # Their own chat with Send: whatever kept Teams from them before is over.
         teams_unavailable="" if user.conversation_id else person.teams_unavailable,
         teams_retry_at=None if user.conversation_id else person.teams_retry_at,
+        language=language or person.language,
+        time_zone=zone or person.time_zone,
     )

@@ -38,6 +38,8 @@ from bot.core.ports import (
 from bot.core.ratelimit import RateLimiter
 from bot.core.relay import Relay
 from bot.core.retry import read_modify_write
+from bot.core.texts import Language, say
+from bot.core.texts import text as worded
 
 log = logging.getLogger("send.polls")
 
@@ -46,28 +48,28 @@ def parse_poll(text: str) -> Poll:
     """`<question> | <option> | …`: 2 to 6 distinct options of at most 40 characters."""
     question, *options = [part.strip() for part in text.split("|")]
     fewest, most = POLL_OPTIONS
-    usage = "Write it as poll <group>: <question> | <option> | <option> …"
+    usage = worded("poll.usage_hint")
     if not question:
-        raise Refused(f"A poll needs a question. {usage}")
+        raise Refused(worded("poll.no_question", usage=usage))
     options = [o for o in options if o]
     if not fewest <= len(options) <= most:
         raise Refused(
-            f"A poll has {fewest} to {most} answers; that one has {len(options)}. {usage}"
+            worded("poll.answer_count", fewest=fewest, most=most, count=len(options), usage=usage)
         )
     long = next((o for o in options if len(o) > MAX_OPTION_CHARS), None)
     if long is not None:
         raise Refused(
-            f'Each answer has at most {MAX_OPTION_CHARS} characters; "{long[:20]}…" has {len(long)}.'
+            worded("poll.answer_too_long", most=MAX_OPTION_CHARS, start=long[:20], length=len(long))
         )
     if len({o.casefold() for o in options}) != len(options):
-        raise Refused("Two answers of the poll are the same.")
+        raise Refused(worded("poll.same_answers"))
     return Poll(question, tuple(options))
 
 
-def poll_view(poll: Poll, group: Group) -> PollView:
+def poll_view(poll: Poll, group: Group, language: Language = Language.EN) -> PollView:
     def name(person_id: str) -> str:
         member = group.member(person_id)
-        return member.display_name if member is not None else "a former member"
+        return member.display_name if member is not None else say(language, "a_former_member")
 
     choices = tuple(
         PollChoice(option, tuple(name(p) for p in poll.voters(i)))
@@ -151,7 +153,9 @@ class PollCards:
             await self._limiter.wait(
                 group.tenant_id, person.teams.conversation_id, lane=group.group_id
             )
-            result = await self._teams.update_message(person, copy.activity_id, shown)
+            result = await self._teams.update_message(
+                person, copy.activity_id, replace(shown, language=person.language)
+            )
             if result.outcome is not SendOutcome.SENT:
                 log.warning(
                     "poll card not updated",
@@ -166,14 +170,14 @@ async def record_answer(
 
     def change(current: Message) -> Message:
         if current.poll is None:
-            raise Refused("That message is not a poll.")
+            raise Refused(worded("poll.not_a_poll"))
         return replace(current, poll=current.poll.with_answer(person.person_id, option))
 
     message = await store.get_message(group.group_id, message_id)
     if message is None or message.poll is None:
-        raise Refused("That poll is no longer there.")
+        raise Refused(worded("poll.gone"))
     if not 0 <= option < len(message.poll.options):
-        raise Refused("That is not one of the poll's answers.")
+        raise Refused(worded("poll.not_an_answer"))
     if message.poll.answer_of(person.person_id) == option:
         return message
     updated = await read_modify_write(
@@ -184,7 +188,7 @@ async def record_answer(
         f"poll {message_id}",
     )
     if updated is None:
-        raise Refused("That poll is no longer there.")
+        raise Refused(worded("poll.gone"))
     return updated
 
 
@@ -212,17 +216,20 @@ class Polls:
         """Records the answer (the poll's history and Outlook thread get a line, unless it
         is the answer they gave already) and updates everyone's cards."""
         if not group.has_member(person.person_id):
-            raise Refused(f"You are not a member of {group.name}.")
+            raise Refused(worded("relay.not_member", group=group.name))
         before = await self._store.get_message(group.group_id, poll_id)
         previous = before.poll.answer_of(person.person_id) if before and before.poll else None
         message = await record_answer(self._store, group, poll_id, person, option)
         assert message.poll is not None
         if previous != option:
+            # A line of the voter's, so in their language.
             chosen = message.poll.options[option]
-            line = f"{chosen} (poll: {message.text})"
+            lang = person.language
+            line = say(lang, "poll.answered", answer=chosen, question=message.text)
             if previous is not None:
-                line = (
-                    f"{chosen}, instead of {message.poll.options[previous]} (poll: {message.text})"
+                earlier = message.poll.options[previous]
+                line = say(
+                    lang, "poll.changed", answer=chosen, before=earlier, question=message.text
                 )
             await self._relay.post(person, group, line, source, answer_id, teams_copies=False)
         if self._cards is not None:

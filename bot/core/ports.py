@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.core.model import Group, Message, MessageSummary, Person, StoredMedia
+from bot.core.texts import Language
 
 
 class StoreError(Exception):
@@ -198,6 +199,8 @@ class RelayedMessage:
     poll: PollView | None = None
     # Photos and files; `text` is then their caption, possibly empty.
     media: tuple[SharedMedia, ...] = ()
+    # The reader's language: the card's own words (buttons, labels) are in it.
+    language: Language = Language.EN
 
 
 class TeamsSender(Protocol):
@@ -228,6 +231,18 @@ class OpenedChat:
 
 
 @dataclass(frozen=True)
+class MailReaders:
+    """Whom one mail is written for: its words in the language most recipients read (a
+    tie is English), its times in the zone all recipients with a known zone share, else
+    in UTC said as such. `mixed`: some recipients read another language, and the mail
+    says in one line which language it uses."""
+
+    language: Language = Language.EN
+    time_zone: str = ""
+    mixed: bool = False
+
+
+@dataclass(frozen=True)
 class ThreadMail:
     """One e-mail of a group's Outlook conversation, to all its Outlook recipients at once."""
 
@@ -244,6 +259,7 @@ class ThreadMail:
     poll: PollMail | None = None
     # The photos and files of the message this mail is for.
     media: tuple[MailMedia, ...] = ()
+    readers: MailReaders = MailReaders()
 
 
 @dataclass(frozen=True)
@@ -273,6 +289,8 @@ class DirectoryEntry:
     aad_object_id: str = ""
     # Their other addresses: UPN and proxy addresses, without the "smtp:" prefix.
     addresses: tuple[str, ...] = ()
+    # The directory's preferredLanguage ("fr-FR"), "" when not set.
+    preferred_language: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from bot.core.ports import (
     TeamsInstaller,
     TeamsSender,
 )
+from bot.core.texts import Text
 
 log = logging.getLogger("send.reach")
 
@@ -84,8 +85,9 @@ class NewMembers(Protocol):
         seconds), so the first message reaches them at once, and welcome them there."""
         ...
 
-    def announce(self, people: Sequence[Person], text: str) -> None:
-        """A one-line notice to each of these people who can be reached in Teams."""
+    def announce(self, people: Sequence[Person], text: Text) -> None:
+        """A one-line notice to each of these people who can be reached in Teams, each in
+        their own language."""
         ...
 
 
@@ -115,7 +117,7 @@ class TeamsChats:
         if reachable:
             self._start(self._prepare(group, reachable, added_by))
 
-    def announce(self, people: Sequence[Person], text: str) -> None:
+    def announce(self, people: Sequence[Person], text: Text) -> None:
         ready = [p for p in people if p.teams_chat_ready]
         if ready:
             self._start(self._tell(ready, text))
@@ -125,10 +127,10 @@ class TeamsChats:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _tell(self, people: Sequence[Person], text: str) -> None:
+    async def _tell(self, people: Sequence[Person], text: Text) -> None:
         for person in people:
             try:
-                await self._teams.send_notice(person, text)
+                await self._teams.send_notice(person, text.say(person.language))
             except Exception:
                 log.exception("notice not sent", extra={"person_id": person.person_id})
 
@@ -150,12 +152,17 @@ class TeamsChats:
             try:
                 found = await self.chat(person, added_by.teams)
                 if found.reach is Reach.READY:
-                    await self._teams.send_notice(found.person, welcome(group, added_by))
+                    welcomed = welcome(group, added_by, found.person.language)
+                    await self._teams.send_notice(found.person, welcomed)
             except Exception:
                 log.exception("teams chat not prepared", extra={"person_id": person.person_id})
                 continue
             if found.reach is Reach.OUTLOOK_ONLY and found.news:
-                lines.append(outlook_only_line(person.display_name, group.name, found.detail))
+                lines.append(
+                    outlook_only_line(
+                        person.display_name, group.name, found.detail, added_by.language
+                    )
+                )
         if lines and added_by.teams_chat_ready:
             await self._teams.send_notice(added_by, "\n".join(lines))
 

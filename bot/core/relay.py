@@ -31,6 +31,7 @@ from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
 from bot.core.reach import TeamsAccess
 from bot.core.retry import read_modify_write
+from bot.core.texts import text as worded
 
 DEFAULT_PER_MINUTE = 30  # MESSAGES_PER_MINUTE_PER_SENDER's default
 
@@ -78,12 +79,9 @@ class Relay:
         """The text to relay, or Refused; a photo or file may go without a caption."""
         text = text.strip()
         if not text and not with_media:
-            raise Refused("There is nothing to send: type a message after the group name.")
+            raise Refused(worded("relay.nothing"))
         if len(text) > self._max_chars:
-            raise Refused(
-                f"Your message has {len(text)} characters; the limit is {self._max_chars}. "
-                "Nothing was sent."
-            )
+            raise Refused(worded("relay.too_long", length=len(text), most=self._max_chars))
         return text
 
     async def post(
@@ -113,8 +111,10 @@ class Relay:
         """
         text = self.check_text(text, with_media=bool(media))
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
-            raise Refused(f"You are not a member of {group.name}.")
-        too_many = self._allowance.refusal(sender.tenant_id, sender.person_id, self._clock.now())
+            raise Refused(worded("relay.not_member", group=group.name))
+        too_many = self._allowance.refusal(
+            sender.tenant_id, sender.person_id, self._clock.now(), sender.language
+        )
         if too_many is not None:
             if await self._store.get_message(group.group_id, message_id) is not None:
                 return None  # sent again by Teams: accepted before, not a new message
@@ -172,7 +172,8 @@ class Relay:
             lock = self._group_locks[group.group_id] = asyncio.Lock()
         async with lock:
             group = await record_in_group(self._store, group, stored)
-        self._queue.submit(stored, group, [sender, *people] if poll is not None else people)
+        # The sender too: the Outlook mail's language and time zone count theirs.
+        self._queue.submit(stored, group, [sender, *people])
         return stored
 
 
@@ -193,5 +194,5 @@ async def record_in_group(store: Store, group: Group, message: Message) -> Group
         f"group {group.group_id}",
     )
     if updated is None:
-        raise Refused("That group no longer exists.")
+        raise Refused(worded("group.gone"))
     return updated

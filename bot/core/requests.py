@@ -28,6 +28,10 @@ class TeamsUser:
     aad_object_id: str = ""
     # Set when the activity comes from the person's own 1:1 chat with the bot.
     conversation_id: str = ""
+    # What Teams says of them on each message: their locale ("fr-FR") and IANA time
+    # zone ("Europe/Paris"); "" when it did not say.
+    locale: str = ""
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
+from bot.core.texts import Language, say, when
 
 
 def status_text(
-    group: Group, message: Message | None, people: Mapping[str, Person], sender: Person
+    group: Group,
+    message: Message | None,
+    people: Mapping[str, Person],
+    sender: Person,
+    now: datetime | None = None,
 ) -> str:
-    """One line per outcome: in Teams, by Outlook only, pending, failed (with why)."""
+    """One line per outcome: in Teams, by Outlook only, pending, failed (with why), in the
+    sender's language, the time in their zone."""
+    lang = sender.language
     if message is None:
-        return (
-            f"You have not written to {group.name} lately (status looks at its last 10 messages)."
-        )
+        return say(lang, "status.none", group=group.name)
 
     def name(person_id: str) -> str:
         person = people.get(person_id)
         if person is not None:
             return person.display_name
         member = group.member(person_id)
-        return member.display_name if member is not None else "a former member"
+        return member.display_name if member is not None else say(lang, "a_former_member")
 
     teams = [d for d in message.deliveries if d.channel is Channel.TEAMS]
     mail = next((d for d in message.deliveries if d.channel is Channel.OUTLOOK), None)
@@ -38,21 +44,21 @@ def status_text(
         for p in no_teams_copy - {sender.person_id}
         if p in people and people[p].email.lower() in mailed
     )
-    lines = [
-        f'Your last message to {group.name} ({message.sent_at:%d %b %H:%M} UTC): "{_short(message.text)}"'
-    ]
-    lines.append(f"- In Teams: {', '.join(reached) or 'nobody yet'}")
+    at = when(lang, message.sent_at, sender.time_zone, now or message.sent_at)
+    lines = [say(lang, "status.heading", group=group.name, when=at, text=_short(message.text))]
+    lines.append(say(lang, "status.in_teams", names=", ".join(reached) or say(lang, "nobody_yet")))
     if outlook_only:
-        lines.append(f"- By Outlook only: {', '.join(outlook_only)}")
+        lines.append(say(lang, "status.outlook_only", names=", ".join(outlook_only)))
     for d in pending:
-        why = f" (tried {d.attempts} times: {d.last_error})" if d.attempts else ""
-        lines.append(f"- Still pending in Teams: {name(d.recipient_id)}{why}")
+        times = say(lang, "n.time", count=d.attempts)
+        why = say(lang, "status.tried", times=times, error=d.last_error) if d.attempts else ""
+        lines.append(say(lang, "status.pending", person=name(d.recipient_id), why=why))
     for d in failed:
         if _outlook_only(d):
             continue
-        lines.append(f"- Not delivered in Teams: {name(d.recipient_id)} ({_reason(d)})")
+        lines.append(say(lang, "status.failed", person=name(d.recipient_id), why=_reason(d, lang)))
     if mail is not None:
-        lines.append(f"- Outlook thread: {_mail_state(mail)}")
+        lines.append(say(lang, "status.thread", state=_mail_state(mail, lang)))
     return "\n".join(lines)
 
 
@@ -60,20 +66,19 @@ def _outlook_only(delivery: Delivery) -> bool:
     return delivery.last_error == QUIET or delivery.last_error.startswith(f"{OUTLOOK_ONLY}:")
 
 
-def _reason(delivery: Delivery) -> str:
+def _reason(delivery: Delivery, lang: Language) -> str:
     if delivery.last_error == GONE:
-        return "they removed or blocked Send, or left Teams"
-    return delivery.last_error or "unknown"
+        return say(lang, "status.gone")
+    return delivery.last_error or say(lang, "unknown")
 
 
-def _mail_state(delivery: Delivery) -> str:
-    count = len(delivery.addresses)
-    people = f"{count} {'person' if count == 1 else 'people'}"
+def _mail_state(delivery: Delivery, lang: Language) -> str:
+    people = say(lang, "n.person", count=len(delivery.addresses))
     if delivery.state is DeliveryState.SENT:
-        return f"added, for {people}"
+        return say(lang, "status.mail_sent", people=people)
     if delivery.state is DeliveryState.PENDING:
-        return f"being added, for {people}"
-    return f"not added ({delivery.last_error})"
+        return say(lang, "status.mail_pending", people=people)
+    return say(lang, "status.mail_failed", error=delivery.last_error)
 
 
 def _short(text: str, most: int = 60) -> str:

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from bot.core.media import Media
-from bot.core.model import Group, Message, MessageSummary
+from bot.core.model import Group, Message, MessageSummary, Person
 from bot.core.polls import poll_view
-from bot.core.ports import OutlookRecorder, PollMail, RecordResult, SendOutcome, Store, ThreadMail
+from bot.core.ports import (
+    MailReaders,
+    OutlookRecorder,
+    PollMail,
+    RecordResult,
+    SendOutcome,
+    Store,
+    ThreadMail,
+)
 from bot.core.retry import read_modify_write
+from bot.core.texts import majority
 
 THREADS_KEPT = 10_000
 CARD_MESSAGES = 5
@@ -31,8 +41,15 @@ class OutlookThread:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def record(
-        self, message: Message, group: Group, addresses: tuple[str, ...]
+        self,
+        message: Message,
+        group: Group,
+        addresses: tuple[str, ...],
+        people: Mapping[str, Person] | None = None,
     ) -> RecordResult:
+        """Adds the message to the thread; `people` are members already read (the others
+        are read here, for the mail's language and time zone)."""
+        readers = await self._readers(group, addresses, people or {})
         lock = self._locks.get(group.group_id)
         if lock is None:
             lock = self._locks[group.group_id] = asyncio.Lock()
@@ -51,6 +68,7 @@ class OutlookThread:
                     if message.poll is None
                     else PollMail(message.message_id, message.text, poll_view(message.poll, group)),
                     media=self._media.for_mail(message) if self._media is not None else (),
+                    readers=readers,
                 )
             )
             if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):
@@ -62,6 +80,15 @@ class OutlookThread:
                     self._threads.pop(next(iter(self._threads)))
         return result
 
+    async def _readers(
+        self, group: Group, addresses: tuple[str, ...], known: Mapping[str, Person]
+    ) -> MailReaders:
+        missing = [m for m in group.member_ids if m not in known]
+        found = list(known.values())
+        if missing:
+            found += await self._store.get_people(group.tenant_id, missing)
+        return mail_readers(found, addresses)
+
     async def _thread_of(self, group: Group) -> str:
         known = self._threads.get(group.group_id)
         if known:
@@ -71,6 +98,19 @@ class OutlookThread:
         # Another message (or process) may have started the conversation since `group` was read.
         current = await self._store.get_group(group.tenant_id, group.group_id)
         return current.outlook_thread if current else ""
+
+
+def mail_readers(people: Iterable[Person], addresses: Iterable[str]) -> MailReaders:
+    """The language and time zone of one mail for all its recipients (see `MailReaders`)."""
+    wanted = {a.lower() for a in addresses}
+    readers = {p.person_id: p for p in people if p.known_addresses & wanted}.values()
+    languages = [p.language for p in readers]
+    zones = {p.time_zone for p in readers if p.time_zone}
+    return MailReaders(
+        language=majority(languages),
+        time_zone=next(iter(zones)) if len(zones) == 1 else "",
+        mixed=len(set(languages)) > 1,
+    )
 
 
 def recent_until(

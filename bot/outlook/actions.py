@@ -11,8 +11,9 @@ from bot.core.answers import one_tap
 from bot.core.errors import Refused
 from bot.core.model import Group, Person, Source
 from bot.core.polls import Polls, poll_view
-from bot.core.ports import Clock, PollMail, Store
+from bot.core.ports import Clock, MailReaders, PollMail, Store
 from bot.core.relay import Relay
+from bot.core.texts import text
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
 from bot.outlook.card import OutlookCards
 from bot.outlook.tokens import CardTokenError, CardTokens
@@ -134,8 +135,14 @@ class OutlookActions:
         except Refused as refusal:
             return ActionOutcome(400, str(refusal))
         refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
+        # The refreshed card is shown to the person who acted only: in their words and zone.
         card = self._cards.card(
-            refreshed.tenant_id, refreshed.group_id, refreshed.name, refreshed.recent[-5:], now
+            refreshed.tenant_id,
+            refreshed.group_id,
+            refreshed.name,
+            refreshed.recent[-5:],
+            now,
+            readers=MailReaders(person.language, person.time_zone),
         )
         return ActionOutcome(200, f"Sent to {refreshed.name}", card)
 
@@ -151,7 +158,7 @@ class OutlookActions:
             else:
                 found = await self._store.get_message(group.group_id, action.poll_id)
                 if found is None or found.poll is None:
-                    raise Refused("That poll is no longer there.")
+                    raise Refused(text("poll.gone"))
                 poll = found
         except Refused as refusal:
             return ActionOutcome(400, str(refusal))
@@ -165,6 +172,7 @@ class OutlookActions:
             refreshed.recent[-5:],
             self._clock.now(),
             view,
+            readers=MailReaders(person.language, person.time_zone),
         )
         said = "Answer sent" if action.vote is not None else "Up to date"
         return ActionOutcome(200, f"{said}: {refreshed.name}", card)

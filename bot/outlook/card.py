@@ -16,13 +16,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.answers import ONE_TAP_ANSWERS
+from bot.core.answers import one_tap_answers
 from bot.core.model import MediaKind, MessageSummary
-from bot.core.ports import MailMedia, PollMail
+from bot.core.ports import MailMedia, MailReaders, PollMail
+from bot.core.texts import Language, say, when
 from bot.markdown import literal
 from bot.outlook.tokens import CardTokens
 
 REPLY_INPUT = "reply"
+# A mail for readers of whom nothing is known: English, times in UTC.
+EVERYONE_IN_ENGLISH = MailReaders()
 
 Card = dict[str, Any]
 
@@ -49,7 +52,11 @@ def size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _item_html(item: MailItem) -> str:
+def _when(m: MessageSummary, readers: MailReaders, now: datetime | None) -> str:
+    return when(readers.language, m.sent_at, readers.time_zone, now or m.sent_at)
+
+
+def _item_html(item: MailItem, lang: Language) -> str:
     name = html.escape(item.media.item.name)
     link = html.escape(item.media.link, quote=True)
     if item.shown is Shown.INLINE:
@@ -58,25 +65,27 @@ def _item_html(item: MailItem) -> str:
             f'<p style="margin:8px 0"><img src="cid:{cid}" alt="{name}" style="max-width:100%"></p>'
         )
     size = size_text(item.media.item.size)
-    where = "attached" if item.shown is Shown.ATTACHED else "too large to attach"
+    where = say(lang, "mail.attached" if item.shown is Shown.ATTACHED else "mail.too_large")
     return f'<p style="margin:8px 0"><a href="{link}">{name}</a> ({size}, {where})</p>'
 
 
-def _item_plain(item: MailItem) -> str:
-    what = "photo" if item.media.item.kind is MediaKind.PHOTO else "file"
+def _item_plain(item: MailItem, lang: Language) -> str:
+    what = say(lang, "mail.photo" if item.media.item.kind is MediaKind.PHOTO else "mail.file")
     size = size_text(item.media.item.size)
     if item.shown is Shown.INLINE:
-        return f"[{what}] {item.media.item.name} ({size}, shown in this mail): {item.media.link}"
+        shown = say(lang, "mail.shown_here")
+        return f"[{what}] {item.media.item.name} ({size}, {shown}): {item.media.link}"
     if item.shown is Shown.ATTACHED:
-        return f"[{what}] {item.media.item.name} ({size}, attached): {item.media.link}"
+        attached = say(lang, "mail.attached")
+        return f"[{what}] {item.media.item.name} ({size}, {attached}): {item.media.link}"
     return f"[{what}] {item.media.item.name} ({size}): {item.media.link}"
 
 
-def _poll_blocks(poll: PollMail) -> list[Card]:
+def _poll_blocks(poll: PollMail, lang: Language) -> list[Card]:
     blocks: list[Card] = [
         {
             "type": "TextBlock",
-            "text": f"**Poll: {literal(poll.question)}**",
+            "text": f"**{say(lang, 'mail.poll', question=literal(poll.question))}**",
             "wrap": True,
             "spacing": "large",
         }
@@ -91,11 +100,11 @@ def _poll_blocks(poll: PollMail) -> list[Card]:
                 "spacing": "none",
             }
         )
-    waiting = ", ".join(poll.view.waiting) or "nobody"
+    waiting = ", ".join(poll.view.waiting) or say(lang, "nobody")
     blocks.append(
         {
             "type": "TextBlock",
-            "text": literal(f"Not answered yet: {waiting}"),
+            "text": literal(say(lang, "poll.waiting", names=waiting)),
             "isSubtle": True,
             "wrap": True,
         }
@@ -127,7 +136,10 @@ class OutlookCards:
         now: datetime,
         poll: PollMail | None = None,
         media: Sequence[MailMedia] = (),
+        readers: MailReaders = EVERYONE_IN_ENGLISH,
     ) -> Card:
+        """The card, its words in `readers`' language and its times in their zone."""
+        lang = readers.language
         token = self._tokens.sign(tenant_id, group_id, now)
         body: list[Card] = [
             {
@@ -142,8 +154,7 @@ class OutlookCards:
             body.append(
                 {
                     "type": "TextBlock",
-                    "text": f"**{literal(message.sender_name)}** · "
-                    f"{message.sent_at:%d %b %H:%M} UTC",
+                    "text": f"**{literal(message.sender_name)}** · {_when(message, readers, now)}",
                     "isSubtle": True,
                     "spacing": "medium",
                     "wrap": True,
@@ -171,12 +182,12 @@ class OutlookCards:
                     }
                 )
         if poll is not None:
-            body += _poll_blocks(poll)
+            body += _poll_blocks(poll, lang)
         body.append(
             {
                 "type": "Input.Text",
                 "id": REPLY_INPUT,
-                "placeholder": f"Reply to {group_name}",
+                "placeholder": say(lang, "mail.reply_to", group=group_name),
                 "isMultiline": True,
                 "maxLength": self._max_chars,
             }
@@ -192,7 +203,7 @@ class OutlookCards:
                 "body": json.dumps({"token": token, "answer": answer}),
                 "headers": [{"name": "Content-Type", "value": "application/json"}],
             }
-            for answer in ONE_TAP_ANSWERS
+            for answer in one_tap_answers(lang)
         ]
         if poll is not None:
             # A poll's answers instead of the ready ones; each is one click too.
@@ -209,7 +220,7 @@ class OutlookCards:
             "actions": [
                 {
                     "type": "Action.Http",
-                    "title": "Send reply",
+                    "title": say(lang, "mail.send_reply"),
                     "method": "POST",
                     "url": self._action_url,
                     "body": action_body,
@@ -221,7 +232,8 @@ class OutlookCards:
         if poll is not None:
             # Outlook calls this when the mail is opened: the card then shows today's tally.
             card["autoInvokeAction"] = self._http(
-                "Refresh", {"token": token, "poll": poll.message_id, "refresh": True}
+                say(lang, "mail.refresh"),
+                {"token": token, "poll": poll.message_id, "refresh": True},
             )
         if self._originator:
             card["originator"] = self._originator
@@ -243,33 +255,47 @@ class OutlookCards:
         recent: Sequence[MessageSummary],
         card: Card,
         items: Sequence[MailItem] = (),
+        readers: MailReaders = EVERYONE_IN_ENGLISH,
+        now: datetime | None = None,
     ) -> str:
-        shown = "".join(_item_html(i) for i in items)
+        lang = readers.language
+        shown = "".join(_item_html(i, lang) for i in items)
         rows = "\n".join(
             f'<p style="margin:12px 0"><b>{html.escape(m.sender_name)}</b> '
-            f'<span style="color:#666">{m.sent_at:%d %b %H:%M} UTC</span><br>'
+            f'<span style="color:#666">{html.escape(_when(m, readers, now))}</span><br>'
             f"{html.escape(m.text).replace(chr(10), '<br>')}</p>"
             for m in recent
         )
+        note = ""
+        if readers.mixed:
+            note = f'<p style="color:#666">{html.escape(say(lang, "mail.language"))}</p>'
         return (
             "<html><head>"
             '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
             f'<script type="application/adaptivecard+json">{script_json(card)}</script>'
             "</head><body>"
             f"<h3>{html.escape(group_name)}</h3>\n{rows}\n{shown}"
-            '<p style="color:#666">Reply All to answer the group; your answer reaches it in Teams too.</p>'
-            "</body></html>"
+            f'<p style="color:#666">{html.escape(say(lang, "mail.reply_all_html"))}</p>'
+            f"{note}</body></html>"
         )
 
     def plain(
-        self, group_name: str, recent: Sequence[MessageSummary], items: Sequence[MailItem] = ()
+        self,
+        group_name: str,
+        recent: Sequence[MessageSummary],
+        items: Sequence[MailItem] = (),
+        readers: MailReaders = EVERYONE_IN_ENGLISH,
+        now: datetime | None = None,
     ) -> str:
+        lang = readers.language
         lines = [group_name, ""]
         for m in recent:
-            lines += [f"{m.sender_name} ({m.sent_at:%d %b %H:%M} UTC):", m.text, ""]
+            lines += [f"{m.sender_name} ({_when(m, readers, now)}):", m.text, ""]
         if items:
-            lines += [*(_item_plain(i) for i in items), ""]
-        lines.append("Reply All to answer the group.")
+            lines += [*(_item_plain(i, lang) for i in items), ""]
+        lines.append(say(lang, "mail.reply_all"))
+        if readers.mixed:
+            lines.append(say(lang, "mail.language"))
         return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from bot.core.ports import DirectoryEntry
 from bot.http_answers import is_passing_failure
 from bot.outlook.graph import GraphClient
 
-_FIELDS = "id,displayName,mail,userPrincipalName,proxyAddresses"
+_FIELDS = "id,displayName,mail,userPrincipalName,proxyAddresses,preferredLanguage"
 
 
 class DirectoryUnavailable(Exception):
@@ -83,4 +83,5 @@ def _entry(body: dict[str, Any], asked: str) -> DirectoryEntry:
         str(body.get("displayName") or address),
         str(body.get("id", "")),
         tuple(a for a in others if a != address.lower()),
+        str(body.get("preferredLanguage") or ""),
     )

@@ -191,7 +191,14 @@ class EmlRecorder:
         except UnreadableMedia as error:
             return RecordResult(SendOutcome.RETRY, detail=str(error))
         card = self._cards.card(
-            mail.tenant_id, mail.group_id, mail.group_name, mail.recent, now, mail.poll, mail.media
+            mail.tenant_id,
+            mail.group_id,
+            mail.group_name,
+            mail.recent,
+            now,
+            mail.poll,
+            mail.media,
+            mail.readers,
         )
         email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = f"Send <{self._sender}>"
@@ -205,9 +212,10 @@ class EmlRecorder:
             email["In-Reply-To"] = thread_id
             email["References"] = thread_id
         email["X-Send-Group"] = mail.group_id
-        email.set_content(self._cards.plain(mail.group_name, mail.recent, items))
+        email.set_content(self._cards.plain(mail.group_name, mail.recent, items, mail.readers, now))
         email.add_alternative(
-            self._cards.html(mail.group_name, mail.recent, card, items), subtype="html"
+            self._cards.html(mail.group_name, mail.recent, card, items, mail.readers, now),
+            subtype="html",
         )
         _carry(email, items, contents)
         data = bytes(email)

@@ -269,18 +269,22 @@ class GraphMail:
             carried = _Carried(items, tuple(await read_all(self._media, items)))
         except UnreadableMedia as error:
             return RecordResult(SendOutcome.RETRY, detail=str(error))
+        now = self._clock.now()
         card = self._cards.card(
             mail.tenant_id,
             mail.group_id,
             mail.group_name,
             mail.recent,
-            self._clock.now(),
+            now,
             mail.poll,
             mail.media,
+            mail.readers,
         )
         body = {
             "contentType": "html",
-            "content": self._cards.html(mail.group_name, mail.recent, card, items),
+            "content": self._cards.html(
+                mail.group_name, mail.recent, card, items, mail.readers, now
+            ),
         }
         if mail.thread_id:
             if carried.any:

@@ -44,6 +44,7 @@ from bot.core.model import (
 )
 from bot.core.ports import ConcurrentUpdate
 from bot.core.retry import read_modify_write
+from bot.core.texts import stored_language
 from bot.store.documents import (
     AlreadyExists,
     Before,
@@ -477,6 +478,8 @@ def _person_body(p: Person) -> JsonDict:
         "addresses": list(p.addresses),
         "teamsUnavailable": p.teams_unavailable,
         "teamsRetryAt": _utc(p.teams_retry_at) if p.teams_retry_at else None,
+        "language": p.language.value,
+        "timeZone": p.time_zone,
     }
 
 
@@ -504,6 +507,9 @@ def _person(doc: Doc) -> Person:
         addresses=tuple(str(a) for a in b.get("addresses") or ()),
         teams_unavailable=str(b.get("teamsUnavailable") or ""),
         teams_retry_at=datetime.fromisoformat(b["teamsRetryAt"]) if b.get("teamsRetryAt") else None,
+        # Written before languages and zones were kept: English, zone unknown.
+        language=stored_language(b.get("language")),
+        time_zone=str(b.get("timeZone") or ""),
         version=doc.etag,
     )
 

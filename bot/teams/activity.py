@@ -73,6 +73,10 @@ def activity_problem(activity: Activity) -> str | None:
                 return "an attachment's contentUrl must be a string"
             if item.name is not None and not isinstance(item.name, str):
                 return "an attachment's name must be a string"
+    if activity.type == "message" and not tenant_of(activity):
+        # Teams names the organisation on every message; without it a person would be
+        # registered outside any tenant, where no rule about tenants applies.
+        return "the activity names no tenant (channelData.tenant.id)"
     entities = activity.entities
     if entities is not None:
         if not isinstance(entities, list):
@@ -92,7 +96,11 @@ def tenant_of(activity: Activity) -> str:
     if tenant:
         return str(tenant)
     conversation = activity.conversation
-    return str(getattr(conversation, "tenant_id", "") or "") if conversation else ""
+    if conversation is None:
+        return ""
+    # botbuilder maps "tenantID"; Teams writes "tenantId", which lands in the extras.
+    extra = getattr(conversation, "additional_properties", None) or {}
+    return str(getattr(conversation, "tenant_id", "") or extra.get("tenantId") or "")
 
 
 def is_personal(activity: Activity) -> bool:
@@ -206,10 +214,27 @@ def media_of(activity: Activity) -> tuple[IncomingMedia, ...]:
     return tuple(found)
 
 
+def client_info(activity: Activity) -> tuple[str, str]:
+    """(locale, IANA time zone) of the sender: the `clientInfo` entity Teams sends on every
+    message, else the activity's `locale`; "" for what neither says."""
+    locale = activity.locale if isinstance(activity.locale, str) else ""
+    zone = ""
+    for entity in activity.entities or []:
+        if not isinstance(entity.type, str) or entity.type.lower() != "clientinfo":
+            continue
+        extra = getattr(entity, "additional_properties", None) or {}
+        if isinstance(extra.get("locale"), str) and extra["locale"]:
+            locale = extra["locale"]
+        if isinstance(extra.get("timezone"), str):
+            zone = extra["timezone"]
+    return locale[:35], zone[:64]
+
+
 def read_request(activity: Activity) -> TeamsRequest:
     personal = is_personal(activity)
     account = activity.from_property
     bot_id = activity.recipient.id if activity.recipient else ""
+    locale, zone = client_info(activity)
     sender = TeamsUser(
         tenant_id=tenant_of(activity),
         user_id=account.id,
@@ -218,6 +243,8 @@ def read_request(activity: Activity) -> TeamsRequest:
         bot_id=bot_id,
         aad_object_id=account.aad_object_id or "",
         conversation_id=activity.conversation.id if personal else "",
+        locale=locale,
+        time_zone=zone,
     )
     return TeamsRequest(
         sender=sender,

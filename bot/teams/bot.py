@@ -17,6 +17,7 @@ from bot.core.conversation import Conversation
 from bot.core.groups import Groups
 from bot.core.model import Person
 from bot.core.requests import Answer, DialogStep
+from bot.core.texts import Language
 from bot.teams.activity import read_request, reply_text
 from bot.teams.cards import CARD_CONTENT_TYPE, answered_card, group_picker_card
 from bot.teams.connector import ConnectorError
@@ -103,7 +104,11 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
                 log.warning("answered card not updated", extra={"status": error.status})
         if answer.choices:
             card = group_picker_card(
-                answer.choices, answer.pending_text, answer.pending_media, answer.pending_seal
+                answer.choices,
+                answer.pending_text,
+                answer.pending_media,
+                answer.pending_seal,
+                answer.person.language if answer.person is not None else Language.EN,
             )
             await turn_context.send_activity(
                 Activity(

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.answers import ONE_TAP_ANSWERS
+from bot.core.answers import one_tap_answers
 from bot.core.model import MediaKind
 from bot.core.ports import RelayedMessage, SharedMedia
 from bot.core.requests import GroupChoice, IncomingMedia
+from bot.core.texts import Language, say
 from bot.media.rules import size_text
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -44,20 +45,24 @@ def _header(message: RelayedMessage) -> Card:
         "type": "RichTextBlock",
         "inlines": [
             {"type": "TextRun", "text": message.sender_name, "weight": "Bolder"},
-            {"type": "TextRun", "text": f"  in {message.group_name}", "isSubtle": True},
+            {
+                "type": "TextRun",
+                "text": say(message.language, "card.in_group", group=message.group_name),
+                "isSubtle": True,
+            },
         ],
     }
 
 
 def _content(message: RelayedMessage) -> list[Card]:
     """The message itself: its pictures, its files, then its text (a caption may be empty)."""
-    body = [_shared(item) for item in message.media]
+    body = [_shared(item, message.language) for item in message.media]
     if message.text or not message.media:
         body.append(_plain(message.text))
     return body
 
 
-def _shared(shared: SharedMedia) -> Card:
+def _shared(shared: SharedMedia, language: Language) -> Card:
     item = shared.item
     if item.kind is MediaKind.PHOTO:
         # Teams fetches the picture from our signed link; a tap opens it full size.
@@ -81,14 +86,22 @@ def _shared(shared: SharedMedia) -> Card:
             },
             {
                 "type": "ActionSet",
-                "actions": [{"type": "Action.OpenUrl", "title": "Download", "url": shared.link}],
+                "actions": [
+                    {
+                        "type": "Action.OpenUrl",
+                        "title": say(language, "card.download"),
+                        "url": shared.link,
+                    }
+                ],
             },
         ],
     }
 
 
 def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
-    """A message as members get it: a row of one-tap answers, and a typed reply."""
+    """A message as members get it: a row of one-tap answers, and a typed reply, in the
+    reader's language (the answers are relayed as shown)."""
+    lang = message.language
     data = {"groupId": message.group_id, "messageId": message.message_id}
     answers = {
         "type": "ActionSet",
@@ -98,7 +111,7 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
                 "title": answer,
                 "data": {"sendAction": ANSWER_ACTION, "answer": answer, **data},
             }
-            for answer in ONE_TAP_ANSWERS
+            for answer in one_tap_answers(lang)
         ],
     }
     return _card(
@@ -109,14 +122,14 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
             {
                 "type": "Input.Text",
                 "id": REPLY_INPUT,
-                "placeholder": f"Reply to {message.group_name}",
+                "placeholder": say(lang, "card.reply_to", group=message.group_name),
                 "maxLength": max_chars,
             },
         ],
         [
             {
                 "type": "Action.Submit",
-                "title": "Reply",
+                "title": say(lang, "card.reply"),
                 "data": {"sendAction": REPLY_ACTION, **data},
             }
         ],
@@ -140,8 +153,9 @@ def poll_card(message: RelayedMessage) -> Card:
                 ],
             }
         )
-    waiting = ", ".join(message.poll.waiting) or "nobody"
-    body.append(_plain(f"Not answered yet: {waiting}", isSubtle=True))
+    lang = message.language
+    waiting = ", ".join(message.poll.waiting) or say(lang, "nobody")
+    body.append(_plain(say(lang, "poll.waiting", names=waiting), isSubtle=True))
     actions = [
         {"type": "Action.Submit", "title": choice.text, "data": {**data, "option": i}}
         for i, choice in enumerate(message.poll.choices)
@@ -160,7 +174,12 @@ def answered_card(message: RelayedMessage, reply: str) -> Card:
                 "type": "RichTextBlock",
                 "separator": True,
                 "inlines": [
-                    {"type": "TextRun", "text": "You: ", "weight": "Bolder", "isSubtle": True},
+                    {
+                        "type": "TextRun",
+                        "text": say(message.language, "card.you"),
+                        "weight": "Bolder",
+                        "isSubtle": True,
+                    },
                     {"type": "TextRun", "text": reply, "isSubtle": True},
                 ],
             },
@@ -173,6 +192,7 @@ def group_picker_card(
     pending_text: str,
     media: Sequence[IncomingMedia] = (),
     seal: str = "",
+    language: Language = Language.EN,
 ) -> Card:
     """The held message, and one button per group. The buttons carry what is held, the
     photos and files with the core's seal over them (see bot/core/media.py)."""
@@ -180,12 +200,15 @@ def group_picker_card(
     if media:
         held["seal"] = seal
     data: Card = {**held, "media": [held_media(m) for m in media]} if media else held
-    shown = [("[photo]" if _is_picture(m) else f"[{m.name or 'file'}]") for m in media]
+    file = say(language, "card.file")
+    shown = [
+        (say(language, "card.photo") if _is_picture(m) else f"[{m.name or file}]") for m in media
+    ]
     return _card(
         [
             {
                 "type": "TextBlock",
-                "text": "Which group is this for?",
+                "text": say(language, "card.which_group"),
                 "weight": "Bolder",
                 "wrap": True,
             },

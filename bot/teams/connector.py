@@ -71,7 +71,7 @@ class TeamsConnector:
         self._session = session
         self._tokens = tokens
         self._max_chars = max_chars
-        self._cards: dict[str, str] = {}
+        self._cards: dict[tuple[str, str], str] = {}
 
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
         return await self._post_activity(person, self._relayed_json(message))
@@ -111,10 +111,12 @@ class TeamsConnector:
         if message.poll is not None or message.media:
             # A poll changes, and media links are signed per reader: neither is cached.
             return json.dumps(self._activity(message), ensure_ascii=False)
-        cached = self._cards.get(message.message_id)
+        # One per message and language: the card's own words are the reader's.
+        key = (message.message_id, message.language.value)
+        cached = self._cards.get(key)
         if cached is None:
             activity = self._activity(message)
-            cached = self._cards[message.message_id] = json.dumps(activity, ensure_ascii=False)
+            cached = self._cards[key] = json.dumps(activity, ensure_ascii=False)
             while len(self._cards) > 256:
                 self._cards.pop(next(iter(self._cards)))
         return cached

@@ -25,6 +25,7 @@ from bot.core.model import (
     TeamsReach,
 )
 from bot.core.ports import ConcurrentUpdate
+from bot.core.texts import Language
 from bot.store.documents import Documents, safe_id
 from bot.store.repository import DocumentStore, _person_body
 
@@ -51,6 +52,23 @@ async def test_person_round_trip_and_teams_alias(store: DocumentStore) -> None:
     assert await store.person_for_teams_user("t1", "29:ann") == saved
     assert await store.person_for_teams_user("t2", "29:ann") is None
     assert await store.get_person("t2", "ann@contoso.com") is None
+
+
+async def test_a_person_keeps_their_language_and_time_zone(
+    store: DocumentStore, documents: Documents
+) -> None:
+    ann = replace(person("ann"), language=Language.FR, time_zone="Europe/Paris")
+    saved = await store.save_person(ann)
+    for finder in (store, DocumentStore(documents)):
+        got = await finder.get_person("t1", ann.person_id)
+        assert got is not None and (got.language, got.time_zone) == (Language.FR, "Europe/Paris")
+    # Stored before languages were kept: English, time zone unknown.
+    body = _person_body(person("bob", teams=False))
+    del body["language"], body["timeZone"]
+    await documents.create("directory", "t1", safe_id("bob@contoso.com"), body)
+    old = await store.get_person("t1", "bob@contoso.com")
+    assert old is not None and (old.language, old.time_zone) == (Language.EN, "")
+    assert saved.language is Language.FR
 
 
 async def test_person_updates_are_conditional(store: DocumentStore) -> None:

@@ -1,0 +1,288 @@
+"""English: every text Send shows, by key (see `bot.core.texts`)."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, str | tuple[str, str]] = {
+    # words and plurals
+    "list.and": "{first} and {last}",
+    "n.member": ("{count} member", "{count} members"),
+    "n.person": ("{count} person", "{count} people"),
+    "n.message": ("{count} message", "{count} messages"),
+    "n.time": ("{count} time", "{count} times"),
+    "a_former_member": "a former member",
+    "nobody": "nobody",
+    "nobody_yet": "nobody yet",
+    "unknown": "unknown",
+    # dates: "Tue 1 Dec 10:00"
+    "date.day": "{weekday} {day} {month} {time}",
+    "date.year": "{weekday} {day} {month} {year} {time}",
+    "date.utc": "{time} UTC",
+    "day.0": "Mon",
+    "day.1": "Tue",
+    "day.2": "Wed",
+    "day.3": "Thu",
+    "day.4": "Fri",
+    "day.5": "Sat",
+    "day.6": "Sun",
+    "month.1": "Jan",
+    "month.2": "Feb",
+    "month.3": "Mar",
+    "month.4": "Apr",
+    "month.5": "May",
+    "month.6": "Jun",
+    "month.7": "Jul",
+    "month.8": "Aug",
+    "month.9": "Sep",
+    "month.10": "Oct",
+    "month.11": "Nov",
+    "month.12": "Dec",
+    # the chat
+    "tenant.not_allowed": "Send is not enabled for your organisation.",
+    "tenant.personal": (
+        "Send is for work and school accounts; personal Microsoft accounts cannot use it."
+    ),
+    "welcome": (
+        "Hi, I am Send. Make a group with new <name>: <colleagues' e-mail addresses>, "
+        "then type: every member gets your message in Teams and Outlook. "
+        "Type help for all commands."
+    ),
+    "group_chat_help": (
+        "In a group chat I only make groups: @mention me with new <name> to make a Send group "
+        "of this chat's members. Everything else happens in your 1:1 chat with me."
+    ),
+    "cancelled": "Cancelled; no group was created.",
+    "sent_now_active": "Sent to {group}, now your active group.",
+    "no_media_here": "Send cannot take photos or files here. Nothing was sent.",
+    "type_something": "Type a message, or help for the list of commands.",
+    "no_groups_not_sent": (
+        "You have no groups yet, so this was not sent. "
+        "Create one with new <name>: <members>, or type help."
+    ),
+    "which_group_pick": "Which group is this for? Pick one; nothing was sent yet.",
+    "write_it_as": "Write it as {usage}.",
+    "type_help": "Type help for the list of commands.",
+    # help
+    "help.intro": "Send relays your messages to a group of colleagues in Teams and Outlook.",
+    "help.line": "- {usage} — {help}",
+    "usage.new": "new <name>: <members>",
+    "help.new": (
+        'create a group (addresses or @mentions; up to 20 people). Just "new" asks step by step'
+    ),
+    "usage.groups": "groups",
+    "help.groups": "your groups, and which one is active",
+    "usage.use": "use <group>",
+    "help.use": "make a group active; anything else you type goes to it",
+    "usage.to": "to <group>: <text>",
+    "help.to": "send to a group without changing the active one",
+    "usage.members": "members [<group>]",
+    "help.members": "who is in a group and how they get messages",
+    "usage.add": "add <group>: <members>",
+    "help.add": "add people (owner only)",
+    "usage.remove": "remove <group>: <member>",
+    "help.remove": "remove someone (owner only)",
+    "usage.rename": "rename <group>: <new name>",
+    "help.rename": "rename (owner only)",
+    "usage.leave": "leave <group>",
+    "help.leave": "leave a group",
+    "usage.delete": "delete <group>",
+    "help.delete": "delete a group (owner only)",
+    "usage.history": "history [<group>]",
+    "help.history": "the last 10 messages",
+    "usage.poll": "poll <group>: <question> | <option> | <option> …",
+    "help.poll": "ask with 2 to 6 answers; everyone answers with one tap and sees the tally",
+    "usage.status": "status [<group>]",
+    "help.status": "what became of your last message: who has it, what is pending or failed",
+    "usage.mute": "mute <group>",
+    "help.mute": "stop Teams copies of a group",
+    "usage.unmute": "unmute <group>",
+    "help.unmute": "resume Teams copies of a group",
+    "usage.outlook": "outlook off / outlook on",
+    "help.outlook": "stop or resume your Outlook copies",
+    "usage.help": "help",
+    "help.help": "this list",
+    "owner.add": "add members to",
+    "owner.remove": "remove members from",
+    "owner.rename": "rename",
+    "owner.delete": "delete",
+    # names and member lists
+    "name.invisible": "Group names cannot contain invisible or control characters.",
+    "name.empty": "A group needs a name of 1 to 60 characters.",
+    "name.too_long": "Group names have at most {most} characters; that one has {length}.",
+    "name.colon": "Group names cannot contain ':' (it separates the name from the rest).",
+    "members.none_named": "Name the members: e-mail addresses or @mentions, separated by commas.",
+    "members.not_address": "{token} is not an e-mail address",
+    "members.not_in_org": "{address} is not a person in your organisation",
+    "members.other_org": (
+        "{address} cannot be added by address: Send mails only people of its own "
+        "organisation; @mention them instead"
+    ),
+    "nothing_changed": "{problems}. Nothing was changed.",
+    "too_many_new": (
+        "A group has at most {most} members including you; that would be {count}. "
+        "Nothing was created."
+    ),
+    "chat_too_big": (
+        "This chat has more than {most} people; a Send group has at most {most}. "
+        "Nothing was created."
+    ),
+    # groups
+    "group.gone_or_left": "That group no longer exists, or you are no longer a member of it.",
+    "group.which_name": "Which group? Add its name (type groups to see yours).",
+    "group.none_named": "You have no group named {name}. Type groups to see yours.",
+    "group.none_yet": "You have no groups yet. Create one with new <name>: <members>.",
+    "group.which_or_use": "Which group? Add its name, or pick one with use <group>.",
+    "group.name_taken_you": "You already have a group named {group}; choose another name.",
+    "group.name_taken_other": "{person} is already in a group of that name; choose another name.",
+    "group.created": "Created {group} with {who}. Anything you type now goes to {group}.",
+    "group.only_you": "only you so far",
+    "group.made_from_chat": (
+        "Made the Send group {group} with the {count} people of this chat. "
+        "Each of you gets its messages in a 1:1 chat with me and in Outlook. "
+        "To write to it there: use {group}, or to {group}: <text>."
+    ),
+    "group.already_members": "They are already members of {group}.",
+    "group.add_over_limit": (
+        "{group} has {count} members; adding {adding} would pass the limit of {most}. "
+        "Nothing was changed."
+    ),
+    "group.would_pass_limit": "{group} would pass the limit of {most}. Nothing was changed.",
+    "group.added": "Added {names} to {group}.",
+    "group.not_member_named": "{who} is not a member of {group}.",
+    "group.that_person": "That person",
+    "group.remove_yourself": "To take yourself out, use leave {group}.",
+    "group.removed": "Removed {person} from {group}.",
+    "group.renamed": "Renamed {group} to {new_name}.",
+    "group.left_deleted": "You left {group}; you were its last member, so it is deleted.",
+    "group.left_heir": "You left {group}; {heir} owns it now.",
+    "group.the_oldest_member": "the oldest member",
+    "group.left": "You left {group}.",
+    "group.deleted": "Deleted {group}.",
+    "group.now_active": "{group} is now your active group: anything you type goes to it.",
+    "group.muted": "Muted {group} in Teams; its Outlook thread continues.",
+    "group.unmuted": "Unmuted {group}: you get its messages in Teams again.",
+    "outlook.no_address": (
+        "I do not know your e-mail address, so there is no Outlook copy to turn on."
+    ),
+    "outlook.other_org": (
+        "Send mails only people of its own organisation, so there is no Outlook copy to turn on."
+    ),
+    "outlook.on": "Outlook copies are on: your groups' threads continue in Outlook.",
+    "outlook.off": "Outlook copies are off for all your groups. Type outlook on to resume.",
+    "groups.heading": "Your groups:",
+    "groups.line": "- {group}: {members}{marks}",
+    "groups.marks": " ({marks})",
+    "mark.active": "active",
+    "mark.owner": "owner",
+    "mark.muted": "muted",
+    "members.heading": "{group} has {members}:",
+    "members.line": "- {label}{address}: {how}",
+    "members.owner": "{name} (owner)",
+    "way.teams": "Teams",
+    "way.outlook": "Outlook",
+    "way.none": "no copies",
+    "way.outlook_only": "Outlook only ({why})",
+    "history.empty": "No messages in {group} yet.",
+    "history.heading": ("The last message in {group}:", "The last {count} messages in {group}:"),
+    "history.line": "- {when} {sender}: {text}",
+    "owner.only": "Only the owner of {group} ({owner}) can {action} it.",
+    "owner.only_do": "Only the owner of {group} can do that.",
+    "group.no_longer": "{group} no longer exists.",
+    "group.gone": "That group no longer exists.",
+    # notices to other people
+    "notice.removed": "{actor} removed you from {group}.",
+    "notice.renamed": "{actor} renamed {group} to {new_name}.",
+    "notice.deleted": "{actor} deleted {group}; its messages are gone.",
+    "notice.welcome": (
+        "{actor} added you to {group} ({count} people). Its messages reach you here and in "
+        "Outlook; answer on a message's card, or type to {group}: <text>. mute {group} stops "
+        "them here, leave {group} takes you out."
+    ),
+    "notice.outlook_only": (
+        "{person} gets {group} by Outlook only: Send cannot reach them in Teams ({why}); "
+        "it tries again tomorrow."
+    ),
+    "notice.gone_mailed": (
+        "{names} could not be reached in Teams; they still get the Outlook copy."
+    ),
+    "notice.gone": "{names} could not be reached in Teams.",
+    "notice.not_in_thread": (
+        "Your message to {group} was not added to its Outlook thread ({why})."
+    ),
+    "notice.not_in_teams": "{person} did not get your message to {group} in Teams ({why}).",
+    # status
+    "status.none": (
+        "You have not written to {group} lately (status looks at its last 10 messages)."
+    ),
+    "status.heading": 'Your last message to {group} ({when}): "{text}"',
+    "status.in_teams": "- In Teams: {names}",
+    "status.outlook_only": "- By Outlook only: {names}",
+    "status.pending": "- Still pending in Teams: {person}{why}",
+    "status.tried": " (tried {times}: {error})",
+    "status.failed": "- Not delivered in Teams: {person} ({why})",
+    "status.thread": "- Outlook thread: {state}",
+    "status.gone": "they removed or blocked Send, or left Teams",
+    "status.mail_sent": "added, for {people}",
+    "status.mail_pending": "being added, for {people}",
+    "status.mail_failed": "not added ({error})",
+    # relaying
+    "relay.nothing": "There is nothing to send: type a message after the group name.",
+    "relay.too_long": (
+        "Your message has {length} characters; the limit is {most}. Nothing was sent."
+    ),
+    "relay.not_member": "You are not a member of {group}.",
+    "relay.slow_down": (
+        "You have sent {count} messages in the last minute; wait a moment, then send again. "
+        "This one was not sent."
+    ),
+    # one-tap answers
+    "answer.yes": "Yes",
+    "answer.no": "No",
+    "answer.on_my_way": "On my way",
+    "answer.got_it": "Got it",
+    "answer.not_offered": "That answer is not one Send offers; type your reply instead.",
+    # polls
+    "poll.usage_hint": "Write it as poll <group>: <question> | <option> | <option> …",
+    "poll.no_question": "A poll needs a question. {usage}",
+    "poll.answer_count": "A poll has {fewest} to {most} answers; that one has {count}. {usage}",
+    "poll.answer_too_long": 'Each answer has at most {most} characters; "{start}…" has {length}.',
+    "poll.same_answers": "Two answers of the poll are the same.",
+    "poll.not_a_poll": "That message is not a poll.",
+    "poll.gone": "That poll is no longer there.",
+    "poll.not_an_answer": "That is not one of the poll's answers.",
+    "poll.answered": "{answer} (poll: {question})",
+    "poll.changed": "{answer}, instead of {before} (poll: {question})",
+    "poll.waiting": "Not answered yet: {names}",
+    # Teams cards
+    "card.in_group": "  in {group}",
+    "card.reply": "Reply",
+    "card.reply_to": "Reply to {group}",
+    "card.you": "You: ",
+    "card.which_group": "Which group is this for?",
+    "card.download": "Download",
+    "card.photo": "[photo]",
+    "card.file": "file",
+    # the `new` dialog
+    "dialog.ask_name": "What should the new group be called?",
+    "dialog.name_again": "{reason} What should it be called?",
+    "dialog.ask_members": (
+        "Who should be in {group}? E-mail addresses or @mentions, separated by commas."
+    ),
+    "dialog.members_again": (
+        "{reason} Who should be in it? Addresses or @mentions, separated by commas."
+    ),
+    "dialog.confirm": "Create {group} with {who}?",
+    "dialog.not_created": "OK, no group was created.",
+    # the Outlook mail
+    "mail.poll": "Poll: {question}",
+    "mail.reply_to": "Reply to {group}",
+    "mail.send_reply": "Send reply",
+    "mail.refresh": "Refresh",
+    "mail.reply_all_html": "Reply All to answer the group; your answer reaches it in Teams too.",
+    "mail.reply_all": "Reply All to answer the group.",
+    "mail.language": ("Send writes this thread in English, the language of most of its members."),
+    "mail.attached": "attached",
+    "mail.too_large": "too large to attach",
+    "mail.photo": "photo",
+    "mail.file": "file",
+    "mail.shown_here": "shown in this mail",
+}
