@@ -162,7 +162,6 @@ async def build_services(
     people = People(store, directory, teams)
     # With Graph, the service mailbox writes only to people of its own organisation.
     mail = MailPolicy(settings.graph_tenant_id if settings.uses_graph else None)
-    groups = Groups(store, people, clock, mail, chats.access, newcomers=chats, media=media)
     relay = Relay(
         store,
         clock,
@@ -171,6 +170,17 @@ async def build_services(
         mail,
         SenderAllowance(settings.messages_per_minute_per_sender),
         chats.access,
+    )
+    groups = Groups(
+        store,
+        people,
+        clock,
+        mail,
+        chats.access,
+        newcomers=chats,
+        media=media,
+        relay=relay,
+        thread=worker.thread,
     )
     poll_cards = PollCards(store, teams, limiter, clock)
     polls = Polls(store, relay, poll_cards)

@@ -96,8 +96,12 @@ async def store(documents: Documents) -> DocumentStore:
 
 
 @asynccontextmanager
-async def serve(app: web.Application, port: int | None = None) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
+async def serve(
+    app: web.Application, port: int | None = None, lingering_time: float = 10.0
+) -> AsyncIterator[str]:
+    """`lingering_time`: how long aiohttp goes on reading a body it will not use after
+    answering (its default, 10 s; tests of refused bodies shorten it)."""
+    runner = web.AppRunner(app, lingering_time=lingering_time)
     await runner.setup()
     port = port or free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)

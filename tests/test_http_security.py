@@ -451,7 +451,7 @@ async def test_a_body_that_never_arrives_in_full_is_a_408(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, path: str
 ) -> None:
     app = create_app(Settings(data_dir=tmp_path), body_timeout=0.3)
-    async with serve(app) as url:
+    async with serve(app, lingering_time=0.3) as url:
         answer = await raw_exchange(
             url,
             f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

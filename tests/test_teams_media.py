@@ -278,3 +278,25 @@ async def test_a_token_goes_only_to_the_connector_the_activity_came_from(
     assert await world.post(activity) == 200
     assert "not on Teams' own servers" in world.last_reply(ann)
     assert world.relayed(bob) == []
+
+
+async def test_refusals_and_sizes_are_in_the_readers_language(world: TeamsWorld) -> None:
+    """A French-speaking member reads the refusal, the size and the button in French; the
+    same file reaches an English member's card in English."""
+    ann, bob = world.person("Ann"), world.person("Bob")
+    world.client(ann, "fr-FR", "Europe/Paris")
+    await lunch(world)
+    await world.send_file(ann, "chat.png", windows_program())
+    assert world.last_reply(ann) == (
+        "chat.png n'est ni une image ni un document que Send accepte "
+        "(c'est un programme Windows). Rien n'a été envoyé."
+    )
+    world.client(bob, "fr-CA")
+    await world.say(bob, "aide")  # Send learns his language from what Teams sends
+    await world.send_file(ann, "Menu.pdf", PDF)
+    card = await copy(world, bob, 1)
+    assert "17,6 Ko" in card_text(card)
+    assert downloads(card)[0][0] == "Télécharger"
+    cy = world.person("Cy")
+    english = await copy(world, cy, 1)
+    assert "17.6 KB" in card_text(english) and downloads(english)[0][0] == "Download"

@@ -22,6 +22,8 @@ class Mention:
     # Where the mention was made: enough to open a 1:1 chat with the person later.
     service_url: str = ""
     bot_id: str = ""
+    # The person Send knows them as, once registered.
+    person_id: str = ""
 
 
 @dataclass(frozen=True)

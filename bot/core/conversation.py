@@ -25,10 +25,10 @@ from bot.core.commands import (
     parse,
     switched_on,
 )
-from bot.core.errors import Refused
-from bot.core.groups import Groups, check_chat_size, check_name
+from bot.core.errors import NotACommand, Refused
+from bot.core.groups import Groups, check_chat_size, check_name, name_key
 from bot.core.media import Media
-from bot.core.model import MAX_MEMBERS, Group, Person, Source, StoredMedia
+from bot.core.model import MAX_MEMBERS, Group, Mentioned, Person, Source, StoredMedia
 from bot.core.people import ActiveGroup, People, update_person
 from bot.core.policy import NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
 from bot.core.polls import Polls
@@ -52,6 +52,8 @@ CANCELLED = say(Language.EN, "cancelled")
 _TENANT_REFUSALS = {NOT_ALLOWED: "tenant.not_allowed", PERSONAL_ACCOUNT: "tenant.personal"}
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
+# Words that were no command are quoted in the answer up to this many characters.
+_SHOWN_CHARS = 80
 
 
 class Conversation:
@@ -225,14 +227,29 @@ class Conversation:
         No echo: the sender already sees what they typed."""
         media = held.media
         if not media:
-            await self._relay.post(person, group, held.text, Source.TEAMS, message_id, known=known)
+            await self._relay.post(
+                person,
+                group,
+                held.text,
+                Source.TEAMS,
+                message_id,
+                known=known,
+                mentions=held.mentions,
+            )
             return
         self._relay.check_text(held.text, with_media=True)
         stored = await self._media_service().fetch(group, media, held.service_url)
         kept: tuple[StoredMedia, ...] = ()
         try:
             message = await self._relay.post(
-                person, group, held.text, Source.TEAMS, message_id, known=known, media=stored
+                person,
+                group,
+                held.text,
+                Source.TEAMS,
+                message_id,
+                known=known,
+                media=stored,
+                mentions=held.mentions,
             )
             kept = message.media if message is not None else ()
         finally:
@@ -279,9 +296,16 @@ class Conversation:
         message_id = request.activity_key
         try:
             if isinstance(parsed, Chat):
-                held = Held(parsed.text, request.media, service_url=request.sender.service_url)
+                held = Held(
+                    parsed.text,
+                    request.media,
+                    request.sender.service_url,
+                    named(mentions, parsed.text),
+                )
                 return await self._message(person, held, message_id, active)
             return await self._command(person, parsed, mentions, request)
+        except NotACommand as refusal:
+            return await self._offer(person, refusal, request, active)
         except Refused as refusal:
             return Answer(refusal.say(person.language))
 
@@ -320,14 +344,70 @@ class Conversation:
             else "",
         )
 
+    async def _offer(
+        self,
+        person: Person,
+        refusal: NotACommand,
+        request: TeamsRequest,
+        active: ActiveGroup | None,
+    ) -> Answer:
+        """Words that start with a command word but are no command this person can use are
+        most likely a sentence ("leave at 5?"). Nothing is sent: one line says why it is no
+        command, and one button offers to send the words, as typed, where a message would
+        go (the picker when that is not one group; nothing to offer without groups). The
+        button is a pick (`_card_action`): sent once however often it is pressed."""
+        lang = person.language
+        typed = (request.spoken or request.text).strip()
+        try:
+            self._relay.check_text(typed)
+        except Refused:
+            return Answer(refusal.say(lang))
+        if request.media:  # only `to` reads words with a photo: its own refusal
+            return Answer(refusal.say(lang))
+        groups = [active.group] if active is not None else []
+        if not groups and person.active_group_id:
+            found = await self._groups.active(person)
+            groups = [found] if found is not None else []
+        if not groups:
+            groups = await self._groups.of(person)
+        if not groups:
+            return Answer(refusal.say(lang))
+        shown = " ".join(typed.split())  # one line, however it was typed
+        if len(shown) > _SHOWN_CHARS:
+            shown = shown[: _SHOWN_CHARS - 1] + "…"
+        if len(groups) == 1:
+            group = groups[0]
+            line = say(lang, "sentence.offer", typed=shown, why=refusal.why, group=group.name)
+            offered = GroupChoice(group.group_id, group.name)
+            return Answer(line, offered=offered, pending_text=typed)
+        return Answer(
+            say(lang, "sentence.pick", typed=shown, why=refusal.why),
+            choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
+            pending_text=typed,
+        )
+
+    async def _names_a_group(self, person: Person, words: str) -> bool:
+        """Whether `words` start with the name of one of the person's groups."""
+        key = name_key(words)
+        names = [name_key(g.name) for g in await self._groups.of(person)]
+        return any(key == name or key.startswith(name + " ") for name in names)
+
     async def _command(
         self, person: Person, c: Command, mentions: tuple[Mention, ...], request: TeamsRequest
     ) -> Answer:
         message_id = request.activity_key
         spec = c.spec
         lang = person.language
+        if spec.shape is Shape.NOTHING and (c.target or c.rest):
+            # "help me carry the boxes": help takes nothing, so these words are a sentence.
+            why = text("sentence.takes_nothing", word=c.word)
+            raise NotACommand(text("sentence.type_alone", word=c.word), why)
         if spec.shape is Shape.GROUP_AND_REST and not c.has_colon:
-            raise Refused(text("write_it_as", usage=spec.usage_in(lang)))
+            refusal = text("write_it_as", usage=spec.usage_in(lang))
+            if not c.target or await self._names_a_group(person, c.target):
+                raise Refused(refusal)  # "add lunch bob@x.com": the command, colon forgotten
+            # "add more chairs to the room": no group of theirs, no colon: a sentence.
+            raise NotACommand(refusal, text("sentence.write_it_as", usage=spec.usage_in(lang)))
         g = self._groups
         if spec.owner_only:
             group = await g.owned(person, c.target, spec.owner_action_in(lang))
@@ -348,12 +428,16 @@ class Conversation:
                 await self._polls.ask(person, await g.find(person, c.target), c.rest, message_id)
                 return Answer()
             case Verb.TO:
-                held = Held(c.rest, request.media, service_url=request.sender.service_url)
+                held = Held(
+                    c.rest, request.media, request.sender.service_url, named(mentions, c.rest)
+                )
                 try:
                     group = await g.find(person, c.target)
-                except Refused:
+                except Refused as refusal:
                     if c.word not in spec.colon_only:
-                        raise
+                        # "to <group>: <text>" names where its text goes: a wrong name is
+                        # that command's mistake, not a sentence to send elsewhere.
+                        raise Refused(refusal.reason) from None
                     # "pour info : ..." is a French sentence, not a group: a message.
                     whole = Held((request.spoken or request.text).strip(), request.media)
                     return await self._message(person, whole, message_id, None)
@@ -404,12 +488,23 @@ class Held:
     text: str
     media: tuple[IncomingMedia, ...] = ()
     service_url: str = ""
+    # The people @mentioned in `text`, which names them.
+    mentions: tuple[Mentioned, ...] = ()
+
+
+def named(mentions: tuple[Mention, ...], text: str) -> tuple[Mentioned, ...]:
+    """The registered people @mentioned whose name the relayed text shows."""
+    return tuple(
+        Mentioned(m.person_id, m.display_name)
+        for m in mentions
+        if m.person_id and m.display_name and m.display_name in text
+    )
 
 
 def _with_names(parsed: Command | Chat, request: TeamsRequest) -> Command | Chat:
     """What is relayed keeps each @mention as the name people saw ("thanks Megan for the
     slides"); commands read their members from the mentions themselves."""
-    if not request.spoken or not request.mentions:
+    if not request.spoken:
         return parsed
     if isinstance(parsed, Chat):
         return Chat(request.spoken.strip())

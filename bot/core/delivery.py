@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ from bot.core.ports import (
     SendOutcome,
     Store,
     StoreError,
+    TeamsMention,
     TeamsSender,
 )
 from bot.core.ratelimit import RateLimiter
@@ -93,6 +94,11 @@ class DeliveryWorker:
     @property
     def chats(self) -> TeamsChats:
         return self._chats
+
+    @property
+    def thread(self) -> OutlookThread:
+        """The groups' Outlook threads (a deleted group's last mail is written through it)."""
+        return self._thread
 
     def claim(self, now: datetime) -> tuple[str, datetime]:
         return self.instance_id, now + self._lease
@@ -213,6 +219,8 @@ class DeliveryWorker:
         """One attempt at every due delivery; the states saved; seconds to the next round
         (None when nothing is pending any more)."""
         relayed = relayed_copy(message, group)
+        if message.mentions:
+            relayed = replace(relayed, mentions=teams_mentions(message, group, people))
         now = self._clock.now()
         done = await asyncio.gather(
             *(
@@ -416,3 +424,19 @@ class DeliveryWorker:
             return
         text = failure_notice(message, group, failures, people, sender.language)
         await self._teams.send_notice(sender, text)
+
+
+def teams_mentions(
+    message: Message, group: Group, people: Mapping[str, Person]
+) -> tuple[TeamsMention, ...]:
+    """The message's @mentions that Teams can show as mentions: members of the group now,
+    whom Teams knows (by user id, else Entra object id). Anyone else stays a plain name."""
+    found = []
+    for mentioned in message.mentions:
+        person = people.get(mentioned.person_id)
+        if person is None or not group.has_member(person.person_id):
+            continue
+        teams_id = (person.teams.user_id if person.teams else "") or person.aad_object_id
+        if teams_id:
+            found.append(TeamsMention(mentioned.name, teams_id))
+    return tuple(found)

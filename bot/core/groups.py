@@ -9,17 +9,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList
-from bot.core.errors import Refused
+from bot.core.errors import NoSuchGroup, Refused
 from bot.core.media import Media
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
 from bot.core.policy import MailPolicy
-from bot.core.ports import Clock, Store, StoreError
+from bot.core.ports import Clock, SendOutcome, Store, StoreError
 from bot.core.reach import NewMembers, TeamsAccess
-from bot.core.relay import wants_teams_copy
+from bot.core.relay import Relay, wants_teams_copy
 from bot.core.retry import read_modify_write
 from bot.core.status import status_text
 from bot.core.texts import Language, Listed, Text, joined, say, text, when
+from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.groups")
 
@@ -94,9 +95,14 @@ class Groups:
         access: TeamsAccess | None = None,
         newcomers: NewMembers | None = None,
         media: Media | None = None,
+        relay: Relay | None = None,
+        thread: OutlookThread | None = None,
     ) -> None:
         self._store = store
         self._media = media
+        # Renames and deletes are told in the Outlook thread too (see `_tell_thread`).
+        self._relay = relay
+        self._thread = thread
         self._mail = mail or MailPolicy()
         self._people = people
         self._clock = clock
@@ -132,7 +138,7 @@ class Groups:
         for group in await self.of(person):
             if name_key(group.name) == key:
                 return group
-        raise Refused(text("group.none_named", name=name.strip()))
+        raise NoSuchGroup(name.strip())
 
     async def active_or_named(self, person: Person, name: str) -> Group:
         if name.strip():
@@ -280,13 +286,14 @@ class Groups:
         new_name = check_name(new_name)
         people = await self._store.get_people(group.tenant_id, group.member_ids)
         await self.check_unique(sender, people, new_name, except_id=group.group_id)
-        await self._update(group, lambda g: replace(g, name=new_name), owner=sender.person_id)
-        await self._announce(
-            group,
-            text("notice.renamed", actor=sender.display_name, group=group.name, new_name=new_name),
-            but=sender.person_id,
-            people=people,
+        updated = await self._update(
+            group, lambda g: replace(g, name=new_name), owner=sender.person_id
         )
+        notice = text(
+            "notice.renamed", actor=sender.display_name, group=group.name, new_name=new_name
+        )
+        await self._announce(group, notice, but=sender.person_id, people=people)
+        await self._tell_thread(updated, notice, people)
         return say(sender.language, "group.renamed", group=group.name, new_name=new_name)
 
     async def leave(self, sender: Person, name: str) -> str:
@@ -296,6 +303,7 @@ class Groups:
         )
         lang = sender.language
         if not rest:
+            # No last mail in the Outlook thread: nobody is left to read it.
             await self._delete_group(group)
             await self._clear_active(sender, group.group_id)
             return say(lang, "group.left_deleted", group=group.name)
@@ -321,6 +329,9 @@ class Groups:
             text("notice.deleted", actor=sender.display_name, group=group.name),
             but=sender.person_id,
             people=people,
+        )
+        await self._close_thread(
+            group, text("thread.deleted", actor=sender.display_name, group=group.name), people
         )
         return say(sender.language, "group.deleted", group=group.name)
 
@@ -359,6 +370,38 @@ class Groups:
             people = await self._store.get_people(group.tenant_id, ids)
         told = [p for p in people if p.person_id != but and (not only or p.person_id == only)]
         self._newcomers.announce(told, notice)
+
+    async def _tell_thread(self, group: Group, notice: Text, people: Sequence[Person]) -> None:
+        """A change told in the Outlook thread as a line from Send: a message of the group
+        (in `history` and the cards), delivered and retried like any other. `people` are
+        the members; the Outlook copy goes to those whose copy is on, the owner too."""
+        if self._relay is None:
+            return
+        try:
+            await self._relay.post_notice(group, notice, people, f"send-{uuid.uuid4().hex}")
+        except (StoreError, Refused):
+            # The change is made and told in Teams; only its line in the thread is missing.
+            log.exception("change not told in the outlook thread", extra=_ids(group))
+
+    async def _close_thread(self, group: Group, notice: Text, people: Sequence[Person]) -> None:
+        """The last mail of a deleted group's Outlook thread, tried once: its messages are
+        gone, so nothing durable is left to retry it from. The group is deleted whatever
+        happens here: Outlook being down must not keep a group its owner deleted."""
+        if self._thread is None:
+            return
+        addresses = tuple(sorted({p.email for p in people if self._mail.mails(p)}))
+        try:
+            result = await self._thread.last_mail(
+                group, notice, addresses, people, self._clock.now()
+            )
+        except Exception:
+            log.exception("last mail of a deleted group failed", extra=_ids(group))
+            return
+        if result.outcome is not SendOutcome.SENT:
+            log.warning(
+                "last mail of a deleted group not sent",
+                extra={**_ids(group), "outcome": result.outcome.value, "detail": result.detail},
+            )
 
     async def use(self, sender: Person, name: str) -> str:
         group = await self.find(sender, name)
@@ -505,6 +548,10 @@ class Groups:
         if updated is None:
             raise Refused(text("group.no_longer", group=group.name))
         return updated
+
+
+def _ids(group: Group) -> dict[str, str]:
+    return {"group_id": group.group_id, "tenant_id": group.tenant_id}
 
 
 def _pick_member(group: Group, who: str, mentioned: Sequence[str]) -> Member | None:

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.errors import Refused
+from bot.core.errors import MediaNotTaken, Refused
 from bot.core.model import Group, MediaKind, Message, StoredMedia
 from bot.core.ports import MailMedia, SharedMedia, Store, StoreError
 from bot.core.requests import IncomingMedia
+from bot.core.texts import text
 from bot.media.ports import MediaNotFound, MediaRefused, MediaStoreError
 
 INLINE_MAIL_BYTES = 3 * 1024 * 1024  # Graph's limit for an attachment sent in one request
@@ -109,14 +110,14 @@ class Media:
         if not items:
             return ()
         if self._fetcher is None:
-            raise Refused("Send cannot take photos or files here. Nothing was sent.")
+            raise Refused(text("no_media_here"))
         _check_count(len(items))
         uploads = []
         for item in items:
             try:
                 data = await self._fetcher.fetch(item, service_url, self.max_bytes)
             except MediaRefused as refusal:
-                raise Refused(f"{refusal.reason} Nothing was sent.") from None
+                raise MediaNotTaken(refusal.text) from None
             uploads.append(Upload(item.name, data))
         return await self.take(group, uploads)
 
@@ -131,7 +132,7 @@ class Media:
                 )
         except MediaRefused as refusal:
             await self.discard(stored)
-            raise Refused(f"{refusal.reason} Nothing was sent.") from None
+            raise MediaNotTaken(refusal.text) from None
         except MediaStoreError as error:
             await self.discard(stored)
             raise StoreError(str(error)) from error
@@ -191,31 +192,28 @@ class Media:
 
     # the picker's held attachments
 
-    def seal(self, person_id: str, text: str, items: Sequence[IncomingMedia]) -> str:
+    def seal(self, person_id: str, words: str, items: Sequence[IncomingMedia]) -> str:
         if not items:
             return ""
         raw = json.dumps(
-            [person_id, text, [[i.url, i.name, i.content_type, i.needs_bot_token] for i in items]],
+            [person_id, words, [[i.url, i.name, i.content_type, i.needs_bot_token] for i in items]],
             separators=(",", ":"),
         ).encode()
         digest = hmac.new(self._seal_key, _SEAL_PURPOSE + raw, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def unsealed(
-        self, person_id: str, text: str, items: Sequence[IncomingMedia], seal: str
+        self, person_id: str, words: str, items: Sequence[IncomingMedia], seal: str
     ) -> tuple[IncomingMedia, ...]:
         """`items` if the seal is the one made for them, for this person; else Refused."""
         if not items:
             return ()
-        expected = self.seal(person_id, text, items)
+        expected = self.seal(person_id, words, items)
         if not hmac.compare_digest(expected.encode(), seal.encode()):
-            raise Refused("That card was not made by Send for you. Nothing was sent.")
+            raise MediaNotTaken(text("media.forged_card"))
         return tuple(items)
 
 
 def _check_count(count: int) -> None:
     if count > MAX_ITEMS:
-        raise Refused(
-            f"That is {count} photos and files; at most {MAX_ITEMS} go in one message. "
-            "Nothing was sent."
-        )
+        raise MediaNotTaken(text("media.too_many", count=count, limit=MAX_ITEMS))

@@ -86,6 +86,8 @@ class Member:
 class Source(StrEnum):
     TEAMS = "teams"
     OUTLOOK = "outlook"
+    # Written by Send itself (a rename told in the Outlook thread), not by a member.
+    SEND = "send"
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,14 @@ class StoredMedia:
 
 
 @dataclass(frozen=True)
+class Mentioned:
+    """Someone @mentioned in a message: `name` is how the text shows them."""
+
+    person_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Message:
     tenant_id: str
     group_id: str
@@ -256,6 +266,8 @@ class Message:
     poll: Poll | None = None
     # Photos and files sent with it (`text` is then their caption, possibly empty).
     media: tuple[StoredMedia, ...] = ()
+    # People @mentioned in `text` (which shows each by name), in the order they appear.
+    mentions: tuple[Mentioned, ...] = ()
     version: str | None = None
 
     @property

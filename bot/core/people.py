@@ -140,7 +140,13 @@ class People:
             )
             person = await self.register(user, names=False)
             mentions.append(
-                Mention(user.user_id, user.display_name, person.email, person.aad_object_id)
+                Mention(
+                    user.user_id,
+                    user.display_name,
+                    person.email,
+                    person.aad_object_id,
+                    person_id=person.person_id,
+                )
             )
         return tuple(mentions)
 

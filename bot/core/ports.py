@@ -187,6 +187,12 @@ class MediaReader(Protocol):
 
 
 @dataclass(frozen=True)
+class TeamsMention:
+    name: str  # as the text shows it
+    teams_id: str  # their Teams user id, else their Entra object id
+
+
+@dataclass(frozen=True)
 class RelayedMessage:
     """What a member sees of a message relayed to them."""
 
@@ -199,6 +205,8 @@ class RelayedMessage:
     poll: PollView | None = None
     # Photos and files; `text` is then their caption, possibly empty.
     media: tuple[SharedMedia, ...] = ()
+    # Members @mentioned in `text`, each as Teams names them: a real mention in the card.
+    mentions: tuple[TeamsMention, ...] = ()
     # The reader's language: the card's own words (buttons, labels) are in it.
     language: Language = Language.EN
 
@@ -260,6 +268,9 @@ class ThreadMail:
     # The photos and files of the message this mail is for.
     media: tuple[MailMedia, ...] = ()
     readers: MailReaders = MailReaders()
+    # The thread's last mail (its group was deleted): no reply box, no answers, no
+    # "Reply All" line, since nothing written to the thread is relayed any more.
+    closed: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.core.model import (
     Channel,
     Delivery,
     Group,
+    Mentioned,
     Message,
     Person,
     Poll,
@@ -31,9 +32,13 @@ from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
 from bot.core.reach import TeamsAccess
 from bot.core.retry import read_modify_write
+from bot.core.texts import Text, majority
 from bot.core.texts import text as worded
 
 DEFAULT_PER_MINUTE = 30  # MESSAGES_PER_MINUTE_PER_SENDER's default
+# The sender of what Send itself writes in a group (`Source.SEND`): no member has this id.
+SEND_ID = "send"
+SEND_NAME = "Send"
 
 
 class DeliveryQueue(Protocol):
@@ -97,6 +102,7 @@ class Relay:
         poll: Poll | None = None,
         teams_copies: bool = True,
         media: tuple[StoredMedia, ...] = (),
+        mentions: tuple[Mentioned, ...] = (),
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
@@ -153,6 +159,7 @@ class Relay:
             deliveries=deliveries,
             poll=poll,
             media=media,
+            mentions=mentions,
         )
         stored = await self._store.add_message(message)
         if stored is not None:
@@ -174,6 +181,45 @@ class Relay:
             group = await record_in_group(self._store, group, stored)
         # The sender too: the Outlook mail's language and time zone count theirs.
         self._queue.submit(stored, group, [sender, *people])
+        return stored
+
+    async def post_notice(
+        self, group: Group, notice: Text, people: Sequence[Person], message_id: str
+    ) -> Message | None:
+        """A line from Send itself in the group's Outlook thread (a rename), stored and
+        delivered like any message, so it is retried and shows in `history` and the cards.
+        Worded in the thread's language; no Teams copies (members get a Teams notice).
+        `people` are the members. None when nobody gets Outlook copies, or already stored."""
+        readers = [p for p in people if self._mail.mails(p)]
+        if not readers:
+            return None
+        addresses = tuple(sorted({p.email for p in readers}))
+        # The language the thread's mail is written in (as `thread.mail_readers` picks it).
+        language = majority([p.language for p in readers])
+        now = self._clock.now()
+        claimed_by, claimed_until = self._queue.claim(now)
+        message = Message(
+            claimed_by=claimed_by,
+            claimed_until=claimed_until,
+            tenant_id=group.tenant_id,
+            group_id=group.group_id,
+            message_id=message_id,
+            sender_id=SEND_ID,
+            sender_name=SEND_NAME,
+            text=notice.say(language),
+            sent_at=now,
+            source=Source.SEND,
+            deliveries=(Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),),
+        )
+        stored = await self._store.add_message(message)
+        if stored is None:
+            return None
+        lock = self._group_locks.get(group.group_id)
+        if lock is None:
+            lock = self._group_locks[group.group_id] = asyncio.Lock()
+        async with lock:
+            group = await record_in_group(self._store, group, stored)
+        self._queue.submit(stored, group, people)
         return stored
 
 

@@ -133,6 +133,9 @@ class Answer:
     # Held with `pending_text`, with the seal that proves the picker's copy is ours.
     pending_media: tuple[IncomingMedia, ...] = ()
     pending_seal: str = ""
+    # Words that were no command: the one group offered, with one button, to send
+    # `pending_text` to as a message (several groups are offered as `choices`).
+    offered: GroupChoice | None = None
     dialog: DialogStep | None = None
     # The name typed after `new`, for the dialog to start from.
     dialog_name: str = ""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from bot.core.media import Media
-from bot.core.model import Group, Message, MessageSummary, Person
+from bot.core.model import Group, Message, MessageSummary, Person, Source
 from bot.core.polls import poll_view
 from bot.core.ports import (
     MailReaders,
@@ -25,8 +26,9 @@ from bot.core.ports import (
     Store,
     ThreadMail,
 )
+from bot.core.relay import SEND_ID, SEND_NAME
 from bot.core.retry import read_modify_write
-from bot.core.texts import majority
+from bot.core.texts import Text, majority
 
 THREADS_KEPT = 10_000
 CARD_MESSAGES = 5
@@ -79,6 +81,48 @@ class OutlookThread:
                 if len(self._threads) > THREADS_KEPT:
                     self._threads.pop(next(iter(self._threads)))
         return result
+
+    async def last_mail(
+        self,
+        group: Group,
+        notice: Text,
+        addresses: tuple[str, ...],
+        people: Sequence[Person],
+        at: datetime,
+    ) -> RecordResult:
+        """The thread's closing mail, once its group is deleted: only `notice` (worded in
+        the thread's language), from Send, with nothing to answer. One attempt: nothing of
+        the group is left to retry it from. A group whose thread never started has none
+        to close (SENT, nothing written)."""
+        lock = self._locks.get(group.group_id)
+        if lock is None:
+            lock = self._locks[group.group_id] = asyncio.Lock()
+        async with lock:
+            thread_id = self._threads.pop(group.group_id, "") or group.outlook_thread
+            if not thread_id or not addresses:
+                return RecordResult(SendOutcome.SENT)
+            readers = mail_readers(people, addresses)
+            line = MessageSummary(
+                message_id=f"deleted-{group.group_id}",
+                sender_id=SEND_ID,
+                sender_name=SEND_NAME,
+                text=notice.say(readers.language),
+                sent_at=at,
+                source=Source.SEND,
+            )
+            return await self._outlook.record(
+                ThreadMail(
+                    tenant_id=group.tenant_id,
+                    group_id=group.group_id,
+                    group_name=group.name,
+                    message_id=line.message_id,
+                    thread_id=thread_id,
+                    addresses=addresses,
+                    recent=(line,),
+                    readers=readers,
+                    closed=True,
+                )
+            )
 
     async def _readers(
         self, group: Group, addresses: tuple[str, ...], known: Mapping[str, Person]

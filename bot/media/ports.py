@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.model import MediaKind, StoredMedia
+from bot.core.texts import Text
 
 __all__ = [
     "MediaKind",
@@ -22,11 +23,13 @@ __all__ = [
 
 
 class MediaRefused(Exception):
-    """Not stored, and nothing of it was written. `reason` is one line for the sender."""
+    """Not stored, and nothing of it was written. `text` is one line for the sender, shown
+    in their language; `reason` is the same line in English (for logs)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, reason: Text) -> None:
+        super().__init__(str(reason))
+        self.text = reason
+        self.reason = str(reason)
 
 
 class MediaNotFound(LookupError):

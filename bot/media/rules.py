@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 
+from bot.core.texts import Language, Number, Text, Value, text
 from bot.media import strip
 from bot.media.naming import clean_name, extension, shown_name
 from bot.media.ports import MediaKind, MediaRefused, StoredMedia
@@ -59,18 +60,16 @@ class Checks:
 
 def check(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Accepted:
     """Accepts `data` as a picture or a document, or raises MediaRefused with the reason."""
-    shown = shown_name(name)
+    shown = shown_as(name)
     if not data:
-        raise MediaRefused(f"{shown} is empty.")
+        raise MediaRefused(text("media.empty", name=shown))
     if len(data) > max_bytes:
-        size, limit = size_text(len(data)), size_text(max_bytes)
-        if size == limit:  # 10 MB and a byte: say it exactly rather than "10 MB; limit 10 MB"
-            size, limit = f"{len(data):,} bytes", f"{max_bytes:,} bytes"
-        raise MediaRefused(f"{shown} is {size}; the limit is {limit}.")
+        raise MediaRefused(too_large(shown, len(data), max_bytes))
     found = sniff(data)
     if isinstance(found, Foreign):
-        what = f" (it is {found.label})" if found.label else ""
-        raise MediaRefused(f"{shown} is not a picture or a document Send accepts{what}.")
+        if found.what is None:
+            raise MediaRefused(text("media.not_accepted", name=shown))
+        raise MediaRefused(text("media.not_accepted_what", name=shown, what=found.what))
     ext = extension(name)
     if found is TEXT and ext in CSV.extensions:
         found = CSV
@@ -81,13 +80,16 @@ def check(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Accepte
             stored = strip.clean(found, data)
         except strip.TooManyPixels as error:
             raise MediaRefused(
-                f"{shown} is {error.width:,} × {error.height:,} pixels; the limit is "
-                f"{strip.MAX_PIXELS // 1_000_000} megapixels."
+                text(
+                    "media.too_many_pixels",
+                    name=shown,
+                    width=Number(error.width),
+                    height=Number(error.height),
+                    limit=strip.MAX_PIXELS // 1_000_000,
+                )
             ) from None
         except strip.Damaged:
-            raise MediaRefused(
-                f"{shown} looks like {found.label} but is damaged, so Send cannot check it."
-            ) from None
+            raise MediaRefused(text("media.damaged", name=shown, what=found.what)) from None
     return Accepted(
         data=stored,
         content_type=found.content_type,
@@ -99,24 +101,48 @@ def check(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Accepte
     )
 
 
-def _check_name(shown: str, ext: str, found: Format) -> None:
+def _check_name(shown: Value, ext: str, found: Format) -> None:
     """A name with no extension is fine; one that says another type is refused, since
     whoever opens it would be misled (and their computer with them)."""
     if not ext or ext in found.extensions:
         return
     claimed = next((f for f in ACCEPTED if ext in f.extensions), None)
     if claimed is not None:
-        raise MediaRefused(f"{shown} is {found.label}, not {claimed.label} as its name says.")
+        raise MediaRefused(
+            text("media.misnamed", name=shown, what=found.what, claimed=claimed.what)
+        )
     raise MediaRefused(
-        f"{shown} is {found.label} but its name ends in {ext}: "
-        f"rename it to end in {found.extensions[0]} and send it again."
+        text("media.rename", name=shown, what=found.what, ext=ext, usual=found.extensions[0])
     )
 
 
-def size_text(size: int) -> str:
-    """1 decimal, in the binary units people's file managers show ("12.4 MB")."""
-    if size >= _MB:
-        return f"{size / _MB:.1f}".removesuffix(".0") + " MB"
-    if size >= _KB:
-        return f"{size / _KB:.1f}".removesuffix(".0") + " KB"
-    return f"{size} bytes" if size != 1 else "1 byte"
+def shown_as(name: str) -> Value:
+    """The name for a one-line answer, or "This file" in the reader's language."""
+    return shown_name(name) if clean_name(name) else text("media.this_file")
+
+
+def too_large(shown: Value, size: int | None, max_bytes: int) -> Text:
+    if size is None:
+        return text("media.larger_than", name=shown, limit=size_value(max_bytes))
+    if size_text(size) == size_text(max_bytes):
+        # 10 MB and a byte: said exactly, rather than "10 MB; the limit is 10 MB".
+        exact = text("size.exact", n=Number(size))
+        limit = text("size.exact", n=Number(max_bytes))
+        return text("media.too_large", name=shown, size=exact, limit=limit)
+    return text("media.too_large", name=shown, size=size_value(size), limit=size_value(max_bytes))
+
+
+def size_value(size: int) -> Text:
+    """1 decimal, in the binary units people's file managers show ("12.4 MB", "12,4 Mo")."""
+    for unit, key in ((_MB, "mb"), (_KB, "kb")):
+        if size >= unit:
+            tenths = round(size * 10 / unit)
+            whole, tenth = divmod(tenths, 10)
+            if tenth:
+                return text(f"size.{key}_tenths", n=whole, d=tenth)
+            return text(f"size.{key}", n=whole)
+    return text("size.bytes", count=size)
+
+
+def size_text(size: int, language: Language = Language.EN) -> str:
+    return size_value(size).say(language)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import puremagic
 
+from bot.core.texts import Text, text
 from bot.media.ports import MediaKind
 
 
@@ -21,37 +22,48 @@ from bot.media.ports import MediaKind
 class Format:
     """A kind of content Send accepts."""
 
-    key: str
-    label: str  # as in "report.pdf is a PDF document"
+    key: str  # names it in the text catalog: what.<key> ("a PDF document")
     content_type: str
     kind: MediaKind
     extensions: tuple[str, ...]  # the names that fit it; the first is the usual one
 
+    @property
+    def what(self) -> Text:
+        return text(f"what.{self.key}")
+
+    @property
+    def label(self) -> str:
+        return str(self.what)
+
 
 @dataclass(frozen=True)
 class Foreign:
-    """Content Send does not accept; `label` says what it is when that is known."""
+    """Content Send does not accept; `key` says what it is when that is known."""
 
-    label: str = ""
+    key: str = ""
+
+    @property
+    def what(self) -> Text | None:
+        return text(f"what.{self.key}") if self.key else None
+
+    @property
+    def label(self) -> str:
+        return str(self.what) if self.key else ""
 
 
 _PHOTO, _FILE = MediaKind.PHOTO, MediaKind.FILE
-PNG = Format("png", "a PNG picture", "image/png", _PHOTO, (".png",))
-JPEG = Format("jpeg", "a JPEG picture", "image/jpeg", _PHOTO, (".jpg", ".jpeg", ".jpe", ".jfif"))
-GIF = Format("gif", "a GIF picture", "image/gif", _PHOTO, (".gif",))
-WEBP = Format("webp", "a WebP picture", "image/webp", _PHOTO, (".webp",))
-PDF = Format("pdf", "a PDF document", "application/pdf", _FILE, (".pdf",))
+PNG = Format("png", "image/png", _PHOTO, (".png",))
+JPEG = Format("jpeg", "image/jpeg", _PHOTO, (".jpg", ".jpeg", ".jpe", ".jfif"))
+GIF = Format("gif", "image/gif", _PHOTO, (".gif",))
+WEBP = Format("webp", "image/webp", _PHOTO, (".webp",))
+PDF = Format("pdf", "application/pdf", _FILE, (".pdf",))
 _OOXML = "application/vnd.openxmlformats-officedocument"
-DOCX = Format("docx", "a Word document", f"{_OOXML}.wordprocessingml.document", _FILE, (".docx",))
-XLSX = Format("xlsx", "an Excel workbook", f"{_OOXML}.spreadsheetml.sheet", _FILE, (".xlsx",))
-PPTX = Format(
-    "pptx", "a PowerPoint presentation", f"{_OOXML}.presentationml.presentation", _FILE, (".pptx",)
-)
-TEXT = Format(
-    "text", "a text file", "text/plain; charset=utf-8", _FILE, (".txt", ".text", ".log", ".md")
-)
+DOCX = Format("docx", f"{_OOXML}.wordprocessingml.document", _FILE, (".docx",))
+XLSX = Format("xlsx", f"{_OOXML}.spreadsheetml.sheet", _FILE, (".xlsx",))
+PPTX = Format("pptx", f"{_OOXML}.presentationml.presentation", _FILE, (".pptx",))
+TEXT = Format("text", "text/plain; charset=utf-8", _FILE, (".txt", ".text", ".log", ".md"))
 # The same content as TEXT: only the name tells a table from prose.
-CSV = Format("csv", "a CSV table", "text/csv; charset=utf-8", _FILE, (".csv", ".tsv"))
+CSV = Format("csv", "text/csv; charset=utf-8", _FILE, (".csv", ".tsv"))
 ACCEPTED = (PNG, JPEG, GIF, WEBP, PDF, DOCX, XLSX, PPTX, TEXT, CSV)
 
 _BY_MIME = {"image/png": PNG, "image/jpeg": JPEG, "image/gif": GIF, "image/webp": WEBP}
@@ -59,14 +71,14 @@ _BY_MIME["application/pdf"] = PDF
 
 # Fixed by the formats themselves: checked before any library. Scripts: see _program.
 _PROGRAMS = (
-    (b"MZ", "a Windows program"),
-    (b"\x7fELF", "a Linux program"),
-    (b"\xfe\xed\xfa\xce", "a macOS program"),
-    (b"\xfe\xed\xfa\xcf", "a macOS program"),
-    (b"\xce\xfa\xed\xfe", "a macOS program"),
-    (b"\xcf\xfa\xed\xfe", "a macOS program"),
-    (b"\xca\xfe\xba\xbe", "a program"),  # a universal macOS binary, or Java bytecode
-    (b"\x00asm", "a WebAssembly program"),
+    (b"MZ", "windows_program"),
+    (b"\x7fELF", "linux_program"),
+    (b"\xfe\xed\xfa\xce", "macos_program"),
+    (b"\xfe\xed\xfa\xcf", "macos_program"),
+    (b"\xce\xfa\xed\xfe", "macos_program"),
+    (b"\xcf\xfa\xed\xfe", "macos_program"),
+    (b"\xca\xfe\xba\xbe", "program"),  # a universal macOS binary, or Java bytecode
+    (b"\x00asm", "wasm_program"),
 )
 _ARCHIVES = frozenset(
     {
@@ -131,7 +143,7 @@ def is_text(data: bytes) -> bool:
 def _program(data: bytes, text: bool) -> str:
     # A byte-order mark in front does not make a script harmless.
     if data.removeprefix(b"\xef\xbb\xbf").startswith(b"#!"):
-        return "a script"
+        return "script"
     # Real programs always have NUL bytes in their headers; text that merely starts with
     # "MZ" (a CSV of postcodes, say) is text.
     if text:
@@ -149,16 +161,16 @@ def _office(data: bytes) -> Format | Foreign:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             names = package.namelist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        return Foreign("a damaged ZIP archive")
+        return Foreign("damaged_zip")
     if "[Content_Types].xml" not in names:
-        return Foreign("a ZIP archive")
+        return Foreign("zip")
     lowered = [n.lower() for n in names]
     if any(n.endswith("vbaproject.bin") for n in lowered):
-        return Foreign("an Office file with macros")
+        return Foreign("office_macros")
     for folder, found in (("word/", DOCX), ("xl/", XLSX), ("ppt/", PPTX)):
         if any(n.startswith(folder) for n in names):
             return found
-    return Foreign("a ZIP archive")
+    return Foreign("zip")
 
 
 def _describe(mimes: list[str]) -> str:
@@ -166,13 +178,13 @@ def _describe(mimes: list[str]) -> str:
         return ""
     mime = mimes[0]
     if mime in _ARCHIVES:
-        return "an archive"
+        return "archive"
     if mime in _HEIF:
-        return "a HEIC picture: send it as a JPEG or PNG instead"
+        return "heic"
     if mime.startswith("image/"):
-        return "a picture in another format: send it as a JPEG or PNG instead"
+        return "other_picture"
     if mime.startswith("video/"):
-        return "a video"
+        return "video"
     if mime.startswith("audio/"):
-        return "a sound recording"
+        return "sound"
     return ""

@@ -21,6 +21,7 @@ from bot.core.model import MediaKind, MessageSummary
 from bot.core.ports import MailMedia, MailReaders, PollMail
 from bot.core.texts import Language, say, when
 from bot.markdown import literal
+from bot.media.rules import size_text
 from bot.outlook.tokens import CardTokens
 
 REPLY_INPUT = "reply"
@@ -45,13 +46,6 @@ class MailItem:
     content_id: str = ""  # INLINE: what the HTML's `cid:` names (no angle brackets)
 
 
-def size_text(size: int) -> str:
-    """A size as people read it: "840 KB", "4.2 MB"."""
-    if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def _when(m: MessageSummary, readers: MailReaders, now: datetime | None) -> str:
     return when(readers.language, m.sent_at, readers.time_zone, now or m.sent_at)
 
@@ -64,14 +58,14 @@ def _item_html(item: MailItem, lang: Language) -> str:
         return (
             f'<p style="margin:8px 0"><img src="cid:{cid}" alt="{name}" style="max-width:100%"></p>'
         )
-    size = size_text(item.media.item.size)
+    size = size_text(item.media.item.size, lang)
     where = say(lang, "mail.attached" if item.shown is Shown.ATTACHED else "mail.too_large")
     return f'<p style="margin:8px 0"><a href="{link}">{name}</a> ({size}, {where})</p>'
 
 
 def _item_plain(item: MailItem, lang: Language) -> str:
     what = say(lang, "mail.photo" if item.media.item.kind is MediaKind.PHOTO else "mail.file")
-    size = size_text(item.media.item.size)
+    size = size_text(item.media.item.size, lang)
     if item.shown is Shown.INLINE:
         shown = say(lang, "mail.shown_here")
         return f"[{what}] {item.media.item.name} ({size}, {shown}): {item.media.link}"
@@ -137,8 +131,10 @@ class OutlookCards:
         poll: PollMail | None = None,
         media: Sequence[MailMedia] = (),
         readers: MailReaders = EVERYONE_IN_ENGLISH,
+        closed: bool = False,
     ) -> Card:
-        """The card, its words in `readers`' language and its times in their zone."""
+        """The card, its words in `readers`' language and its times in their zone.
+        `closed`: the thread's last mail (its group is deleted), with nothing to answer."""
         lang = readers.language
         token = self._tokens.sign(tenant_id, group_id, now)
         body: list[Card] = [
@@ -177,12 +173,14 @@ class OutlookCards:
                     {
                         "type": "TextBlock",
                         "text": f"[{literal(item.item.name)}]({item.link}) "
-                        f"({size_text(item.item.size)})",
+                        f"({size_text(item.item.size, lang)})",
                         "wrap": True,
                     }
                 )
         if poll is not None:
             body += _poll_blocks(poll, lang)
+        if closed:
+            return self._closed_card(body)
         body.append(
             {
                 "type": "Input.Text",
@@ -239,6 +237,18 @@ class OutlookCards:
             card["originator"] = self._originator
         return card
 
+    def _closed_card(self, body: list[Card]) -> Card:
+        card: Card = {
+            "type": "AdaptiveCard",
+            "version": "1.0",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "hideOriginalBody": True,
+            "body": body,
+        }
+        if self._originator:
+            card["originator"] = self._originator
+        return card
+
     def _http(self, title: str, body: dict[str, Any]) -> Card:
         return {
             "type": "Action.Http",
@@ -257,6 +267,7 @@ class OutlookCards:
         items: Sequence[MailItem] = (),
         readers: MailReaders = EVERYONE_IN_ENGLISH,
         now: datetime | None = None,
+        closed: bool = False,
     ) -> str:
         lang = readers.language
         shown = "".join(_item_html(i, lang) for i in items)
@@ -269,14 +280,14 @@ class OutlookCards:
         note = ""
         if readers.mixed:
             note = f'<p style="color:#666">{html.escape(say(lang, "mail.language"))}</p>'
+        reply_all = f'<p style="color:#666">{html.escape(say(lang, "mail.reply_all_html"))}</p>'
         return (
             "<html><head>"
             '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
             f'<script type="application/adaptivecard+json">{script_json(card)}</script>'
             "</head><body>"
             f"<h3>{html.escape(group_name)}</h3>\n{rows}\n{shown}"
-            f'<p style="color:#666">{html.escape(say(lang, "mail.reply_all_html"))}</p>'
-            f"{note}</body></html>"
+            f"{'' if closed else reply_all}{note}</body></html>"
         )
 
     def plain(
@@ -286,6 +297,7 @@ class OutlookCards:
         items: Sequence[MailItem] = (),
         readers: MailReaders = EVERYONE_IN_ENGLISH,
         now: datetime | None = None,
+        closed: bool = False,
     ) -> str:
         lang = readers.language
         lines = [group_name, ""]
@@ -293,7 +305,8 @@ class OutlookCards:
             lines += [f"{m.sender_name} ({_when(m, readers, now)}):", m.text, ""]
         if items:
             lines += [*(_item_plain(i, lang) for i in items), ""]
-        lines.append(say(lang, "mail.reply_all"))
+        if not closed:
+            lines.append(say(lang, "mail.reply_all"))
         if readers.mixed:
             lines.append(say(lang, "mail.language"))
         return "\n".join(lines)

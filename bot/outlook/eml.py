@@ -199,6 +199,7 @@ class EmlRecorder:
             mail.poll,
             mail.media,
             mail.readers,
+            closed=mail.closed,
         )
         email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = f"Send <{self._sender}>"
@@ -212,9 +213,12 @@ class EmlRecorder:
             email["In-Reply-To"] = thread_id
             email["References"] = thread_id
         email["X-Send-Group"] = mail.group_id
-        email.set_content(self._cards.plain(mail.group_name, mail.recent, items, mail.readers, now))
+        closed = mail.closed
+        email.set_content(
+            self._cards.plain(mail.group_name, mail.recent, items, mail.readers, now, closed)
+        )
         email.add_alternative(
-            self._cards.html(mail.group_name, mail.recent, card, items, mail.readers, now),
+            self._cards.html(mail.group_name, mail.recent, card, items, mail.readers, now, closed),
             subtype="html",
         )
         _carry(email, items, contents)

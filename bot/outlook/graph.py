@@ -279,11 +279,12 @@ class GraphMail:
             mail.poll,
             mail.media,
             mail.readers,
+            closed=mail.closed,
         )
         body = {
             "contentType": "html",
             "content": self._cards.html(
-                mail.group_name, mail.recent, card, items, mail.readers, now
+                mail.group_name, mail.recent, card, items, mail.readers, now, mail.closed
             ),
         }
         if mail.thread_id:

@@ -34,11 +34,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from bot.core.errors import Refused
+from bot.core.errors import MediaNotTaken, Refused
 from bot.core.media import Media, Upload
 from bot.core.model import Group, Person, Source, StoredMedia
 from bot.core.ports import Clock, TeamsSender
 from bot.core.relay import Relay
+from bot.core.texts import say
 from bot.http_answers import is_passing_failure
 from bot.outlook.directory import GraphDirectory
 from bot.outlook.graph import GraphClient
@@ -54,7 +55,6 @@ _SELECT = (
     "uniqueBody,body,subject,hasAttachments"
 )
 _FILE_ATTACHMENT = "#microsoft.graph.fileattachment"
-_NOTHING_SENT = " Nothing was sent."
 # Read only for a mail that would be relayed: Graph returns the headers only when asked.
 _HEADERS_SELECT = "internetMessageHeaders"
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -296,7 +296,7 @@ class OutlookInbox:
                     extra={"group_id": group.group_id, "mail_id": str(mail.get("id", ""))},
                 )
         if refusal is not None and not text.strip():
-            await self._tell(person, group, f"was not relayed to Teams. {refusal}")
+            await self._tell(person, group, "outlook.not_relayed", refusal)
             return False
         try:
             relayed = await self._relay.post(
@@ -313,7 +313,7 @@ class OutlookInbox:
             # Too long or empty: say so where the person reads Send, since the mail went out.
             await self._discard(stored)
             log.info("outlook reply not relayed", extra={"reason": str(refused)})
-            await self._tell(person, group, f"was not relayed to Teams. {refused}")
+            await self._tell(person, group, "outlook.not_relayed", refused)
             return False
         except BaseException:
             await self._discard(stored)
@@ -322,17 +322,21 @@ class OutlookInbox:
             await self._discard(stored)  # relayed before: this read took them again
             return False
         if refusal is not None:
-            reason = str(refusal).removesuffix(_NOTHING_SENT)
-            await self._tell(
-                person,
-                group,
-                f"was relayed to Teams without its photos and files. {reason}",
-            )
+            await self._tell(person, group, "outlook.relayed_without_media", refusal)
         return True
 
-    async def _tell(self, person: Person, group: Group, what: str) -> None:
-        if person.teams_chat_ready:
-            await self._teams.send_notice(person, f"Your Outlook reply to {group.name} {what}")
+    async def _tell(self, person: Person, group: Group, key: str, refusal: Refused) -> None:
+        """One line in the person's Teams chat, in their language: what became of their
+        reply (sent without its media: the media's reason alone)."""
+        if not person.teams_chat_ready:
+            return
+        lang = person.language
+        reason = (
+            refusal.why.say(lang)
+            if isinstance(refusal, MediaNotTaken) and (key == "outlook.relayed_without_media")
+            else refusal.say(lang)
+        )
+        await self._teams.send_notice(person, say(lang, key, group=group.name, reason=reason))
 
     async def _discard(self, stored: tuple[StoredMedia, ...]) -> None:
         if stored and self._media is not None:

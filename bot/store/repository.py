@@ -34,6 +34,7 @@ from bot.core.model import (
     DeliveryState,
     Group,
     Member,
+    Mentioned,
     Message,
     MessageSummary,
     Person,
@@ -622,6 +623,7 @@ def _message_body(m: Message) -> JsonDict:
             "votes": [{"personId": p, "option": o} for p, o in m.poll.votes],
         },
         "media": [item.to_json() for item in m.media],
+        "mentions": [{"personId": w.person_id, "name": w.name} for w in m.mentions],
     }
 
 
@@ -657,6 +659,9 @@ def _message(doc: Doc) -> Message:
         ),
         poll=_poll(b.get("poll")),
         media=tuple(StoredMedia.from_json(item) for item in b.get("media") or ()),
+        mentions=tuple(
+            Mentioned(str(w["personId"]), str(w["name"])) for w in b.get("mentions") or ()
+        ),
         version=doc.etag,
     )
 

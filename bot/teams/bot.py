@@ -18,8 +18,13 @@ from bot.core.groups import Groups
 from bot.core.model import Person
 from bot.core.requests import Answer, DialogStep
 from bot.core.texts import Language
-from bot.teams.activity import read_request, reply_text
-from bot.teams.cards import CARD_CONTENT_TYPE, answered_card, group_picker_card
+from bot.teams.activity import as_markdown, read_request, reply_text
+from bot.teams.cards import (
+    CARD_CONTENT_TYPE,
+    answered_card,
+    group_picker_card,
+    send_as_message_card,
+)
 from bot.teams.connector import ConnectorError
 from dialogs.new_group import NEW_GROUP_DIALOG, PERSON_KEY, new_group_dialog
 
@@ -102,18 +107,24 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
             except ConnectorError as error:
                 # The answer went out; only its echo on the card is missing.
                 log.warning("answered card not updated", extra={"status": error.status})
-        if answer.choices:
-            card = group_picker_card(
-                answer.choices,
-                answer.pending_text,
-                answer.pending_media,
-                answer.pending_seal,
-                answer.person.language if answer.person is not None else Language.EN,
-            )
+        language = answer.person.language if answer.person is not None else Language.EN
+        if answer.choices or answer.offered is not None:
+            if answer.offered is not None:
+                card = send_as_message_card(answer.offered, answer.pending_text, language)
+            else:
+                card = group_picker_card(
+                    answer.choices,
+                    answer.pending_text,
+                    answer.pending_media,
+                    answer.pending_seal,
+                    language,
+                )
+            # The line may quote what was typed: markdown, escaped, so it shows as typed.
             await turn_context.send_activity(
                 Activity(
                     type="message",
-                    text=answer.text,
+                    text=as_markdown(answer.text),
+                    text_format="markdown",
                     attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)],
                 )
             )

@@ -11,9 +11,10 @@ from typing import Any
 
 from bot.core.answers import one_tap_answers
 from bot.core.model import MediaKind
-from bot.core.ports import RelayedMessage, SharedMedia
+from bot.core.ports import RelayedMessage, SharedMedia, TeamsMention
 from bot.core.requests import GroupChoice, IncomingMedia
 from bot.core.texts import Language, say
+from bot.markdown import literal
 from bot.media.rules import size_text
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -57,9 +58,42 @@ def _header(message: RelayedMessage) -> Card:
 def _content(message: RelayedMessage) -> list[Card]:
     """The message itself: its pictures, its files, then its text (a caption may be empty)."""
     body = [_shared(item, message.language) for item in message.media]
-    if message.text or not message.media:
+    if message.mentions and message.text:
+        body.append(_with_mentions(message.text, message.mentions))
+    elif message.text or not message.media:
         body.append(_plain(message.text))
     return body
+
+
+def _with_mentions(text: str, mentions: Sequence[TeamsMention]) -> Card:
+    """The text with each mentioned member as a Teams mention (`<at>name</at>`, the first
+    time the name appears). Mentions need a TextBlock, which reads markdown, so everything
+    else is escaped to show literally; a `<at>` typed by someone is escaped like the rest."""
+    parts, rest = [], text
+    for mention in mentions:
+        before, found, after = rest.partition(mention.name)
+        if not found:
+            continue
+        parts += [literal(before), f"<at>{literal(mention.name)}</at>"]
+        rest = after
+    parts.append(literal(rest))
+    return {"type": "TextBlock", "text": "".join(parts), "wrap": True}
+
+
+def mention_entities(message: RelayedMessage) -> list[Card]:
+    """The card's `msteams.entities`: one per mention its text shows."""
+    if not message.text:
+        return []
+    shown = _with_mentions(message.text, message.mentions)["text"]
+    return [
+        {
+            "type": "mention",
+            "text": f"<at>{literal(m.name)}</at>",
+            "mentioned": {"id": m.teams_id, "name": m.name},
+        }
+        for m in message.mentions
+        if f"<at>{literal(m.name)}</at>" in shown
+    ]
 
 
 def _shared(shared: SharedMedia, language: Language) -> Card:
@@ -81,7 +115,11 @@ def _shared(shared: SharedMedia, language: Language) -> Card:
                 "type": "RichTextBlock",
                 "inlines": [
                     {"type": "TextRun", "text": item.name, "weight": "Bolder"},
-                    {"type": "TextRun", "text": f"  {size_text(item.size)}", "isSubtle": True},
+                    {
+                        "type": "TextRun",
+                        "text": f"  {size_text(item.size, language)}",
+                        "isSubtle": True,
+                    },
                 ],
             },
             {
@@ -114,7 +152,7 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
             for answer in one_tap_answers(lang)
         ],
     }
-    return _card(
+    card = _card(
         [
             _header(message),
             *_content(message),
@@ -134,6 +172,10 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
             }
         ],
     )
+    entities = mention_entities(message) if message.mentions else []
+    if entities:
+        card["msteams"] = {"entities": entities}
+    return card
 
 
 def poll_card(message: RelayedMessage) -> Card:
@@ -221,6 +263,27 @@ def group_picker_card(
                 "data": {"sendAction": PICK_ACTION, "groupId": choice.group_id, **data},
             }
             for choice in choices
+        ],
+    )
+
+
+def send_as_message_card(
+    choice: GroupChoice, pending_text: str, language: Language = Language.EN
+) -> Card:
+    """Words that were no command ("leave at 5?"), shown as typed, and one button that
+    sends them to `choice` as a message: a pick, like the picker's buttons."""
+    return _card(
+        [_plain(pending_text, isSubtle=True)],
+        [
+            {
+                "type": "Action.Submit",
+                "title": say(language, "card.send_to", group=choice.name),
+                "data": {
+                    "sendAction": PICK_ACTION,
+                    "groupId": choice.group_id,
+                    "text": pending_text,
+                },
+            }
         ],
     )
 

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.core.requests import IncomingMedia
-from bot.media.naming import shown_name
+from bot.core.texts import Value, text
 from bot.media.ports import MediaRefused
-from bot.media.rules import size_text
+from bot.media.rules import shown_as, too_large
 from bot.teams.connector import BotTokens
 
 log = logging.getLogger("send.teams.downloads")
@@ -38,18 +38,18 @@ class TeamsDownloads:
         self._tokens = tokens
 
     async def fetch(self, item: IncomingMedia, service_url: str, max_bytes: int) -> bytes:
-        shown = shown_name(item.name) if item.name else "Your picture"
+        shown = shown_as(item.name) if item.name else text("media.your_picture")
         if item.url[:5].lower() == "data:":
             return _inline_data(item.url, shown, max_bytes)
         url = urlsplit(item.url)
         if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
-            raise MediaRefused(f"{shown} came with a link Send does not open.")
+            raise MediaRefused(text("media.bad_link", name=shown))
         headers: dict[str, str] = {}
         if item.needs_bot_token:
             if url.netloc.lower() != urlsplit(service_url).netloc.lower():
                 # The connector token opens the sender's whole conversation history: it is
                 # never sent to a host other than the connector the activity came from.
-                raise MediaRefused(f"{shown} is not on Teams' own servers, so Send cannot open it.")
+                raise MediaRefused(text("media.not_teams", name=shown))
             headers = await self._tokens.header()
         try:
             async with self._session.get(
@@ -57,45 +57,36 @@ class TeamsDownloads:
             ) as response:
                 if response.status != 200:
                     log.warning("attachment download refused", extra={"status": response.status})
-                    raise MediaRefused(
-                        f"Teams did not hand over {shown} (HTTP {response.status}); send it again."
-                    )
+                    raise MediaRefused(text("media.not_handed", name=shown, status=response.status))
                 if response.content_length is not None and response.content_length > max_bytes:
-                    raise _too_large(shown, response.content_length, max_bytes)
+                    raise MediaRefused(too_large(shown, response.content_length, max_bytes))
                 data = bytearray()
                 async for chunk in response.content.iter_chunked(_CHUNK):
                     data += chunk
                     if len(data) > max_bytes:
-                        raise _too_large(shown, None, max_bytes)
+                        raise MediaRefused(too_large(shown, None, max_bytes))
                 return bytes(data)
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("attachment download failed", extra={"error": type(error).__name__})
-            raise MediaRefused(f"Send could not download {shown}; send it again.") from error
+            raise MediaRefused(text("media.no_download", name=shown)) from error
 
 
-def _inline_data(url: str, shown: str, max_bytes: int) -> bytes:
+def _inline_data(url: str, shown: Value, max_bytes: int) -> bytes:
     """A `data:` URL, as Web Chat clients (the Agents Playground) send an uploaded file:
     the bytes are in the activity itself, so there is nothing to download or to leak."""
     header, comma, payload = url.partition(",")
     if not comma or not header.lower().endswith(";base64"):
-        raise MediaRefused(f"{shown} came in a form Send does not read.")
+        raise MediaRefused(text("media.bad_form", name=shown))
     # Base64 takes 4 characters for 3 bytes: a payload longer than that is over the limit.
     if len(payload) > (max_bytes // 3 + 1) * 4:
-        raise _too_large(shown, len(payload) * 3 // 4, max_bytes)
+        raise MediaRefused(too_large(shown, len(payload) * 3 // 4, max_bytes))
     try:
         data = base64.b64decode(payload, validate=True)
     except binascii.Error:
-        raise MediaRefused(f"{shown} arrived damaged; send it again.") from None
+        raise MediaRefused(text("media.arrived_damaged", name=shown)) from None
     if len(data) > max_bytes:
-        raise _too_large(shown, len(data), max_bytes)
+        raise MediaRefused(too_large(shown, len(data), max_bytes))
     return data
-
-
-def _too_large(shown: str, size: int | None, max_bytes: int) -> MediaRefused:
-    limit = size_text(max_bytes)
-    if size is None:
-        return MediaRefused(f"{shown} is larger than {limit}, the limit.")
-    return MediaRefused(f"{shown} is {size_text(size)}; the limit is {limit}.")
 
 
 def _loopback(host: str | None) -> bool:

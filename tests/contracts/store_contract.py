@@ -18,6 +18,7 @@ from bot.core.model import (
     Group,
     MediaKind,
     Member,
+    Mentioned,
     Message,
     Person,
     Source,
@@ -189,16 +190,18 @@ async def test_a_message_keeps_its_photos_and_files(store: DocumentStore) -> Non
         "m-media",
         "ann@contoso.com",
         "Ann",
-        "",
+        "for Bob",
         NOW,
         Source.TEAMS,
         media=(photo, report),
+        mentions=(Mentioned("bob-id", "Bob"),),
     )
     assert await store.add_message(message) is not None
     again = await store.get_message("g1", "m-media")
     assert again is not None
     assert again.media == (photo, report)
-    assert again.summary().text == "[photo] [Rapport été.pdf]"
+    assert again.mentions == (Mentioned("bob-id", "Bob"),)
+    assert again.summary().text == "[photo] [Rapport été.pdf] for Bob"
 
 
 async def test_messages_of_a_group_oldest_first(store: DocumentStore) -> None:

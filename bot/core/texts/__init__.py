@@ -91,7 +91,18 @@ class Listed:
         return self.separator.join(part.say(language) for part in self.parts)
 
 
-Value = str | int | Text | Listed
+@dataclass(frozen=True)
+class Number:
+    """A large number, grouped as the reader writes it: "10,485,760", "10 485 760"."""
+
+    value: int
+
+    def say(self, language: Language) -> str:
+        grouped = f"{self.value:,}"
+        return grouped if language is Language.EN else grouped.replace(",", "\u202f")
+
+
+Value = str | int | Text | Listed | Number
 
 
 def text(key: str, **values: Value) -> Text:
@@ -107,7 +118,10 @@ def is_singular(language: Language, count: int) -> bool:
 
 def say(language: Language, key: str, **values: Value) -> str:
     template = CATALOGS[language][key]
-    shown = {k: v.say(language) if isinstance(v, Text | Listed) else v for k, v in values.items()}
+    shown = {
+        k: v.say(language) if isinstance(v, Text | Listed | Number) else v
+        for k, v in values.items()
+    }
     if isinstance(template, tuple):
         count = values.get("count")
         if not isinstance(count, int):

@@ -61,6 +61,18 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "which_group_pick": "Which group is this for? Pick one; nothing was sent yet.",
     "write_it_as": "Write it as {usage}.",
     "type_help": "Type help for the list of commands.",
+    # words that start with a command word but are no command: a sentence, offered to send
+    "sentence.offer": (
+        "{typed} is not a command you can use ({why}). Send it to {group} as a message?"
+    ),
+    "sentence.pick": (
+        "{typed} is not a command you can use ({why}). Send it as a message? "
+        "Pick a group; nothing was sent yet."
+    ),
+    "sentence.no_group": "you have no group called {name}",
+    "sentence.takes_nothing": "{word} takes nothing after it",
+    "sentence.type_alone": "Type {word} alone, with nothing after it.",
+    "sentence.write_it_as": "write it as {usage}",
     # help
     "help.intro": "Send relays your messages to a group of colleagues in Teams and Outlook.",
     "help.line": "- {usage} — {help}",
@@ -209,6 +221,11 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "Your message to {group} was not added to its Outlook thread ({why})."
     ),
     "notice.not_in_teams": "{person} did not get your message to {group} in Teams ({why}).",
+    # the last mail of a deleted group's Outlook thread
+    "thread.deleted": (
+        "{actor} deleted {group}; its messages are gone. "
+        "Replies to this thread are no longer relayed."
+    ),
     # status
     "status.none": (
         "You have not written to {group} lately (status looks at its last 10 messages)."
@@ -258,6 +275,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "card.reply_to": "Reply to {group}",
     "card.you": "You: ",
     "card.which_group": "Which group is this for?",
+    "card.send_to": "Send to {group}",
     "card.download": "Download",
     "card.photo": "[photo]",
     "card.file": "file",
@@ -285,4 +303,61 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "mail.photo": "photo",
     "mail.file": "file",
     "mail.shown_here": "shown in this mail",
+    # photos and files
+    "media.forged_card": "That card was not made by Send for you.",
+    "outlook.not_relayed": "Your Outlook reply to {group} was not relayed to Teams. {reason}",
+    "outlook.relayed_without_media": (
+        "Your Outlook reply to {group} was relayed to Teams without its photos and files. {reason}"
+    ),
+    "media.nothing_sent": "{reason} Nothing was sent.",
+    "media.this_file": "This file",
+    "media.your_picture": "Your picture",
+    "media.empty": "{name} is empty.",
+    "media.too_large": "{name} is {size}; the limit is {limit}.",
+    "media.larger_than": "{name} is larger than {limit}, the limit.",
+    "media.not_accepted": "{name} is not a picture or a document Send accepts.",
+    "media.not_accepted_what": "{name} is not a picture or a document Send accepts (it is {what}).",
+    "media.too_many_pixels": "{name} is {width} × {height} pixels; the limit is {limit} megapixels.",
+    "media.damaged": "{name} looks like {what} but is damaged, so Send cannot check it.",
+    "media.misnamed": "{name} is {what}, not {claimed} as its name says.",
+    "media.rename": (
+        "{name} is {what} but its name ends in {ext}: rename it to end in {usual} and send it again."
+    ),
+    "media.bad_link": "{name} came with a link Send does not open.",
+    "media.not_teams": "{name} is not on Teams' own servers, so Send cannot open it.",
+    "media.not_handed": "Teams did not hand over {name} (HTTP {status}); send it again.",
+    "media.no_download": "Send could not download {name}; send it again.",
+    "media.bad_form": "{name} came in a form Send does not read.",
+    "media.arrived_damaged": "{name} arrived damaged; send it again.",
+    "media.too_many": "That is {count} photos and files; at most {limit} go in one message.",
+    "size.bytes": ("{count} byte", "{count} bytes"),
+    "size.exact": "{n} bytes",
+    "size.kb": "{n} KB",
+    "size.mb": "{n} MB",
+    "size.kb_tenths": "{n}.{d} KB",
+    "size.mb_tenths": "{n}.{d} MB",
+    "what.png": "a PNG picture",
+    "what.jpeg": "a JPEG picture",
+    "what.gif": "a GIF picture",
+    "what.webp": "a WebP picture",
+    "what.pdf": "a PDF document",
+    "what.docx": "a Word document",
+    "what.xlsx": "an Excel workbook",
+    "what.pptx": "a PowerPoint presentation",
+    "what.text": "a text file",
+    "what.csv": "a CSV table",
+    "what.windows_program": "a Windows program",
+    "what.linux_program": "a Linux program",
+    "what.macos_program": "a macOS program",
+    "what.program": "a program",
+    "what.wasm_program": "a WebAssembly program",
+    "what.script": "a script",
+    "what.damaged_zip": "a damaged ZIP archive",
+    "what.zip": "a ZIP archive",
+    "what.office_macros": "an Office file with macros",
+    "what.archive": "an archive",
+    "what.heic": "a HEIC picture: send it as a JPEG or PNG instead",
+    "what.other_picture": "a picture in another format: send it as a JPEG or PNG instead",
+    "what.video": "a video",
+    "what.sound": "a sound recording",
 }

@@ -71,6 +71,19 @@ _RAW: dict[str, str | tuple[str, str]] = {
     ),
     "write_it_as": "Écrivez-le ainsi : {usage}.",
     "type_help": "Tapez aide pour la liste des commandes.",
+    # des mots qui commencent par une commande sans en être une : une phrase, à envoyer
+    "sentence.offer": (
+        "{typed} n'est pas une commande que vous pouvez utiliser ({why}). "
+        "L'envoyer à {group} comme message ?"
+    ),
+    "sentence.pick": (
+        "{typed} n'est pas une commande que vous pouvez utiliser ({why}). "
+        "L'envoyer comme message ? Choisissez un groupe ; rien n'a encore été envoyé."
+    ),
+    "sentence.no_group": "vous n'avez pas de groupe nommé {name}",
+    "sentence.takes_nothing": "{word} s'emploie sans rien après",
+    "sentence.type_alone": "Tapez {word} seul, sans rien après.",
+    "sentence.write_it_as": "écrivez-le ainsi : {usage}",
     # aide
     "help.intro": ("Send transmet vos messages à un groupe de collègues dans Teams et Outlook."),
     "help.line": "- {usage} — {help}",
@@ -249,6 +262,11 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "Votre message à {group} n'a pas été ajouté à son fil Outlook ({why})."
     ),
     "notice.not_in_teams": ("{person} n'a pas reçu votre message à {group} dans Teams ({why})."),
+    # le dernier courriel du fil Outlook d'un groupe supprimé
+    "thread.deleted": (
+        "{actor} a supprimé {group} ; ses messages ont disparu. "
+        "Les réponses à ce fil ne sont plus transmises."
+    ),
     # état
     "status.none": (
         "Vous n'avez pas écrit à {group} récemment (état regarde ses 10 derniers messages)."
@@ -304,6 +322,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "card.reply_to": "Répondre à {group}",
     "card.you": "Vous : ",
     "card.which_group": "Pour quel groupe est ce message ?",
+    "card.send_to": "Envoyer à {group}",
     "card.download": "Télécharger",
     "card.photo": "[photo]",
     "card.file": "fichier",
@@ -334,6 +353,75 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "mail.photo": "photo",
     "mail.file": "fichier",
     "mail.shown_here": "affichée dans ce message",
+    # photos and files
+    "media.forged_card": "Cette carte n'a pas été faite par Send pour vous.",
+    "outlook.not_relayed": (
+        "Votre réponse Outlook à {group} n'a pas été transmise dans Teams. {reason}"
+    ),
+    "outlook.relayed_without_media": (
+        "Votre réponse Outlook à {group} a été transmise dans Teams sans ses photos et "
+        "fichiers. {reason}"
+    ),
+    "media.nothing_sent": "{reason} Rien n'a été envoyé.",
+    "media.this_file": "Ce fichier",
+    "media.your_picture": "Votre image",
+    "media.empty": "{name} est vide.",
+    "media.too_large": "{name} fait {size} ; la limite est de {limit}.",
+    "media.larger_than": "{name} dépasse la limite de {limit}.",
+    "media.not_accepted": "{name} n'est ni une image ni un document que Send accepte.",
+    "media.not_accepted_what": (
+        "{name} n'est ni une image ni un document que Send accepte (c'est {what})."
+    ),
+    "media.too_many_pixels": (
+        "{name} fait {width} × {height} pixels ; la limite est de {limit} mégapixels."
+    ),
+    "media.damaged": (
+        "{name} ressemble à {what} mais est endommagé : Send ne peut pas le vérifier."
+    ),
+    "media.misnamed": "{name} est {what}, et non {claimed} comme son nom l'indique.",
+    "media.rename": (
+        "{name} est {what} mais son nom se termine par {ext} : renommez-le en {usual} "
+        "et envoyez-le à nouveau."
+    ),
+    "media.bad_link": "{name} est arrivé avec un lien que Send n'ouvre pas.",
+    "media.not_teams": ("{name} n'est pas sur les serveurs de Teams : Send ne peut pas l'ouvrir."),
+    "media.not_handed": "Teams n'a pas transmis {name} (HTTP {status}) ; envoyez-le à nouveau.",
+    "media.no_download": "Send n'a pas pu télécharger {name} ; envoyez-le à nouveau.",
+    "media.bad_form": "{name} est arrivé sous une forme que Send ne lit pas.",
+    "media.arrived_damaged": "{name} est arrivé endommagé ; envoyez-le à nouveau.",
+    "media.too_many": (
+        "Cela fait {count} photos et fichiers ; un message en contient au plus {limit}."
+    ),
+    "size.bytes": ("{count} octet", "{count} octets"),
+    "size.exact": "{n} octets",
+    "size.kb": "{n} Ko",
+    "size.mb": "{n} Mo",
+    "size.kb_tenths": "{n},{d} Ko",
+    "size.mb_tenths": "{n},{d} Mo",
+    "what.png": "une image PNG",
+    "what.jpeg": "une image JPEG",
+    "what.gif": "une image GIF",
+    "what.webp": "une image WebP",
+    "what.pdf": "un document PDF",
+    "what.docx": "un document Word",
+    "what.xlsx": "un classeur Excel",
+    "what.pptx": "une présentation PowerPoint",
+    "what.text": "un fichier texte",
+    "what.csv": "un tableau CSV",
+    "what.windows_program": "un programme Windows",
+    "what.linux_program": "un programme Linux",
+    "what.macos_program": "un programme macOS",
+    "what.program": "un programme",
+    "what.wasm_program": "un programme WebAssembly",
+    "what.script": "un script",
+    "what.damaged_zip": "une archive ZIP endommagée",
+    "what.zip": "une archive ZIP",
+    "what.office_macros": "un fichier Office avec des macros",
+    "what.archive": "une archive",
+    "what.heic": "une image HEIC : envoyez-la plutôt en JPEG ou en PNG",
+    "what.other_picture": "une image dans un autre format : envoyez-la plutôt en JPEG ou en PNG",
+    "what.video": "une vidéo",
+    "what.sound": "un enregistrement sonore",
 }
 
 NBSP = "\u00a0"
