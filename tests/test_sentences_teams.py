@@ -3,9 +3,18 @@ the one button is pressed, and then once."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.connector import TeamsPerson
 from tests.teams_world import Json, TeamsWorld, card_text
 from tests.test_cards import validate
+
+
+@pytest.fixture
+def backend() -> str:
+    """Product behaviour, the same on every store: run on the embedded one only (the store
+    contract suite runs both backends)."""
+    return "sqlite"
 
 
 async def lunch(world: TeamsWorld, owner: TeamsPerson, *members: TeamsPerson) -> None:
@@ -42,7 +51,7 @@ async def test_leave_at_5_sends_nothing_and_its_button_sends_it_once(world: Team
     assert await world.say(ann, "leave at 5?") == 200
 
     assert world.last_reply(ann) == (
-        "leave at 5? is not a command you can use (you have no group called at 5?). "
+        "“leave at 5?” is not a command you can use (you have no group called “at 5?”). "
         "Send it to Lunch as a message?"
     )
     _, card = offer(world, ann)
@@ -71,7 +80,7 @@ async def test_help_with_words_after_it_is_a_sentence_and_help_alone_is_help(
 
     await world.say(ann, "help me carry the boxes")
     assert world.last_reply(ann) == (
-        "help me carry the boxes is not a command you can use (help takes nothing after it). "
+        "“help me carry the boxes” is not a command you can use (help takes nothing after it). "
         "Send it to Lunch as a message?"
     )
     await press(world, ann, "Send to Lunch")
@@ -92,7 +101,7 @@ async def test_several_groups_and_none_active_offer_the_picker(world: TeamsWorld
     await world.say(ann, "use the big room")
 
     assert world.last_reply(ann).startswith(
-        "use the big room is not a command you can use (you have no group called the big room)."
+        "“use the big room” is not a command you can use (you have no group called “the big room”)."
     )
     _, picker = offer(world, ann)
     assert [a["title"] for a in picker["actions"]] == ["Lunch", "Run"]
@@ -119,8 +128,8 @@ async def test_a_french_member_gets_the_french_line_and_button(world: TeamsWorld
     await world.say(ann, "quitter à 17h ?")
 
     assert world.last_reply(ann) == (
-        "quitter à 17h ? n'est pas une commande que vous pouvez utiliser "
-        "(vous n'avez pas de groupe nommé à 17h ?). L'envoyer à Cantine comme message\u00a0?"
+        "«\u00a0quitter à 17h ?\u00a0» n'est pas une commande que vous pouvez utiliser "
+        "(vous n'avez pas de groupe nommé «\u00a0à 17h ?\u00a0»). L'envoyer à Cantine comme message\u00a0?"
     )
     await press(world, ann, "Envoyer à Cantine")
     await world.wait_relayed(bob, 1)

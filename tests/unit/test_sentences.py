@@ -46,7 +46,7 @@ async def test_leave_with_a_group_they_do_not_have_sends_nothing_and_offers_one_
     answer = await core.say("leave at 5?")
 
     assert answer.text == (
-        "leave at 5? is not a command you can use (you have no group called at 5?). "
+        "“leave at 5?” is not a command you can use (you have no group called “at 5?”). "
         "Send it to lunch as a message?"
     )
     assert answer.offered == lunch and answer.choices == ()
@@ -85,17 +85,17 @@ async def test_a_pressed_button_is_refused_once_the_person_left_the_group(core: 
     [
         ("help me carry the boxes", "help takes nothing after it"),
         ("groups of four please", "groups takes nothing after it"),
-        ("use the big room", "you have no group called the big room"),
-        ("members of the board", "you have no group called of the board"),
-        ("history repeats itself", "you have no group called repeats itself"),
-        ("status update is late", "you have no group called update is late"),
-        ("mute the TV please", "you have no group called the TV please"),
-        ("unmute yourself Bob", "you have no group called yourself Bob"),
+        ("use the big room", "you have no group called “the big room”"),
+        ("members of the board", "you have no group called “of the board”"),
+        ("history repeats itself", "you have no group called “repeats itself”"),
+        ("status update is late", "you have no group called “update is late”"),
+        ("mute the TV please", "you have no group called “the TV please”"),
+        ("unmute yourself Bob", "you have no group called “yourself Bob”"),
         (
             "delete the old slides before Friday",
-            "you have no group called the old slides before Friday",
+            "you have no group called “the old slides before Friday”",
         ),
-        ("rename the file: budget.xlsx", "you have no group called the file"),
+        ("rename the file: budget.xlsx", "you have no group called “the file”"),
         ("add more chairs to the room", "write it as add <group>: <members>"),
         ("to be honest I like it", "write it as to <group>: <text>"),
         ("poll results are in", "write it as poll <group>: <question> | <option> | <option> …"),
@@ -110,7 +110,7 @@ async def test_words_that_are_no_command_for_this_person_are_offered(
     answer = await core.say(typed)
 
     assert answer.text == (
-        f"{typed} is not a command you can use ({why}). Send it to lunch as a message?"
+        f"“{typed}” is not a command you can use ({why}). Send it to lunch as a message?"
     )
     assert answer.offered == lunch and answer.pending_text == typed
     assert await sent_texts(core) == []
@@ -169,7 +169,7 @@ async def test_with_several_groups_and_none_active_the_picker_is_offered(core: C
     answer = await core.say("help me carry the boxes")
 
     assert answer.text == (
-        "help me carry the boxes is not a command you can use (help takes nothing after it). "
+        "“help me carry the boxes” is not a command you can use (help takes nothing after it). "
         "Send it as a message? Pick a group; nothing was sent yet."
     )
     assert {c.name for c in answer.choices} == {"lunch", "book club"}
@@ -197,8 +197,8 @@ async def test_a_french_reader_gets_the_line_in_french(core: Core) -> None:
 
     nbsp = "\u00a0"
     assert answer.text == (
-        "quitter à 17h ? n'est pas une commande que vous pouvez utiliser "
-        f"(vous n'avez pas de groupe nommé à 17h ?). L'envoyer à lunch comme message{nbsp}?"
+        "«\u00a0quitter à 17h ?\u00a0» n'est pas une commande que vous pouvez utiliser "
+        f"(vous n'avez pas de groupe nommé «\u00a0à 17h ?\u00a0»). L'envoyer à lunch comme message{nbsp}?"
     )
     assert answer.pending_text == "quitter à 17h ?"
     assert answer.person is not None and answer.person.language.value == "fr"
@@ -214,4 +214,4 @@ async def test_a_long_sentence_is_shortened_in_the_line_and_kept_whole_on_the_bu
 
     assert answer.pending_text == typed.strip()
     assert typed.strip() not in answer.text and "help with the move with" in answer.text
-    assert answer.text.index(" is not a command") <= 80
+    assert answer.text.index("” is not a command") <= 81  # the quote, then 80 characters

@@ -63,13 +63,13 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "type_help": "Type help for the list of commands.",
     # words that start with a command word but are no command: a sentence, offered to send
     "sentence.offer": (
-        "{typed} is not a command you can use ({why}). Send it to {group} as a message?"
+        "“{typed}” is not a command you can use ({why}). Send it to {group} as a message?"
     ),
     "sentence.pick": (
-        "{typed} is not a command you can use ({why}). Send it as a message? "
+        "“{typed}” is not a command you can use ({why}). Send it as a message? "
         "Pick a group; nothing was sent yet."
     ),
-    "sentence.no_group": "you have no group called {name}",
+    "sentence.no_group": "you have no group called “{name}”",
     "sentence.takes_nothing": "{word} takes nothing after it",
     "sentence.type_alone": "Type {word} alone, with nothing after it.",
     "sentence.write_it_as": "write it as {usage}",

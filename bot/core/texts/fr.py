@@ -73,14 +73,14 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "type_help": "Tapez aide pour la liste des commandes.",
     # des mots qui commencent par une commande sans en être une : une phrase, à envoyer
     "sentence.offer": (
-        "{typed} n'est pas une commande que vous pouvez utiliser ({why}). "
+        "« {typed} » n'est pas une commande que vous pouvez utiliser ({why}). "
         "L'envoyer à {group} comme message ?"
     ),
     "sentence.pick": (
-        "{typed} n'est pas une commande que vous pouvez utiliser ({why}). "
+        "« {typed} » n'est pas une commande que vous pouvez utiliser ({why}). "
         "L'envoyer comme message ? Choisissez un groupe ; rien n'a encore été envoyé."
     ),
-    "sentence.no_group": "vous n'avez pas de groupe nommé {name}",
+    "sentence.no_group": "vous n'avez pas de groupe nommé « {name} »",
     "sentence.takes_nothing": "{word} s'emploie sans rien après",
     "sentence.type_alone": "Tapez {word} seul, sans rien après.",
     "sentence.write_it_as": "écrivez-le ainsi : {usage}",
