@@ -20,9 +20,10 @@ from azure.cosmos import PartitionKey
 from azure.cosmos.aio import CosmosClient
 
 from bot.core.model import Group, Member, Person, TeamsReach
+from bot.store.bodies import _group_body, _person_body
 from bot.store.cosmos_documents import CosmosDocuments
 from bot.store.documents import Documents, Eq, JsonDict, safe_id
-from bot.store.repository import DocumentStore, _group_body, _person_body
+from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
 from tests.services import COSMOS_KEY
 

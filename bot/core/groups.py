@@ -1,25 +1,32 @@
-"""Group commands: what each does, its rules (limits, owner-only, names) and its one-line answers."""
+"""Group commands: what each does, its rules (limits, owner-only, names) and its one-line answers.
+
+The rules live in `group_rules`, the lookups and read-only answers in `group_reads`."""
 
 from __future__ import annotations
 
 import logging
-import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.addresses import MemberList
-from bot.core.errors import NoSuchGroup, Refused
+from bot.core.errors import Refused
+from bot.core.group_reads import GroupReads
+from bot.core.group_reads import counted as counted
+from bot.core.group_rules import check_chat_size as check_chat_size
+from bot.core.group_rules import check_member_list as check_member_list
+from bot.core.group_rules import check_name as check_name
+from bot.core.group_rules import name_key as name_key
+from bot.core.group_rules import problems
 from bot.core.media import Media
-from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member, Person
+from bot.core.model import MAX_MEMBERS, Group, Member, Person
 from bot.core.people import People, update_person
 from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, SendOutcome, Store, StoreError
 from bot.core.reach import NewMembers, TeamsAccess
-from bot.core.relay import Relay, wants_teams_copy
+from bot.core.relay import Relay
 from bot.core.retry import read_modify_write
-from bot.core.status import status_text
-from bot.core.texts import Language, Listed, Text, joined, say, text, when
+from bot.core.texts import Language, Text, say, text
 from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.groups")
@@ -31,61 +38,11 @@ class Created:
     text: str
 
 
-def name_key(name: str) -> str:
-    """How group names compare: Unicode-normalised, case-insensitive, blanks folded."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-def check_name(name: str) -> str:
-    name = " ".join(unicodedata.normalize("NFC", name).split())
-    # Control, format (zero-width, bidi overrides) and unassigned characters would make
-    # two names look alike, or a name look like something else.
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cn", "Co", "Cs") for ch in name):
-        raise Refused(text("name.invisible"))
-    if not name:
-        raise Refused(text("name.empty"))
-    if len(name) > MAX_GROUP_NAME:
-        raise Refused(text("name.too_long", most=MAX_GROUP_NAME, length=len(name)))
-    if ":" in name:
-        raise Refused(text("name.colon"))
-    return name
-
-
-def check_member_list(owner: Person, members: MemberList) -> None:
-    """The rules a typed member list must pass before anyone is looked up.
-
-    `create` and the `new` dialog both apply them, so both refuse alike.
-    """
-    if members.empty:
-        raise Refused(text("members.none_named"))
-    if members.malformed:
-        raise Refused(problems([text("members.not_address", token=t) for t in members.malformed]))
-    others = [a for a in members.addresses if a != owner.email] + list(members.mentions)
-    if len(others) + 1 > MAX_MEMBERS:
-        raise Refused(text("too_many_new", most=MAX_MEMBERS, count=len(others) + 1))
-
-
-def check_chat_size(people: int) -> None:
-    if people > MAX_MEMBERS:
-        raise Refused(text("chat_too_big", most=MAX_MEMBERS))
-
-
-def counted(count: int, noun: str, language: Language = Language.EN) -> str:
-    """ "1 member", "2 members" / "0 membre", "1 membre", "2 membres": the plurals of the
-    nouns Send counts (`n.<noun>` in the catalog), by each language's rule."""
-    return say(language, f"n.{noun}", count=count)
-
-
-def problems(found: Sequence[Text]) -> Text:
-    """One refusal for several problems: "a; b. Nothing was changed." """
-    return text("nothing_changed", problems=Listed(tuple(found)))
-
-
 def _names(people: Sequence[Person | Member]) -> str:
     return ", ".join(p.display_name for p in people)
 
 
-class Groups:
+class Groups(GroupReads):
     def __init__(
         self,
         store: Store,
@@ -98,79 +55,13 @@ class Groups:
         relay: Relay | None = None,
         thread: OutlookThread | None = None,
     ) -> None:
-        self._store = store
+        super().__init__(store, clock, mail, access)
         self._media = media
         # Renames and deletes are told in the Outlook thread too (see `_tell_thread`).
         self._relay = relay
         self._thread = thread
-        self._mail = mail or MailPolicy()
         self._people = people
-        self._clock = clock
-        self._access = access or TeamsAccess()
         self._newcomers = newcomers
-
-    async def of(self, person: Person) -> list[Group]:
-        return await self._store.groups_of(person.tenant_id, person.person_id)
-
-    async def by_id(self, person: Person, group_id: str) -> Group:
-        """A group the person is a member of, named by id (quick replies, picked buttons)."""
-        group = await self._store.get_group(person.tenant_id, group_id)
-        if group is None or not group.has_member(person.person_id):
-            raise Refused(text("group.gone_or_left"))
-        return group
-
-    async def people_for_mentions(
-        self, tenant_id: str, teams_user_ids: Sequence[str]
-    ) -> list[Person]:
-        found = [await self._store.person_for_teams_user(tenant_id, u) for u in teams_user_ids]
-        return [p for p in found if p is not None]
-
-    async def active(self, person: Person) -> Group | None:
-        """The person's active group, if it still exists and they are still in it."""
-        group = await self._store.get_group(person.tenant_id, person.active_group_id)
-        return group if group is not None and group.has_member(person.person_id) else None
-
-    async def find(self, person: Person, name: str) -> Group:
-        """The sender's group of that name (case-insensitive)."""
-        key = name_key(name)
-        if not key:
-            raise Refused(text("group.which_name"))
-        for group in await self.of(person):
-            if name_key(group.name) == key:
-                return group
-        raise NoSuchGroup(name.strip())
-
-    async def active_or_named(self, person: Person, name: str) -> Group:
-        if name.strip():
-            return await self.find(person, name)
-        groups = await self.of(person)
-        active = next((g for g in groups if g.group_id == person.active_group_id), None)
-        if active is not None:
-            return active
-        if len(groups) == 1:
-            return groups[0]
-        if not groups:
-            raise Refused(text("group.none_yet"))
-        raise Refused(text("group.which_or_use"))
-
-    async def check_unique(
-        self, asker: Person, people: Sequence[Person], name: str, except_id: str = ""
-    ) -> None:
-        """No member may end up in two groups of the same name (see `name_key`)."""
-        key = name_key(name)
-        for person in people:
-            for group in await self.of(person):
-                if name_key(group.name) == key and group.group_id != except_id:
-                    if person.person_id == asker.person_id:
-                        raise Refused(text("group.name_taken_you", group=group.name))
-                    # Only that it clashes: another person's groups are theirs to know.
-                    raise Refused(text("group.name_taken_other", person=person.display_name))
-
-    async def check_new_name(self, owner: Person, name: str) -> str:
-        """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""
-        name = check_name(name)
-        await self.check_unique(owner, [owner], name)
-        return name
 
     async def create(self, owner: Person, name: str, members: MemberList) -> Created:
         name = check_name(name)
@@ -435,75 +326,6 @@ class Groups:
         )
         return say(sender.language, "outlook.on" if on else "outlook.off")
 
-    async def list_text(self, sender: Person) -> str:
-        groups = await self.of(sender)
-        lang = sender.language
-        if not groups:
-            return say(lang, "group.none_yet")
-        lines = [say(lang, "groups.heading")]
-        for g in groups:
-            marks = []
-            if g.group_id == sender.active_group_id or len(groups) == 1:
-                marks.append(say(lang, "mark.active"))
-            if g.owner_id == sender.person_id:
-                marks.append(say(lang, "mark.owner"))
-            member = g.member(sender.person_id)
-            if member is not None and member.muted:
-                marks.append(say(lang, "mark.muted"))
-            extra = say(lang, "groups.marks", marks=", ".join(marks)) if marks else ""
-            members = counted(len(g.members), "member", lang)
-            lines.append(say(lang, "groups.line", group=g.name, members=members, marks=extra))
-        return "\n".join(lines)
-
-    async def members_text(self, sender: Person, name: str) -> str:
-        group = await self.active_or_named(sender, name)
-        people = {
-            p.person_id: p for p in await self._store.get_people(group.tenant_id, group.member_ids)
-        }
-        now = self._clock.now()
-        lang = sender.language
-        counted_members = counted(len(group.members), "member", lang)
-        lines = [say(lang, "members.heading", group=group.name, members=counted_members)]
-        for m in group.members:
-            person = people.get(m.person_id)
-            teams = person is not None and wants_teams_copy(person, group, self._access, now)
-            mailed = person is not None and self._mail.mails(person)
-            ways = [
-                say(lang, key) for key, on in (("way.teams", teams), ("way.outlook", mailed)) if on
-            ]
-            how = joined(lang, ways) or say(lang, "way.none")
-            if person is not None and self._access.outlook_only(person) and mailed and not teams:
-                how = say(lang, "way.outlook_only", why=person.teams_unavailable)
-            name = (person.display_name if person else "") or m.display_name
-            label = say(lang, "members.owner", name=name) if m.person_id == group.owner_id else name
-            # The address tells two people of one name apart; never shown twice.
-            email = person.email if person is not None else ""
-            address = f" <{email}>" if email and email.lower() != name.lower() else ""
-            lines.append(say(lang, "members.line", label=label, address=address, how=how))
-        return "\n".join(lines)
-
-    async def status_text(self, sender: Person, name: str) -> str:
-        group = await self.active_or_named(sender, name)
-        last = next((s for s in reversed(group.recent) if s.sender_id == sender.person_id), None)
-        message = await self._store.get_message(group.group_id, last.message_id) if last else None
-        ids = [*group.member_ids, *(d.recipient_id for d in message.deliveries)] if message else []
-        people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, ids)}
-        return status_text(group, message, people, sender, self._clock.now())
-
-    async def history_text(self, sender: Person, name: str) -> str:
-        group = await self.active_or_named(sender, name)
-        lang = sender.language
-        if not group.recent:
-            return say(lang, "history.empty", group=group.name)
-        now = self._clock.now()
-        lines = [say(lang, "history.heading", count=len(group.recent), group=group.name)]
-        for s in group.recent:
-            # One line per message: a newline typed in a message cannot forge another line.
-            shown = " ".join(s.text.split())
-            at = when(lang, s.sent_at, sender.time_zone, now)
-            lines.append(say(lang, "history.line", when=at, sender=s.sender_name, text=shown))
-        return "\n".join(lines)
-
     async def set_active(self, person: Person, group_id: str) -> None:
         await update_person(
             self._store,
@@ -517,15 +339,6 @@ class Groups:
             return replace(p, active_group_id="") if p.active_group_id == group_id else p
 
         await update_person(self._store, person.tenant_id, person.person_id, change)
-
-    async def owned(self, sender: Person, name: str, action: str) -> Group:
-        """The sender's group of that name, if they own it; `action` words the refusal."""
-        group = await self.find(sender, name)
-        if group.owner_id != sender.person_id:
-            owner = group.member(group.owner_id)
-            named = owner.display_name if owner else text("unknown")
-            raise Refused(text("owner.only", group=group.name, owner=named, action=action))
-        return group
 
     async def _update(
         self, group: Group, change: Callable[[Group], Group], owner: str = ""

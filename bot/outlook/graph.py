@@ -1,8 +1,8 @@
-"""Microsoft Graph: the group's Outlook thread sent from the service mailbox, and user lookups.
+"""Microsoft Graph: the group's Outlook thread sent from the service mailbox.
 
-One pooled aiohttp session and one MSAL client (client credentials) for every call.
-429, 503 and 504 are retried a few times, never before Retry-After; at most 4
-requests run at once against one mailbox (Exchange's concurrency limit).
+The client (`bot.outlook.graph_client`): one pooled aiohttp session and one MSAL client
+for every call, 429, 503 and 504 retried a few times, never before Retry-After, and at
+most 4 requests at once against one mailbox.
 
 The thread: the first mail is a draft created and sent from OUTLOOK_SENDER
 (immutable ids, so its id survives the move to Sent Items); every later mail is a
@@ -20,29 +20,19 @@ Send sets no internetMessageId and no internet headers of its own.
 
 Photos and files (with a `MediaReader`) make every mail a draft first: the first mail's
 draft as always, a later one's by `createReply` on the first mail (same recipients, body
-and marker as a `reply`, and the same conversation). Each item of at most
-`ATTACH_ONE_REQUEST` bytes is then added as a fileAttachment in one request (a picture
-inline, its `contentId` named by the body's `cid:`); a larger one through an upload
-session, its bytes PUT in chunks to the pre-authenticated `uploadUrl` without our token.
-Only when every item is on the draft is it sent, once, as above; a draft whose items
+and marker as a `reply`, and the same conversation). Its items are then put on the draft
+(`bot.outlook.graph_attachments`: one request each, or an upload session for a larger
+one). Only when every item is on the draft is it sent, once, as above; a draft whose items
 could not all be added is deleted and made again on the next attempt. Items beyond
 `ATTACH_TOTAL_BYTES` in all are only linked.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import io
-import json as json_module
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
-
-import aiohttp
 
 from bot.core.ports import (
     Clock,
@@ -51,15 +41,30 @@ from bot.core.ports import (
     SendOutcome,
     ThreadMail,
 )
-from bot.http_answers import is_passing_failure, retry_after_seconds
-from bot.identity import ClientCredentials, CredentialError
+from bot.http_answers import is_passing_failure
 from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
 from bot.outlook.eml import LOCAL_DOMAIN, UnreadableMedia, read_all, subject_of
+from bot.outlook.graph_attachments import (
+    ATTACH_MOST,
+    ATTACH_TOTAL_BYTES,
+    UPLOAD_CHUNK,
+    Carried,
+    DraftAttachments,
+)
+from bot.outlook.graph_client import GRAPH_SCOPE, GraphClient, GraphResponse
+
+__all__ = [
+    "GRAPH_SCOPE",
+    "MARKER_PROPERTY",
+    "UPLOAD_CHUNK",
+    "GraphClient",
+    "GraphMail",
+    "GraphResponse",
+    "marker_of",
+]
 
 log = logging.getLogger("send.graph")
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-MAILBOX_CONCURRENCY = 4
 # Send's own MAPI property set; the marker property's name is the header-like one below.
 SEND_PROPERTY_SET = "{7e55884f-0d40-4124-bafc-58bb1baaff33}"
 MARKER_PROPERTY = f"String {SEND_PROPERTY_SET} Name X-Send-Message-Id"
@@ -68,139 +73,6 @@ MARKER_PROPERTY = f"String {SEND_PROPERTY_SET} Name X-Send-Message-Id"
 RESUMED_AFTER = timedelta(minutes=2)
 UNSURE_KEPT = 10_000
 IMMUTABLE_IDS = {"Prefer": 'IdType="ImmutableId"'}
-# Graph: a file of up to 3 MB is attached in one request, larger ones (to 150 MB)
-# through an upload session, whose chunks are multiples of 320 KiB of at most 4 MiB.
-ATTACH_ONE_REQUEST = 3 * 1024 * 1024
-ATTACH_MOST = 150 * 1024 * 1024
-# Exchange Online's default message size limit is 35 MB, base64 included.
-ATTACH_TOTAL_BYTES = 25 * 1024 * 1024
-UPLOAD_CHUNK = 10 * 320 * 1024
-
-
-@dataclass(frozen=True)
-class GraphResponse:
-    status: int  # 0: no answer (connection refused or reset, timed out, unreadable)
-    body: dict[str, Any]
-    retry_after: float = 0.0
-    request_id: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def unsure(self) -> bool:
-        """Whether a request that changes something may have been performed anyway: no
-        answer, or a server-side failure (a gateway's 504 while the mailbox went on)."""
-        return self.status == 0 or self.status >= 500
-
-
-class GraphClient:
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        credentials: ClientCredentials,
-        endpoint: str,
-        attempts: int = 3,
-    ) -> None:
-        self._session = session
-        self._credentials = credentials
-        self._endpoint = endpoint.rstrip("/")
-        self._attempts = attempts
-        self._mailboxes: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(MAILBOX_CONCURRENCY)
-        )
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        mailbox: str,
-        json: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        idempotent: bool = True,
-    ) -> GraphResponse:
-        """One Graph request, retried a few times on a passing failure. Not `idempotent`
-        (a send): retried only after a 429, the one answer that says it was not done."""
-        response = GraphResponse(0, {})
-        for attempt in range(1, self._attempts + 1):
-            async with self._mailboxes[mailbox.lower()]:
-                response = await self._once(method, path, json, headers)
-            if not is_passing_failure(response.status) or attempt == self._attempts:
-                break
-            if not idempotent and response.status != 429:
-                break
-            await asyncio.sleep(max(response.retry_after, 0.5 * 2 ** (attempt - 1)))
-        if not response.ok and response.status != 404:
-            log.warning(
-                "graph request failed",
-                extra={
-                    "status": response.status,
-                    "graph_request_id": response.request_id,
-                    "path": path.split("?")[0],
-                },
-            )
-        return response
-
-    async def _once(
-        self, method: str, path: str, json: dict[str, Any] | None, headers: dict[str, str] | None
-    ) -> GraphResponse:
-        try:
-            auth = await self._credentials.header()
-            sent = {**auth, **(headers or {})}
-            body = None
-            if json is not None:
-                # A file attachment makes a body of megabytes: streamed, not one bytes object.
-                body = io.BytesIO(json_module.dumps(json).encode())
-                sent["Content-Type"] = "application/json"
-            async with self._session.request(
-                method, f"{self._endpoint}{path}", data=body, headers=sent
-            ) as r:
-                return await _answer_of(r)
-        except CredentialError as error:
-            log.error("graph token refused", extra={"reason": str(error)[:200]})
-            return GraphResponse(503, {})
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            log.warning("graph unreachable", extra={"error": type(error).__name__})
-            return GraphResponse(0, {})
-
-    async def upload(
-        self, url: str, chunk: bytes, start: int, total: int, *, mailbox: str
-    ) -> GraphResponse:
-        """One chunk to an upload session's pre-authenticated `uploadUrl`: no token (Graph
-        refuses one there), the byte range in Content-Range. Not retried: the session
-        expects its bytes in order, so a failed upload is made again from the start."""
-        headers = {
-            "Content-Type": "application/octet-stream",
-            "Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{total}",
-        }
-        try:
-            async with (
-                self._mailboxes[mailbox.lower()],
-                self._session.put(url, data=io.BytesIO(chunk), headers=headers) as r,
-            ):
-                response = await _answer_of(r)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            log.warning("graph upload unreachable", extra={"error": type(error).__name__})
-            return GraphResponse(0, {})
-        if not response.ok:
-            log.warning(
-                "graph upload failed",
-                extra={"status": response.status, "graph_request_id": response.request_id},
-            )
-        return response
-
-
-async def _answer_of(r: aiohttp.ClientResponse) -> GraphResponse:
-    text = await r.text()
-    body: Any = json_module.loads(text) if text.strip() else {}
-    return GraphResponse(
-        r.status,
-        body if isinstance(body, dict) else {},
-        retry_after_seconds(r.headers.get("Retry-After")),
-        r.headers.get("request-id", ""),
-    )
 
 
 def _recipients(addresses: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -220,18 +92,6 @@ def _odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@dataclass(frozen=True)
-class _Carried:
-    """The items of one mail and the bytes of those it carries (b"" for a link)."""
-
-    items: tuple[MailItem, ...]
-    contents: tuple[bytes, ...]
-
-    @property
-    def any(self) -> bool:
-        return any(i.shown is not Shown.LINKED for i in self.items)
-
-
 class GraphMail:
     """The OutlookRecorder for production: the thread in the service mailbox, through Graph."""
 
@@ -249,6 +109,7 @@ class GraphMail:
         self._cards = cards
         self._clock = clock
         self._media = media
+        self._attachments = DraftAttachments(graph, sender)
         # message id -> draft made but not sent yet; draft id -> its conversationId
         self._unsent_drafts: dict[str, str] = {}
         self._conversations: dict[str, str] = {}
@@ -266,7 +127,7 @@ class GraphMail:
                 return known
         items = self._plan(mail)
         try:
-            carried = _Carried(items, tuple(await read_all(self._media, items)))
+            carried = Carried(items, tuple(await read_all(self._media, items)))
         except UnreadableMedia as error:
             return RecordResult(SendOutcome.RETRY, detail=str(error))
         now = self._clock.now()
@@ -337,7 +198,7 @@ class GraphMail:
         )
 
     async def _reply_carrying(
-        self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: _Carried
+        self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: Carried
     ) -> RecordResult | None:
         """A reply with its items: a draft by createReply, the items on it, then one send.
         None when the first mail is gone (the conversation starts again)."""
@@ -358,9 +219,9 @@ class GraphMail:
         if not draft.ok or not draft.body.get("id"):
             return _result(draft, "")
         draft_id = str(draft.body["id"])
-        attached = await self._attach_all(draft_id, carried)
+        attached = await self._attachments.attach_all(draft_id, carried)
         if not attached.ok:
-            await self._discard(draft_id)
+            await self._attachments.discard(draft_id)
             return _result(attached, "")
         sent = await self._send_draft(draft_id, marker)
         if not sent.ok:
@@ -377,72 +238,6 @@ class GraphMail:
             headers=IMMUTABLE_IDS,
             idempotent=False,  # each one makes a draft
             json={"message": self._reply_message(mail, body, marker)},
-        )
-
-    async def _attach_all(self, draft_id: str, carried: _Carried) -> GraphResponse:
-        """Puts every carried item on the draft; the first failure, else the last success."""
-        done = GraphResponse(200, {})
-        for item, data in zip(carried.items, carried.contents, strict=True):
-            if item.shown is Shown.LINKED:
-                continue
-            if len(data) <= ATTACH_ONE_REQUEST:
-                done = await self._attach_small(draft_id, item, data)
-            else:
-                done = await self._attach_large(draft_id, item, data)
-            if not done.ok:
-                return done
-        return done
-
-    async def _attach_small(self, draft_id: str, item: MailItem, data: bytes) -> GraphResponse:
-        attachment: dict[str, Any] = {
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": item.media.item.name,
-            "contentType": item.media.item.content_type,
-            "contentBytes": base64.b64encode(data).decode("ascii"),
-        }
-        if item.shown is Shown.INLINE:
-            attachment |= {"isInline": True, "contentId": item.content_id}
-        return await self._graph.call(
-            "POST",
-            f"{self._user}/messages/{quote(draft_id, safe='')}/attachments",
-            mailbox=self._sender,
-            idempotent=False,  # a repeated POST would attach it twice
-            json=attachment,
-        )
-
-    async def _attach_large(self, draft_id: str, item: MailItem, data: bytes) -> GraphResponse:
-        attachment: dict[str, Any] = {
-            "attachmentType": "file",
-            "name": item.media.item.name,
-            "size": len(data),
-            "contentType": item.media.item.content_type,
-        }
-        if item.shown is Shown.INLINE:
-            attachment |= {"isInline": True, "contentId": item.content_id}
-        session = await self._graph.call(
-            "POST",
-            f"{self._user}/messages/{quote(draft_id, safe='')}/attachments/createUploadSession",
-            mailbox=self._sender,
-            json={"AttachmentItem": attachment},
-        )
-        url = str(session.body.get("uploadUrl") or "")
-        if not session.ok or not url:
-            return session if not session.ok else GraphResponse(502, {})
-        put = GraphResponse(0, {})
-        for start in range(0, len(data), UPLOAD_CHUNK):
-            chunk = data[start : start + UPLOAD_CHUNK]
-            put = await self._graph.upload(url, chunk, start, len(data), mailbox=self._sender)
-            if not put.ok:
-                return put
-        if put.status != 201:  # the last chunk makes the attachment: 201 Created
-            log.warning("graph upload session did not finish", extra={"status": put.status})
-            return GraphResponse(502, {})
-        return put
-
-    async def _discard(self, draft_id: str) -> None:
-        """Deletes a draft that will not be sent (its items are not all on it)."""
-        await self._graph.call(
-            "DELETE", f"{self._user}/messages/{quote(draft_id, safe='')}", mailbox=self._sender
         )
 
     async def _already_sent(self, mail: ThreadMail, marker: str) -> RecordResult | None:
@@ -502,7 +297,7 @@ class GraphMail:
         )
 
     async def _start(
-        self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: _Carried
+        self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: Carried
     ) -> RecordResult:
         # A draft made by an earlier attempt whose send failed is sent now, not made again.
         unsent = self._unsent_drafts.pop(mail.message_id, "")
@@ -529,9 +324,9 @@ class GraphMail:
         thread_id = str(draft.body["id"])
         conversation_id = str(draft.body.get("conversationId", ""))
         if carried.any:
-            attached = await self._attach_all(thread_id, carried)
+            attached = await self._attachments.attach_all(thread_id, carried)
             if not attached.ok:
-                await self._discard(thread_id)
+                await self._attachments.discard(thread_id)
                 return _result(attached, "")
         sent = await self._send_draft(thread_id, marker)
         if not sent.ok:

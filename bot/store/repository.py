@@ -21,31 +21,22 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from bot.core.groups import name_key
-from bot.core.model import (
-    Channel,
-    Delivery,
-    DeliveryState,
-    Group,
-    Member,
-    Mentioned,
-    Message,
-    MessageSummary,
-    Person,
-    Poll,
-    Source,
-    StoredMedia,
-    TeamsReach,
-)
+from bot.core.model import Group, Message, Person
 from bot.core.ports import ConcurrentUpdate
 from bot.core.retry import read_modify_write
-from bot.core.texts import stored_language
+from bot.store.aliases import Aliases
+from bot.store.bodies import _group, _message, _person, _utc
+
+# Used here and re-exported: bench/seed.py writes documents with `repository._person_body`
+# and the like.
+from bot.store.bodies import _group_body as _group_body
+from bot.store.bodies import _message_body as _message_body
+from bot.store.bodies import _person_body as _person_body
 from bot.store.documents import (
     AlreadyExists,
     Before,
@@ -59,7 +50,6 @@ from bot.store.documents import (
     safe_id,
 )
 
-ALIAS_CACHE_SIZE = 100_000
 # botbuilder's ConversationState key for a Teams chat, as DocumentBotStorage stores it
 # (bot/store/bot_state.py): the dialog state of a person's 1:1 chat with the bot.
 _TEAMS_CHAT_STATE = "bot:msteams/conversations/{}"
@@ -68,9 +58,7 @@ _TEAMS_CHAT_STATE = "bot:msteams/conversations/{}"
 class DocumentStore:
     def __init__(self, documents: Documents) -> None:
         self._docs = documents
-        # (tenant, Teams user id) -> person id. An alias never changes once written, so
-        # every instance may keep what it has read; bounded so memory stays flat.
-        self._aliases: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._aliases = Aliases(documents)
 
     async def ping(self) -> None:
         await self._docs.ping()
@@ -89,7 +77,7 @@ class DocumentStore:
         return [_person(d) for d in docs]
 
     async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
-        return await self._alias(tenant_id, _teams_alias_id(teams_user_id))
+        return await self._aliases.person_id_for_teams_user(tenant_id, teams_user_id)
 
     async def person_for_teams_user(self, tenant_id: str, teams_user_id: str) -> Person | None:
         person_id = await self.person_id_for_teams_user(tenant_id, teams_user_id)
@@ -99,27 +87,15 @@ class DocumentStore:
         """The person with this Entra object id."""
         if not aad_object_id:
             return None
-        person_id = await self._alias(tenant_id, _object_alias_id(aad_object_id))
-        # People met with an object id are keyed by it.
-        return await self.get_person(tenant_id, person_id or aad_object_id.lower())
+        person_id = await self._aliases.person_id_for_object(tenant_id, aad_object_id)
+        return await self.get_person(tenant_id, person_id)
 
     async def person_for_address(self, tenant_id: str, address: str) -> Person | None:
         """The person known by this address (primary, UPN or proxy), any letter case."""
         if not address:
             return None
-        person_id = await self._alias(tenant_id, _address_alias_id(address))
-        # People stored before aliases existed are keyed by their address.
-        return await self.get_person(tenant_id, person_id or address.lower())
-
-    async def _alias(self, tenant_id: str, alias_id: str) -> str | None:
-        key = (tenant_id, alias_id)
-        person_id = self._aliases.get(key)
-        if person_id is None:
-            alias = await self._docs.read("directory", tenant_id, alias_id)
-            if alias is None:
-                return None
-            person_id = self._remember_alias(key, str(alias.body["personId"]))
-        return person_id
+        person_id = await self._aliases.person_id_for_address(tenant_id, address)
+        return await self.get_person(tenant_id, person_id)
 
     async def get_people_and_group(
         self, tenant_id: str, person_ids: Sequence[str], group_id: str
@@ -131,51 +107,14 @@ class DocumentStore:
         groups = [_group(d) for d in docs if d.body.get("type") == "group"]
         return people, next((g for g in groups if g.group_id == group_id), None)
 
-    def _remember_alias(self, key: tuple[str, str], person_id: str) -> str:
-        self._aliases[key] = person_id
-        self._aliases.move_to_end(key)
-        while len(self._aliases) > ALIAS_CACHE_SIZE:
-            self._aliases.popitem(last=False)
-        return person_id
-
     async def save_person(self, person: Person) -> Person:
         body = _person_body(person)
         doc_id = safe_id(person.person_id)
         doc = await self._write("directory", person.tenant_id, doc_id, body, person.version)
         # A new person's aliases are written whatever this instance remembers: the one it
         # remembers may have been deleted since (`forget`, run by another process).
-        await self._write_aliases(person, fresh=person.version is None)
+        await self._aliases.write(person, fresh=person.version is None)
         return _person(doc)
-
-    async def _write_aliases(self, person: Person, fresh: bool = False) -> None:
-        """Every name of the person points to them. A Teams user id is theirs for good; an
-        object id or an address already naming someone else keeps naming them (an older
-        record of the same address is not taken over silently)."""
-        tenant = person.tenant_id
-        if person.teams is not None and person.teams.user_id:
-            alias_id = _teams_alias_id(person.teams.user_id)
-            if fresh or self._aliases.get((tenant, alias_id)) != person.person_id:
-                # The alias never changes once written, so an upsert is safe and idempotent.
-                await self._docs.upsert(
-                    "directory",
-                    tenant,
-                    alias_id,
-                    {"type": "teamsAlias", "personId": person.person_id},
-                )
-                self._remember_alias((tenant, alias_id), person.person_id)
-        names = [_object_alias_id(person.aad_object_id)] if person.aad_object_id else []
-        names += [_address_alias_id(a) for a in sorted(person.known_addresses)]
-        for alias_id in names:
-            if not fresh and (tenant, alias_id) in self._aliases:
-                continue
-            try:
-                await self._docs.create(
-                    "directory", tenant, alias_id, {"type": "alias", "personId": person.person_id}
-                )
-                self._remember_alias((tenant, alias_id), person.person_id)
-            except AlreadyExists:
-                self._aliases.pop((tenant, alias_id), None)
-                await self._alias(tenant, alias_id)
 
     async def migrate_aliases(self) -> int:
         """Writes the aliases of people stored before addresses and object ids had any;
@@ -185,7 +124,7 @@ class DocumentStore:
             return 0
         docs = await self._docs.query("directory", None, [Eq("type", "person")])
         for doc in docs:
-            await self._write_aliases(_person(doc))
+            await self._aliases.write(_person(doc))
         await self.put_state(marker, {"people": len(docs)})
         return len(docs)
 
@@ -199,18 +138,14 @@ class DocumentStore:
     async def people_with_address(self, address: str) -> list[Person]:
         """The person known by that address in every tenant (an address may be known in
         several), wherever their id comes from."""
-        aliases = await self._docs.query(
-            "directory",
-            None,
-            [IdIn((_address_alias_id(address),)), Eq("type", "alias")],
-        )
+        named = await self._aliases.named_by_address(address)
         address = address.lower()
         by_email = await self._docs.query(
             "directory", None, [Eq("type", "person"), Eq("email", address)]
         )
         people = [*await self.people_with_id(address), *(_person(d) for d in by_email)]
-        for alias in aliases:
-            person = await self.get_person(str(alias.partition), str(alias.body["personId"]))
+        for tenant_id, person_id in named:
+            person = await self.get_person(tenant_id, person_id)
             if person is not None:
                 people.append(person)
         # Two records of one address in a tenant (one made before aliases): both are theirs.
@@ -220,15 +155,7 @@ class DocumentStore:
     async def delete_person(self, person: Person) -> None:
         """Deletes a person: their document, every alias naming them, and the dialog
         state of their 1:1 chat with the bot."""
-        for kind in ("teamsAlias", "alias"):
-            await self._docs.delete_where(
-                "directory",
-                person.tenant_id,
-                [Eq("type", kind), Eq("personId", person.person_id)],
-            )
-        for key in [k for k, v in self._aliases.items() if k[0] == person.tenant_id]:
-            if self._aliases[key] == person.person_id:
-                del self._aliases[key]
+        await self._aliases.delete(person)
         if person.teams is not None and person.teams.conversation_id:
             state_id = safe_id(_TEAMS_CHAT_STATE.format(person.teams.conversation_id))
             await self._docs.delete("state", state_id, state_id)
@@ -437,240 +364,3 @@ class DocumentStore:
             return await self._docs.replace(kind, partition, doc_id, body, version)
         except NotFound:
             raise ConcurrentUpdate(f"{kind}/{doc_id} was deleted meanwhile") from None
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def _teams_alias_id(teams_user_id: str) -> str:
-    return safe_id(f"teams-user:{teams_user_id}")
-
-
-def _object_alias_id(aad_object_id: str) -> str:
-    return safe_id(f"object:{aad_object_id.lower()}")
-
-
-def _address_alias_id(address: str) -> str:
-    return safe_id(f"address:{address.lower()}")
-
-
-def _person_body(p: Person) -> JsonDict:
-    teams: JsonDict | None = None
-    if p.teams is not None:
-        teams = {
-            "userId": p.teams.user_id,
-            "serviceUrl": p.teams.service_url,
-            "botId": p.teams.bot_id,
-            "conversationId": p.teams.conversation_id,
-            "reachable": p.teams.reachable,
-        }
-    return {
-        "type": "person",
-        "tenantId": p.tenant_id,
-        "personId": p.person_id,
-        "displayName": p.display_name,
-        "email": p.email,
-        "aadObjectId": p.aad_object_id,
-        "teams": teams,
-        "activeGroupId": p.active_group_id,
-        "outlookOn": p.outlook_on,
-        "inDialog": p.in_dialog,
-        "addresses": list(p.addresses),
-        "teamsUnavailable": p.teams_unavailable,
-        "teamsRetryAt": _utc(p.teams_retry_at) if p.teams_retry_at else None,
-        "language": p.language.value,
-        "timeZone": p.time_zone,
-    }
-
-
-def _person(doc: Doc) -> Person:
-    b = doc.body
-    t: dict[str, Any] | None = b.get("teams")
-    return Person(
-        tenant_id=str(b["tenantId"]),
-        person_id=str(b["personId"]),
-        display_name=str(b["displayName"]),
-        email=str(b.get("email", "")),
-        aad_object_id=str(b.get("aadObjectId", "")),
-        teams=None
-        if t is None
-        else TeamsReach(
-            user_id=str(t["userId"]),
-            service_url=str(t["serviceUrl"]),
-            bot_id=str(t.get("botId", "")),
-            conversation_id=str(t.get("conversationId", "")),
-            reachable=bool(t.get("reachable", True)),
-        ),
-        active_group_id=str(b.get("activeGroupId", "")),
-        outlook_on=bool(b.get("outlookOn", True)),
-        in_dialog=bool(b.get("inDialog", False)),
-        addresses=tuple(str(a) for a in b.get("addresses") or ()),
-        teams_unavailable=str(b.get("teamsUnavailable") or ""),
-        teams_retry_at=datetime.fromisoformat(b["teamsRetryAt"]) if b.get("teamsRetryAt") else None,
-        # Written before languages and zones were kept: English, zone unknown.
-        language=stored_language(b.get("language")),
-        time_zone=str(b.get("timeZone") or ""),
-        version=doc.etag,
-    )
-
-
-def _summary_body(s: MessageSummary) -> JsonDict:
-    return {
-        "messageId": s.message_id,
-        "senderId": s.sender_id,
-        "senderName": s.sender_name,
-        "text": s.text,
-        "sentAt": s.sent_at.isoformat(),
-        "source": s.source.value,
-    }
-
-
-def _summary(b: JsonDict) -> MessageSummary:
-    return MessageSummary(
-        message_id=str(b["messageId"]),
-        sender_id=str(b["senderId"]),
-        sender_name=str(b["senderName"]),
-        text=str(b["text"]),
-        sent_at=datetime.fromisoformat(str(b["sentAt"])),
-        source=Source(b["source"]),
-    )
-
-
-def _group_body(g: Group) -> JsonDict:
-    return {
-        "type": "group",
-        "tenantId": g.tenant_id,
-        "groupId": g.group_id,
-        "name": g.name,
-        "nameKey": name_key(g.name),
-        "ownerId": g.owner_id,
-        "memberIds": list(g.member_ids),
-        "members": [
-            {
-                "personId": m.person_id,
-                "displayName": m.display_name,
-                "joinedAt": m.joined_at.isoformat(),
-                "muted": m.muted,
-            }
-            for m in g.members
-        ],
-        "createdAt": g.created_at.isoformat(),
-        "recent": [_summary_body(s) for s in g.recent],
-        # The oldest summary's time, for the retention purge to find groups to trim.
-        "recentSince": _utc(min(s.sent_at for s in g.recent)) if g.recent else None,
-        "outlookThread": g.outlook_thread,
-        "outlookConversation": g.outlook_conversation,
-    }
-
-
-def _group(doc: Doc) -> Group:
-    b = doc.body
-    return Group(
-        tenant_id=str(b["tenantId"]),
-        group_id=str(b["groupId"]),
-        name=str(b["name"]),
-        owner_id=str(b["ownerId"]),
-        members=tuple(
-            Member(
-                person_id=str(m["personId"]),
-                display_name=str(m["displayName"]),
-                joined_at=datetime.fromisoformat(str(m["joinedAt"])),
-                muted=bool(m.get("muted", False)),
-            )
-            for m in b["members"]
-        ),
-        created_at=datetime.fromisoformat(str(b["createdAt"])),
-        recent=tuple(_summary(s) for s in b.get("recent", [])),
-        outlook_thread=str(b.get("outlookThread", "")),
-        outlook_conversation=str(b.get("outlookConversation", "")),
-        version=doc.etag,
-    )
-
-
-def _message_body(m: Message) -> JsonDict:
-    return {
-        "type": "message",
-        "tenantId": m.tenant_id,
-        "groupId": m.group_id,
-        "messageId": m.message_id,
-        "senderId": m.sender_id,
-        "senderName": m.sender_name,
-        "text": m.text,
-        "sentAt": _utc(m.sent_at),
-        "source": m.source.value,
-        "pending": m.pending,
-        "claimedBy": m.claimed_by,
-        "claimedUntil": m.claimed_until.isoformat() if m.claimed_until else "",
-        "deliveries": [
-            {
-                "recipientId": d.recipient_id,
-                "channel": d.channel.value,
-                "state": d.state.value,
-                "attempts": d.attempts,
-                "lastError": d.last_error,
-                "addresses": list(d.addresses),
-                "nextAttemptAt": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
-                "activityId": d.activity_id,
-            }
-            for d in m.deliveries
-        ],
-        "poll": None
-        if m.poll is None
-        else {
-            "question": m.poll.question,
-            "options": list(m.poll.options),
-            "votes": [{"personId": p, "option": o} for p, o in m.poll.votes],
-        },
-        "media": [item.to_json() for item in m.media],
-        "mentions": [{"personId": w.person_id, "name": w.name} for w in m.mentions],
-    }
-
-
-def _message(doc: Doc) -> Message:
-    b = doc.body
-    return Message(
-        tenant_id=str(b["tenantId"]),
-        group_id=str(b["groupId"]),
-        message_id=str(b["messageId"]),
-        sender_id=str(b["senderId"]),
-        sender_name=str(b["senderName"]),
-        text=str(b["text"]),
-        sent_at=datetime.fromisoformat(str(b["sentAt"])),
-        source=Source(b["source"]),
-        claimed_by=str(b.get("claimedBy", "")),
-        claimed_until=datetime.fromisoformat(str(b["claimedUntil"]))
-        if b.get("claimedUntil")
-        else None,
-        deliveries=tuple(
-            Delivery(
-                recipient_id=str(d["recipientId"]),
-                channel=Channel(d["channel"]),
-                state=DeliveryState(d["state"]),
-                attempts=int(d.get("attempts", 0)),
-                last_error=str(d.get("lastError", "")),
-                addresses=tuple(str(a) for a in d.get("addresses", [])),
-                next_attempt_at=datetime.fromisoformat(str(d["nextAttemptAt"]))
-                if d.get("nextAttemptAt")
-                else None,
-                activity_id=str(d.get("activityId", "")),
-            )
-            for d in b.get("deliveries", [])
-        ),
-        poll=_poll(b.get("poll")),
-        media=tuple(StoredMedia.from_json(item) for item in b.get("media") or ()),
-        mentions=tuple(
-            Mentioned(str(w["personId"]), str(w["name"])) for w in b.get("mentions") or ()
-        ),
-        version=doc.etag,
-    )
-
-
-def _poll(b: Any) -> Poll | None:
-    if not isinstance(b, dict):
-        return None
-    return Poll(
-        question=str(b["question"]),
-        options=tuple(str(o) for o in b["options"]),
-        votes=tuple((str(v["personId"]), int(v["option"])) for v in b.get("votes", [])),
-    )

@@ -27,8 +27,9 @@ from bot.core.model import (
 )
 from bot.core.ports import ConcurrentUpdate
 from bot.core.texts import Language
+from bot.store.bodies import _person_body
 from bot.store.documents import Documents, safe_id
-from bot.store.repository import DocumentStore, _person_body
+from bot.store.repository import DocumentStore
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

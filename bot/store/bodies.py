@@ -1,0 +1,255 @@
+"""How the store's documents are written and read back: a person, a group with its
+recent summaries, a message with its deliveries, poll, media and mentions.
+
+Times that are compared in queries (`sentAt`, `recentSince`, `expiresAt`) are written
+in UTC, so their ISO-8601 text sorts as they happened.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.core.groups import name_key
+from bot.core.model import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    Group,
+    Member,
+    Mentioned,
+    Message,
+    MessageSummary,
+    Person,
+    Poll,
+    Source,
+    StoredMedia,
+    TeamsReach,
+)
+from bot.core.texts import stored_language
+from bot.store.documents import Doc, JsonDict
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _person_body(p: Person) -> JsonDict:
+    teams: JsonDict | None = None
+    if p.teams is not None:
+        teams = {
+            "userId": p.teams.user_id,
+            "serviceUrl": p.teams.service_url,
+            "botId": p.teams.bot_id,
+            "conversationId": p.teams.conversation_id,
+            "reachable": p.teams.reachable,
+        }
+    return {
+        "type": "person",
+        "tenantId": p.tenant_id,
+        "personId": p.person_id,
+        "displayName": p.display_name,
+        "email": p.email,
+        "aadObjectId": p.aad_object_id,
+        "teams": teams,
+        "activeGroupId": p.active_group_id,
+        "outlookOn": p.outlook_on,
+        "inDialog": p.in_dialog,
+        "addresses": list(p.addresses),
+        "teamsUnavailable": p.teams_unavailable,
+        "teamsRetryAt": _utc(p.teams_retry_at) if p.teams_retry_at else None,
+        "language": p.language.value,
+        "timeZone": p.time_zone,
+    }
+
+
+def _person(doc: Doc) -> Person:
+    b = doc.body
+    t: dict[str, Any] | None = b.get("teams")
+    return Person(
+        tenant_id=str(b["tenantId"]),
+        person_id=str(b["personId"]),
+        display_name=str(b["displayName"]),
+        email=str(b.get("email", "")),
+        aad_object_id=str(b.get("aadObjectId", "")),
+        teams=None
+        if t is None
+        else TeamsReach(
+            user_id=str(t["userId"]),
+            service_url=str(t["serviceUrl"]),
+            bot_id=str(t.get("botId", "")),
+            conversation_id=str(t.get("conversationId", "")),
+            reachable=bool(t.get("reachable", True)),
+        ),
+        active_group_id=str(b.get("activeGroupId", "")),
+        outlook_on=bool(b.get("outlookOn", True)),
+        in_dialog=bool(b.get("inDialog", False)),
+        addresses=tuple(str(a) for a in b.get("addresses") or ()),
+        teams_unavailable=str(b.get("teamsUnavailable") or ""),
+        teams_retry_at=datetime.fromisoformat(b["teamsRetryAt"]) if b.get("teamsRetryAt") else None,
+        # Written before languages and zones were kept: English, zone unknown.
+        language=stored_language(b.get("language")),
+        time_zone=str(b.get("timeZone") or ""),
+        version=doc.etag,
+    )
+
+
+def _summary_body(s: MessageSummary) -> JsonDict:
+    return {
+        "messageId": s.message_id,
+        "senderId": s.sender_id,
+        "senderName": s.sender_name,
+        "text": s.text,
+        "sentAt": s.sent_at.isoformat(),
+        "source": s.source.value,
+    }
+
+
+def _summary(b: JsonDict) -> MessageSummary:
+    return MessageSummary(
+        message_id=str(b["messageId"]),
+        sender_id=str(b["senderId"]),
+        sender_name=str(b["senderName"]),
+        text=str(b["text"]),
+        sent_at=datetime.fromisoformat(str(b["sentAt"])),
+        source=Source(b["source"]),
+    )
+
+
+def _group_body(g: Group) -> JsonDict:
+    return {
+        "type": "group",
+        "tenantId": g.tenant_id,
+        "groupId": g.group_id,
+        "name": g.name,
+        "nameKey": name_key(g.name),
+        "ownerId": g.owner_id,
+        "memberIds": list(g.member_ids),
+        "members": [
+            {
+                "personId": m.person_id,
+                "displayName": m.display_name,
+                "joinedAt": m.joined_at.isoformat(),
+                "muted": m.muted,
+            }
+            for m in g.members
+        ],
+        "createdAt": g.created_at.isoformat(),
+        "recent": [_summary_body(s) for s in g.recent],
+        # The oldest summary's time, for the retention purge to find groups to trim.
+        "recentSince": _utc(min(s.sent_at for s in g.recent)) if g.recent else None,
+        "outlookThread": g.outlook_thread,
+        "outlookConversation": g.outlook_conversation,
+    }
+
+
+def _group(doc: Doc) -> Group:
+    b = doc.body
+    return Group(
+        tenant_id=str(b["tenantId"]),
+        group_id=str(b["groupId"]),
+        name=str(b["name"]),
+        owner_id=str(b["ownerId"]),
+        members=tuple(
+            Member(
+                person_id=str(m["personId"]),
+                display_name=str(m["displayName"]),
+                joined_at=datetime.fromisoformat(str(m["joinedAt"])),
+                muted=bool(m.get("muted", False)),
+            )
+            for m in b["members"]
+        ),
+        created_at=datetime.fromisoformat(str(b["createdAt"])),
+        recent=tuple(_summary(s) for s in b.get("recent", [])),
+        outlook_thread=str(b.get("outlookThread", "")),
+        outlook_conversation=str(b.get("outlookConversation", "")),
+        version=doc.etag,
+    )
+
+
+def _message_body(m: Message) -> JsonDict:
+    return {
+        "type": "message",
+        "tenantId": m.tenant_id,
+        "groupId": m.group_id,
+        "messageId": m.message_id,
+        "senderId": m.sender_id,
+        "senderName": m.sender_name,
+        "text": m.text,
+        "sentAt": _utc(m.sent_at),
+        "source": m.source.value,
+        "pending": m.pending,
+        "claimedBy": m.claimed_by,
+        "claimedUntil": m.claimed_until.isoformat() if m.claimed_until else "",
+        "deliveries": [
+            {
+                "recipientId": d.recipient_id,
+                "channel": d.channel.value,
+                "state": d.state.value,
+                "attempts": d.attempts,
+                "lastError": d.last_error,
+                "addresses": list(d.addresses),
+                "nextAttemptAt": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
+                "activityId": d.activity_id,
+            }
+            for d in m.deliveries
+        ],
+        "poll": None
+        if m.poll is None
+        else {
+            "question": m.poll.question,
+            "options": list(m.poll.options),
+            "votes": [{"personId": p, "option": o} for p, o in m.poll.votes],
+        },
+        "media": [item.to_json() for item in m.media],
+        "mentions": [{"personId": w.person_id, "name": w.name} for w in m.mentions],
+    }
+
+
+def _message(doc: Doc) -> Message:
+    b = doc.body
+    return Message(
+        tenant_id=str(b["tenantId"]),
+        group_id=str(b["groupId"]),
+        message_id=str(b["messageId"]),
+        sender_id=str(b["senderId"]),
+        sender_name=str(b["senderName"]),
+        text=str(b["text"]),
+        sent_at=datetime.fromisoformat(str(b["sentAt"])),
+        source=Source(b["source"]),
+        claimed_by=str(b.get("claimedBy", "")),
+        claimed_until=datetime.fromisoformat(str(b["claimedUntil"]))
+        if b.get("claimedUntil")
+        else None,
+        deliveries=tuple(
+            Delivery(
+                recipient_id=str(d["recipientId"]),
+                channel=Channel(d["channel"]),
+                state=DeliveryState(d["state"]),
+                attempts=int(d.get("attempts", 0)),
+                last_error=str(d.get("lastError", "")),
+                addresses=tuple(str(a) for a in d.get("addresses", [])),
+                next_attempt_at=datetime.fromisoformat(str(d["nextAttemptAt"]))
+                if d.get("nextAttemptAt")
+                else None,
+                activity_id=str(d.get("activityId", "")),
+            )
+            for d in b.get("deliveries", [])
+        ),
+        poll=_poll(b.get("poll")),
+        media=tuple(StoredMedia.from_json(item) for item in b.get("media") or ()),
+        mentions=tuple(
+            Mentioned(str(w["personId"]), str(w["name"])) for w in b.get("mentions") or ()
+        ),
+        version=doc.etag,
+    )
+
+
+def _poll(b: Any) -> Poll | None:
+    if not isinstance(b, dict):
+        return None
+    return Poll(
+        question=str(b["question"]),
+        options=tuple(str(o) for o in b["options"]),
+        votes=tuple((str(v["personId"]), int(v["option"])) for v in b.get("votes", [])),
+    )
