@@ -8,13 +8,11 @@ words mean, and gives back an `Answer` for the adapter to render.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.addresses import Mention, parse_members
-from bot.core.answers import one_tap
+from bot.core.card_actions import CardActions
 from bot.core.commands import (
     Chat,
     Command,
@@ -26,24 +24,22 @@ from bot.core.commands import (
     switched_on,
 )
 from bot.core.errors import NotACommand, Refused
-from bot.core.groups import Groups, check_chat_size, check_name, name_key
+from bot.core.groups import Groups, check_chat_size, check_name
+from bot.core.held import Held, Posting, named, with_names
 from bot.core.media import Media
-from bot.core.model import MAX_MEMBERS, Group, Mentioned, Person, Source, StoredMedia
+from bot.core.model import MAX_MEMBERS, Group, Person
 from bot.core.people import ActiveGroup, People, update_person
 from bot.core.policy import NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
 from bot.core.polls import Polls
-from bot.core.ports import Clock, RelayedMessage, Store, StoreError, TeamsRoster
+from bot.core.ports import Clock, Store, StoreError, TeamsRoster
 from bot.core.relay import Relay
 from bot.core.requests import (
-    ActionKind,
     Answer,
-    AnsweredCard,
-    CardAction,
     DialogStep,
     GroupChoice,
-    IncomingMedia,
     TeamsRequest,
 )
+from bot.core.sentences import Sentences
 from bot.core.texts import Language, language_of, say, text
 
 WELCOME = say(Language.EN, "welcome")
@@ -52,8 +48,6 @@ CANCELLED = say(Language.EN, "cancelled")
 _TENANT_REFUSALS = {NOT_ALLOWED: "tenant.not_allowed", PERSONAL_ACCOUNT: "tenant.personal"}
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
-# Words that were no command are quoted in the answer up to this many characters.
-_SHOWN_CHARS = 80
 
 
 class Conversation:
@@ -78,6 +72,9 @@ class Conversation:
         self._roster = roster
         self._clock = clock
         self._gate = gate
+        self._posting = Posting(relay, media)
+        self._cards = CardActions(store, groups, self._polls, relay, self._posting)
+        self._sentences = Sentences(groups, relay)
 
     async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:
         """The app was installed, or the bot added to a chat: register, and say hello once."""
@@ -115,7 +112,9 @@ class Conversation:
         sender = await self._people.sender(request)
         person = sender.person
         if request.action is not None:
-            return replace(await self._card_action(person, request.action, request), person=person)
+            return replace(
+                await self._cards.card_action(person, request.action, request), person=person
+            )
         if person.in_dialog:
             if not request.dialog_lost:
                 if is_cancel(request.text):
@@ -123,7 +122,7 @@ class Conversation:
                     return Answer(say(person.language, "cancelled"), dialog=DialogStep.CANCEL)
                 return Answer(dialog=DialogStep.CONTINUE, person=person)
             person = await self._set_in_dialog(person, False)
-        parsed = _with_names(parse(request.text), request)
+        parsed = with_names(parse(request.text), request)
         if request.media and not (isinstance(parsed, Command) and parsed.verb is Verb.TO):
             # With a photo or file the words are its caption, whatever they start with.
             parsed = Chat((request.spoken or request.text).strip())
@@ -151,114 +150,6 @@ class Conversation:
             lambda p: replace(p, in_dialog=in_dialog),
         )
         return updated or person
-
-    # cards
-
-    async def _card_action(
-        self, person: Person, action: CardAction, request: TeamsRequest
-    ) -> Answer:
-        message_id = request.activity_key
-        lang = person.language
-        if action.kind is ActionKind.VOTE:
-            try:
-                group = await self._groups.by_id(person, action.group_id)
-                if not action.text.isdigit():
-                    raise Refused(text("poll.not_an_answer"))
-                option = int(action.text)
-                await self._polls.answer(
-                    person, group, action.message_id, option, Source.TEAMS, message_id
-                )
-            except Refused as refusal:
-                return Answer(refusal.say(lang))
-            return Answer()  # the card shows the answer, with everyone's
-        if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):
-            return await self._post_to(person, action, message_id)
-        if action.card_id:
-            # Every click on the picker of one message sends that one message.
-            message_id = hashlib.sha256(f"pick|{action.card_id}".encode()).hexdigest()[:32]
-        try:
-            group = await self._groups.by_id(person, action.group_id)
-            media = action.media
-            if media:  # only what the core itself held on that card, for this person
-                media = self._media_service().unsealed(
-                    person.person_id, action.text, media, action.seal
-                )
-            held = Held(action.text, media, request.sender.service_url)
-            await self._post(person, group, message_id, held)
-            await self._groups.set_active(person, group.group_id)
-        except Refused as refusal:
-            return Answer(refusal.say(lang))
-        return Answer(say(lang, "sent_now_active", group=group.name))
-
-    async def _post_to(self, person: Person, action: CardAction, message_id: str) -> Answer:
-        """A quick reply or a one-tap answer: the group is named by id, not by name. The
-        card answered is shown again with the answer, so it is not sent twice by mistake."""
-        try:
-            said = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
-            group = await self._groups.by_id(person, action.group_id)
-            await self._post(person, group, message_id, Held(said))
-        except Refused as refusal:
-            return Answer(refusal.say(person.language))
-        answered = None
-        if action.card_id and action.message_id:
-            shown = await self._store.get_message(group.group_id, action.message_id)
-            if shown is not None:
-                relayed = RelayedMessage(
-                    group.group_id,
-                    group.name,
-                    shown.sender_name,
-                    shown.text,
-                    shown.message_id,
-                    language=person.language,
-                )
-                answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(said))
-        return Answer(answered=answered)
-
-    async def _post(
-        self,
-        person: Person,
-        group: Group,
-        message_id: str,
-        held: Held,
-        known: Mapping[str, Person] | None = None,
-    ) -> None:
-        """Relays a message to a group; its photos and files are stored first, and deleted
-        again when the message is not taken (refused, or a re-send of one taken before).
-        No echo: the sender already sees what they typed."""
-        media = held.media
-        if not media:
-            await self._relay.post(
-                person,
-                group,
-                held.text,
-                Source.TEAMS,
-                message_id,
-                known=known,
-                mentions=held.mentions,
-            )
-            return
-        self._relay.check_text(held.text, with_media=True)
-        stored = await self._media_service().fetch(group, media, held.service_url)
-        kept: tuple[StoredMedia, ...] = ()
-        try:
-            message = await self._relay.post(
-                person,
-                group,
-                held.text,
-                Source.TEAMS,
-                message_id,
-                known=known,
-                media=stored,
-                mentions=held.mentions,
-            )
-            kept = message.media if message is not None else ()
-        finally:
-            await self._media_service().discard([m for m in stored if m not in kept])
-
-    def _media_service(self) -> Media:
-        if self._media is None:
-            raise Refused(text("no_media_here"))
-        return self._media
 
     # group chats: only "@Send new <name>"
 
@@ -305,7 +196,7 @@ class Conversation:
                 return await self._message(person, held, message_id, active)
             return await self._command(person, parsed, mentions, request)
         except NotACommand as refusal:
-            return await self._offer(person, refusal, request, active)
+            return await self._sentences.offer(person, refusal, request, active)
         except Refused as refusal:
             return Answer(refusal.say(person.language))
 
@@ -318,19 +209,19 @@ class Conversation:
         self._relay.check_text(held.text, with_media=bool(held.media))
         if active is not None:
             # The usual case: the group and its members were read with the sender.
-            await self._post(person, active.group, message_id, held, known=active.people)
+            await self._posting.post(person, active.group, message_id, held, known=active.people)
             self._people.remember_active(person, active.group)
             return Answer()
         if person.active_group_id:
             # One point read instead of a query over the person's groups.
             active_group = await self._groups.active(person)
             if active_group is not None:
-                await self._post(person, active_group, message_id, held)
+                await self._posting.post(person, active_group, message_id, held)
                 self._people.remember_active(person, active_group)
                 return Answer()
         groups = await self._groups.of(person)
         if len(groups) == 1:
-            await self._post(person, groups[0], message_id, held)
+            await self._posting.post(person, groups[0], message_id, held)
             return Answer()
         if not groups:
             return Answer(say(lang, "no_groups_not_sent"))
@@ -344,54 +235,6 @@ class Conversation:
             else "",
         )
 
-    async def _offer(
-        self,
-        person: Person,
-        refusal: NotACommand,
-        request: TeamsRequest,
-        active: ActiveGroup | None,
-    ) -> Answer:
-        """Words that start with a command word but are no command this person can use are
-        most likely a sentence ("leave at 5?"). Nothing is sent: one line says why it is no
-        command, and one button offers to send the words, as typed, where a message would
-        go (the picker when that is not one group; nothing to offer without groups). The
-        button is a pick (`_card_action`): sent once however often it is pressed."""
-        lang = person.language
-        typed = (request.spoken or request.text).strip()
-        try:
-            self._relay.check_text(typed)
-        except Refused:
-            return Answer(refusal.say(lang))
-        if request.media:  # only `to` reads words with a photo: its own refusal
-            return Answer(refusal.say(lang))
-        groups = [active.group] if active is not None else []
-        if not groups and person.active_group_id:
-            found = await self._groups.active(person)
-            groups = [found] if found is not None else []
-        if not groups:
-            groups = await self._groups.of(person)
-        if not groups:
-            return Answer(refusal.say(lang))
-        shown = " ".join(typed.split())  # one line, however it was typed
-        if len(shown) > _SHOWN_CHARS:
-            shown = shown[: _SHOWN_CHARS - 1] + "…"
-        if len(groups) == 1:
-            group = groups[0]
-            line = say(lang, "sentence.offer", typed=shown, why=refusal.why, group=group.name)
-            offered = GroupChoice(group.group_id, group.name)
-            return Answer(line, offered=offered, pending_text=typed)
-        return Answer(
-            say(lang, "sentence.pick", typed=shown, why=refusal.why),
-            choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
-            pending_text=typed,
-        )
-
-    async def _names_a_group(self, person: Person, words: str) -> bool:
-        """Whether `words` start with the name of one of the person's groups."""
-        key = name_key(words)
-        names = [name_key(g.name) for g in await self._groups.of(person)]
-        return any(key == name or key.startswith(name + " ") for name in names)
-
     async def _command(
         self, person: Person, c: Command, mentions: tuple[Mention, ...], request: TeamsRequest
     ) -> Answer:
@@ -404,7 +247,7 @@ class Conversation:
             raise NotACommand(text("sentence.type_alone", word=c.word), why)
         if spec.shape is Shape.GROUP_AND_REST and not c.has_colon:
             refusal = text("write_it_as", usage=spec.usage_in(lang))
-            if not c.target or await self._names_a_group(person, c.target):
+            if not c.target or await self._sentences.names_a_group(person, c.target):
                 raise Refused(refusal)  # "add lunch bob@x.com": the command, colon forgotten
             # "add more chairs to the room": no group of theirs, no colon: a sentence.
             raise NotACommand(refusal, text("sentence.write_it_as", usage=spec.usage_in(lang)))
@@ -441,7 +284,7 @@ class Conversation:
                     # "pour info : ..." is a French sentence, not a group: a message.
                     whole = Held((request.spoken or request.text).strip(), request.media)
                     return await self._message(person, whole, message_id, None)
-                await self._post(person, group, message_id, held)
+                await self._posting.post(person, group, message_id, held)
                 return Answer()
             case Verb.MEMBERS:
                 return Answer(await g.members_text(person, c.target))
@@ -478,38 +321,3 @@ class Conversation:
                 return await g.delete(person, group)
             case _:
                 raise Refused(text("type_help"))
-
-
-@dataclass(frozen=True)
-class Held:
-    """What a message is made of before it is relayed: its text and the photos and files
-    attached in Teams (downloaded from `service_url`'s connector)."""
-
-    text: str
-    media: tuple[IncomingMedia, ...] = ()
-    service_url: str = ""
-    # The people @mentioned in `text`, which names them.
-    mentions: tuple[Mentioned, ...] = ()
-
-
-def named(mentions: tuple[Mention, ...], text: str) -> tuple[Mentioned, ...]:
-    """The registered people @mentioned whose name the relayed text shows."""
-    return tuple(
-        Mentioned(m.person_id, m.display_name)
-        for m in mentions
-        if m.person_id and m.display_name and m.display_name in text
-    )
-
-
-def _with_names(parsed: Command | Chat, request: TeamsRequest) -> Command | Chat:
-    """What is relayed keeps each @mention as the name people saw ("thanks Megan for the
-    slides"); commands read their members from the mentions themselves."""
-    if not request.spoken:
-        return parsed
-    if isinstance(parsed, Chat):
-        return Chat(request.spoken.strip())
-    if parsed.verb is Verb.TO:
-        spoken = parse(request.spoken)
-        if isinstance(spoken, Command) and spoken.verb is Verb.TO:
-            return replace(parsed, rest=spoken.rest)
-    return parsed

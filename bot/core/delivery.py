@@ -5,7 +5,8 @@ attempt, concurrently, paced by the rate limiter; then the states are written ba
 in one store request (so a crash re-sends at most that round's copies), with the
 claim's lease extended past the next round. Between rounds the message waits
 without holding a worker slot, however long a Retry-After asks for. What an
-answer means (sent, try again when, failed why) is `bot.core.attempts`.
+answer means (sent, try again when, failed why) is `bot.core.attempts`; one copy's
+attempt (Teams or Outlook) and the sender's notice of failures are `bot.core.copies`.
 """
 
 from __future__ import annotations
@@ -13,37 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET, RetryPolicy, due, failed, settle
+from bot.core.attempts import RetryPolicy, due
+from bot.core.copies import Copies
+from bot.core.copies import teams_mentions as teams_mentions
 from bot.core.media import Media
-from bot.core.model import (
-    Channel,
-    Delivery,
-    DeliveryState,
-    Group,
-    Message,
-    Person,
-    TeamsReach,
-)
-from bot.core.notices import failure_notice
-from bot.core.people import update_person
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
 from bot.core.polls import relayed as relayed_copy
 from bot.core.ports import (
     Clock,
     ConcurrentUpdate,
     OutlookRecorder,
-    RelayedMessage,
-    SendOutcome,
     Store,
     StoreError,
-    TeamsMention,
     TeamsSender,
 )
 from bot.core.ratelimit import RateLimiter
-from bot.core.reach import Reach, TeamsChats
+from bot.core.reach import TeamsChats
 from bot.core.relay import record_in_group
 from bot.core.retry import read_modify_write
 from bot.core.thread import OutlookThread
@@ -72,12 +62,19 @@ class DeliveryWorker:
         media: Media | None = None,
     ) -> None:
         self._store = store
-        self._teams = teams
         self._chats = chats or TeamsChats(store, teams, clock)
-        self._media = media
         self._thread = OutlookThread(store, outlook, media)
         self._limiter = limiter
-        self._policy = policy or RetryPolicy()
+        self._copies = Copies(
+            store,
+            teams,
+            self._chats,
+            self._thread,
+            limiter,
+            policy or RetryPolicy(),
+            clock,
+            media,
+        )
         self.instance_id = instance_id or uuid.uuid4().hex
         self._lease = lease
         self._clock = clock
@@ -224,11 +221,11 @@ class DeliveryWorker:
         now = self._clock.now()
         done = await asyncio.gather(
             *(
-                self._guarded(
+                self._copies.guarded(
                     d,
-                    self._record(message, group, d, people)
+                    self._copies.record(message, group, d, people)
                     if d.channel is Channel.OUTLOOK
-                    else self._send(message, relayed, d, people),
+                    else self._copies.send(message, relayed, d, people),
                 )
                 for d in message.deliveries
                 if due(d, now)
@@ -270,119 +267,8 @@ class DeliveryWorker:
             )
         failures = [d for d in done if d.state is DeliveryState.FAILED]
         if failures:
-            await self._tell_sender(message, group, failures, people)
+            await self._copies.tell_sender(message, group, failures, people)
         return saved or message, wait
-
-    async def _guarded(self, delivery: Delivery, work: Awaitable[Delivery]) -> Delivery:
-        """One delivery's unexpected failure leaves it pending (the next recovery retries
-        it) without losing what the other deliveries of the message achieved."""
-        try:
-            return await work
-        except Exception as error:
-            log.exception("delivery error", extra={"recipient": delivery.recipient_id})
-            return replace(delivery, last_error=f"error: {type(error).__name__}")
-
-    async def _record(
-        self, message: Message, group: Group, delivery: Delivery, people: dict[str, Person]
-    ) -> Delivery:
-        """Adds the message to the group's Outlook conversation (one mail to all recipients)."""
-        result = await self._thread.record(message, group, delivery.addresses, people)
-        if result.outcome is SendOutcome.RETRY:
-            log.warning(
-                "outlook mail will be retried",
-                extra={"message_id": message.message_id, "detail": result.detail},
-            )
-        return self._settle(message, delivery, result.outcome, result.detail, result.retry_after)
-
-    async def _send(
-        self,
-        message: Message,
-        relayed: RelayedMessage,
-        delivery: Delivery,
-        people: dict[str, Person],
-    ) -> Delivery:
-        person = people.get(delivery.recipient_id)
-        if person is None:
-            return failed(delivery, "no Teams identity")
-        # The usual case, a chat already known, reads nothing more.
-        via = None if person.teams_chat_ready else await self._via(message, people)
-        found = await self._chats.chat(person, via)
-        person = people[person.person_id] = found.person
-        if found.reach is Reach.RETRY:
-            log.warning(
-                "teams chat not ready, will be retried",
-                extra={"message_id": message.message_id, "recipient": person.person_id},
-            )
-            return self._settle(
-                message, delivery, SendOutcome.RETRY, found.detail, found.retry_after
-            )
-        if found.reach is Reach.OUTLOOK_ONLY:
-            # Told once, the first time Teams is found unusable for them.
-            return failed(delivery, f"{OUTLOOK_ONLY}: {found.detail}" if found.news else QUIET)
-        if found.reach is Reach.GONE or person.teams is None:
-            return failed(delivery, GONE)
-        await self._limiter.wait(
-            message.tenant_id, person.teams.conversation_id, lane=message.group_id
-        )
-        # The card's own words are in the reader's language.
-        relayed = replace(relayed, language=person.language)
-        if message.media and self._media is not None:
-            # Each reader's links are signed for them: a link passed on opens only for a member.
-            relayed = replace(relayed, media=self._media.shared(message, person.person_id))
-        result = await self._teams.send_message(person, relayed)
-        detail = result.detail
-        if result.outcome is SendOutcome.GONE:
-            await self._mark_unreachable(person)
-            detail = GONE  # the sender is told about these
-        elif result.outcome is SendOutcome.REFUSED:
-            log.error(
-                "teams send refused",
-                extra={"message_id": message.message_id, "detail": result.detail},
-            )
-        elif result.outcome is SendOutcome.RETRY:
-            log.warning(
-                "teams send will be retried",
-                extra={
-                    "message_id": message.message_id,
-                    "recipient": person.person_id,
-                    "detail": result.detail,
-                },
-            )
-        settled = self._settle(message, delivery, result.outcome, detail, result.retry_after)
-        return replace(settled, activity_id=result.activity_id or settled.activity_id)
-
-    def _settle(
-        self,
-        message: Message,
-        delivery: Delivery,
-        outcome: SendOutcome,
-        detail: str,
-        retry_after: float,
-    ) -> Delivery:
-        return settle(
-            delivery,
-            outcome,
-            detail,
-            retry_after,
-            self._clock.now(),
-            message.sent_at,
-            self._policy,
-        )
-
-    async def _via(self, message: Message, people: dict[str, Person]) -> TeamsReach | None:
-        """Someone's Teams reach in the tenant (the sender's first): where to reach a person
-        Send never heard from in Teams. Read only when needed."""
-        for person in people.values():
-            if person.teams is not None and person.teams.service_url:
-                return person.teams
-        sender = await self._store.get_person(message.tenant_id, message.sender_id)
-        return sender.teams if sender is not None else None
-
-    async def _mark_unreachable(self, person: Person) -> None:
-        def change(p: Person) -> Person:
-            return replace(p, teams=replace(p.teams, reachable=False)) if p.teams else p
-
-        await update_person(self._store, person.tenant_id, person.person_id, change)
 
     async def _save(
         self, message: Message, outcome: dict[str, Delivery], wait: float | None
@@ -408,35 +294,3 @@ class DeliveryWorker:
             self._store.save_message,
             f"message {message.message_id}",
         )
-
-    async def _tell_sender(
-        self,
-        message: Message,
-        group: Group,
-        failures: list[Delivery],
-        people: dict[str, Person],
-    ) -> None:
-        """One notice per round about copies that finally failed (each fails only once)."""
-        if not failure_notice(message, group, failures, people):
-            return
-        sender = await self._store.get_person(message.tenant_id, message.sender_id)
-        if sender is None or not sender.teams_chat_ready:
-            return
-        text = failure_notice(message, group, failures, people, sender.language)
-        await self._teams.send_notice(sender, text)
-
-
-def teams_mentions(
-    message: Message, group: Group, people: Mapping[str, Person]
-) -> tuple[TeamsMention, ...]:
-    """The message's @mentions that Teams can show as mentions: members of the group now,
-    whom Teams knows (by user id, else Entra object id). Anyone else stays a plain name."""
-    found = []
-    for mentioned in message.mentions:
-        person = people.get(mentioned.person_id)
-        if person is None or not group.has_member(person.person_id):
-            continue
-        teams_id = (person.teams.user_id if person.teams else "") or person.aad_object_id
-        if teams_id:
-            found.append(TeamsMention(mentioned.name, teams_id))
-    return tuple(found)

@@ -23,14 +23,9 @@ subscription, `subscriptionRemoved` makes it again, `missed` runs the delta catc
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
-import hmac
 import logging
-import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -44,31 +39,20 @@ from bot.http_answers import is_passing_failure
 from bot.outlook.directory import GraphDirectory
 from bot.outlook.graph import GraphClient
 from bot.outlook.html_text import html_to_text
+from bot.outlook.mail_attachments import MailAttachments
+from bot.outlook.mail_checks import AUTOMATIC, NotNow, address_of, addresses_of, relative
+from bot.outlook.mail_checks import authentication_verdict as authentication_verdict
+from bot.outlook.subscription import GraphSubscription
 from bot.store.repository import DocumentStore
 
 log = logging.getLogger("send.outlook.inbound")
 
-SUBSCRIPTION_LIFETIME = timedelta(days=3)  # Graph allows up to 7 days for mail
-RENEW_BEFORE = timedelta(hours=24)
 _SELECT = (
     "id,conversationId,from,sender,toRecipients,ccRecipients,isDraft,internetMessageId,"
     "uniqueBody,body,subject,hasAttachments"
 )
-_FILE_ATTACHMENT = "#microsoft.graph.fileattachment"
 # Read only for a mail that would be relayed: Graph returns the headers only when asked.
 _HEADERS_SELECT = "internetMessageHeaders"
-_COMMENT = re.compile(r"\([^()]*\)")
-# Subjects Exchange and Outlook give to automatic mail in a conversation.
-_AUTOMATIC = (
-    "automatic reply:",
-    "auto:",
-    "out of office",
-    "undeliverable:",
-    "delivery status notification",
-    "read:",
-    "not read:",
-    "delivered:",
-)
 
 
 class OutlookInbox:
@@ -93,15 +77,14 @@ class OutlookInbox:
         self._relay = relay
         self._mailbox = mailbox.lower()
         self._user = f"/users/{quote(mailbox)}"
-        self._notification_url = notification_url
-        self._client_state = client_state
-        self._clock = clock
         self._teams = teams
         self._catching_up = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._subscribing = asyncio.Lock()
-        self._subscription_id = ""  # as last read from or written to the store
+        self._subscription = GraphSubscription(
+            graph, store, mailbox, notification_url, client_state, clock
+        )
+        self._attachments = MailAttachments(graph, mailbox)
 
     # subscription
 
@@ -121,56 +104,10 @@ class OutlookInbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _keep_subscribed(self) -> None:
-        while True:
-            expires = await self._subscribe()
-            wait = (expires - self._clock.now() - RENEW_BEFORE).total_seconds() if expires else 300
-            await asyncio.sleep(max(60.0, wait))
-
-    async def _subscribe(self) -> datetime | None:
-        """Renews the stored subscription, or makes one; when it expires, or None."""
-        async with self._subscribing:
-            key = f"graph-subscription:{self._mailbox}"
-            known = await self._store.get_state(key) or {}
-            expires = self._clock.now() + SUBSCRIPTION_LIFETIME
-            body = {"expirationDateTime": expires.isoformat().replace("+00:00", "Z")}
-            old = str(known.get("id", ""))
-            if old and known.get("lifecycle"):
-                renewed = await self._graph.call(
-                    "PATCH", f"/subscriptions/{quote(old)}", mailbox=self._mailbox, json=body
-                )
-                if renewed.ok:
-                    self._subscription_id = old
-                    return expires
-                if renewed.status != 404:
-                    return None  # still there, most likely: a second one would double up
-            elif old:
-                # Made without a lifecycleNotificationUrl, which Graph cannot add later.
-                await self._graph.call(
-                    "DELETE", f"/subscriptions/{quote(old)}", mailbox=self._mailbox
-                )
-            created = await self._graph.call(
-                "POST",
-                "/subscriptions",
-                mailbox=self._mailbox,
-                json={
-                    **body,
-                    "changeType": "created",
-                    "notificationUrl": self._notification_url,
-                    "lifecycleNotificationUrl": self._notification_url,
-                    "resource": f"{self._user}/mailFolders('Inbox')/messages",
-                    "clientState": self._client_state,
-                },
-            )
-            if not created.ok or not created.body.get("id"):
-                log.error("graph subscription refused", extra={"status": created.status})
-                return None
-            self._subscription_id = str(created.body["id"])
-            await self._store.put_state(key, {"id": self._subscription_id, "lifecycle": True})
-            log.info("graph subscription created", extra={"mailbox": self._mailbox})
-            return expires
+        await self._subscription.keep()
 
     async def _resubscribe(self) -> None:
-        await self._subscribe()
+        await self._subscription.subscribe()
 
     # notifications
 
@@ -178,7 +115,7 @@ class OutlookInbox:
         """Graph's change and lifecycle notifications; False when none is for Send's own
         subscription (then nothing is done). The work runs in the background: Graph wants
         an answer within seconds."""
-        ours = [n for n in notifications if await self._ours(n)]
+        ours = [n for n in notifications if await self._subscription.ours(n)]
         events = {str(n.get("lifecycleEvent") or "") for n in ours}
         if events & {"reauthorizationRequired", "subscriptionRemoved"}:
             # A PATCH renews (and so reauthorizes); a removed one answers 404 and is made again.
@@ -186,19 +123,6 @@ class OutlookInbox:
         if events & {"", "missed"}:  # "" = a change notification: new mail
             self._spawn(self.catch_up())
         return bool(ours)
-
-    async def _ours(self, notification: dict[str, Any]) -> bool:
-        state = str(notification.get("clientState") or "")
-        if not hmac.compare_digest(state.encode(), self._client_state.encode()):
-            return False
-        subscription = str(notification.get("subscriptionId") or "")
-        if not subscription:
-            return False
-        if subscription != self._subscription_id:
-            # Another instance may have made a new subscription since this one last looked.
-            known = await self._store.get_state(f"graph-subscription:{self._mailbox}") or {}
-            self._subscription_id = str(known.get("id", ""))
-        return hmac.compare_digest(subscription.encode(), self._subscription_id.encode())
 
     async def catch_up(self) -> int:
         """Reads what arrived since the last delta link; returns how many mails were relayed."""
@@ -234,36 +158,30 @@ class OutlookInbox:
                 try:
                     if not first_sync and await self._relay_mail(mail):
                         relayed += 1
-                except _NotNow:
+                except NotNow:
                     # Graph could not say who wrote it: the saved link stays, so the next
                     # pass reads this mail again (what was relayed is not relayed twice).
                     return relayed
             next_link = page.body.get("@odata.nextLink")
             delta_link = page.body.get("@odata.deltaLink")
-            path = self._relative(str(next_link)) if next_link else ""
+            path = relative(str(next_link)) if next_link else ""
             if delta_link:
-                await self._store.put_state(key, {"deltaLink": self._relative(str(delta_link))})
+                await self._store.put_state(key, {"deltaLink": relative(str(delta_link))})
         return relayed
 
-    def _relative(self, link: str) -> str:
-        """Graph's links are absolute; the client wants paths under GRAPH_ENDPOINT."""
-        marker = "/users/"
-        at = link.find(marker)
-        return link[at:] if at >= 0 else link
-
     async def _relay_mail(self, mail: dict[str, Any]) -> bool:
-        sender = _address_of(mail.get("from"))
+        sender = address_of(mail.get("from"))
         if mail.get("isDraft") or not sender or sender == self._mailbox:
             return False
         subject = str(mail.get("subject") or "").lower()
-        if subject.startswith(_AUTOMATIC) or sender.startswith(("postmaster@", "mailer-daemon@")):
+        if subject.startswith(AUTOMATIC) or sender.startswith(("postmaster@", "mailer-daemon@")):
             return False  # out-of-office answers, receipts and bounces are not messages
         group = await self._store.group_for_outlook_conversation(
             str(mail.get("conversationId", ""))
         )
         if group is None:
             return False
-        if _address_of(mail.get("sender")) != sender:
+        if address_of(mail.get("sender")) != sender:
             # `from` is who the mail says wrote it, `sender` the account that sent it: a
             # delegate, or anyone at all for mail from outside. Members write as themselves.
             log.info(
@@ -347,47 +265,7 @@ class OutlookInbox:
         Graph's hasAttachments leaves out inline pictures, so a `cid:` is a reason to look."""
         if self._media is None:
             return []
-        shows = content.lower()
-        if mail.get("hasAttachments") is False and "cid:" not in shows:
-            return []
-        mail_id = str(mail.get("id", ""))
-        path = f"{self._user}/messages/{quote(mail_id, safe='')}/attachments"
-        uploads: list[Upload] = []
-        while path:
-            page = await self._graph.call("GET", path, mailbox=self._mailbox)
-            if is_passing_failure(page.status):
-                raise _NotNow
-            if not page.ok:
-                return uploads  # gone meanwhile: its text is what there is
-            for attachment in page.body.get("value") or []:
-                upload = self._upload_of(attachment, shows, group, mail_id)
-                if upload is not None:
-                    uploads.append(upload)
-            next_link = page.body.get("@odata.nextLink")
-            path = self._relative(str(next_link)) if next_link else ""
-        return uploads
-
-    @staticmethod
-    def _upload_of(attachment: Any, shows: str, group: Group, mail_id: str) -> Upload | None:
-        if not isinstance(attachment, dict):
-            return None
-        kind = str(attachment.get("@odata.type", "")).lower()
-        where = {"group_id": group.group_id, "mail_id": mail_id}
-        if kind != _FILE_ATTACHMENT:
-            # An attached mail or a cloud link: nothing Send can take as a photo or file.
-            log.info("outlook attachment skipped", extra={**where, "kind": kind[:60]})
-            return None
-        if attachment.get("isInline"):
-            content_id = str(attachment.get("contentId") or "").strip("<>").lower()
-            if not content_id or f"cid:{content_id}" not in shows:
-                return None  # a quoted picture or a signature, not part of this answer
-        try:
-            data = base64.b64decode(str(attachment.get("contentBytes") or ""), validate=True)
-        except (binascii.Error, ValueError):
-            log.warning("outlook attachment unreadable", extra=where)
-            return None
-        name = str(attachment.get("name") or "attachment")
-        return Upload(name, data)
+        return await self._attachments.uploads(mail, content, group)
 
     async def _member_by_address(self, tenant_id: str, address: str) -> Person | None:
         """The person who wrote from this address: by any address Send knows of theirs,
@@ -412,12 +290,12 @@ class OutlookInbox:
                 mailbox=self._mailbox,
             )
             if is_passing_failure(read.status):
-                raise _NotNow
+                raise NotNow
             if not read.ok:
                 return None
             mail = read.body
-        reached = {sender, *_addresses_of(mail.get("toRecipients"))}
-        reached |= _addresses_of(mail.get("ccRecipients"))
+        reached = {sender, *addresses_of(mail.get("toRecipients"))}
+        reached |= addresses_of(mail.get("ccRecipients"))
         return frozenset(reached - {""})
 
     async def _from_inside(self, mail_id: str, address: str) -> bool:
@@ -429,7 +307,7 @@ class OutlookInbox:
             mailbox=self._mailbox,
         )
         if is_passing_failure(headers.status):
-            raise _NotNow
+            raise NotNow
         if not headers.ok:
             return False  # gone meanwhile, or not ours to read
         verdict = authentication_verdict(
@@ -439,60 +317,5 @@ class OutlookInbox:
             return verdict == "pass"
         is_user = await self._directory.is_user(address)
         if is_user is None:
-            raise _NotNow
+            raise NotNow
         return is_user
-
-
-class _NotNow(Exception):
-    """Graph did not answer a question about a mail; read it again on the next pass."""
-
-
-def _address_of(recipient: Any) -> str:
-    """The lower-case address of a Graph `recipient` ({emailAddress: {address}}), or ""."""
-    email = recipient.get("emailAddress") if isinstance(recipient, dict) else None
-    address = email.get("address") if isinstance(email, dict) else None
-    return address.lower() if isinstance(address, str) else ""
-
-
-def _addresses_of(recipients: Any) -> set[str]:
-    """The lower-case addresses of a Graph recipient list (toRecipients, ccRecipients)."""
-    return {_address_of(r) for r in recipients} if isinstance(recipients, list) else set()
-
-
-def authentication_verdict(headers: Sequence[Any], domain: str) -> str:
-    """What the receiving Exchange said of mail From `domain`: "pass", "fail" or "none".
-
-    Only the first Authentication-Results header counts: it is the one Exchange added on
-    arrival (headers are prepended); any further one was written by whoever sent the
-    mail. Exchange spells it `spf=... smtp.mailfrom=d; dkim=...; dmarc=pass action=none
-    header.from=d;compauth=pass reason=100`; composite authentication is Exchange's
-    verdict on the same From domain when the domain publishes no DMARC policy.
-    """
-    value = next(
-        (
-            str(h.get("value", ""))
-            for h in headers
-            if isinstance(h, dict) and str(h.get("name", "")).lower() == "authentication-results"
-        ),
-        None,
-    )
-    if value is None:
-        return "none"
-    results: dict[str, str] = {}
-    from_domain = ""
-    for part in _COMMENT.sub(" ", value).split(";"):
-        words = part.split()
-        if not words or "=" not in words[0]:
-            continue  # an authserv-id, or nothing
-        method, _, result = words[0].lower().partition("=")
-        results.setdefault(method, result)
-        for word in words[1:]:
-            name, _, property_value = word.lower().partition("=")
-            if method == "dmarc" and name == "header.from":
-                from_domain = property_value
-    if not domain or from_domain != domain.lower():
-        return "none"
-    verdicts = {results.get("dmarc"), results.get("compauth")}
-    if "pass" in verdicts:
-        return "pass"
-    return "fail" if "fail" in verdicts else "none"

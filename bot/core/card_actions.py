@@ -1,0 +1,88 @@
+"""What a click on a Send card does in the 1:1 chat: a vote on a poll, a quick reply or a
+one-tap answer, or a pick of the group a held message goes to."""
+
+from __future__ import annotations
+
+import hashlib
+
+from bot.core.answers import one_tap
+from bot.core.errors import Refused
+from bot.core.groups import Groups
+from bot.core.held import Held, Posting
+from bot.core.model import Person, Source
+from bot.core.polls import Polls
+from bot.core.ports import RelayedMessage, Store
+from bot.core.relay import Relay
+from bot.core.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
+from bot.core.texts import say, text
+
+
+class CardActions:
+    def __init__(
+        self, store: Store, groups: Groups, polls: Polls, relay: Relay, posting: Posting
+    ) -> None:
+        self._store = store
+        self._groups = groups
+        self._polls = polls
+        self._relay = relay
+        self._posting = posting
+
+    async def card_action(
+        self, person: Person, action: CardAction, request: TeamsRequest
+    ) -> Answer:
+        message_id = request.activity_key
+        lang = person.language
+        if action.kind is ActionKind.VOTE:
+            try:
+                group = await self._groups.by_id(person, action.group_id)
+                if not action.text.isdigit():
+                    raise Refused(text("poll.not_an_answer"))
+                option = int(action.text)
+                await self._polls.answer(
+                    person, group, action.message_id, option, Source.TEAMS, message_id
+                )
+            except Refused as refusal:
+                return Answer(refusal.say(lang))
+            return Answer()  # the card shows the answer, with everyone's
+        if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):
+            return await self._post_to(person, action, message_id)
+        if action.card_id:
+            # Every click on the picker of one message sends that one message.
+            message_id = hashlib.sha256(f"pick|{action.card_id}".encode()).hexdigest()[:32]
+        try:
+            group = await self._groups.by_id(person, action.group_id)
+            media = action.media
+            if media:  # only what the core itself held on that card, for this person
+                media = self._posting.media_service().unsealed(
+                    person.person_id, action.text, media, action.seal
+                )
+            held = Held(action.text, media, request.sender.service_url)
+            await self._posting.post(person, group, message_id, held)
+            await self._groups.set_active(person, group.group_id)
+        except Refused as refusal:
+            return Answer(refusal.say(lang))
+        return Answer(say(lang, "sent_now_active", group=group.name))
+
+    async def _post_to(self, person: Person, action: CardAction, message_id: str) -> Answer:
+        """A quick reply or a one-tap answer: the group is named by id, not by name. The
+        card answered is shown again with the answer, so it is not sent twice by mistake."""
+        try:
+            said = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
+            group = await self._groups.by_id(person, action.group_id)
+            await self._posting.post(person, group, message_id, Held(said))
+        except Refused as refusal:
+            return Answer(refusal.say(person.language))
+        answered = None
+        if action.card_id and action.message_id:
+            shown = await self._store.get_message(group.group_id, action.message_id)
+            if shown is not None:
+                relayed = RelayedMessage(
+                    group.group_id,
+                    group.name,
+                    shown.sender_name,
+                    shown.text,
+                    shown.message_id,
+                    language=person.language,
+                )
+                answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(said))
+        return Answer(answered=answered)

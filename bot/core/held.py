@@ -1,0 +1,105 @@
+"""A message typed in Teams, held before it is relayed: its text, photos and files, the
+names it shows, and posting it to a group (its media stored first, all or none)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from bot.core.addresses import Mention
+from bot.core.commands import Chat, Command, Verb, parse
+from bot.core.errors import Refused
+from bot.core.media import Media
+from bot.core.model import Group, Mentioned, Person, Source, StoredMedia
+from bot.core.relay import Relay
+from bot.core.requests import IncomingMedia, TeamsRequest
+from bot.core.texts import text
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a message is made of before it is relayed: its text and the photos and files
+    attached in Teams (downloaded from `service_url`'s connector)."""
+
+    text: str
+    media: tuple[IncomingMedia, ...] = ()
+    service_url: str = ""
+    # The people @mentioned in `text`, which names them.
+    mentions: tuple[Mentioned, ...] = ()
+
+
+def named(mentions: tuple[Mention, ...], text: str) -> tuple[Mentioned, ...]:
+    """The registered people @mentioned whose name the relayed text shows."""
+    return tuple(
+        Mentioned(m.person_id, m.display_name)
+        for m in mentions
+        if m.person_id and m.display_name and m.display_name in text
+    )
+
+
+def with_names(parsed: Command | Chat, request: TeamsRequest) -> Command | Chat:
+    """What is relayed keeps each @mention as the name people saw ("thanks Megan for the
+    slides"); commands read their members from the mentions themselves."""
+    if not request.spoken:
+        return parsed
+    if isinstance(parsed, Chat):
+        return Chat(request.spoken.strip())
+    if parsed.verb is Verb.TO:
+        spoken = parse(request.spoken)
+        if isinstance(spoken, Command) and spoken.verb is Verb.TO:
+            return replace(parsed, rest=spoken.rest)
+    return parsed
+
+
+class Posting:
+    """Relays held messages from Teams, with their photos and files when there are any."""
+
+    def __init__(self, relay: Relay, media: Media | None) -> None:
+        self._relay = relay
+        self._media = media
+
+    async def post(
+        self,
+        person: Person,
+        group: Group,
+        message_id: str,
+        held: Held,
+        known: Mapping[str, Person] | None = None,
+    ) -> None:
+        """Relays a message to a group; its photos and files are stored first, and deleted
+        again when the message is not taken (refused, or a re-send of one taken before).
+        No echo: the sender already sees what they typed."""
+        media = held.media
+        if not media:
+            await self._relay.post(
+                person,
+                group,
+                held.text,
+                Source.TEAMS,
+                message_id,
+                known=known,
+                mentions=held.mentions,
+            )
+            return
+        self._relay.check_text(held.text, with_media=True)
+        stored = await self.media_service().fetch(group, media, held.service_url)
+        kept: tuple[StoredMedia, ...] = ()
+        try:
+            message = await self._relay.post(
+                person,
+                group,
+                held.text,
+                Source.TEAMS,
+                message_id,
+                known=known,
+                media=stored,
+                mentions=held.mentions,
+            )
+            kept = message.media if message is not None else ()
+        finally:
+            await self.media_service().discard([m for m in stored if m not in kept])
+
+    def media_service(self) -> Media:
+        if self._media is None:
+            raise Refused(text("no_media_here"))
+        return self._media
