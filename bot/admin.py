@@ -15,14 +15,15 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
-from bot.compose import open_media_store
 from bot.config import Settings, SettingsError, load_settings
 from bot.core.addresses import is_address, normalize_address
 from bot.core.lifecycle import export, forget
 from bot.core.ports import StoreError
+from bot.media.open import open_media_store
 from bot.media.ports import MediaStoreError
 from bot.store.open import open_documents
 from bot.store.repository import DocumentStore
@@ -50,10 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: Path = Path(".env"),
+) -> int:
+    """The command line's exit status; `environ` and `dotenv_path` default to the process's
+    environment and the working folder's `.env` (tests pass their own)."""
     try:
-        settings = load_settings()
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # argparse has printed its one line
+        return stop.code if isinstance(stop.code, int) else 2
+    try:
+        settings = load_settings(environ, dotenv_path)
     except SettingsError as error:
         print(f"send: configuration error: {error}", file=sys.stderr)
         return 2

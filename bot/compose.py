@@ -33,8 +33,8 @@ from bot.core.ratelimit import RateLimiter
 from bot.core.reach import TeamsChats
 from bot.core.relay import Relay
 from bot.identity import ClientCredentials
-from bot.media.disk import DiskMediaStore
 from bot.media.links import MediaLinks
+from bot.media.open import open_media_store
 from bot.media.ports import MediaStore
 from bot.outlook.action_auth import ActionTokenValidator
 from bot.outlook.actions import OutlookActions
@@ -244,21 +244,6 @@ async def build_services(
         media_store,
         media_links,
     )
-
-
-def open_media_store(settings: Settings) -> MediaStore:
-    """Azure Blob Storage when configured, else a folder under DATA_DIR (not opened yet)."""
-    if settings.azure_storage_connection_string:
-        # Imported here: the Azure Storage SDK takes a tenth of a second to load, which a
-        # start on the local folder does not need.
-        from bot.media.blob import BlobMediaStore
-
-        return BlobMediaStore(
-            settings.azure_storage_connection_string,
-            settings.azure_storage_container,
-            settings.max_media_bytes,
-        )
-    return DiskMediaStore(settings.data_dir / "media", settings.max_media_bytes)
 
 
 def outlook_setting_problems(settings: Settings) -> list[str]:

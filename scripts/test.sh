@@ -7,4 +7,5 @@ scripts/setup.sh dev
 echo "== ruff check"; .venv/bin/ruff check .
 echo "== ruff format --check"; .venv/bin/ruff format --check .
 echo "== mypy --strict"; .venv/bin/mypy
-echo "== pytest"; .venv/bin/python -m pytest "$@"
+# Four workers on two cores: much of an end-to-end test is waiting on sockets and pacing.
+echo "== pytest"; .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-4}" "$@"

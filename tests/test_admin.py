@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.admin import main
 from bot.core.lifecycle import FORMER_MEMBER
 from bot.media.disk import DiskMediaStore
 from bot.store.documents import PARTITION_KEYS
@@ -46,6 +47,18 @@ async def admin(tmp_path: Path, *args: str, **env: str) -> Run:
     out, err = await process.communicate()
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
+
+
+async def admin_in_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str, **env: str
+) -> Run:
+    """`main` as `python -m bot.admin` calls it, with the same environment as `admin`, in
+    a thread (it runs its own event loop) instead of a new Python process."""
+    environ = {"DATA_DIR": str(tmp_path / "data"), **env}
+    capsys.readouterr()
+    status = await asyncio.to_thread(main, list(args), environ, tmp_path / ".env")
+    out, err = capsys.readouterr()
+    return Run(status, out, err)
 
 
 @asynccontextmanager
@@ -143,8 +156,19 @@ async def test_forget_then_export(tmp_path: Path) -> None:
     ],
 )
 async def test_bad_input_is_one_line_and_status_2(
-    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], line: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    env: dict[str, str],
+    line: str,
 ) -> None:
     await seed(tmp_path)
-    run = await admin(tmp_path, *args, **env)
+    run = await admin_in_process(tmp_path, capsys, *args, **env)
     assert (run.status, run.stdout, run.stderr) == (2, "", line + "\n")
+
+
+async def test_bad_input_from_the_shell_exits_with_status_2(tmp_path: Path) -> None:
+    """The in-process checks above, as an operator's shell sees one of them."""
+    await seed(tmp_path)
+    run = await admin(tmp_path, "export", "Dinner")
+    assert (run.status, run.stdout, run.stderr) == (2, "", "send admin: no group 'Dinner'\n")

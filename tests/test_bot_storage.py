@@ -24,6 +24,8 @@ from botbuilder.dialogs import (
 from bot.store.bot_state import BotStateConflict, DocumentBotStorage
 from bot.store.documents import Documents
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def storage(documents: Documents) -> DocumentBotStorage:

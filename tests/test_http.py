@@ -33,6 +33,7 @@ async def post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str
 JSON = {"Content-Type": "application/json"}
 
 
+@pytest.mark.both_stores
 async def test_health_and_readiness(settings: Settings) -> None:
     async with running_app(settings) as url:
         assert (await get(f"{url}/healthz"))[0] == 200

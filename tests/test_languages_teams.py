@@ -17,13 +17,6 @@ from tests.outlook_helpers import action_of, card_in, eml_files, eventually, htm
 from tests.teams_world import TeamsWorld, card_text
 
 
-@pytest.fixture
-def backend() -> str:
-    """Product behaviour, the same on every store: run on the embedded one only (the store
-    contract suite runs both backends)."""
-    return "sqlite"
-
-
 async def test_each_member_reads_send_in_their_own_language(world: TeamsWorld) -> None:
     ann, bob = world.person("Ann"), world.person("Bob")
     world.client(ann, "fr-FR", "Asia/Tokyo")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from azure.cosmos.aio import CosmosClient
 
 from bot.config import Settings
@@ -24,6 +25,8 @@ from tests.contracts.lifecycle_contract import BOB, CY, message_ids, said, team
 from tests.contracts.media_contract import png_bytes
 from tests.services import COSMOS_KEY
 from tests.waiting import wait_until
+
+pytestmark = pytest.mark.both_stores
 
 # What DocumentStore asks across partitions: each must be answered from an index, so
 # start-up (recovery, markers) and the daily purge read only what they are after.

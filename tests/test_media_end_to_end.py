@@ -7,6 +7,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import aiohttp
+import pytest
 
 from bot.config import Settings
 from tests.conftest import Inbound
@@ -80,6 +81,7 @@ async def test_a_picture_in_a_reply_all_reaches_teams(inbound: Inbound) -> None:
     assert "Cy: [photo] Here, by the window" in world.last_reply(ann)
 
 
+@pytest.mark.both_stores
 async def test_a_pasted_picture_is_an_image_part_of_the_local_mail(
     world: TeamsWorld, settings: Settings
 ) -> None:

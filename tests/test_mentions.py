@@ -5,19 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bot.config import Settings
 from tests.outlook_helpers import eml_files, eventually, read_eml
 from tests.teams_world import TeamsWorld, card_text
-
-
-@pytest.fixture
-def backend() -> str:
-    """Product behaviour, the same on every store: run on the embedded one only (the store
-    contract suite runs both backends)."""
-    return "sqlite"
-
 
 Json = dict[str, Any]
 

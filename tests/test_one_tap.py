@@ -3,6 +3,8 @@ thread, and the tapped card updated in place to show what was sent."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import Settings
 from tests.outlook_helpers import eml_files, eventually, read_eml
 from tests.teams_world import TeamsWorld, card_text
@@ -28,6 +30,7 @@ def answered(world: TeamsWorld, name: str) -> list[str]:
     return texts
 
 
+@pytest.mark.both_stores
 async def test_a_one_tap_answer_is_relayed_from_the_tapper(
     world: TeamsWorld, settings: Settings
 ) -> None:

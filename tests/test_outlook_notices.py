@@ -21,14 +21,6 @@ from tests.fakes.graph import FakeGraph, GraphCall
 from tests.outlook_helpers import card_in, card_texts, eml_files, eventually, html_of, read_eml
 from tests.teams_world import TeamsWorld
 
-
-@pytest.fixture
-def backend() -> str:
-    """Product behaviour, the same on every store: run on the embedded one only (the store
-    contract suite runs both backends)."""
-    return "sqlite"
-
-
 CY = "cy@contoso.com"  # a member in Outlook only
 RENAMED = "Ann renamed Lunch to Dinner."
 DELETED = "Ann deleted Lunch; its messages are gone. Replies to this thread are no longer relayed."

@@ -3,18 +3,9 @@ the one button is pressed, and then once."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.fakes.connector import TeamsPerson
 from tests.teams_world import Json, TeamsWorld, card_text
 from tests.test_cards import validate
-
-
-@pytest.fixture
-def backend() -> str:
-    """Product behaviour, the same on every store: run on the embedded one only (the store
-    contract suite runs both backends)."""
-    return "sqlite"
 
 
 async def lunch(world: TeamsWorld, owner: TeamsPerson, *members: TeamsPerson) -> None:

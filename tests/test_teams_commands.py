@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.connector import TeamsPerson
 from tests.teams_world import TeamsWorld, card_text
 
@@ -32,6 +34,7 @@ async def test_help_lists_every_command(world: TeamsWorld) -> None:
         assert command in reply
 
 
+@pytest.mark.both_stores
 async def test_new_group_and_relay_without_echo(world: TeamsWorld) -> None:
     ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
     await group_of(world, ann, "Lunch", bob, cy)
@@ -379,6 +382,7 @@ async def test_disallowed_tenant_is_told(world: TeamsWorld) -> None:
     assert "Send relays your messages" in world.last_reply(ann)
 
 
+@pytest.mark.both_stores
 async def test_repeated_activity_is_processed_once(world: TeamsWorld) -> None:
     ann, bob = world.person("Ann"), world.person("Bob")
     await group_of(world, ann, "Lunch", bob)

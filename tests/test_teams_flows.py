@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
 from tests.conftest import running_app
 from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.teams_world import BOT_ID, TeamsWorld, card_text
 
 
+@pytest.mark.both_stores
 async def test_new_dialog_asks_checks_and_confirms(world: TeamsWorld) -> None:
     ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
     for person in (ann, bob, cy):
@@ -110,6 +113,7 @@ async def test_group_chat_over_twenty_is_refused(world: TeamsWorld) -> None:
     assert "You have no groups yet" in world.last_reply(people[0])
 
 
+@pytest.mark.both_stores
 async def test_restart_keeps_groups_people_and_history(
     settings: Settings, connector: tuple[FakeConnector, str]
 ) -> None:
@@ -133,6 +137,7 @@ async def test_restart_keeps_groups_people_and_history(
         assert "after the restart" in card_text(world.relayed(bob)[0])
 
 
+@pytest.mark.both_stores
 async def test_many_members_posting_at_once_lose_nothing(world: TeamsWorld) -> None:
     owner = world.person("Owner")
     others = world.people(9)

@@ -21,14 +21,6 @@ from tests.contracts.media_contract import jpeg_with_gps, png_bytes, windows_pro
 from tests.fakes.connector import FakeConnector
 from tests.teams_world import TeamsWorld, card_text
 
-
-@pytest.fixture
-def backend() -> str:
-    """Product behaviour, the same on every store: run on the embedded one only (the store
-    contract suite runs both backends)."""
-    return "sqlite"
-
-
 Json = dict[str, Any]
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n" + b"% filler\n" * 2000 + b"trailer <<>>\n%%EOF\n"
 

@@ -105,7 +105,6 @@ def create_app(
                 credential.close()
             await session.close()
             await documents.close()
-            await asyncio.sleep(0.1)  # let TLS connections finish closing
 
     app.cleanup_ctx.append(open_resources)
     return app

@@ -96,6 +96,7 @@ class FakeTeams:
     def __init__(self, clock: FakeClock) -> None:
         self._clock = clock
         self._answers: dict[str, list[SendResult]] = {}
+        self._down_until: datetime | None = None
         self.sent: list[Sent] = []
         self.notices: list[tuple[str, str]] = []  # (person id, text)
         self.opened: list[str] = []
@@ -106,6 +107,10 @@ class FakeTeams:
         """The next sends to this person answer these, in order; SENT afterwards."""
         self._answers.setdefault(person_id, []).extend(results)
 
+    def down_until(self, moment: datetime) -> None:
+        """Every send answers 503 (a passing failure) until the clock reaches `moment`."""
+        self._down_until = moment
+
     def sent_to(self, person_id: str) -> list[Sent]:
         return [s for s in self.sent if s.person_id == person_id]
 
@@ -113,6 +118,8 @@ class FakeTeams:
         self.sent.append(
             Sent(person.person_id, message.message_id, message.text, self._clock.now())
         )
+        if self._down_until is not None and self._clock.now() < self._down_until:
+            return SendResult(SendOutcome.RETRY, detail="503 service unavailable")
         queued = self._answers.get(person.person_id)
         if queued:
             return queued.pop(0)

@@ -172,6 +172,48 @@ async def test_throttling_is_never_a_reason_to_drop_a_copy(rig: Rig, lunch: Lunc
     assert all(delay >= 1.0 for delay in rig.sleep.delays)
 
 
+async def test_teams_down_for_forty_minutes_loses_nothing(
+    store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
+) -> None:
+    """Production's retry policy through a long outage: every copy arrives once, after it
+    (a fixed number of attempts would have dropped them)."""
+    teams = FakeTeams(clock)
+    limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
+    worker = DeliveryWorker(
+        store,
+        teams,
+        FakeOutlook(),
+        limiter,
+        RetryPolicy(),
+        instance_id="this-instance",
+        lease=LEASE,
+        clock=clock,
+        sleep=sleep,
+    )
+    relay = Relay(store, clock, worker, 500)
+    back_at = clock.now() + timedelta(minutes=40)
+    teams.down_until(back_at)
+    try:
+        for n in range(5):
+            await relay.post(
+                lunch.ann, lunch.group, f"during the outage {n}", Source.TEAMS, f"m{n}"
+            )
+        messages = [
+            await delivered(store, lunch.group.group_id, f"m{n}", turns=20_000) for n in range(5)
+        ]
+    finally:
+        await worker.drain(grace=0)
+
+    for message in messages:
+        for person in (lunch.bob, lunch.cy):
+            copy = delivery_to(message, person)
+            assert copy.state is DeliveryState.SENT and copy.attempts > 10
+    arrived = [s for s in teams.sent if s.at >= back_at]
+    assert sorted((s.person_id, s.text) for s in arrived) == sorted(
+        (p.person_id, f"during the outage {n}") for n in range(5) for p in (lunch.bob, lunch.cy)
+    )
+
+
 async def test_a_delivery_still_failing_at_its_deadline_fails_with_the_reason(
     rig: Rig, lunch: Lunch
 ) -> None:

@@ -42,10 +42,12 @@ def picture(fmt: str, **options: object) -> bytes:
 
 
 def ooxml(*parts: str) -> bytes:
+    """The same bytes on every call (a fixed date), so test ids do not change between
+    the processes pytest-xdist collects them in."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as package:
         for part in parts:
-            package.writestr(part, "<x/>")
+            package.writestr(zipfile.ZipInfo(part, date_time=(2026, 1, 1, 0, 0, 0)), "<x/>")
     return out.getvalue()
 
 
