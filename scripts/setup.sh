@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with the pinned Python packages and installs the Node test services.
+# Creates .venv with the locked Python packages and installs the Node test services.
 # Usage: scripts/setup.sh [runtime|dev]   (dev adds the linters and test libraries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,11 +9,17 @@ python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+requirements=requirements.txt
 if [ "$kind" = "dev" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-else
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  requirements=requirements-dev.txt
 fi
-# The Cosmos DB server and the Agents Playground, exactly as locked in package-lock.json.
+# uv installs the locked set in seconds where pip takes half a minute.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+# The Python packages and the Node services at once: each mostly waits on the network.
+# Byte-compiled at install, as pip does: a few dependencies have SyntaxWarnings that the
+# tests (warnings are errors) would otherwise meet when Python compiles them on import.
+.venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -r "$requirements" &
+python_packages=$!
+# The Cosmos DB server, the Agents Playground and Azurite, exactly as locked in package-lock.json.
 npm ci --no-audit --no-fund --loglevel=error
+wait "$python_packages"

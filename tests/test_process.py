@@ -166,7 +166,7 @@ async def test_nothing_acknowledged_is_lost_across_a_hard_kill(
 async def test_kill_during_a_burst_loses_no_acknowledged_message(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
-    """kill -9 while 200 messages arrive from three members; restart; count what arrived."""
+    """kill -9 while 100 messages arrive from three members; restart; count what arrived."""
     fake, connector_url = connector
     port = free_port()
     # A burst on purpose: fair use would refuse most of it (and rightly).
@@ -200,13 +200,17 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
                     return  # cut off by the kill: never acknowledged
                 if status == 200:
                     acknowledged.append((sender.user_id, f"burst {n}"))
-                if len(acknowledged) == 120:
+                if len(acknowledged) == 60:
                     process.kill()  # kill -9 in the middle of the burst
 
-        await asyncio.gather(*(send(n) for n in range(200)))
+        await asyncio.gather(*(send(n) for n in range(100)))
     process.wait(timeout=10)
-    assert 100 <= len(acknowledged) < 200
-    async with app_process(tmp_path, port, **env) as url:
+    assert 50 <= len(acknowledged) < 100
+    # Restarted, and stopped with kill -9 once the copies are in: messages stored but never
+    # acknowledged may still be on their way then, and a graceful stop would wait for them.
+    process = start_app(tmp_path, port, **env)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", process)
         expected = {
             (fake.chat_of(p), text)
             for sender, text in acknowledged
@@ -225,6 +229,9 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
             )
 
         await fake.wait_for(lambda: expected <= set(delivered()), timeout=60, what="every copy")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
     copies = delivered()
     duplicates = sum(n - 1 for n in copies.values())
     lost = expected - set(copies)

@@ -15,6 +15,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import itertools
 import json
 import time
 import uuid
@@ -97,6 +98,11 @@ def _uint(value: int) -> str:
     return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
+_KEY_RING_SIZE = 16
+_KEY_RING: list[rsa.RSAPrivateKey] = []
+_KEY_TURNS = itertools.count()
+
+
 @dataclass
 class SigningKey:
     """One RSA signing key; `kid` looks like Entra's (base64url SHA-1 thumbprint)."""
@@ -113,7 +119,15 @@ class SigningKey:
 
     @classmethod
     def generate(cls, kid: str = "") -> SigningKey:
-        return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048), kid)
+        """A key unlike the last few made in this process: the next of a ring of RSA keys,
+        each made once, since an RSA-2048 key takes about a tenth of a second to make and
+        tests make several. Tests see at most a handful of keys at a time."""
+        if len(_KEY_RING) < _KEY_RING_SIZE:
+            _KEY_RING.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+            private = _KEY_RING[-1]
+        else:
+            private = _KEY_RING[next(_KEY_TURNS) % _KEY_RING_SIZE]
+        return cls(private, kid)
 
     def public_pem(self) -> bytes:
         return self.private.public_key().public_bytes(
