@@ -25,9 +25,9 @@ import aiohttp
 from PIL import Image
 
 from bench.run import percentile, setup_group
-from bot.compose import Tuning
 from bot.config import Settings
 from bot.media.rules import check
+from bot.tuning import Tuning
 from bot.web.app import create_app
 from tests.conftest import serve as serve_on  # serves an app on a port chosen beforehand
 from tests.fakes.connector import FakeConnector

@@ -28,8 +28,8 @@ import aiohttp
 from aiohttp import web
 
 from bench.seed import seed_store
-from bot.compose import Tuning
 from bot.config import Settings
+from bot.tuning import Tuning
 from bot.web.app import create_app
 from bot.web.keys import SERVICES
 from tests.fakes.connector import FakeConnector, TeamsPerson

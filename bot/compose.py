@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -18,12 +18,11 @@ from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
-from bot.core.attempts import RetryPolicy
 from bot.core.conversation import Conversation
-from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker
+from bot.core.delivery import DeliveryWorker
 from bot.core.fair_use import SenderAllowance
 from bot.core.groups import Groups
-from bot.core.instances import HEARTBEAT_SECONDS, InstanceRegistry
+from bot.core.instances import InstanceRegistry
 from bot.core.media import Media
 from bot.core.people import People
 from bot.core.policy import MailPolicy, TenantGate
@@ -52,6 +51,7 @@ from bot.teams.bot import SendBot
 from bot.teams.connector import BotTokens, TeamsConnector
 from bot.teams.downloads import TeamsDownloads
 from bot.teams.install import GraphTeamsInstaller
+from bot.tuning import Tuning
 
 log = logging.getLogger("send.compose")
 
@@ -73,16 +73,6 @@ class Services:
     media: Media
     media_store: MediaStore
     media_links: MediaLinks
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """Timings tests shorten; production uses the defaults."""
-
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    lease: timedelta = DEFAULT_LEASE
-    recovery_interval: float = 30.0
-    heartbeat_interval: float = HEARTBEAT_SECONDS
 
 
 async def build_services(

@@ -1,33 +1,52 @@
-"""Shared fixtures: the stores on both backends, the real app on a real port, fake services."""
+"""Shared fixtures: the stores on both backends, the real app on a real port, fake services.
+
+The end-to-end machinery (the app, aiohttp, the fakes, Cosmos DB's SDK) is imported inside
+the fixtures that use it, so tests/unit starts without loading any of it.
+"""
 
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
+import hypothesis
 import pytest
-from aiohttp import web
+from hypothesis.configuration import set_hypothesis_home_dir
 
-from bot.compose import Tuning
 from bot.config import Settings
 from bot.core.attempts import RetryPolicy
-from bot.store.cosmos_documents import CosmosDocuments
 from bot.store.documents import Documents
 from bot.store.repository import DocumentStore
-from bot.store.sqlite_documents import SqliteDocuments
-from bot.web.app import create_app
-from tests.fakes.connector import FakeConnector
-from tests.fakes.entra import FakeEntra
-from tests.fakes.graph import FakeGraph
+from bot.tuning import Tuning
 from tests.fakes.tls import TlsFiles, make_tls
-from tests.outlook_helpers import eventually
 from tests.services import COSMOS_KEY, cosmos_server, free_port
-from tests.teams_world import TeamsWorld
+
+if TYPE_CHECKING:
+    import aiohttp
+    from aiohttp import web
+
+    from tests.fakes.connector import FakeConnector
+    from tests.fakes.entra import FakeEntra
+    from tests.fakes.graph import FakeGraph
+    from tests.teams_world import TeamsWorld
+
+# Hypothesis: no example database and no deadline (a slow shared CPU must not fail a correct
+# test), its cache in the temporary folder rather than the working tree. "quick", the
+# default, tries a fixed set of examples (the same in every run, so CI cannot fail by
+# chance); HYPOTHESIS_PROFILE=full scripts/test.sh tries many more, new ones each run.
+hypothesis.settings.register_profile(
+    "quick", database=None, deadline=None, max_examples=30, derandomize=True
+)
+hypothesis.settings.register_profile("full", database=None, deadline=None, max_examples=200)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "send-hypothesis")
 
 BACKENDS = ["sqlite", "cosmos"]
 # Retries in tests wait milliseconds, not seconds; Retry-After still applies.
@@ -88,6 +107,8 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
 
 async def open_test_documents(settings: Settings) -> Documents:
     if settings.uses_cosmos:
+        from bot.store.cosmos_documents import CosmosDocuments
+
         cosmos = CosmosDocuments(
             settings.cosmos_endpoint,
             settings.cosmos_key,
@@ -96,6 +117,8 @@ async def open_test_documents(settings: Settings) -> Documents:
         )
         await cosmos.open()
         return cosmos
+    from bot.store.sqlite_documents import SqliteDocuments
+
     sqlite = SqliteDocuments(settings.data_dir / "send.sqlite3")
     await sqlite.open()
     return sqlite
@@ -119,6 +142,8 @@ async def serve(
 ) -> AsyncIterator[str]:
     """`lingering_time`: how long aiohttp goes on reading a body it will not use after
     answering (its default, 10 s; tests of refused bodies shorten it)."""
+    from aiohttp import web
+
     runner = web.AppRunner(app, lingering_time=lingering_time)
     await runner.setup()
     port = port or free_port()
@@ -137,12 +162,16 @@ async def running_app(settings: Settings, port: int | None = None) -> AsyncItera
     port = port or free_port()
     if not settings.public_base_url:
         settings = replace(settings, public_base_url=f"http://127.0.0.1:{port}")
+    from bot.web.app import create_app
+
     async with serve(create_app(settings, tuning=FAST_TUNING), port) as url:
         yield url
 
 
 @pytest.fixture
 async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
+    from tests.fakes.connector import FakeConnector
+
     fake = FakeConnector(tenant_id="tenant-a")
     port = free_port()
     fake.base_url = f"http://127.0.0.1:{port}"
@@ -154,6 +183,8 @@ async def connector() -> AsyncIterator[tuple[FakeConnector, str]]:
 async def world(
     settings: Settings, connector: tuple[FakeConnector, str]
 ) -> AsyncIterator[TeamsWorld]:
+    from tests.teams_world import TeamsWorld
+
     fake, connector_url = connector
     async with running_app(settings) as app_url, TeamsWorld(app_url, fake, connector_url) as teams:
         yield teams
@@ -201,6 +232,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsFiles]:
 
 @pytest.fixture
 async def entra(tls: TlsFiles) -> AsyncIterator[FakeEntra]:
+    from tests.fakes.entra import FakeEntra
+
     async with FakeEntra(tls) as fake:
         fake.register_client(GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET)
         yield fake
@@ -208,6 +241,8 @@ async def entra(tls: TlsFiles) -> AsyncIterator[FakeEntra]:
 
 @pytest.fixture
 async def graph(entra: FakeEntra) -> AsyncIterator[FakeGraph]:
+    from tests.fakes.graph import FakeGraph
+
     async with FakeGraph(entra) as fake:
         yield fake
 
@@ -215,6 +250,8 @@ async def graph(entra: FakeEntra) -> AsyncIterator[FakeGraph]:
 @pytest.fixture
 async def http(tls: TlsFiles) -> AsyncIterator[aiohttp.ClientSession]:
     """An HTTP client that trusts the fakes' certificate (and nothing else)."""
+    import aiohttp
+
     connector = aiohttp.TCPConnector(ssl=tls.client_context())
     async with aiohttp.ClientSession(connector=connector) as session:
         yield session
@@ -242,6 +279,10 @@ def settings_for(tmp_path: Path, entra: FakeEntra, graph: FakeGraph, port: int) 
 async def inbound(
     tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
 ) -> AsyncIterator[Inbound]:
+    from bot.web.app import create_app
+    from tests.outlook_helpers import eventually
+    from tests.teams_world import TeamsWorld
+
     fake, connector_url = connector
     for name in ("Ann", "Bob", "Cy", "Eve"):
         graph.add_user(f"{name.lower()}@contoso.com", name)

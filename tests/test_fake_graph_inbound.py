@@ -15,7 +15,7 @@ from aiohttp import web
 from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
-from tests.fakes.tls import LocalServer
+from tests.fakes.server import LocalServer
 
 # The client the shared `entra` fixture (conftest.py) registers.
 TENANT, CLIENT, SECRET = GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET

@@ -197,12 +197,13 @@ async def hypothesize(
     examples: int,
     known: Callable[[T], str] = lambda _: "",
 ) -> None:
-    """Runs `check` on `examples` generated cases, one at a time, on this event loop;
-    cases that `known` names a reported bug for are left out."""
+    """Runs `check` on `examples` generated cases (at most the profile's number: see
+    tests/conftest.py), one at a time, on this event loop; cases that `known` names a
+    reported bug for are left out."""
     loop = asyncio.get_running_loop()
 
     @settings(
-        max_examples=examples,
+        max_examples=min(examples, settings().max_examples),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

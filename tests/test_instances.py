@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from bot.compose import Tuning
 from bot.config import Settings
+from bot.tuning import Tuning
 from bot.web.app import create_app
 from bot.web.keys import SERVICES
 from tests.conftest import FAST_RETRY, serve

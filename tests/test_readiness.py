@@ -9,8 +9,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.compose import Tuning
 from bot.config import Settings
+from bot.tuning import Tuning
 from bot.web.app import create_app
 from bot.web.routes import BACKLOG_LIMIT_SECONDS
 from tests.conftest import FAST_RETRY, serve

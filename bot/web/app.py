@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot.compose import Tuning, build_services, outlook_setting_problems
+from bot.compose import build_services, outlook_setting_problems
 from bot.config import Settings
 from bot.core.lifecycle import Retention
 from bot.core.ports import Clock, SystemClock
 from bot.identity import ClientCredentials
 from bot.store.open import open_documents
+from bot.tuning import Tuning
 from bot.web.keys import SERVICES
 from bot.web.routes import BODY_TIMEOUT_SECONDS, routes
 

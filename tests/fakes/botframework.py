@@ -19,7 +19,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from tests.fakes.entra import SigningKey, sign_jwt
-from tests.fakes.tls import LocalServer, TlsFiles
+from tests.fakes.server import LocalServer
+from tests.fakes.tls import TlsFiles
 
 Json = dict[str, Any]
 

@@ -27,7 +27,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.fakes.tls import LocalServer, TlsFiles
+from tests.fakes.server import LocalServer
+from tests.fakes.tls import TlsFiles
 
 Json = dict[str, Any]
 

@@ -67,7 +67,7 @@ from aiohttp import web
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph_inbound import CLAIMS, InboundMail, MailAttachment, has_attachments
 from tests.fakes.graph_teamwork import TeamsApps
-from tests.fakes.tls import LocalServer
+from tests.fakes.server import LocalServer
 from tests.outlook_helpers import is_msg_id
 from tests.waiting import DEFAULT_TIMEOUT
 

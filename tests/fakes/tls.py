@@ -16,10 +16,7 @@ import ipaddress
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -106,43 +103,3 @@ def make_tls(
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(str(cert_file), str(key_file))
     return TlsFiles(cert_file, key_file, server)
-
-
-class LocalServer:
-    """Serves `app()` on a free port of `host` (https when given a server SSL context)."""
-
-    def __init__(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None):
-        self.host = host
-        self.port = 0
-        self._ssl = ssl_context
-        self._runner: web.AppRunner | None = None
-
-    def app(self) -> web.Application:
-        raise NotImplementedError
-
-    @property
-    def origin(self) -> str:
-        return f"{'https' if self._ssl else 'http'}://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, 0, ssl_context=self._ssl).start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -7,24 +7,14 @@ Cosmos DB) for the tests in this folder, so no server, process or thread is star
 from __future__ import annotations
 
 import gc
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from hypothesis import settings
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.unit.fakes import FakeClock, FakeSleep
-
-# No example database and no deadline: a slow shared CPU must not fail a correct test.
-# Hypothesis's own cache goes to the temporary folder, not into the working tree.
-settings.register_profile("unit", database=None, deadline=None)
-settings.load_profile("unit")
-set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "send-hypothesis")
 
 
 @pytest.fixture(autouse=True)

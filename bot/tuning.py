@@ -1,0 +1,20 @@
+"""The timings of a running app that tests shorten; production uses the defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.core.attempts import RetryPolicy
+from bot.core.delivery import DEFAULT_LEASE
+from bot.core.instances import HEARTBEAT_SECONDS
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timings tests shorten; production uses the defaults."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lease: timedelta = DEFAULT_LEASE
+    recovery_interval: float = 30.0
+    heartbeat_interval: float = HEARTBEAT_SECONDS
