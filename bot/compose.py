@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import SimpleNamespace
@@ -81,9 +82,10 @@ async def build_services(
     session: aiohttp.ClientSession,
     clock: Clock,
     tuning: Tuning,
-    credentials: list[ClientCredentials],
+    resources: AsyncExitStack,
 ) -> Services:
-    """Every object of the app. Credentials that need closing are added to `credentials`."""
+    """Every object of the app. What needs closing is closed by `resources` when it unwinds,
+    in the reverse order of opening."""
     store = DocumentStore(documents)
     migrated = await store.migrate_aliases()
     if migrated:
@@ -91,10 +93,12 @@ async def build_services(
     card_tokens = CardTokens(await store.signing_key("card-token"))
     media_store = open_media_store(settings)
     await media_store.open()
+    resources.push_async_callback(media_store.close)
     media_links = MediaLinks(settings.public_base_url, await store.signing_key("media-link"), clock)
     client_state = (await store.signing_key("graph-client-state")).hex()
     bot_tokens = BotTokens(settings)
-    credentials.extend(bot_tokens.credentials)
+    for credential in bot_tokens.credentials:
+        resources.callback(credential.close)
     teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
     media = Media(
         store,
@@ -118,7 +122,7 @@ async def build_services(
             settings.graph_tenant_id,
             GRAPH_SCOPE,
         )
-        credentials.append(graph_credentials)
+        resources.callback(graph_credentials.close)
         graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
         outlook = GraphMail(graph, settings.outlook_sender, cards, clock, media=media_store)
         directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)

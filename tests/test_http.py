@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from botbuilder.schema import AdaptiveCardInvokeResponse
 
 from bot.config import Settings
+from bot.core.delivery import DeliveryWorker
+from bot.core.ports import StoreError
+from bot.store.repository import DocumentStore
+from bot.store.sqlite_documents import SqliteDocuments
+from bot.web.app import create_app
 from bot.web.routes import _invoke_body
-from tests.conftest import running_app
+from tests.conftest import FAST_TUNING, running_app
 from tests.fakes.connector import FakeConnector
 from tests.services import COSMOS_KEY, cosmos_server
 from tests.teams_world import TeamsWorld
@@ -118,3 +126,27 @@ def test_an_invoke_response_body_is_serialized_for_json() -> None:
     for plain in (None, {"error": "no"}, [1, "two"]):
         assert _invoke_body(plain) == plain
     assert _invoke_body(object()) is None
+
+
+async def test_a_start_that_fails_half_way_stops_and_closes_what_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails during recovery, after the heartbeat has started: the start fails,
+    the heartbeat is cancelled, the instance withdrawn and the store closed."""
+
+    async def recovery_fails(self: DeliveryWorker) -> int:
+        raise StoreError("the store stopped answering")
+
+    monkeypatch.setattr(DeliveryWorker, "recover", recovery_fails)
+    before = asyncio.all_tasks()
+    runner = web.AppRunner(create_app(Settings(data_dir=tmp_path), tuning=FAST_TUNING))
+    with pytest.raises(StoreError):
+        await runner.setup()
+    await runner.cleanup()
+    assert asyncio.all_tasks() == before  # nothing started is left running
+    documents = SqliteDocuments(tmp_path / "send.sqlite3")
+    await documents.open()
+    try:
+        assert await DocumentStore(documents).live_instances(datetime.now(UTC)) == 0
+    finally:
+        await documents.close()

@@ -2,7 +2,8 @@
 
 `create_app(settings)` is the only way to build the server, for `app.py` and for
 tests alike; nothing lives in module globals. The objects themselves are built
-by `bot.compose.build_services` once the store and the HTTP session are open.
+by `bot.compose.build_services` once the store and the HTTP session are open, and
+everything opened or started is unwound by one `AsyncExitStack`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack
+from functools import partial
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -19,7 +23,6 @@ from bot.compose import build_services, outlook_setting_problems
 from bot.config import Settings
 from bot.core.lifecycle import Retention
 from bot.core.ports import Clock, SystemClock
-from bot.identity import ClientCredentials
 from bot.store.open import open_documents
 from bot.tuning import Tuning
 from bot.web.keys import SERVICES
@@ -42,70 +45,70 @@ def create_app(
     tuning: Tuning | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> web.Application:
-    clock = clock or SystemClock()
-    tuning = tuning or Tuning()
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.add_routes(routes(body_timeout))
+    app.cleanup_ctx.append(partial(_running, settings, clock or SystemClock(), tuning or Tuning()))
+    return app
 
-    async def open_resources(app: web.Application) -> AsyncIterator[None]:
+
+async def _running(
+    settings: Settings, clock: Clock, tuning: Tuning, app: web.Application
+) -> AsyncIterator[None]:
+    """Everything the app opens and starts, in order; each is registered on one exit stack
+    as it is opened, so a start that fails half-way, and a stop, close what was opened (and
+    cancel what was started) in the reverse order."""
+    async with AsyncExitStack() as resources:
         documents = await open_documents(settings)
+        resources.push_async_callback(documents.close)
         # The default context is made now, so SSL_CERT_FILE set by the environment applies.
         session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=30),
             connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(), limit=200),
         )
-        credentials: list[ClientCredentials] = []
-        try:
-            services = app[SERVICES] = await build_services(
-                settings, documents, session, clock, tuning, credentials
+        resources.push_async_callback(session.close)
+        services = app[SERVICES] = await build_services(
+            settings, documents, session, clock, tuning, resources
+        )
+        await services.store.purge_expired_markers(clock.now())
+        await services.instances.beat()  # its share of the Teams pace, before any send
+        resources.push_async_callback(services.instances.leave)
+        # Unwound before `leave`: what is being delivered finishes, or is released, first.
+        resources.push_async_callback(services.worker.drain, SHUTDOWN_GRACE_SECONDS)
+        resources.push_async_callback(services.poll_cards.drain, SHUTDOWN_GRACE_SECONDS)
+        _in_background(resources, services.instances.keep_beating())
+        resumed = await services.worker.recover()
+        _in_background(resources, services.worker.keep_recovering(tuning.recovery_interval))
+        # Messages past MESSAGE_RETENTION_DAYS, with their photos and files: a pass now (in
+        # the background, so a long history never delays the start), then daily.
+        retention = Retention(
+            services.store, clock, settings.message_retention_days, media=services.media_store
+        )
+        _in_background(resources, retention.keep_purging())
+        inbox = services.outlook_inbox
+        if inbox is not None:
+            await inbox.start()
+            resources.push_async_callback(inbox.stop)
+        for problem in outlook_setting_problems(settings):
+            log.warning(problem)
+        if settings.local_mode_on_network:
+            log.warning(
+                "local mode on a network address: requests to /api/messages are not "
+                "authenticated (ALLOW_LOCAL_MODE_ON_NETWORK is true)",
+                extra={"host": settings.host},
             )
-            await services.store.purge_expired_markers(clock.now())
-            await services.instances.beat()  # its share of the Teams pace, before any send
-            heartbeat = asyncio.create_task(services.instances.keep_beating())
-            resumed = await services.worker.recover()
-            recovery = asyncio.create_task(
-                services.worker.keep_recovering(tuning.recovery_interval)
-            )
-            # Messages past MESSAGE_RETENTION_DAYS, with their photos and files: a pass now
-            # (in the background, so a long history never delays the start), then daily.
-            retention = Retention(
-                services.store,
-                clock,
-                settings.message_retention_days,
-                media=services.media_store,
-            )
-            purging = asyncio.create_task(retention.keep_purging())
-            inbox = services.outlook_inbox
-            if inbox is not None:
-                await inbox.start()
-            for problem in outlook_setting_problems(settings):
-                log.warning(problem)
-            if settings.local_mode_on_network:
-                log.warning(
-                    "local mode on a network address: requests to /api/messages are not "
-                    "authenticated (ALLOW_LOCAL_MODE_ON_NETWORK is true)",
-                    extra={"host": settings.host},
-                )
-            log.info(
-                "send is ready",
-                extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},
-            )
-            yield
-            recovery.cancel()
-            purging.cancel()
-            heartbeat.cancel()
-            await asyncio.gather(recovery, purging, heartbeat, return_exceptions=True)
-            if inbox is not None:
-                await inbox.stop()
-            await services.poll_cards.drain(SHUTDOWN_GRACE_SECONDS)
-            await services.worker.drain(SHUTDOWN_GRACE_SECONDS)
-            await services.instances.leave()
-            await services.media_store.close()
-        finally:
-            for credential in credentials:
-                credential.close()
-            await session.close()
-            await documents.close()
+        log.info(
+            "send is ready",
+            extra={"store": "cosmos" if settings.uses_cosmos else "sqlite", "resumed": resumed},
+        )
+        yield
 
-    app.cleanup_ctx.append(open_resources)
-    return app
+
+def _in_background(resources: AsyncExitStack, work: Coroutine[Any, Any, None]) -> None:
+    """Runs `work` as a task that `resources` cancels, and waits for, when it unwinds."""
+    task = asyncio.create_task(work)
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    resources.push_async_callback(stop)
