@@ -11,23 +11,22 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core.addresses import Mention, parse_members
+from bot.core.addresses import Mention
 from bot.core.card_actions import CardActions
+from bot.core.command_handlers import CommandCall, CommandHandlers
 from bot.core.commands import (
     Chat,
     Command,
     Shape,
     Verb,
-    help_text,
     is_cancel,
     parse,
-    switched_on,
 )
 from bot.core.errors import NotACommand, Refused
 from bot.core.groups import Groups, check_chat_size, check_name
 from bot.core.held import Held, Posting, named, with_names
 from bot.core.media import Media
-from bot.core.model import MAX_MEMBERS, Group, Person
+from bot.core.model import MAX_MEMBERS, Person
 from bot.core.people import ActiveGroup, People, update_person
 from bot.core.policy import NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
 from bot.core.polls import Polls
@@ -75,6 +74,7 @@ class Conversation:
         self._posting = Posting(relay, media)
         self._cards = CardActions(store, groups, self._polls, relay, self._posting)
         self._sentences = Sentences(groups, relay)
+        self._commands = CommandHandlers(groups, self._polls, self._posting, self._message)
 
     async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:
         """The app was installed, or the bot added to a chat: register, and say hello once."""
@@ -238,7 +238,7 @@ class Conversation:
     async def _command(
         self, person: Person, c: Command, mentions: tuple[Mention, ...], request: TeamsRequest
     ) -> Answer:
-        message_id = request.activity_key
+        """What the command table says of the command is checked here; then its handler."""
         spec = c.spec
         lang = person.language
         if spec.shape is Shape.NOTHING and (c.target or c.rest):
@@ -251,73 +251,7 @@ class Conversation:
                 raise Refused(refusal)  # "add lunch bob@x.com": the command, colon forgotten
             # "add more chairs to the room": no group of theirs, no colon: a sentence.
             raise NotACommand(refusal, text("sentence.write_it_as", usage=spec.usage_in(lang)))
-        g = self._groups
+        group = None
         if spec.owner_only:
-            group = await g.owned(person, c.target, spec.owner_action_in(lang))
-            return Answer(await self._owner_command(person, c, group, mentions))
-        match c.verb:
-            case Verb.HELP:
-                return Answer(help_text(lang))
-            case Verb.NEW:
-                if not c.has_colon and not mentions:
-                    return Answer(dialog=DialogStep.START, dialog_name=c.target)
-                members = parse_members(c.rest, mentions)
-                return Answer((await g.create(person, c.target, members)).text)
-            case Verb.GROUPS:
-                return Answer(await g.list_text(person))
-            case Verb.USE:
-                return Answer(await g.use(person, c.target))
-            case Verb.POLL:
-                await self._polls.ask(person, await g.find(person, c.target), c.rest, message_id)
-                return Answer()
-            case Verb.TO:
-                held = Held(
-                    c.rest, request.media, request.sender.service_url, named(mentions, c.rest)
-                )
-                try:
-                    group = await g.find(person, c.target)
-                except Refused as refusal:
-                    if c.word not in spec.colon_only:
-                        # "to <group>: <text>" names where its text goes: a wrong name is
-                        # that command's mistake, not a sentence to send elsewhere.
-                        raise Refused(refusal.reason) from None
-                    # "pour info : ..." is a French sentence, not a group: a message.
-                    whole = Held((request.spoken or request.text).strip(), request.media)
-                    return await self._message(person, whole, message_id, None)
-                await self._posting.post(person, group, message_id, held)
-                return Answer()
-            case Verb.MEMBERS:
-                return Answer(await g.members_text(person, c.target))
-            case Verb.LEAVE:
-                return Answer(await g.leave(person, c.target))
-            case Verb.HISTORY:
-                return Answer(await g.history_text(person, c.target))
-            case Verb.STATUS:
-                return Answer(await g.status_text(person, c.target))
-            case Verb.MUTE | Verb.UNMUTE:
-                return Answer(await g.mute(person, c.target, c.verb is Verb.MUTE))
-            case Verb.OUTLOOK:
-                return Answer(await g.outlook(person, switched_on(c)))
-            case _:
-                raise Refused(text("type_help"))
-
-    async def _owner_command(
-        self, person: Person, c: Command, group: Group, mentions: tuple[Mention, ...]
-    ) -> str:
-        """The commands only a group's owner may use (`owner_only` in the command table)."""
-        g = self._groups
-        match c.verb:
-            case Verb.ADD:
-                return await g.add(person, group, parse_members(c.rest, mentions))
-            case Verb.REMOVE:
-                ids = [m.teams_user_id for m in mentions]
-                mentioned = [
-                    p.person_id for p in await g.people_for_mentions(person.tenant_id, ids)
-                ]
-                return await g.remove(person, group, c.rest, mentioned)
-            case Verb.RENAME:
-                return await g.rename(person, group, c.rest)
-            case Verb.DELETE:
-                return await g.delete(person, group)
-            case _:
-                raise Refused(text("type_help"))
+            group = await self._groups.owned(person, c.target, spec.owner_action_in(lang))
+        return await self._commands.run(CommandCall(person, c, mentions, request, group))

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from bot.core.command_handlers import CommandHandlers
 from bot.core.commands import (
     COMMANDS,
     SPECS,
@@ -17,6 +18,13 @@ from bot.core.commands import (
     help_text,
     parse,
 )
+from bot.core.held import Posting
+from bot.core.polls import Polls
+from bot.core.requests import Answer
+from bot.core.texts import CATALOGS, Language
+from bot.store.repository import DocumentStore
+from tests.unit.core_fakes import build_core
+from tests.unit.fakes import FakeClock
 
 
 def command(text: str) -> Command:
@@ -102,3 +110,26 @@ def test_no_word_names_two_commands() -> None:
 
 def test_only_owner_commands_say_what_only_the_owner_can_do() -> None:
     assert all(bool(spec.owner_action) == spec.owner_only for spec in COMMANDS)
+
+
+async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+
+    async def send_message(*_: object) -> Answer:
+        return Answer()
+
+    handlers = CommandHandlers(
+        core.groups, Polls(store, core.relay), Posting(core.relay, None), send_message
+    )
+    assert handlers.verbs == set(Verb) == {spec.verb for spec in COMMANDS}
+    for language in Language:
+        catalog = CATALOGS[language]
+        help_lines = help_text(language)
+        for spec in COMMANDS:
+            assert spec.words_by[language], (language, spec.verb)
+            keys = [f"usage.{spec.verb}", f"help.{spec.verb}"]
+            keys += [f"owner.{spec.verb}"] if spec.owner_only else []
+            assert all(key in catalog for key in keys), (language, keys)
+            assert spec.usage_in(language) in help_lines
