@@ -19,19 +19,12 @@ from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
-from bot.core.conversation import Conversation
+from bot.core.assembly import CorePorts, Rules, build_core
 from bot.core.delivery import DeliveryWorker
-from bot.core.fair_use import SenderAllowance
-from bot.core.groups import Groups
 from bot.core.instances import InstanceRegistry
 from bot.core.media import Media
-from bot.core.people import People
-from bot.core.policy import MailPolicy, TenantGate
-from bot.core.polls import PollCards, Polls
+from bot.core.polls import PollCards
 from bot.core.ports import Clock, Directory, OutlookRecorder
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import TeamsChats
-from bot.core.relay import Relay
 from bot.identity import ClientCredentials
 from bot.media.links import MediaLinks
 from bot.media.open import open_media_store
@@ -100,14 +93,6 @@ async def build_services(
     for credential in bot_tokens.credentials:
         resources.callback(credential.close)
     teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
-    media = Media(
-        store,
-        media_store,
-        media_links,
-        TeamsDownloads(session, bot_tokens),
-        await store.signing_key("held-media"),
-        settings.max_media_bytes,
-    )
     cards = OutlookCards(
         settings.am_originator, settings.public_base_url, card_tokens, settings.max_message_chars
     )
@@ -135,60 +120,34 @@ async def build_services(
         installer = GraphTeamsInstaller(
             graph, settings.graph_endpoint, settings.teams_app_id, settings.graph_tenant_id
         )
-    chats = TeamsChats(store, teams, clock, installer)
-    limiter = RateLimiter(settings.teams_sends_per_second)
-    # Stable across restarts on one host and port: a restarted process resumes its own
-    # pending deliveries at once instead of waiting for their claims to expire.
-    instance_id = f"{socket.gethostname()}:{settings.port}"
-    worker = DeliveryWorker(
-        store,
-        teams,
-        outlook,
-        limiter,
-        replace(tuning.retry, deadline=timedelta(hours=settings.delivery_deadline_hours)),
-        instance_id=instance_id,
+    ports = CorePorts(
+        store=store,
+        teams=teams,
+        outlook=outlook,
+        media_vault=media_store,
+        media_links=media_links,
+        media_fetcher=TeamsDownloads(session, bot_tokens),
+        directory=directory,
+        installer=installer,
+    )
+    rules = Rules(
+        max_message_chars=settings.max_message_chars,
+        messages_per_minute_per_sender=settings.messages_per_minute_per_sender,
+        teams_sends_per_second=settings.teams_sends_per_second,
+        max_media_bytes=settings.max_media_bytes,
+        media_seal_key=await store.signing_key("held-media"),
+        allowed_tenants=settings.allowed_tenants,
+        # With Graph, the service mailbox writes only to people of its own organisation.
+        mail_tenant=settings.graph_tenant_id if settings.uses_graph else None,
+        retry=replace(tuning.retry, deadline=timedelta(hours=settings.delivery_deadline_hours)),
         lease=tuning.lease,
-        clock=clock,
-        chats=chats,
-        media=media,
+        # Stable across restarts on one host and port: a restarted process resumes its own
+        # pending deliveries at once instead of waiting for their claims to expire.
+        instance_id=f"{socket.gethostname()}:{settings.port}",
+        heartbeat_interval=tuning.heartbeat_interval,
     )
-    people = People(store, directory, teams)
-    # With Graph, the service mailbox writes only to people of its own organisation.
-    mail = MailPolicy(settings.graph_tenant_id if settings.uses_graph else None)
-    relay = Relay(
-        store,
-        clock,
-        worker,
-        settings.max_message_chars,
-        mail,
-        SenderAllowance(settings.messages_per_minute_per_sender),
-        chats.access,
-    )
-    groups = Groups(
-        store,
-        people,
-        clock,
-        mail,
-        chats.access,
-        newcomers=chats,
-        media=media,
-        relay=relay,
-        thread=worker.thread,
-    )
-    poll_cards = PollCards(store, teams, limiter, clock)
-    polls = Polls(store, relay, poll_cards)
-    conversation = Conversation(
-        store,
-        people,
-        groups,
-        relay,
-        teams,
-        clock,
-        TenantGate(settings.allowed_tenants),
-        polls,
-        media,
-    )
-    bot = SendBot(conversation, groups, ConversationState(DocumentBotStorage(documents)))
+    core = build_core(ports, clock, rules)
+    bot = SendBot(core.conversation, core.groups, ConversationState(DocumentBotStorage(documents)))
     channel_auth = None
     if not settings.local_mode:
         channel_auth = ChannelTokenValidator(
@@ -206,37 +165,34 @@ async def build_services(
     validator = ActionTokenValidator(
         session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
     )
-    actions = OutlookActions(validator, card_tokens, store, relay, cards, clock, polls)
+    actions = OutlookActions(validator, card_tokens, store, core.relay, cards, clock, core.polls)
     inbox = None
     if graph is not None:
         inbox = OutlookInbox(
             graph,
             store,
-            relay,
+            core.relay,
             settings.outlook_sender,
             f"{settings.public_base_url}/api/outlook/notifications",
             client_state,
             clock,
             teams,
-            media=media,
+            media=core.media,
         )
-    instances = InstanceRegistry(
-        store, instance_id, clock, limiter, every=tuning.heartbeat_interval
-    )
     return Services(
-        documents,
-        store,
-        adapter,
-        bot,
-        worker,
-        actions,
-        inbox,
-        instances,
-        clock,
-        poll_cards,
-        media,
-        media_store,
-        media_links,
+        documents=documents,
+        store=store,
+        adapter=adapter,
+        bot=bot,
+        worker=core.worker,
+        outlook_actions=actions,
+        outlook_inbox=inbox,
+        instances=core.instances,
+        clock=clock,
+        poll_cards=core.poll_cards,
+        media=core.media,
+        media_store=media_store,
+        media_links=media_links,
     )
 
 

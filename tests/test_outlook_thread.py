@@ -25,7 +25,7 @@ from tests.fakes.graph import FakeGraph, GraphCall, Json, lose_answer
 from tests.outlook_helpers import card_in, card_texts, eventually
 from tests.services import free_port
 from tests.teams_world import TeamsWorld, card_text
-from tests.unit.core_fakes import add_group, add_person, build_core, email
+from tests.unit.core_fakes import add_group, add_person, build_core, email, stop_cores
 from tests.unit.fakes import FakeClock
 
 SENDER = OUTLOOK_SENDER
@@ -245,9 +245,12 @@ async def test_the_outlook_copy_goes_to_whom_the_mail_did_not_reach(
     ann, bob, cy = [await add_person(core.store, n) for n in ("ann", "bob", "cy")]
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob, cy)
     already = frozenset(email(n) for n in reached)  # "ANN@x.com" for "ANN"
-    message = await core.relay.post(
-        cy, lunch, "Count me in", Source.OUTLOOK, "m1", already_mailed=already
-    )
+    try:
+        message = await core.relay.post(
+            cy, lunch, "Count me in", Source.OUTLOOK, "m1", already_mailed=already
+        )
+    finally:
+        await stop_cores()  # the deliveries it started
     assert message is not None
     outlook = [d.addresses for d in message.deliveries if d.channel is Channel.OUTLOOK]
     assert outlook == ([tuple(email(n) for n in mailed)] if mailed else [])

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
+from tests.unit.core_fakes import stop_cores
 from tests.unit.fakes import FakeClock, FakeSleep
 
 
@@ -38,6 +39,12 @@ def starts_no_threads() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     assert set(threading.enumerate()) <= before, "a unit test left a thread running"
+
+
+@pytest.fixture(autouse=True)
+async def stop_built_cores() -> AsyncIterator[None]:
+    yield
+    await stop_cores()
 
 
 @pytest.fixture

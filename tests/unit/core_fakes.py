@@ -16,11 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.config import Settings
+from bot.core.assembly import Core as AppCore
+from bot.core.assembly import CorePorts, Rules
+from bot.core.assembly import build_core as assemble
 from bot.core.conversation import Conversation
 from bot.core.groups import Groups
 from bot.core.model import Group, Member, Message, Person, TeamsReach
 from bot.core.people import People
-from bot.core.policy import MailPolicy, TenantGate
 from bot.core.ports import (
     Directory,
     OpenedChat,
@@ -33,9 +36,10 @@ from bot.core.ports import (
     StoreError,
     ThreadMail,
 )
-from bot.core.relay import DeliveryQueue, Relay
+from bot.core.relay import Relay
 from bot.core.requests import Answer, CardAction, MentionedUser, TeamsRequest, TeamsUser
-from tests.unit.fakes import FakeClock
+from tests.unit.fakes import FakeClock, FakeSleep
+from tests.unit.media_fakes import FakeAttachments, FakeLinks, MemoryVault
 
 TENANT = "t1"
 SERVICE_URL = "https://smba.example.test/teams/"
@@ -377,14 +381,35 @@ def in_group_chat(
 
 @dataclass
 class Core:
+    """The core as production builds it (bot.core.assembly.build_core), over fakes."""
+
     store: Store
     clock: FakeClock
-    roster: FakeRoster
-    queue: FakeQueue
-    people: People
-    groups: Groups
-    relay: Relay
-    conversation: Conversation
+    teams: FakeTeamsApp
+    outlook: FakeOutlook
+    vault: MemoryVault
+    attachments: FakeAttachments
+    built: AppCore
+
+    @property
+    def roster(self) -> FakeTeamsApp:
+        return self.teams
+
+    @property
+    def people(self) -> People:
+        return self.built.people
+
+    @property
+    def groups(self) -> Groups:
+        return self.built.groups
+
+    @property
+    def relay(self) -> Relay:
+        return self.built.relay
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.built.conversation
 
     async def say(self, text: str, who: str = "ann", key: str = "") -> Answer:
         """`who` types `text` in their 1:1 chat; the core's answer."""
@@ -401,28 +426,78 @@ class Core:
         assert len(found) == 1, f"{owner} has {len(found)} groups named {name}"
         return found[0]
 
+    async def relayed(self) -> list[Sent]:
+        """Every relayed copy sent to Teams, once no delivery is pending any more."""
+        for _ in range(TURNS):
+            if not await self.store.pending_messages():
+                return list(self.teams.sent)
+            await asyncio.sleep(0)
+        raise AssertionError(f"deliveries still pending after {TURNS} event-loop turns")
+
+    async def relayed_messages(self) -> list[str]:
+        """The ids of the messages relayed to Teams, in the order they were first sent."""
+        return list(dict.fromkeys(s.message_id for s in await self.relayed()))
+
+
+class FakeTeamsApp(FakeRoster, FakeTeams):
+    """Teams as the core sees it: the fake connector's sends and its rosters."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        FakeRoster.__init__(self)
+        FakeTeams.__init__(self, clock)
+
 
 def build_core(
     store: Store,
     clock: FakeClock,
     *,
-    queue: DeliveryQueue | None = None,
-    gate: TenantGate | None = None,
+    allowed_tenants: frozenset[str] = frozenset(),
     max_chars: int = MAX_CHARS,
-    mail: MailPolicy | None = None,
+    mail_tenant: str | None = None,
     directory: Directory | None = None,
 ) -> Core:
-    """The core over `store`; the cast's 1:1 chats are in the roster. `queue` delivers
-    messages (a DeliveryWorker); by default a FakeQueue only records them."""
-    roster = FakeRoster()
+    """The core production runs, over `store` and fakes of every other port; the cast's
+    1:1 chats are in the roster. Nothing waits: pacing and retries sleep on `clock`."""
+    teams = FakeTeamsApp(clock)
     for name in CAST:
-        roster.personal_chat(name)
-    fake_queue = FakeQueue()
-    people = People(store, directory, roster)
-    groups = Groups(store, people, clock, mail)
-    relay = Relay(store, clock, queue or fake_queue, max_chars, mail)
-    conversation = Conversation(store, people, groups, relay, roster, clock, gate or TenantGate())
-    return Core(store, clock, roster, fake_queue, people, groups, relay, conversation)
+        teams.personal_chat(name)
+    outlook, vault, attachments = FakeOutlook(), MemoryVault(), FakeAttachments()
+    ports = CorePorts(
+        store=store,
+        teams=teams,
+        outlook=outlook,
+        media_vault=vault,
+        media_links=FakeLinks(),
+        media_fetcher=attachments,
+        directory=directory,
+    )
+    defaults = Settings()  # production's numbers
+    rules = Rules(
+        max_message_chars=max_chars,
+        messages_per_minute_per_sender=defaults.messages_per_minute_per_sender,
+        teams_sends_per_second=defaults.teams_sends_per_second,
+        max_media_bytes=defaults.max_media_bytes,
+        media_seal_key=b"unit-test-seal-key",
+        allowed_tenants=allowed_tenants,
+        mail_tenant=mail_tenant,
+        instance_id="this-instance",
+    )
+    built = assemble(ports, clock, rules, sleep=FakeSleep(clock), monotonic=clock.monotonic)
+    core = Core(store, clock, teams, outlook, vault, attachments, built)
+    BUILT.append(core)
+    return core
+
+
+# The cores built during the current test: tests/unit/conftest.py stops what they started
+# (deliveries, installs, poll cards) when the test ends, as the app does when it stops.
+BUILT: list[Core] = []
+
+
+async def stop_cores() -> None:
+    while BUILT:
+        built = BUILT.pop().built
+        await built.poll_cards.drain(0)
+        await built.worker.drain(0)
 
 
 # people and groups written straight to the store (for tests below the conversation)

@@ -8,8 +8,8 @@ import pytest
 
 from bot.core.commands import SPECS, Verb, help_text
 from bot.core.conversation import CANCELLED, GROUP_CHAT_HELP
-from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState
-from bot.core.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
+from bot.core.model import OUTLOOK_THREAD, Channel
+from bot.core.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT
 from bot.core.ports import StoreError
 from bot.core.requests import ActionKind, CardAction, DialogStep, MentionedUser
 from bot.store.memory_documents import MemoryDocuments
@@ -53,7 +53,7 @@ async def test_first_contact_registers_the_person_with_the_roster_email(core: Co
 async def test_a_tenant_not_allowed_gets_one_line_and_nothing_is_stored(
     store: DocumentStore, clock: FakeClock
 ) -> None:
-    core = build_core(store, clock, gate=TenantGate(frozenset({"t1"})))
+    core = build_core(store, clock, allowed_tenants=frozenset({"t1"}))
     answer = await core.conversation.handle(personal("help", tenant="t2"))
     assert answer.text == NOT_ALLOWED and "\n" not in answer.text
     assert await store.person_id_for_teams_user("t2", user_id("ann")) is None
@@ -63,7 +63,7 @@ async def test_a_tenant_not_allowed_gets_one_line_and_nothing_is_stored(
 async def test_personal_microsoft_accounts_are_refused_whatever_the_allowed_tenants(
     store: DocumentStore, clock: FakeClock
 ) -> None:
-    core = build_core(store, clock, gate=TenantGate(frozenset({CONSUMER_TENANT})))
+    core = build_core(store, clock, allowed_tenants=frozenset({CONSUMER_TENANT}))
     for request in (
         personal("help", tenant=CONSUMER_TENANT),
         personal("hi", tenant=CONSUMER_TENANT.upper()),
@@ -116,7 +116,7 @@ async def test_group_and_rest_commands_without_colon_say_how_to_write_them(
     answer = await core.say(f"{verb.value} lunch bob@x.com")
     assert answer.text == f"Write it as {SPECS[verb].usage}."
     assert await core.group("ann", "lunch") == before
-    assert core.queue.submitted == []
+    assert await core.relayed() == []
 
 
 async def test_a_repeated_command_activity_is_answered_once(core: Core) -> None:
@@ -160,8 +160,11 @@ async def test_plain_text_is_stored_for_the_active_group_with_its_deliveries(cor
     assert sorted(d.recipient_id for d in teams) == [email("bob"), email("cy")]
     assert [d.recipient_id for d in outlook] == [OUTLOOK_THREAD]
     assert set(outlook[0].addresses) == {email(n) for n in ("ann", "bob", "cy", "dan")}
-    assert all(d.state is DeliveryState.PENDING for d in message.deliveries)
-    assert [m.message_id for m in core.queue.submitted] == ["message-1"]
+    copies = await core.relayed()
+    assert sorted((c.person_id, c.message_id) for c in copies) == [
+        (email("bob"), "message-1"),
+        (email("cy"), "message-1"),
+    ]
 
 
 async def test_every_message_typed_goes_to_the_active_group(core: Core) -> None:
@@ -181,7 +184,7 @@ async def test_without_an_active_group_a_picker_holds_the_text(core: Core) -> No
 
     assert {c.name for c in answer.choices} == {"lunch", "book club"}
     assert answer.pending_text == "running late"
-    assert await core.store.pending_messages() == [] and core.queue.submitted == []
+    assert await core.store.pending_messages() == [] and await core.relayed() == []
 
 
 # group chats
@@ -219,8 +222,8 @@ async def test_a_group_made_in_a_group_chat_leaves_the_active_group_alone(core: 
     pair = await core.group("ann", "pair")
     assert (await core.person("ann")).active_group_id == pair.group_id
     await core.say("lunch?", key="m1")
-    (message,) = core.queue.submitted
-    assert message.group_id == pair.group_id
+    assert await core.relayed_messages() == ["m1"]
+    assert await core.store.get_message(pair.group_id, "m1") is not None
 
 
 async def test_new_in_a_chat_of_more_than_20_people_is_refused_and_writes_nothing(
@@ -271,7 +274,8 @@ async def test_a_card_reply_goes_to_the_cards_group(core: Core) -> None:
 
     message = await core.store.get_message(lunch.group_id, "reply-1")
     assert message is not None and message.text == "on my way"
-    assert [m.group_id for m in core.queue.submitted] == [lunch.group_id]
+    await core.relayed()
+    assert [(m.group_id, m.message_id) for m in core.outlook.mails] == [(lunch.group_id, "reply-1")]
 
 
 async def test_a_pick_posts_the_held_text_once_and_makes_the_group_active(core: Core) -> None:
@@ -284,9 +288,7 @@ async def test_a_pick_posts_the_held_text_once_and_makes_the_group_active(core: 
     await core.conversation.handle(personal(action=pick))  # a second click on the same card
 
     assert "lunch" in answer.text
-    assert [(m.group_id, m.text) for m in await core.store.pending_messages()] == [
-        (lunch.group_id, "running late")
-    ]
+    assert [(c.person_id, c.text) for c in await core.relayed()] == [(email("bob"), "running late")]
     assert (await core.person("ann")).active_group_id == lunch.group_id
 
 
@@ -301,7 +303,8 @@ async def test_a_mention_inside_a_message_keeps_the_name(core: Core) -> None:
             spoken="to pair: ask Megan Bowen about it",
         )
     )
-    assert [m.text for m in core.queue.submitted] == [
+    await core.relayed()
+    assert [mail.recent[-1].text for mail in core.outlook.mails] == [
         "thanks Megan Bowen for the slides",
         "ask Megan Bowen about it",
     ]

@@ -39,7 +39,7 @@ def test_local_mail_writes_to_anyone_graph_mail_only_to_its_tenant() -> None:
 async def test_a_group_of_another_organisation_gets_no_outlook_copy(
     store: DocumentStore, clock: FakeClock
 ) -> None:
-    core = build_core(store, clock, mail=MailPolicy("graph-tenant"))
+    core = build_core(store, clock, mail_tenant="graph-tenant")
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     lunch = await add_group(store, clock, "lunch", ann, bob)
     message = await core.relay.post(ann, lunch, "hi", Source.TEAMS, "m1")
@@ -54,7 +54,7 @@ async def test_a_group_of_another_organisation_gets_no_outlook_copy(
 async def test_the_mailbox_organisation_gets_its_outlook_copy(
     store: DocumentStore, clock: FakeClock
 ) -> None:
-    core = build_core(store, clock, mail=MailPolicy(TENANT))
+    core = build_core(store, clock, mail_tenant=TENANT)
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     lunch = await add_group(store, clock, "lunch", ann, bob)
     message = await core.relay.post(ann, lunch, "hi", Source.TEAMS, "m1")
@@ -67,7 +67,7 @@ async def test_addresses_are_added_only_when_the_directory_knows_them(
     store: DocumentStore, clock: FakeClock
 ) -> None:
     directory = OneTenantDirectory({email("bob")})
-    core = build_core(store, clock, mail=MailPolicy(TENANT), directory=directory)
+    core = build_core(store, clock, mail_tenant=TENANT, directory=directory)
     ann = await add_person(store, "ann")
     with pytest.raises(
         Refused, match=r"stranger@evil\.example is not a person in your organisation"
@@ -85,7 +85,7 @@ async def test_another_organisation_cannot_add_people_by_address_in_graph_mode(
     store: DocumentStore, clock: FakeClock
 ) -> None:
     directory = OneTenantDirectory({"victim@anywhere.example"}, tenant="graph-tenant")
-    core = build_core(store, clock, mail=MailPolicy("graph-tenant"), directory=directory)
+    core = build_core(store, clock, mail_tenant="graph-tenant", directory=directory)
     ann = await add_person(store, "ann")
     with pytest.raises(Refused, match="cannot be added by address"):
         await core.groups.create(ann, "spam", parse_members("victim@anywhere.example"))

@@ -1,0 +1,62 @@
+"""The media ports in memory: a vault that checks content as the real stores do, links
+that name their viewer, and Teams attachments served from a dict."""
+
+from __future__ import annotations
+
+from bot.core.model import StoredMedia
+from bot.core.requests import IncomingMedia
+from bot.core.texts import text
+from bot.media.naming import new_media_id
+from bot.media.ports import MediaNotFound, MediaRefused
+from bot.media.rules import check
+
+
+class MemoryVault:
+    """A `MediaVault`: the bytes by media id, checked by content like the real stores."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[StoredMedia, bytes]] = {}
+
+    async def put(self, tenant_id: str, group_id: str, name: str, data: bytes) -> StoredMedia:
+        accepted = check(name, data)
+        stored = accepted.stored(new_media_id(), tenant_id, group_id)
+        self.items[stored.media_id] = (stored, accepted.data)
+        return stored
+
+    async def read(self, media: StoredMedia) -> bytes:
+        if media.media_id not in self.items:
+            raise MediaNotFound(f"no media {media.media_id} in group {media.group_id}")
+        return self.items[media.media_id][1]
+
+    async def delete(self, media: StoredMedia) -> None:
+        self.items.pop(media.media_id, None)
+
+    async def delete_group(self, tenant_id: str, group_id: str) -> int:
+        gone = [
+            key
+            for key, (item, _) in self.items.items()
+            if (item.tenant_id, item.group_id) == (tenant_id, group_id)
+        ]
+        for key in gone:
+            del self.items[key]
+        return len(gone)
+
+
+class FakeLinks:
+    """A `MediaLinker`: a link that says what it opens and for whom."""
+
+    def link(self, item: StoredMedia, message_id: str, viewer_id: str) -> str:
+        return f"https://send.test/media/{item.media_id}?m={message_id}&v={viewer_id}"
+
+
+class FakeAttachments:
+    """A `MediaFetcher`: Teams attachments by URL; an unknown URL is refused."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    async def fetch(self, item: IncomingMedia, service_url: str, max_bytes: int) -> bytes:
+        data = self.files.get(item.url)
+        if data is None:
+            raise MediaRefused(text("media.no_download", name=item.name or item.url))
+        return data
