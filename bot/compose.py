@@ -98,6 +98,7 @@ async def build_services(
     )
     outlook: OutlookRecorder
     directory: Directory | None = None
+    graph_directory: GraphDirectory | None = None
     graph: GraphClient | None = None
     if settings.uses_graph:
         graph_credentials = ClientCredentials(
@@ -110,7 +111,9 @@ async def build_services(
         resources.callback(graph_credentials.close)
         graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
         outlook = GraphMail(graph, settings.outlook_sender, cards, clock, media=media_store)
-        directory = GraphDirectory(graph, settings.outlook_sender, settings.graph_tenant_id)
+        directory = graph_directory = GraphDirectory(
+            graph, settings.outlook_sender, settings.graph_tenant_id
+        )
     else:
         outlook = EmlRecorder(
             settings.data_dir, settings.outlook_sender, cards, clock, media=media_store
@@ -167,7 +170,7 @@ async def build_services(
     )
     actions = OutlookActions(validator, card_tokens, store, core.relay, cards, clock, core.polls)
     inbox = None
-    if graph is not None:
+    if graph is not None and graph_directory is not None:
         inbox = OutlookInbox(
             graph,
             store,
@@ -177,6 +180,7 @@ async def build_services(
             client_state,
             clock,
             teams,
+            directory=graph_directory,
             media=core.media,
         )
     return Services(

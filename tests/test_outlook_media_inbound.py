@@ -13,9 +13,9 @@ import pytest
 from bot.core.media import Media
 from bot.core.model import Group, MediaKind, Member, Message, Person, StoredMedia, TeamsReach
 from bot.core.ports import OpenedChat, RelayedMessage, SendOutcome, SendResult
-from bot.core.relay import Relay
 from bot.identity import ClientCredentials
 from bot.media.disk import DiskMediaStore
+from bot.outlook.directory import GraphDirectory
 from bot.outlook.graph import GRAPH_SCOPE, GraphClient
 from bot.outlook.inbound import OutlookInbox
 from bot.store.repository import DocumentStore
@@ -26,6 +26,7 @@ from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph
 from tests.fakes.graph_inbound import MailAttachment
 from tests.outlook_helpers import MovableClock
+from tests.unit.core_fakes import relay_over
 
 SENDER = OUTLOOK_SENDER
 CY = "cy@contoso.com"
@@ -112,7 +113,7 @@ async def scene(tmp_path: Path, entra: FakeEntra, graph: FakeGraph) -> AsyncIter
         )
     )
     queue, notices = Queue(), Notices()
-    relay = Relay(store, clock, queue, 2000)
+    relay = relay_over(store, clock, queue, 2000)
     media = Media(store, vault, Links(), None, b"s" * 32, 10 * 1024 * 1024)
     credentials = ClientCredentials(
         GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
@@ -129,6 +130,7 @@ async def scene(tmp_path: Path, entra: FakeEntra, graph: FakeGraph) -> AsyncIter
                 "state",
                 clock,
                 notices,
+                directory=GraphDirectory(client, SENDER, GRAPH_TENANT),
                 media=media,
             )
             assert await inbox.catch_up() == 0  # the first sync learns where "now" is

@@ -59,10 +59,10 @@ class Conversation:
         roster: TeamsRoster,
         clock: Clock,
         gate: TenantGate,
-        polls: Polls | None = None,
-        media: Media | None = None,
+        polls: Polls,
+        media: Media,
     ) -> None:
-        self._polls = polls or Polls(store, relay)
+        self._polls = polls
         self._media = media
         self._store = store
         self._people = people

@@ -51,18 +51,18 @@ class DeliveryWorker:
         teams: TeamsSender,
         outlook: OutlookRecorder,
         limiter: RateLimiter,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         concurrency: int = 64,
         instance_id: str = "",
         lease: timedelta = DEFAULT_LEASE,
         *,
         clock: Clock,
+        chats: TeamsChats,
+        media: Media | None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        chats: TeamsChats | None = None,
-        media: Media | None = None,
     ) -> None:
         self._store = store
-        self._chats = chats or TeamsChats(store, teams, clock)
+        self._chats = chats
         self._thread = OutlookThread(store, outlook, media)
         self._limiter = limiter
         self._copies = Copies(
@@ -71,7 +71,7 @@ class DeliveryWorker:
             self._chats,
             self._thread,
             limiter,
-            policy or RetryPolicy(),
+            policy,
             clock,
             media,
         )

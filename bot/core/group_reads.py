@@ -27,13 +27,14 @@ class GroupReads:
         self,
         store: Store,
         clock: Clock,
-        mail: MailPolicy | None = None,
-        access: TeamsAccess | None = None,
+        *,
+        mail: MailPolicy,
+        access: TeamsAccess,
     ) -> None:
         self._store = store
-        self._mail = mail or MailPolicy()
+        self._mail = mail
         self._clock = clock
-        self._access = access or TeamsAccess()
+        self._access = access
 
     async def of(self, person: Person) -> list[Group]:
         return await self._store.groups_of(person.tenant_id, person.person_id)

@@ -48,14 +48,15 @@ class Groups(GroupReads):
         store: Store,
         people: People,
         clock: Clock,
-        mail: MailPolicy | None = None,
-        access: TeamsAccess | None = None,
-        newcomers: NewMembers | None = None,
-        media: Media | None = None,
-        relay: Relay | None = None,
-        thread: OutlookThread | None = None,
+        *,
+        mail: MailPolicy,
+        access: TeamsAccess,
+        newcomers: NewMembers | None,
+        media: Media | None,
+        relay: Relay | None,
+        thread: OutlookThread | None,
     ) -> None:
-        super().__init__(store, clock, mail, access)
+        super().__init__(store, clock, mail=mail, access=access)
         self._media = media
         # Renames and deletes are told in the Outlook thread too (see `_tell_thread`).
         self._relay = relay

@@ -35,7 +35,6 @@ from bot.core.retry import read_modify_write
 from bot.core.texts import Text, majority
 from bot.core.texts import text as worded
 
-DEFAULT_PER_MINUTE = 30  # MESSAGES_PER_MINUTE_PER_SENDER's default
 # The sender of what Send itself writes in a group (`Source.SEND`): no member has this id.
 SEND_ID = "send"
 SEND_NAME = "Send"
@@ -63,14 +62,15 @@ class Relay:
         clock: Clock,
         queue: DeliveryQueue,
         max_message_chars: int,
-        mail: MailPolicy | None = None,
-        allowance: SenderAllowance | None = None,
-        access: TeamsAccess | None = None,
+        *,
+        mail: MailPolicy,
+        allowance: SenderAllowance,
+        access: TeamsAccess,
     ) -> None:
         self._store = store
-        self._access = access or TeamsAccess()
-        self._mail = mail or MailPolicy()
-        self._allowance = allowance or SenderAllowance(DEFAULT_PER_MINUTE)
+        self._access = access
+        self._mail = mail
+        self._allowance = allowance
         self._clock = clock
         self._queue = queue
         self._max_chars = max_message_chars

@@ -23,7 +23,7 @@ from enum import StrEnum
 from urllib.parse import quote, urlencode
 
 from bot.core.model import StoredMedia
-from bot.core.ports import Clock, SystemClock
+from bot.core.ports import Clock
 from bot.media.naming import is_media_id
 
 DEFAULT_LIFETIME = timedelta(days=7)
@@ -58,14 +58,14 @@ class MediaLinks:
         self,
         public_base_url: str,
         key: bytes,
-        clock: Clock | None = None,
+        clock: Clock,
         lifetime: timedelta = DEFAULT_LIFETIME,
     ) -> None:
         if len(key) < 16:
             raise ValueError("a link signing key needs at least 128 bits")
         self._base = public_base_url.rstrip("/")
         self._key = key
-        self._clock = clock or SystemClock()
+        self._clock = clock
         self._lifetime = lifetime
 
     def link(

@@ -88,9 +88,9 @@ class OutlookActions:
         relay: Relay,
         cards: OutlookCards,
         clock: Clock,
-        polls: Polls | None = None,
+        polls: Polls,
     ) -> None:
-        self._polls = polls or Polls(store, relay)
+        self._polls = polls
         self._validator = validator
         self._tokens = tokens
         self._store = store

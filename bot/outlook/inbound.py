@@ -66,13 +66,12 @@ class OutlookInbox:
         client_state: str,
         clock: Clock,
         teams: TeamsSender,
-        directory: GraphDirectory | None = None,
-        media: Media | None = None,
+        directory: GraphDirectory,
+        media: Media,
     ) -> None:
         self._graph = graph
         self._media = media
-        # Only `is_user` is used, which needs no tenant: the mailbox's directory is Graph's.
-        self._directory = directory or GraphDirectory(graph, mailbox, "")
+        self._directory = directory
         self._store = store
         self._relay = relay
         self._mailbox = mailbox.lower()

@@ -21,10 +21,13 @@ from bot.core.assembly import Core as AppCore
 from bot.core.assembly import CorePorts, Rules
 from bot.core.assembly import build_core as assemble
 from bot.core.conversation import Conversation
+from bot.core.fair_use import SenderAllowance
 from bot.core.groups import Groups
 from bot.core.model import Group, Member, Message, Person, TeamsReach
 from bot.core.people import People
+from bot.core.policy import MailPolicy
 from bot.core.ports import (
+    Clock,
     Directory,
     OpenedChat,
     RecordResult,
@@ -36,7 +39,8 @@ from bot.core.ports import (
     StoreError,
     ThreadMail,
 )
-from bot.core.relay import Relay
+from bot.core.reach import TeamsAccess
+from bot.core.relay import DeliveryQueue, Relay
 from bot.core.requests import Answer, CardAction, MentionedUser, TeamsRequest, TeamsUser
 from tests.unit.fakes import FakeClock, FakeSleep
 from tests.unit.media_fakes import FakeAttachments, FakeLinks, MemoryVault
@@ -498,6 +502,29 @@ async def stop_cores() -> None:
         built = BUILT.pop().built
         await built.poll_cards.drain(0)
         await built.worker.drain(0)
+
+
+def relay_over(
+    store: Store,
+    clock: Clock,
+    queue: DeliveryQueue,
+    max_message_chars: int = MAX_CHARS,
+    *,
+    allowance: SenderAllowance | None = None,
+    access: TeamsAccess | None = None,
+) -> Relay:
+    """A Relay as build_core makes one (production's allowance, mail to everyone), handing
+    its messages to `queue`: for tests of the relay, or of a worker, alone."""
+    per_minute = Settings().messages_per_minute_per_sender
+    return Relay(
+        store,
+        clock,
+        queue,
+        max_message_chars,
+        mail=MailPolicy(),
+        allowance=allowance or SenderAllowance(per_minute),
+        access=access or TeamsAccess(),
+    )
 
 
 # people and groups written straight to the store (for tests below the conversation)

@@ -19,6 +19,7 @@ from bot.core.errors import Refused
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Source
 from bot.core.ports import RecordResult, SendOutcome
 from bot.core.ratelimit import RateLimiter
+from bot.core.reach import TeamsChats
 from bot.core.relay import Relay
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
@@ -32,6 +33,7 @@ from tests.unit.core_fakes import (
     eventually,
     gone,
     refused,
+    relay_over,
     retry,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
@@ -73,8 +75,10 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         lease=LEASE,
         clock=clock,
         sleep=sleep,
+        chats=TeamsChats(store, teams, clock, None),
+        media=None,
     )
-    yield Rig(store, clock, sleep, teams, outlook, worker, Relay(store, clock, worker, 500))
+    yield Rig(store, clock, sleep, teams, outlook, worker, relay_over(store, clock, worker, 500))
     await worker.drain(grace=0)  # nothing may be left running when the test ends
 
 
@@ -189,8 +193,10 @@ async def test_teams_down_for_forty_minutes_loses_nothing(
         lease=LEASE,
         clock=clock,
         sleep=sleep,
+        chats=TeamsChats(store, teams, clock, None),
+        media=None,
     )
-    relay = Relay(store, clock, worker, 500)
+    relay = relay_over(store, clock, worker, 500)
     back_at = clock.now() + timedelta(minutes=40)
     teams.down_until(back_at)
     try:
@@ -255,8 +261,10 @@ async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
         lease=LEASE,
         clock=clock,
         sleep=sleep,
+        chats=TeamsChats(store, teams, clock, None),
+        media=None,
     )
-    relay = Relay(store, clock, worker, 500)
+    relay = relay_over(store, clock, worker, 500)
     dee, eve = await add_person(store, "dee"), await add_person(store, "eve")
     other = await add_group(store, clock, "other", dee, eve)
     teams.answer(lunch.bob.person_id, retry(after=50.0))
@@ -317,7 +325,7 @@ async def test_people_gone_from_teams_are_marked_and_the_sender_told_once(
 
 
 async def test_recover_takes_over_expired_claims_but_not_live_ones(rig: Rig, lunch: Lunch) -> None:
-    other = Relay(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
+    other = relay_over(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
     await other.post(lunch.ann, lunch.group, "from before", Source.TEAMS, "expired")
     rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
     await other.post(lunch.ann, lunch.group, "just now", Source.TEAMS, "live")
@@ -333,7 +341,7 @@ async def test_recover_takes_over_expired_claims_but_not_live_ones(rig: Rig, lun
 
 async def test_at_start_an_instance_resumes_its_own_claims_at_once(rig: Rig, lunch: Lunch) -> None:
     before_restart = FakeQueue(instance=rig.worker.instance_id, lease=LEASE)
-    relay = Relay(rig.store, rig.clock, before_restart, 500)
+    relay = relay_over(rig.store, rig.clock, before_restart, 500)
     await relay.post(lunch.ann, lunch.group, "from before", Source.TEAMS, "mine")
 
     assert await rig.worker.recover(at_start=False) == 0
@@ -342,7 +350,7 @@ async def test_at_start_an_instance_resumes_its_own_claims_at_once(rig: Rig, lun
 
 
 async def test_recovered_messages_of_a_deleted_group_are_given_up(rig: Rig, lunch: Lunch) -> None:
-    other = Relay(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
+    other = relay_over(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
     await rig.store.delete_group(lunch.group)  # deletes its messages too
     # Another instance read the group just before: the message is stored, then refused.
     with pytest.raises(Refused):

@@ -9,9 +9,8 @@ import pytest
 from bot.core.errors import Refused
 from bot.core.fair_use import SenderAllowance
 from bot.core.model import Source
-from bot.core.relay import Relay
 from bot.store.repository import DocumentStore
-from tests.unit.core_fakes import FakeQueue, add_group, add_person
+from tests.unit.core_fakes import FakeQueue, add_group, add_person, relay_over
 from tests.unit.fakes import FakeClock
 
 
@@ -33,7 +32,7 @@ async def test_the_relay_refuses_a_flood_and_stores_nothing_of_it(
     store: DocumentStore, clock: FakeClock
 ) -> None:
     queue = FakeQueue()
-    relay = Relay(store, clock, queue, 2000, allowance=SenderAllowance(per_minute=2))
+    relay = relay_over(store, clock, queue, 2000, allowance=SenderAllowance(per_minute=2))
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     lunch = await add_group(store, clock, "lunch", ann, bob)
     for n in range(2):

@@ -16,7 +16,7 @@ from bot.core.errors import Refused
 from bot.core.model import Channel, Group, Person, Source
 from bot.core.polls import PollCards, Polls, parse_poll
 from bot.core.ratelimit import RateLimiter
-from bot.core.relay import Relay
+from bot.core.reach import TeamsChats
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,
@@ -26,6 +26,7 @@ from tests.unit.core_fakes import (
     add_person,
     delivered,
     eventually,
+    relay_over,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
 
@@ -77,8 +78,10 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         RetryPolicy(deadline=timedelta(minutes=1)),
         clock=clock,
         sleep=sleep,
+        chats=TeamsChats(store, teams, clock, None),
+        media=None,
     )
-    relay = Relay(store, clock, worker, 500)
+    relay = relay_over(store, clock, worker, 500)
     cards = PollCards(store, teams, limiter, clock)
     names = ["ann", *(f"p{n:02}" for n in range(19))]
     people = [await add_person(store, n) for n in names]

@@ -16,6 +16,7 @@ from bot.core.delivery import DeliveryWorker
 from bot.core.groups import Groups
 from bot.core.model import Channel, DeliveryState, Group, Person, Source, TeamsReach
 from bot.core.people import People
+from bot.core.policy import MailPolicy
 from bot.core.ports import DirectoryEntry, InstallOutcome, InstallResult
 from bot.core.ratelimit import RateLimiter
 from bot.core.reach import RETRY_INSTALL_AFTER, TeamsAccess, TeamsChats
@@ -30,6 +31,7 @@ from tests.unit.core_fakes import (
     delivered,
     eventually,
     gone,
+    relay_over,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
 
@@ -99,10 +101,21 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         clock=clock,
         sleep=sleep,
         chats=chats,
+        media=None,
     )
     people = People(store, Colleagues(bob="oid-bob", cy="oid-cy"), FakeRoster())
-    groups = Groups(store, people, clock, access=chats.access, newcomers=chats)
-    relay = Relay(store, clock, worker, 500, access=chats.access)
+    relay = relay_over(store, clock, worker, 500, access=chats.access)
+    groups = Groups(
+        store,
+        people,
+        clock,
+        mail=MailPolicy(),
+        access=chats.access,
+        newcomers=chats,
+        media=None,
+        relay=relay,
+        thread=worker.thread,
+    )
     ann = await add_person(store, "ann")
     yield Rig(store, clock, teams, installer, chats, groups, relay, worker, ann)
     await worker.drain(grace=0)

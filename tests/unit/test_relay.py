@@ -8,7 +8,6 @@ import pytest
 
 from bot.core.errors import Refused
 from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState, Group, Message, Person, Source
-from bot.core.relay import Relay
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,
@@ -19,6 +18,7 @@ from tests.unit.core_fakes import (
     add_person,
     build_core,
     email,
+    relay_over,
 )
 from tests.unit.fakes import FakeClock
 
@@ -59,7 +59,7 @@ async def test_an_empty_message_is_refused_and_nothing_stored(core: Core, text: 
 async def test_a_message_over_the_limit_is_refused_and_one_at_the_limit_is_sent(
     store: DocumentStore, clock: FakeClock
 ) -> None:
-    relay = Relay(store, clock, FakeQueue(), max_message_chars=40)
+    relay = relay_over(store, clock, FakeQueue(), 40)
     ann, bob = [await add_person(store, n) for n in ("ann", "bob")]
     lunch = await add_group(store, clock, "lunch", ann, bob)
     with pytest.raises(Refused, match="41 characters; the limit is 40"):

@@ -9,7 +9,9 @@ import pytest
 from bot.core.groups import Groups
 from bot.core.model import Channel, Group, Person, Source
 from bot.core.people import People
+from bot.core.policy import MailPolicy
 from bot.core.ports import RecordResult, SendOutcome, ThreadMail
+from bot.core.reach import TeamsAccess
 from bot.core.relay import SEND_ID, Relay
 from bot.core.texts import Language
 from bot.core.thread import OutlookThread
@@ -21,6 +23,7 @@ from tests.unit.core_fakes import (
     add_group,
     add_person,
     email,
+    relay_over,
 )
 from tests.unit.fakes import FakeClock
 
@@ -38,17 +41,28 @@ class Rig:
     cy: Person
 
 
-@pytest.fixture
-async def rig(store: DocumentStore, clock: FakeClock) -> Rig:
-    queue, outlook = FakeQueue(), FakeOutlook()
-    relay = Relay(store, clock, queue, 500)
-    groups = Groups(
+def groups_telling(
+    store: DocumentStore, clock: FakeClock, relay: Relay | None, thread: OutlookThread
+) -> Groups:
+    """Groups that tell changes only in the Outlook thread (no Teams notices, no media)."""
+    return Groups(
         store,
         People(store, None, FakeRoster()),
         clock,
+        mail=MailPolicy(),
+        access=TeamsAccess(),
+        newcomers=None,
+        media=None,
         relay=relay,
-        thread=OutlookThread(store, outlook),
+        thread=thread,
     )
+
+
+@pytest.fixture
+async def rig(store: DocumentStore, clock: FakeClock) -> Rig:
+    queue, outlook = FakeQueue(), FakeOutlook()
+    relay = relay_over(store, clock, queue, 500)
+    groups = groups_telling(store, clock, relay, OutlookThread(store, outlook))
     ann = await add_person(store, "ann")
     bob = await add_person(store, "bob")
     cy = await add_person(store, "cy", outlook_on=False)
@@ -115,7 +129,7 @@ async def test_a_delete_succeeds_whatever_outlook_answers(
     group = await lunch(rig)
     if failure == "raises":
         thread = OutlookThread(store, BrokenOutlook())
-        groups = Groups(store, People(store, None, FakeRoster()), clock, thread=thread)
+        groups = groups_telling(store, clock, None, thread)
     else:
         outcome = SendOutcome.RETRY if failure == "retry" else SendOutcome.REFUSED
         rig.outlook.answer(RecordResult(outcome, detail="503"))
