@@ -102,9 +102,6 @@ class Settings:
         """Send installs itself for members who never opened it (needs Graph)."""
         return self.uses_graph and bool(self.teams_app_id)
 
-    def tenant_allowed(self, tenant_id: str) -> bool:
-        return not self.allowed_tenants or tenant_id in self.allowed_tenants
-
 
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")

@@ -28,7 +28,7 @@ from bot.core.held import Held, Posting, named, with_names
 from bot.core.media import Media
 from bot.core.model import MAX_MEMBERS, Person
 from bot.core.people import ActiveGroup, People, update_person
-from bot.core.policy import NOT_ALLOWED, PERSONAL_ACCOUNT, TenantGate
+from bot.core.policy import TenantGate
 from bot.core.polls import Polls
 from bot.core.ports import Clock, Store, StoreError, TeamsRoster
 from bot.core.relay import Relay
@@ -44,7 +44,6 @@ from bot.core.texts import Language, language_of, say, text
 WELCOME = say(Language.EN, "welcome")
 GROUP_CHAT_HELP = say(Language.EN, "group_chat_help")
 CANCELLED = say(Language.EN, "cancelled")
-_TENANT_REFUSALS = {NOT_ALLOWED: "tenant.not_allowed", PERSONAL_ACCOUNT: "tenant.personal"}
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
 
@@ -105,8 +104,7 @@ class Conversation:
         refusal = self._gate.refusal(request.sender.tenant_id)
         if refusal is not None:
             # Nobody is registered yet: the language Teams says the person reads.
-            key = _TENANT_REFUSALS.get(refusal)
-            return Answer(say(language_of(request.sender.locale), key) if key else refusal)
+            return Answer(refusal.say(language_of(request.sender.locale)))
         if not request.personal:
             return await self._group_chat(request, taken)
         sender = await self._people.sender(request)

@@ -9,30 +9,42 @@ mailbox can never be made to write to arbitrary addresses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.core.model import Person
+from bot.core.texts import Language, say
 
 # The tenant of personal Microsoft accounts (outlook.com, hotmail.com, live.com).
 CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 
-NOT_ALLOWED = "Send is not enabled for your organisation."
-PERSONAL_ACCOUNT = (
-    "Send is for work and school accounts; personal Microsoft accounts cannot use it."
-)
+
+class TenantRefusal(StrEnum):
+    """Why an organisation may not use Send; each value is its line in the text catalog."""
+
+    PERSONAL_ACCOUNT = "tenant.personal"
+    NOT_ALLOWED = "tenant.not_allowed"
+
+    def say(self, language: Language) -> str:
+        return say(language, self.value)
+
+
+NOT_ALLOWED = TenantRefusal.NOT_ALLOWED.say(Language.EN)
+PERSONAL_ACCOUNT = TenantRefusal.PERSONAL_ACCOUNT.say(Language.EN)
 
 
 @dataclass(frozen=True)
 class TenantGate:
-    """Which organisations may use Send (empty = any work or school organisation)."""
+    """Which organisations may use Send (empty = any work or school organisation, never
+    personal Microsoft accounts): the one rule the Teams and Outlook entry points apply."""
 
     allowed: frozenset[str] = frozenset()
 
-    def refusal(self, tenant_id: str) -> str | None:
+    def refusal(self, tenant_id: str) -> TenantRefusal | None:
         """Why this organisation may not use Send, or None when it may."""
         if tenant_id.lower() == CONSUMER_TENANT:
-            return PERSONAL_ACCOUNT
+            return TenantRefusal.PERSONAL_ACCOUNT
         if self.allowed and tenant_id not in self.allowed:
-            return NOT_ALLOWED
+            return TenantRefusal.NOT_ALLOWED
         return None
 
     def allows(self, tenant_id: str) -> bool:

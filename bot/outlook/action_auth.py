@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import jwt
 
-from bot.core.policy import CONSUMER_TENANT, PERSONAL_ACCOUNT
+from bot.core.policy import PERSONAL_ACCOUNT, TenantGate, TenantRefusal
 from bot.http_answers import is_passing_failure
 
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"
@@ -83,7 +83,7 @@ class ActionTokenValidator:
         self._session = session
         self._host = authority_host.rstrip("/")
         self._audience = audience
-        self._allowed = allowed_tenants
+        self._gate = TenantGate(allowed_tenants)
         self._monotonic = monotonic
         self._tenants: dict[str, _TenantKeys] = {}
         # A lock lives only while some request holds or waits for it: idle ones go away.
@@ -110,9 +110,10 @@ class ActionTokenValidator:
         tenant = str(unverified.get("tid", ""))
         if not _TENANT_ID.match(tenant):
             raise ActionTokenError(401, "Token has no tenant")
-        if tenant.lower() == CONSUMER_TENANT:
+        refusal = self._gate.refusal(tenant)
+        if refusal is TenantRefusal.PERSONAL_ACCOUNT:
             raise ActionTokenError(403, PERSONAL_ACCOUNT)  # whatever ALLOWED_TENANTS says
-        if self._allowed and tenant not in self._allowed:
+        if refusal is TenantRefusal.NOT_ALLOWED:
             raise ActionTokenError(403, "Tenant is not allowed to use this service")
         keys = await self._keys(tenant, str(header.get("kid", "")))
         key = keys.keys.get(str(header.get("kid", "")))
