@@ -12,6 +12,7 @@ import pytest
 
 from bot.core.ports import PollChoice, PollView, RelayedMessage
 from bot.core.requests import GroupChoice
+from bot.core.texts import Language
 from bot.teams.cards import answered_card, group_picker_card, poll_card, relayed_message_card
 from tests.teams_world import TeamsWorld
 
@@ -37,7 +38,11 @@ def test_cards_built_from_any_text_validate(text: str) -> None:
     view = PollView((PollChoice(text or "yes", ("Ann",)), PollChoice("no", ())), ("Bob",))
     validate(poll_card(replace(message, poll=view)))
     validate(
-        group_picker_card([GroupChoice("g1", "Lunch"), GroupChoice("g2", text or "Run")], "hi")
+        group_picker_card(
+            [GroupChoice("g1", "Lunch"), GroupChoice("g2", text or "Run")],
+            "hi",
+            language=Language.EN,
+        )
     )
 
 

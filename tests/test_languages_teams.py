@@ -51,6 +51,14 @@ async def test_each_member_reads_send_in_their_own_language(world: TeamsWorld) -
     french = world.relayed(ann)[0]
     assert "  dans Cantine" in card_text(french)
     assert french["actions"][0]["title"] == "Répondre"
+    # The line Teams shows in the chat list and notifications, in each reader's language.
+    summaries = {
+        r.conversation_id: r.activity.get("summary")
+        for r in world.connector.received
+        if r.activity.get("attachments")
+    }
+    assert summaries[world.connector.chat_of(ann.user_id)] == "Bob dans Cantine"
+    assert summaries[world.connector.chat_of(bob.user_id)] == "Ann in Cantine"
     answers = [a["title"] for a in french["body"][2]["actions"]]
     assert answers == ["Oui", "Non", "J'arrive", "Bien reçu"]
 

@@ -13,18 +13,18 @@ from bot.core.texts import Language, say, text
 ONE_TAP_KEYS: tuple[str, ...] = ("answer.yes", "answer.no", "answer.on_my_way", "answer.got_it")
 
 
-def one_tap_answers(language: Language = Language.EN) -> tuple[str, ...]:
+def one_tap_answers(*, language: Language) -> tuple[str, ...]:
     return tuple(say(language, key) for key in ONE_TAP_KEYS)
 
 
-ONE_TAP_ANSWERS: tuple[str, ...] = one_tap_answers(Language.EN)
+ONE_TAP_ANSWERS: tuple[str, ...] = one_tap_answers(language=Language.EN)
 
 
 def one_tap(answer: str) -> str:
     """The ready answer a button carries, as offered (in any language); Refused for any
     other text."""
     for language in Language:
-        for offered in one_tap_answers(language):
+        for offered in one_tap_answers(language=language):
             if answer.strip().casefold() == offered.casefold():
                 return offered
     raise Refused(text("answer.not_offered"))

@@ -85,7 +85,7 @@ class CommandHandlers:
         return await self._handlers[call.command.verb](call)
 
     async def _help(self, call: CommandCall) -> Answer:
-        return Answer(help_text(call.person.language))
+        return Answer(help_text(language=call.person.language))
 
     async def _new(self, call: CommandCall) -> Answer:
         c = call.command

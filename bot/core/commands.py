@@ -192,7 +192,7 @@ def is_cancel(text: str) -> bool:
     return text.strip().casefold().lstrip("/") in CANCEL_WORDS
 
 
-def help_text(language: Language = Language.EN) -> str:
+def help_text(*, language: Language) -> str:
     """The commands in the reader's language, with the reader's words."""
     lines = [say(language, "help.intro"), ""]
     lines += [

@@ -168,7 +168,7 @@ class Conversation:
             check_chat_size(len(entries))
             name = check_name(parsed.target)
             everyone = await self._people.from_roster(request, entries)
-            return Answer(await self._groups.create_from_chat(everyone, name, lang))
+            return Answer(await self._groups.create_from_chat(everyone, name, language=lang))
         except Refused as refusal:
             return Answer(refusal.say(lang))
 

@@ -28,6 +28,7 @@ from bot.core.ports import (
 )
 from bot.core.ratelimit import RateLimiter
 from bot.core.reach import Reach, TeamsChats
+from bot.core.texts import Language
 from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.delivery")
@@ -81,7 +82,7 @@ class Copies:
     async def send(
         self,
         message: Message,
-        relayed: RelayedMessage,
+        relayed: Mapping[Language, RelayedMessage],
         delivery: Delivery,
         people: dict[str, Person],
     ) -> Delivery:
@@ -109,11 +110,11 @@ class Copies:
             message.tenant_id, person.teams.conversation_id, lane=message.group_id
         )
         # The card's own words are in the reader's language.
-        relayed = replace(relayed, language=person.language)
+        copy = relayed[person.language]
         if message.media and self._media is not None:
             # Each reader's links are signed for them: a link passed on opens only for a member.
-            relayed = replace(relayed, media=self._media.shared(message, person.person_id))
-        result = await self._teams.send_message(person, relayed)
+            copy = replace(copy, media=self._media.shared(message, person.person_id))
+        result = await self._teams.send_message(person, copy)
         detail = result.detail
         if result.outcome is SendOutcome.GONE:
             await self._mark_unreachable(person)
@@ -176,12 +177,12 @@ class Copies:
         people: dict[str, Person],
     ) -> None:
         """One notice per round about copies that finally failed (each fails only once)."""
-        if not failure_notice(message, group, failures, people):
-            return
+        if not failure_notice(message, group, failures, people, language=Language.EN):
+            return  # nothing worth telling (the check's words are not shown)
         sender = await self._store.get_person(message.tenant_id, message.sender_id)
         if sender is None or not sender.teams_chat_ready:
             return
-        text = failure_notice(message, group, failures, people, sender.language)
+        text = failure_notice(message, group, failures, people, language=sender.language)
         await self._teams.send_notice(sender, text)
 
 

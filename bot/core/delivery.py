@@ -36,6 +36,7 @@ from bot.core.ratelimit import RateLimiter
 from bot.core.reach import TeamsChats
 from bot.core.relay import record_in_group
 from bot.core.retry import read_modify_write
+from bot.core.texts import Language
 from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.delivery")
@@ -215,9 +216,11 @@ class DeliveryWorker:
     ) -> tuple[Message, float | None]:
         """One attempt at every due delivery; the states saved; seconds to the next round
         (None when nothing is pending any more)."""
-        relayed = relayed_copy(message, group)
+        # What each reader sees, by their language (a card's own words are in it).
+        relayed = {lang: relayed_copy(message, group, language=lang) for lang in Language}
         if message.mentions:
-            relayed = replace(relayed, mentions=teams_mentions(message, group, people))
+            mentions = teams_mentions(message, group, people)
+            relayed = {lang: replace(copy, mentions=mentions) for lang, copy in relayed.items()}
         now = self._clock.now()
         done = await asyncio.gather(
             *(

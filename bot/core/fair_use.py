@@ -22,7 +22,7 @@ class SenderAllowance:
         self._sent: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
 
     def refusal(
-        self, tenant_id: str, person_id: str, now: datetime, language: Language = Language.EN
+        self, tenant_id: str, person_id: str, now: datetime, *, language: Language
     ) -> str | None:
         """The one line telling the sender to slow down, or None when they may send."""
         sent = self._recent(tenant_id, person_id, now)

@@ -16,7 +16,7 @@ from bot.core.status import status_text
 from bot.core.texts import Language, joined, say, text, when
 
 
-def counted(count: int, noun: str, language: Language = Language.EN) -> str:
+def counted(count: int, noun: str, *, language: Language) -> str:
     """ "1 member", "2 members" / "0 membre", "1 membre", "2 membres": the plurals of the
     nouns Send counts (`n.<noun>` in the catalog), by each language's rule."""
     return say(language, f"n.{noun}", count=count)
@@ -124,7 +124,7 @@ class GroupReads:
             if member is not None and member.muted:
                 marks.append(say(lang, "mark.muted"))
             extra = say(lang, "groups.marks", marks=", ".join(marks)) if marks else ""
-            members = counted(len(g.members), "member", lang)
+            members = counted(len(g.members), "member", language=lang)
             lines.append(say(lang, "groups.line", group=g.name, members=members, marks=extra))
         return "\n".join(lines)
 
@@ -135,7 +135,7 @@ class GroupReads:
         }
         now = self._clock.now()
         lang = sender.language
-        counted_members = counted(len(group.members), "member", lang)
+        counted_members = counted(len(group.members), "member", language=lang)
         lines = [say(lang, "members.heading", group=group.name, members=counted_members)]
         for m in group.members:
             person = people.get(m.person_id)

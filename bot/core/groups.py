@@ -101,7 +101,7 @@ class Groups(GroupReads):
         return Created(group, say(lang, "group.created", group=name, who=who))
 
     async def create_from_chat(
-        self, everyone: Sequence[Person], name: str, language: Language = Language.EN
+        self, everyone: Sequence[Person], name: str, *, language: Language
     ) -> str:
         """`@Send new <name>` in a group chat: a group of the chat's roster, sender first."""
         check_chat_size(len(everyone))

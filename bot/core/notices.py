@@ -9,16 +9,14 @@ from bot.core.model import Channel, Delivery, Group, Message, Person
 from bot.core.texts import Language, say, text
 
 
-def welcome(group: Group, added_by: Person, language: Language = Language.EN) -> str:
+def welcome(group: Group, added_by: Person, *, language: Language) -> str:
     """What a new member reads first in their chat with Send, in their language."""
     return text(
         "notice.welcome", actor=added_by.display_name, group=group.name, count=len(group.members)
     ).say(language)
 
 
-def outlook_only_line(
-    name: str, group_name: str, why: str, language: Language = Language.EN
-) -> str:
+def outlook_only_line(name: str, group_name: str, why: str, *, language: Language) -> str:
     return say(language, "notice.outlook_only", person=name, group=group_name, why=why)
 
 
@@ -27,7 +25,8 @@ def failure_notice(
     group: Group,
     failures: Sequence[Delivery],
     people: Mapping[str, Person],
-    language: Language = Language.EN,
+    *,
+    language: Language,
 ) -> str:
     """One line per kind of failure, in the sender's language; "" when there is nothing
     to say (already told)."""
@@ -56,7 +55,9 @@ def failure_notice(
             continue
         if d.last_error.startswith(f"{OUTLOOK_ONLY}:"):
             why = d.last_error.removeprefix(f"{OUTLOOK_ONLY}:").strip()
-            lines.append(outlook_only_line(name(d.recipient_id), group.name, why, language))
+            lines.append(
+                outlook_only_line(name(d.recipient_id), group.name, why, language=language)
+            )
         elif d.channel is Channel.OUTLOOK:
             lines.append(say(language, "notice.not_in_thread", group=group.name, why=d.last_error))
         else:

@@ -66,7 +66,7 @@ def parse_poll(text: str) -> Poll:
     return Poll(question, tuple(options))
 
 
-def poll_view(poll: Poll, group: Group, language: Language = Language.EN) -> PollView:
+def poll_view(poll: Poll, group: Group, *, language: Language) -> PollView:
     def name(person_id: str) -> str:
         member = group.member(person_id)
         return member.display_name if member is not None else say(language, "a_former_member")
@@ -80,10 +80,18 @@ def poll_view(poll: Poll, group: Group, language: Language = Language.EN) -> Pol
     return PollView(choices, waiting)
 
 
-def relayed(message: Message, group: Group) -> RelayedMessage:
-    view = poll_view(message.poll, group) if message.poll is not None else None
+def relayed(message: Message, group: Group, *, language: Language) -> RelayedMessage:
+    """What a reader of `language` sees of a message: the card's own words, and a poll's
+    tally naming former members, are in it."""
+    view = poll_view(message.poll, group, language=language) if message.poll is not None else None
     return RelayedMessage(
-        group.group_id, group.name, message.sender_name, message.text, message.message_id, view
+        group.group_id,
+        group.name,
+        message.sender_name,
+        message.text,
+        message.message_id,
+        view,
+        language=language,
     )
 
 
@@ -136,7 +144,7 @@ class PollCards:
         current = await self._store.get_group(group.tenant_id, group.group_id)
         if message is None or message.poll is None or current is None:
             return
-        shown = relayed(message, current)
+        shown = {lang: relayed(message, current, language=lang) for lang in Language}
         copies = [
             d
             for d in message.deliveries
@@ -154,7 +162,7 @@ class PollCards:
                 group.tenant_id, person.teams.conversation_id, lane=group.group_id
             )
             result = await self._teams.update_message(
-                person, copy.activity_id, replace(shown, language=person.language)
+                person, copy.activity_id, shown[person.language]
             )
             if result.outcome is not SendOutcome.SENT:
                 log.warning(

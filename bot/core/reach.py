@@ -152,7 +152,7 @@ class TeamsChats:
             try:
                 found = await self.chat(person, added_by.teams)
                 if found.reach is Reach.READY:
-                    welcomed = welcome(group, added_by, found.person.language)
+                    welcomed = welcome(group, added_by, language=found.person.language)
                     await self._teams.send_notice(found.person, welcomed)
             except Exception:
                 log.exception("teams chat not prepared", extra={"person_id": person.person_id})
@@ -160,7 +160,7 @@ class TeamsChats:
             if found.reach is Reach.OUTLOOK_ONLY and found.news:
                 lines.append(
                     outlook_only_line(
-                        person.display_name, group.name, found.detail, added_by.language
+                        person.display_name, group.name, found.detail, language=added_by.language
                     )
                 )
         if lines and added_by.teams_chat_ready:

@@ -119,7 +119,7 @@ class Relay:
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
             raise Refused(worded("relay.not_member", group=group.name))
         too_many = self._allowance.refusal(
-            sender.tenant_id, sender.person_id, self._clock.now(), sender.language
+            sender.tenant_id, sender.person_id, self._clock.now(), language=sender.language
         )
         if too_many is not None:
             if await self._store.get_message(group.group_id, message_id) is not None:

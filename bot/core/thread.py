@@ -68,7 +68,11 @@ class OutlookThread:
                     recent=recent_until(group, message),
                     poll=None
                     if message.poll is None
-                    else PollMail(message.message_id, message.text, poll_view(message.poll, group)),
+                    else PollMail(
+                        message.message_id,
+                        message.text,
+                        poll_view(message.poll, group, language=readers.language),
+                    ),
                     media=self._media.for_mail(message) if self._media is not None else (),
                     readers=readers,
                 )

@@ -124,7 +124,8 @@ def shown_as(name: str) -> Value:
 def too_large(shown: Value, size: int | None, max_bytes: int) -> Text:
     if size is None:
         return text("media.larger_than", name=shown, limit=size_value(max_bytes))
-    if size_text(size) == size_text(max_bytes):
+    # Compared as said in English: the two sizes round alike in every language.
+    if size_text(size, language=Language.EN) == size_text(max_bytes, language=Language.EN):
         # 10 MB and a byte: said exactly, rather than "10 MB; the limit is 10 MB".
         exact = text("size.exact", n=Number(size))
         limit = text("size.exact", n=Number(max_bytes))
@@ -144,5 +145,5 @@ def size_value(size: int) -> Text:
     return text("size.bytes", count=size)
 
 
-def size_text(size: int, language: Language = Language.EN) -> str:
+def size_text(size: int, *, language: Language) -> str:
     return size_value(size).say(language)

@@ -164,7 +164,9 @@ class OutlookActions:
             return ActionOutcome(400, str(refusal))
         assert poll.poll is not None
         refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
-        view = PollMail(poll.message_id, poll.text, poll_view(poll.poll, refreshed))
+        view = PollMail(
+            poll.message_id, poll.text, poll_view(poll.poll, refreshed, language=person.language)
+        )
         card = self._cards.card(
             refreshed.tenant_id,
             refreshed.group_id,

@@ -58,14 +58,14 @@ def _item_html(item: MailItem, lang: Language) -> str:
         return (
             f'<p style="margin:8px 0"><img src="cid:{cid}" alt="{name}" style="max-width:100%"></p>'
         )
-    size = size_text(item.media.item.size, lang)
+    size = size_text(item.media.item.size, language=lang)
     where = say(lang, "mail.attached" if item.shown is Shown.ATTACHED else "mail.too_large")
     return f'<p style="margin:8px 0"><a href="{link}">{name}</a> ({size}, {where})</p>'
 
 
 def _item_plain(item: MailItem, lang: Language) -> str:
     what = say(lang, "mail.photo" if item.media.item.kind is MediaKind.PHOTO else "mail.file")
-    size = size_text(item.media.item.size, lang)
+    size = size_text(item.media.item.size, language=lang)
     if item.shown is Shown.INLINE:
         shown = say(lang, "mail.shown_here")
         return f"[{what}] {item.media.item.name} ({size}, {shown}): {item.media.link}"
@@ -173,7 +173,7 @@ class OutlookCards:
                     {
                         "type": "TextBlock",
                         "text": f"[{literal(item.item.name)}]({item.link}) "
-                        f"({size_text(item.item.size, lang)})",
+                        f"({size_text(item.item.size, language=lang)})",
                         "wrap": True,
                     }
                 )
@@ -201,7 +201,7 @@ class OutlookCards:
                 "body": json.dumps({"token": token, "answer": answer}),
                 "headers": [{"name": "Content-Type", "value": "application/json"}],
             }
-            for answer in one_tap_answers(lang)
+            for answer in one_tap_answers(language=lang)
         ]
         if poll is not None:
             # A poll's answers instead of the ready ones; each is one click too.

@@ -110,14 +110,14 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
         language = answer.person.language if answer.person is not None else Language.EN
         if answer.choices or answer.offered is not None:
             if answer.offered is not None:
-                card = send_as_message_card(answer.offered, answer.pending_text, language)
+                card = send_as_message_card(answer.offered, answer.pending_text, language=language)
             else:
                 card = group_picker_card(
                     answer.choices,
                     answer.pending_text,
                     answer.pending_media,
                     answer.pending_seal,
-                    language,
+                    language=language,
                 )
             # The line may quote what was typed: markdown, escaped, so it shows as typed.
             await turn_context.send_activity(

@@ -117,7 +117,7 @@ def _shared(shared: SharedMedia, language: Language) -> Card:
                     {"type": "TextRun", "text": item.name, "weight": "Bolder"},
                     {
                         "type": "TextRun",
-                        "text": f"  {size_text(item.size, language)}",
+                        "text": f"  {size_text(item.size, language=language)}",
                         "isSubtle": True,
                     },
                 ],
@@ -149,7 +149,7 @@ def relayed_message_card(message: RelayedMessage, max_chars: int) -> Card:
                 "title": answer,
                 "data": {"sendAction": ANSWER_ACTION, "answer": answer, **data},
             }
-            for answer in one_tap_answers(lang)
+            for answer in one_tap_answers(language=lang)
         ],
     }
     card = _card(
@@ -234,7 +234,8 @@ def group_picker_card(
     pending_text: str,
     media: Sequence[IncomingMedia] = (),
     seal: str = "",
-    language: Language = Language.EN,
+    *,
+    language: Language,
 ) -> Card:
     """The held message, and one button per group. The buttons carry what is held, the
     photos and files with the core's seal over them (see bot/core/media.py)."""
@@ -267,9 +268,7 @@ def group_picker_card(
     )
 
 
-def send_as_message_card(
-    choice: GroupChoice, pending_text: str, language: Language = Language.EN
-) -> Card:
+def send_as_message_card(choice: GroupChoice, pending_text: str, *, language: Language) -> Card:
     """Words that were no command ("leave at 5?"), shown as typed, and one button that
     sends them to `choice` as a message: a pick, like the picker's buttons."""
     return _card(

@@ -17,6 +17,7 @@ import aiohttp
 from bot.config import Settings
 from bot.core.model import Person
 from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome, SendResult
+from bot.core.texts import say
 from bot.http_answers import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.activity import as_markdown
@@ -100,10 +101,20 @@ class TeamsConnector:
     def _activity(self, message: RelayedMessage) -> dict[str, Any]:
         if message.poll is not None:
             card = poll_card(message)
-            summary = f"{message.sender_name} asks {message.group_name}"
+            summary = say(
+                message.language,
+                "poll.summary",
+                sender=message.sender_name,
+                group=message.group_name,
+            )
         else:
             card = relayed_message_card(message, self._max_chars)
-            summary = f"{message.sender_name} in {message.group_name}"
+            summary = say(
+                message.language,
+                "message.summary",
+                sender=message.sender_name,
+                group=message.group_name,
+            )
         return {"type": "message", "summary": summary, "attachments": [attachment(card)]}
 
     def _relayed_json(self, message: RelayedMessage) -> str:

@@ -12,6 +12,7 @@ from bot.core.model import OUTLOOK_THREAD, Channel
 from bot.core.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT
 from bot.core.ports import StoreError
 from bot.core.requests import ActionKind, CardAction, DialogStep, MentionedUser
+from bot.core.texts import Language
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
@@ -47,7 +48,7 @@ async def test_first_contact_registers_the_person_with_the_roster_email(core: Co
     ann = await core.person("ann")
     assert ann.email == email("ann")
     assert ann.teams is not None and ann.teams.conversation_id == chat_of("ann")
-    assert answer.person == ann and answer.text == help_text()
+    assert answer.person == ann and answer.text == help_text(language=Language.EN)
 
 
 async def test_a_tenant_not_allowed_gets_one_line_and_nothing_is_stored(
@@ -57,7 +58,9 @@ async def test_a_tenant_not_allowed_gets_one_line_and_nothing_is_stored(
     answer = await core.conversation.handle(personal("help", tenant="t2"))
     assert answer.text == NOT_ALLOWED and "\n" not in answer.text
     assert await store.person_id_for_teams_user("t2", user_id("ann")) is None
-    assert (await core.say("help")).text == help_text()  # the allowed tenant is served
+    assert (await core.say("help")).text == help_text(
+        language=Language.EN
+    )  # the allowed tenant is served
 
 
 async def test_personal_microsoft_accounts_are_refused_whatever_the_allowed_tenants(

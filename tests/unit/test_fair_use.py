@@ -9,6 +9,7 @@ import pytest
 from bot.core.errors import Refused
 from bot.core.fair_use import SenderAllowance
 from bot.core.model import Source
+from bot.core.texts import Language
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import FakeQueue, add_group, add_person, relay_over
 from tests.unit.fakes import FakeClock
@@ -17,15 +18,19 @@ from tests.unit.fakes import FakeClock
 def test_a_sender_gets_the_allowance_per_minute_then_again(clock: FakeClock) -> None:
     allowance = SenderAllowance(per_minute=3)
     for _ in range(3):
-        assert allowance.refusal("t1", "ann", clock.now()) is None
+        assert allowance.refusal("t1", "ann", clock.now(), language=Language.EN) is None
         allowance.record("t1", "ann", clock.now())
         clock.advance(1)
-    refusal = allowance.refusal("t1", "ann", clock.now())
+    refusal = allowance.refusal("t1", "ann", clock.now(), language=Language.EN)
     assert refusal is not None and "3 messages in the last minute" in refusal
-    assert allowance.refusal("t1", "bob", clock.now()) is None  # others are not affected
-    assert allowance.refusal("t2", "ann", clock.now()) is None  # nor another tenant's ann
+    assert (
+        allowance.refusal("t1", "bob", clock.now(), language=Language.EN) is None
+    )  # others are not affected
+    assert (
+        allowance.refusal("t2", "ann", clock.now(), language=Language.EN) is None
+    )  # nor another tenant's ann
     clock.advance(57)  # the first message is now a minute old
-    assert allowance.refusal("t1", "ann", clock.now()) is None
+    assert allowance.refusal("t1", "ann", clock.now(), language=Language.EN) is None
 
 
 async def test_the_relay_refuses_a_flood_and_stores_nothing_of_it(

@@ -9,6 +9,7 @@ import pytest
 
 from bot.core.commands import help_text
 from bot.core.requests import ActionKind, Answer, CardAction, DialogStep, GroupChoice
+from bot.core.texts import Language
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import Core, build_core, email, personal
 from tests.unit.fakes import FakeClock
@@ -120,7 +121,7 @@ async def test_words_that_are_no_command_for_this_person_are_offered(
 @pytest.mark.parametrize(
     ("typed", "answered"),
     [
-        ("help", help_text()),
+        ("help", help_text(language=Language.EN)),
         ("leave lunch", "You left lunch."),
         ("to lunch: hi", ""),
         ("to nowhere: hi", "You have no group named nowhere. Type groups to see yours."),

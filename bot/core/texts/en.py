@@ -265,6 +265,9 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "poll.same_answers": "Two answers of the poll are the same.",
     "poll.not_a_poll": "That message is not a poll.",
     "poll.gone": "That poll is no longer there.",
+    # The line Teams shows for a relayed card in the chat list and notifications.
+    "poll.summary": "{sender} asks {group}",
+    "message.summary": "{sender} in {group}",
     "poll.not_an_answer": "That is not one of the poll's answers.",
     "poll.answered": "{answer} (poll: {question})",
     "poll.changed": "{answer}, instead of {before} (poll: {question})",

@@ -312,6 +312,8 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "poll.same_answers": "Deux réponses du sondage sont identiques.",
     "poll.not_a_poll": "Ce message n'est pas un sondage.",
     "poll.gone": "Ce sondage n'existe plus.",
+    "poll.summary": "Sondage de {sender} dans {group}",
+    "message.summary": "{sender} dans {group}",
     "poll.not_an_answer": "Ce n'est pas une des réponses du sondage.",
     "poll.answered": "{answer} (sondage : {question})",
     "poll.changed": "{answer}, au lieu de {before} (sondage : {question})",
