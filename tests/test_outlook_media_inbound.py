@@ -42,6 +42,9 @@ class Queue:
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         self.submitted.append(message)
 
+    def resume(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        self.submitted.append(message)
+
 
 @dataclass
 class Notices:

@@ -102,10 +102,22 @@ class DeliveryWorker:
         return self.instance_id, now + self._lease
 
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        """Delivers a message just stored (nobody else can have delivered any of it)."""
+        self._start(message, group, people, read_again=False)
+
+    def resume(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        """Delivers a message read from the store earlier: it is read again before its first
+        round, since a delivery that ended meanwhile may have sent its copies already."""
+        self._start(message, group, people, read_again=True)
+
+    def _start(
+        self, message: Message, group: Group, people: Sequence[Person], *, read_again: bool
+    ) -> None:
         if message.message_id in self._in_flight:
             return
         self._in_flight.add(message.message_id)
-        task = asyncio.create_task(self._run(message, group, {p.person_id: p for p in people}))
+        by_id = {p.person_id: p for p in people}
+        task = asyncio.create_task(self._run(message, group, by_id, read_again=read_again))
         self._tasks.add(task)
         self._running[task] = message
         task.add_done_callback(self._tasks.discard)
@@ -141,7 +153,7 @@ class DeliveryWorker:
             people = await self._store.get_people(
                 message.tenant_id, [d.recipient_id for d in message.deliveries]
             )
-            self.submit(message, group, people)
+            self.resume(message, group, people)
             resumed += 1
         if resumed:
             log.info("pending deliveries taken over", extra={"messages": resumed})
@@ -194,8 +206,15 @@ class DeliveryWorker:
         except (ConcurrentUpdate, StoreError):
             log.warning("claim not released", extra={"message_id": message.message_id})
 
-    async def _run(self, message: Message, group: Group, people: dict[str, Person]) -> None:
+    async def _run(
+        self, message: Message, group: Group, people: dict[str, Person], *, read_again: bool
+    ) -> None:
         try:
+            if read_again:
+                current = await self._store.get_message(message.group_id, message.message_id)
+                if current is None or not current.pending:
+                    return
+                message = current
             while True:
                 async with self._slots:
                     message, wait = await self._round(message, group, people)

@@ -46,7 +46,13 @@ class DeliveryQueue(Protocol):
         ...
 
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
-        """Starts delivering a stored message; does nothing if it is already being delivered."""
+        """Starts delivering a message just stored; does nothing if it is already being
+        delivered."""
+        ...
+
+    def resume(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        """Starts delivering a message read from the store before (sent again, recovered):
+        it is read again first. Does nothing if it is already being delivered."""
         ...
 
 
@@ -162,6 +168,7 @@ class Relay:
             mentions=mentions,
         )
         stored = await self._store.add_message(message)
+        fresh = stored is not None
         if stored is not None:
             self._allowance.record(sender.tenant_id, sender.person_id, now)
         if stored is None:
@@ -180,7 +187,8 @@ class Relay:
         async with lock:
             group = await record_in_group(self._store, group, stored)
         # The sender too: the Outlook mail's language and time zone count theirs.
-        self._queue.submit(stored, group, [sender, *people])
+        start = self._queue.submit if fresh else self._queue.resume
+        start(stored, group, [sender, *people])
         return stored
 
     async def post_notice(

@@ -210,6 +210,9 @@ class FakeQueue:
     def submit(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         self.submitted.append(message)
 
+    def resume(self, message: Message, group: Group, people: Sequence[Person]) -> None:
+        self.submitted.append(message)
+
 
 class StoreSpy:
     """A `Store` that counts calls by method and raises StoreError on a chosen call."""

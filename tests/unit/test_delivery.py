@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -174,6 +174,25 @@ async def test_throttling_is_never_a_reason_to_drop_a_copy(rig: Rig, lunch: Lunc
     bob = delivery_to(message, lunch.bob)
     assert (bob.state, bob.attempts) == (DeliveryState.SENT, 13)
     assert all(delay >= 1.0 for delay in rig.sleep.delays)
+
+
+async def test_a_message_resumed_from_an_earlier_read_is_not_sent_again(
+    rig: Rig, lunch: Lunch
+) -> None:
+    """Teams re-sends an activity; the relay read the message while it was still pending,
+    and hands it over after its delivery ended: the worker reads it again first."""
+    message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+    assert delivery_to(message, lunch.bob).state is DeliveryState.SENT
+    as_read_before = replace(
+        message,
+        deliveries=tuple(replace(d, state=DeliveryState.PENDING) for d in message.deliveries),
+    )
+
+    rig.worker.resume(as_read_before, lunch.group, [lunch.ann, lunch.bob, lunch.cy])
+    await rig.worker.drain(grace=5)
+
+    assert len(rig.teams.sent_to(lunch.bob.person_id)) == 1
+    assert len(rig.teams.sent_to(lunch.cy.person_id)) == 1
 
 
 async def test_teams_down_for_forty_minutes_loses_nothing(
