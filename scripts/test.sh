@@ -8,4 +8,6 @@ echo "== ruff check"; .venv/bin/ruff check .
 echo "== ruff format --check"; .venv/bin/ruff format --check .
 echo "== mypy --strict"; .venv/bin/mypy
 # Four workers on two cores: much of an end-to-end test is waiting on sockets and pacing.
-echo "== pytest"; .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-4}" "$@"
+# Workers take tests from each other when they run out, so a long test started late
+# does not hold the run up (the slow ones are started first).
+echo "== pytest"; .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-4}" --dist worksteal "$@"

@@ -51,6 +51,7 @@ async def busy_world(
         yield world
 
 
+@pytest.mark.slow
 async def test_throttled_sends_arrive_exactly_once_and_never_early(busy_world: TeamsWorld) -> None:
     """A 429 storm on 30% of sends, 25 messages to 9 members: every copy delivered exactly
     once, none before its Retry-After, none given up."""
@@ -89,6 +90,7 @@ async def test_throttled_sends_arrive_exactly_once_and_never_early(busy_world: T
         assert min(later) - refusal.at >= 0.3 - ARRIVAL_JITTER  # never before Retry-After
 
 
+@pytest.mark.slow
 async def test_a_connector_down_for_seconds_loses_nothing(busy_world: TeamsWorld) -> None:
     """Every send answered 503 for 4 s, then the connector recovers: everything accepted
     meanwhile is delivered after, once. (A forty-minute outage with production's retry
@@ -144,6 +146,7 @@ async def test_server_errors_are_retried_and_bad_requests_are_not(world: TeamsWo
     assert "- Cy <cy@contoso.com>: Teams and Outlook" in world.last_reply(ann)  # not marked gone
 
 
+@pytest.mark.slow
 async def test_teams_rate_limits_hold_under_a_burst(paced_world: TeamsWorld) -> None:
     world = paced_world
     owner = world.person("Owner")
@@ -177,6 +180,7 @@ def test_busiest_second_counts_windows() -> None:
     assert busiest_second([]) == 0
 
 
+@pytest.mark.slow
 async def test_a_flood_in_one_group_does_not_hold_back_another_group(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:

@@ -96,6 +96,7 @@ async def test_unauthenticated_requests_get_401_when_credentials_are_set(
         assert world.replies(alice) == []
 
 
+@pytest.mark.slow
 async def test_store_outage_gives_503_and_readiness_follows(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:

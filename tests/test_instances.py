@@ -12,6 +12,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
 from bot.tuning import Tuning
 from bot.web.app import create_app
@@ -50,6 +52,7 @@ def copies_of(fake: FakeConnector, prefix: str) -> Counter[tuple[str, str]]:
     )
 
 
+@pytest.mark.slow
 async def test_two_instances_send_each_copy_once(
     cosmos_endpoint: str, tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
@@ -90,6 +93,7 @@ async def test_two_instances_send_each_copy_once(
     assert set(copies.values()) == {1}, [k for k, n in copies.items() if n > 1]
 
 
+@pytest.mark.slow
 async def test_a_dead_instances_work_is_taken_over(
     cosmos_endpoint: str, tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
@@ -146,6 +150,7 @@ async def test_a_dead_instances_work_is_taken_over(
         hang.set()  # the connector's requests from A may finish now
 
 
+@pytest.mark.slow
 async def test_two_instances_share_one_tenant_pace(
     cosmos_endpoint: str, tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:

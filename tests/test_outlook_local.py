@@ -179,6 +179,7 @@ def thread_mail(message_id: str, group_id: str, thread_id: str) -> ThreadMail:
     )
 
 
+@pytest.mark.slow
 async def test_msg_ids_of_every_length_are_written_plain(tmp_path: Path) -> None:
     mail_dir = recorder(tmp_path)
     for length in range(20, 301):

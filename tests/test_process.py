@@ -134,6 +134,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     assert b"MAX_MESSAGE_CHARS must be a whole number" in result.stderr
 
 
+@pytest.mark.slow
 async def test_nothing_acknowledged_is_lost_across_a_hard_kill(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
@@ -163,6 +164,7 @@ async def test_nothing_acknowledged_is_lost_across_a_hard_kill(
         assert "see you at noon" in world.last_reply(alice)
 
 
+@pytest.mark.slow
 async def test_kill_during_a_burst_loses_no_acknowledged_message(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
@@ -241,6 +243,7 @@ async def test_kill_during_a_burst_loses_no_acknowledged_message(
     assert duplicates <= 64 * 2
 
 
+@pytest.mark.slow
 async def test_sigterm_finishes_or_releases_deliveries_and_exits(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:

@@ -138,6 +138,7 @@ async def test_restart_keeps_groups_people_and_history(
 
 
 @pytest.mark.both_stores
+@pytest.mark.slow
 async def test_many_members_posting_at_once_lose_nothing(world: TeamsWorld) -> None:
     owner = world.person("Owner")
     others = world.people(9)

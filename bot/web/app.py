@@ -26,7 +26,7 @@ from bot.core.ports import Clock, SystemClock
 from bot.store.open import open_documents
 from bot.tuning import Tuning
 from bot.web.keys import SERVICES
-from bot.web.routes import BODY_TIMEOUT_SECONDS, routes
+from bot.web.routes import BODY_TIMEOUT, BODY_TIMEOUT_SECONDS, MIDDLEWARES, ROUTES
 
 log = logging.getLogger("send.app")
 
@@ -45,8 +45,9 @@ def create_app(
     tuning: Tuning | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-    app.add_routes(routes(body_timeout))
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=MIDDLEWARES)
+    app[BODY_TIMEOUT] = body_timeout
+    app.add_routes(ROUTES)
     app.cleanup_ctx.append(partial(_running, settings, clock or SystemClock(), tuning or Tuning()))
     return app
 

@@ -1,6 +1,8 @@
-"""HTTP endpoints: Bot Framework messages, Outlook actions and notifications, health.
+"""HTTP endpoints: Bot Framework messages, Outlook actions and notifications, media, health.
 
-Every body is read within `body_timeout` seconds (408 after that, so a client that
+Module-level handlers in `ROUTES`; the middlewares give every request a request id in the
+log and turn a store outage into a 503 with the reason. Every body is read within the
+app's `BODY_TIMEOUT` seconds (408 after that, so a client that
 sends slowly cannot hold a connection; 413 with the reason beyond `client_max_size`) and
 parsed by `parse_json` (400 with the reason for bad UTF-8, deep nesting, huge numbers,
 duplicate keys and lone surrogates). An activity is checked by `activity_problem` before
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +31,8 @@ from bot.web.json_body import JsonBodyError, NotJson, parse_json
 from bot.web.keys import SERVICES
 
 log = logging.getLogger("send.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Readiness fails while a message accepted this long ago still waits for a delivery.
 BACKLOG_LIMIT_SECONDS = 15 * 60
@@ -84,206 +89,222 @@ LINK_REFUSALS = {
 }
 
 
-def routes(body_timeout: float = BODY_TIMEOUT_SECONDS) -> list[web.RouteDef]:
-    async def read_body(request: web.Request) -> bytes:
-        try:
-            async with asyncio.timeout(body_timeout):
-                return await request.read()
-        except TimeoutError:
-            raise _BodyTimeout from None
-        except web.HTTPRequestEntityTooLarge:
-            # aiohttp's own 413 would say nothing Outlook shows: each handler answers.
-            raise _BodyTooLarge(request.client_max_size) from None
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every log line of a request, and of the work it starts, carries its request id."""
+    with log_context(request_id=uuid.uuid4().hex):
+        return await handler(request)
 
-    def too_slow() -> web.Response:
-        log.info("request refused: body not received in time")
-        response = _refuse(408, f"the body did not arrive within {body_timeout:g} seconds")
-        response.force_close()  # the rest of the body may never come: do not wait for it
-        return response
 
-    async def messages(request: web.Request) -> web.StreamResponse:
-        services = request.app[SERVICES]
-        if request.content_type != "application/json":
-            return _refuse(415, "Content-Type must be application/json")
-        try:
-            body: Any = parse_json(await read_body(request))
-        except _BodyTimeout:
-            return too_slow()
-        except _BodyTooLarge as error:
-            return _refuse(413, error.reason)
-        except JsonBodyError as error:
-            return _refuse(400, error.reason)
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            return _refuse(400, "the body is not a Bot Framework activity (no type)")
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:  # noqa: BLE001 - msrest raises many kinds on malformed fields
-            return _refuse(400, "the activity has malformed fields")
-        problem = activity_problem(activity)
-        if problem is not None:
-            return _refuse(400, problem)
-        with log_context(request_id=uuid.uuid4().hex, activity_id=activity.id or ""):
-            try:
-                response = await services.adapter.process_activity(
-                    request.headers.get("Authorization", ""), activity, services.bot.on_turn
-                )
-            except ChannelAuthError as error:
-                log.info("activity refused: not authenticated", extra={"reason": error.reason})
-                return _refuse(
-                    401, f"the request is not authenticated for this bot: {error.reason}"
-                )
-            except SigningKeysUnavailable:
-                return _refuse(503, "the Bot Framework signing keys are unavailable; send again")
-            except StoreError:
-                log.exception("activity not accepted: store unavailable")
-                return _refuse(503, "the store is unavailable; send again later")
-        if response is not None:
-            return web.json_response(_invoke_body(response.body), status=response.status)
-        return web.Response(status=200)
-
-    async def outlook_action(request: web.Request) -> web.Response:
-        services = request.app[SERVICES]
-        authorization = (
-            request.headers.get("Action-Authorization")
-            or request.headers.get("Authorization")
-            or ""
-        )
-        try:
-            raw = await read_body(request)
-        except _BodyTimeout:
-            return too_slow()
-        except _BodyTooLarge as error:
-            log.info("outlook action refused", extra={"status": 413, "reason": error.reason})
-            return web.Response(status=413, headers={"CARD-ACTION-STATUS": error.reason})
-        try:
-            parse_json(raw)
-        except NotJson:
-            pass  # Outlook's bodies break JSON when the reply has a quote: handle() reads those
-        except JsonBodyError as error:
-            log.info("outlook action refused", extra={"status": 400, "reason": error.reason})
-            return web.Response(status=400, headers={"CARD-ACTION-STATUS": error.reason})
-        with log_context(request_id=uuid.uuid4().hex):
-            try:
-                outcome = await services.outlook_actions.handle(authorization, raw)
-            except StoreError:
-                log.exception("outlook action not accepted: store unavailable")
-                return web.Response(
-                    status=503,
-                    headers={"CARD-ACTION-STATUS": "Send is busy; try again in a minute"},
-                )
-            log.info("outlook action", extra={"status": outcome.status, "reason": outcome.reason})
-        headers = {"CARD-ACTION-STATUS": outcome.reason}
-        if outcome.card is None:
-            return web.Response(status=outcome.status, headers=headers)
-        headers["CARD-UPDATE-IN-BODY"] = "true"
-        return web.json_response(outcome.card, status=outcome.status, headers=headers)
-
-    async def outlook_notifications(request: web.Request) -> web.Response:
-        # Graph checks a new subscription's endpoint by sending a token to echo back.
-        # Echoed as plain text that browsers must not sniff into HTML: the token is the caller's.
-        token = request.query.get("validationToken")
-        if token is not None:
-            if len(token) > MAX_VALIDATION_TOKEN_CHARS:
-                return _refuse(400, "validationToken is too long")
+@web.middleware
+async def store_outages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A store that does not answer is a 503 with the reason, in the form the caller reads
+    (Bot Framework: JSON; Outlook: a header it shows; a person's browser: a line)."""
+    try:
+        return await handler(request)
+    except StoreError:
+        log.exception("request not accepted: store unavailable")
+        route = request.match_info.route.name
+        if route == "outlook_action":
             return web.Response(
-                text=token, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+                status=503, headers={"CARD-ACTION-STATUS": "Send is busy; try again in a minute"}
             )
-        inbox = request.app[SERVICES].outlook_inbox
-        if inbox is None:
-            return _refuse(404, "Outlook replies are not configured (no Graph settings)")
-        try:
-            body: Any = parse_json(await read_body(request))
-        except _BodyTimeout:
-            return too_slow()
-        except _BodyTooLarge as error:
-            return _refuse(413, error.reason)
-        except JsonBodyError as error:
-            return _refuse(400, error.reason)
-        try:
-            items = body["value"]
-            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise TypeError
-        except (KeyError, TypeError):
-            return _refuse(400, "not a Graph change notification")
-        # Change and lifecycle notifications alike: our clientState and subscription id.
-        if not await inbox.receive(items):
-            log.warning("graph notification not for this service's subscription")
-            return _refuse(403, "clientState or subscriptionId is not this service's")
-        return web.Response(status=202)
+        if route == "media":
+            return _refuse_text(503, "Send is busy; open the link again in a minute.")
+        return _refuse(503, "the store is unavailable; send again later")
 
-    async def media(request: web.Request) -> web.Response:
-        """A photo or file behind one of Send's signed links, for a current member only."""
-        services = request.app[SERVICES]
-        grant = services.media_links.verify(request.match_info["media_id"], request.query)
-        if isinstance(grant, LinkRefusal):
-            status, reason = LINK_REFUSALS[grant.problem]
-            log.info("media link refused", extra={"status": status, "reason": reason})
-            return _refuse_text(status, reason)
-        with log_context(request_id=uuid.uuid4().hex):
-            try:
-                opened = await services.media.open(
-                    grant.tenant_id,
-                    grant.group_id,
-                    grant.message_id,
-                    grant.media_id,
-                    grant.viewer_id,
-                )
-            except StoreError:
-                log.exception("media not served: store unavailable")
-                return _refuse_text(503, "Send is busy; open the link again in a minute.")
-            if isinstance(opened, Denial):
-                status = 403 if opened is Denial.NOT_A_MEMBER else 404
-                log.info(
-                    "media link refused",
-                    extra={"status": status, "group_id": grant.group_id, "reason": opened.value},
-                )
-                return _refuse_text(status, opened.value[0].upper() + opened.value[1:] + ".")
-        item = opened.item
+
+MIDDLEWARES = (request_ids, store_outages)
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+            return await request.read()
+    except TimeoutError:
+        raise _BodyTimeout from None
+    except web.HTTPRequestEntityTooLarge:
+        # aiohttp's own 413 would say nothing Outlook shows: each handler answers.
+        raise _BodyTooLarge(request.client_max_size) from None
+
+
+def too_slow(request: web.Request) -> web.Response:
+    log.info("request refused: body not received in time")
+    response = _refuse(408, f"the body did not arrive within {request.app[BODY_TIMEOUT]:g} seconds")
+    response.force_close()  # the rest of the body may never come: do not wait for it
+    return response
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    if request.content_type != "application/json":
+        return _refuse(415, "Content-Type must be application/json")
+    try:
+        body: Any = parse_json(await read_body(request))
+    except _BodyTimeout:
+        return too_slow(request)
+    except _BodyTooLarge as error:
+        return _refuse(413, error.reason)
+    except JsonBodyError as error:
+        return _refuse(400, error.reason)
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        return _refuse(400, "the body is not a Bot Framework activity (no type)")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:  # noqa: BLE001 - msrest raises many kinds on malformed fields
+        return _refuse(400, "the activity has malformed fields")
+    problem = activity_problem(activity)
+    if problem is not None:
+        return _refuse(400, problem)
+    with log_context(activity_id=activity.id or ""):
+        try:
+            response = await services.adapter.process_activity(
+                request.headers.get("Authorization", ""), activity, services.bot.on_turn
+            )
+        except ChannelAuthError as error:
+            log.info("activity refused: not authenticated", extra={"reason": error.reason})
+            return _refuse(401, f"the request is not authenticated for this bot: {error.reason}")
+        except SigningKeysUnavailable:
+            return _refuse(503, "the Bot Framework signing keys are unavailable; send again")
+    if response is not None:
+        return web.json_response(_invoke_body(response.body), status=response.status)
+    return web.Response(status=200)
+
+
+async def outlook_action(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    authorization = (
+        request.headers.get("Action-Authorization") or request.headers.get("Authorization") or ""
+    )
+    try:
+        raw = await read_body(request)
+    except _BodyTimeout:
+        return too_slow(request)
+    except _BodyTooLarge as error:
+        log.info("outlook action refused", extra={"status": 413, "reason": error.reason})
+        return web.Response(status=413, headers={"CARD-ACTION-STATUS": error.reason})
+    try:
+        parse_json(raw)
+    except NotJson:
+        pass  # Outlook's bodies break JSON when the reply has a quote: handle() reads those
+    except JsonBodyError as error:
+        log.info("outlook action refused", extra={"status": 400, "reason": error.reason})
+        return web.Response(status=400, headers={"CARD-ACTION-STATUS": error.reason})
+    outcome = await services.outlook_actions.handle(authorization, raw)
+    log.info("outlook action", extra={"status": outcome.status, "reason": outcome.reason})
+    headers = {"CARD-ACTION-STATUS": outcome.reason}
+    if outcome.card is None:
+        return web.Response(status=outcome.status, headers=headers)
+    headers["CARD-UPDATE-IN-BODY"] = "true"
+    return web.json_response(outcome.card, status=outcome.status, headers=headers)
+
+
+async def outlook_notifications(request: web.Request) -> web.Response:
+    # Graph checks a new subscription's endpoint by sending a token to echo back.
+    # Echoed as plain text that browsers must not sniff into HTML: the token is the caller's.
+    token = request.query.get("validationToken")
+    if token is not None:
+        if len(token) > MAX_VALIDATION_TOKEN_CHARS:
+            return _refuse(400, "validationToken is too long")
         return web.Response(
-            body=opened.data,
-            headers={
-                "Content-Type": item.content_type,
-                "Content-Disposition": disposition(item.kind, item.name),
-                # What was checked by content is served as that type and nothing else.
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'none'; sandbox",
-                # Only the viewer's own browser may keep it, and not for long: a member who
-                # is removed should not keep seeing new copies from a shared cache.
-                "Cache-Control": "private, max-age=3600",
-                "Referrer-Policy": "no-referrer",
-            },
+            text=token, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
         )
+    inbox = request.app[SERVICES].outlook_inbox
+    if inbox is None:
+        return _refuse(404, "Outlook replies are not configured (no Graph settings)")
+    try:
+        body: Any = parse_json(await read_body(request))
+    except _BodyTimeout:
+        return too_slow(request)
+    except _BodyTooLarge as error:
+        return _refuse(413, error.reason)
+    except JsonBodyError as error:
+        return _refuse(400, error.reason)
+    try:
+        items = body["value"]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise TypeError
+    except (KeyError, TypeError):
+        return _refuse(400, "not a Graph change notification")
+    # Change and lifecycle notifications alike: our clientState and subscription id.
+    if not await inbox.receive(items):
+        log.warning("graph notification not for this service's subscription")
+        return _refuse(403, "clientState or subscriptionId is not this service's")
+    return web.Response(status=202)
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
 
-    async def readyz(request: web.Request) -> web.Response:
-        services = request.app.get(SERVICES)
-        if services is None:
-            return _refuse(503, "starting")
-        try:
-            await services.documents.ping()
-        except StoreError as error:
-            log.warning("not ready", extra={"reason": str(error)[:200]})
-            return _refuse(503, "the store does not answer")
-        oldest = services.worker.oldest_pending
-        waiting = 0.0 if oldest is None else (services.clock.now() - oldest).total_seconds()
-        if waiting > BACKLOG_LIMIT_SECONDS:
-            log.warning("not ready: delivery backlog", extra={"oldest_pending_seconds": waiting})
-            return web.json_response(
-                {
-                    "error": f"delivery backlog: a message has waited {waiting:.0f} s",
-                    "oldest_pending_seconds": round(waiting),
-                },
-                status=503,
-            )
-        return web.json_response({"status": "ready", "oldest_pending_seconds": round(waiting)})
+async def media(request: web.Request) -> web.Response:
+    """A photo or file behind one of Send's signed links, for a current member only."""
+    services = request.app[SERVICES]
+    grant = services.media_links.verify(request.match_info["media_id"], request.query)
+    if isinstance(grant, LinkRefusal):
+        status, reason = LINK_REFUSALS[grant.problem]
+        log.info("media link refused", extra={"status": status, "reason": reason})
+        return _refuse_text(status, reason)
+    opened = await services.media.open(
+        grant.tenant_id,
+        grant.group_id,
+        grant.message_id,
+        grant.media_id,
+        grant.viewer_id,
+    )
+    if isinstance(opened, Denial):
+        status = 403 if opened is Denial.NOT_A_MEMBER else 404
+        log.info(
+            "media link refused",
+            extra={"status": status, "group_id": grant.group_id, "reason": opened.value},
+        )
+        return _refuse_text(status, opened.value[0].upper() + opened.value[1:] + ".")
+    item = opened.item
+    return web.Response(
+        body=opened.data,
+        headers={
+            "Content-Type": item.content_type,
+            "Content-Disposition": disposition(item.kind, item.name),
+            # What was checked by content is served as that type and nothing else.
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            # Only the viewer's own browser may keep it, and not for long: a member who
+            # is removed should not keep seeing new copies from a shared cache.
+            "Cache-Control": "private, max-age=3600",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
-    return [
-        web.post("/api/messages", messages),
-        web.post("/api/outlook/actions", outlook_action),
-        web.post("/api/outlook/notifications", outlook_notifications),
-        web.get("/media/{media_id}", media),
-        web.get("/healthz", healthz),
-        web.get("/readyz", readyz),
-    ]
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app.get(SERVICES)
+    if services is None:
+        return _refuse(503, "starting")
+    try:
+        await services.documents.ping()
+    except StoreError as error:
+        log.warning("not ready", extra={"reason": str(error)[:200]})
+        return _refuse(503, "the store does not answer")
+    oldest = services.worker.oldest_pending
+    waiting = 0.0 if oldest is None else (services.clock.now() - oldest).total_seconds()
+    if waiting > BACKLOG_LIMIT_SECONDS:
+        log.warning("not ready: delivery backlog", extra={"oldest_pending_seconds": waiting})
+        return web.json_response(
+            {
+                "error": f"delivery backlog: a message has waited {waiting:.0f} s",
+                "oldest_pending_seconds": round(waiting),
+            },
+            status=503,
+        )
+    return web.json_response({"status": "ready", "oldest_pending_seconds": round(waiting)})
+
+
+ROUTES = [
+    web.post("/api/messages", messages, name="messages"),
+    web.post("/api/outlook/actions", outlook_action, name="outlook_action"),
+    web.post("/api/outlook/notifications", outlook_notifications, name="outlook_notifications"),
+    web.get("/media/{media_id}", media, name="media"),
+    web.get("/healthz", healthz, name="healthz"),
+    web.get("/readyz", readyz, name="readyz"),
+]

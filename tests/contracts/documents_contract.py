@@ -175,6 +175,7 @@ async def test_delete_where_in_a_partition_and_across(documents: Documents) -> N
     assert await documents.delete_where("messages", "g9", []) == 0
 
 
+@pytest.mark.slow
 async def test_delete_where_takes_more_than_one_batch(documents: Documents) -> None:
     """More documents than any backend deletes in one go (Cosmos 100, SQLite 500)."""
     await asyncio.gather(
