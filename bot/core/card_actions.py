@@ -11,7 +11,7 @@ from bot.core.groups import Groups
 from bot.core.held import Held, Posting
 from bot.core.model import Person, Source
 from bot.core.polls import Polls
-from bot.core.ports import RelayedMessage, Store
+from bot.core.ports import MessageStore, RelayedMessage
 from bot.core.relay import Relay
 from bot.core.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
 from bot.core.texts import say, text
@@ -19,7 +19,7 @@ from bot.core.texts import say, text
 
 class CardActions:
     def __init__(
-        self, store: Store, groups: Groups, polls: Polls, relay: Relay, posting: Posting
+        self, store: MessageStore, groups: Groups, polls: Polls, relay: Relay, posting: Posting
     ) -> None:
         self._store = store
         self._groups = groups

@@ -20,9 +20,9 @@ from bot.core.notices import failure_notice
 from bot.core.people import update_person
 from bot.core.ports import (
     Clock,
+    PeopleStore,
     RelayedMessage,
     SendOutcome,
-    Store,
     TeamsMention,
     TeamsSender,
 )
@@ -40,7 +40,7 @@ class Copies:
 
     def __init__(
         self,
-        store: Store,
+        store: PeopleStore,
         teams: TeamsSender,
         chats: TeamsChats,
         thread: OutlookThread,

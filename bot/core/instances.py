@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.core.ports import Clock, Store, StoreError
+from bot.core.ports import Clock, InstanceStore, StoreError
 from bot.core.ratelimit import RateLimiter
 
 log = logging.getLogger("send.instances")
@@ -28,7 +28,7 @@ HEARTBEAT_SECONDS = 5.0
 class InstanceRegistry:
     def __init__(
         self,
-        store: Store,
+        store: InstanceStore,
         instance_id: str,
         clock: Clock,
         limiter: RateLimiter,

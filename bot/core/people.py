@@ -12,6 +12,7 @@ from bot.core.ports import (
     ConcurrentUpdate,
     Directory,
     DirectoryEntry,
+    PeopleStore,
     RosterEntry,
     Store,
     TeamsRoster,
@@ -30,7 +31,7 @@ def person_id_for(email: str, teams_user_id: str, aad_object_id: str = "") -> st
 
 
 async def update_person(
-    store: Store, tenant_id: str, person_id: str, change: Callable[[Person], Person]
+    store: PeopleStore, tenant_id: str, person_id: str, change: Callable[[Person], Person]
 ) -> Person | None:
     """Read-modify-write with etag retries; None if the person does not exist."""
     return await read_modify_write(

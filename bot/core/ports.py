@@ -20,8 +20,8 @@ class ConcurrentUpdate(StoreError):
     """Somebody else changed the item since it was read (etag mismatch): read again and retry."""
 
 
-class Store(Protocol):
-    async def ping(self) -> None: ...
+class PeopleStore(Protocol):
+    """People and the names (Teams user ids, object ids, addresses) they are known by."""
 
     async def get_person(self, tenant_id: str, person_id: str) -> Person | None: ...
 
@@ -41,19 +41,23 @@ class Store(Protocol):
         """The person known by this address (primary, UPN or proxy), any letter case."""
         ...
 
+    async def save_person(self, person: Person) -> Person:
+        """Creates (version None) or replaces if unchanged since read; raises ConcurrentUpdate."""
+        ...
+
+
+class GroupStore(Protocol):
+    """Groups, with their members and their last messages."""
+
+    async def get_group(self, tenant_id: str, group_id: str) -> Group | None: ...
+
+    async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]: ...
+
     async def get_people_and_group(
         self, tenant_id: str, person_ids: Sequence[str], group_id: str
     ) -> tuple[list[Person], Group | None]:
         """People and a group of one tenant, read together in one store request."""
         ...
-
-    async def save_person(self, person: Person) -> Person:
-        """Creates (version None) or replaces if unchanged since read; raises ConcurrentUpdate."""
-        ...
-
-    async def get_group(self, tenant_id: str, group_id: str) -> Group | None: ...
-
-    async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]: ...
 
     async def save_group(self, group: Group) -> Group:
         """Creates (version None) or replaces if unchanged since read; raises ConcurrentUpdate."""
@@ -62,6 +66,10 @@ class Store(Protocol):
     async def delete_group(self, group: Group) -> None: ...
 
     async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None: ...
+
+
+class MessageStore(Protocol):
+    """Messages with their deliveries."""
 
     async def add_message(self, message: Message) -> Message | None:
         """Stores a new message with its deliveries; None if that message id is already stored."""
@@ -75,6 +83,10 @@ class Store(Protocol):
         """Messages with deliveries still pending, in every tenant (for recovery at start)."""
         ...
 
+
+class InstanceStore(Protocol):
+    """The app's live instances, which share the Teams pace."""
+
     async def announce_instance(self, instance_id: str, until: datetime) -> None:
         """Records that this instance of the app is alive until `until`."""
         ...
@@ -85,6 +97,10 @@ class Store(Protocol):
 
     async def withdraw_instance(self, instance_id: str) -> None: ...
 
+
+class MarkerStore(Protocol):
+    """Keys remembered for a while: requests already handled (Teams re-sends them)."""
+
     async def forget(self, key: str) -> None:
         """Drops a `remember_once` key, so the same request counts as new again."""
         ...
@@ -92,6 +108,13 @@ class Store(Protocol):
     async def remember_once(self, key: str, now: datetime, keep: timedelta) -> bool:
         """True the first time `key` is seen, False when seen again within `keep`."""
         ...
+
+
+class Store(PeopleStore, GroupStore, MessageStore, InstanceStore, MarkerStore, Protocol):
+    """Every role at once, as the document store implements them. A class that needs
+    fewer takes the role it uses (InstanceRegistry: InstanceStore)."""
+
+    async def ping(self) -> None: ...
 
 
 class LifecycleStore(Store, Protocol):

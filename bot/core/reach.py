@@ -24,8 +24,8 @@ from bot.core.people import update_person
 from bot.core.ports import (
     Clock,
     InstallOutcome,
+    PeopleStore,
     SendOutcome,
-    Store,
     TeamsInstaller,
     TeamsSender,
 )
@@ -96,7 +96,7 @@ class TeamsChats:
 
     def __init__(
         self,
-        store: Store,
+        store: PeopleStore,
         teams: TeamsSender,
         clock: Clock,
         installer: TeamsInstaller | None = None,
