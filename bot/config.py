@@ -118,9 +118,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     def text(name: str, default: str = "") -> str:
         return env.get(name, default).strip() or default
 
-    host = text("HOST", "127.0.0.1")
-    port = _integer(env, "PORT", 3978, low=1, high=65535)
-    app_type = text("MicrosoftAppType", "MultiTenant")
+    d = Settings()  # every default is the dataclass's own, written once
+    host = text("HOST", d.host)
+    port = _integer(env, "PORT", d.port, low=1, high=65535)
+    app_type = text("MicrosoftAppType", d.app_type)
     settings = Settings(
         host=host,
         port=port,
@@ -128,22 +129,24 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         app_password=env.get("MicrosoftAppPassword", ""),
         app_type=app_type,
         app_tenant_id=text("MicrosoftAppTenantId"),
-        allow_local_mode_on_network=_boolean(env, "ALLOW_LOCAL_MODE_ON_NETWORK", False),
-        bot_service_url_hosts=_host_names(env, "BOT_SERVICE_URL_HOSTS", BOT_SERVICE_URL_HOSTS),
-        bot_openid_metadata_url=text("BOT_OPENID_METADATA_URL", BOT_OPENID_METADATA_URL),
-        data_dir=Path(text("DATA_DIR", "./data")),
+        allow_local_mode_on_network=_boolean(
+            env, "ALLOW_LOCAL_MODE_ON_NETWORK", d.allow_local_mode_on_network
+        ),
+        bot_service_url_hosts=_host_names(env, "BOT_SERVICE_URL_HOSTS", d.bot_service_url_hosts),
+        bot_openid_metadata_url=text("BOT_OPENID_METADATA_URL", d.bot_openid_metadata_url),
+        data_dir=Path(text("DATA_DIR", str(d.data_dir))),
         cosmos_endpoint=text("COSMOS_ENDPOINT"),
         cosmos_key=env.get("COSMOS_KEY", "").strip(),
-        cosmos_database=text("COSMOS_DATABASE", "send"),
-        cosmos_verify_tls=_boolean(env, "COSMOS_VERIFY_TLS", True),
-        message_retention_days=_integer(env, "MESSAGE_RETENTION_DAYS", 365, low=1),
+        cosmos_database=text("COSMOS_DATABASE", d.cosmos_database),
+        cosmos_verify_tls=_boolean(env, "COSMOS_VERIFY_TLS", d.cosmos_verify_tls),
+        message_retention_days=_integer(
+            env, "MESSAGE_RETENTION_DAYS", d.message_retention_days, low=1
+        ),
         graph_tenant_id=text("GRAPH_TENANT_ID"),
         graph_client_id=text("GRAPH_CLIENT_ID"),
         graph_client_secret=env.get("GRAPH_CLIENT_SECRET", "").strip(),
-        graph_endpoint=text("GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0").rstrip("/"),
-        aad_authority_host=text("AAD_AUTHORITY_HOST", "https://login.microsoftonline.com").rstrip(
-            "/"
-        ),
+        graph_endpoint=text("GRAPH_ENDPOINT", d.graph_endpoint).rstrip("/"),
+        aad_authority_host=text("AAD_AUTHORITY_HOST", d.aad_authority_host).rstrip("/"),
         outlook_sender=text("OUTLOOK_SENDER"),
         am_originator=text("AM_ORIGINATOR"),
         am_audience=text("AM_AUDIENCE"),
@@ -151,18 +154,26 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         allowed_tenants=frozenset(
             t.strip() for t in env.get("ALLOWED_TENANTS", "").split(",") if t.strip()
         ),
-        max_message_chars=_integer(env, "MAX_MESSAGE_CHARS", 2000, low=1, high=28000),
-        messages_per_minute_per_sender=_integer(env, "MESSAGES_PER_MINUTE_PER_SENDER", 30, low=1),
-        teams_sends_per_second=_integer(env, "TEAMS_SENDS_PER_SECOND", 30, low=1, high=50),
-        delivery_deadline_hours=_integer(env, "DELIVERY_DEADLINE_HOURS", 24, low=1, high=24 * 14),
-        log_level=text("LOG_LEVEL", "INFO").upper(),
+        max_message_chars=_integer(
+            env, "MAX_MESSAGE_CHARS", d.max_message_chars, low=1, high=28000
+        ),
+        messages_per_minute_per_sender=_integer(
+            env, "MESSAGES_PER_MINUTE_PER_SENDER", d.messages_per_minute_per_sender, low=1
+        ),
+        teams_sends_per_second=_integer(
+            env, "TEAMS_SENDS_PER_SECOND", d.teams_sends_per_second, low=1, high=50
+        ),
+        delivery_deadline_hours=_integer(
+            env, "DELIVERY_DEADLINE_HOURS", d.delivery_deadline_hours, low=1, high=24 * 14
+        ),
+        log_level=text("LOG_LEVEL", d.log_level).upper(),
         # The manifest's id is MicrosoftAppId unless the package was built with another.
         teams_app_id=text("TEAMS_APP_ID") or text("MicrosoftAppId"),
         appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         azure_storage_connection_string=text("AZURE_STORAGE_CONNECTION_STRING"),
-        azure_storage_container=text("AZURE_STORAGE_CONTAINER", "send-media"),
+        azure_storage_container=text("AZURE_STORAGE_CONTAINER", d.azure_storage_container),
         # Graph takes attachments up to 150 MB (upload sessions); Teams cards link the rest.
-        max_media_bytes=_integer(env, "MAX_MEDIA_BYTES", 10 * 1024 * 1024, low=1, high=MAX_MEDIA),
+        max_media_bytes=_integer(env, "MAX_MEDIA_BYTES", d.max_media_bytes, low=1, high=MAX_MEDIA),
     )
     _check(settings)
     return settings
