@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev
+# Compiled modules are kept between the test workers and the app processes tests start
+# (some machines set PYTHONDONTWRITEBYTECODE, which makes each of them compile everything).
+unset PYTHONDONTWRITEBYTECODE
 echo "== ruff check"; .venv/bin/ruff check .
 echo "== ruff format --check"; .venv/bin/ruff format --check .
 echo "== mypy --strict"; .venv/bin/mypy
