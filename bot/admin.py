@@ -5,7 +5,7 @@
 
 `forget` erases a person everywhere (with the photos and files of the groups it deletes);
 `export` writes a group's history as JSON to standard output. The work is
-bot/core/lifecycle.py's. Bad input prints one line on standard error and exits with
+bot/core/features/lifecycle.py's. Bad input prints one line on standard error and exits with
 status 2; a store that cannot be reached, status 1.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.core.addresses import is_address, normalize_address
-from bot.core.lifecycle import export, forget
+from bot.core.features.lifecycle import export, forget
+from bot.core.membership.addresses import is_address, normalize_address
 from bot.core.ports import StoreError
 from bot.media.open import open_media_store
 from bot.media.ports import MediaStoreError

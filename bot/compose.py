@@ -20,11 +20,11 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 
 from bot.config import Settings
 from bot.core.assembly import CorePorts, Rules, build_core
-from bot.core.delivery import DeliveryWorker
-from bot.core.instances import InstanceRegistry
-from bot.core.media import Media
-from bot.core.polls import PollCards
+from bot.core.features.media import Media
+from bot.core.features.polls import PollCards
 from bot.core.ports import Clock, Directory, OutlookRecorder
+from bot.core.sending.delivery import DeliveryWorker
+from bot.core.sending.instances import InstanceRegistry
 from bot.identity import ClientCredentials
 from bot.media.links import MediaLinks
 from bot.media.open import open_media_store

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.core.attempts import RetryPolicy
-from bot.core.delivery import DEFAULT_LEASE
-from bot.core.instances import HEARTBEAT_SECONDS
+from bot.core.sending.attempts import RetryPolicy
+from bot.core.sending.delivery import DEFAULT_LEASE
+from bot.core.sending.instances import HEARTBEAT_SECONDS
 
 
 @dataclass(frozen=True)

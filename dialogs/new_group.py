@@ -23,9 +23,9 @@ from botbuilder.dialogs.prompts import (
     TextPrompt,
 )
 
-from bot.core.addresses import Mention, parse_members
 from bot.core.errors import Refused
-from bot.core.groups import Groups, check_member_list, check_name
+from bot.core.membership.addresses import Mention, parse_members
+from bot.core.membership.groups import Groups, check_member_list, check_name
 from bot.core.model import Person
 from bot.core.texts import say
 from bot.teams.activity import command_text, mentions_of

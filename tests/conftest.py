@@ -21,7 +21,7 @@ import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.config import Settings
-from bot.core.attempts import RetryPolicy
+from bot.core.sending.attempts import RetryPolicy
 from bot.store.documents import Documents
 from bot.store.repository import DocumentStore
 from bot.tuning import Tuning

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.admin import main
-from bot.core.lifecycle import FORMER_MEMBER
+from bot.core.features.lifecycle import FORMER_MEMBER
 from bot.media.disk import DiskMediaStore
 from bot.store.documents import PARTITION_KEYS
 from bot.store.repository import DocumentStore

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from bot.core.ports import PollChoice, PollView, RelayedMessage
-from bot.core.requests import GroupChoice
 from bot.core.texts import Language
+from bot.core.turn.requests import GroupChoice
 from bot.teams.cards import answered_card, group_picker_card, poll_card, relayed_message_card
 from tests.teams_world import TeamsWorld
 

@@ -13,8 +13,8 @@ from aiohttp import web
 from botbuilder.schema import AdaptiveCardInvokeResponse
 
 from bot.config import Settings
-from bot.core.delivery import DeliveryWorker
 from bot.core.ports import StoreError
+from bot.core.sending.delivery import DeliveryWorker
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
 from bot.web.app import create_app

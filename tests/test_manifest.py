@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bot.config import parse_settings
-from bot.core.commands import Verb
+from bot.core.turn.commands import Verb
 from manifest import build
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
-from bot.core.policy import CONSUMER_TENANT, PERSONAL_ACCOUNT
+from bot.core.membership.policy import CONSUMER_TENANT, PERSONAL_ACCOUNT
 from bot.outlook import action_auth
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator
 from bot.outlook.actions import parse_action_body

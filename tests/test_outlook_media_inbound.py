@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.core.media import Media
+from bot.core.features.media import Media
 from bot.core.model import Group, MediaKind, Member, Message, Person, StoredMedia, TeamsReach
 from bot.core.ports import OpenedChat, RelayedMessage, SendOutcome, SendResult
 from bot.identity import ClientCredentials

@@ -16,16 +16,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from bot.core.attempts import RetryPolicy
-from bot.core.conversation import Conversation
-from bot.core.delivery import DEFAULT_LEASE, DeliveryWorker
-from bot.core.fair_use import SenderAllowance
-from bot.core.groups import Groups
-from bot.core.instances import HEARTBEAT_SECONDS, InstanceRegistry
-from bot.core.media import Media, MediaFetcher, MediaLinker, MediaVault
-from bot.core.people import People
-from bot.core.policy import MailPolicy, TenantGate
-from bot.core.polls import PollCards, Polls
+from bot.core.features.media import Media, MediaFetcher, MediaLinker, MediaVault
+from bot.core.features.polls import PollCards, Polls
+from bot.core.membership.groups import Groups
+from bot.core.membership.people import People
+from bot.core.membership.policy import MailPolicy, TenantGate
+from bot.core.membership.reach import TeamsChats
 from bot.core.ports import (
     Clock,
     Directory,
@@ -35,9 +31,13 @@ from bot.core.ports import (
     TeamsRoster,
     TeamsSender,
 )
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import TeamsChats
-from bot.core.relay import Relay
+from bot.core.sending.attempts import RetryPolicy
+from bot.core.sending.delivery import DEFAULT_LEASE, DeliveryWorker
+from bot.core.sending.fair_use import SenderAllowance
+from bot.core.sending.instances import HEARTBEAT_SECONDS, InstanceRegistry
+from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.relay import Relay
+from bot.core.turn.conversation import Conversation
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -118,7 +118,7 @@ class Store(PeopleStore, GroupStore, MessageStore, InstanceStore, MarkerStore, P
 
 
 class LifecycleStore(Store, Protocol):
-    """The Store with what retention, `forget` and `export` need (bot/core/lifecycle.py)."""
+    """The Store with what retention, `forget` and `export` need (bot/core/features/lifecycle.py)."""
 
     async def purge_messages_before(self, cutoff: datetime) -> int:
         """Deletes the messages sent before `cutoff` in every tenant, and their summaries

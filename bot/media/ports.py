@@ -74,6 +74,6 @@ class MediaStore(Protocol):
 
         The age is the store's own (a file's modification time, a blob's Last-Modified):
         items are never rewritten, so it is when the item was stored. Retention uses it to
-        delete the photos and files of the messages it deletes (bot/core/lifecycle.py).
+        delete the photos and files of the messages it deletes (bot/core/features/lifecycle.py).
         """
         ...

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import jwt
 
-from bot.core.policy import PERSONAL_ACCOUNT, TenantGate, TenantRefusal
+from bot.core.membership.policy import PERSONAL_ACCOUNT, TenantGate, TenantRefusal
 from bot.http_answers import is_passing_failure
 
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.answers import one_tap
 from bot.core.errors import Refused
+from bot.core.features.answers import one_tap
+from bot.core.features.polls import Polls, poll_view
 from bot.core.model import Group, Person, Source
-from bot.core.polls import Polls, poll_view
 from bot.core.ports import Clock, MailReaders, PollMail, Store
-from bot.core.relay import Relay
+from bot.core.sending.relay import Relay
 from bot.core.texts import text
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
 from bot.outlook.card import OutlookCards

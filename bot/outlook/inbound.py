@@ -30,10 +30,10 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.errors import MediaNotTaken, Refused
-from bot.core.media import Media, Upload
+from bot.core.features.media import Media, Upload
 from bot.core.model import Group, Person, Source, StoredMedia
 from bot.core.ports import Clock, TeamsSender
-from bot.core.relay import Relay
+from bot.core.sending.relay import Relay
 from bot.core.texts import say
 from bot.http_answers import is_passing_failure
 from bot.outlook.directory import GraphDirectory

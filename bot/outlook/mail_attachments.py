@@ -10,7 +10,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from bot.core.media import Upload
+from bot.core.features.media import Upload
 from bot.core.model import Group
 from bot.http_answers import is_passing_failure
 from bot.outlook.graph import GraphClient

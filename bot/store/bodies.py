@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.core.groups import name_key
+from bot.core.membership.groups import name_key
 from bot.core.model import (
     Channel,
     Delivery,

@@ -17,7 +17,7 @@ async def open_documents(settings: Settings) -> Documents:
             settings.cosmos_database,
             verify_tls=settings.cosmos_verify_tls,
             # Cosmos DB deletes a message this long after its last write; the daily purge
-            # (bot/core/lifecycle.py) deletes it by the time it was sent.
+            # (bot/core/features/lifecycle.py) deletes it by the time it was sent.
             ttl_seconds={"messages": min(settings.message_retention_days * 86400, MAX_TTL)},
         )
         try:

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.core.groups import name_key
+from bot.core.membership.groups import name_key
 from bot.core.model import Group, Message, Person
 from bot.core.ports import ConcurrentUpdate
-from bot.core.retry import read_modify_write
+from bot.core.sending.retry import read_modify_write
 from bot.store.aliases import Aliases
 from bot.store.bodies import _group, _message, _person, _utc
 

@@ -10,7 +10,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
-from bot.core.requests import (
+from bot.core.turn.requests import (
     ActionKind,
     CardAction,
     IncomingMedia,

@@ -13,11 +13,11 @@ from botbuilder.core import ActivityHandler, ConversationState, InvokeResponse, 
 from botbuilder.dialogs import DialogSet
 from botbuilder.schema import Activity, Attachment, ChannelAccount
 
-from bot.core.conversation import Conversation
-from bot.core.groups import Groups
+from bot.core.membership.groups import Groups
 from bot.core.model import Person
-from bot.core.requests import Answer, DialogStep
 from bot.core.texts import Language
+from bot.core.turn.conversation import Conversation
+from bot.core.turn.requests import Answer, DialogStep
 from bot.teams.activity import as_markdown, read_request, reply_text
 from bot.teams.cards import (
     CARD_CONTENT_TYPE,

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.answers import one_tap_answers
+from bot.core.features.answers import one_tap_answers
 from bot.core.model import MediaKind
 from bot.core.ports import RelayedMessage, SharedMedia, TeamsMention
-from bot.core.requests import GroupChoice, IncomingMedia
 from bot.core.texts import Language, say
+from bot.core.turn.requests import GroupChoice, IncomingMedia
 from bot.markdown import literal
 from bot.media.rules import size_text
 
@@ -238,7 +238,7 @@ def group_picker_card(
     language: Language,
 ) -> Card:
     """The held message, and one button per group. The buttons carry what is held, the
-    photos and files with the core's seal over them (see bot/core/media.py)."""
+    photos and files with the core's seal over them (see bot/core/features/media.py)."""
     held = {"text": pending_text}
     if media:
         held["seal"] = seal

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.core.requests import IncomingMedia
 from bot.core.texts import Value, text
+from bot.core.turn.requests import IncomingMedia
 from bot.media.ports import MediaRefused
 from bot.media.rules import shown_as, too_large
 from bot.teams.connector import BotTokens

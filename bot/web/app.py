@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot.compose import build_services, outlook_setting_problems
 from bot.config import Settings
-from bot.core.lifecycle import Retention
+from bot.core.features.lifecycle import Retention
 from bot.core.ports import Clock, SystemClock
 from bot.store.open import open_documents
 from bot.tuning import Tuning

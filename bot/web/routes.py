@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from botbuilder.schema import Activity
 
-from bot.core.media import Denial
+from bot.core.features.media import Denial
 from bot.core.ports import StoreError
 from bot.logs import log_context
 from bot.media.links import LinkProblem, LinkRefusal

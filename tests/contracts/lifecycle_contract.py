@@ -1,4 +1,4 @@
-"""The data lifecycle (bot/core/lifecycle.py) on a real store: retention, deleting a group,
+"""The data lifecycle (bot/core/features/lifecycle.py) on a real store: retention, deleting a group,
 forgetting a person, exporting a group. What is left is checked by listing every document.
 
 Not collected itself: tests/test_lifecycle.py runs it on SQLite and Cosmos DB,
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.lifecycle import FORMER_MEMBER, Forgotten, Retention, export, forget
+from bot.core.features.lifecycle import FORMER_MEMBER, Forgotten, Retention, export, forget
 from bot.core.model import (
     OUTLOOK_THREAD,
     Channel,

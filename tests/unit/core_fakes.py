@@ -20,12 +20,11 @@ from bot.config import Settings
 from bot.core.assembly import Core as AppCore
 from bot.core.assembly import CorePorts, Rules
 from bot.core.assembly import build_core as assemble
-from bot.core.conversation import Conversation
-from bot.core.fair_use import SenderAllowance
-from bot.core.groups import Groups
+from bot.core.membership.groups import Groups
+from bot.core.membership.people import People
+from bot.core.membership.policy import MailPolicy
+from bot.core.membership.reach import TeamsAccess
 from bot.core.model import Group, Member, Message, Person, TeamsReach
-from bot.core.people import People
-from bot.core.policy import MailPolicy
 from bot.core.ports import (
     Clock,
     Directory,
@@ -39,9 +38,10 @@ from bot.core.ports import (
     StoreError,
     ThreadMail,
 )
-from bot.core.reach import TeamsAccess
-from bot.core.relay import DeliveryQueue, Relay
-from bot.core.requests import Answer, CardAction, MentionedUser, TeamsRequest, TeamsUser
+from bot.core.sending.fair_use import SenderAllowance
+from bot.core.sending.relay import DeliveryQueue, Relay
+from bot.core.turn.conversation import Conversation
+from bot.core.turn.requests import Answer, CardAction, MentionedUser, TeamsRequest, TeamsUser
 from tests.unit.fakes import FakeClock, FakeSleep
 from tests.unit.media_fakes import FakeAttachments, FakeLinks, MemoryVault
 

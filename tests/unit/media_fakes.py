@@ -4,8 +4,8 @@ that name their viewer, and Teams attachments served from a dict."""
 from __future__ import annotations
 
 from bot.core.model import StoredMedia
-from bot.core.requests import IncomingMedia
 from bot.core.texts import text
+from bot.core.turn.requests import IncomingMedia
 from bot.media.naming import new_media_id
 from bot.media.ports import MediaNotFound, MediaRefused
 from bot.media.rules import check

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.addresses import Mention, is_address, normalize_address, parse_members
+from bot.core.membership.addresses import Mention, is_address, normalize_address, parse_members
 
 
 def test_addresses_are_separated_by_commas_semicolons_and_spaces() -> None:

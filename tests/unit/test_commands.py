@@ -6,8 +6,10 @@ from collections import Counter
 
 import pytest
 
-from bot.core.command_handlers import CommandHandlers
-from bot.core.commands import (
+from bot.core.features.polls import Polls
+from bot.core.texts import CATALOGS, Language
+from bot.core.turn.command_handlers import CommandHandlers
+from bot.core.turn.commands import (
     COMMANDS,
     SPECS,
     Chat,
@@ -18,10 +20,8 @@ from bot.core.commands import (
     help_text,
     parse,
 )
-from bot.core.held import Posting
-from bot.core.polls import Polls
-from bot.core.requests import Answer
-from bot.core.texts import CATALOGS, Language
+from bot.core.turn.held import Posting
+from bot.core.turn.requests import Answer
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import build_core
 from tests.unit.fakes import FakeClock

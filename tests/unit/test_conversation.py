@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from bot.core.commands import SPECS, Verb, help_text
-from bot.core.conversation import CANCELLED, GROUP_CHAT_HELP
+from bot.core.membership.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT
 from bot.core.model import OUTLOOK_THREAD, Channel
-from bot.core.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT
 from bot.core.ports import StoreError
-from bot.core.requests import ActionKind, CardAction, DialogStep, MentionedUser
 from bot.core.texts import Language
+from bot.core.turn.commands import SPECS, Verb, help_text
+from bot.core.turn.conversation import CANCELLED, GROUP_CHAT_HELP
+from bot.core.turn.requests import ActionKind, CardAction, DialogStep, MentionedUser
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (

@@ -13,14 +13,14 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.attempts import RetryPolicy
-from bot.core.delivery import DeliveryWorker
 from bot.core.errors import Refused
+from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Source
 from bot.core.ports import RecordResult, SendOutcome
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import TeamsChats
-from bot.core.relay import Relay
+from bot.core.sending.attempts import RetryPolicy
+from bot.core.sending.delivery import DeliveryWorker
+from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.relay import Relay
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot.core.errors import Refused
-from bot.core.fair_use import SenderAllowance
 from bot.core.model import Source
+from bot.core.sending.fair_use import SenderAllowance
 from bot.core.texts import Language
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import FakeQueue, add_group, add_person, relay_over

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.addresses import parse_members
 from bot.core.errors import Refused
-from bot.core.groups import check_name
+from bot.core.membership.addresses import parse_members
+from bot.core.membership.groups import check_name
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Member
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import TENANT, Core, add_group, add_person, build_core, email

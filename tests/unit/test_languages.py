@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.answers import one_tap, one_tap_answers
-from bot.core.commands import COMMANDS, Chat, Command, Verb, help_text, parse
-from bot.core.groups import counted
+from bot.core.features.answers import one_tap, one_tap_answers
+from bot.core.membership.groups import counted
 from bot.core.model import Person
+from bot.core.sending.thread import mail_readers
 from bot.core.texts import (
     CATALOGS,
     Language,
@@ -21,7 +21,7 @@ from bot.core.texts import (
     when,
 )
 from bot.core.texts.fr import NBSP
-from bot.core.thread import mail_readers
+from bot.core.turn.commands import COMMANDS, Chat, Command, Verb, help_text, parse
 
 
 def fields(template: str | tuple[str, str]) -> set[str]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.core.lifecycle import PURGE_EVERY_SECONDS, Retention
+from bot.core.features.lifecycle import PURGE_EVERY_SECONDS, Retention
 from bot.core.ports import StoreError
 from bot.store.documents import Condition
 from bot.store.memory_documents import MemoryDocuments

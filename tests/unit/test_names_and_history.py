@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.addresses import parse_members
 from bot.core.errors import Refused
-from bot.core.groups import check_name
+from bot.core.membership.addresses import parse_members
+from bot.core.membership.groups import check_name
 from bot.core.model import Source
-from bot.core.requests import MentionedUser
+from bot.core.turn.requests import MentionedUser
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import Core, add_group, add_person, build_core, email, personal, user_id

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.addresses import parse_members
 from bot.core.errors import Refused
+from bot.core.membership.addresses import parse_members
+from bot.core.membership.policy import MailPolicy
 from bot.core.model import OUTLOOK_THREAD, Channel, Source
-from bot.core.policy import MailPolicy
 from bot.core.ports import DirectoryEntry
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import TENANT, add_group, add_person, build_core, email

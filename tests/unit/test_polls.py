@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.attempts import RetryPolicy
-from bot.core.delivery import DeliveryWorker
 from bot.core.errors import Refused
+from bot.core.features.polls import PollCards, Polls, parse_poll
+from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Group, Person, Source
-from bot.core.polls import PollCards, Polls, parse_poll
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import TeamsChats
+from bot.core.sending.attempts import RetryPolicy
+from bot.core.sending.delivery import DeliveryWorker
+from bot.core.sending.ratelimit import RateLimiter
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,

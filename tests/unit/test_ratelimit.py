@@ -8,7 +8,7 @@ from collections import defaultdict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.ratelimit import PER_CONVERSATION, RateLimiter
+from bot.core.sending.ratelimit import PER_CONVERSATION, RateLimiter
 from tests.unit.fakes import FakeClock, FakeSleep
 
 

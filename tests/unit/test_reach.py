@@ -10,17 +10,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.addresses import parse_members
-from bot.core.attempts import OUTLOOK_ONLY, QUIET, RetryPolicy
-from bot.core.delivery import DeliveryWorker
-from bot.core.groups import Groups
+from bot.core.membership.addresses import parse_members
+from bot.core.membership.groups import Groups
+from bot.core.membership.people import People
+from bot.core.membership.policy import MailPolicy
+from bot.core.membership.reach import RETRY_INSTALL_AFTER, TeamsAccess, TeamsChats
 from bot.core.model import Channel, DeliveryState, Group, Person, Source, TeamsReach
-from bot.core.people import People
-from bot.core.policy import MailPolicy
 from bot.core.ports import DirectoryEntry, InstallOutcome, InstallResult
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import RETRY_INSTALL_AFTER, TeamsAccess, TeamsChats
-from bot.core.relay import Relay
+from bot.core.sending.attempts import OUTLOOK_ONLY, QUIET, RetryPolicy
+from bot.core.sending.delivery import DeliveryWorker
+from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.relay import Relay
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from bot.core.ports import ConcurrentUpdate
-from bot.core.retry import ATTEMPTS, read_modify_write
+from bot.core.sending.retry import ATTEMPTS, read_modify_write
 from tests.unit.fakes import FakeSleep
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from bot.core.commands import help_text
-from bot.core.requests import ActionKind, Answer, CardAction, DialogStep, GroupChoice
 from bot.core.texts import Language
+from bot.core.turn.commands import help_text
+from bot.core.turn.requests import ActionKind, Answer, CardAction, DialogStep, GroupChoice
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import Core, build_core, email, personal
 from tests.unit.fakes import FakeClock

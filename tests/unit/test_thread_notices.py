@@ -6,15 +6,15 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from bot.core.groups import Groups
+from bot.core.membership.groups import Groups
+from bot.core.membership.people import People
+from bot.core.membership.policy import MailPolicy
+from bot.core.membership.reach import TeamsAccess
 from bot.core.model import Channel, Group, Person, Source
-from bot.core.people import People
-from bot.core.policy import MailPolicy
 from bot.core.ports import RecordResult, SendOutcome, ThreadMail
-from bot.core.reach import TeamsAccess
-from bot.core.relay import SEND_ID, Relay
+from bot.core.sending.relay import SEND_ID, Relay
+from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
-from bot.core.thread import OutlookThread
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     FakeOutlook,

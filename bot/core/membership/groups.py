@@ -9,25 +9,25 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.core.addresses import MemberList
 from bot.core.errors import Refused
-from bot.core.group_reads import GroupReads
-from bot.core.group_reads import counted as counted
-from bot.core.group_rules import check_chat_size as check_chat_size
-from bot.core.group_rules import check_member_list as check_member_list
-from bot.core.group_rules import check_name as check_name
-from bot.core.group_rules import name_key as name_key
-from bot.core.group_rules import problems
-from bot.core.media import Media
+from bot.core.features.media import Media
+from bot.core.membership.addresses import MemberList
+from bot.core.membership.group_reads import GroupReads
+from bot.core.membership.group_reads import counted as counted
+from bot.core.membership.group_rules import check_chat_size as check_chat_size
+from bot.core.membership.group_rules import check_member_list as check_member_list
+from bot.core.membership.group_rules import check_name as check_name
+from bot.core.membership.group_rules import name_key as name_key
+from bot.core.membership.group_rules import problems
+from bot.core.membership.people import People, update_person
+from bot.core.membership.policy import MailPolicy
+from bot.core.membership.reach import NewMembers, TeamsAccess
 from bot.core.model import MAX_MEMBERS, Group, Member, Person
-from bot.core.people import People, update_person
-from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, SendOutcome, Store, StoreError
-from bot.core.reach import NewMembers, TeamsAccess
-from bot.core.relay import Relay
-from bot.core.retry import read_modify_write
+from bot.core.sending.relay import Relay
+from bot.core.sending.retry import read_modify_write
+from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language, Text, say, text
-from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.groups")
 

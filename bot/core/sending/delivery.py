@@ -5,8 +5,8 @@ attempt, concurrently, paced by the rate limiter; then the states are written ba
 in one store request (so a crash re-sends at most that round's copies), with the
 claim's lease extended past the next round. Between rounds the message waits
 without holding a worker slot, however long a Retry-After asks for. What an
-answer means (sent, try again when, failed why) is `bot.core.attempts`; one copy's
-attempt (Teams or Outlook) and the sender's notice of failures are `bot.core.copies`.
+answer means (sent, try again when, failed why) is `bot.core.sending.attempts`; one copy's
+attempt (Teams or Outlook) and the sender's notice of failures are `bot.core.sending.copies`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.core.attempts import RetryPolicy, due
-from bot.core.copies import Copies
-from bot.core.copies import teams_mentions as teams_mentions
-from bot.core.media import Media
+from bot.core.features.media import Media
+from bot.core.features.polls import relayed as relayed_copy
+from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
-from bot.core.polls import relayed as relayed_copy
 from bot.core.ports import (
     Clock,
     ConcurrentUpdate,
@@ -32,12 +30,14 @@ from bot.core.ports import (
     StoreError,
     TeamsSender,
 )
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import TeamsChats
-from bot.core.relay import record_in_group
-from bot.core.retry import read_modify_write
+from bot.core.sending.attempts import RetryPolicy, due
+from bot.core.sending.copies import Copies
+from bot.core.sending.copies import teams_mentions as teams_mentions
+from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.relay import record_in_group
+from bot.core.sending.retry import read_modify_write
+from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
-from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.delivery")
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from bot.core.media import Media
+from bot.core.features.media import Media
+from bot.core.features.polls import poll_view
 from bot.core.model import Group, Message, MessageSummary, Person, Source
-from bot.core.polls import poll_view
 from bot.core.ports import (
     MailReaders,
     OutlookRecorder,
@@ -26,8 +26,8 @@ from bot.core.ports import (
     Store,
     ThreadMail,
 )
-from bot.core.relay import SEND_ID, SEND_NAME
-from bot.core.retry import read_modify_write
+from bot.core.sending.relay import SEND_ID, SEND_NAME
+from bot.core.sending.retry import read_modify_write
 from bot.core.texts import Text, majority
 
 THREADS_KEPT = 10_000

@@ -35,9 +35,9 @@ from bot.core.ports import (
     Store,
     TeamsSender,
 )
-from bot.core.ratelimit import RateLimiter
-from bot.core.relay import Relay
-from bot.core.retry import read_modify_write
+from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.relay import Relay
+from bot.core.sending.retry import read_modify_write
 from bot.core.texts import Language, say
 from bot.core.texts import text as worded
 

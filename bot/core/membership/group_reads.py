@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.errors import NoSuchGroup, Refused
-from bot.core.group_rules import check_name, name_key
+from bot.core.membership.group_rules import check_name, name_key
+from bot.core.membership.policy import MailPolicy
+from bot.core.membership.reach import TeamsAccess
+from bot.core.membership.status import status_text
 from bot.core.model import Group, Person
-from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
-from bot.core.reach import TeamsAccess
-from bot.core.relay import wants_teams_copy
-from bot.core.status import status_text
+from bot.core.sending.relay import wants_teams_copy
 from bot.core.texts import Language, joined, say, text, when
 
 

@@ -2,9 +2,9 @@
 
 A Teams copy goes to the recipient's 1:1 chat (found or opened first, paced by the rate
 limiter, in the reader's language, with media links signed for them); an Outlook copy is
-the group's conversation mail. Each answer is settled by `bot.core.attempts`; copies that
+the group's conversation mail. Each answer is settled by `bot.core.sending.attempts`; copies that
 finally failed are told to the sender. The rounds they are attempted in are
-`bot.core.delivery`.
+`bot.core.sending.delivery`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 
-from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET, RetryPolicy, failed, settle
-from bot.core.media import Media
+from bot.core.features.media import Media
+from bot.core.membership.notices import failure_notice
+from bot.core.membership.people import update_person
+from bot.core.membership.reach import Reach, TeamsChats
 from bot.core.model import Delivery, Group, Message, Person, TeamsReach
-from bot.core.notices import failure_notice
-from bot.core.people import update_person
 from bot.core.ports import (
     Clock,
     PeopleStore,
@@ -26,10 +26,10 @@ from bot.core.ports import (
     TeamsMention,
     TeamsSender,
 )
-from bot.core.ratelimit import RateLimiter
-from bot.core.reach import Reach, TeamsChats
+from bot.core.sending.attempts import GONE, OUTLOOK_ONLY, QUIET, RetryPolicy, failed, settle
+from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
-from bot.core.thread import OutlookThread
 
 log = logging.getLogger("send.delivery")
 

@@ -4,12 +4,12 @@ command, and offering to send them as typed."""
 from __future__ import annotations
 
 from bot.core.errors import NotACommand, Refused
-from bot.core.groups import Groups, name_key
+from bot.core.membership.groups import Groups, name_key
+from bot.core.membership.people import ActiveGroup
 from bot.core.model import Person
-from bot.core.people import ActiveGroup
-from bot.core.relay import Relay
-from bot.core.requests import Answer, GroupChoice, TeamsRequest
+from bot.core.sending.relay import Relay
 from bot.core.texts import say
+from bot.core.turn.requests import Answer, GroupChoice, TeamsRequest
 
 # Words that were no command are quoted in the answer up to this many characters.
 _SHOWN_CHARS = 80

@@ -11,10 +11,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core.addresses import Mention
-from bot.core.card_actions import CardActions
-from bot.core.command_handlers import CommandCall, CommandHandlers
-from bot.core.commands import (
+from bot.core.errors import NotACommand, Refused
+from bot.core.features.media import Media
+from bot.core.features.polls import Polls
+from bot.core.membership.addresses import Mention
+from bot.core.membership.groups import Groups, check_chat_size, check_name
+from bot.core.membership.people import ActiveGroup, People, update_person
+from bot.core.membership.policy import TenantGate
+from bot.core.model import MAX_MEMBERS, Person
+from bot.core.ports import Clock, Store, StoreError, TeamsRoster
+from bot.core.sending.relay import Relay
+from bot.core.texts import Language, language_of, say, text
+from bot.core.turn.card_actions import CardActions
+from bot.core.turn.command_handlers import CommandCall, CommandHandlers
+from bot.core.turn.commands import (
     Chat,
     Command,
     Shape,
@@ -22,24 +32,14 @@ from bot.core.commands import (
     is_cancel,
     parse,
 )
-from bot.core.errors import NotACommand, Refused
-from bot.core.groups import Groups, check_chat_size, check_name
-from bot.core.held import Held, Posting, named, with_names
-from bot.core.media import Media
-from bot.core.model import MAX_MEMBERS, Person
-from bot.core.people import ActiveGroup, People, update_person
-from bot.core.policy import TenantGate
-from bot.core.polls import Polls
-from bot.core.ports import Clock, Store, StoreError, TeamsRoster
-from bot.core.relay import Relay
-from bot.core.requests import (
+from bot.core.turn.held import Held, Posting, named, with_names
+from bot.core.turn.requests import (
     Answer,
     DialogStep,
     GroupChoice,
     TeamsRequest,
 )
-from bot.core.sentences import Sentences
-from bot.core.texts import Language, language_of, say, text
+from bot.core.turn.sentences import Sentences
 
 WELCOME = say(Language.EN, "welcome")
 GROUP_CHAT_HELP = say(Language.EN, "group_chat_help")

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.core.addresses import Mention, parse_members
-from bot.core.commands import Command, Verb, help_text, switched_on
 from bot.core.errors import Refused
-from bot.core.groups import Groups
-from bot.core.held import Held, Posting, named
+from bot.core.features.polls import Polls
+from bot.core.membership.addresses import Mention, parse_members
+from bot.core.membership.groups import Groups
+from bot.core.membership.people import ActiveGroup
 from bot.core.model import Group, Person
-from bot.core.people import ActiveGroup
-from bot.core.polls import Polls
-from bot.core.requests import Answer, DialogStep, TeamsRequest
+from bot.core.turn.commands import Command, Verb, help_text, switched_on
+from bot.core.turn.held import Held, Posting, named
+from bot.core.turn.requests import Answer, DialogStep, TeamsRequest
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.model import Channel, Delivery, Group, Message, Person
+from bot.core.sending.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.texts import Language, say, text
 
 

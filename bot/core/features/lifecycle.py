@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.core.addresses import normalize_address
+from bot.core.membership.addresses import normalize_address
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, MessageSummary
 from bot.core.ports import Clock, LifecycleStore, StoreError
-from bot.core.retry import read_modify_write
+from bot.core.sending.retry import read_modify_write
 from bot.media.ports import MediaStoreError
 
 log = logging.getLogger("send.lifecycle")

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.errors import Refused
-from bot.core.fair_use import SenderAllowance
+from bot.core.membership.policy import MailPolicy
+from bot.core.membership.reach import TeamsAccess
 from bot.core.model import (
     HISTORY_SIZE,
     OUTLOOK_THREAD,
@@ -28,10 +29,9 @@ from bot.core.model import (
     Source,
     StoredMedia,
 )
-from bot.core.policy import MailPolicy
 from bot.core.ports import Clock, Store
-from bot.core.reach import TeamsAccess
-from bot.core.retry import read_modify_write
+from bot.core.sending.fair_use import SenderAllowance
+from bot.core.sending.retry import read_modify_write
 from bot.core.texts import Text, majority
 from bot.core.texts import text as worded
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from bot.core.addresses import Mention
-from bot.core.commands import Chat, Command, Verb, parse
 from bot.core.errors import Refused
-from bot.core.media import Media
+from bot.core.features.media import Media
+from bot.core.membership.addresses import Mention
 from bot.core.model import Group, Mentioned, Person, Source, StoredMedia
-from bot.core.relay import Relay
-from bot.core.requests import IncomingMedia, TeamsRequest
+from bot.core.sending.relay import Relay
 from bot.core.texts import text
+from bot.core.turn.commands import Chat, Command, Verb, parse
+from bot.core.turn.requests import IncomingMedia, TeamsRequest
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from bot.core.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
+from bot.core.sending.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.texts import Language, say, when
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.core.ports import Clock, InstanceStore, StoreError
-from bot.core.ratelimit import RateLimiter
+from bot.core.sending.ratelimit import RateLimiter
 
 log = logging.getLogger("send.instances")
 

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.core.addresses import MemberList, Mention, normalize_address
+from bot.core.membership.addresses import MemberList, Mention, normalize_address
 from bot.core.model import Group, Person, TeamsReach
 from bot.core.ports import (
     ConcurrentUpdate,
@@ -17,9 +17,9 @@ from bot.core.ports import (
     Store,
     TeamsRoster,
 )
-from bot.core.requests import TeamsRequest, TeamsUser
-from bot.core.retry import read_modify_write
+from bot.core.sending.retry import read_modify_write
 from bot.core.texts import Language, Text, language_of, text, valid_zone
+from bot.core.turn.requests import TeamsRequest, TeamsUser
 
 
 def person_id_for(email: str, teams_user_id: str, aad_object_id: str = "") -> str:

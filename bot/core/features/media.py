@@ -28,8 +28,8 @@ from typing import Protocol
 from bot.core.errors import MediaNotTaken, Refused
 from bot.core.model import Group, MediaKind, Message, StoredMedia
 from bot.core.ports import MailMedia, SharedMedia, Store, StoreError
-from bot.core.requests import IncomingMedia
 from bot.core.texts import text
+from bot.core.turn.requests import IncomingMedia
 from bot.media.ports import MediaNotFound, MediaRefused, MediaStoreError
 
 INLINE_MAIL_BYTES = 3 * 1024 * 1024  # Graph's limit for an attachment sent in one request

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.core.answers import one_tap
 from bot.core.errors import Refused
-from bot.core.groups import Groups
-from bot.core.held import Held, Posting
+from bot.core.features.answers import one_tap
+from bot.core.features.polls import Polls
+from bot.core.membership.groups import Groups
 from bot.core.model import Person, Source
-from bot.core.polls import Polls
 from bot.core.ports import MessageStore, RelayedMessage
-from bot.core.relay import Relay
-from bot.core.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
+from bot.core.sending.relay import Relay
 from bot.core.texts import say, text
+from bot.core.turn.held import Held, Posting
+from bot.core.turn.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
 
 
 class CardActions:

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.core.membership.notices import outlook_only_line, welcome
+from bot.core.membership.people import update_person
 from bot.core.model import Group, Person, TeamsReach
-from bot.core.notices import outlook_only_line, welcome
-from bot.core.people import update_person
 from bot.core.ports import (
     Clock,
     InstallOutcome,

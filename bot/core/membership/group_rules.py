@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from bot.core.addresses import MemberList
 from bot.core.errors import Refused
+from bot.core.membership.addresses import MemberList
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Person
 from bot.core.texts import Listed, Text, text
 

@@ -1,0 +1,1 @@
+"""Polls, photos and files, the data lifecycle, one-tap answers."""

@@ -1,0 +1,1 @@
+"""Accepting and delivering messages: the relay, the worker, attempts, pacing, the Outlook thread."""
