@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.core.model import Group, Member, Message, Person, Source
-from bot.store import repository, sqlite_documents
+from bot.store import bodies, sqlite_documents
 
 
 def seed_store(
@@ -30,7 +30,7 @@ def seed_store(
 
     for address in pool:
         person = Person(tenant, address, address.split("@")[0], email=address)
-        add("directory", tenant, address, repository._person_body(person))
+        add("directory", tenant, address, bodies.person_body(person))
     for g in range(groups):
         names = [pool[(g * 7 + k * 13) % len(pool)] for k in range(5)]
         members = tuple(Member(a, a.split("@")[0], start) for a in dict.fromkeys(names))
@@ -56,9 +56,9 @@ def seed_store(
             start,
             recent=tuple(m.summary() for m in messages[-10:]),
         )
-        add("directory", tenant, group.group_id, repository._group_body(group))
+        add("directory", tenant, group.group_id, bodies.group_body(group))
         for message in messages:
-            add("messages", message.group_id, message.message_id, repository._message_body(message))
+            add("messages", message.group_id, message.message_id, bodies.message_body(message))
     with db:
         db.executemany(
             "INSERT OR REPLACE INTO documents (kind, partition, id, body, etag) VALUES (?,?,?,?,?)",

@@ -25,6 +25,7 @@ from bot.core.features.polls import PollCards
 from bot.core.ports import Clock, Directory, OutlookRecorder
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.instances import InstanceRegistry
+from bot.graph.client import GRAPH_SCOPE, GraphClient
 from bot.identity import ClientCredentials
 from bot.media.links import MediaLinks
 from bot.media.open import open_media_store
@@ -34,7 +35,7 @@ from bot.outlook.actions import OutlookActions
 from bot.outlook.card import OutlookCards
 from bot.outlook.directory import GraphDirectory
 from bot.outlook.eml import EmlRecorder
-from bot.outlook.graph import GRAPH_SCOPE, GraphClient, GraphMail
+from bot.outlook.graph import GraphMail
 from bot.outlook.inbound import OutlookInbox
 from bot.outlook.tokens import CardTokens
 from bot.store.bot_state import DocumentBotStorage

@@ -15,9 +15,10 @@ import pytest
 
 from bot.core.model import MessageSummary, Source
 from bot.core.ports import SendOutcome, ThreadMail
+from bot.graph.client import GRAPH_SCOPE, GraphClient
 from bot.identity import ClientCredentials
 from bot.outlook.card import OutlookCards
-from bot.outlook.graph import GRAPH_SCOPE, MARKER_PROPERTY, GraphClient, GraphMail
+from bot.outlook.graph import MARKER_PROPERTY, GraphMail
 from bot.outlook.tokens import CardTokens
 from tests.conftest import (
     GRAPH_CLIENT,

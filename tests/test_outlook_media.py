@@ -14,12 +14,14 @@ import pytest
 
 from bot.core.model import MessageSummary, Source, StoredMedia
 from bot.core.ports import MailMedia, SendOutcome, ThreadMail
+from bot.graph.client import GRAPH_SCOPE, GraphClient
 from bot.identity import ClientCredentials
 from bot.media.disk import DiskMediaStore
 from bot.media.ports import MediaNotFound
 from bot.outlook.card import OutlookCards
 from bot.outlook.eml import EmlRecorder
-from bot.outlook.graph import GRAPH_SCOPE, UPLOAD_CHUNK, GraphClient, GraphMail
+from bot.outlook.graph import GraphMail
+from bot.outlook.graph_attachments import UPLOAD_CHUNK
 from bot.outlook.tokens import CardTokens
 from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, OUTLOOK_SENDER
 from tests.contracts.media_contract import png_bytes

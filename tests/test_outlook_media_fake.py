@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.graph.client import GRAPH_SCOPE
 from bot.identity import ClientCredentials
-from bot.outlook.graph import GRAPH_SCOPE
 from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, OUTLOOK_SENDER
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import CHUNK_UNIT, FakeGraph

@@ -13,10 +13,10 @@ import pytest
 from bot.core.features.media import Media
 from bot.core.model import Group, MediaKind, Member, Message, Person, StoredMedia, TeamsReach
 from bot.core.ports import OpenedChat, RelayedMessage, SendOutcome, SendResult
+from bot.graph.client import GRAPH_SCOPE, GraphClient
 from bot.identity import ClientCredentials
 from bot.media.disk import DiskMediaStore
 from bot.outlook.directory import GraphDirectory
-from bot.outlook.graph import GRAPH_SCOPE, GraphClient
 from bot.outlook.inbound import OutlookInbox
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments

@@ -20,7 +20,7 @@ from azure.cosmos import PartitionKey
 from azure.cosmos.aio import CosmosClient
 
 from bot.core.model import Group, Member, Person, TeamsReach
-from bot.store.bodies import _group_body, _person_body
+from bot.store.bodies import group_body, person_body
 from bot.store.cosmos_documents import CosmosDocuments
 from bot.store.documents import Documents, Eq, JsonDict, safe_id
 from bot.store.repository import DocumentStore
@@ -50,14 +50,14 @@ LUNCH = Group(
 def legacy_documents() -> list[tuple[str, str, dict[str, object]]]:
     """(old container, id, body) as the earlier code wrote them."""
     return [
-        ("people", ANN.person_id, {**_person_body(ANN), "id": ANN.person_id}),
-        ("people", BOB.person_id, {**_person_body(BOB), "id": BOB.person_id}),
+        ("people", ANN.person_id, {**person_body(ANN), "id": ANN.person_id}),
+        ("people", BOB.person_id, {**person_body(BOB), "id": BOB.person_id}),
         (
             "people",
             "teams-user:29:ann",
             {"type": "teamsAlias", "personId": ANN.person_id, "id": "teams-user:29:ann"},
         ),
-        ("groups", LUNCH.group_id, {**_group_body(LUNCH), "id": LUNCH.group_id}),
+        ("groups", LUNCH.group_id, {**group_body(LUNCH), "id": LUNCH.group_id}),
     ]
 
 
@@ -167,7 +167,7 @@ NEW_PERSON_FIELDS = ("addresses", "teamsUnavailable", "teamsRetryAt")
 
 
 def pre_alias_person_body(person: Person) -> JsonDict:
-    body = _person_body(person)
+    body = person_body(person)
     for field in NEW_PERSON_FIELDS:
         del body[field]
     return body
@@ -181,7 +181,7 @@ def pre_alias_documents() -> list[tuple[str, str, JsonDict]]:
         if p.teams is not None:
             alias_id = safe_id(f"teams-user:{p.teams.user_id}")
             found.append((p.tenant_id, alias_id, {"type": "teamsAlias", "personId": p.person_id}))
-    found.append((PRE_LUNCH.tenant_id, PRE_LUNCH.group_id, _group_body(PRE_LUNCH)))
+    found.append((PRE_LUNCH.tenant_id, PRE_LUNCH.group_id, group_body(PRE_LUNCH)))
     return found
 
 

@@ -22,7 +22,7 @@ import aiohttp
 import jwt
 
 from bot.core.membership.policy import PERSONAL_ACCOUNT, TenantGate, TenantRefusal
-from bot.http_answers import is_passing_failure
+from bot.http_status import is_passing_failure
 
 OUTLOOK_ACTIONS_APP_ID = "48af08dc-f6d2-435f-b2a7-069abd99c086"
 CLOCK_SKEW_SECONDS = 300

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.errors import Refused
-from bot.core.features.answers import one_tap
+from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls, poll_view
 from bot.core.model import Group, Person, Source
 from bot.core.ports import Clock, MailReaders, PollMail, Store

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.features.answers import one_tap_answers
+from bot.core.features.one_tap import one_tap_answers
 from bot.core.model import MediaKind, MessageSummary
 from bot.core.ports import MailMedia, MailReaders, PollMail
 from bot.core.texts import Language, say, when

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.ports import DirectoryEntry
-from bot.http_answers import is_passing_failure
-from bot.outlook.graph import GraphClient
+from bot.graph.client import GraphClient
+from bot.http_status import is_passing_failure
 
 _FIELDS = "id,displayName,mail,userPrincipalName,proxyAddresses,preferredLanguage"
 

@@ -1,6 +1,6 @@
 """Microsoft Graph: the group's Outlook thread sent from the service mailbox.
 
-The client (`bot.outlook.graph_client`): one pooled aiohttp session and one MSAL client
+The client (`bot.graph.client`): one pooled aiohttp session and one MSAL client
 for every call, 429, 503 and 504 retried a few times, never before Retry-After, and at
 most 4 requests at once against one mailbox.
 
@@ -41,27 +41,16 @@ from bot.core.ports import (
     SendOutcome,
     ThreadMail,
 )
-from bot.http_answers import is_passing_failure
+from bot.graph.client import GraphClient, GraphResponse
+from bot.http_status import is_passing_failure
 from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
 from bot.outlook.eml import LOCAL_DOMAIN, UnreadableMedia, read_all, subject_of
 from bot.outlook.graph_attachments import (
     ATTACH_MOST,
     ATTACH_TOTAL_BYTES,
-    UPLOAD_CHUNK,
     Carried,
     DraftAttachments,
 )
-from bot.outlook.graph_client import GRAPH_SCOPE, GraphClient, GraphResponse
-
-__all__ = [
-    "GRAPH_SCOPE",
-    "MARKER_PROPERTY",
-    "UPLOAD_CHUNK",
-    "GraphClient",
-    "GraphMail",
-    "GraphResponse",
-    "marker_of",
-]
 
 log = logging.getLogger("send.graph")
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from bot.graph.client import GraphClient, GraphResponse
 from bot.outlook.card import MailItem, Shown
-from bot.outlook.graph_client import GraphClient, GraphResponse
 
 log = logging.getLogger("send.graph")
 

@@ -35,9 +35,9 @@ from bot.core.model import Group, Person, Source, StoredMedia
 from bot.core.ports import Clock, TeamsSender
 from bot.core.sending.relay import Relay
 from bot.core.texts import say
-from bot.http_answers import is_passing_failure
+from bot.graph.client import GraphClient
+from bot.http_status import is_passing_failure
 from bot.outlook.directory import GraphDirectory
-from bot.outlook.graph import GraphClient
 from bot.outlook.html_text import html_to_text
 from bot.outlook.mail_attachments import MailAttachments
 from bot.outlook.mail_checks import AUTOMATIC, NotNow, address_of, addresses_of, relative

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from bot.core.features.media import Upload
 from bot.core.model import Group
-from bot.http_answers import is_passing_failure
-from bot.outlook.graph import GraphClient
+from bot.graph.client import GraphClient
+from bot.http_status import is_passing_failure
 from bot.outlook.mail_checks import NotNow, relative
 
 log = logging.getLogger("send.outlook.inbound")

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.ports import Clock
-from bot.outlook.graph import GraphClient
+from bot.graph.client import GraphClient
 from bot.store.repository import DocumentStore
 
 log = logging.getLogger("send.outlook.inbound")

@@ -34,7 +34,7 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _person_body(p: Person) -> JsonDict:
+def person_body(p: Person) -> JsonDict:
     teams: JsonDict | None = None
     if p.teams is not None:
         teams = {
@@ -116,7 +116,7 @@ def _summary(b: JsonDict) -> MessageSummary:
     )
 
 
-def _group_body(g: Group) -> JsonDict:
+def group_body(g: Group) -> JsonDict:
     return {
         "type": "group",
         "tenantId": g.tenant_id,
@@ -167,7 +167,7 @@ def _group(doc: Doc) -> Group:
     )
 
 
-def _message_body(m: Message) -> JsonDict:
+def message_body(m: Message) -> JsonDict:
     return {
         "type": "message",
         "tenantId": m.tenant_id,

@@ -30,13 +30,7 @@ from bot.core.model import Group, Message, Person
 from bot.core.ports import ConcurrentUpdate
 from bot.core.sending.retry import read_modify_write
 from bot.store.aliases import Aliases
-from bot.store.bodies import _group, _message, _person, _utc
-
-# Used here and re-exported: bench/seed.py writes documents with `repository._person_body`
-# and the like.
-from bot.store.bodies import _group_body as _group_body
-from bot.store.bodies import _message_body as _message_body
-from bot.store.bodies import _person_body as _person_body
+from bot.store.bodies import _group, _message, _person, _utc, group_body, message_body, person_body
 from bot.store.documents import (
     AlreadyExists,
     Before,
@@ -108,7 +102,7 @@ class DocumentStore:
         return people, next((g for g in groups if g.group_id == group_id), None)
 
     async def save_person(self, person: Person) -> Person:
-        body = _person_body(person)
+        body = person_body(person)
         doc_id = safe_id(person.person_id)
         doc = await self._write("directory", person.tenant_id, doc_id, body, person.version)
         # A new person's aliases are written whatever this instance remembers: the one it
@@ -191,7 +185,7 @@ class DocumentStore:
 
     async def save_group(self, group: Group) -> Group:
         doc = await self._write(
-            "directory", group.tenant_id, safe_id(group.group_id), _group_body(group), group.version
+            "directory", group.tenant_id, safe_id(group.group_id), group_body(group), group.version
         )
         return _group(doc)
 
@@ -215,7 +209,7 @@ class DocumentStore:
     async def add_message(self, message: Message) -> Message | None:
         try:
             doc = await self._docs.create(
-                "messages", message.group_id, safe_id(message.message_id), _message_body(message)
+                "messages", message.group_id, safe_id(message.message_id), message_body(message)
             )
         except AlreadyExists:
             return None
@@ -230,7 +224,7 @@ class DocumentStore:
             "messages",
             message.group_id,
             safe_id(message.message_id),
-            _message_body(message),
+            message_body(message),
             message.version,
         )
         return _message(doc)

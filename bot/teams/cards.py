@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.features.answers import one_tap_answers
+from bot.core.features.one_tap import one_tap_answers
 from bot.core.model import MediaKind
 from bot.core.ports import RelayedMessage, SharedMedia, TeamsMention
 from bot.core.texts import Language, say

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.core.model import Person
 from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome, SendResult
 from bot.core.texts import say
-from bot.http_answers import is_passing_failure, retry_after_seconds
+from bot.http_status import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.activity import as_markdown
 from bot.teams.cards import attachment, poll_card, relayed_message_card

@@ -14,8 +14,8 @@ import logging
 from urllib.parse import quote
 
 from bot.core.ports import InstallOutcome, InstallResult
-from bot.http_answers import is_passing_failure
-from bot.outlook.graph import GraphClient, GraphResponse
+from bot.graph.client import GraphClient, GraphResponse
+from bot.http_status import is_passing_failure
 
 log = logging.getLogger("send.teams.install")
 

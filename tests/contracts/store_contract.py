@@ -27,7 +27,7 @@ from bot.core.model import (
 )
 from bot.core.ports import ConcurrentUpdate
 from bot.core.texts import Language
-from bot.store.bodies import _person_body
+from bot.store.bodies import person_body
 from bot.store.documents import Documents, safe_id
 from bot.store.repository import DocumentStore
 
@@ -65,7 +65,7 @@ async def test_a_person_keeps_their_language_and_time_zone(
         got = await finder.get_person("t1", ann.person_id)
         assert got is not None and (got.language, got.time_zone) == (Language.FR, "Europe/Paris")
     # Stored before languages were kept: English, time zone unknown.
-    body = _person_body(person("bob", teams=False))
+    body = person_body(person("bob", teams=False))
     del body["language"], body["timeZone"]
     await documents.create("directory", "t1", safe_id("bob@contoso.com"), body)
     old = await store.get_person("t1", "bob@contoso.com")
@@ -391,7 +391,7 @@ async def test_people_with_an_address_in_every_tenant_whatever_their_id(
     in_t3 = await store.save_person(person("ann", "t3"))  # keyed by the address
     # Keyed by the address and stored before aliases existed: no alias names them.
     legacy = person("ann", "t4", teams=False)
-    await documents.create("directory", "t4", safe_id(legacy.person_id), _person_body(legacy))
+    await documents.create("directory", "t4", safe_id(legacy.person_id), person_body(legacy))
     in_t4 = await store.get_person("t4", legacy.person_id)
     assert in_t4 is not None
     await store.save_person(person("bob"))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.features.answers import one_tap, one_tap_answers
+from bot.core.features.one_tap import one_tap, one_tap_answers
 from bot.core.membership.groups import counted
 from bot.core.model import Person
 from bot.core.sending.thread import mail_readers

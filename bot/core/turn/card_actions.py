@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from bot.core.errors import Refused
-from bot.core.features.answers import one_tap
+from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls
 from bot.core.membership.groups import Groups
 from bot.core.model import Person, Source

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.http_answers import is_passing_failure, retry_after_seconds
+from bot.http_status import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 
 log = logging.getLogger("send.graph")
