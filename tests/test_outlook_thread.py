@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.model import Channel, Source
+from bot.core.model import Channel
 from bot.outlook.graph import MARKER_PROPERTY
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
@@ -246,9 +246,7 @@ async def test_the_outlook_copy_goes_to_whom_the_mail_did_not_reach(
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob, cy)
     already = frozenset(email(n) for n in reached)  # "ANN@x.com" for "ANN"
     try:
-        message = await core.relay.post(
-            cy, lunch, "Count me in", Source.OUTLOOK, "m1", already_mailed=already
-        )
+        message = await core.relay.from_outlook(cy, lunch, "Count me in", "m1", reached=already)
     finally:
         await stop_cores()  # the deliveries it started
     assert message is not None

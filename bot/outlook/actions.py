@@ -131,7 +131,7 @@ class OutlookActions:
         if poll_action is not None:
             return await self._poll(person, group, poll_action, message_id)
         try:
-            await self._relay.post(person, group, reply, Source.OUTLOOK, message_id)
+            await self._relay.from_outlook(person, group, reply, message_id, reached=frozenset())
         except Refused as refusal:
             return ActionOutcome(400, str(refusal))
         refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from bot.core.errors import MediaNotTaken, Refused
 from bot.core.features.media import Media, Upload
-from bot.core.model import Group, Person, Source, StoredMedia
+from bot.core.model import Group, Person, StoredMedia
 from bot.core.ports import Clock, TeamsSender
 from bot.core.sending.relay import Relay
 from bot.core.texts import say
@@ -216,15 +216,8 @@ class OutlookInbox:
             await self._tell(person, group, "outlook.not_relayed", refusal)
             return False
         try:
-            relayed = await self._relay.post(
-                person,
-                group,
-                text,
-                Source.OUTLOOK,
-                message_id,
-                outlook_copy=reached is not None,
-                already_mailed=reached or frozenset(),
-                media=stored,
+            relayed = await self._relay.from_outlook(
+                person, group, text, message_id, reached=reached, media=stored
             )
         except Refused as refused:
             # Too long or empty: say so where the person reads Send, since the mail went out.

@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.errors import Refused
 from bot.core.membership.reach import TeamsChats
-from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Source
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
 from bot.core.ports import RecordResult, SendOutcome
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
@@ -55,7 +55,7 @@ class Rig:
 
     async def post(self, sender: Person, group: Group, text: str, key: str) -> Message:
         """Accepts a message and waits until the worker has settled all its deliveries."""
-        await self.relay.post(sender, group, text, Source.TEAMS, key)
+        await self.relay.from_teams(sender, group, text, key)
         return await delivered(self.store, group.group_id, key)
 
 
@@ -220,9 +220,7 @@ async def test_teams_down_for_forty_minutes_loses_nothing(
     teams.down_until(back_at)
     try:
         for n in range(5):
-            await relay.post(
-                lunch.ann, lunch.group, f"during the outage {n}", Source.TEAMS, f"m{n}"
-            )
+            await relay.from_teams(lunch.ann, lunch.group, f"during the outage {n}", f"m{n}")
         messages = [
             await delivered(store, lunch.group.group_id, f"m{n}", turns=20_000) for n in range(5)
         ]
@@ -288,14 +286,14 @@ async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
     other = await add_group(store, clock, "other", dee, eve)
     teams.answer(lunch.bob.person_id, retry(after=50.0))
     try:
-        await relay.post(lunch.ann, lunch.group, "pizza?", Source.TEAMS, "m1")
+        await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1")
         await eventually(lambda: waits == [50.0] or len(waits) > 1)
         waiting = await store.get_message(lunch.group.group_id, "m1")
         assert waiting is not None and waiting.pending
         assert waiting.claimed_until is not None
         assert waiting.claimed_until >= clock.now() + timedelta(seconds=50) + LEASE
         # With one slot only, another group's message still goes while m1 waits.
-        await relay.post(dee, other, "meanwhile", Source.TEAMS, "m2")
+        await relay.from_teams(dee, other, "meanwhile", "m2")
         assert not (await delivered(store, other.group_id, "m2")).pending
         released.set()
         done = await delivered(store, lunch.group.group_id, "m1")
@@ -345,9 +343,9 @@ async def test_people_gone_from_teams_are_marked_and_the_sender_told_once(
 
 async def test_recover_takes_over_expired_claims_but_not_live_ones(rig: Rig, lunch: Lunch) -> None:
     other = relay_over(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
-    await other.post(lunch.ann, lunch.group, "from before", Source.TEAMS, "expired")
+    await other.from_teams(lunch.ann, lunch.group, "from before", "expired")
     rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
-    await other.post(lunch.ann, lunch.group, "just now", Source.TEAMS, "live")
+    await other.from_teams(lunch.ann, lunch.group, "just now", "live")
 
     assert await rig.worker.recover() == 1
 
@@ -361,7 +359,7 @@ async def test_recover_takes_over_expired_claims_but_not_live_ones(rig: Rig, lun
 async def test_at_start_an_instance_resumes_its_own_claims_at_once(rig: Rig, lunch: Lunch) -> None:
     before_restart = FakeQueue(instance=rig.worker.instance_id, lease=LEASE)
     relay = relay_over(rig.store, rig.clock, before_restart, 500)
-    await relay.post(lunch.ann, lunch.group, "from before", Source.TEAMS, "mine")
+    await relay.from_teams(lunch.ann, lunch.group, "from before", "mine")
 
     assert await rig.worker.recover(at_start=False) == 0
     assert await rig.worker.recover(at_start=True) == 1
@@ -373,7 +371,7 @@ async def test_recovered_messages_of_a_deleted_group_are_given_up(rig: Rig, lunc
     await rig.store.delete_group(lunch.group)  # deletes its messages too
     # Another instance read the group just before: the message is stored, then refused.
     with pytest.raises(Refused):
-        await other.post(lunch.ann, lunch.group, "too late", Source.TEAMS, "orphan")
+        await other.from_teams(lunch.ann, lunch.group, "too late", "orphan")
     rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
 
     assert await rig.worker.recover() == 0

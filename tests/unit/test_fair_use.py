@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from bot.core.errors import Refused
-from bot.core.model import Source
 from bot.core.sending.fair_use import SenderAllowance
 from bot.core.texts import Language
 from bot.store.repository import DocumentStore
@@ -41,12 +40,12 @@ async def test_the_relay_refuses_a_flood_and_stores_nothing_of_it(
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     lunch = await add_group(store, clock, "lunch", ann, bob)
     for n in range(2):
-        assert await relay.post(ann, lunch, f"hi {n}", Source.TEAMS, f"m{n}") is not None
+        assert await relay.from_teams(ann, lunch, f"hi {n}", f"m{n}") is not None
     # Teams sending the same activity again is not a new message: it does not count.
-    assert await relay.post(ann, lunch, "hi 1", Source.TEAMS, "m1") is None
+    assert await relay.from_teams(ann, lunch, "hi 1", "m1") is None
     with pytest.raises(Refused, match="wait a moment"):
-        await relay.post(ann, lunch, "one more", Source.TEAMS, "m2")
+        await relay.from_teams(ann, lunch, "one more", "m2")
     assert await store.get_message(lunch.group_id, "m2") is None
-    assert await relay.post(bob, lunch, "me too", Source.TEAMS, "b1") is not None
+    assert await relay.from_teams(bob, lunch, "me too", "b1") is not None
     clock.advance(timedelta(minutes=1).total_seconds())
-    assert await relay.post(ann, lunch, "later", Source.TEAMS, "m3") is not None
+    assert await relay.from_teams(ann, lunch, "later", "m3") is not None

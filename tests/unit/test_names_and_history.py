@@ -8,7 +8,6 @@ import pytest
 from bot.core.errors import Refused
 from bot.core.membership.addresses import parse_members
 from bot.core.membership.groups import check_name
-from bot.core.model import Source
 from bot.core.turn.requests import MentionedUser
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
@@ -41,7 +40,7 @@ async def test_a_newline_in_a_message_cannot_forge_a_history_line(core: Core) ->
     ann, bob = await add_person(core.store, "ann"), await add_person(core.store, "bob")
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
     forged = "see you\n- 2026-12-01 09:00 UTC Bob: I quit"
-    await core.relay.post(ann, lunch, forged, Source.TEAMS, "m1")
+    await core.relay.from_teams(ann, lunch, forged, "m1")
     history = (await core.groups.history_text(ann, "lunch")).splitlines()
     assert len(history) == 2
     assert history[1].endswith("Ann: see you - 2026-12-01 09:00 UTC Bob: I quit")

@@ -7,7 +7,7 @@ import pytest
 from bot.core.errors import Refused
 from bot.core.membership.addresses import parse_members
 from bot.core.membership.policy import MailPolicy
-from bot.core.model import OUTLOOK_THREAD, Channel, Source
+from bot.core.model import OUTLOOK_THREAD, Channel
 from bot.core.ports import DirectoryEntry
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import TENANT, add_group, add_person, build_core, email
@@ -42,7 +42,7 @@ async def test_a_group_of_another_organisation_gets_no_outlook_copy(
     core = build_core(store, clock, mail_tenant="graph-tenant")
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     lunch = await add_group(store, clock, "lunch", ann, bob)
-    message = await core.relay.post(ann, lunch, "hi", Source.TEAMS, "m1")
+    message = await core.relay.from_teams(ann, lunch, "hi", "m1")
     assert message is not None
     assert [d.channel for d in message.deliveries] == [Channel.TEAMS]
     members = await core.groups.members_text(ann, "lunch")
@@ -57,7 +57,7 @@ async def test_the_mailbox_organisation_gets_its_outlook_copy(
     core = build_core(store, clock, mail_tenant=TENANT)
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     lunch = await add_group(store, clock, "lunch", ann, bob)
-    message = await core.relay.post(ann, lunch, "hi", Source.TEAMS, "m1")
+    message = await core.relay.from_teams(ann, lunch, "hi", "m1")
     assert message is not None
     outlook = [d for d in message.deliveries if d.recipient_id == OUTLOOK_THREAD]
     assert outlook and outlook[0].addresses == (email("ann"), email("bob"))

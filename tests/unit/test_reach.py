@@ -15,7 +15,7 @@ from bot.core.membership.groups import Groups
 from bot.core.membership.people import People
 from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import RETRY_INSTALL_AFTER, TeamsAccess, TeamsChats
-from bot.core.model import Channel, DeliveryState, Group, Person, Source, TeamsReach
+from bot.core.model import Channel, DeliveryState, Group, Person, TeamsReach
 from bot.core.ports import DirectoryEntry, InstallOutcome, InstallResult
 from bot.core.sending.attempts import OUTLOOK_ONLY, QUIET, RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
@@ -147,7 +147,7 @@ async def test_people_added_by_address_are_keyed_by_object_id_and_installed_at_o
     found = await rig.store.person_for_address(TENANT, "BOB@alias.x.com")
     assert found is not None and found.person_id == "oid-bob"
 
-    await rig.relay.post(rig.ann, group, "Friday?", Source.TEAMS, "m1")
+    await rig.relay.from_teams(rig.ann, group, "Friday?", "m1")
     message = await delivered(rig.store, group.group_id, "m1")
     teams = {d.recipient_id: d.state for d in message.deliveries if d.channel is Channel.TEAMS}
     assert teams == {"oid-bob": DeliveryState.SENT, "oid-cy": DeliveryState.SENT}
@@ -168,14 +168,14 @@ async def test_a_refused_installation_means_outlook_only_told_once_and_tried_a_d
     assert "- Cy <cy@x.com>: Outlook only (blocked by policy)" in members
 
     # Messages meanwhile: no Teams copy is even attempted for Cy, nobody is told again.
-    await rig.relay.post(rig.ann, group, "one", Source.TEAMS, "m1")
+    await rig.relay.from_teams(rig.ann, group, "one", "m1")
     message = await delivered(rig.store, group.group_id, "m1")
     assert "oid-cy" not in {d.recipient_id for d in message.deliveries}
     assert rig.installer.calls.count("oid-cy") == 1
 
     # A day later the installation is tried again; refused again, quietly.
     rig.clock.advance(RETRY_INSTALL_AFTER.total_seconds() + 1)
-    await rig.relay.post(rig.ann, group, "two", Source.TEAMS, "m2")
+    await rig.relay.from_teams(rig.ann, group, "two", "m2")
     message = await delivered(rig.store, group.group_id, "m2")
     cy_copy = next(d for d in message.deliveries if d.recipient_id == "oid-cy")
     assert cy_copy.state is DeliveryState.FAILED and cy_copy.last_error == QUIET
@@ -184,7 +184,7 @@ async def test_a_refused_installation_means_outlook_only_told_once_and_tried_a_d
 
     # The third time it works: Cy is back in Teams.
     rig.clock.advance(RETRY_INSTALL_AFTER.total_seconds() + 1)
-    await rig.relay.post(rig.ann, group, "three", Source.TEAMS, "m3")
+    await rig.relay.from_teams(rig.ann, group, "three", "m3")
     message = await delivered(rig.store, group.group_id, "m3")
     cy_copy = next(d for d in message.deliveries if d.recipient_id == "oid-cy")
     assert cy_copy.state is DeliveryState.SENT
@@ -200,7 +200,7 @@ async def test_a_refusal_found_by_a_delivery_is_told_to_the_sender(rig: Rig) -> 
     ]
     group = await lunch(rig, "bob@x.com")
     assert not rig.teams.notices
-    await rig.relay.post(rig.ann, group, "tea?", Source.TEAMS, "t1")
+    await rig.relay.from_teams(rig.ann, group, "tea?", "t1")
     message = await delivered(rig.store, group.group_id, "t1")
     bob_copy = next(d for d in message.deliveries if d.recipient_id == "oid-bob")
     assert bob_copy.last_error == f"{OUTLOOK_ONLY}: blocked by policy"
@@ -213,7 +213,7 @@ async def test_concurrent_deliveries_install_once_and_all_arrive(rig: Rig) -> No
     rig.installer.gate = asyncio.Event()
     group = await rig.groups.create(rig.ann, "lunch", parse_members("bob@x.com"))
     for n in range(3):
-        await rig.relay.post(rig.ann, group.group, f"m{n}", Source.TEAMS, f"k{n}")
+        await rig.relay.from_teams(rig.ann, group.group, f"m{n}", f"k{n}")
     await asyncio.sleep(0)
     rig.installer.gate.set()
     for n in range(3):
@@ -229,7 +229,7 @@ async def test_a_passing_installation_failure_is_retried_by_the_delivery(rig: Ri
         InstallResult(InstallOutcome.RETRY, detail="graph 503"),
     ]
     group = await lunch(rig, "bob@x.com")
-    await rig.relay.post(rig.ann, group, "hi", Source.TEAMS, "m1")
+    await rig.relay.from_teams(rig.ann, group, "hi", "m1")
     message = await delivered(rig.store, group.group_id, "m1")
     assert all(d.state is DeliveryState.SENT for d in message.deliveries)
     assert rig.installer.calls == ["oid-bob"] * 3
@@ -256,7 +256,7 @@ async def test_status_names_who_has_it_who_is_outlook_only_and_what_failed(rig: 
     rig.installer.answers["oid-cy"] = [POLICY_REFUSED]
     group = await lunch(rig)
     rig.teams.answer("oid-bob", gone())
-    await rig.relay.post(rig.ann, group, "Lunch at 12?", Source.TEAMS, "m1")
+    await rig.relay.from_teams(rig.ann, group, "Lunch at 12?", "m1")
     await delivered(rig.store, group.group_id, "m1")
     text = await rig.groups.status_text(rig.ann, "lunch")
     lines = text.splitlines()

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.core.errors import Refused
-from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState, Group, Message, Person, Source
+from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState, Group, Message, Person
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,
@@ -29,7 +29,7 @@ def core(store: DocumentStore, clock: FakeClock) -> Core:
 
 
 async def post(core: Core, sender: Person, group: Group, text: str, key: str = "m1") -> Message:
-    message = await core.relay.post(sender, group, text, Source.TEAMS, key)
+    message = await core.relay.from_teams(sender, group, text, key)
     assert message is not None
     return message
 
@@ -52,7 +52,7 @@ async def test_an_empty_message_is_refused_and_nothing_stored(core: Core, text: 
     ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
     with pytest.raises(Refused, match="nothing to send"):
-        await core.relay.post(ann, lunch, text, Source.TEAMS, "m1")
+        await core.relay.from_teams(ann, lunch, text, "m1")
     assert await core.store.pending_messages() == [] and await core.relayed() == []
 
 
@@ -63,8 +63,8 @@ async def test_a_message_over_the_limit_is_refused_and_one_at_the_limit_is_sent(
     ann, bob = [await add_person(store, n) for n in ("ann", "bob")]
     lunch = await add_group(store, clock, "lunch", ann, bob)
     with pytest.raises(Refused, match="41 characters; the limit is 40"):
-        await relay.post(ann, lunch, "x" * 41, Source.TEAMS, "too-long")
-    assert await relay.post(ann, lunch, "x" * 40, Source.TEAMS, "at-the-limit") is not None
+        await relay.from_teams(ann, lunch, "x" * 41, "too-long")
+    assert await relay.from_teams(ann, lunch, "x" * 40, "at-the-limit") is not None
     assert [m.message_id for m in await store.pending_messages()] == ["at-the-limit"]
 
 
@@ -72,7 +72,7 @@ async def test_someone_not_in_the_group_is_refused(core: Core) -> None:
     ann, bob, dan = [await add_person(core.store, n) for n in ("ann", "bob", "dan")]
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
     with pytest.raises(Refused, match="not a member of lunch"):
-        await core.relay.post(dan, lunch, "hello", Source.TEAMS, "m1")
+        await core.relay.from_teams(dan, lunch, "hello", "m1")
     assert await core.store.pending_messages() == []
 
 
@@ -83,7 +83,7 @@ async def test_a_message_sent_again_is_stored_once(core: Core) -> None:
     ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
     await post(core, ann, lunch, "pizza?", key="m1")
-    await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1")
+    await core.relay.from_teams(ann, lunch, "pizza?", "m1")
     assert [(c.person_id, c.message_id) for c in await core.relayed()] == [(email("bob"), "m1")]
     stored = await core.store.get_group(TENANT, lunch.group_id)
     assert stored is not None and [s.message_id for s in stored.recent] == ["m1"]
@@ -96,7 +96,7 @@ async def test_a_message_sent_again_after_its_delivery_is_not_queued_again(core:
     done = tuple(replace(d, state=DeliveryState.SENT) for d in first.deliveries)
     await core.store.save_message(replace(first, deliveries=done))
 
-    again = await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1")
+    again = await core.relay.from_teams(ann, lunch, "pizza?", "m1")
 
     assert again is None
     assert [(c.person_id, c.message_id) for c in await core.relayed()] == [(email("bob"), "m1")]
@@ -143,7 +143,7 @@ async def test_without_any_address_there_is_no_outlook_copy(core: Core) -> None:
 async def test_a_reply_written_in_outlook_gets_only_teams_copies(core: Core) -> None:
     ann, bob = [await add_person(core.store, n) for n in ("ann", "bob")]
     lunch = await add_group(core.store, core.clock, "lunch", ann, bob)
-    message = await core.relay.post(ann, lunch, "ok", Source.OUTLOOK, "m1", outlook_copy=False)
+    message = await core.relay.from_outlook(ann, lunch, "ok", "m1", reached=None)
     assert message is not None
     assert outlook_addresses(message) is None and teams_recipients(message) == [bob.person_id]
 
@@ -160,7 +160,7 @@ async def test_members_already_read_are_not_read_again(
     lunch = await add_group(store, clock, "lunch", ann, bob, cy)
     everyone = {p.person_id: p for p in (ann, bob, cy)}
 
-    message = await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1", known=everyone)
+    message = await core.relay.from_teams(ann, lunch, "pizza?", "m1", known=everyone)
 
     assert message is not None and teams_recipients(message) == [bob.person_id, cy.person_id]
     assert spy.calls["get_people"] == 0
@@ -175,7 +175,7 @@ async def test_members_missing_from_those_read_are_read_from_the_store(
     lunch = await add_group(store, clock, "lunch", ann, bob, cy)
     some = {p.person_id: p for p in (ann, bob)}
 
-    message = await core.relay.post(ann, lunch, "pizza?", Source.TEAMS, "m1", known=some)
+    message = await core.relay.from_teams(ann, lunch, "pizza?", "m1", known=some)
 
     assert message is not None and teams_recipients(message) == [bob.person_id, cy.person_id]
     assert spy.calls["get_people"] == 1

@@ -30,7 +30,7 @@ PURGE_EVERY_SECONDS = 24 * 3600.0
 # What the messages of a forgotten person show instead of their name.
 FORMER_MEMBER = "Former member"
 FORGOTTEN = "recipient forgotten"  # last_error of a copy that was still pending for them
-# A message's photos and files are stored just before it is accepted (Relay.post takes its
+# A message's photos and files are stored just before it is accepted (the relay takes its
 # `sent_at` afterwards), so an item is a little older than its message: the time the other
 # items and the relay took, seconds, a few minutes at worst with store retries, plus any
 # difference between our clock and Blob Storage's. Items are deleted only once they are

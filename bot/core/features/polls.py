@@ -210,7 +210,7 @@ class Polls:
 
     async def ask(self, person: Person, group: Group, text: str, message_id: str) -> None:
         poll = parse_poll(text)
-        await self._relay.post(person, group, poll.question, Source.TEAMS, message_id, poll=poll)
+        await self._relay.ask(person, group, poll, message_id)
 
     async def answer(
         self,
@@ -239,7 +239,7 @@ class Polls:
                 line = say(
                     lang, "poll.changed", answer=chosen, before=earlier, question=message.text
                 )
-            await self._relay.post(person, group, line, source, answer_id, teams_copies=False)
+            await self._relay.record_answer(person, group, line, source, answer_id)
         if self._cards is not None:
             self._cards.refresh(group, poll_id)
         return message

@@ -95,7 +95,66 @@ class Relay:
             raise Refused(worded("relay.too_long", length=len(text), most=self._max_chars))
         return text
 
-    async def post(
+    async def from_teams(
+        self,
+        sender: Person,
+        group: Group,
+        text: str,
+        message_id: str,
+        *,
+        known: Mapping[str, Person] | None = None,
+        media: tuple[StoredMedia, ...] = (),
+        mentions: tuple[Mentioned, ...] = (),
+    ) -> Message | None:
+        """A member's message typed in Teams (with its photos and files, and the people it
+        @mentions); None when this message id was already accepted."""
+        return await self._post(
+            sender,
+            group,
+            text,
+            Source.TEAMS,
+            message_id,
+            known=known,
+            media=media,
+            mentions=mentions,
+        )
+
+    async def from_outlook(
+        self,
+        sender: Person,
+        group: Group,
+        text: str,
+        message_id: str,
+        *,
+        reached: frozenset[str] | None,
+        media: tuple[StoredMedia, ...] = (),
+    ) -> Message | None:
+        """A member's answer written in Outlook. `reached`: the addresses the mail itself
+        reached (they get no Outlook copy); empty for a reply typed in a card, which mailed
+        nobody; None when that is not known, and then there is no Outlook copy at all."""
+        return await self._post(
+            sender,
+            group,
+            text,
+            Source.OUTLOOK,
+            message_id,
+            outlook_copy=reached is not None,
+            already_mailed=reached or frozenset(),
+            media=media,
+        )
+
+    async def ask(self, sender: Person, group: Group, poll: Poll, message_id: str) -> None:
+        """A poll: every member's Teams copy, the asker's too, shows its tally."""
+        await self._post(sender, group, poll.question, Source.TEAMS, message_id, poll=poll)
+
+    async def record_answer(
+        self, sender: Person, group: Group, line: str, source: Source, message_id: str
+    ) -> Message | None:
+        """An answer to a poll, as a line in the history and the Outlook thread only (the
+        poll's cards show it in Teams)."""
+        return await self._post(sender, group, line, source, message_id, teams_copies=False)
+
+    async def _post(
         self,
         sender: Person,
         group: Group,

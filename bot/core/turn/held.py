@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from bot.core.errors import Refused
 from bot.core.features.media import Media
 from bot.core.membership.addresses import Mention
-from bot.core.model import Group, Mentioned, Person, Source, StoredMedia
+from bot.core.model import Group, Mentioned, Person, StoredMedia
 from bot.core.sending.relay import Relay
 from bot.core.texts import text
 from bot.core.turn.commands import Chat, Command, Verb, parse
@@ -71,25 +71,18 @@ class Posting:
         No echo: the sender already sees what they typed."""
         media = held.media
         if not media:
-            await self._relay.post(
-                person,
-                group,
-                held.text,
-                Source.TEAMS,
-                message_id,
-                known=known,
-                mentions=held.mentions,
+            await self._relay.from_teams(
+                person, group, held.text, message_id, known=known, mentions=held.mentions
             )
             return
         self._relay.check_text(held.text, with_media=True)
         stored = await self.media_service().fetch(group, media, held.service_url)
         kept: tuple[StoredMedia, ...] = ()
         try:
-            message = await self._relay.post(
+            message = await self._relay.from_teams(
                 person,
                 group,
                 held.text,
-                Source.TEAMS,
                 message_id,
                 known=known,
                 media=stored,
