@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from bot.config import (
     load_settings,
     parse_settings,
 )
+from tests.services import ROOT
 
 
 def test_defaults_are_the_contracts() -> None:
@@ -302,3 +304,37 @@ def test_the_storage_connection_string_comes_from_dotenv_and_is_never_in_an_erro
     with pytest.raises(SettingsError) as caught:
         load_settings({"PORT": "x"}, dotenv)
     assert "s3cret-key" not in str(caught.value)
+
+
+class Recording(dict[str, str]):
+    """An empty environment that remembers every variable asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self.asked.append(key)
+        return default
+
+
+def test_every_variable_the_parser_reads_is_documented_with_its_default() -> None:
+    """docs/configuration.md's table lists exactly the variables Send reads, and each
+    default it shows for a number is the Settings dataclass's own."""
+    environment = Recording()
+    defaults = parse_settings(environment)
+    read = set(environment.asked)
+    table = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([A-Za-z_]+)` \| ([^|]*) \|", table, re.MULTILINE))
+    assert set(rows) == read, (sorted(read - set(rows)), sorted(set(rows) - read))
+    numbers = {
+        "PORT": defaults.port,
+        "MAX_MESSAGE_CHARS": defaults.max_message_chars,
+        "MESSAGES_PER_MINUTE_PER_SENDER": defaults.messages_per_minute_per_sender,
+        "TEAMS_SENDS_PER_SECOND": defaults.teams_sends_per_second,
+        "DELIVERY_DEADLINE_HOURS": defaults.delivery_deadline_hours,
+        "MESSAGE_RETENTION_DAYS": defaults.message_retention_days,
+        "MAX_MEDIA_BYTES": defaults.max_media_bytes,
+    }
+    for name, value in numbers.items():
+        assert rows[name].strip().startswith(f"`{value}`"), (name, rows[name], value)
