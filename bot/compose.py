@@ -22,7 +22,14 @@ from bot.config import Settings
 from bot.core.assembly import CorePorts, Rules, build_core
 from bot.core.features.media import Media
 from bot.core.features.polls import PollCards
-from bot.core.ports import Clock, Directory, OutlookRecorder
+from bot.core.ports import (
+    Clock,
+    Directory,
+    NoDirectory,
+    NoInstaller,
+    OutlookRecorder,
+    TeamsInstaller,
+)
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.instances import InstanceRegistry
 from bot.graph.client import GRAPH_SCOPE, GraphClient
@@ -98,7 +105,7 @@ async def build_services(
         settings.am_originator, settings.public_base_url, card_tokens, settings.max_message_chars
     )
     outlook: OutlookRecorder
-    directory: Directory | None = None
+    directory: Directory = NoDirectory()
     graph_directory: GraphDirectory | None = None
     graph: GraphClient | None = None
     if settings.uses_graph:
@@ -119,7 +126,7 @@ async def build_services(
         outlook = EmlRecorder(
             settings.data_dir, settings.outlook_sender, cards, clock, media=media_store
         )
-    installer = None
+    installer: TeamsInstaller = NoInstaller()
     if graph is not None and settings.installs_teams_app:
         installer = GraphTeamsInstaller(
             graph, settings.graph_endpoint, settings.teams_app_id, settings.graph_tenant_id

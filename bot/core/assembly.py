@@ -58,9 +58,10 @@ class CorePorts:
     media_vault: MediaVault
     media_links: MediaLinker
     media_fetcher: MediaFetcher
-    # The organisation's directory and the Teams app installer, when Graph is configured.
-    directory: Directory | None = None
-    installer: TeamsInstaller | None = None
+    # The organisation's directory and the Teams app installer (NoDirectory and NoInstaller
+    # when Graph is not configured).
+    directory: Directory
+    installer: TeamsInstaller
 
 
 @dataclass(frozen=True)

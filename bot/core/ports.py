@@ -356,6 +356,11 @@ class TeamsRoster(Protocol):
 class Directory(Protocol):
     """Looks people up by address in the organisation (Microsoft Graph), when configured."""
 
+    @property
+    def searchable(self) -> bool:
+        """False when no directory is configured: addresses are then taken as typed."""
+        ...
+
     def covers(self, tenant_id: str) -> bool:
         """Only the directory's own tenant may be searched: never leak another's people."""
         ...
@@ -380,6 +385,32 @@ class InstallResult:
 class TeamsInstaller(Protocol):
     """Installs Send as a personal app for someone who never opened it (Microsoft Graph)."""
 
+    @property
+    def installs(self) -> bool:
+        """False when nothing can be installed (no Graph, or no Teams app id)."""
+        ...
+
     async def install(self, tenant_id: str, aad_object_id: str) -> InstallResult:
         """Installs it (already installed is fine) and finds the 1:1 chat with the bot."""
         ...
+
+
+class NoDirectory:
+    """The directory when Graph is not configured: nobody is looked up."""
+
+    searchable = False
+
+    def covers(self, tenant_id: str) -> bool:
+        return False
+
+    async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None:
+        return None
+
+
+class NoInstaller:
+    """The installer when Send cannot install itself: nobody gets a chat that way."""
+
+    installs = False
+
+    async def install(self, tenant_id: str, aad_object_id: str) -> InstallResult:
+        return InstallResult(InstallOutcome.REFUSED, detail="no installer configured")

@@ -23,6 +23,8 @@ class DirectoryUnavailable(Exception):
 class GraphDirectory:
     """Member lookup by address in the organisation's directory."""
 
+    searchable = True
+
     def __init__(self, graph: GraphClient, mailbox: str, tenant_id: str) -> None:
         self._graph = graph
         self._mailbox = mailbox

@@ -24,6 +24,8 @@ _LANE = "teams-app-installation"
 
 
 class GraphTeamsInstaller:
+    installs = True
+
     def __init__(
         self, graph: GraphClient, endpoint: str, teams_app_id: str, tenant_id: str
     ) -> None:

@@ -28,6 +28,8 @@ from bot.core.model import Group, Member, Message, Person, TeamsReach
 from bot.core.ports import (
     Clock,
     Directory,
+    NoDirectory,
+    NoInstaller,
     OpenedChat,
     RecordResult,
     RelayedMessage,
@@ -476,7 +478,8 @@ def build_core(
         media_vault=vault,
         media_links=FakeLinks(),
         media_fetcher=attachments,
-        directory=directory,
+        directory=directory or NoDirectory(),
+        installer=NoInstaller(),
     )
     defaults = Settings()  # production's numbers
     rules = Rules(

@@ -16,7 +16,7 @@ import pytest
 from bot.core.errors import Refused
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
-from bot.core.ports import RecordResult, SendOutcome
+from bot.core.ports import NoInstaller, RecordResult, SendOutcome
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.ratelimit import RateLimiter
@@ -75,7 +75,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         lease=LEASE,
         clock=clock,
         sleep=sleep,
-        chats=TeamsChats(store, teams, clock, None),
+        chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=None,
     )
     yield Rig(store, clock, sleep, teams, outlook, worker, relay_over(store, clock, worker, 500))
@@ -212,7 +212,7 @@ async def test_teams_down_for_forty_minutes_loses_nothing(
         lease=LEASE,
         clock=clock,
         sleep=sleep,
-        chats=TeamsChats(store, teams, clock, None),
+        chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=None,
     )
     relay = relay_over(store, clock, worker, 500)
@@ -278,7 +278,7 @@ async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
         lease=LEASE,
         clock=clock,
         sleep=sleep,
-        chats=TeamsChats(store, teams, clock, None),
+        chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=None,
     )
     relay = relay_over(store, clock, worker, 500)

@@ -17,6 +17,8 @@ from tests.unit.fakes import FakeClock
 class OneTenantDirectory:
     """The Graph directory: it knows the people of one tenant only."""
 
+    searchable = True
+
     def __init__(self, known: set[str], tenant: str = TENANT) -> None:
         self.known = known
         self.tenant = tenant

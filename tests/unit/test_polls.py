@@ -14,6 +14,7 @@ from bot.core.errors import Refused
 from bot.core.features.polls import PollCards, Polls, parse_poll
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Group, Person, Source
+from bot.core.ports import NoInstaller
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.ratelimit import RateLimiter
@@ -78,7 +79,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         RetryPolicy(deadline=timedelta(minutes=1)),
         clock=clock,
         sleep=sleep,
-        chats=TeamsChats(store, teams, clock, None),
+        chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=None,
     )
     relay = relay_over(store, clock, worker, 500)

@@ -39,6 +39,8 @@ from tests.unit.fakes import FakeClock, FakeSleep
 class Colleagues:
     """The organisation's directory: address -> (object id, display name)."""
 
+    searchable = True
+
     def __init__(self, **people: str) -> None:
         self.people = {f"{n}@x.com": (oid, n.title()) for n, oid in people.items()}
 
@@ -55,6 +57,8 @@ class Colleagues:
 @dataclass
 class FakeInstaller:
     """Installs for anyone, except the object ids scripted otherwise."""
+
+    installs = True
 
     answers: dict[str, list[InstallResult]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)

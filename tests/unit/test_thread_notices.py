@@ -11,7 +11,7 @@ from bot.core.membership.people import People
 from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import TeamsAccess
 from bot.core.model import Channel, Group, Person, Source
-from bot.core.ports import RecordResult, SendOutcome, ThreadMail
+from bot.core.ports import NoDirectory, RecordResult, SendOutcome, ThreadMail
 from bot.core.sending.relay import SEND_ID, Relay
 from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
@@ -47,7 +47,7 @@ def groups_telling(
     """Groups that tell changes only in the Outlook thread (no Teams notices, no media)."""
     return Groups(
         store,
-        People(store, None, FakeRoster()),
+        People(store, NoDirectory(), FakeRoster()),
         clock,
         mail=MailPolicy(),
         access=TeamsAccess(),

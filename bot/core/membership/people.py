@@ -61,7 +61,7 @@ class Sender:
 
 
 class People:
-    def __init__(self, store: Store, directory: Directory | None, roster: TeamsRoster) -> None:
+    def __init__(self, store: Store, directory: Directory, roster: TeamsRoster) -> None:
         self._store = store
         self._directory = directory
         self._roster = roster
@@ -220,7 +220,7 @@ class People:
             if person is not None:
                 found.append(person)
                 continue
-            if self._directory is not None and self._directory.covers(tenant_id):
+            if self._directory.covers(tenant_id):
                 entry = await self._directory.find(tenant_id, address)
                 if entry is None:
                     problems.append(text("members.not_in_org", address=address))
@@ -233,7 +233,7 @@ class People:
                     found.append(person)
                     continue
                 new.append(_from_directory(tenant_id, entry))
-            elif self._directory is not None:
+            elif self._directory.searchable:
                 # Graph mode, another organisation: an address nobody can vouch for would
                 # make the service mailbox write to anyone. Teams @mentions still work.
                 problems.append(text("members.other_org", address=address))

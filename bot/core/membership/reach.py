@@ -99,13 +99,13 @@ class TeamsChats:
         store: PeopleStore,
         teams: TeamsSender,
         clock: Clock,
-        installer: TeamsInstaller | None = None,
+        installer: TeamsInstaller,
     ) -> None:
         self._store = store
         self._teams = teams
         self._clock = clock
         self._installer = installer
-        self.access = TeamsAccess(installs=installer is not None)
+        self.access = TeamsAccess(installs=installer.installs)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -200,7 +200,7 @@ class TeamsChats:
             if opened.outcome is SendOutcome.RETRY:
                 return ChatOutcome(Reach.RETRY, person, opened.detail, opened.retry_after)
             # Refused: Send is not installed for them. Installing it is the way in.
-        if self._installer is None or not person.aad_object_id or not service_url:
+        if not self._installer.installs or not person.aad_object_id or not service_url:
             return ChatOutcome(Reach.GONE, person, "no Teams chat with Send")
         now = self._clock.now()
         if person.teams_unavailable and (
