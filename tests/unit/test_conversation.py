@@ -9,9 +9,8 @@ import pytest
 from bot.core.membership.policy import CONSUMER_TENANT, NOT_ALLOWED, PERSONAL_ACCOUNT
 from bot.core.model import OUTLOOK_THREAD, Channel
 from bot.core.ports import StoreError
-from bot.core.texts import Language
+from bot.core.texts import Language, say
 from bot.core.turn.commands import SPECS, Verb, help_text
-from bot.core.turn.conversation import CANCELLED, GROUP_CHAT_HELP
 from bot.core.turn.requests import ActionKind, CardAction, DialogStep, MentionedUser
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
@@ -204,7 +203,7 @@ async def test_a_group_chat_is_ignored_unless_the_bot_is_mentioned(
 
 async def test_only_new_with_a_name_is_understood_in_a_group_chat(core: Core) -> None:
     answer = await core.conversation.handle(in_group_chat("groups"))
-    assert answer.text == GROUP_CHAT_HELP
+    assert answer.text == say(Language.EN, "group_chat_help")
 
 
 async def test_new_in_a_group_chat_makes_a_group_of_its_roster(core: Core) -> None:
@@ -260,7 +259,7 @@ async def test_text_during_the_dialog_is_handed_to_it(core: Core) -> None:
 async def test_cancel_ends_the_dialog(core: Core) -> None:
     await core.say("new")
     answer = await core.say("Cancel")
-    assert (answer.dialog, answer.text) == (DialogStep.CANCEL, CANCELLED)
+    assert (answer.dialog, answer.text) == (DialogStep.CANCEL, say(Language.EN, "cancelled"))
     assert not (await core.person("ann")).in_dialog
 
 

@@ -17,9 +17,6 @@ def one_tap_answers(*, language: Language) -> tuple[str, ...]:
     return tuple(say(language, key) for key in ONE_TAP_KEYS)
 
 
-ONE_TAP_ANSWERS: tuple[str, ...] = one_tap_answers(language=Language.EN)
-
-
 def one_tap(answer: str) -> str:
     """The ready answer a button carries, as offered (in any language); Refused for any
     other text."""

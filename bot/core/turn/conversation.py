@@ -21,7 +21,7 @@ from bot.core.membership.policy import TenantGate
 from bot.core.model import MAX_MEMBERS, Person
 from bot.core.ports import Clock, Store, StoreError, TeamsRoster
 from bot.core.sending.relay import Relay
-from bot.core.texts import Language, language_of, say, text
+from bot.core.texts import language_of, say, text
 from bot.core.turn.card_actions import CardActions
 from bot.core.turn.command_handlers import CommandCall, CommandHandlers
 from bot.core.turn.commands import (
@@ -41,9 +41,6 @@ from bot.core.turn.requests import (
 )
 from bot.core.turn.sentences import Sentences
 
-WELCOME = say(Language.EN, "welcome")
-GROUP_CHAT_HELP = say(Language.EN, "group_chat_help")
-CANCELLED = say(Language.EN, "cancelled")
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
 
