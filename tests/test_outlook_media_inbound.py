@@ -27,6 +27,7 @@ from tests.fakes.graph import FakeGraph
 from tests.fakes.graph_inbound import MailAttachment
 from tests.outlook_helpers import MovableClock
 from tests.unit.core_fakes import relay_over
+from tests.unit.media_fakes import FakeAttachments
 
 SENDER = OUTLOOK_SENDER
 CY = "cy@contoso.com"
@@ -117,7 +118,7 @@ async def scene(tmp_path: Path, entra: FakeEntra, graph: FakeGraph) -> AsyncIter
     )
     queue, notices = Queue(), Notices()
     relay = relay_over(store, clock, queue, 2000)
-    media = Media(store, vault, Links(), None, b"s" * 32, 10 * 1024 * 1024)
+    media = Media(store, vault, Links(), FakeAttachments(), b"s" * 32, 10 * 1024 * 1024)
     credentials = ClientCredentials(
         GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
     )

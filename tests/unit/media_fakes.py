@@ -3,7 +3,9 @@ that name their viewer, and Teams attachments served from a dict."""
 
 from __future__ import annotations
 
+from bot.core.features.media import Media
 from bot.core.model import StoredMedia
+from bot.core.ports import Store
 from bot.core.texts import text
 from bot.core.turn.requests import IncomingMedia
 from bot.media.naming import new_media_id
@@ -60,3 +62,11 @@ class FakeAttachments:
         if data is None:
             raise MediaRefused(text("media.no_download", name=item.name or item.url))
         return data
+
+
+def memory_media(store: Store) -> Media:
+    """The core's photos and files over the in-memory vault, links and attachments."""
+    return Media(store, MemoryVault(), FakeLinks(), FakeAttachments(), b"unit-test-seal-key", MB10)
+
+
+MB10 = 10 * 1024 * 1024

@@ -121,7 +121,7 @@ async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
         return Answer()
 
     handlers = CommandHandlers(
-        core.groups, Polls(store, core.relay), Posting(core.relay, None), send_message
+        core.groups, Polls(store, core.relay), Posting(core.relay, core.built.media), send_message
     )
     assert handlers.verbs == set(Verb) == {spec.verb for spec in COMMANDS}
     for language in Language:

@@ -37,6 +37,7 @@ from tests.unit.core_fakes import (
     retry,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
+from tests.unit.media_fakes import memory_media
 
 POLICY = RetryPolicy(base_delay=1.0, max_delay=4.0, deadline=timedelta(minutes=1))
 RETRIES = 5
@@ -76,7 +77,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         clock=clock,
         sleep=sleep,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
-        media=None,
+        media=memory_media(store),
     )
     yield Rig(store, clock, sleep, teams, outlook, worker, relay_over(store, clock, worker, 500))
     await worker.drain(grace=0)  # nothing may be left running when the test ends
@@ -213,7 +214,7 @@ async def test_teams_down_for_forty_minutes_loses_nothing(
         clock=clock,
         sleep=sleep,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
-        media=None,
+        media=memory_media(store),
     )
     relay = relay_over(store, clock, worker, 500)
     back_at = clock.now() + timedelta(minutes=40)
@@ -279,7 +280,7 @@ async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
         clock=clock,
         sleep=sleep,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
-        media=None,
+        media=memory_media(store),
     )
     relay = relay_over(store, clock, worker, 500)
     dee, eve = await add_person(store, "dee"), await add_person(store, "eve")

@@ -30,6 +30,7 @@ from tests.unit.core_fakes import (
     relay_over,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
+from tests.unit.media_fakes import memory_media
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         clock=clock,
         sleep=sleep,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
-        media=None,
+        media=memory_media(store),
     )
     relay = relay_over(store, clock, worker, 500)
     cards = PollCards(store, teams, limiter, clock)

@@ -34,6 +34,7 @@ from tests.unit.core_fakes import (
     relay_over,
 )
 from tests.unit.fakes import FakeClock, FakeSleep
+from tests.unit.media_fakes import memory_media
 
 
 class Colleagues:
@@ -105,7 +106,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         clock=clock,
         sleep=sleep,
         chats=chats,
-        media=None,
+        media=memory_media(store),
     )
     people = People(store, Colleagues(bob="oid-bob", cy="oid-cy"), FakeRoster())
     relay = relay_over(store, clock, worker, 500, access=chats.access)
@@ -116,7 +117,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         mail=MailPolicy(),
         access=chats.access,
         newcomers=chats,
-        media=None,
+        media=memory_media(store),
         relay=relay,
         thread=worker.thread,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pytest
@@ -14,7 +15,7 @@ from bot.core.model import Channel, Group, Person, Source
 from bot.core.ports import NoDirectory, RecordResult, SendOutcome, ThreadMail
 from bot.core.sending.relay import SEND_ID, Relay
 from bot.core.sending.thread import OutlookThread
-from bot.core.texts import Language
+from bot.core.texts import Language, Text
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     FakeOutlook,
@@ -26,6 +27,7 @@ from tests.unit.core_fakes import (
     relay_over,
 )
 from tests.unit.fakes import FakeClock
+from tests.unit.media_fakes import memory_media
 
 DELETED = "Ann deleted Lunch; its messages are gone. Replies to this thread are no longer relayed."
 
@@ -41,18 +43,28 @@ class Rig:
     cy: Person
 
 
+class NobodyTold:
+    """`NewMembers` that tells nobody in Teams: these tests read the Outlook thread only."""
+
+    def arrived(self, group: Group, people: Sequence[Person], added_by: Person) -> None:
+        return None
+
+    def announce(self, people: Sequence[Person], text: Text) -> None:
+        return None
+
+
 def groups_telling(
-    store: DocumentStore, clock: FakeClock, relay: Relay | None, thread: OutlookThread
+    store: DocumentStore, clock: FakeClock, relay: Relay, thread: OutlookThread
 ) -> Groups:
-    """Groups that tell changes only in the Outlook thread (no Teams notices, no media)."""
+    """Groups that tell changes only in the Outlook thread (nobody in Teams)."""
     return Groups(
         store,
         People(store, NoDirectory(), FakeRoster()),
         clock,
         mail=MailPolicy(),
         access=TeamsAccess(),
-        newcomers=None,
-        media=None,
+        newcomers=NobodyTold(),
+        media=memory_media(store),
         relay=relay,
         thread=thread,
     )
@@ -62,7 +74,7 @@ def groups_telling(
 async def rig(store: DocumentStore, clock: FakeClock) -> Rig:
     queue, outlook = FakeQueue(), FakeOutlook()
     relay = relay_over(store, clock, queue, 500)
-    groups = groups_telling(store, clock, relay, OutlookThread(store, outlook))
+    groups = groups_telling(store, clock, relay, OutlookThread(store, outlook, memory_media(store)))
     ann = await add_person(store, "ann")
     bob = await add_person(store, "bob")
     cy = await add_person(store, "cy", outlook_on=False)
@@ -128,8 +140,8 @@ async def test_a_delete_succeeds_whatever_outlook_answers(
 ) -> None:
     group = await lunch(rig)
     if failure == "raises":
-        thread = OutlookThread(store, BrokenOutlook())
-        groups = groups_telling(store, clock, None, thread)
+        thread = OutlookThread(store, BrokenOutlook(), memory_media(store))
+        groups = groups_telling(store, clock, relay_over(store, clock, FakeQueue()), thread)
     else:
         outcome = SendOutcome.RETRY if failure == "retry" else SendOutcome.REFUSED
         rig.outlook.answer(RecordResult(outcome, detail="503"))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.errors import MediaNotTaken, Refused
+from bot.core.errors import MediaNotTaken
 from bot.core.model import Group, MediaKind, Message, StoredMedia
 from bot.core.ports import MailMedia, SharedMedia, Store, StoreError
 from bot.core.texts import text
@@ -90,7 +90,7 @@ class Media:
         store: Store,
         vault: MediaVault,
         links: MediaLinker,
-        fetcher: MediaFetcher | None,
+        fetcher: MediaFetcher,
         seal_key: bytes,
         max_bytes: int,
     ) -> None:
@@ -109,8 +109,6 @@ class Media:
         """Downloads and stores what was attached in Teams, all or nothing."""
         if not items:
             return ()
-        if self._fetcher is None:
-            raise Refused(text("no_media_here"))
         _check_count(len(items))
         uploads = []
         for item in items:

@@ -51,10 +51,10 @@ class Groups(GroupReads):
         *,
         mail: MailPolicy,
         access: TeamsAccess,
-        newcomers: NewMembers | None,
-        media: Media | None,
-        relay: Relay | None,
-        thread: OutlookThread | None,
+        newcomers: NewMembers,
+        media: Media,
+        relay: Relay,
+        thread: OutlookThread,
     ) -> None:
         super().__init__(store, clock, mail=mail, access=access)
         self._media = media
@@ -94,8 +94,7 @@ class Groups(GroupReads):
         if activate:
             await self.set_active(owner, group.group_id)
         others = [p for p in everyone if p.person_id != owner.person_id]
-        if self._newcomers is not None:
-            self._newcomers.arrived(group, others, owner)
+        self._newcomers.arrived(group, others, owner)
         lang = owner.language
         who = _names(others) or say(lang, "group.only_you")
         return Created(group, say(lang, "group.created", group=name, who=who))
@@ -147,8 +146,7 @@ class Groups(GroupReads):
             return replace(g, members=(*g.members, *added))
 
         updated = await self._update(group, change, owner=sender.person_id)
-        if self._newcomers is not None:
-            self._newcomers.arrived(updated, new, sender)
+        self._newcomers.arrived(updated, new, sender)
         return say(sender.language, "group.added", names=_names(new), group=group.name)
 
     async def remove(self, sender: Person, group: Group, who: str, mentioned: Sequence[str]) -> str:
@@ -232,8 +230,6 @@ class Groups(GroupReads):
         the group, so a failure leaves items nobody can open (no link finds a message),
         never a group whose pictures are gone; the log names what is left behind."""
         await self._store.delete_group(group)
-        if self._media is None:
-            return
         try:
             deleted = await self._media.forget_group(group.tenant_id, group.group_id)
         except StoreError:
@@ -255,8 +251,6 @@ class Groups(GroupReads):
         people: Sequence[Person] | None = None,
     ) -> None:
         """Tells members in Teams about a change to their group (not whoever made it)."""
-        if self._newcomers is None:
-            return
         if people is None:
             ids = [only] if only else list(group.member_ids)
             people = await self._store.get_people(group.tenant_id, ids)
@@ -267,8 +261,6 @@ class Groups(GroupReads):
         """A change told in the Outlook thread as a line from Send: a message of the group
         (in `history` and the cards), delivered and retried like any other. `people` are
         the members; the Outlook copy goes to those whose copy is on, the owner too."""
-        if self._relay is None:
-            return
         try:
             await self._relay.post_notice(group, notice, people, f"send-{uuid.uuid4().hex}")
         except (StoreError, Refused):
@@ -279,8 +271,6 @@ class Groups(GroupReads):
         """The last mail of a deleted group's Outlook thread, tried once: its messages are
         gone, so nothing durable is left to retry it from. The group is deleted whatever
         happens here: Outlook being down must not keep a group its owner deleted."""
-        if self._thread is None:
-            return
         addresses = tuple(sorted({p.email for p in people if self._mail.mails(p)}))
         try:
             result = await self._thread.last_mail(

@@ -47,7 +47,7 @@ class Copies:
         limiter: RateLimiter,
         policy: RetryPolicy,
         clock: Clock,
-        media: Media | None,
+        media: Media,
     ) -> None:
         self._store = store
         self._teams = teams
@@ -111,7 +111,7 @@ class Copies:
         )
         # The card's own words are in the reader's language.
         copy = relayed[person.language]
-        if message.media and self._media is not None:
+        if message.media:
             # Each reader's links are signed for them: a link passed on opens only for a member.
             copy = replace(copy, media=self._media.shared(message, person.person_id))
         result = await self._teams.send_message(person, copy)

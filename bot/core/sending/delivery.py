@@ -59,7 +59,7 @@ class DeliveryWorker:
         *,
         clock: Clock,
         chats: TeamsChats,
-        media: Media | None,
+        media: Media,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store

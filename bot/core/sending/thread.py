@@ -35,7 +35,7 @@ CARD_MESSAGES = 5
 
 
 class OutlookThread:
-    def __init__(self, store: Store, outlook: OutlookRecorder, media: Media | None = None) -> None:
+    def __init__(self, store: Store, outlook: OutlookRecorder, media: Media) -> None:
         self._store = store
         self._media = media
         self._outlook = outlook
@@ -73,7 +73,7 @@ class OutlookThread:
                         message.text,
                         poll_view(message.poll, group, language=readers.language),
                     ),
-                    media=self._media.for_mail(message) if self._media is not None else (),
+                    media=self._media.for_mail(message),
                     readers=readers,
                 )
             )

@@ -52,7 +52,6 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     ),
     "cancelled": "Cancelled; no group was created.",
     "sent_now_active": "Sent to {group}, now your active group.",
-    "no_media_here": "Send cannot take photos or files here. Nothing was sent.",
     "type_something": "Type a message, or help for the list of commands.",
     "no_groups_not_sent": (
         "You have no groups yet, so this was not sent. "

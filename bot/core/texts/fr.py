@@ -60,7 +60,6 @@ _RAW: dict[str, str | tuple[str, str]] = {
     ),
     "cancelled": "Annulé ; aucun groupe n'a été créé.",
     "sent_now_active": "Envoyé à {group}, qui est maintenant votre groupe actif.",
-    "no_media_here": "Send ne peut pas prendre de photos ni de fichiers ici. Rien n'a été envoyé.",
     "type_something": "Tapez un message, ou aide pour la liste des commandes.",
     "no_groups_not_sent": (
         "Vous n'avez pas encore de groupe, ce message n'a donc pas été envoyé. "

@@ -53,7 +53,7 @@ class CardActions:
             group = await self._groups.by_id(person, action.group_id)
             media = action.media
             if media:  # only what the core itself held on that card, for this person
-                media = self._posting.media_service().unsealed(
+                media = self._posting.media.unsealed(
                     person.person_id, action.text, media, action.seal
                 )
             held = Held(action.text, media, request.sender.service_url)

@@ -225,9 +225,7 @@ class Conversation:
             choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
             pending_text=held.text,
             pending_media=held.media,
-            pending_seal=self._media.seal(person.person_id, held.text, held.media)
-            if self._media is not None
-            else "",
+            pending_seal=self._media.seal(person.person_id, held.text, held.media),
         )
 
     async def _command(

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from bot.core.errors import Refused
 from bot.core.features.media import Media
 from bot.core.membership.addresses import Mention
 from bot.core.model import Group, Mentioned, Person, StoredMedia
 from bot.core.sending.relay import Relay
-from bot.core.texts import text
 from bot.core.turn.commands import Chat, Command, Verb, parse
 from bot.core.turn.requests import IncomingMedia, TeamsRequest
 
@@ -54,9 +52,9 @@ def with_names(parsed: Command | Chat, request: TeamsRequest) -> Command | Chat:
 class Posting:
     """Relays held messages from Teams, with their photos and files when there are any."""
 
-    def __init__(self, relay: Relay, media: Media | None) -> None:
+    def __init__(self, relay: Relay, media: Media) -> None:
         self._relay = relay
-        self._media = media
+        self.media = media
 
     async def post(
         self,
@@ -76,7 +74,7 @@ class Posting:
             )
             return
         self._relay.check_text(held.text, with_media=True)
-        stored = await self.media_service().fetch(group, media, held.service_url)
+        stored = await self.media.fetch(group, media, held.service_url)
         kept: tuple[StoredMedia, ...] = ()
         try:
             message = await self._relay.from_teams(
@@ -90,9 +88,4 @@ class Posting:
             )
             kept = message.media if message is not None else ()
         finally:
-            await self.media_service().discard([m for m in stored if m not in kept])
-
-    def media_service(self) -> Media:
-        if self._media is None:
-            raise Refused(text("no_media_here"))
-        return self._media
+            await self.media.discard([m for m in stored if m not in kept])
