@@ -38,6 +38,7 @@ from bot.teams.adapter import (
 )
 from bot.web.app import create_app
 from tests.conftest import FAST_TUNING, OUTLOOK_SENDER, graph_settings, running_app, serve
+from tests.contracts.media_contract import png_bytes
 from tests.fakes.botframework import FakeBotFramework
 from tests.fakes.connector import FakeConnector
 from tests.fakes.entra import FakeEntra, SigningKey
@@ -561,3 +562,28 @@ def test_the_filter_is_installed_once_on_aiohttps_server_logger() -> None:
         assert sum(isinstance(f, MalformedRequestFilter) for f in server.filters) == 1
     finally:
         server.filters[:] = kept
+
+
+async def test_a_pasted_picture_is_fetched_with_the_bots_token(channel: Channel) -> None:
+    """Teams serves a pasted picture to a bot only with the bot's token (401 without one,
+    as the fake connector answers here): Send sends it, and the picture reaches Bob."""
+    world, fake = channel.world, channel.world.connector
+    fake.requires_token = True
+    ann, bob = world.person("Ann"), world.person("Bob")
+    token = channel.botframework.token(channel.claims())
+    hello = world.activity(bob, world.personal(bob), text="help")  # Send meets Bob in Teams
+    assert (await channel.send(hello, token)).status == 200
+    made = world.activity(ann, world.personal(ann), text=f"new Lunch: {bob.email}")
+    assert (await channel.send(made, token)).status == 200
+    url = fake.paste(png_bytes())
+    pasted = world.activity(
+        ann,
+        world.personal(ann),
+        text="",
+        attachments=[{"contentType": "image/*", "contentUrl": url}],
+    )
+    assert (await channel.send(pasted, token)).status == 200
+    await world.wait_relayed(bob, 1)
+    assert [(kind, auth.startswith("Bearer ")) for kind, auth in fake.downloads] == [
+        ("attachment", True)
+    ]
