@@ -230,7 +230,7 @@ class Relay:
         fresh = stored is not None
         if stored is not None:
             self._allowance.record(sender.tenant_id, sender.person_id, now)
-        if stored is None:
+        else:
             # Sent again (Teams retries after a timeout or a 5xx). If the first attempt
             # stored it but failed before queueing it, finish that work now.
             earlier = await self._store.get_message(group.group_id, message_id)
@@ -240,14 +240,8 @@ class Relay:
             if earlier.claimed_by != claimed_by and not expired:
                 return None  # another instance is delivering it
             stored = earlier
-        lock = self._group_locks.get(group.group_id)
-        if lock is None:
-            lock = self._group_locks[group.group_id] = asyncio.Lock()
-        async with lock:
-            group = await record_in_group(self._store, group, stored)
         # The sender too: the Outlook mail's language and time zone count theirs.
-        start = self._queue.submit if fresh else self._queue.resume
-        start(stored, group, [sender, *people])
+        await self._record_and_start(stored, group, [sender, *people], fresh=fresh)
         return stored
 
     async def post_notice(
@@ -281,13 +275,21 @@ class Relay:
         stored = await self._store.add_message(message)
         if stored is None:
             return None
+        await self._record_and_start(stored, group, people, fresh=True)
+        return stored
+
+    async def _record_and_start(
+        self, message: Message, group: Group, people: Sequence[Person], *, fresh: bool
+    ) -> None:
+        """The one step after a message is stored: its line in the group's recent list,
+        then delivery (`resume` when it was read from the store rather than just written)."""
         lock = self._group_locks.get(group.group_id)
         if lock is None:
             lock = self._group_locks[group.group_id] = asyncio.Lock()
         async with lock:
-            group = await record_in_group(self._store, group, stored)
-        self._queue.submit(stored, group, people)
-        return stored
+            group = await record_in_group(self._store, group, message)
+        start = self._queue.submit if fresh else self._queue.resume
+        start(message, group, people)
 
 
 async def record_in_group(store: Store, group: Group, message: Message) -> Group:
