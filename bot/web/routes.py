@@ -12,6 +12,7 @@ its turn (400 with the reason).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -114,7 +115,24 @@ async def store_outages(request: web.Request, handler: Handler) -> web.StreamRes
         return _refuse(503, "the store is unavailable; send again later")
 
 
-MIDDLEWARES = (request_ids, store_outages)
+@web.middleware
+async def body_refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A body that does not arrive in time (408), is too large (413) or is not acceptable
+    JSON (400): refused with the reason, in the form the route's caller reads."""
+    try:
+        return await handler(request)
+    except _BodyTimeout:
+        return too_slow(request)
+    except (_BodyTooLarge, JsonBodyError) as error:
+        status = 413 if isinstance(error, _BodyTooLarge) else 400
+        log.info("request refused", extra={"status": status, "reason": error.reason})
+        if request.match_info.route.name == "outlook_action":
+            # Outlook shows this header to the person who clicked.
+            return web.Response(status=status, headers={"CARD-ACTION-STATUS": error.reason})
+        return _refuse(status, error.reason)
+
+
+MIDDLEWARES = (request_ids, store_outages, body_refusals)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
@@ -140,14 +158,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     if request.content_type != "application/json":
         return _refuse(415, "Content-Type must be application/json")
-    try:
-        body: Any = parse_json(await read_body(request))
-    except _BodyTimeout:
-        return too_slow(request)
-    except _BodyTooLarge as error:
-        return _refuse(413, error.reason)
-    except JsonBodyError as error:
-        return _refuse(400, error.reason)
+    body: Any = parse_json(await read_body(request))
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         return _refuse(400, "the body is not a Bot Framework activity (no type)")
     try:
@@ -177,20 +188,10 @@ async def outlook_action(request: web.Request) -> web.Response:
     authorization = (
         request.headers.get("Action-Authorization") or request.headers.get("Authorization") or ""
     )
-    try:
-        raw = await read_body(request)
-    except _BodyTimeout:
-        return too_slow(request)
-    except _BodyTooLarge as error:
-        log.info("outlook action refused", extra={"status": 413, "reason": error.reason})
-        return web.Response(status=413, headers={"CARD-ACTION-STATUS": error.reason})
-    try:
+    raw = await read_body(request)
+    # Outlook's bodies break JSON when the reply has a quote: handle() reads those.
+    with contextlib.suppress(NotJson):
         parse_json(raw)
-    except NotJson:
-        pass  # Outlook's bodies break JSON when the reply has a quote: handle() reads those
-    except JsonBodyError as error:
-        log.info("outlook action refused", extra={"status": 400, "reason": error.reason})
-        return web.Response(status=400, headers={"CARD-ACTION-STATUS": error.reason})
     outcome = await services.outlook_actions.handle(authorization, raw)
     log.info("outlook action", extra={"status": outcome.status, "reason": outcome.reason})
     headers = {"CARD-ACTION-STATUS": outcome.reason}
@@ -213,14 +214,7 @@ async def outlook_notifications(request: web.Request) -> web.Response:
     inbox = request.app[SERVICES].outlook_inbox
     if inbox is None:
         return _refuse(404, "Outlook replies are not configured (no Graph settings)")
-    try:
-        body: Any = parse_json(await read_body(request))
-    except _BodyTimeout:
-        return too_slow(request)
-    except _BodyTooLarge as error:
-        return _refuse(413, error.reason)
-    except JsonBodyError as error:
-        return _refuse(400, error.reason)
+    body: Any = parse_json(await read_body(request))
     try:
         items = body["value"]
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
