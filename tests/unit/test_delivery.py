@@ -7,7 +7,7 @@ for the worker's tasks by polling the store between event-loop turns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -60,18 +60,25 @@ class Rig:
         return await delivered(self.store, group.group_id, key)
 
 
-@pytest.fixture
-async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> AsyncIterator[Rig]:
-    teams = FakeTeams(clock)
-    outlook = FakeOutlook()
-    # The limiter gets a sleep of its own, so `sleep.delays` holds only retry waits.
+def worker_over(
+    store: DocumentStore,
+    teams: FakeTeams,
+    outlook: FakeOutlook,
+    clock: FakeClock,
+    sleep: Callable[[float], Awaitable[None]],
+    policy: RetryPolicy = POLICY,
+    concurrency: int = 64,
+) -> DeliveryWorker:
+    """A delivery worker over the fakes; its limiter sleeps on its own FakeSleep, so
+    `sleep.delays` holds only retry waits."""
     limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
-    worker = DeliveryWorker(
+    return DeliveryWorker(
         store,
         teams,
         outlook,
         limiter,
-        POLICY,
+        policy,
+        concurrency,
         instance_id="this-instance",
         lease=LEASE,
         clock=clock,
@@ -79,6 +86,13 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=memory_media(store),
     )
+
+
+@pytest.fixture
+async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> AsyncIterator[Rig]:
+    teams = FakeTeams(clock)
+    outlook = FakeOutlook()
+    worker = worker_over(store, teams, outlook, clock, sleep)
     yield Rig(store, clock, sleep, teams, outlook, worker, relay_over(store, clock, worker, 500))
     await worker.drain(grace=0)  # nothing may be left running when the test ends
 
@@ -202,20 +216,7 @@ async def test_teams_down_for_forty_minutes_loses_nothing(
     """Production's retry policy through a long outage: every copy arrives once, after it
     (a fixed number of attempts would have dropped them)."""
     teams = FakeTeams(clock)
-    limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
-    worker = DeliveryWorker(
-        store,
-        teams,
-        FakeOutlook(),
-        limiter,
-        RetryPolicy(),
-        instance_id="this-instance",
-        lease=LEASE,
-        clock=clock,
-        sleep=sleep,
-        chats=TeamsChats(store, teams, clock, NoInstaller()),
-        media=memory_media(store),
-    )
+    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, RetryPolicy())
     relay = relay_over(store, clock, worker, 500)
     back_at = clock.now() + timedelta(minutes=40)
     teams.down_until(back_at)
@@ -267,21 +268,7 @@ async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
         await released.wait()  # the long wait lasts until the test says
         clock.advance(delay)
 
-    limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
-    worker = DeliveryWorker(
-        store,
-        teams,
-        FakeOutlook(),
-        limiter,
-        POLICY,
-        concurrency=1,
-        instance_id="this-instance",
-        lease=LEASE,
-        clock=clock,
-        sleep=sleep,
-        chats=TeamsChats(store, teams, clock, NoInstaller()),
-        media=memory_media(store),
-    )
+    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, concurrency=1)
     relay = relay_over(store, clock, worker, 500)
     dee, eve = await add_person(store, "dee"), await add_person(store, "eve")
     other = await add_group(store, clock, "other", dee, eve)
