@@ -15,7 +15,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import aiohttp
-from botbuilder.core import ConversationState
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
@@ -45,7 +44,6 @@ from bot.outlook.eml import EmlRecorder
 from bot.outlook.graph import GraphMail
 from bot.outlook.inbound import OutlookInbox
 from bot.outlook.tokens import CardTokens
-from bot.store.bot_state import DocumentBotStorage
 from bot.store.documents import Documents
 from bot.store.repository import DocumentStore
 from bot.teams.adapter import ChannelTokenValidator, SendAdapter, on_turn_error
@@ -158,7 +156,7 @@ async def build_services(
         heartbeat_interval=tuning.heartbeat_interval,
     )
     core = build_core(ports, clock, rules)
-    bot = SendBot(core.conversation, core.groups, ConversationState(DocumentBotStorage(documents)))
+    bot = SendBot(core.conversation)
     channel_auth = None
     if not settings.local_mode:
         channel_auth = ChannelTokenValidator(

@@ -14,7 +14,6 @@ from azure.cosmos.aio import CosmosClient
 
 from bot.config import Settings
 from bot.media.disk import DiskMediaStore
-from bot.store.bot_state import DocumentBotStorage
 from bot.store.documents import Before, Condition, Documents, Eq, safe_id
 from bot.store.open import open_documents
 from bot.store.repository import DocumentStore
@@ -95,9 +94,11 @@ async def test_cosmos_messages_carry_a_ttl_in_containers_that_honour_it(
 async def test_the_dialog_state_of_a_chat_is_where_forget_deletes_it(
     documents: Documents,
 ) -> None:
-    """botbuilder keys a Teams chat's state `msteams/conversations/<id>`; DocumentStore
-    deletes the document DocumentBotStorage keeps it in."""
-    await DocumentBotStorage(documents).write({"msteams/conversations/a:bob": {"step": 1}})
+    """Earlier versions let botbuilder keep a Teams chat's dialog state under
+    `bot:msteams/conversations/<id>` (in the "state" container): forgetting the
+    person deletes it too."""
+    state_id = safe_id("bot:msteams/conversations/a:bob")
+    await documents.upsert("state", state_id, state_id, {"type": "botState", "value": {}})
     store = DocumentStore(documents)
     await store.save_person(BOB)
     await store.delete_person(BOB)

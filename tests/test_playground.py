@@ -107,6 +107,32 @@ async def test_the_readme_example_reaches_the_members_in_teams(playground: Playg
     assert "Adele Vance <adelev@example.com>: Teams and Outlook" in members
 
 
+async def test_new_step_by_step_with_yes_and_no_buttons(playground: Playground) -> None:
+    """`new` alone asks the name, then the members, then shows the question with Yes and
+    No buttons as the Playground renders them; the Yes button's word creates the group."""
+    await playground.say(playground.group_chat, "new team", mention_bot=True)
+    await playground.wait(lambda: bool(playground.texts(playground.group_chat)), what="group reply")
+    assert await playground.ask("new") == "What should the new group be called?"
+    assert (await playground.ask("Lunch")).startswith("Who should be in Lunch?")
+
+    def questions() -> list[dict[str, Any]]:
+        return [
+            a["content"]
+            for m in _cards(playground.chat_messages, playground.personal_chat)
+            for a in m["attachments"]
+            if a["contentType"] == "application/vnd.microsoft.card.hero"
+        ]
+
+    await playground.say(playground.personal_chat, "meganb@example.com")
+    await playground.wait(lambda: bool(questions()), what="the yes/no question")
+    question = questions()[-1]
+    assert question["text"] == "Create Lunch with meganb@example.com?"
+    yes, no = question["buttons"]
+    assert (yes["title"], no["title"]) == ("Yes", "No")
+    reply = await playground.ask(yes["value"])
+    assert reply.startswith("Created Lunch with Megan Bowen."), reply
+
+
 def _cards(messages: list[dict[str, object]], conversation: str) -> list[dict[str, Any]]:
     return [m for m in messages if m["conversation"] == conversation and m.get("attachments")]
 

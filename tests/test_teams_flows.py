@@ -34,7 +34,12 @@ async def test_new_dialog_asks_checks_and_confirms(world: TeamsWorld) -> None:
     await world.say(ann, "bob@contoso.com, nonsense")
     assert world.last_reply(ann).startswith("nonsense is not an e-mail address.")
     await world.say(ann, f"{bob.email};", mentions=[cy])
-    assert world.last_reply(ann).startswith("Create Book club with bob@contoso.com, Cy?")
+    assert world.last_reply(ann) == "Create Book club with bob@contoso.com, Cy?"
+    question = world.connector.to(world.connector.chat_of(ann.user_id))[-1]
+    buttons = question["attachments"][0]["content"]["buttons"]
+    assert [(b["type"], b["value"]) for b in buttons] == [("imBack", "Yes"), ("imBack", "No")]
+    await world.say(ann, "later")
+    assert world.last_reply(ann) == "Create Book club? Answer yes or no (or cancel)."
     await world.say(ann, "yes")
     assert world.last_reply(ann) == (
         "Created Book club with Bob, Cy. Anything you type now goes to Book club."

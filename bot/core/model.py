@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from bot.core.membership.addresses import Mention
 from bot.core.texts import Language
 
 MAX_MEMBERS = 20
@@ -32,6 +33,25 @@ class TeamsReach:
     reachable: bool = True
 
 
+class DraftStep(StrEnum):
+    """Where a person is in the step-by-step `new`: what Send asked them last."""
+
+    NAME = "name"
+    MEMBERS = "members"
+    CONFIRM = "confirm"
+
+
+@dataclass(frozen=True)
+class NewGroupDraft:
+    """A group being made step by step: what was answered so far, and the next step."""
+
+    step: DraftStep
+    name: str = ""
+    # The member list as typed, and the people @mentioned in it.
+    members: str = ""
+    mentions: tuple[Mention, ...] = ()
+
+
 @dataclass(frozen=True)
 class Person:
     """Someone of a tenant. `person_id` is opaque: the Entra object id for people Send met
@@ -48,8 +68,10 @@ class Person:
     teams: TeamsReach | None = None
     active_group_id: str = ""
     outlook_on: bool = True
-    # True while the `new` dialog waits for this person's answer.
-    in_dialog: bool = False
+    # Set while the step-by-step `new` waits for this person's answer; and the activity
+    # that ended it, so the same activity sent again is not read as a message.
+    new_group: NewGroupDraft | None = None
+    new_group_ended_by: str = ""
     # Other addresses of theirs (UPN, proxy addresses): a Reply All from any of them counts.
     addresses: tuple[str, ...] = ()
     # Why Send cannot reach them in Teams (installation refused...), "" when it can or may;

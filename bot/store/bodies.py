@@ -10,16 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.membership.addresses import Mention
 from bot.core.membership.groups import name_key
 from bot.core.model import (
     Channel,
     Delivery,
     DeliveryState,
+    DraftStep,
     Group,
     Member,
     Mentioned,
     Message,
     MessageSummary,
+    NewGroupDraft,
     Person,
     Poll,
     Source,
@@ -54,7 +57,8 @@ def person_body(p: Person) -> JsonDict:
         "teams": teams,
         "activeGroupId": p.active_group_id,
         "outlookOn": p.outlook_on,
-        "inDialog": p.in_dialog,
+        "newGroup": _draft_body(p.new_group) if p.new_group else None,
+        "newGroupEndedBy": p.new_group_ended_by,
         "addresses": list(p.addresses),
         "teamsUnavailable": p.teams_unavailable,
         "teamsRetryAt": _utc(p.teams_retry_at) if p.teams_retry_at else None,
@@ -83,7 +87,10 @@ def _person(doc: Doc) -> Person:
         ),
         active_group_id=str(b.get("activeGroupId", "")),
         outlook_on=bool(b.get("outlookOn", True)),
-        in_dialog=bool(b.get("inDialog", False)),
+        # `inDialog` (before drafts were kept with the person) is left unread: that
+        # dialog's answers were with botbuilder, so its next text is read as new.
+        new_group=_draft(b["newGroup"]) if b.get("newGroup") else None,
+        new_group_ended_by=str(b.get("newGroupEndedBy") or ""),
         addresses=tuple(str(a) for a in b.get("addresses") or ()),
         teams_unavailable=str(b.get("teamsUnavailable") or ""),
         teams_retry_at=datetime.fromisoformat(b["teamsRetryAt"]) if b.get("teamsRetryAt") else None,
@@ -91,6 +98,46 @@ def _person(doc: Doc) -> Person:
         language=stored_language(b.get("language")),
         time_zone=str(b.get("timeZone") or ""),
         version=doc.etag,
+    )
+
+
+def _draft_body(d: NewGroupDraft) -> JsonDict:
+    return {
+        "step": d.step.value,
+        "name": d.name,
+        "members": d.members,
+        "mentions": [
+            {
+                "teamsUserId": m.teams_user_id,
+                "displayName": m.display_name,
+                "email": m.email,
+                "aadObjectId": m.aad_object_id,
+                "serviceUrl": m.service_url,
+                "botId": m.bot_id,
+                "personId": m.person_id,
+            }
+            for m in d.mentions
+        ],
+    }
+
+
+def _draft(b: dict[str, Any]) -> NewGroupDraft:
+    return NewGroupDraft(
+        step=DraftStep(str(b["step"])),
+        name=str(b.get("name", "")),
+        members=str(b.get("members", "")),
+        mentions=tuple(
+            Mention(
+                teams_user_id=str(m["teamsUserId"]),
+                display_name=str(m.get("displayName", "")),
+                email=str(m.get("email", "")),
+                aad_object_id=str(m.get("aadObjectId", "")),
+                service_url=str(m.get("serviceUrl", "")),
+                bot_id=str(m.get("botId", "")),
+                person_id=str(m.get("personId", "")),
+            )
+            for m in b.get("mentions") or ()
+        ),
     )
 
 

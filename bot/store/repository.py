@@ -44,8 +44,9 @@ from bot.store.documents import (
     safe_id,
 )
 
-# botbuilder's ConversationState key for a Teams chat, as DocumentBotStorage stores it
-# (bot/store/bot_state.py): the dialog state of a person's 1:1 chat with the bot.
+# Where versions before the core kept the `new` dialog's step (`Person.new_group`) let
+# botbuilder's ConversationState keep it for a person's 1:1 chat: still deleted with
+# the person, since such a document may hold what they typed.
 _TEAMS_CHAT_STATE = "bot:msteams/conversations/{}"
 
 

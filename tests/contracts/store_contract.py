@@ -11,15 +11,18 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.core.membership.addresses import Mention
 from bot.core.model import (
     Channel,
     Delivery,
     DeliveryState,
+    DraftStep,
     Group,
     MediaKind,
     Member,
     Mentioned,
     Message,
+    NewGroupDraft,
     Person,
     Source,
     StoredMedia,
@@ -71,6 +74,26 @@ async def test_a_person_keeps_their_language_and_time_zone(
     old = await store.get_person("t1", "bob@contoso.com")
     assert old is not None and (old.language, old.time_zone) == (Language.EN, "")
     assert saved.language is Language.FR
+
+
+async def test_a_person_keeps_their_step_by_step_new_group(
+    store: DocumentStore, documents: Documents
+) -> None:
+    cy = Mention("29:cy", "Cy", aad_object_id="oid-cy", service_url="https://smba.example/")
+    draft = NewGroupDraft(DraftStep.CONFIRM, name="Lunch", members="bob@x.com,", mentions=(cy,))
+    saved = await store.save_person(replace(person("ann"), new_group=draft))
+    got = await DocumentStore(documents).get_person("t1", saved.person_id)
+    assert got is not None and got.new_group == draft
+    ended = await store.save_person(replace(got, new_group=None, new_group_ended_by="act-9"))
+    got = await store.get_person("t1", saved.person_id)
+    assert got == ended and (got.new_group, got.new_group_ended_by) == (None, "act-9")
+    # Stored by versions whose dialog botbuilder kept: no draft, the flag left unread.
+    body = person_body(person("bob"))
+    body["inDialog"] = True
+    del body["newGroup"], body["newGroupEndedBy"]
+    await documents.create("directory", "t1", safe_id("bob@contoso.com"), body)
+    old = await store.get_person("t1", "bob@contoso.com")
+    assert old is not None and (old.new_group, old.new_group_ended_by) == (None, "")
 
 
 async def test_person_updates_are_conditional(store: DocumentStore) -> None:

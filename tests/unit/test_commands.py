@@ -21,6 +21,7 @@ from bot.core.turn.commands import (
     parse,
 )
 from bot.core.turn.held import Posting
+from bot.core.turn.new_group import NewGroupDialog
 from bot.core.turn.requests import Answer
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import build_core
@@ -121,7 +122,11 @@ async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
         return Answer()
 
     handlers = CommandHandlers(
-        core.groups, Polls(store, core.relay), Posting(core.relay, core.built.media), send_message
+        core.groups,
+        Polls(store, core.relay),
+        Posting(core.relay, core.built.media),
+        send_message,
+        NewGroupDialog(core.groups, store),
     )
     assert handlers.verbs == set(Verb) == {spec.verb for spec in COMMANDS}
     for language in Language:

@@ -11,7 +11,7 @@ from bot.core.model import OUTLOOK_THREAD, Channel
 from bot.core.ports import StoreError
 from bot.core.texts import Language, say
 from bot.core.turn.commands import SPECS, Verb, help_text
-from bot.core.turn.requests import ActionKind, CardAction, DialogStep, MentionedUser
+from bot.core.turn.requests import ActionKind, Answer, CardAction, GroupPicker, MentionedUser
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
@@ -125,7 +125,7 @@ async def test_a_repeated_command_activity_is_answered_once(core: Core) -> None:
     first = await core.say("new lunch: bob@x.com", key="activity-1")
     again = await core.say("new lunch: bob@x.com", key="activity-1")
     assert first.text.startswith("Created lunch")
-    assert again.text == "" and again.choices == ()
+    assert again == Answer()
     assert len(await core.store.groups_of("t1", email("ann"))) == 1
 
 
@@ -184,8 +184,9 @@ async def test_without_an_active_group_a_picker_holds_the_text(core: Core) -> No
 
     answer = await core.say("running late")
 
-    assert {c.name for c in answer.choices} == {"lunch", "book club"}
-    assert answer.pending_text == "running late"
+    assert isinstance(answer.buttons, GroupPicker)
+    assert {c.name for c in answer.buttons.choices} == {"lunch", "book club"}
+    assert answer.buttons.text == "running late"
     assert await core.store.pending_messages() == [] and await core.relayed() == []
 
 
@@ -237,30 +238,6 @@ async def test_new_in_a_chat_of_more_than_20_people_is_refused_and_writes_nothin
     answer = await core.conversation.handle(in_group_chat("new lunch"))
     assert "more than 20 people" in answer.text
     assert await documents.query("directory", "t1", []) == []
-
-
-# the step-by-step `new` dialog
-
-
-async def test_new_alone_starts_the_dialog(core: Core) -> None:
-    answer = await core.say("new")
-    assert answer.dialog is DialogStep.START
-    assert answer.person is not None and answer.person.in_dialog
-    assert (await core.person("ann")).in_dialog
-
-
-async def test_text_during_the_dialog_is_handed_to_it(core: Core) -> None:
-    await core.say("new")
-    answer = await core.say("lunch")
-    assert answer.dialog is DialogStep.CONTINUE
-    assert await core.store.groups_of("t1", email("ann")) == []
-
-
-async def test_cancel_ends_the_dialog(core: Core) -> None:
-    await core.say("new")
-    answer = await core.say("Cancel")
-    assert (answer.dialog, answer.text) == (DialogStep.CANCEL, say(Language.EN, "cancelled"))
-    assert not (await core.person("ann")).in_dialog
 
 
 # cards

@@ -7,9 +7,17 @@ from dataclasses import replace
 
 import pytest
 
+from bot.core.model import DraftStep, NewGroupDraft
 from bot.core.texts import Language
 from bot.core.turn.commands import help_text
-from bot.core.turn.requests import ActionKind, Answer, CardAction, DialogStep, GroupChoice
+from bot.core.turn.requests import (
+    ActionKind,
+    Answer,
+    CardAction,
+    GroupChoice,
+    GroupPicker,
+    SendAsMessage,
+)
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import Core, build_core, email, personal
 from tests.unit.fakes import FakeClock
@@ -30,8 +38,9 @@ async def lunch_of_ann_and_bob(core: Core) -> GroupChoice:
 
 async def press(core: Core, answer: Answer, card_id: str = "offer-1", who: str = "ann") -> Answer:
     """The person presses the offered button, as the Teams edge reads it (a pick)."""
-    assert answer.offered is not None
-    pick = CardAction(ActionKind.PICK, answer.offered.group_id, answer.pending_text, card_id)
+    assert isinstance(answer.buttons, SendAsMessage)
+    offer = answer.buttons
+    pick = CardAction(ActionKind.PICK, offer.group.group_id, offer.text, card_id)
     return await core.conversation.handle(personal(action=pick, who=who))
 
 
@@ -52,8 +61,7 @@ async def test_leave_with_a_group_they_do_not_have_sends_nothing_and_offers_one_
         "“leave at 5?” is not a command you can use (you have no group called “at 5?”). "
         "Send it to lunch as a message?"
     )
-    assert answer.offered == lunch and answer.choices == ()
-    assert answer.pending_text == "leave at 5?"
+    assert answer.buttons == SendAsMessage(lunch, "leave at 5?")
     assert await sent_texts(core) == [] and await core.relayed() == []
     assert (await core.group("ann", "lunch")).has_member(email("ann"))
 
@@ -113,7 +121,7 @@ async def test_words_that_are_no_command_for_this_person_are_offered(
     assert answer.text == (
         f"“{typed}” is not a command you can use ({why}). Send it to lunch as a message?"
     )
-    assert answer.offered == lunch and answer.pending_text == typed
+    assert answer.buttons == SendAsMessage(lunch, typed)
     assert await sent_texts(core) == []
     assert await core.group("ann", "lunch") == before
 
@@ -140,14 +148,16 @@ async def test_commands_and_their_own_mistakes_are_answered_as_before(
     answer = await core.say(typed, who="bob")
 
     assert answer.text == answered
-    assert answer.offered is None and answer.choices == ()
+    assert answer.buttons is None
 
 
 async def test_new_with_a_name_and_no_colon_still_starts_the_dialog(core: Core) -> None:
     await lunch_of_ann_and_bob(core)
     answer = await core.say("new menu at the canteen")
-    assert (answer.dialog, answer.dialog_name) == (DialogStep.START, "menu at the canteen")
-    assert answer.offered is None
+    assert answer.text.startswith("Who should be in menu at the canteen?")
+    assert answer.buttons is None
+    draft = (await core.person("ann")).new_group
+    assert draft == NewGroupDraft(DraftStep.MEMBERS, name="menu at the canteen")
 
 
 async def test_with_one_group_and_none_active_that_group_is_offered(core: Core) -> None:
@@ -157,7 +167,7 @@ async def test_with_one_group_and_none_active_that_group_is_offered(core: Core) 
 
     answer = await core.say("leave at 5?")
 
-    assert answer.offered == GroupChoice(lunch.group_id, "lunch")
+    assert answer.buttons == SendAsMessage(GroupChoice(lunch.group_id, "lunch"), "leave at 5?")
     assert await sent_texts(core) == []
     await press(core, answer)
     assert await sent_texts(core) == ["leave at 5?"]
@@ -173,8 +183,9 @@ async def test_with_several_groups_and_none_active_the_picker_is_offered(core: C
         "“help me carry the boxes” is not a command you can use (help takes nothing after it). "
         "Send it as a message? Pick a group; nothing was sent yet."
     )
-    assert {c.name for c in answer.choices} == {"lunch", "book club"}
-    assert answer.offered is None and answer.pending_text == "help me carry the boxes"
+    assert isinstance(answer.buttons, GroupPicker)
+    assert {c.name for c in answer.buttons.choices} == {"lunch", "book club"}
+    assert answer.buttons.text == "help me carry the boxes"
     assert await sent_texts(core) == []
 
 
@@ -186,7 +197,7 @@ async def test_with_no_groups_only_the_commands_problem_is_said(core: Core) -> N
     ):
         answer = await core.say(typed)
         assert answer.text == answered
-        assert answer.offered is None and answer.choices == ()
+        assert answer.buttons is None
 
 
 async def test_a_french_reader_gets_the_line_in_french(core: Core) -> None:
@@ -201,7 +212,8 @@ async def test_a_french_reader_gets_the_line_in_french(core: Core) -> None:
         "«\u00a0quitter à 17h ?\u00a0» n'est pas une commande que vous pouvez utiliser "
         f"(vous n'avez pas de groupe nommé «\u00a0à 17h ?\u00a0»). L'envoyer à lunch comme message{nbsp}?"
     )
-    assert answer.pending_text == "quitter à 17h ?"
+    assert isinstance(answer.buttons, SendAsMessage)
+    assert answer.buttons.text == "quitter à 17h ?"
     assert answer.person is not None and answer.person.language.value == "fr"
 
 
@@ -213,6 +225,7 @@ async def test_a_long_sentence_is_shortened_in_the_line_and_kept_whole_on_the_bu
 
     answer = await core.say(typed)
 
-    assert answer.pending_text == typed.strip()
+    assert isinstance(answer.buttons, SendAsMessage)
+    assert answer.buttons.text == typed.strip()
     assert typed.strip() not in answer.text and "help with the move with" in answer.text
     assert answer.text.index("” is not a command") <= 81  # the quote, then 80 characters

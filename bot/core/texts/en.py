@@ -292,6 +292,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     ),
     "dialog.confirm": "Create {group} with {who}?",
     "dialog.not_created": "OK, no group was created.",
+    "dialog.yes_or_no": "Create {group}? Answer yes or no (or cancel).",
     # the Outlook mail
     "mail.poll": "Poll: {question}",
     "mail.reply_to": "Reply to {group}",

@@ -339,6 +339,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
     ),
     "dialog.confirm": "Créer {group} avec {who} ?",
     "dialog.not_created": "D'accord, aucun groupe n'a été créé.",
+    "dialog.yes_or_no": "Créer {group} ? Répondez oui ou non (ou annuler).",
     # le courrier Outlook
     "mail.poll": "Sondage : {question}",
     "mail.reply_to": "Répondre à {group}",

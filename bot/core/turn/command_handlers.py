@@ -20,7 +20,8 @@ from bot.core.membership.people import ActiveGroup
 from bot.core.model import Group, Person
 from bot.core.turn.commands import Command, Verb, help_text, switched_on
 from bot.core.turn.held import Held, Posting, named
-from bot.core.turn.requests import Answer, DialogStep, TeamsRequest
+from bot.core.turn.new_group import NewGroupDialog
+from bot.core.turn.requests import Answer, TeamsRequest
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,15 @@ SendMessage = Callable[[Person, Held, str, ActiveGroup | None], Awaitable[Answer
 
 class CommandHandlers:
     def __init__(
-        self, groups: Groups, polls: Polls, posting: Posting, send_message: SendMessage
+        self,
+        groups: Groups,
+        polls: Polls,
+        posting: Posting,
+        send_message: SendMessage,
+        new_group: NewGroupDialog,
     ) -> None:
         self._groups = groups
+        self._new_group = new_group
         self._polls = polls
         self._posting = posting
         self._send_message = send_message
@@ -90,7 +97,7 @@ class CommandHandlers:
     async def _new(self, call: CommandCall) -> Answer:
         c = call.command
         if not c.has_colon and not call.mentions:
-            return Answer(dialog=DialogStep.START, dialog_name=c.target)
+            return await self._new_group.start(call.person, c.target)
         members = parse_members(c.rest, call.mentions)
         return Answer((await self._groups.create(call.person, c.target, members)).text)
 

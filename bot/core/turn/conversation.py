@@ -16,7 +16,7 @@ from bot.core.features.media import Media
 from bot.core.features.polls import Polls
 from bot.core.membership.addresses import Mention
 from bot.core.membership.groups import Groups, check_chat_size, check_name
-from bot.core.membership.people import ActiveGroup, People, update_person
+from bot.core.membership.people import ActiveGroup, People
 from bot.core.membership.policy import TenantGate
 from bot.core.model import MAX_MEMBERS, Person
 from bot.core.ports import Clock, Store, StoreError, TeamsRoster
@@ -29,16 +29,11 @@ from bot.core.turn.commands import (
     Command,
     Shape,
     Verb,
-    is_cancel,
     parse,
 )
 from bot.core.turn.held import Held, Posting, named, with_names
-from bot.core.turn.requests import (
-    Answer,
-    DialogStep,
-    GroupChoice,
-    TeamsRequest,
-)
+from bot.core.turn.new_group import NewGroupDialog
+from bot.core.turn.requests import Answer, GroupChoice, GroupPicker, TeamsRequest
 from bot.core.turn.sentences import Sentences
 
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
@@ -70,7 +65,10 @@ class Conversation:
         self._posting = Posting(relay, media)
         self._cards = CardActions(store, groups, self._polls, relay, self._posting)
         self._sentences = Sentences(groups, relay)
-        self._commands = CommandHandlers(groups, self._polls, self._posting, self._message)
+        self._new_group = NewGroupDialog(groups, store)
+        self._commands = CommandHandlers(
+            groups, self._polls, self._posting, self._message, self._new_group
+        )
 
     async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:
         """The app was installed, or the bot added to a chat: register, and say hello once."""
@@ -94,9 +92,6 @@ class Conversation:
                     continue
             raise
 
-    async def dialog_ended(self, person: Person) -> None:
-        await self._set_in_dialog(person, False)
-
     async def _handle(self, request: TeamsRequest, taken: list[str]) -> Answer:
         refusal = self._gate.refusal(request.sender.tenant_id)
         if refusal is not None:
@@ -110,13 +105,16 @@ class Conversation:
             return replace(
                 await self._cards.card_action(person, request.action, request), person=person
             )
-        if person.in_dialog:
-            if not request.dialog_lost:
-                if is_cancel(request.text):
-                    await self._set_in_dialog(person, False)
-                    return Answer(say(person.language, "cancelled"), dialog=DialogStep.CANCEL)
-                return Answer(dialog=DialogStep.CONTINUE, person=person)
-            person = await self._set_in_dialog(person, False)
+        if person.new_group is not None:
+            # An answer to the step-by-step `new`, whatever its words.
+            if not await self._first_time(request, taken):
+                return Answer()
+            mentions = await self._people.mentioned(request)
+            return await self._new_group.answer(
+                person, person.new_group, request.text, mentions, request.activity_key
+            )
+        if person.new_group_ended_by and request.activity_key == person.new_group_ended_by:
+            return Answer()  # the dialog's last answer, sent again by Teams
         parsed = with_names(parse(request.text), request)
         if request.media and not (isinstance(parsed, Command) and parsed.verb is Verb.TO):
             # With a photo or file the words are its caption, whatever they start with.
@@ -126,9 +124,7 @@ class Conversation:
             return Answer()
         mentions = await self._people.mentioned(request)
         answer = await self._chat(person, parsed, mentions, request, sender.active)
-        if answer.dialog is DialogStep.START:
-            person = await self._set_in_dialog(person, True)
-        return replace(answer, person=person)
+        return answer if answer.person is not None else replace(answer, person=person)
 
     async def _first_time(self, request: TeamsRequest, taken: list[str]) -> bool:
         key = f"activity:{request.activity_key}"
@@ -136,15 +132,6 @@ class Conversation:
         if first:
             taken.append(key)
         return first
-
-    async def _set_in_dialog(self, person: Person, in_dialog: bool) -> Person:
-        updated = await update_person(
-            self._store,
-            person.tenant_id,
-            person.person_id,
-            lambda p: replace(p, in_dialog=in_dialog),
-        )
-        return updated or person
 
     # group chats: only "@Send new <name>"
 
@@ -220,12 +207,11 @@ class Conversation:
             return Answer()
         if not groups:
             return Answer(say(lang, "no_groups_not_sent"))
+        choices = tuple(GroupChoice(g.group_id, g.name) for g in groups)
+        seal = self._media.seal(person.person_id, held.text, held.media)
         return Answer(
             say(lang, "which_group_pick"),
-            choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
-            pending_text=held.text,
-            pending_media=held.media,
-            pending_seal=self._media.seal(person.person_id, held.text, held.media),
+            buttons=GroupPicker(choices, held.text, held.media, seal),
         )
 
     async def _command(

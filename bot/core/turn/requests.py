@@ -97,14 +97,6 @@ class TeamsRequest:
     action: CardAction | None = None
     # Photos and files pasted or attached in the 1:1 chat.
     media: tuple[IncomingMedia, ...] = ()
-    # True when the person was marked as in a dialog but the dialog engine has none.
-    dialog_lost: bool = False
-
-
-class DialogStep(StrEnum):
-    START = "start"  # run the step-by-step `new` dialog
-    CONTINUE = "continue"  # the person is answering the dialog: hand the text to it
-    CANCEL = "cancel"  # the person said cancel: end the dialog, nothing created
 
 
 @dataclass(frozen=True)
@@ -123,23 +115,41 @@ class AnsweredCard:
 
 
 @dataclass(frozen=True)
+class GroupPicker:
+    """The person's groups as buttons; `text` (with its media) is held until one is
+    picked, with the seal that proves the picker's copy is ours."""
+
+    choices: tuple[GroupChoice, ...]
+    text: str
+    media: tuple[IncomingMedia, ...] = ()
+    seal: str = ""
+
+
+@dataclass(frozen=True)
+class SendAsMessage:
+    """Words that were no command: the one group offered, with one button, to send
+    them to as a message (several groups are a `GroupPicker`)."""
+
+    group: GroupChoice
+    text: str
+
+
+@dataclass(frozen=True)
+class YesNo:
+    """A question answered yes or no (the step-by-step `new`'s confirmation)."""
+
+
+# What the answer offers to tap, besides its text.
+Buttons = GroupPicker | SendAsMessage | YesNo
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the bot says back in the chat the request came from (nothing when empty)."""
 
     text: str = ""
-    # When set, the bot offers these groups as buttons and holds `pending_text` until one is picked.
-    choices: tuple[GroupChoice, ...] = ()
-    pending_text: str = ""
-    # Held with `pending_text`, with the seal that proves the picker's copy is ours.
-    pending_media: tuple[IncomingMedia, ...] = ()
-    pending_seal: str = ""
-    # Words that were no command: the one group offered, with one button, to send
-    # `pending_text` to as a message (several groups are offered as `choices`).
-    offered: GroupChoice | None = None
-    dialog: DialogStep | None = None
-    # The name typed after `new`, for the dialog to start from.
-    dialog_name: str = ""
-    # The person the request came from, when known (the dialog needs them).
+    buttons: Buttons | None = None
+    # The person the request came from, when known (their language renders the buttons).
     person: Person | None = None
     # A card the person answered, to show again with their answer (nothing to send twice).
     answered: AnsweredCard | None = None

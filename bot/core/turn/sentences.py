@@ -9,7 +9,13 @@ from bot.core.membership.people import ActiveGroup
 from bot.core.model import Person
 from bot.core.sending.relay import Relay
 from bot.core.texts import say
-from bot.core.turn.requests import Answer, GroupChoice, TeamsRequest
+from bot.core.turn.requests import (
+    Answer,
+    GroupChoice,
+    GroupPicker,
+    SendAsMessage,
+    TeamsRequest,
+)
 
 # Words that were no command are quoted in the answer up to this many characters.
 _SHOWN_CHARS = 80
@@ -55,11 +61,11 @@ class Sentences:
             group = groups[0]
             line = say(lang, "sentence.offer", typed=shown, why=refusal.why, group=group.name)
             offered = GroupChoice(group.group_id, group.name)
-            return Answer(line, offered=offered, pending_text=typed)
+            return Answer(line, buttons=SendAsMessage(offered, typed))
+        choices = tuple(GroupChoice(g.group_id, g.name) for g in groups)
         return Answer(
             say(lang, "sentence.pick", typed=shown, why=refusal.why),
-            choices=tuple(GroupChoice(g.group_id, g.name) for g in groups),
-            pending_text=typed,
+            buttons=GroupPicker(choices, typed),
         )
 
     async def names_a_group(self, person: Person, words: str) -> bool:
