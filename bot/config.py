@@ -11,9 +11,10 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -30,54 +31,113 @@ MAX_MEDIA = 150 * 1024 * 1024
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
+T = TypeVar("T")
+
+
 class SettingsError(Exception):
     """A configuration problem, explained in one line for the person starting the bot."""
 
 
 @dataclass(frozen=True)
+class Var:
+    """How a setting is read: its environment variable, and what it accepts. Numbers are
+    checked against `low` and `high`; a secret's value never appears in a message or in
+    `repr(settings)`; `clean` normalises the text; `shown` is the default as
+    docs/configuration.md writes it when it is not the value itself."""
+
+    name: str
+    low: int | None = None
+    high: int | None = None
+    secret: bool = False
+    clean: Callable[[str], str] | None = None
+    shown: str = ""
+
+
+def var(
+    name: str,
+    default: T,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    secret: bool = False,
+    clean: Callable[[str], str] | None = None,
+    shown: str = "",
+) -> T:
+    """A field of `Settings`, declared once: the parser and the docs check read this."""
+    declared = Var(name, low, high, secret, clean, shown)
+    return field(default=default, metadata={"var": declared})
+
+
+def _no_trailing_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 3978
-    app_id: str = ""
-    app_password: str = ""
-    app_type: str = "MultiTenant"
-    app_tenant_id: str = ""
+    """Every setting of docs/configuration.md, with its variable, default and bounds."""
+
+    host: str = var("HOST", "127.0.0.1")
+    port: int = var("PORT", 3978, low=1, high=65535)
+    app_id: str = var("MicrosoftAppId", "")
+    app_password: str = var("MicrosoftAppPassword", "", secret=True)
+    app_type: str = var("MicrosoftAppType", "MultiTenant")
+    app_tenant_id: str = var("MicrosoftAppTenantId", "")
     # Local mode on a non-loopback HOST is refused unless this says it is meant.
-    allow_local_mode_on_network: bool = False
+    allow_local_mode_on_network: bool = var("ALLOW_LOCAL_MODE_ON_NETWORK", False)
     # With credentials: the hosts (and their subdomains) an activity's serviceUrl may name.
-    bot_service_url_hosts: tuple[str, ...] = BOT_SERVICE_URL_HOSTS
-    bot_openid_metadata_url: str = BOT_OPENID_METADATA_URL
-    data_dir: Path = Path("./data")
-    cosmos_endpoint: str = ""
-    cosmos_key: str = ""
-    cosmos_database: str = "send"
-    cosmos_verify_tls: bool = True
+    bot_service_url_hosts: tuple[str, ...] = var("BOT_SERVICE_URL_HOSTS", BOT_SERVICE_URL_HOSTS)
+    bot_openid_metadata_url: str = var("BOT_OPENID_METADATA_URL", BOT_OPENID_METADATA_URL)
+    data_dir: Path = var("DATA_DIR", Path("./data"), shown="`./data`")
+    cosmos_endpoint: str = var("COSMOS_ENDPOINT", "")
+    cosmos_key: str = var("COSMOS_KEY", "", secret=True)
+    cosmos_database: str = var("COSMOS_DATABASE", "send")
+    cosmos_verify_tls: bool = var("COSMOS_VERIFY_TLS", True)
     # Messages older than this are deleted (daily, and by Cosmos DB's time to live).
-    message_retention_days: int = 365
-    graph_tenant_id: str = ""
-    graph_client_id: str = ""
-    graph_client_secret: str = ""
-    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
-    aad_authority_host: str = "https://login.microsoftonline.com"
-    outlook_sender: str = ""
-    am_originator: str = ""
-    am_audience: str = ""
-    public_base_url: str = ""
-    allowed_tenants: frozenset[str] = frozenset()
-    max_message_chars: int = 2000
-    messages_per_minute_per_sender: int = 30
-    teams_sends_per_second: int = 30
-    delivery_deadline_hours: int = 24
-    log_level: str = "INFO"
+    message_retention_days: int = var("MESSAGE_RETENTION_DAYS", 365, low=1)
+    graph_tenant_id: str = var("GRAPH_TENANT_ID", "")
+    graph_client_id: str = var("GRAPH_CLIENT_ID", "")
+    graph_client_secret: str = var("GRAPH_CLIENT_SECRET", "", secret=True)
+    graph_endpoint: str = var(
+        "GRAPH_ENDPOINT", "https://graph.microsoft.com/v1.0", clean=_no_trailing_slash
+    )
+    aad_authority_host: str = var(
+        "AAD_AUTHORITY_HOST", "https://login.microsoftonline.com", clean=_no_trailing_slash
+    )
+    outlook_sender: str = var("OUTLOOK_SENDER", "")
+    am_originator: str = var("AM_ORIGINATOR", "")
+    am_audience: str = var("AM_AUDIENCE", "")
+    # Parsed settings never leave it empty: http://<HOST>:<PORT> when unset.
+    public_base_url: str = var(
+        "PUBLIC_BASE_URL", "", clean=_no_trailing_slash, shown="`http://<HOST>:<PORT>`"
+    )
+    allowed_tenants: frozenset[str] = var("ALLOWED_TENANTS", frozenset(), shown="empty = any")
+    max_message_chars: int = var("MAX_MESSAGE_CHARS", 2000, low=1, high=28000)
+    messages_per_minute_per_sender: int = var("MESSAGES_PER_MINUTE_PER_SENDER", 30, low=1)
+    teams_sends_per_second: int = var("TEAMS_SENDS_PER_SECOND", 30, low=1, high=50)
+    delivery_deadline_hours: int = var("DELIVERY_DEADLINE_HOURS", 24, low=1, high=24 * 14)
+    log_level: str = var("LOG_LEVEL", "INFO", clean=str.upper)
     # The Teams app's id (manifest id, the catalog's externalId): installing Send for members
-    # who never opened it. Empty = no installation.
-    teams_app_id: str = ""
+    # who never opened it. Empty = no installation. Parsed: MicrosoftAppId when unset.
+    teams_app_id: str = var("TEAMS_APP_ID", "", shown="`MicrosoftAppId`")
     # Set by the Azure deployment; exports the log to Application Insights when present.
-    appinsights_connection_string: str = ""
+    appinsights_connection_string: str = var(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING", "", secret=True
+    )
     # Photos and files: Azure Blob Storage when set, else DATA_DIR/media.
-    azure_storage_connection_string: str = ""
-    azure_storage_container: str = "send-media"
-    max_media_bytes: int = 10 * 1024 * 1024
+    azure_storage_connection_string: str = var("AZURE_STORAGE_CONNECTION_STRING", "", secret=True)
+    azure_storage_container: str = var("AZURE_STORAGE_CONTAINER", "send-media")
+    # Graph takes attachments up to 150 MB (upload sessions); Teams cards link the rest.
+    max_media_bytes: int = var("MAX_MEDIA_BYTES", 10 * 1024 * 1024, low=1, high=MAX_MEDIA)
+
+    def __repr__(self) -> str:
+        """Secrets shown as set or not, never their value (a logged Settings leaks nothing)."""
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if declared(f).secret:
+                value = "<set>" if value else ""
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def local_mode(self) -> bool:
@@ -114,69 +174,50 @@ def load_settings(
     return parse_settings(values)
 
 
-def parse_settings(env: Mapping[str, str]) -> Settings:
-    def text(name: str, default: str = "") -> str:
-        return env.get(name, default).strip() or default
+def declared(f: Field[Any]) -> Var:
+    """The declaration of a `Settings` field."""
+    declaration = f.metadata["var"]
+    assert isinstance(declaration, Var)
+    return declaration
 
-    d = Settings()  # every default is the dataclass's own, written once
-    host = text("HOST", d.host)
-    port = _integer(env, "PORT", d.port, low=1, high=65535)
-    app_type = text("MicrosoftAppType", d.app_type)
-    settings = Settings(
-        host=host,
-        port=port,
-        app_id=text("MicrosoftAppId"),
-        app_password=env.get("MicrosoftAppPassword", ""),
-        app_type=app_type,
-        app_tenant_id=text("MicrosoftAppTenantId"),
-        allow_local_mode_on_network=_boolean(
-            env, "ALLOW_LOCAL_MODE_ON_NETWORK", d.allow_local_mode_on_network
-        ),
-        bot_service_url_hosts=_host_names(env, "BOT_SERVICE_URL_HOSTS", d.bot_service_url_hosts),
-        bot_openid_metadata_url=text("BOT_OPENID_METADATA_URL", d.bot_openid_metadata_url),
-        data_dir=Path(text("DATA_DIR", str(d.data_dir))),
-        cosmos_endpoint=text("COSMOS_ENDPOINT"),
-        cosmos_key=env.get("COSMOS_KEY", "").strip(),
-        cosmos_database=text("COSMOS_DATABASE", d.cosmos_database),
-        cosmos_verify_tls=_boolean(env, "COSMOS_VERIFY_TLS", d.cosmos_verify_tls),
-        message_retention_days=_integer(
-            env, "MESSAGE_RETENTION_DAYS", d.message_retention_days, low=1
-        ),
-        graph_tenant_id=text("GRAPH_TENANT_ID"),
-        graph_client_id=text("GRAPH_CLIENT_ID"),
-        graph_client_secret=env.get("GRAPH_CLIENT_SECRET", "").strip(),
-        graph_endpoint=text("GRAPH_ENDPOINT", d.graph_endpoint).rstrip("/"),
-        aad_authority_host=text("AAD_AUTHORITY_HOST", d.aad_authority_host).rstrip("/"),
-        outlook_sender=text("OUTLOOK_SENDER"),
-        am_originator=text("AM_ORIGINATOR"),
-        am_audience=text("AM_AUDIENCE"),
-        public_base_url=text("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
-        allowed_tenants=frozenset(
-            t.strip() for t in env.get("ALLOWED_TENANTS", "").split(",") if t.strip()
-        ),
-        max_message_chars=_integer(
-            env, "MAX_MESSAGE_CHARS", d.max_message_chars, low=1, high=28000
-        ),
-        messages_per_minute_per_sender=_integer(
-            env, "MESSAGES_PER_MINUTE_PER_SENDER", d.messages_per_minute_per_sender, low=1
-        ),
-        teams_sends_per_second=_integer(
-            env, "TEAMS_SENDS_PER_SECOND", d.teams_sends_per_second, low=1, high=50
-        ),
-        delivery_deadline_hours=_integer(
-            env, "DELIVERY_DEADLINE_HOURS", d.delivery_deadline_hours, low=1, high=24 * 14
-        ),
-        log_level=text("LOG_LEVEL", d.log_level).upper(),
+
+def parse_settings(env: Mapping[str, str]) -> Settings:
+    """Each field from its variable, by its declaration; then the defaults that depend on
+    other settings, then the rules between settings."""
+    types = get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        declaration = declared(f)
+        raw = env.get(declaration.name, "").strip()
+        value = _read(types[f.name], declaration, raw) if raw else None
+        if value is not None and value != ():  # "," names no host: the default
+            values[f.name] = value
+    settings = Settings(**values)
+    settings = replace(
+        settings,
+        public_base_url=settings.public_base_url or f"http://{settings.host}:{settings.port}",
         # The manifest's id is MicrosoftAppId unless the package was built with another.
-        teams_app_id=text("TEAMS_APP_ID") or text("MicrosoftAppId"),
-        appinsights_connection_string=text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
-        azure_storage_connection_string=text("AZURE_STORAGE_CONNECTION_STRING"),
-        azure_storage_container=text("AZURE_STORAGE_CONTAINER", d.azure_storage_container),
-        # Graph takes attachments up to 150 MB (upload sessions); Teams cards link the rest.
-        max_media_bytes=_integer(env, "MAX_MEDIA_BYTES", d.max_media_bytes, low=1, high=MAX_MEDIA),
+        teams_app_id=settings.teams_app_id or settings.app_id,
     )
     _check(settings)
     return settings
+
+
+def _read(kind: Any, declaration: Var, raw: str) -> Any:
+    name = declaration.name
+    if kind is int:
+        return _integer(name, raw, low=declaration.low or 0, high=declaration.high)
+    if kind is bool:
+        return _boolean(name, raw)
+    if kind is Path:
+        return Path(raw)
+    if kind == tuple[str, ...]:
+        return _host_names(name, raw)
+    if kind == frozenset[str]:
+        return frozenset(t.strip() for t in raw.split(",") if t.strip())
+    if kind is str:
+        return declaration.clean(raw) if declaration.clean else raw
+    raise TypeError(f"no reader for {name}: {kind}")
 
 
 def _check(s: Settings) -> None:
@@ -246,8 +287,7 @@ def is_loopback(host: str) -> bool:
         return False  # a host name other than localhost, or "0.0.0.0"-style wildcards
 
 
-def _host_names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name, "")
+def _host_names(name: str, raw: str) -> tuple[str, ...]:
     hosts = tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
     for host in hosts:
         if not _HOST_NAME.match(host):
@@ -255,15 +295,10 @@ def _host_names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> 
                 f"{name} must be host names separated by commas (no scheme, port or path), "
                 f"got {host!r}"
             )
-    return hosts or default
+    return hosts
 
 
-def _integer(
-    env: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None
-) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _integer(name: str, raw: str, *, low: int, high: int | None) -> int:
     try:
         value = int(raw)
     except ValueError:
@@ -275,15 +310,13 @@ def _integer(
     return value
 
 
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("true", "1", "yes", "on"):
+def _boolean(name: str, raw: str) -> bool:
+    word = raw.lower()
+    if word in ("true", "1", "yes", "on"):
         return True
-    if raw in ("false", "0", "no", "off"):
+    if word in ("false", "0", "no", "off"):
         return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    raise SettingsError(f"{name} must be true or false, got {word!r}")
 
 
 def log_level_number(settings: Settings) -> int:

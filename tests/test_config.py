@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from bot.config import (
     BOT_OPENID_METADATA_URL,
     MAX_MEDIA,
+    Settings,
     SettingsError,
+    declared,
     is_loopback,
     load_settings,
     parse_settings,
@@ -319,22 +322,54 @@ class Recording(dict[str, str]):
 
 
 def test_every_variable_the_parser_reads_is_documented_with_its_default() -> None:
-    """docs/configuration.md's table lists exactly the variables Send reads, and each
-    default it shows for a number is the Settings dataclass's own."""
+    """docs/configuration.md's table lists exactly the variables Send reads, each with the
+    default its declaration has and, for a number, the bounds the parser checks."""
     environment = Recording()
-    defaults = parse_settings(environment)
+    parse_settings(environment)
     read = set(environment.asked)
     table = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    rows = dict(re.findall(r"^\| `([A-Za-z_]+)` \| ([^|]*) \|", table, re.MULTILINE))
-    assert set(rows) == read, (sorted(read - set(rows)), sorted(set(rows) - read))
-    numbers = {
-        "PORT": defaults.port,
-        "MAX_MESSAGE_CHARS": defaults.max_message_chars,
-        "MESSAGES_PER_MINUTE_PER_SENDER": defaults.messages_per_minute_per_sender,
-        "TEAMS_SENDS_PER_SECOND": defaults.teams_sends_per_second,
-        "DELIVERY_DEADLINE_HOURS": defaults.delivery_deadline_hours,
-        "MESSAGE_RETENTION_DAYS": defaults.message_retention_days,
-        "MAX_MEDIA_BYTES": defaults.max_media_bytes,
+    rows = {
+        name: (default.strip(), meaning)
+        for name, default, meaning in re.findall(
+            r"^\| `([A-Za-z_]+)` \| ([^|]*) \| (.*) \|$", table, re.MULTILINE
+        )
     }
-    for name, value in numbers.items():
-        assert rows[name].strip().startswith(f"`{value}`"), (name, rows[name], value)
+    declarations = {declared(f).name: (f, declared(f)) for f in fields(Settings)}
+    assert set(rows) == read == set(declarations), sorted(read ^ set(rows))
+    for name, (f, declaration) in declarations.items():
+        default, meaning = rows[name]
+        value = f.default
+        if declaration.shown:
+            expected = declaration.shown
+        elif value in ("", frozenset()):
+            expected = "empty"
+        elif isinstance(value, bool):
+            expected = f"`{str(value).lower()}`"
+        elif isinstance(value, tuple):
+            expected = f"`{','.join(value)}`"
+        else:
+            expected = f"`{value}`"
+        assert default.startswith(expected), (name, default, expected)
+        if declaration.high is not None:
+            assert f"{declaration.low} to {declaration.high}" in meaning, (name, meaning)
+        elif declaration.low is not None:
+            assert f"at least {declaration.low}" in meaning, (name, meaning)
+
+
+def test_a_secret_is_never_in_the_settings_repr() -> None:
+    settings = parse_settings(
+        {
+            "MicrosoftAppId": "app",
+            "MicrosoftAppPassword": "pass-word-1",
+            "COSMOS_ENDPOINT": "https://db.example/",
+            "COSMOS_KEY": "cosmos-key-2",
+            "AZURE_STORAGE_CONNECTION_STRING": "AccountKey=blob-key-3",
+        }
+    )
+    shown = repr(settings)
+    secrets = [declared(f).name for f in fields(Settings) if declared(f).secret]
+    assert "GRAPH_CLIENT_SECRET" in secrets and "COSMOS_KEY" in secrets
+    for secret in ("pass-word-1", "cosmos-key-2", "blob-key-3"):
+        assert secret not in shown
+    assert "app_password='<set>'" in shown and "graph_client_secret=''" in shown
+    assert "cosmos_endpoint='https://db.example/'" in shown
