@@ -116,7 +116,7 @@ async def build_services(
         )
         resources.callback(graph_credentials.close)
         graph = GraphClient(session, graph_credentials, settings.graph_endpoint)
-        outlook = GraphMail(graph, settings.outlook_sender, cards, clock, media=media_store)
+        outlook = GraphMail(graph, settings.outlook_sender, cards, clock, media_store)
         directory = graph_directory = GraphDirectory(
             graph, settings.outlook_sender, settings.graph_tenant_id
         )

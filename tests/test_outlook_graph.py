@@ -40,6 +40,7 @@ from tests.outlook_helpers import (
     msg_ids,
 )
 from tests.teams_world import TeamsWorld
+from tests.unit.media_fakes import MemoryVault
 
 SENDER = OUTLOOK_SENDER
 
@@ -292,7 +293,7 @@ async def test_another_instance_finds_an_earlier_attempt_in_sent_items(
     try:
         async with aiohttp.ClientSession() as session:
             client = GraphClient(session, credentials, graph.base_url)
-            crashed = GraphMail(client, SENDER, cards, clock)
+            crashed = GraphMail(client, SENDER, cards, clock, MemoryVault())
             first = await crashed.record(mail("m1", ""))
             assert first.outcome is SendOutcome.SENT and first.thread_id
             graph.lose_answers = lose_answer(1, path_ends="/reply")
@@ -300,7 +301,7 @@ async def test_another_instance_finds_an_earlier_attempt_in_sent_items(
             assert (await crashed.record(second)).outcome is SendOutcome.RETRY
 
             clock.advance(timedelta(minutes=6))
-            taking_over = GraphMail(client, SENDER, cards, clock)
+            taking_over = GraphMail(client, SENDER, cards, clock, MemoryVault())
             again = await taking_over.record(second)
             assert again.outcome is SendOutcome.SENT and again.thread_id == first.thread_id
             assert sent_items_checked(graph)

@@ -32,6 +32,7 @@ from tests.outlook_helpers import (
     read_eml,
 )
 from tests.teams_world import TeamsWorld
+from tests.unit.media_fakes import MemoryVault
 
 ORIGINATOR = "8a2b1c3d-aaaa-4bbb-8ccc-0123456789ab"
 
@@ -163,7 +164,7 @@ def an_id(length: int, seed: str = "a") -> str:
 
 def recorder(tmp_path: Path) -> EmlRecorder:
     cards = OutlookCards(ORIGINATOR, "https://send.example", CardTokens(b"k" * 32), 2000)
-    return EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock())
+    return EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock(), MemoryVault())
 
 
 def thread_mail(message_id: str, group_id: str, thread_id: str) -> ThreadMail:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -237,26 +236,3 @@ async def test_a_media_reply_whose_send_is_unsure_is_sent_once(
     for address in ADDRESSES:
         assert len(graph.mailbox(address)) == 2
     assert graph.drafts(SENDER) == []
-
-
-async def test_without_a_reader_items_are_links(
-    entra: FakeEntra, graph: FakeGraph, vault: DiskMediaStore
-) -> None:
-    """Until a media reader is wired, a mail still goes, naming each item with its link."""
-    for address in (SENDER, *ADDRESSES):
-        graph.add_user(address)
-    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes())
-    credentials = ClientCredentials(
-        GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = GraphClient(session, credentials, graph.base_url)
-            plain = GraphMail(client, SENDER, cards(), MovableClock())
-            medium = shown(photo, True)
-            assert (await plain.record(mail_of("m1", "", [medium]))).outcome is SendOutcome.SENT
-    finally:
-        credentials.close()
-    (sent,) = graph.sent(SENDER)
-    assert graph.attachments(sent) == [] and medium.link in sent["body"]["content"]
-    assert base64.b64encode(png_bytes()).decode() not in sent["body"]["content"]

@@ -110,9 +110,19 @@ class MarkerStore(Protocol):
         ...
 
 
-class Store(PeopleStore, GroupStore, MessageStore, InstanceStore, MarkerStore, Protocol):
-    """Every role at once, as the document store implements them. A class that needs
-    fewer takes the role it uses (InstanceRegistry: InstanceStore)."""
+class DirectoryStore(PeopleStore, GroupStore, Protocol):
+    """People and their groups (the `directory` container): who is in which group."""
+
+
+class MessagingStore(DirectoryStore, MessageStore, Protocol):
+    """People, groups and the groups' messages: what accepting, delivering and answering
+    a message need."""
+
+
+class Store(MessagingStore, InstanceStore, MarkerStore, Protocol):
+    """Every role at once, as the document store implements them. Each class takes the
+    roles it uses: InstanceRegistry an InstanceStore, Groups a DirectoryStore, the relay
+    a MessagingStore, and so on."""
 
     async def ping(self) -> None: ...
 

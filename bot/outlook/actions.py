@@ -11,7 +11,7 @@ from bot.core.errors import Refused
 from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls, poll_view
 from bot.core.model import Group, Person, Source
-from bot.core.ports import Clock, MailReaders, PollMail, Store
+from bot.core.ports import Clock, MailReaders, MessagingStore, PollMail
 from bot.core.sending.relay import Relay
 from bot.core.texts import text
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
@@ -84,7 +84,7 @@ class OutlookActions:
         self,
         validator: ActionTokenValidator,
         tokens: CardTokens,
-        store: Store,
+        store: MessagingStore,
         relay: Relay,
         cards: OutlookCards,
         clock: Clock,

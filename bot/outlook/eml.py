@@ -126,12 +126,12 @@ def _file_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:32]
 
 
-async def read_all(reader: MediaReader | None, items: Sequence[MailItem]) -> list[bytes]:
+async def read_all(reader: MediaReader, items: Sequence[MailItem]) -> list[bytes]:
     """The bytes of every item carried in the mail (b"" for a linked one); raises
     UnreadableMedia with a short reason when one cannot be read."""
     out: list[bytes] = []
     for item in items:
-        if item.shown is Shown.LINKED or reader is None:
+        if item.shown is Shown.LINKED:
             out.append(b"")
             continue
         try:
@@ -151,10 +151,8 @@ def _types(content_type: str) -> tuple[str, str]:
     return main.lower(), sub.lower()
 
 
-def mail_items_for(media: Sequence[MailMedia], reader: MediaReader | None) -> tuple[MailItem, ...]:
-    """The .eml's plan: without a reader nothing can be carried, so everything is a link."""
-    if reader is None:
-        return tuple(MailItem(m, Shown.LINKED) for m in media)
+def mail_items_for(media: Sequence[MailMedia]) -> tuple[MailItem, ...]:
+    """The .eml's plan: small items carried in the mail, the rest as links."""
     return mail_items(
         media, attach_each=ATTACH_BYTES, attach_total=ATTACH_TOTAL_BYTES, domain=LOCAL_DOMAIN
     )
@@ -167,7 +165,7 @@ class EmlRecorder:
         sender: str,
         cards: OutlookCards,
         clock: Clock,
-        media: MediaReader | None = None,
+        media: MediaReader,
     ) -> None:
         self._root = data_dir / "outlook"
         self._sender = sender or LOCAL_SENDER
@@ -185,7 +183,7 @@ class EmlRecorder:
         # A thread id that is no msg-id of ours (a Graph message id, kept from before the
         # Graph settings were removed) cannot be answered here: the thread starts again.
         thread_id = mail.thread_id if MSG_ID.fullmatch(mail.thread_id) else ""
-        items = mail_items_for(mail.media, self._media)
+        items = mail_items_for(mail.media)
         try:
             contents = await read_all(self._media, items)
         except UnreadableMedia as error:

@@ -43,7 +43,7 @@ from bot.core.ports import (
 )
 from bot.graph.client import GraphClient, GraphResponse
 from bot.http_status import is_passing_failure
-from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
+from bot.outlook.card import MailItem, OutlookCards, mail_items
 from bot.outlook.eml import LOCAL_DOMAIN, UnreadableMedia, read_all, subject_of
 from bot.outlook.graph_attachments import (
     ATTACH_MOST,
@@ -90,7 +90,7 @@ class GraphMail:
         sender: str,
         cards: OutlookCards,
         clock: Clock,
-        media: MediaReader | None = None,
+        media: MediaReader,
     ) -> None:
         self._graph = graph
         self._sender = sender
@@ -158,8 +158,6 @@ class GraphMail:
         return await self._start(mail, body, marker, carried)
 
     def _plan(self, mail: ThreadMail) -> tuple[MailItem, ...]:
-        if self._media is None:
-            return tuple(MailItem(m, Shown.LINKED) for m in mail.media)
         return mail_items(
             mail.media,
             attach_each=ATTACH_MOST,

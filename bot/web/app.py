@@ -41,14 +41,14 @@ KEEPALIVE_TIMEOUT_SECONDS = 30.0
 def create_app(
     settings: Settings,
     *,
-    clock: Clock | None = None,
-    tuning: Tuning | None = None,
+    clock: Clock = SystemClock(),
+    tuning: Tuning = Tuning(),
     body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=MIDDLEWARES)
     app[BODY_TIMEOUT] = body_timeout
     app.add_routes(ROUTES)
-    app.cleanup_ctx.append(partial(_running, settings, clock or SystemClock(), tuning or Tuning()))
+    app.cleanup_ctx.append(partial(_running, settings, clock, tuning))
     return app
 
 
@@ -82,7 +82,7 @@ async def _running(
         # Messages past MESSAGE_RETENTION_DAYS, with their photos and files: a pass now (in
         # the background, so a long history never delays the start), then daily.
         retention = Retention(
-            services.store, clock, settings.message_retention_days, media=services.media_store
+            services.store, clock, settings.message_retention_days, services.media_store
         )
         _in_background(resources, retention.keep_purging())
         inbox = services.outlook_inbox

@@ -151,7 +151,7 @@ async def test_retention_deletes_only_messages_past_the_period(
     await post(store, run, said(run, "run-new", BOB, -2 * DAY))
     await post(store, abroad, said(abroad, "abroad-old", DEE, -366 * DAY))
 
-    assert await Retention(store, FixedClock(), days=365).purge() == 2
+    assert await Retention(store, FixedClock(), 365, NoPictures()).purge() == 2
     assert await message_ids(documents) == {"lunch-new", "run-new"}
     groups = {
         d.id: d.body
@@ -162,8 +162,10 @@ async def test_retention_deletes_only_messages_past_the_period(
     assert [s["messageId"] for s in groups["run"]["recent"]] == ["run-new"]
     assert groups["abroad"]["recent"] == []
     assert [m["personId"] for m in groups["lunch"]["members"]] == [BOB.person_id, CY.person_id]
-    assert await Retention(store, FixedClock(), days=365).purge() == 0
-    assert await Retention(store, FixedClock(), days=10**9).purge() == 0  # nothing is that old
+    assert await Retention(store, FixedClock(), 365, NoPictures()).purge() == 0
+    assert (
+        await Retention(store, FixedClock(), 10**9, NoPictures()).purge() == 0
+    )  # nothing is that old
 
 
 async def test_retention_deletes_the_photos_and_files_of_the_messages_it_deletes(
@@ -183,16 +185,26 @@ async def test_retention_deletes_the_photos_and_files_of_the_messages_it_deletes
     ]
     await post(store, lunch, old, edge, new)
 
-    assert await Retention(store, FixedClock(), days=365, media=media).purge() == 1
+    assert await Retention(store, FixedClock(), 365, media).purge() == 1
     assert await message_ids(documents) == {"edge", "new"}
     assert not await media.exists(old.media[0])
     for kept in await store.messages_of("lunch"):
         assert [await media.read(item) for item in kept.media] == [PNG]
     # A day later the edge message goes, and its picture with it.
     tomorrow = FixedClock(NOW + timedelta(days=1))
-    assert await Retention(store, tomorrow, days=365, media=media).purge() == 1
+    assert await Retention(store, tomorrow, 365, media).purge() == 1
     assert await message_ids(documents) == {"new"}
     assert not await media.exists(edge.media[0]) and await media.exists(new.media[0])
+
+
+class NoPictures:
+    """A media store with nothing in it, for tests about messages only."""
+
+    async def delete_group(self, tenant_id: str, group_id: str) -> int:
+        return 0
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        return 0
 
 
 class BrokenMedia:
@@ -207,7 +219,7 @@ async def test_retention_says_when_the_media_store_fails(store: DocumentStore) -
     lunch = await store.save_group(team("lunch", BOB))
     await post(store, lunch, said(lunch, "old", BOB, -400 * DAY))
     with pytest.raises(StoreError, match="scripted outage"):
-        await Retention(store, FixedClock(), days=365, media=BrokenMedia()).purge()
+        await Retention(store, FixedClock(), 365, BrokenMedia()).purge()
     assert await store.messages_of("lunch") == []  # the messages went; items go next pass
 
 
@@ -259,7 +271,7 @@ async def test_forgetting_a_person_leaves_nothing_of_them(
     await a_world_with_zoe(documents, store)
     assert any("zoe" in json.dumps(d.body).lower() for d in await every_document(documents))
 
-    done = await forget(store, " Zoe.Quill@Contoso.com ")
+    done = await forget(store, " Zoe.Quill@Contoso.com ", NoPictures())
 
     assert (done.people, done.groups_left, done.groups_deleted) == (2, 2, 1)
     assert done.messages_changed == 6  # every message of Lunch, Run and Abroad names her
@@ -310,7 +322,7 @@ async def test_forgetting_a_person_leaves_nothing_of_them(
         BOB.person_id: DeliveryState.SENT,
         OUTLOOK_THREAD: DeliveryState.SENT,
     }
-    assert await forget(store, "zoe.quill@contoso.com") == Forgotten(0, 0, 0, 0)
+    assert await forget(store, "zoe.quill@contoso.com", NoPictures()) == Forgotten(0, 0, 0, 0)
 
 
 async def test_forget_deletes_the_photos_and_files_of_the_groups_it_deletes(
@@ -458,7 +470,7 @@ async def test_forgetting_a_person_keyed_by_object_id(
 
     assert any("vera" in json.dumps(d.body).lower() for d in await every_document(documents))
 
-    done = await forget(store, address)
+    done = await forget(store, address, NoPictures())
 
     assert (done.people, done.groups_left, done.groups_deleted) == (2, 2, 1)
     assert done.messages_changed == 3  # both of Lunch, the one of Abroad
@@ -500,5 +512,5 @@ async def test_forgetting_a_person_keyed_by_object_id(
     assert await store.person_for_address("t1", "bob@contoso.com") == await store.get_person(
         "t1", BOB.person_id
     )
-    assert await forget(store, VERA_ADDRESS) == Forgotten(0, 0, 0, 0)
-    assert await forget(store, VERA_UPN) == Forgotten(0, 0, 0, 0)
+    assert await forget(store, VERA_ADDRESS, NoPictures()) == Forgotten(0, 0, 0, 0)
+    assert await forget(store, VERA_UPN, NoPictures()) == Forgotten(0, 0, 0, 0)

@@ -6,7 +6,6 @@ from collections import Counter
 
 import pytest
 
-from bot.core.features.polls import Polls
 from bot.core.texts import CATALOGS, Language
 from bot.core.turn.command_handlers import CommandHandlers
 from bot.core.turn.commands import (
@@ -123,7 +122,7 @@ async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
 
     handlers = CommandHandlers(
         core.groups,
-        Polls(store, core.relay),
+        core.built.polls,
         Posting(core.relay, core.built.media),
         send_message,
         NewGroupDialog(core.groups, store),

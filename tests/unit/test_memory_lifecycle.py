@@ -13,7 +13,15 @@ from bot.store.documents import Condition
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
 from tests.contracts.lifecycle_contract import *  # noqa: F403
-from tests.contracts.lifecycle_contract import BOB, DAY, FixedClock, message_ids, said, team
+from tests.contracts.lifecycle_contract import (
+    BOB,
+    DAY,
+    FixedClock,
+    NoPictures,
+    message_ids,
+    said,
+    team,
+)
 
 
 class Stop(Exception):
@@ -49,6 +57,6 @@ async def test_the_loop_purges_at_once_then_daily_and_outlives_a_failure() -> No
             raise Stop
 
     with pytest.raises(Stop):
-        await Retention(store, FixedClock(), days=30, sleep=sleep).keep_purging()
+        await Retention(store, FixedClock(), 30, NoPictures(), sleep=sleep).keep_purging()
     assert delays == [PURGE_EVERY_SECONDS, PURGE_EVERY_SECONDS]
     assert documents.bulk_deletes == 2 and await message_ids(documents) == set()

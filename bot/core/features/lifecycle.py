@@ -49,15 +49,15 @@ class MediaBin(Protocol):
 
 class Retention:
     """Deletes messages once they are older than `days` (MESSAGE_RETENTION_DAYS), and
-    photos and files as old (`media`; none when there is no media store)."""
+    photos and files as old (`media`)."""
 
     def __init__(
         self,
         store: LifecycleStore,
         clock: Clock,
         days: int,
+        media: MediaBin,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        media: MediaBin | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -82,16 +82,14 @@ class Retention:
         purged = await self._store.purge_messages_before(cutoff)
         if purged:
             log.info("old messages deleted", extra={"messages": purged, "before": str(cutoff)})
-        if self._media is not None:
-            try:
-                items = await self._media.delete_older_than(media_cutoff)
-            except MediaStoreError as error:
-                raise StoreError(f"old photos and files not deleted: {error}") from error
-            if items:
-                log.info(
-                    "old photos and files deleted",
-                    extra={"items": items, "before": str(media_cutoff)},
-                )
+        try:
+            items = await self._media.delete_older_than(media_cutoff)
+        except MediaStoreError as error:
+            raise StoreError(f"old photos and files not deleted: {error}") from error
+        if items:
+            log.info(
+                "old photos and files deleted", extra={"items": items, "before": str(media_cutoff)}
+            )
         return purged
 
     async def keep_purging(self, every: float = PURGE_EVERY_SECONDS) -> None:
@@ -114,7 +112,7 @@ class Forgotten:
     messages_changed: int
 
 
-async def forget(store: LifecycleStore, address: str, media: MediaBin | None = None) -> Forgotten:
+async def forget(store: LifecycleStore, address: str, media: MediaBin) -> Forgotten:
     """Erases the person of this address in every tenant.
 
     They leave every group (as `leave` does: the oldest remaining member inherits a group
@@ -149,14 +147,13 @@ async def forget(store: LifecycleStore, address: str, media: MediaBin | None = N
     return Forgotten(len(found), left, deleted, changed)
 
 
-async def _delete_group(store: LifecycleStore, media: MediaBin | None, group: Group) -> None:
+async def _delete_group(store: LifecycleStore, media: MediaBin, group: Group) -> None:
     """Its photos and files first: nobody is left to see them, and while the group is
     there a failed run finds it again, so nothing of it can be left behind."""
-    if media is not None:
-        try:
-            await media.delete_group(group.tenant_id, group.group_id)
-        except MediaStoreError as error:
-            raise StoreError(f"photos and files of {group.group_id}: {error}") from error
+    try:
+        await media.delete_group(group.tenant_id, group.group_id)
+    except MediaStoreError as error:
+        raise StoreError(f"photos and files of {group.group_id}: {error}") from error
     await store.delete_group(group)
 
 

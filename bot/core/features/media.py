@@ -27,7 +27,7 @@ from typing import Protocol
 
 from bot.core.errors import MediaNotTaken
 from bot.core.model import Group, MediaKind, Message, StoredMedia
-from bot.core.ports import MailMedia, SharedMedia, Store, StoreError
+from bot.core.ports import MailMedia, MessagingStore, SharedMedia, StoreError
 from bot.core.texts import text
 from bot.core.turn.requests import IncomingMedia
 from bot.media.ports import MediaNotFound, MediaRefused, MediaStoreError
@@ -87,7 +87,7 @@ class Opened:
 class Media:
     def __init__(
         self,
-        store: Store,
+        store: MessagingStore,
         vault: MediaVault,
         links: MediaLinker,
         fetcher: MediaFetcher,

@@ -28,11 +28,11 @@ from bot.core.model import (
 )
 from bot.core.ports import (
     Clock,
+    MessagingStore,
     PollChoice,
     PollView,
     RelayedMessage,
     SendOutcome,
-    Store,
     TeamsSender,
 )
 from bot.core.sending.ratelimit import RateLimiter
@@ -99,7 +99,7 @@ class PollCards:
     """Updates every member's Teams card of a poll in place, one round at a time."""
 
     def __init__(
-        self, store: Store, teams: TeamsSender, limiter: RateLimiter, clock: Clock
+        self, store: MessagingStore, teams: TeamsSender, limiter: RateLimiter, clock: Clock
     ) -> None:
         self._store = store
         self._teams = teams
@@ -172,7 +172,7 @@ class PollCards:
 
 
 async def record_answer(
-    store: Store, group: Group, message_id: str, person: Person, option: int
+    store: MessagingStore, group: Group, message_id: str, person: Person, option: int
 ) -> Message:
     """Stores a member's answer (a changed answer replaces theirs); the updated poll."""
 
@@ -203,7 +203,7 @@ async def record_answer(
 class Polls:
     """Asking a poll and answering it, from Teams or Outlook."""
 
-    def __init__(self, store: Store, relay: Relay, cards: PollCards | None = None) -> None:
+    def __init__(self, store: MessagingStore, relay: Relay, cards: PollCards) -> None:
         self._store = store
         self._relay = relay
         self._cards = cards
@@ -240,6 +240,5 @@ class Polls:
                     lang, "poll.changed", answer=chosen, before=earlier, question=message.text
                 )
             await self._relay.record_answer(person, group, line, source, answer_id)
-        if self._cards is not None:
-            self._cards.refresh(group, poll_id)
+        self._cards.refresh(group, poll_id)
         return message

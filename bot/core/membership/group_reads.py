@@ -11,7 +11,7 @@ from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import TeamsAccess
 from bot.core.membership.status import status_text
 from bot.core.model import Group, Person
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.relay import wants_teams_copy
 from bot.core.texts import Language, joined, say, text, when
 
@@ -25,7 +25,7 @@ def counted(count: int, noun: str, *, language: Language) -> str:
 class GroupReads:
     def __init__(
         self,
-        store: Store,
+        store: MessagingStore,
         clock: Clock,
         *,
         mail: MailPolicy,

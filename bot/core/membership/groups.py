@@ -23,7 +23,7 @@ from bot.core.membership.people import People, update_person
 from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import NewMembers, TeamsAccess
 from bot.core.model import MAX_MEMBERS, Group, Member, Person
-from bot.core.ports import Clock, SendOutcome, Store, StoreError
+from bot.core.ports import Clock, MessagingStore, SendOutcome, StoreError
 from bot.core.sending.relay import Relay
 from bot.core.sending.retry import read_modify_write
 from bot.core.sending.thread import OutlookThread
@@ -45,7 +45,7 @@ def _names(people: Sequence[Person | Member]) -> str:
 class Groups(GroupReads):
     def __init__(
         self,
-        store: Store,
+        store: MessagingStore,
         people: People,
         clock: Clock,
         *,

@@ -12,9 +12,9 @@ from bot.core.ports import (
     ConcurrentUpdate,
     Directory,
     DirectoryEntry,
+    DirectoryStore,
     PeopleStore,
     RosterEntry,
-    Store,
     TeamsRoster,
 )
 from bot.core.sending.retry import read_modify_write
@@ -61,7 +61,7 @@ class Sender:
 
 
 class People:
-    def __init__(self, store: Store, directory: Directory, roster: TeamsRoster) -> None:
+    def __init__(self, store: DirectoryStore, directory: Directory, roster: TeamsRoster) -> None:
         self._store = store
         self._directory = directory
         self._roster = roster

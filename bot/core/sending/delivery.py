@@ -25,8 +25,8 @@ from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Per
 from bot.core.ports import (
     Clock,
     ConcurrentUpdate,
+    MessagingStore,
     OutlookRecorder,
-    Store,
     StoreError,
     TeamsSender,
 )
@@ -48,7 +48,7 @@ DEFAULT_LEASE = timedelta(minutes=5)
 class DeliveryWorker:
     def __init__(
         self,
-        store: Store,
+        store: MessagingStore,
         teams: TeamsSender,
         outlook: OutlookRecorder,
         limiter: RateLimiter,

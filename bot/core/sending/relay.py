@@ -29,7 +29,7 @@ from bot.core.model import (
     Source,
     StoredMedia,
 )
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.fair_use import SenderAllowance
 from bot.core.sending.retry import read_modify_write
 from bot.core.texts import Text, majority
@@ -64,7 +64,7 @@ def wants_teams_copy(person: Person, group: Group, access: TeamsAccess, now: dat
 class Relay:
     def __init__(
         self,
-        store: Store,
+        store: MessagingStore,
         clock: Clock,
         queue: DeliveryQueue,
         max_message_chars: int,
@@ -292,7 +292,7 @@ class Relay:
         start(message, group, people)
 
 
-async def record_in_group(store: Store, group: Group, message: Message) -> Group:
+async def record_in_group(store: MessagingStore, group: Group, message: Message) -> Group:
     """Adds a message to its group's recent list (idempotent; retried on concurrent changes)."""
 
     def add(current: Group) -> Group:

@@ -18,12 +18,12 @@ from bot.core.features.media import Media
 from bot.core.features.polls import poll_view
 from bot.core.model import Group, Message, MessageSummary, Person, Source
 from bot.core.ports import (
+    DirectoryStore,
     MailReaders,
     OutlookRecorder,
     PollMail,
     RecordResult,
     SendOutcome,
-    Store,
     ThreadMail,
 )
 from bot.core.sending.relay import SEND_ID, SEND_NAME
@@ -35,7 +35,7 @@ CARD_MESSAGES = 5
 
 
 class OutlookThread:
-    def __init__(self, store: Store, outlook: OutlookRecorder, media: Media) -> None:
+    def __init__(self, store: DirectoryStore, outlook: OutlookRecorder, media: Media) -> None:
         self._store = store
         self._media = media
         self._outlook = outlook
@@ -174,7 +174,7 @@ def recent_until(
 
 
 async def set_outlook_thread(
-    store: Store, group: Group, thread_id: str, conversation_id: str
+    store: DirectoryStore, group: Group, thread_id: str, conversation_id: str
 ) -> None:
     def point(current: Group) -> Group:
         if current.outlook_thread == thread_id:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Protocol
 
 from bot.core.errors import NotACommand, Refused
 from bot.core.features.media import Media
@@ -19,7 +20,14 @@ from bot.core.membership.groups import Groups, check_chat_size, check_name
 from bot.core.membership.people import ActiveGroup, People
 from bot.core.membership.policy import TenantGate
 from bot.core.model import MAX_MEMBERS, Person
-from bot.core.ports import Clock, Store, StoreError, TeamsRoster
+from bot.core.ports import (
+    Clock,
+    MarkerStore,
+    MessageStore,
+    PeopleStore,
+    StoreError,
+    TeamsRoster,
+)
 from bot.core.sending.relay import Relay
 from bot.core.texts import language_of, say, text
 from bot.core.turn.card_actions import CardActions
@@ -40,10 +48,15 @@ from bot.core.turn.sentences import Sentences
 DEDUPE_WINDOW = timedelta(days=1)
 
 
+class TurnStore(PeopleStore, MessageStore, MarkerStore, Protocol):
+    """What a turn uses of the store itself: markers of activities already handled, the
+    person's step-by-step `new`, the messages card actions answer."""
+
+
 class Conversation:
     def __init__(
         self,
-        store: Store,
+        store: TurnStore,
         people: People,
         groups: Groups,
         relay: Relay,
