@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import SimpleNamespace
 
 import aiohttp
+from aiohttp.resolver import DefaultResolver
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot.config import Settings
@@ -50,6 +52,7 @@ from bot.teams.adapter import ChannelTokenValidator, SendAdapter, on_turn_error
 from bot.teams.bot import SendBot
 from bot.teams.connector import BotTokens, TeamsConnector
 from bot.teams.downloads import TeamsDownloads
+from bot.teams.file_hosts import FileHosts, PublicResolver
 from bot.teams.install import GraphTeamsInstaller
 from bot.tuning import Tuning
 
@@ -129,13 +132,24 @@ async def build_services(
         installer = GraphTeamsInstaller(
             graph, settings.graph_endpoint, settings.teams_app_id, settings.graph_tenant_id
         )
+    # Files' links are a person's word, not Microsoft's: their own session, whose resolver
+    # connects to public addresses only.
+    file_session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            ssl=ssl.create_default_context(), limit=20, resolver=PublicResolver(DefaultResolver())
+        )
+    )
+    resources.push_async_callback(file_session.close)
+    downloads = TeamsDownloads(
+        session, file_session, bot_tokens, FileHosts(settings.file_download_hosts)
+    )
     ports = CorePorts(
         store=store,
         teams=teams,
         outlook=outlook,
         media_vault=media_store,
         media_links=media_links,
-        media_fetcher=TeamsDownloads(session, bot_tokens),
+        media_fetcher=downloads,
         directory=directory,
         installer=installer,
     )

@@ -25,6 +25,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BOT_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 # Teams' Bot Connector: https://smba.trafficmanager.net/<region>/ (emea, amer, apac, teams).
 BOT_SERVICE_URL_HOSTS = ("smba.trafficmanager.net",)
+# Where Teams keeps the files people attach in a chat: OneDrive for work or school and
+# SharePoint, in the public cloud and the national clouds.
+FILE_DOWNLOAD_HOSTS = ("sharepoint.com", "sharepoint.us", "sharepoint.cn")
 # Azure's rule for container names: 3 to 63 lower-case letters, digits and single hyphens.
 _CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_MEDIA = 150 * 1024 * 1024
@@ -128,6 +131,8 @@ class Settings:
     azure_storage_container: str = var("AZURE_STORAGE_CONTAINER", "send-media")
     # Graph takes attachments up to 150 MB (upload sessions); Teams cards link the rest.
     max_media_bytes: int = var("MAX_MEDIA_BYTES", 10 * 1024 * 1024, low=1, high=MAX_MEDIA)
+    # The only hosts (and their subdomains) a file attachment is downloaded from.
+    file_download_hosts: tuple[str, ...] = var("FILE_DOWNLOAD_HOSTS", FILE_DOWNLOAD_HOSTS)
 
     def __repr__(self) -> str:
         """Secrets shown as set or not, never their value (a logged Settings leaks nothing)."""

@@ -96,6 +96,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+# The fake connector serves files' links over http on 127.0.0.1: listed, as an operator
+# would have to, since no other host name or address is downloaded from.
+FAKE_FILE_HOSTS = ("127.0.0.1",)
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for a fresh store of the given backend (a new Cosmos database per test)."""
@@ -107,8 +112,9 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
             cosmos_key=COSMOS_KEY,
             cosmos_database=f"test-{uuid.uuid4().hex[:12]}",
             cosmos_verify_tls=False,
+            file_download_hosts=FAKE_FILE_HOSTS,
         )
-    return Settings(data_dir=tmp_path)
+    return Settings(data_dir=tmp_path, file_download_hosts=FAKE_FILE_HOSTS)
 
 
 async def open_test_documents(settings: Settings) -> Documents:

@@ -214,7 +214,12 @@ class TeamsWorld:
     ) -> int:
         """A file attached in the 1:1 chat (manifest supportsFiles): Teams hands the bot a
         download.info attachment with a pre-authorised OneDrive downloadUrl."""
-        url = self.connector.upload_file(data)
+        return await self.send_file_link(person, name, self.connector.upload_file(data), caption)
+
+    async def send_file_link(
+        self, person: TeamsPerson, name: str, url: str, caption: str = ""
+    ) -> int:
+        """A file attachment whose downloadUrl is `url`, whatever it names."""
         attachment = {
             "contentType": "application/vnd.microsoft.teams.file.download.info",
             "contentUrl": f"https://contoso-my.sharepoint.com/personal/x/Documents/{name}",

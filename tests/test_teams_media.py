@@ -3,6 +3,7 @@ Send's own that work for members only, and refused whole when they are not what 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 from collections.abc import AsyncIterator
@@ -13,9 +14,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp.resolver import DefaultResolver
 from PIL import Image
 
 from bot.config import Settings
+from bot.core.turn.requests import IncomingMedia
+from bot.media.ports import MediaRefused
+from bot.teams.connector import BotTokens
+from bot.teams.downloads import TeamsDownloads
+from bot.teams.file_hosts import FileHosts, PublicResolver
 from tests.conftest import running_app
 from tests.contracts.media_contract import jpeg_with_gps, png_bytes, windows_program
 from tests.fakes.connector import FakeConnector
@@ -300,3 +307,110 @@ async def test_refusals_and_sizes_are_in_the_readers_language(world: TeamsWorld)
     cy = world.person("Cy")
     english = await copy(world, cy, 1)
     assert "17.6 KB" in card_text(english) and downloads(english)[0][0] == "Download"
+
+
+# where files are downloaded from
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://localhost:{port}/onedrive/{fid}?tempauth=v1",  # this machine, by name
+        "https://127.0.0.2:{port}/onedrive/{fid}?tempauth=v1",  # an address nobody listed
+        "https://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+        "https://contoso.sharepoint.com.evil.example/f.pdf",
+        "http://contoso.sharepoint.com/f.pdf",  # not https
+        "ftp://127.0.0.1/f.pdf",
+    ],
+)
+async def test_a_file_link_off_the_file_hosts_is_refused_and_never_requested(
+    world: TeamsWorld, settings: Settings, link: str
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    real = world.connector.upload_file(PDF)
+    parts = urlsplit(real)
+    url = link.format(port=parts.port, fid=parts.path.rsplit("/", 1)[-1])
+    before = len(world.connector.downloads)
+
+    assert await world.send_file_link(ann, "minutes.pdf", url, "see") == 200
+
+    assert world.last_reply(ann) == (
+        "minutes.pdf is not on Teams' own servers, so Send cannot open it. Nothing was sent."
+    )
+    assert len(world.connector.downloads) == before
+    await world.say(ann, "plain words")
+    assert "plain words" in card_text(await copy(world, bob, 1))
+    assert media_files(settings.data_dir) == []
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://localhost:{port}/onedrive/{fid}?tempauth=v1",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "https://[::1]:{port}/onedrive/{fid}?tempauth=v1",
+    ],
+)
+async def test_a_redirect_is_checked_like_the_link_itself(
+    world: TeamsWorld, settings: Settings, location: str
+) -> None:
+    """SharePoint may redirect a download: where it goes is held to the same rule, so a
+    listed link cannot send Send to this machine or the metadata service."""
+    await lunch(world)
+    ann = world.person("Ann")
+    real = urlsplit(world.connector.upload_file(PDF))
+    target = location.format(port=real.port, fid=real.path.rsplit("/", 1)[-1])
+    moved = world.connector.moved_file(target)
+    before = len(world.connector.downloads)
+
+    assert await world.send_file_link(ann, "minutes.pdf", moved) == 200
+
+    assert "not on Teams' own servers" in world.last_reply(ann)
+    assert len(world.connector.downloads) == before + 1  # the listed link only
+    assert media_files(settings.data_dir) == []
+
+
+async def test_a_redirect_within_the_file_hosts_is_followed(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    await lunch(world)
+    ann, bob = world.person("Ann"), world.person("Bob")
+    moved = world.connector.moved_file(world.connector.upload_file(PDF))
+    assert await world.send_file_link(ann, "minutes.pdf", moved, "minutes") == 200
+    card = await copy(world, bob, 1)
+    assert [title for title, _ in downloads(card)] == ["Download"]
+    assert len(media_files(settings.data_dir)) == 1
+
+
+async def test_a_listed_name_that_points_at_this_machine_is_never_connected_to() -> None:
+    """The host rule reads names; DNS decides where a name goes. A listed name whose DNS
+    answer is this machine (or the private network) is not connected to at all: a
+    listener on this machine counts every connection made to it."""
+    connections = 0
+
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        writer.close()
+
+    listener = await asyncio.start_server(count, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    url = f"https://localhost:{port}/onedrive/1?tempauth=v1"
+    file_connector = aiohttp.TCPConnector(resolver=PublicResolver(DefaultResolver()))
+    try:
+        async with (
+            aiohttp.ClientSession() as plain,
+            aiohttp.ClientSession(connector=file_connector) as files,
+        ):
+            downloads = TeamsDownloads(
+                plain, files, BotTokens(Settings()), FileHosts(("localhost",))
+            )
+            item = IncomingMedia(url, "minutes.pdf", "pdf", needs_bot_token=False)
+            with pytest.raises(MediaRefused) as refused:
+                await downloads.fetch(item, "https://smba.trafficmanager.net/emea/", 1_000_000)
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert refused.value.reason == "Send could not download minutes.pdf; send it again."
+    assert connections == 0

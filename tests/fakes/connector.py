@@ -28,7 +28,8 @@ It is as strict as Teams about who the bot may reach:
   `requires_token` is set (401 without one) and is 404 for an unknown id. Files sent to
   the bot come with a OneDrive `downloadUrl` (`/onedrive/{id}`), pre-authorised: it takes
   no token, and one sent anyway is refused (401, a token for another audience), as
-  SharePoint refuses it.
+  SharePoint refuses it. `moved_file` makes a link that answers 302 to another address,
+  as a download link can; every request to a file link is counted in `downloads`.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ class FakeConnector:
     # Pasted pictures and OneDrive files: id -> (bytes, content type)
     attachments: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # File links that answer 302 to another address: id -> Location
+    moved: dict[str, str] = field(default_factory=dict)
     requires_token: bool = False
     # The Authorization header of each attachment or file download, in order ("" for none).
     downloads: list[tuple[str, str]] = field(default_factory=list)
@@ -277,9 +280,18 @@ class FakeConnector:
             return self._not_found("NotFound", "Attachment not found.")
         return web.Response(body=found[0], content_type=found[1])
 
+    def moved_file(self, location: str) -> str:
+        """A file link that answers 302 with `location`."""
+        fid = uuid.uuid4().hex
+        self.moved[fid] = location
+        return f"{self.base_url}/onedrive/{fid}?tempauth=v1.{fid[:8]}"
+
     async def _onedrive(self, request: web.Request) -> web.Response:
         auth = request.headers.get("Authorization", "")
         self.downloads.append(("file", auth))
+        location = self.moved.get(request.match_info["fid"])
+        if location is not None:
+            raise web.HTTPFound(location)
         if auth:
             return web.json_response(
                 {"error": {"code": "InvalidAudience", "message": "Invalid audience."}},
