@@ -79,8 +79,8 @@ def _no_trailing_slash(url: str) -> str:
 class Settings:
     """Every setting of docs/configuration.md, with its variable, default and bounds."""
 
-    host: str = var("HOST", "127.0.0.1")
     port: int = var("PORT", 3978, low=1, high=65535)
+    host: str = var("HOST", "127.0.0.1")
     app_id: str = var("MicrosoftAppId", "")
     app_password: str = var("MicrosoftAppPassword", "", secret=True)
     app_type: str = var("MicrosoftAppType", "MultiTenant")
@@ -119,13 +119,12 @@ class Settings:
     teams_sends_per_second: int = var("TEAMS_SENDS_PER_SECOND", 30, low=1, high=50)
     delivery_deadline_hours: int = var("DELIVERY_DEADLINE_HOURS", 24, low=1, high=24 * 14)
     log_level: str = var("LOG_LEVEL", "INFO", clean=str.upper)
+    # Set by the Azure deployment; exports the log to Application Insights when present.
+    # (Not a secret: Microsoft says so of its instrumentation key.)
+    appinsights_connection_string: str = var("APPLICATIONINSIGHTS_CONNECTION_STRING", "")
     # The Teams app's id (manifest id, the catalog's externalId): installing Send for members
     # who never opened it. Empty = no installation. Parsed: MicrosoftAppId when unset.
     teams_app_id: str = var("TEAMS_APP_ID", "", shown="`MicrosoftAppId`")
-    # Set by the Azure deployment; exports the log to Application Insights when present.
-    appinsights_connection_string: str = var(
-        "APPLICATIONINSIGHTS_CONNECTION_STRING", "", secret=True
-    )
     # Photos and files: Azure Blob Storage when set, else DATA_DIR/media.
     azure_storage_connection_string: str = var("AZURE_STORAGE_CONNECTION_STRING", "", secret=True)
     azure_storage_container: str = var("AZURE_STORAGE_CONTAINER", "send-media")

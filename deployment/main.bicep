@@ -134,6 +134,9 @@ param deliveryDeadlineHours int = 24
 @maxValue(157286400)
 param maxMediaBytes int = 10485760
 
+@description('Comma-separated host names that files attached in Teams are downloaded from, with their subdomains (FILE_DOWNLOAD_HOSTS): https only, public addresses only.')
+param fileDownloadHosts string = 'sharepoint.com,sharepoint.us,sharepoint.cn'
+
 @allowed([
   'DEBUG'
   'INFO'
@@ -479,6 +482,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     AZURE_STORAGE_CONNECTION_STRING: '@Microsoft.KeyVault(SecretUri=${storageConnectionSecret.properties.secretUri})'
     AZURE_STORAGE_CONTAINER: mediaContainer.name
     MAX_MEDIA_BYTES: string(maxMediaBytes)
+    FILE_DOWNLOAD_HOSTS: fileDownloadHosts
   }
   dependsOn: [
     secretsUser

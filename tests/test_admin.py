@@ -81,12 +81,12 @@ async def seed(tmp_path: Path) -> None:
         for p in (ZOE, BOB, CY, ZOE_ELSEWHERE, DEE):
             await store.save_person(p)
         lunch = await store.save_group(team("g1", ZOE, BOB, CY, name="Friday Lunch"))
-        chart = await media.put("t1", "g1", "chart.png", png_bytes())
+        chart = await media.put("t1", "g1", "chart.png", png_bytes(), by="ann")
         shown = replace(said(lunch, "m2", BOB, 2), media=(chart,))
         await post(store, lunch, shown, said(lunch, "m1", ZOE, 1))
         await store.save_group(team("g2", DEE, ZOE_ELSEWHERE, name="friday  lunch"))
         notes = await store.save_group(team("g3", ZOE, name="Notes"))
-        scan = await media.put("t1", "g3", "scan.png", png_bytes())
+        scan = await media.put("t1", "g3", "scan.png", png_bytes(), by="ann")
         await post(store, notes, replace(said(notes, "n1", ZOE, 1), media=(scan,)))
 
 

@@ -117,7 +117,7 @@ async def test_the_app_purges_old_messages_when_it_starts(settings: Settings) ->
         lunch = await store.save_group(team("lunch", BOB, CY))
         now = datetime.now(UTC)
         for message_id, age in (("old", timedelta(days=366)), ("new", timedelta(days=1))):
-            item = await media.put("t1", "lunch", f"{message_id}.png", png_bytes())
+            item = await media.put("t1", "lunch", f"{message_id}.png", png_bytes(), by="ann")
             stored_at = (now - age - timedelta(seconds=5)).timestamp()  # just before the message
             os.utime(root / "t1" / "lunch" / item.media_id, (stored_at, stored_at))
             pictures[message_id] = item

@@ -78,7 +78,7 @@ async def media(media_backend: str, tmp_path: Path) -> AsyncIterator[MediaHarnes
 async def test_disk_layout_is_tenant_group_media_id(tmp_path: Path) -> None:
     store = DiskMediaStore(tmp_path / "media")
     await store.open()
-    item = await store.put("tenant-a", "group-1", "../../etc/passwd.png", png_bytes())
+    item = await store.put("tenant-a", "group-1", "../../etc/passwd.png", png_bytes(), by="ann")
     assert (tmp_path / "media" / "tenant-a" / "group-1" / item.media_id).read_bytes() == png_bytes()
     assert item.name == "passwd.png"  # shown, never a path
 
@@ -94,7 +94,7 @@ async def test_a_failed_disk_write_leaves_no_file(
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(MediaStoreError, match="No space left"):
-        await store.put("tenant-a", "group-1", "chart.png", png_bytes())
+        await store.put("tenant-a", "group-1", "chart.png", png_bytes(), by="ann")
     assert disk_listing(tmp_path / "media") == []
 
 
@@ -102,7 +102,7 @@ async def test_partial_files_do_not_count_and_stale_ones_are_swept(tmp_path: Pat
     root = tmp_path / "media"
     store = DiskMediaStore(root)
     await store.open()
-    item = await store.put("tenant-a", "group-1", "chart.png", png_bytes())
+    item = await store.put("tenant-a", "group-1", "chart.png", png_bytes(), by="ann")
     folder = root / "tenant-a" / "group-1"
     fresh, stale = folder / f"{PARTIAL_PREFIX}fresh", folder / f"{PARTIAL_PREFIX}stale"
     fresh.write_bytes(b"half a pict")
@@ -122,9 +122,9 @@ async def test_disk_deletes_by_file_age_only_what_is_older(tmp_path: Path) -> No
     root = tmp_path / "media"
     store = DiskMediaStore(root)
     await store.open()
-    old = await store.put("tenant-a", "group-1", "old.png", png_bytes())
-    new = await store.put("tenant-a", "group-1", "new.png", png_bytes())
-    elsewhere = await store.put("tenant-b", "group-9", "old.txt", b"old too")
+    old = await store.put("tenant-a", "group-1", "old.png", png_bytes(), by="ann")
+    new = await store.put("tenant-a", "group-1", "new.png", png_bytes(), by="ann")
+    elsewhere = await store.put("tenant-b", "group-9", "old.txt", b"old too", by="ann")
     folder = root / "tenant-a" / "group-1"
     stale = folder / f"{PARTIAL_PREFIX}stale"
     stale.write_bytes(b"half a pict")
@@ -148,7 +148,7 @@ async def test_blob_keeps_type_and_name_and_opens_an_existing_container(
     await first.open()
     await second.open()  # the container exists now: that is fine
     try:
-        item = await first.put("tenant-a", "group-1", "Bericht Müller.txt", b"Inhalt\n")
+        item = await first.put("tenant-a", "group-1", "Bericht Müller.txt", b"Inhalt\n", by="ann")
         assert await second.read(item) == b"Inhalt\n"
         blob = blob_service.get_blob_client(container, f"tenant-a/group-1/{item.media_id}")
         properties = await blob.get_blob_properties()

@@ -83,8 +83,8 @@ def parts(mail: EmailMessage) -> list[EmailMessage]:
 async def test_an_inline_photo_is_an_image_part_the_html_shows(
     tmp_path: Path, vault: DiskMediaStore
 ) -> None:
-    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes())
-    report = await vault.put(TENANT, GROUP, "Rapport d’été.pdf", pdf_bytes(20_000))
+    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes(), by="ann")
+    report = await vault.put(TENANT, GROUP, "Rapport d’été.pdf", pdf_bytes(20_000), by="ann")
     recorder = EmlRecorder(tmp_path, "send@contoso.com", cards(), MovableClock(), vault)
     mail = mail_of("m1", "", [shown(photo, True), shown(report, False)])
     result = await recorder.record(mail)
@@ -115,7 +115,7 @@ async def test_an_inline_photo_is_an_image_part_the_html_shows(
 
 
 async def test_a_file_over_3_mb_is_a_link_not_a_part(tmp_path: Path, vault: DiskMediaStore) -> None:
-    big = await vault.put(TENANT, GROUP, "plans.pdf", pdf_bytes(4 * MB))
+    big = await vault.put(TENANT, GROUP, "plans.pdf", pdf_bytes(4 * MB), by="ann")
     recorder = EmlRecorder(tmp_path, "send@contoso.com", cards(), MovableClock(), vault)
     medium = shown(big, False)
     assert (await recorder.record(mail_of("m1", "", [medium]))).outcome is SendOutcome.SENT
@@ -133,7 +133,7 @@ async def test_a_file_over_3_mb_is_a_link_not_a_part(tmp_path: Path, vault: Disk
 async def test_an_item_that_cannot_be_read_writes_no_mail(
     tmp_path: Path, vault: DiskMediaStore
 ) -> None:
-    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes())
+    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes(), by="ann")
     await vault.delete(photo)
     with pytest.raises(MediaNotFound):
         await vault.read(photo)
@@ -171,7 +171,7 @@ def endings(graph: FakeGraph, since: int = 0) -> list[str]:
 async def test_a_small_photo_is_an_inline_file_attachment(
     graph_mail: GraphMail, graph: FakeGraph, vault: DiskMediaStore
 ) -> None:
-    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes((64, 48)))
+    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes((64, 48)), by="ann")
     result = await graph_mail.record(mail_of("m1", "", [shown(photo, True)]))
     assert result.outcome is SendOutcome.SENT and result.thread_id
     (sent,) = graph.sent(SENDER)
@@ -194,7 +194,7 @@ async def test_a_5_mb_pdf_in_a_reply_goes_through_an_upload_session(
     first = await graph_mail.record(mail_of("m1", "", text="Plans for Friday"))
     assert first.outcome is SendOutcome.SENT
     data = pdf_bytes(5 * MB)
-    report = await vault.put(TENANT, GROUP, "plans.pdf", data)
+    report = await vault.put(TENANT, GROUP, "plans.pdf", data, by="ann")
     before = len(graph.calls)
     reply = await graph_mail.record(mail_of("m2", first.thread_id, [shown(report, False)]))
     assert reply.outcome is SendOutcome.SENT and reply.thread_id == first.thread_id
@@ -225,7 +225,7 @@ async def test_a_media_reply_whose_send_is_unsure_is_sent_once(
     graph_mail: GraphMail, graph: FakeGraph, vault: DiskMediaStore
 ) -> None:
     first = await graph_mail.record(mail_of("m1", ""))
-    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes())
+    photo = await vault.put(TENANT, GROUP, "beach.png", png_bytes(), by="ann")
     graph.lose_answers = lose_answer(1, path_ends="/send", how="504")
     mail = mail_of("m2", first.thread_id, [shown(photo, True)])
     assert (await graph_mail.record(mail)).outcome is SendOutcome.RETRY

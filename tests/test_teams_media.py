@@ -414,3 +414,34 @@ async def test_a_listed_name_that_points_at_this_machine_is_never_connected_to()
         await listener.wait_closed()
     assert refused.value.reason == "Send could not download minutes.pdf; send it again."
     assert connections == 0
+
+
+def jpeg_of_scans(extra_scans: int) -> bytes:
+    """A 4-megapixel progressive JPEG with its last scan repeated: about 5 ms of decoding
+    per scan, so 10,000 of them would hold a core for close to a minute."""
+    out = io.BytesIO()
+    Image.new("RGB", (2000, 2000), (200, 120, 40)).save(out, "JPEG", progressive=True)
+    data = out.getvalue()
+    scan = data[data.rindex(b"\xff\xda") : -2]
+    return data[:-2] + scan * extra_scans + b"\xff\xd9"
+
+
+async def test_a_jpeg_of_10000_scans_is_refused_while_another_senders_photo_goes_through(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    await lunch(world)
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    bomb, photo = jpeg_of_scans(10_000), png_bytes()
+    statuses = await asyncio.gather(
+        world.send_file(ann, "IMG_0001.jpg", bomb, "look"),
+        world.paste(bob, photo, "the view"),
+    )
+    assert list(statuses) == [200, 200]
+    assert world.last_reply(ann) == (
+        "IMG_0001.jpg is a JPEG of 10,010 scans, more than any camera writes; "
+        "save it again as an ordinary JPEG. Nothing was sent."
+    )
+    from_bob = await copy(world, cy, 1)
+    assert "the view" in card_text(from_bob) and len(images(from_bob)) == 1
+    assert len(world.relayed(cy)) == 1  # nothing of Ann's
+    assert len(media_files(settings.data_dir)) == 1

@@ -74,10 +74,12 @@ class BlobMediaStore:
             await self._service.close()
         self._service = self._container = None
 
-    async def put(self, tenant_id: str, group_id: str, name: str, data: bytes) -> StoredMedia:
+    async def put(
+        self, tenant_id: str, group_id: str, name: str, data: bytes, *, by: str
+    ) -> StoredMedia:
         media_id = new_media_id()
         blob_name = item_key(tenant_id, group_id, media_id)
-        accepted = await self._checks.run(name, data)
+        accepted = await self._checks.run(name, data, by=by)
         blob = self._client().get_blob_client(blob_name)
         try:
             await blob.upload_blob(

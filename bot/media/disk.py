@@ -36,10 +36,12 @@ class DiskMediaStore:
     async def close(self) -> None:
         return None
 
-    async def put(self, tenant_id: str, group_id: str, name: str, data: bytes) -> StoredMedia:
+    async def put(
+        self, tenant_id: str, group_id: str, name: str, data: bytes, *, by: str
+    ) -> StoredMedia:
         media_id = new_media_id()
         path = self._path(tenant_id, group_id, media_id)  # checks the ids before any work
-        accepted = await self._checks.run(name, data)
+        accepted = await self._checks.run(name, data, by=by)
         await asyncio.to_thread(self._write, path, accepted.data)
         return accepted.stored(media_id, tenant_id, group_id)
 

@@ -47,8 +47,11 @@ class MediaStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def put(self, tenant_id: str, group_id: str, name: str, data: bytes) -> StoredMedia:
+    async def put(
+        self, tenant_id: str, group_id: str, name: str, data: bytes, *, by: str
+    ) -> StoredMedia:
         """Checks `data` by content and size, strips picture metadata, then stores it.
+        `by` is the person who sent it (the checks are shared fairly between senders).
 
         Raises MediaRefused before anything is written, so a refused item leaves nothing.
         `name` is only shown to people: it never becomes part of a path.

@@ -2,17 +2,21 @@
 
 `check` is the whole decision, with a one-line reason for the sender when it says no.
 It is pure and CPU-bound (a JPEG is decoded and re-encoded): the stores run it through
-`Checks`, in a worker thread.
+`Checks`, in a worker thread, a few at a time and fairly between senders, with each
+picture cleaned in a process of its own under a hard budget (`isolation.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.texts import Language, Number, Text, Value, text
 from bot.media import strip
+from bot.media.fair import FairGate
+from bot.media.isolation import Budget, Isolated, OverBudget
 from bot.media.naming import clean_name, extension, shown_name
 from bot.media.ports import MediaKind, MediaRefused, StoredMedia
 from bot.media.sniff import ACCEPTED, CSV, TEXT, Foreign, Format, sniff
@@ -45,21 +49,34 @@ class Accepted:
         )
 
 
+Cleaner = Callable[[Format, bytes], bytes]
+
+
 class Checks:
-    """`check` off the event loop, a few at a time: decoding a large photo takes a few
-    hundred MB for a moment, and a burst of pasted pictures must not take them all at once."""
+    """`check` off the event loop, a few at a time (decoding a large photo takes a few
+    hundred MB for a moment), the slots shared fairly between senders, and each picture
+    cleaned in a child process under `budget`, so no file can hold a core or the memory."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, at_once: int = 2) -> None:
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, at_once: int = 2, budget: Budget = Budget()
+    ) -> None:
         self.max_bytes = max_bytes
-        self._gate = asyncio.Semaphore(at_once)
+        self._gate = FairGate(at_once)
+        self._isolated = Isolated(budget)
 
-    async def run(self, name: str, data: bytes) -> Accepted:
-        async with self._gate:
-            return await asyncio.to_thread(check, name, data, self.max_bytes)
+    async def run(self, name: str, data: bytes, *, by: str) -> Accepted:
+        """`by` is who sent it: whose turn it takes in the queue."""
+        async with self._gate.slot(by):
+            return await asyncio.to_thread(
+                check, name, data, self.max_bytes, self._isolated.run_clean
+            )
 
 
-def check(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Accepted:
-    """Accepts `data` as a picture or a document, or raises MediaRefused with the reason."""
+def check(
+    name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, clean: Cleaner = strip.clean
+) -> Accepted:
+    """Accepts `data` as a picture or a document, or raises MediaRefused with the reason.
+    `clean` strips a picture (`Checks` passes one that runs in a budgeted process)."""
     shown = shown_as(name)
     if not data:
         raise MediaRefused(text("media.empty", name=shown))
@@ -77,7 +94,13 @@ def check(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Accepte
     stored = data
     if found.kind is MediaKind.PHOTO:
         try:
-            stored = strip.clean(found, data)
+            stored = clean(found, data)
+        except strip.TooManyScans as error:
+            raise MediaRefused(
+                text("media.too_many_scans", name=shown, scans=Number(error.scans))
+            ) from None
+        except OverBudget:
+            raise MediaRefused(text("media.over_budget", name=shown)) from None
         except strip.TooManyPixels as error:
             raise MediaRefused(
                 text(

@@ -21,6 +21,9 @@ from bot.media.sniff import GIF, JPEG, PNG, WEBP, Format
 # re-encoded, and this bounds the memory one picture takes: 3 bytes a pixel, twice.
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 90  # only when the picture had to be turned; otherwise its own tables
+# Baseline JPEGs have one scan, libjpeg's progressive ones 10, mozjpeg's about 20; an
+# encoder's own scan script for three components tops out near 60.
+MAX_JPEG_SCANS = 100
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # What draws the picture: the critical chunks, transparency, colour, physical size and
@@ -66,6 +69,22 @@ class TooManyPixels(Exception):
         super().__init__(f"{width} x {height} pixels")
         self.width, self.height = width, height
 
+    def __reduce__(self) -> tuple[type[TooManyPixels], tuple[int, int]]:
+        # Sent back from the cleaning process: rebuilt from its numbers.
+        return (TooManyPixels, (self.width, self.height))
+
+
+class TooManyScans(Exception):
+    """A progressive JPEG of more scans than any camera or encoder writes: each scan is
+    another pass over the whole picture, so thousands of tiny ones hold a core for minutes."""
+
+    def __init__(self, scans: int) -> None:
+        super().__init__(f"{scans} scans")
+        self.scans = scans
+
+    def __reduce__(self) -> tuple[type[TooManyScans], tuple[int]]:
+        return (TooManyScans, (self.scans,))
+
 
 def clean(found: Format, data: bytes) -> bytes:
     """`data` without location or other metadata. Raises Damaged or TooManyPixels."""
@@ -78,6 +97,14 @@ def clean(found: Format, data: bytes) -> bytes:
     if found is GIF:
         return check_gif(data)
     raise ValueError(f"not a picture format: {found.key}")
+
+
+def clean_by_key(key: str, data: bytes) -> bytes:
+    """`clean` for a format named by its key (what the cleaning process is sent)."""
+    found = next((f for f in (PNG, JPEG, WEBP, GIF) if f.key == key), None)
+    if found is None:
+        raise ValueError(f"not a picture format: {key}")
+    return clean(found, data)
 
 
 def _check_pixels(width: int, height: int) -> None:
@@ -155,6 +182,11 @@ def clean_webp(data: bytes) -> bytes:
 
 def clean_jpeg(data: bytes) -> bytes:
     header, orientation = _jpeg_without_metadata(data)
+    # In entropy-coded data a 0xFF byte is always followed by 0x00 or a marker, so these
+    # bytes are the start of a scan (or, rarely, a table value: an over-count at worst).
+    scans = header.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise TooManyScans(scans)
     out = io.BytesIO()
     try:
         # The plugin itself, not Image.open: that only warns, not refuses, about a picture

@@ -205,7 +205,7 @@ class OutlookInbox:
         uploads = await self._uploads(mail, content, group)
         if uploads and self._media is not None:
             try:
-                stored = await self._media.take(group, uploads)
+                stored = await self._media.take(group, uploads, by=sender)
             except Refused as refused:
                 refusal = refused
                 log.info(

@@ -115,7 +115,7 @@ class Pictures:
 
     async def add(self, message: Message, stored_at: datetime) -> Message:
         """The message with a picture stored for it at `stored_at` (the file's time)."""
-        item = await self.store.put(message.tenant_id, message.group_id, "chart.png", PNG)
+        item = await self.store.put(message.tenant_id, message.group_id, "chart.png", PNG, by="ann")
         at = stored_at.timestamp()
         os.utime(self.root / item.tenant_id / item.group_id / item.media_id, (at, at))
         return replace(message, media=(*message.media, item))

@@ -72,7 +72,7 @@ def has_gps(data: bytes) -> bool:
 
 async def test_png_round_trips_byte_identical(media: MediaHarness) -> None:
     data = png_bytes()
-    stored = await media.store.put("tenant-a", "group-1", "chart.png", data)
+    stored = await media.store.put("tenant-a", "group-1", "chart.png", data, by="ann")
     assert await media.store.read(stored) == data
     assert (stored.size, stored.content_type, stored.kind) == (len(data), "image/png", "photo")
     assert stored.sha256 == hashlib.sha256(data).hexdigest() and stored.name == "chart.png"
@@ -84,24 +84,26 @@ async def test_png_round_trips_byte_identical(media: MediaHarness) -> None:
 async def test_metadata_is_gone_from_what_is_stored(media: MediaHarness) -> None:
     photo = jpeg_with_gps()
     assert has_gps(photo)
-    jpeg = await media.store.put("tenant-a", "group-1", "IMG_0001.JPG", photo)
+    jpeg = await media.store.put("tenant-a", "group-1", "IMG_0001.JPG", photo, by="ann")
     kept = await media.store.read(jpeg)
     assert not has_gps(kept) and b"taken at home" not in kept and b"xmpmeta" not in kept
     assert (jpeg.size, jpeg.sha256) == (len(kept), hashlib.sha256(kept).hexdigest())
     tagged = png_bytes(text={"XML:com.adobe.xmp": "<exif:GPSLatitude>52,22N</exif:GPSLatitude>"})
-    png = await media.store.put("tenant-a", "group-1", "map.png", tagged)
+    png = await media.store.put("tenant-a", "group-1", "map.png", tagged, by="ann")
     assert await media.store.read(png) == png_bytes()  # the same picture, chunks dropped
 
 
 async def test_a_document_is_stored_as_a_file(media: MediaHarness) -> None:
-    stored = await media.store.put("tenant-a", "group-1", "minutes.txt", "Grüße\n".encode())
+    stored = await media.store.put(
+        "tenant-a", "group-1", "minutes.txt", "Grüße\n".encode(), by="ann"
+    )
     assert stored.kind is MediaKind.FILE and stored.content_type == "text/plain; charset=utf-8"
     assert await media.store.read(stored) == "Grüße\n".encode()
 
 
 async def test_a_program_named_png_is_refused_and_leaves_nothing(media: MediaHarness) -> None:
     with pytest.raises(MediaRefused) as refused:
-        await media.store.put("tenant-a", "group-1", "photo.png", windows_program())
+        await media.store.put("tenant-a", "group-1", "photo.png", windows_program(), by="ann")
     assert refused.value.reason == (
         "photo.png is not a picture or a document Send accepts (it is a Windows program)."
     )
@@ -110,26 +112,32 @@ async def test_a_program_named_png_is_refused_and_leaves_nothing(media: MediaHar
 
 async def test_an_oversize_item_is_refused_and_leaves_nothing(media: MediaHarness) -> None:
     with pytest.raises(MediaRefused) as refused:
-        await media.store.put("tenant-a", "group-1", "notes.txt", b"a" * (media.max_bytes + 1))
+        await media.store.put(
+            "tenant-a", "group-1", "notes.txt", b"a" * (media.max_bytes + 1), by="ann"
+        )
     assert "the limit is" in refused.value.reason and "\n" not in refused.value.reason
     assert await media.listing() == []
-    stored = await media.store.put("tenant-a", "group-1", "notes.txt", b"a" * media.max_bytes)
+    stored = await media.store.put(
+        "tenant-a", "group-1", "notes.txt", b"a" * media.max_bytes, by="ann"
+    )
     assert stored.size == media.max_bytes
 
 
 async def test_refusals_leave_a_groups_items_alone(media: MediaHarness) -> None:
-    kept = await media.store.put("tenant-a", "group-1", "chart.png", png_bytes())
+    kept = await media.store.put("tenant-a", "group-1", "chart.png", png_bytes(), by="ann")
     for data in (b"", windows_program(), b"#!/bin/sh\nrm -rf ~\n", b"PK\x05\x06" + bytes(18)):
         with pytest.raises(MediaRefused):
-            await media.store.put("tenant-a", "group-1", "x.png", data)
+            await media.store.put("tenant-a", "group-1", "x.png", data, by="ann")
     assert await media.listing() == [f"tenant-a/group-1/{kept.media_id}"]
 
 
 async def test_delete_group_removes_exactly_that_groups_items(media: MediaHarness) -> None:
     store = media.store
-    gone = [await store.put("tenant-a", "group-1", f"n{i}.txt", b"x%d" % i) for i in range(3)]
-    other = await store.put("tenant-a", "group-2", "n.txt", b"other group")
-    same_id_elsewhere = await store.put("tenant-b", "group-1", "n.txt", b"other tenant")
+    gone = [
+        await store.put("tenant-a", "group-1", f"n{i}.txt", b"x%d" % i, by="ann") for i in range(3)
+    ]
+    other = await store.put("tenant-a", "group-2", "n.txt", b"other group", by="ann")
+    same_id_elsewhere = await store.put("tenant-b", "group-1", "n.txt", b"other tenant", by="ann")
     assert await store.delete_group("tenant-a", "group-1") == 3
     assert await media.listing() == sorted(
         [f"tenant-a/group-2/{other.media_id}", f"tenant-b/group-1/{same_id_elsewhere.media_id}"]
@@ -144,8 +152,8 @@ async def test_delete_group_removes_exactly_that_groups_items(media: MediaHarnes
 
 async def test_delete_removes_one_item_and_can_be_repeated(media: MediaHarness) -> None:
     store = media.store
-    gone = await store.put("tenant-a", "group-1", "a.txt", b"first")
-    kept = await store.put("tenant-a", "group-1", "b.txt", b"second")
+    gone = await store.put("tenant-a", "group-1", "a.txt", b"first", by="ann")
+    kept = await store.put("tenant-a", "group-1", "b.txt", b"second", by="ann")
     await store.delete(gone)
     await store.delete(gone)  # gone already: no error
     assert await media.listing() == [f"tenant-a/group-1/{kept.media_id}"]
@@ -154,7 +162,7 @@ async def test_delete_removes_one_item_and_can_be_repeated(media: MediaHarness) 
 
 
 async def test_groups_do_not_see_each_others_items(media: MediaHarness) -> None:
-    mine = await media.store.put("tenant-a", "group-1", "mine.txt", b"group one only")
+    mine = await media.store.put("tenant-a", "group-1", "mine.txt", b"group one only", by="ann")
     for tenant_id, group_id in (("tenant-a", "group-2"), ("tenant-b", "group-1")):
         elsewhere = StoredMedia(**{**mine.__dict__, "tenant_id": tenant_id, "group_id": group_id})
         assert not await media.store.exists(elsewhere)
@@ -164,7 +172,10 @@ async def test_groups_do_not_see_each_others_items(media: MediaHarness) -> None:
 
 async def test_concurrent_puts_each_get_their_own_item(media: MediaHarness) -> None:
     items = await asyncio.gather(
-        *(media.store.put("tenant-a", "group-1", f"{i}.txt", b"n=%d" % i) for i in range(6))
+        *(
+            media.store.put("tenant-a", "group-1", f"{i}.txt", b"n=%d" % i, by="ann")
+            for i in range(6)
+        )
     )
     assert len({item.media_id for item in items}) == 6
     assert [await media.store.read(item) for item in items] == [b"n=%d" % i for i in range(6)]
@@ -176,7 +187,7 @@ async def test_delete_older_than_keeps_what_was_stored_after_the_cutoff(
 ) -> None:
     cutoff = datetime.now(UTC) - timedelta(hours=1)
     items = [
-        await media.store.put(tenant_id, group_id, "chart.png", png_bytes())
+        await media.store.put(tenant_id, group_id, "chart.png", png_bytes(), by="ann")
         for tenant_id, group_id in (("tenant-a", "group-1"), ("tenant-b", "group-2"))
     ]
     before = await media.listing()
@@ -192,7 +203,7 @@ async def test_delete_older_than_deletes_what_was_stored_before_in_every_group(
     places = [("tenant-a", "group-1"), ("tenant-a", "group-1"), ("tenant-a", "group-2")]
     places.append(("tenant-b", "group-1"))  # the same group id in another tenant
     gone = [
-        await store.put(tenant_id, group_id, f"{n}.txt", b"old %d" % n)
+        await store.put(tenant_id, group_id, f"{n}.txt", b"old %d" % n, by="ann")
         for n, (tenant_id, group_id) in enumerate(places)
     ]
     cutoff = datetime.now(UTC) + timedelta(hours=1)  # all of them are older
@@ -204,7 +215,7 @@ async def test_delete_older_than_deletes_what_was_stored_before_in_every_group(
             await store.read(item)
     assert await store.delete_older_than(cutoff) == 0
     # The groups take new items as before; they are newer than any earlier cutoff.
-    later = await store.put("tenant-a", "group-1", "new.txt", b"new")
+    later = await store.put("tenant-a", "group-1", "new.txt", b"new", by="ann")
     assert await store.delete_older_than(cutoff - timedelta(hours=2)) == 0
     assert await store.read(later) == b"new"
 
@@ -214,5 +225,5 @@ async def test_ids_that_are_no_path_segment_are_refused(
     media: MediaHarness, tenant_id: str, group_id: str
 ) -> None:
     with pytest.raises(ValueError, match="storage path"):
-        await media.store.put(tenant_id, group_id, "chart.png", png_bytes())
+        await media.store.put(tenant_id, group_id, "chart.png", png_bytes(), by="ann")
     assert await media.listing() == []

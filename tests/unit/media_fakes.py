@@ -3,6 +3,8 @@ that name their viewer, and Teams attachments served from a dict."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.core.features.media import Media
 from bot.core.model import StoredMedia
 from bot.core.ports import Store
@@ -19,7 +21,9 @@ class MemoryVault:
     def __init__(self) -> None:
         self.items: dict[str, tuple[StoredMedia, bytes]] = {}
 
-    async def put(self, tenant_id: str, group_id: str, name: str, data: bytes) -> StoredMedia:
+    async def put(
+        self, tenant_id: str, group_id: str, name: str, data: bytes, *, by: str
+    ) -> StoredMedia:
         accepted = check(name, data)
         stored = accepted.stored(new_media_id(), tenant_id, group_id)
         self.items[stored.media_id] = (stored, accepted.data)
@@ -56,8 +60,14 @@ class FakeAttachments:
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
+        self.fetched: list[str] = []  # every URL asked for, in order
+        # Set to an unset event to hold downloads until it is set (a slow download).
+        self.hold: asyncio.Event | None = None
 
     async def fetch(self, item: IncomingMedia, service_url: str, max_bytes: int) -> bytes:
+        self.fetched.append(item.url)
+        if self.hold is not None:
+            await self.hold.wait()
         data = self.files.get(item.url)
         if data is None:
             raise MediaRefused(text("media.no_download", name=item.name or item.url))

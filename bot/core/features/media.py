@@ -41,7 +41,9 @@ _SEAL_PURPOSE = b"send-held-media-v1"
 class MediaVault(Protocol):
     """What the core needs of a media store (bot/media/ports.MediaStore)."""
 
-    async def put(self, tenant_id: str, group_id: str, name: str, data: bytes) -> StoredMedia: ...
+    async def put(
+        self, tenant_id: str, group_id: str, name: str, data: bytes, *, by: str
+    ) -> StoredMedia: ...
 
     async def read(self, media: StoredMedia) -> bytes: ...
 
@@ -104,9 +106,9 @@ class Media:
     # taking items in
 
     async def fetch(
-        self, group: Group, items: Sequence[IncomingMedia], service_url: str
+        self, group: Group, items: Sequence[IncomingMedia], service_url: str, *, by: str
     ) -> tuple[StoredMedia, ...]:
-        """Downloads and stores what was attached in Teams, all or nothing."""
+        """Downloads and stores what `by` (a person id) attached in Teams, all or nothing."""
         if not items:
             return ()
         _check_count(len(items))
@@ -117,16 +119,20 @@ class Media:
             except MediaRefused as refusal:
                 raise MediaNotTaken(refusal.text) from None
             uploads.append(Upload(item.name, data))
-        return await self.take(group, uploads)
+        return await self.take(group, uploads, by=by)
 
-    async def take(self, group: Group, uploads: Sequence[Upload]) -> tuple[StoredMedia, ...]:
-        """Stores every upload for the group, or none (Refused with the reason)."""
+    async def take(
+        self, group: Group, uploads: Sequence[Upload], *, by: str
+    ) -> tuple[StoredMedia, ...]:
+        """Stores every upload `by` sent for the group, or none (Refused with the reason)."""
         _check_count(len(uploads))
         stored: list[StoredMedia] = []
         try:
             for upload in uploads:
                 stored.append(
-                    await self._vault.put(group.tenant_id, group.group_id, upload.name, upload.data)
+                    await self._vault.put(
+                        group.tenant_id, group.group_id, upload.name, upload.data, by=by
+                    )
                 )
         except MediaRefused as refusal:
             await self.discard(stored)

@@ -322,6 +322,11 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "media.not_accepted_what": "{name} is not a picture or a document Send accepts (it is {what}).",
     "media.too_many_pixels": "{name} is {width} × {height} pixels; the limit is {limit} megapixels.",
     "media.damaged": "{name} looks like {what} but is damaged, so Send cannot check it.",
+    "media.too_many_scans": (
+        "{name} is a JPEG of {scans} scans, more than any camera writes; "
+        "save it again as an ordinary JPEG."
+    ),
+    "media.over_budget": "{name} takes too much work to check; send a smaller or simpler copy.",
     "media.misnamed": "{name} is {what}, not {claimed} as its name says.",
     "media.rename": (
         "{name} is {what} but its name ends in {ext}: rename it to end in {usual} and send it again."

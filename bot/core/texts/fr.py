@@ -380,6 +380,14 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "media.damaged": (
         "{name} ressemble à {what} mais est endommagé : Send ne peut pas le vérifier."
     ),
+    "media.too_many_scans": (
+        "{name} est un JPEG de {scans} passes, plus qu'aucun appareil photo n'en écrit ; "
+        "enregistrez-le à nouveau comme un JPEG ordinaire."
+    ),
+    "media.over_budget": (
+        "{name} demande trop de travail à vérifier ; envoyez-en une copie plus petite ou "
+        "plus simple."
+    ),
     "media.misnamed": "{name} est {what}, et non {claimed} comme son nom l'indique.",
     "media.rename": (
         "{name} est {what} mais son nom se termine par {ext} : renommez-le en {usual} "

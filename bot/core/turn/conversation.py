@@ -132,8 +132,11 @@ class Conversation:
         if request.media and not (isinstance(parsed, Command) and parsed.verb is Verb.TO):
             # With a photo or file the words are its caption, whatever they start with.
             parsed = Chat((request.spoken or request.text).strip())
-        # Messages are de-duplicated by their message id when stored; commands here.
-        if isinstance(parsed, Command) and not await self._first_time(request, taken):
+        # Messages are de-duplicated by their message id when stored; commands here, and
+        # messages with photos or files too, before any download: a turn Teams sends again
+        # while the first is still downloading and checking never starts that work twice.
+        once = isinstance(parsed, Command) or bool(request.media)
+        if once and not await self._first_time(request, taken):
             return Answer()
         mentions = await self._people.mentioned(request)
         answer = await self._chat(person, parsed, mentions, request, sender.active)

@@ -74,7 +74,7 @@ class Posting:
             )
             return
         self._relay.check_text(held.text, with_media=True)
-        stored = await self.media.fetch(group, media, held.service_url)
+        stored = await self.media.fetch(group, media, held.service_url, by=person.person_id)
         kept: tuple[StoredMedia, ...] = ()
         try:
             message = await self._relay.from_teams(
