@@ -66,3 +66,43 @@ async def test_at_tags_without_a_mention_entity_are_no_mention(world: TeamsWorld
     assert "msteams" not in card
     assert text_blocks(card) == []  # plain text, shown literally
     assert "ask Bob later" in card_text(card)
+
+
+async def test_a_mention_claiming_a_colleagues_object_id_takes_over_nobody(
+    world: TeamsWorld,
+) -> None:
+    """Mallory mentions her own second account with Vic's object id in the entity: what a
+    client claims in a mention links nobody, so the second account stays itself and sees
+    none of Vic's groups, history or copies."""
+    vic, ann = world.person("Vic"), world.person("Ann")
+    mallory, second = world.person("Mallory"), world.person("Mallory Two")
+    for person in (vic, ann, mallory):
+        await world.install(person)
+    await world.say(vic, f"new Payroll: {ann.email}")
+    await world.say(vic, "salaries are in")
+    await world.wait_relayed(ann, 1)
+
+    forged = {
+        "type": "mention",
+        "text": f"<at>{second.name}</at>",
+        "mentioned": {
+            "id": second.user_id,
+            "name": "Vic",
+            "aadObjectId": vic.aad_object_id,
+        },
+    }
+    activity = world.activity(
+        mallory, world.personal(mallory), text=f"hello <at>{second.name}</at>", entities=[forged]
+    )
+    assert await world.post(activity) == 200
+
+    await world.install(second)
+    await world.say(second, "groups")
+    assert "Payroll" not in world.last_reply(second)
+    await world.say(second, "history")
+    assert "salaries" not in world.last_reply(second)
+    await world.say(vic, "second round")
+    await world.wait_relayed(ann, 2)
+    assert world.relayed(second) == []
+    await world.say(vic, "members Payroll")
+    assert "Mallory" not in world.last_reply(vic)

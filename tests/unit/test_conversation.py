@@ -287,3 +287,50 @@ async def test_a_mention_inside_a_message_keeps_the_name(core: Core) -> None:
         "thanks Megan Bowen for the slides",
         "ask Megan Bowen about it",
     ]
+
+
+# who a mention is
+
+
+async def vic_with_object_id(core: Core) -> None:
+    request = personal("help", who="vic")
+    vic = replace(request.sender, aad_object_id="oid-vic")
+    await core.conversation.handle(replace(request, sender=vic))
+
+
+async def test_a_mentions_claimed_object_id_links_nobody(core: Core) -> None:
+    await vic_with_object_id(core)
+    forged = MentionedUser("29:mal2", "Vic", aad_object_id="oid-vic")
+    await core.conversation.handle(personal("hi", mentions=(forged,), key="m1"))
+    assert await core.store.person_for_teams_user("t1", "29:mal2") is None
+    vic = await core.store.person_for_object("t1", "oid-vic")
+    assert vic is not None and vic.teams is not None and vic.teams.user_id == user_id("vic")
+
+
+async def test_a_mention_whose_claim_disagrees_with_what_send_knows_is_a_plain_name(
+    core: Core,
+) -> None:
+    await vic_with_object_id(core)
+    await core.say("help", who="bob")
+    # Bob's Teams id, claiming Vic's object id: not Bob, not Vic; nobody is added.
+    disputed = MentionedUser(user_id("bob"), "Bob", aad_object_id="oid-vic")
+    answer = await core.conversation.handle(personal("new lunch:", mentions=(disputed,)))
+    assert not answer.text.startswith("Created")
+    assert await core.store.groups_of("t1", email("ann")) == []
+    # Without a claim, the same mention is Bob.
+    plain = MentionedUser(user_id("bob"), "Bob")
+    answer = await core.conversation.handle(personal("new lunch:", mentions=(plain,)))
+    assert answer.text.startswith("Created lunch with Bob")
+
+
+async def test_more_mentions_than_a_group_holds_are_refused_and_register_nobody(
+    core: Core,
+) -> None:
+    await lunch_of_ann_and(core, "bob")
+    crowd = tuple(MentionedUser(f"29:p{n}", f"P{n}") for n in range(21))
+    answer = await core.conversation.handle(personal("hello all", mentions=crowd))
+    assert answer.text == (
+        "That message mentions 21 people; a message can mention at most 20. Nothing was sent."
+    )
+    assert await core.store.person_for_teams_user("t1", "29:p0") is None
+    assert await core.relayed() == []

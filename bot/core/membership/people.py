@@ -19,7 +19,7 @@ from bot.core.ports import (
 )
 from bot.core.sending.retry import read_modify_write
 from bot.core.texts import Language, Text, language_of, text, valid_zone
-from bot.core.turn.requests import TeamsRequest, TeamsUser
+from bot.core.turn.requests import MentionedUser, TeamsRequest, TeamsUser
 
 
 def person_id_for(email: str, teams_user_id: str, aad_object_id: str = "") -> str:
@@ -116,20 +116,27 @@ class People:
             self._hints.popitem(last=False)
 
     async def mentioned(self, request: TeamsRequest) -> tuple[Mention, ...]:
-        """The people @mentioned in a request, registered so they can be reached later."""
+        """The people @mentioned in a request, registered so they can be reached later.
+
+        Who a mention is comes from Microsoft's word only: the person Send already knows by
+        that Teams id, or the connector's member lookup of a group chat. The object id a
+        mention entity claims is the sender's client's word: it never links anybody, and
+        a mention whose claim disagrees with what Send knows is left a plain name."""
         mentions = []
         tenant_id = request.sender.tenant_id
         for mentioned in request.mentions:
             known = await self._store.person_for_teams_user(tenant_id, mentioned.user_id)
+            if await self._disputed(tenant_id, mentioned, known):
+                continue
             email = known.email if known else ""
-            object_id = (known.aad_object_id if known else "") or mentioned.aad_object_id
+            object_id = known.aad_object_id if known else ""
             # A 1:1 chat's roster holds only its owner: asking Teams about anyone else is a 404.
             if not known and not request.personal:
                 entry = await self._roster.member(
                     request.sender.service_url, request.conversation_id, mentioned.user_id
                 )
                 email = entry.email if entry else ""
-                object_id = (entry.aad_object_id if entry else "") or object_id
+                object_id = entry.aad_object_id if entry else ""
             user = TeamsUser(
                 tenant_id=tenant_id,
                 user_id=mentioned.user_id,
@@ -150,6 +157,19 @@ class People:
                 )
             )
         return tuple(mentions)
+
+    async def _disputed(
+        self, tenant_id: str, mentioned: MentionedUser, known: Person | None
+    ) -> bool:
+        """Whether the object id a mention claims contradicts what Send knows: another
+        object id for that Teams id, or a person Send knows by another Teams id."""
+        claimed = mentioned.aad_object_id
+        if not claimed:
+            return False
+        if known is not None and known.aad_object_id:
+            return known.aad_object_id != claimed
+        owner = await self._store.person_for_object(tenant_id, claimed)
+        return owner is not None and (known is None or owner.person_id != known.person_id)
 
     async def from_roster(self, request: TeamsRequest, entries: list[RosterEntry]) -> list[Person]:
         """The people of a group chat's roster, registered; the sender first."""

@@ -322,6 +322,10 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "media.not_accepted_what": "{name} is not a picture or a document Send accepts (it is {what}).",
     "media.too_many_pixels": "{name} is {width} × {height} pixels; the limit is {limit} megapixels.",
     "media.damaged": "{name} looks like {what} but is damaged, so Send cannot check it.",
+    "mentions.too_many": (
+        "That message mentions {count} people; a message can mention at most {most}. "
+        "Nothing was sent."
+    ),
     "media.too_many_scans": (
         "{name} is a JPEG of {scans} scans, more than any camera writes; "
         "save it again as an ordinary JPEG."

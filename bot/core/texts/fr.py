@@ -380,6 +380,10 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "media.damaged": (
         "{name} ressemble à {what} mais est endommagé : Send ne peut pas le vérifier."
     ),
+    "mentions.too_many": (
+        "Ce message mentionne {count} personnes ; un message peut en mentionner au plus "
+        "{most}. Rien n'a été envoyé."
+    ),
     "media.too_many_scans": (
         "{name} est un JPEG de {scans} passes, plus qu'aucun appareil photo n'en écrit ; "
         "enregistrez-le à nouveau comme un JPEG ordinaire."

@@ -118,6 +118,11 @@ class Conversation:
             return replace(
                 await self._cards.card_action(person, request.action, request), person=person
             )
+        mentioned = len({m.user_id for m in request.mentions})
+        if mentioned > MAX_MEMBERS:
+            # One group's worth at most: each mention may register a person.
+            line = say(person.language, "mentions.too_many", most=MAX_MEMBERS, count=mentioned)
+            return Answer(line, person=person)
         if person.new_group is not None:
             # An answer to the step-by-step `new`, whatever its words.
             if not await self._first_time(request, taken):
