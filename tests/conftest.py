@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hypothesis
 import pytest
@@ -168,15 +168,18 @@ async def serve(
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, port: int | None = None) -> AsyncIterator[str]:
+async def running_app(
+    settings: Settings, port: int | None = None, **app_options: Any
+) -> AsyncIterator[str]:
     """The app on a free port; links in its cards point at that port unless the settings
-    name a PUBLIC_BASE_URL (as the app's own default does, from HOST and PORT)."""
+    name a PUBLIC_BASE_URL (as the app's own default does, from HOST and PORT).
+    `app_options` go to `create_app` (its timeouts and limits)."""
     port = port or free_port()
     if not settings.public_base_url:
         settings = replace(settings, public_base_url=f"http://127.0.0.1:{port}")
     from bot.web.app import create_app
 
-    async with serve(create_app(settings, tuning=FAST_TUNING), port) as url:
+    async with serve(create_app(settings, tuning=FAST_TUNING, **app_options), port) as url:
         yield url
 
 

@@ -4,10 +4,15 @@ Send's own that work for members only, and refused whole when they are not what 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import random
+import re
+import socket
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -26,6 +31,7 @@ from bot.teams.file_hosts import FileHosts, PublicResolver
 from tests.conftest import running_app
 from tests.contracts.media_contract import jpeg_with_gps, png_bytes, windows_program
 from tests.fakes.connector import FakeConnector
+from tests.outlook_helpers import eml_files, eventually, html_of, read_eml
 from tests.teams_world import TeamsWorld, card_text
 
 Json = dict[str, Any]
@@ -445,3 +451,122 @@ async def test_a_jpeg_of_10000_scans_is_refused_while_another_senders_photo_goes
     assert "the view" in card_text(from_bob) and len(images(from_bob)) == 1
     assert len(world.relayed(cy)) == 1  # nothing of Ann's
     assert len(media_files(settings.data_dir)) == 1
+
+
+# serving media to slow readers
+
+
+async def stalled_reader(link: str) -> socket.socket:
+    """A client that asks for `link` and then never reads (a tiny receive window)."""
+    parts = urlsplit(link)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (parts.hostname, parts.port))
+    request = f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n"
+    await loop.sock_sendall(sock, request.encode())
+    return sock
+
+
+async def status_of(link: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(link) as response:
+        body = await response.read()
+        return response.status, response.headers.get("Retry-After", "") or str(len(body))
+
+
+@pytest.fixture
+async def big_world(
+    settings: Settings, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[tuple[TeamsWorld, str, str, bytes]]:
+    """Files up to 40 MB, at most 5 downloads at once, 1 s per chunk for a reader; Ann has
+    sent a 26 MB file to Bob and Cy: their two download links, and the file."""
+    fake, connector_url = connector
+    big = replace(settings, max_media_bytes=40 * 1024 * 1024)
+    async with (
+        running_app(big, media_write_timeout=1.0, media_transfers=5) as url,
+        TeamsWorld(url, fake, connector_url) as world,
+    ):
+        await lunch(world)
+        ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+        plans = b"%PDF-1.7\n" + b"% drawing of the new floor\n" * 1_000_000 + b"%%EOF\n"
+        await world.send_file(ann, "plans.pdf", plans, "the plans")
+        (_, bobs_link), (_, cys_link) = (
+            downloads(await copy(world, bob, 1))[0],
+            downloads(await copy(world, cy, 1))[0],
+        )
+        yield world, bobs_link, cys_link, plans
+
+
+@contextlib.asynccontextmanager
+async def stalled_readers(*links: str) -> AsyncIterator[list[socket.socket]]:
+    readers: list[socket.socket] = []
+    try:
+        for link in links:
+            readers.append(await stalled_reader(link))
+        yield readers
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+async def test_readers_that_never_read_hold_a_chunk_each_and_are_dropped(
+    big_world: tuple[TeamsWorld, str, str, bytes],
+) -> None:
+    _, bobs_link, cys_link, plans = big_world
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        async with stalled_readers(bobs_link, bobs_link, cys_link, cys_link, cys_link):
+            await asyncio.sleep(0.5)  # the server starts sending to each of them
+            held, _ = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            # Whole files in memory would be 5 x 26 MB; a chunk each is about 1 MB in all.
+            assert held - before < 8 * 1024 * 1024, held - before
+            # Every slot is taken: a sixth download is told to come back in a minute.
+            assert await status_of(bobs_link) == (503, "60")
+            # Readers that take nothing within the write timeout are dropped.
+            for _ in range(100):
+                status, size = await status_of(bobs_link)
+                if status == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert (status, size) == (200, str(len(plans)))
+    finally:
+        tracemalloc.stop()
+
+
+async def test_one_link_is_served_at_most_four_times_at_once(
+    big_world: tuple[TeamsWorld, str, str, bytes],
+) -> None:
+    _, bobs_link, cys_link, plans = big_world
+    async with stalled_readers(*[bobs_link] * 4):
+        await asyncio.sleep(0.3)
+        status, retry = await status_of(bobs_link)
+        assert (status, retry) == (429, "60")
+        assert await status_of(cys_link) == (200, str(len(plans)))
+
+
+async def test_a_link_in_the_outlook_thread_stops_opening_once_a_recipient_has_left(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    """One mail serves everyone it went to, so its link cannot tell them apart: once one
+    of them has left the group, the link answers 403 (they, and whoever they forwarded
+    the mail to, read no more); members still have the file in Teams."""
+    await lunch(world)
+    ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+    big = b"%PDF-1.7\n" + b"% page of the report\n" * 200_000 + b"%%EOF\n"  # 4 MB: a link
+    await world.send_file(ann, "report.pdf", big, "the report")
+    await eventually(lambda: bool(eml_files(settings.data_dir, cy.email)), "Cy's mail")
+    html = html_of(read_eml(eml_files(settings.data_dir, cy.email)[-1]))
+    (link,) = {unescape(u) for u in re.findall(r'href="([^"]*/media/[^"]*)"', html)}
+    assert "v=outlook-thread" in link
+    assert await status_of(link) == (200, str(len(big)))
+
+    await world.say(ann, f"remove Lunch: {bob.email}")
+    async with aiohttp.ClientSession() as http, http.get(link) as response:
+        assert response.status == 403
+        assert "someone who has since left the group" in await response.text()
+    # In Teams, Cy's own link still opens.
+    (_, cys_link) = downloads(await copy(world, cy, 1))[0]
+    assert await status_of(cys_link) == (200, str(len(big)))

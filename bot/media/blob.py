@@ -8,7 +8,7 @@ whole or not at all: a refused or failed upload leaves no blob, not even a parti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
@@ -17,7 +17,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
 
 from bot.media.naming import disposition, group_prefix, item_key, new_media_id
-from bot.media.ports import MediaNotFound, MediaStoreError, StoredMedia
+from bot.media.ports import CHUNK_BYTES, MediaNotFound, MediaStoreError, StoredMedia
 from bot.media.rules import DEFAULT_MAX_BYTES, Checks
 
 DEFAULT_CONTAINER = "send-media"  # AZURE_STORAGE_CONTAINER
@@ -51,6 +51,10 @@ class BlobMediaStore:
         service = BlobServiceClient.from_connection_string(
             self._connection_string,
             max_single_put_size=max(_MIN_SINGLE_PUT, 2 * self._checks.max_bytes),
+            # Downloads come in chunks this size (the first one too): serving an item
+            # holds one chunk, not the item.
+            max_single_get_size=CHUNK_BYTES,
+            max_chunk_get_size=CHUNK_BYTES,
             retry_policy=ExponentialRetry(
                 initial_backoff=_INITIAL_BACKOFF,
                 increment_base=_BACKOFF_BASE,
@@ -106,6 +110,18 @@ class BlobMediaStore:
         try:
             download = await blob.download_blob()
             return await download.readall()
+        except ResourceNotFoundError:
+            raise MediaNotFound(f"no media {media.media_id} in group {media.group_id}") from None
+        except AzureError as error:
+            raise MediaStoreError(f"cannot read media {media.media_id}: {error}") from error
+
+    async def stream(self, media: StoredMedia) -> AsyncGenerator[bytes, None]:
+        blob = self._client().get_blob_client(self._name(media))
+        try:
+            # One connection, CHUNK_BYTES per request (the client is made with that size).
+            download = await blob.download_blob(max_concurrency=1)
+            async for chunk in download.chunks():
+                yield chunk
         except ResourceNotFoundError:
             raise MediaNotFound(f"no media {media.media_id} in group {media.group_id}") from None
         except AzureError as error:

@@ -13,11 +13,12 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from pathlib import Path
 
 from bot.media.naming import group_prefix, item_key, new_media_id
-from bot.media.ports import MediaNotFound, MediaStoreError, StoredMedia
+from bot.media.ports import CHUNK_BYTES, MediaNotFound, MediaStoreError, StoredMedia
 from bot.media.rules import DEFAULT_MAX_BYTES, Checks
 
 PARTIAL_PREFIX = ".partial-"
@@ -53,6 +54,22 @@ class DiskMediaStore:
             raise MediaNotFound(f"no media {media.media_id} in group {media.group_id}") from None
         except OSError as error:
             raise MediaStoreError(f"cannot read media {media.media_id}: {error}") from error
+
+    async def stream(self, media: StoredMedia) -> AsyncGenerator[bytes, None]:
+        path = self._path(media.tenant_id, media.group_id, media.media_id)
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise MediaNotFound(f"no media {media.media_id} in group {media.group_id}") from None
+        except OSError as error:
+            raise MediaStoreError(f"cannot read media {media.media_id}: {error}") from error
+        try:
+            while chunk := await asyncio.to_thread(file.read, CHUNK_BYTES):
+                yield chunk
+        except OSError as error:
+            raise MediaStoreError(f"cannot read media {media.media_id}: {error}") from error
+        finally:
+            file.close()
 
     async def exists(self, media: StoredMedia) -> bool:
         path = self._path(media.tenant_id, media.group_id, media.media_id)

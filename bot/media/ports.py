@@ -6,6 +6,7 @@ the bytes live in a `MediaStore`: a folder under DATA_DIR, or Azure Blob Storage
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Protocol
 
@@ -36,6 +37,10 @@ class MediaNotFound(LookupError):
     """No such item in that group (never stored, or deleted with its group)."""
 
 
+# What serving an item holds in memory at a time.
+CHUNK_BYTES = 256 * 1024
+
+
 class MediaStoreError(Exception):
     """The media store could not do what was asked (unreachable, throttled, disk full)."""
 
@@ -60,6 +65,12 @@ class MediaStore(Protocol):
 
     async def read(self, media: StoredMedia) -> bytes:
         """The stored bytes; MediaNotFound when the group no longer has it."""
+        ...
+
+    def stream(self, media: StoredMedia) -> AsyncGenerator[bytes, None]:
+        """The stored bytes in chunks of at most `CHUNK_BYTES`, read as they are asked for,
+        so serving an item holds a chunk in memory, not the item. Raises MediaNotFound
+        (at the first chunk) when the group no longer has it."""
         ...
 
     async def exists(self, media: StoredMedia) -> bool: ...

@@ -25,8 +25,9 @@ from bot.core.features.lifecycle import Retention
 from bot.core.ports import Clock, SystemClock
 from bot.store.open import open_documents
 from bot.tuning import Tuning
-from bot.web.keys import SERVICES
+from bot.web.keys import MEDIA_TRANSFERS, MEDIA_WRITE_TIMEOUT, SERVICES
 from bot.web.routes import BODY_TIMEOUT, BODY_TIMEOUT_SECONDS, MIDDLEWARES, ROUTES
+from bot.web.transfers import AT_ONCE, MEDIA_WRITE_TIMEOUT_SECONDS, Transfers
 
 log = logging.getLogger("send.app")
 
@@ -44,9 +45,13 @@ def create_app(
     clock: Clock = SystemClock(),
     tuning: Tuning = Tuning(),
     body_timeout: float = BODY_TIMEOUT_SECONDS,
+    media_write_timeout: float = MEDIA_WRITE_TIMEOUT_SECONDS,
+    media_transfers: int = AT_ONCE,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=MIDDLEWARES)
     app[BODY_TIMEOUT] = body_timeout
+    app[MEDIA_WRITE_TIMEOUT] = media_write_timeout
+    app[MEDIA_TRANSFERS] = Transfers(at_once=media_transfers)
     app.add_routes(ROUTES)
     app.cleanup_ctx.append(partial(_running, settings, clock, tuning))
     return app

@@ -21,15 +21,17 @@ from typing import Any
 from aiohttp import web
 from botbuilder.schema import Activity
 
-from bot.core.features.media import Denial
+from bot.core.features.media import Denial, Opened
 from bot.core.ports import StoreError
 from bot.logs import log_context
 from bot.media.links import LinkProblem, LinkRefusal
 from bot.media.naming import disposition
+from bot.media.ports import MediaStoreError
 from bot.teams.activity import activity_problem
 from bot.teams.adapter import ChannelAuthError, SigningKeysUnavailable
 from bot.web.json_body import JsonBodyError, NotJson, parse_json
-from bot.web.keys import SERVICES
+from bot.web.keys import MEDIA_TRANSFERS, MEDIA_WRITE_TIMEOUT, SERVICES
+from bot.web.transfers import Busy
 
 log = logging.getLogger("send.http")
 
@@ -70,14 +72,12 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def _refuse_text(status: int, reason: str) -> web.Response:
+def _refuse_text(status: int, reason: str, *, retry: int = 0) -> web.Response:
     """A refusal a person reads in their browser (media links are opened by people)."""
-    return web.Response(
-        status=status,
-        text=reason,
-        content_type="text/plain",
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
-    )
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    if retry:
+        headers["Retry-After"] = str(retry)
+    return web.Response(status=status, text=reason, content_type="text/plain", headers=headers)
 
 
 LINK_REFUSALS = {
@@ -228,7 +228,7 @@ async def outlook_notifications(request: web.Request) -> web.Response:
     return web.Response(status=202)
 
 
-async def media(request: web.Request) -> web.Response:
+async def media(request: web.Request) -> web.StreamResponse:
     """A photo or file behind one of Send's signed links, for a current member only."""
     services = request.app[SERVICES]
     grant = services.media_links.verify(request.match_info["media_id"], request.query)
@@ -244,15 +244,14 @@ async def media(request: web.Request) -> web.Response:
         grant.viewer_id,
     )
     if isinstance(opened, Denial):
-        status = 403 if opened is Denial.NOT_A_MEMBER else 404
+        status = 404 if opened is Denial.GONE else 403
         log.info(
             "media link refused",
             extra={"status": status, "group_id": grant.group_id, "reason": opened.value},
         )
         return _refuse_text(status, opened.value[0].upper() + opened.value[1:] + ".")
     item = opened.item
-    return web.Response(
-        body=opened.data,
+    response = web.StreamResponse(
         headers={
             "Content-Type": item.content_type,
             "Content-Disposition": disposition(item.kind, item.name),
@@ -265,6 +264,39 @@ async def media(request: web.Request) -> web.Response:
             "Referrer-Policy": "no-referrer",
         },
     )
+    response.content_length = item.size
+    # One link, one signature: what counts the downloads of the same link.
+    with request.app[MEDIA_TRANSFERS].slot(request.query.get("s", "")) as busy:
+        if busy is not None:
+            await opened.rest.aclose()
+            log.info("media download refused", extra={"reason": busy.name})
+            status = 503 if busy is Busy.INSTANCE else 429
+            return _refuse_text(status, busy.value[0].upper() + busy.value[1:] + ".", retry=60)
+        await _send(request, response, opened)
+    return response
+
+
+async def _send(request: web.Request, response: web.StreamResponse, opened: Opened) -> None:
+    """The item, a chunk at a time; a reader that does not take a chunk within the write
+    timeout is dropped, so nothing waits on it and it holds no more than a chunk."""
+    timeout = request.app[MEDIA_WRITE_TIMEOUT]
+    try:
+        await response.prepare(request)
+        chunk = opened.first
+        while chunk:
+            await asyncio.wait_for(response.write(chunk), timeout)
+            chunk = await anext(opened.rest, b"")
+        await asyncio.wait_for(response.write_eof(), timeout)
+    except TimeoutError:
+        log.info("media reader too slow: dropped", extra={"media_id": opened.item.media_id})
+        if request.transport is not None:
+            request.transport.abort()
+    except MediaStoreError as error:
+        log.warning("media read failed mid-way", extra={"error": str(error)[:200]})
+        if request.transport is not None:
+            request.transport.abort()
+    finally:
+        await opened.rest.aclose()
 
 
 async def healthz(_: web.Request) -> web.Response:

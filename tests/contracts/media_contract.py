@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image, PngImagePlugin
 
-from bot.media.ports import MediaKind, MediaNotFound, MediaRefused, MediaStore, StoredMedia
+from bot.media.ports import (
+    CHUNK_BYTES,
+    MediaKind,
+    MediaNotFound,
+    MediaRefused,
+    MediaStore,
+    StoredMedia,
+)
 
 GPS_IFD = 0x8825
 
@@ -159,6 +166,21 @@ async def test_delete_removes_one_item_and_can_be_repeated(media: MediaHarness) 
     assert await media.listing() == [f"tenant-a/group-1/{kept.media_id}"]
     assert not await store.exists(gone)
     assert await store.read(kept) == b"second"
+
+
+async def test_an_item_streams_in_chunks_read_as_they_are_asked_for(media: MediaHarness) -> None:
+    text = b"".join(b"line %06d of the minutes\n" % n for n in range(7_000))  # 182 KB
+    item = await media.store.put("tenant-a", "group-1", "minutes.txt", text, by="ann")
+    chunks = [chunk async for chunk in media.store.stream(item)]
+    assert b"".join(chunks) == text
+    assert max(map(len, chunks)) <= CHUNK_BYTES
+    # Stopped after the first chunk: nothing more is read, and nothing is left open.
+    stream = media.store.stream(item)
+    assert await anext(stream) == text[: len(chunks[0])]
+    await stream.aclose()
+    await media.store.delete(item)
+    with pytest.raises(MediaNotFound):
+        await anext(media.store.stream(item))
 
 
 async def test_groups_do_not_see_each_others_items(media: MediaHarness) -> None:

@@ -4,6 +4,7 @@ that name their viewer, and Teams attachments served from a dict."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 
 from bot.core.features.media import Media
 from bot.core.model import StoredMedia
@@ -11,7 +12,7 @@ from bot.core.ports import Store
 from bot.core.texts import text
 from bot.core.turn.requests import IncomingMedia
 from bot.media.naming import new_media_id
-from bot.media.ports import MediaNotFound, MediaRefused
+from bot.media.ports import CHUNK_BYTES, MediaNotFound, MediaRefused
 from bot.media.rules import check
 
 
@@ -33,6 +34,11 @@ class MemoryVault:
         if media.media_id not in self.items:
             raise MediaNotFound(f"no media {media.media_id} in group {media.group_id}")
         return self.items[media.media_id][1]
+
+    async def stream(self, media: StoredMedia) -> AsyncGenerator[bytes, None]:
+        data = await self.read(media)
+        for start in range(0, len(data), CHUNK_BYTES):
+            yield data[start : start + CHUNK_BYTES]
 
     async def delete(self, media: StoredMedia) -> None:
         self.items.pop(media.media_id, None)

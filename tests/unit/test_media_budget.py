@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
+from bot.core.features.media import OUTLOOK_VIEWER, Denial, Opened
 from bot.core.turn.requests import IncomingMedia
 from bot.media import strip
 from bot.media.fair import FairGate
@@ -187,3 +188,34 @@ async def test_a_turn_sent_again_while_its_photo_is_downloading_downloads_it_onc
     (mail,) = core.outlook.mails
     assert mail.recent[-1].text == "[photo] look" and len(mail.media) == 1
     assert (await core.group("ann", "lunch")).has_member(email("bob"))
+
+
+# Outlook links
+
+
+async def test_a_mail_link_stops_opening_once_someone_it_was_mailed_to_has_left(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    await core.say("new lunch: bob@x.com, cy@x.com")
+    url = "https://smba.example.test/v3/attachments/a2/views/original"
+    core.attachments.files[url] = png_bytes()
+    photo = IncomingMedia(url, "", "image/png", needs_bot_token=True)
+    await core.conversation.handle(replace(personal("the view", key="p2"), media=(photo,)))
+    await core.relayed()
+    lunch = await core.group("ann", "lunch")
+    (message,) = [m for m in await store.messages_of(lunch.group_id) if m.media]
+    item = message.media[0]
+
+    async def open_from_mail() -> object:
+        opened = await core.built.media.open(
+            lunch.tenant_id, lunch.group_id, message.message_id, item.media_id, OUTLOOK_VIEWER
+        )
+        if isinstance(opened, Opened):
+            await opened.rest.aclose()
+            return opened.first
+        return opened
+
+    assert await open_from_mail() == png_bytes()
+    await core.say("remove lunch: bob@x.com")
+    assert await open_from_mail() is Denial.LEFT_SINCE

@@ -20,13 +20,13 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from bot.core.errors import MediaNotTaken
-from bot.core.model import Group, MediaKind, Message, StoredMedia
+from bot.core.model import Channel, Group, MediaKind, Message, StoredMedia
 from bot.core.ports import MailMedia, MessagingStore, SharedMedia, StoreError
 from bot.core.texts import text
 from bot.core.turn.requests import IncomingMedia
@@ -46,6 +46,8 @@ class MediaVault(Protocol):
     ) -> StoredMedia: ...
 
     async def read(self, media: StoredMedia) -> bytes: ...
+
+    def stream(self, media: StoredMedia) -> AsyncGenerator[bytes, None]: ...
 
     async def delete(self, media: StoredMedia) -> None: ...
 
@@ -78,12 +80,22 @@ class Denial(StrEnum):
 
     GONE = "that photo or file is no longer available"
     NOT_A_MEMBER = "this link is for a member of the group, and you are not one now"
+    # A mail's link serves everyone the mail went to: once one of them has left the
+    # group, it no longer opens (they, or whoever they forward it to, would read on).
+    LEFT_SINCE = (
+        "this link came in a mail to someone who has since left the group, so it no longer "
+        "opens; the group's members still find it in Teams"
+    )
 
 
 @dataclass(frozen=True)
 class Opened:
+    """An item a viewer may see: its first chunk (read, so a missing item is known before
+    anything is sent) and the rest, read as they are sent."""
+
     item: StoredMedia
-    data: bytes
+    first: bytes
+    rest: AsyncGenerator[bytes, None]
 
 
 class Media:
@@ -185,14 +197,34 @@ class Media:
             return Denial.NOT_A_MEMBER
         message = await self._store.get_message(group_id, message_id)
         item = next((m for m in message.media if m.media_id == media_id), None) if message else None
-        if item is None or item.tenant_id != tenant_id:
+        if message is None or item is None or item.tenant_id != tenant_id:
             return Denial.GONE
+        if viewer_id == OUTLOOK_VIEWER and not await self._all_still_members(group, message):
+            return Denial.LEFT_SINCE
+        chunks = self._vault.stream(item)
         try:
-            return Opened(item, await self._vault.read(item))
+            first = await anext(chunks, b"")
         except MediaNotFound:
             return Denial.GONE
         except MediaStoreError as error:
             raise StoreError(str(error)) from error
+        return Opened(item, first, chunks)
+
+    async def _all_still_members(self, group: Group, message: Message) -> bool:
+        """Whether everyone the message's mail went to is still a member of the group."""
+        mailed = {
+            a.lower()
+            for d in message.deliveries
+            if d.channel is Channel.OUTLOOK
+            for a in d.addresses
+        }
+        if not mailed:
+            return True
+        members = await self._store.get_people(
+            group.tenant_id, [m.person_id for m in group.members]
+        )
+        current = {address for person in members for address in person.known_addresses}
+        return mailed <= current
 
     # the picker's held attachments
 
