@@ -207,6 +207,49 @@ async def test_mail_from_outside_the_organisation_is_not_relayed(inbound: Inboun
     assert len(reads) == 5 and all(c.method == "GET" for c in graph.calls if c.path in reads)
 
 
+def spoofed_bob(compauth: str, dmarc: str = "none", spf: str = "none") -> str:
+    return (
+        f"spf={spf} (sender IP is 198.51.100.9) smtp.mailfrom=contoso.com; dkim=none (message "
+        f"not signed) header.d=none;dmarc={dmarc} action=none header.from=contoso.com;"
+        f"compauth={compauth}"
+    )
+
+
+async def test_a_mail_exchange_does_not_vouch_for_is_not_relayed_and_its_member_hears_once(
+    inbound: Inbound,
+) -> None:
+    """From the internet as Bob, a member and a directory user: softpass, none (reason 905)
+    and temperror are not Exchange vouching for it. Bob hears of it once in Teams."""
+    await start_thread(inbound)
+    world, graph = inbound.world, inbound.graph
+    bob = world.person("Bob")
+    thread = first_mail(graph, "bob@contoso.com")
+    for verdict in (
+        spoofed_bob("softpass reason=201"),
+        spoofed_bob("none reason=905"),
+        spoofed_bob("none reason=905", dmarc="temperror", spf="temperror"),
+    ):
+        await graph.user_reply_all(
+            "bob@contoso.com", thread, "<p>wire the money</p>", authentication=verdict
+        )
+    # Writing Exchange's own header into the mail does not make it internal.
+    await graph.user_reply_all(
+        "bob@contoso.com",
+        thread,
+        "<p>trust me</p>",
+        authentication=spoofed_bob("softpass reason=201"),
+        written_headers=[("X-MS-Exchange-Organization-AuthAs", "Internal")],
+    )
+    texts = await relayed_texts_after(inbound, "genuine")
+    assert len(texts) == 1 and "genuine" in texts[0]
+    notices = [t for t in world.replies(bob) if "bearing your address" in t]
+    assert notices == [
+        "A mail to Lunch bearing your address was not relayed: your organisation's Exchange "
+        "could not confirm it came from you. If you wrote it, write it again in Teams or from "
+        "your work Outlook."
+    ]
+
+
 async def post_notification(scene: Inbound, item: Mapping[str, object]) -> int:
     async with (
         aiohttp.ClientSession() as session,

@@ -39,14 +39,6 @@ class GraphDirectory:
         except DirectoryUnavailable:
             return None
 
-    async def is_user(self, address: str) -> bool | None:
-        """Whether `address` names a user of this directory (by UPN, mail or proxy
-        address); None when Graph did not answer, so the caller can ask again later."""
-        try:
-            return await self._lookup(address) is not None
-        except DirectoryUnavailable:
-            return None
-
     async def _lookup(self, address: str) -> DirectoryEntry | None:
         response = await self._graph.call(
             "GET", f"/users/{quote(address)}?$select={_FIELDS}", mailbox=self._mailbox

@@ -5,9 +5,10 @@ a delta query on the Inbox says what, and also catches up on anything missed whi
 the app was down or a notification was lost (the delta link is kept in the store).
 A mail belongs to a group when its conversationId is the group's thread; it must be
 written by a current member as themselves (`sender` and `from` the same address) and
-come from inside the organisation: the receiving Exchange's `Authentication-Results`
-says DMARC (or composite authentication) passed for the From domain, or, when it did
-not say it failed, the address is a user of the Graph directory. The Teams copies are
+be vouched for by the receiving Exchange: sent inside the organisation
+(`X-MS-Exchange-Organization-AuthAs: Internal`) or `compauth=pass` for its From domain,
+never softpass, none or temperror (a member is told in Teams, at most once a day, that a
+mail from their address was not relayed). The Teams copies are
 sent as for any message, with the mail's photos and files (its fileAttachments, taken
 through `Media`; an inline one only when the new part of the mail shows it by `cid:`, so
 quoted pictures and signatures stay out); the Outlook copy goes only to the thread's addresses the mail
@@ -26,6 +27,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -40,8 +42,15 @@ from bot.http_status import is_passing_failure
 from bot.outlook.directory import GraphDirectory
 from bot.outlook.html_text import html_to_text
 from bot.outlook.mail_attachments import MailAttachments
-from bot.outlook.mail_checks import AUTOMATIC, NotNow, address_of, addresses_of, relative
-from bot.outlook.mail_checks import authentication_verdict as authentication_verdict
+from bot.outlook.mail_checks import (
+    AUTOMATIC,
+    NotNow,
+    Verdict,
+    address_of,
+    addresses_of,
+    exchange_verdict,
+    relative,
+)
 from bot.outlook.subscription import GraphSubscription
 from bot.store.repository import DocumentStore
 
@@ -53,6 +62,8 @@ _SELECT = (
 )
 # Read only for a mail that would be relayed: Graph returns the headers only when asked.
 _HEADERS_SELECT = "internetMessageHeaders"
+# A member hears at most this often that a mail bearing their address was not relayed.
+UNVOUCHED_NOTICE_EVERY = timedelta(days=1)
 
 
 class OutlookInbox:
@@ -77,6 +88,7 @@ class OutlookInbox:
         self._mailbox = mailbox.lower()
         self._user = f"/users/{quote(mailbox)}"
         self._teams = teams
+        self._clock = clock
         self._catching_up = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -191,8 +203,15 @@ class OutlookInbox:
         if person is None or not group.has_member(person.person_id):
             log.info("outlook reply from a non-member ignored", extra={"group_id": group.group_id})
             return False
-        if not await self._from_inside(str(mail.get("id", "")), sender):
-            log.info("outlook reply from outside ignored", extra={"group_id": group.group_id})
+        verdict = await self._verdict(str(mail.get("id", "")), sender)
+        if verdict is None:
+            return False  # gone meanwhile, or not ours to read
+        if not verdict.vouched:
+            log.info(
+                "outlook reply not vouched for by Exchange: ignored",
+                extra={"group_id": group.group_id, "reason": verdict.said},
+            )
+            await self._tell_unvouched(person, group)
             return False
         content = str((mail.get("uniqueBody") or mail.get("body") or {}).get("content", ""))
         text = html_to_text(content)
@@ -203,7 +222,7 @@ class OutlookInbox:
         refusal: Refused | None = None
         stored: tuple[StoredMedia, ...] = ()
         uploads = await self._uploads(mail, content, group)
-        if uploads and self._media is not None:
+        if uploads:
             try:
                 stored = await self._media.take(group, uploads, by=sender)
             except Refused as refused:
@@ -249,14 +268,12 @@ class OutlookInbox:
         await self._teams.send_notice(person, say(lang, key, group=group.name, reason=reason))
 
     async def _discard(self, stored: tuple[StoredMedia, ...]) -> None:
-        if stored and self._media is not None:
+        if stored:
             await self._media.discard(stored)
 
     async def _uploads(self, mail: dict[str, Any], content: str, group: Group) -> list[Upload]:
         """The mail's files, and its pictures the new part shows (`cid:` in `content`).
         Graph's hasAttachments leaves out inline pictures, so a `cid:` is a reason to look."""
-        if self._media is None:
-            return []
         return await self._attachments.uploads(mail, content, group)
 
     async def _member_by_address(self, tenant_id: str, address: str) -> Person | None:
@@ -290,9 +307,8 @@ class OutlookInbox:
         reached |= addresses_of(mail.get("ccRecipients"))
         return frozenset(reached - {""})
 
-    async def _from_inside(self, mail_id: str, address: str) -> bool:
-        """Whether the mail really comes from `address`: authenticated by the receiving
-        Exchange, or (when that did not fail) from a user of the Graph directory."""
+    async def _verdict(self, mail_id: str, address: str) -> Verdict | None:
+        """What the receiving Exchange says of the mail (its headers, read from Graph)."""
         headers = await self._graph.call(
             "GET",
             f"{self._user}/messages/{quote(mail_id, safe='')}?$select={_HEADERS_SELECT}",
@@ -301,13 +317,16 @@ class OutlookInbox:
         if is_passing_failure(headers.status):
             raise NotNow
         if not headers.ok:
-            return False  # gone meanwhile, or not ours to read
-        verdict = authentication_verdict(
-            headers.body.get("internetMessageHeaders") or [], address.rpartition("@")[2]
-        )
-        if verdict != "none":
-            return verdict == "pass"
-        is_user = await self._directory.is_user(address)
-        if is_user is None:
-            raise NotNow
-        return is_user
+            return None
+        found = headers.body.get("internetMessageHeaders") or []
+        return exchange_verdict(found, address.rpartition("@")[2])
+
+    async def _tell_unvouched(self, person: Person, group: Group) -> None:
+        """The member whose address a refused mail bore hears of it in Teams, at most once
+        a day: it may be someone writing as them."""
+        key = f"unvouched-mail:{person.tenant_id}:{person.person_id}"
+        if not await self._store.remember_once(key, self._clock.now(), UNVOUCHED_NOTICE_EVERY):
+            return
+        if person.teams_chat_ready:
+            notice = say(person.language, "outlook.not_vouched", group=group.name)
+            await self._teams.send_notice(person, notice)

@@ -1,11 +1,12 @@
 """What a mail from Graph says of itself, read without asking Graph anything: its
-addresses, whether its subject marks it automatic, and what the receiving Exchange's
-`Authentication-Results` said of its From domain."""
+addresses, whether its subject marks it automatic, and whether the receiving Exchange
+vouches that it comes from its From address."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -45,25 +46,44 @@ def addresses_of(recipients: Any) -> set[str]:
     return {address_of(r) for r in recipients} if isinstance(recipients, list) else set()
 
 
-def authentication_verdict(headers: Sequence[Any], domain: str) -> str:
-    """What the receiving Exchange said of mail From `domain`: "pass", "fail" or "none".
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the receiving Exchange vouches that a mail comes from its From address, and
+    what it said (for the log and the person told)."""
 
-    Only the first Authentication-Results header counts: it is the one Exchange added on
-    arrival (headers are prepended); any further one was written by whoever sent the
-    mail. Exchange spells it `spf=... smtp.mailfrom=d; dkim=...; dmarc=pass action=none
-    header.from=d;compauth=pass reason=100`; composite authentication is Exchange's
-    verdict on the same From domain when the domain publishes no DMARC policy.
-    """
-    value = next(
+    vouched: bool
+    said: str
+
+
+def _first(headers: Sequence[Any], name: str) -> str | None:
+    """The topmost header of that name: the one the receiving Exchange wrote (headers are
+    prepended on the way in; any below were written by whoever sent the mail)."""
+    return next(
         (
             str(h.get("value", ""))
             for h in headers
-            if isinstance(h, dict) and str(h.get("name", "")).lower() == "authentication-results"
+            if isinstance(h, dict) and str(h.get("name", "")).lower() == name
         ),
         None,
     )
+
+
+def exchange_verdict(headers: Sequence[Any], domain: str) -> Verdict:
+    """Exchange vouches for mail from inside the organisation
+    (`X-MS-Exchange-Organization-AuthAs: Internal`, a header Exchange removes from mail
+    arriving from outside), or for mail whose composite authentication passed for its
+    From domain (`compauth=pass`). Not on softpass, none, temperror or fail, and not
+    when its Authentication-Results speak of another From domain.
+
+    Exchange spells it `spf=... smtp.mailfrom=d; dkim=...; dmarc=pass action=none
+    header.from=d;compauth=pass reason=100`.
+    """
+    auth_as = _first(headers, "x-ms-exchange-organization-authas")
+    if auth_as is not None and auth_as.strip().lower() == "internal":
+        return Verdict(True, "internal")
+    value = _first(headers, "authentication-results")
     if value is None:
-        return "none"
+        return Verdict(False, "no Authentication-Results")
     results: dict[str, str] = {}
     from_domain = ""
     for part in _COMMENT.sub(" ", value).split(";"):
@@ -76,9 +96,9 @@ def authentication_verdict(headers: Sequence[Any], domain: str) -> str:
             name, _, property_value = word.lower().partition("=")
             if method == "dmarc" and name == "header.from":
                 from_domain = property_value
-    if not domain or from_domain != domain.lower():
-        return "none"
-    verdicts = {results.get("dmarc"), results.get("compauth")}
-    if "pass" in verdicts:
-        return "pass"
-    return "fail" if "fail" in verdicts else "none"
+    if from_domain and from_domain != domain.lower():
+        return Verdict(False, f"header.from={from_domain}")
+    compauth = results.get("compauth")
+    if compauth is None:
+        return Verdict(False, "no compauth")
+    return Verdict(compauth == "pass", f"compauth={compauth}")

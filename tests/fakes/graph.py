@@ -27,9 +27,12 @@ Inbound mail (`tests.fakes.graph_inbound`): change-notification subscriptions on
 notifications POSTed as mail arrives, and the Inbox delta query; `user_reply` (Reply),
 `user_reply_all` and `user_send` play a person answering from their own Outlook.
 Every copy filed into an Inbox carries `internetMessageHeaders` (returned only when
-`$select`ed, as Graph does), topped by the `Authentication-Results` the receiving Exchange
-Online stamps: for mail from a directory user, intra-organisation (`dmarc=none`); for
-mail from outside, what the test says (by default an honest domain: `dmarc=pass`).
+`$select`ed, as Graph does), topped by the `Authentication-Results` and
+`X-MS-Exchange-Organization-AuthAs` the receiving Exchange Online stamps: for mail from a
+directory user, intra-organisation (`AuthAs: Internal`, `dmarc=none`); for mail from
+outside, `AuthAs: Anonymous` and what the test says (by default an honest domain:
+`dmarc=pass`, `compauth=pass`). Like Exchange's header firewall, it drops any
+`X-MS-Exchange-Organization-` header the sender wrote.
 Attachments, as strict as Graph (https://learn.microsoft.com/graph/outlook-large-attachments):
 `POST .../messages/{id}/attachments` takes one `#microsoft.graph.fileAttachment` (base64
 `contentBytes`, `isInline`, `contentId`) of at most `FILE_ATTACHMENT_MOST` decoded bytes
@@ -874,8 +877,10 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         author = _addr(message["from"])
         domain = author.rpartition("@")[2]
         verdict = message.get("_authentication")
-        if verdict is None and author in self.users:
-            # Exchange Online's stamp on mail that never left the organisation.
+        # Mail that never left the organisation: Exchange Online says so in a header of
+        # its own; mail from outside is anonymous to it, whatever address it bears.
+        internal = verdict is None and author in self.users
+        if internal:
             verdict = f"dkim=none (message not signed) header.d=none;dmarc=none action=none header.from={domain};"
         elif verdict is None:
             verdict = (
@@ -887,11 +892,20 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         def people(recipients: list[Json]) -> str:
             return ", ".join(f"<{r['emailAddress']['address']}>" for r in recipients)
 
+        # Exchange's header firewall: what a sender wrote in its X-MS-Exchange-Organization-
+        # headers never arrives.
+        written = [
+            (str(n), str(v))
+            for n, v in message.get("_writtenHeaders", [])
+            if not str(n).lower().startswith("x-ms-exchange-organization-")
+        ]
         headers = [
             ("Received", "from EX1PR01MB0001.prod.outlook.com by EX1PR01MB0002.prod.outlook.com"),
             ("Authentication-Results", verdict),
+            ("X-MS-Exchange-Organization-AuthAs", "Internal" if internal else "Anonymous"),
+            ("X-MS-Exchange-Organization-AuthSource", "EX1PR01MB0001.prod.outlook.com"),
             ("Received", f"from mail.{domain} by EX1PR01MB0001.prod.outlook.com"),
-            *[(str(n), str(v)) for n, v in message.get("_writtenHeaders", [])],
+            *written,
             ("From", f"{message['from']['emailAddress']['name']} <{author}>"),
         ]
         if _addr(message["sender"]) != author:

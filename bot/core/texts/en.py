@@ -308,6 +308,11 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "mail.shown_here": "shown in this mail",
     # photos and files
     "media.forged_card": "That card was not made by Send for you.",
+    "outlook.not_vouched": (
+        "A mail to {group} bearing your address was not relayed: your organisation's "
+        "Exchange could not confirm it came from you. If you wrote it, write it again in "
+        "Teams or from your work Outlook."
+    ),
     "outlook.not_relayed": "Your Outlook reply to {group} was not relayed to Teams. {reason}",
     "outlook.relayed_without_media": (
         "Your Outlook reply to {group} was relayed to Teams without its photos and files. {reason}"

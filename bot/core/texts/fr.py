@@ -357,6 +357,11 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "mail.shown_here": "affichée dans ce message",
     # photos and files
     "media.forged_card": "Cette carte n'a pas été faite par Send pour vous.",
+    "outlook.not_vouched": (
+        "Un courriel à {group} portant votre adresse n'a pas été relayé : l'Exchange de "
+        "votre organisation n'a pas pu confirmer qu'il venait de vous. Si vous l'avez écrit, "
+        "écrivez-le à nouveau dans Teams ou depuis votre Outlook professionnel."
+    ),
     "outlook.not_relayed": (
         "Votre réponse Outlook à {group} n'a pas été transmise dans Teams. {reason}"
     ),
