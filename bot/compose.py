@@ -156,6 +156,7 @@ async def build_services(
     rules = Rules(
         max_message_chars=settings.max_message_chars,
         messages_per_minute_per_sender=settings.messages_per_minute_per_sender,
+        max_groups_per_person=settings.max_groups_per_person,
         teams_sends_per_second=settings.teams_sends_per_second,
         max_media_bytes=settings.max_media_bytes,
         media_seal_key=await store.signing_key("held-media"),

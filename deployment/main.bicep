@@ -116,6 +116,10 @@ param maxMessageChars int = 2000
 @minValue(1)
 param messagesPerMinutePerSender int = 30
 
+@description('How many groups one person may be in (MAX_GROUPS_PER_PERSON).')
+@minValue(1)
+param maxGroupsPerPerson int = 100
+
 @minValue(1)
 @maxValue(50)
 param teamsSendsPerSecond int = 30
@@ -472,6 +476,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     ALLOWED_TENANTS: allowedTenants
     MAX_MESSAGE_CHARS: string(maxMessageChars)
     MESSAGES_PER_MINUTE_PER_SENDER: string(messagesPerMinutePerSender)
+    MAX_GROUPS_PER_PERSON: string(maxGroupsPerPerson)
     TEAMS_SENDS_PER_SECOND: string(teamsSendsPerSecond)
     DELIVERY_DEADLINE_HOURS: string(deliveryDeadlineHours)
     LOG_LEVEL: logLevel

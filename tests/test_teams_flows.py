@@ -178,7 +178,8 @@ async def test_a_sender_over_the_per_minute_allowance_is_told_and_nothing_is_sen
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
     fake, connector_url = connector
-    settings = Settings(data_dir=tmp_path, messages_per_minute_per_sender=3)
+    # `new` counts too: the group, then three messages.
+    settings = Settings(data_dir=tmp_path, messages_per_minute_per_sender=4)
     async with running_app(settings) as url, TeamsWorld(url, fake, connector_url) as world:
         ann, bob = world.person("Ann"), world.person("Bob")
         await world.install(ann)
@@ -189,7 +190,7 @@ async def test_a_sender_over_the_per_minute_allowance_is_told_and_nothing_is_sen
         await world.wait_relayed(bob, 3)
         await world.say(ann, "one too many")
         assert world.last_reply(ann) == (
-            "You have sent 3 messages in the last minute; wait a moment, then send again. "
+            "You have sent 4 messages in the last minute; wait a moment, then send again. "
             "This one was not sent."
         )
         await world.say(bob, "bob is not limited")

@@ -72,6 +72,8 @@ class Rules:
     messages_per_minute_per_sender: int
     teams_sends_per_second: int
     max_media_bytes: int
+    # How many groups one person may be in (MAX_GROUPS_PER_PERSON).
+    max_groups_per_person: int
     # The key that seals held photos and files in the group picker's card.
     media_seal_key: bytes
     # Which organisations may use Send (empty: any work or school organisation).
@@ -156,6 +158,7 @@ def build_core(
         media=media,
         relay=relay,
         thread=worker.thread,
+        max_groups=rules.max_groups_per_person,
     )
     poll_cards = PollCards(store, teams, limiter, clock)
     polls = Polls(store, relay, poll_cards)

@@ -464,6 +464,8 @@ def build_core(
     max_chars: int = MAX_CHARS,
     mail_tenant: str | None = None,
     directory: Directory | None = None,
+    max_groups: int | None = None,
+    per_minute: int | None = None,
 ) -> Core:
     """The core production runs, over `store` and fakes of every other port; the cast's
     1:1 chats are in the roster. Nothing waits: pacing and retries sleep on `clock`."""
@@ -484,9 +486,10 @@ def build_core(
     defaults = Settings()  # production's numbers
     rules = Rules(
         max_message_chars=max_chars,
-        messages_per_minute_per_sender=defaults.messages_per_minute_per_sender,
+        messages_per_minute_per_sender=per_minute or defaults.messages_per_minute_per_sender,
         teams_sends_per_second=defaults.teams_sends_per_second,
         max_media_bytes=defaults.max_media_bytes,
+        max_groups_per_person=max_groups or defaults.max_groups_per_person,
         media_seal_key=b"unit-test-seal-key",
         allowed_tenants=allowed_tenants,
         mail_tenant=mail_tenant,

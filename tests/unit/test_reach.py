@@ -120,6 +120,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         media=memory_media(store),
         relay=relay,
         thread=worker.thread,
+        max_groups=100,
     )
     ann = await add_person(store, "ann")
     yield Rig(store, clock, teams, installer, chats, groups, relay, worker, ann)

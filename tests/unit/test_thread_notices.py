@@ -67,6 +67,7 @@ def groups_telling(
         media=memory_media(store),
         relay=relay,
         thread=thread,
+        max_groups=100,
     )
 
 

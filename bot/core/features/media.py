@@ -34,6 +34,9 @@ from bot.media.ports import MediaNotFound, MediaRefused, MediaStoreError
 
 INLINE_MAIL_BYTES = 3 * 1024 * 1024  # Graph's limit for an attachment sent in one request
 MAX_ITEMS = 10  # per message
+# Photos and files one instance holds downloaded and not yet stored: past this, a new
+# message's downloads wait for a minute ("try again"), so a burst cannot take the memory.
+MEDIA_IN_FLIGHT_BYTES = 256 * 1024 * 1024
 OUTLOOK_VIEWER = "outlook-thread"  # the viewer of links in the thread's mail: its recipients
 _SEAL_PURPOSE = b"send-held-media-v1"
 
@@ -107,6 +110,7 @@ class Media:
         fetcher: MediaFetcher,
         seal_key: bytes,
         max_bytes: int,
+        in_flight_bytes: int = MEDIA_IN_FLIGHT_BYTES,
     ) -> None:
         self._store = store
         self._vault = vault
@@ -114,6 +118,9 @@ class Media:
         self._fetcher = fetcher
         self._seal_key = seal_key
         self.max_bytes = max_bytes
+        # Bytes downloaded and not yet stored, over every message being taken in.
+        self._in_flight = 0
+        self._most_in_flight = in_flight_bytes
 
     # taking items in
 
@@ -124,14 +131,22 @@ class Media:
         if not items:
             return ()
         _check_count(len(items))
-        uploads = []
-        for item in items:
-            try:
-                data = await self._fetcher.fetch(item, service_url, self.max_bytes)
-            except MediaRefused as refusal:
-                raise MediaNotTaken(refusal.text) from None
-            uploads.append(Upload(item.name, data))
-        return await self.take(group, uploads, by=by)
+        uploads: list[Upload] = []
+        held = 0
+        try:
+            for item in items:
+                if self._in_flight - held >= self._most_in_flight:  # others' bytes
+                    raise MediaNotTaken(text("media.busy"))
+                try:
+                    data = await self._fetcher.fetch(item, service_url, self.max_bytes)
+                except MediaRefused as refusal:
+                    raise MediaNotTaken(refusal.text) from None
+                held += len(data)
+                self._in_flight += len(data)
+                uploads.append(Upload(item.name, data))
+            return await self.take(group, uploads, by=by)
+        finally:
+            self._in_flight -= held
 
     async def take(
         self, group: Group, uploads: Sequence[Upload], *, by: str

@@ -30,8 +30,10 @@ class GroupReads:
         *,
         mail: MailPolicy,
         access: TeamsAccess,
+        max_groups: int,
     ) -> None:
         self._store = store
+        self._max_groups = max_groups
         self._mail = mail
         self._clock = clock
         self._access = access
@@ -81,12 +83,24 @@ class GroupReads:
         raise Refused(text("group.which_or_use"))
 
     async def check_unique(
-        self, asker: Person, people: Sequence[Person], name: str, except_id: str = ""
+        self,
+        asker: Person,
+        people: Sequence[Person],
+        name: str,
+        except_id: str = "",
+        *,
+        joining: bool = False,
     ) -> None:
-        """No member may end up in two groups of the same name (see `name_key`)."""
+        """No member may end up in two groups of the same name (see `name_key`); and,
+        `joining` a group, nobody past MAX_GROUPS_PER_PERSON groups."""
         key = name_key(name)
         for person in people:
-            for group in await self.of(person):
+            groups = await self.of(person)
+            if joining and len(groups) >= self._max_groups:
+                if person.person_id == asker.person_id:
+                    raise Refused(text("group.too_many_yours", most=self._max_groups))
+                raise Refused(text("group.too_many_theirs", person=person.display_name))
+            for group in groups:
                 if name_key(group.name) == key and group.group_id != except_id:
                     if person.person_id == asker.person_id:
                         raise Refused(text("group.name_taken_you", group=group.name))
@@ -96,7 +110,7 @@ class GroupReads:
     async def check_new_name(self, owner: Person, name: str) -> str:
         """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""
         name = check_name(name)
-        await self.check_unique(owner, [owner], name)
+        await self.check_unique(owner, [owner], name, joining=True)
         return name
 
     async def owned(self, sender: Person, name: str, action: str) -> Group:

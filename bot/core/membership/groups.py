@@ -55,8 +55,9 @@ class Groups(GroupReads):
         media: Media,
         relay: Relay,
         thread: OutlookThread,
+        max_groups: int,
     ) -> None:
-        super().__init__(store, clock, mail=mail, access=access)
+        super().__init__(store, clock, mail=mail, access=access, max_groups=max_groups)
         self._media = media
         # Renames and deletes are told in the Outlook thread too (see `_tell_thread`).
         self._relay = relay
@@ -65,6 +66,7 @@ class Groups(GroupReads):
         self._newcomers = newcomers
 
     async def create(self, owner: Person, name: str, members: MemberList) -> Created:
+        self._relay.spend(owner)
         name = check_name(name)
         check_member_list(owner, members)
         people = await self._resolve(owner, members)
@@ -78,7 +80,7 @@ class Groups(GroupReads):
     ) -> Created:
         """A new group; `activate` (a `new` typed in the 1:1 chat) makes it the owner's
         active group: made anywhere else, it is not, so plain text keeps its destination."""
-        await self.check_unique(owner, everyone, name)
+        await self.check_unique(owner, everyone, name, joining=True)
         everyone = await self._people.save_new(everyone)
         now = self._clock.now()
         group = await self._store.save_group(
@@ -104,6 +106,7 @@ class Groups(GroupReads):
     ) -> str:
         """`@Send new <name>` in a group chat: a group of the chat's roster, sender first."""
         check_chat_size(len(everyone))
+        self._relay.spend(everyone[0])
         created = await self.create_with(everyone[0], check_name(name), everyone, activate=False)
         named = created.group.name
         return say(language, "group.made_from_chat", group=named, count=len(everyone))
@@ -117,6 +120,7 @@ class Groups(GroupReads):
         return people
 
     async def add(self, sender: Person, group: Group, members: MemberList) -> str:
+        self._relay.spend(sender)
         people = await self._resolve(sender, members)
         new = [p for p in people if not group.has_member(p.person_id)]
         if not new:
@@ -131,7 +135,7 @@ class Groups(GroupReads):
                     most=MAX_MEMBERS,
                 )
             )
-        await self.check_unique(sender, new, group.name)
+        await self.check_unique(sender, new, group.name, joining=True)
         new = await self._people.save_new(new)
         now = self._clock.now()
 

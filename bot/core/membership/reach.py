@@ -29,6 +29,7 @@ from bot.core.ports import (
     TeamsInstaller,
     TeamsSender,
 )
+from bot.core.sending.fair_use import NOTICES_PER_HOUR, SenderAllowance
 from bot.core.texts import Text
 
 log = logging.getLogger("send.reach")
@@ -106,6 +107,8 @@ class TeamsChats:
         self._clock = clock
         self._installer = installer
         self.access = TeamsAccess(installs=installer.installs)
+        # Notices one person gets because of what others do (welcomes, renames): capped.
+        self._notices = SenderAllowance(NOTICES_PER_HOUR, window=timedelta(hours=1))
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -127,8 +130,18 @@ class TeamsChats:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _may_tell(self, person: Person) -> bool:
+        now = self._clock.now()
+        if not self._notices.allows(person.tenant_id, person.person_id, now):
+            log.info("notice not sent: hourly cap", extra={"person_id": person.person_id})
+            return False
+        self._notices.record(person.tenant_id, person.person_id, now)
+        return True
+
     async def _tell(self, people: Sequence[Person], text: Text) -> None:
         for person in people:
+            if not self._may_tell(person):
+                continue
             try:
                 await self._teams.send_notice(person, text.say(person.language))
             except Exception:
@@ -151,7 +164,7 @@ class TeamsChats:
         for person in people:
             try:
                 found = await self.chat(person, added_by.teams)
-                if found.reach is Reach.READY:
+                if found.reach is Reach.READY and self._may_tell(found.person):
                     welcomed = welcome(group, added_by, language=found.person.language)
                     await self._teams.send_notice(found.person, welcomed)
             except Exception:

@@ -1,4 +1,5 @@
-"""Fair use: how many messages one person may send per minute.
+"""Fair use: how many messages (and group changes) one person may send per minute, and
+how many notices one person may receive per hour.
 
 Generous for people (a quick exchange is a few a minute), tight for floods and
 scripts. Counted per instance of the app, in memory; with several instances a
@@ -14,11 +15,15 @@ from bot.core.texts import Language, say
 
 WINDOW = timedelta(minutes=1)
 SENDERS_KEPT = 100_000
+# Welcomes and other notices that someone else's actions send a person: plenty for real
+# groups, and nobody can bury a colleague's chat by adding and removing them in a loop.
+NOTICES_PER_HOUR = 20
 
 
 class SenderAllowance:
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, window: timedelta = WINDOW) -> None:
         self._per_minute = per_minute
+        self._window = window
         self._sent: OrderedDict[tuple[str, str], deque[datetime]] = OrderedDict()
 
     def refusal(
@@ -30,6 +35,9 @@ class SenderAllowance:
             return None
         return say(language, "relay.slow_down", count=len(sent))
 
+    def allows(self, tenant_id: str, person_id: str, now: datetime) -> bool:
+        return len(self._recent(tenant_id, person_id, now)) < self._per_minute
+
     def record(self, tenant_id: str, person_id: str, now: datetime) -> None:
         """Counts one accepted message."""
         key = (tenant_id, person_id)
@@ -40,6 +48,6 @@ class SenderAllowance:
 
     def _recent(self, tenant_id: str, person_id: str, now: datetime) -> deque[datetime]:
         sent = self._sent.setdefault((tenant_id, person_id), deque())
-        while sent and sent[0] <= now - WINDOW:
+        while sent and sent[0] <= now - self._window:
             sent.popleft()
         return sent

@@ -95,6 +95,23 @@ class Relay:
             raise Refused(worded("relay.too_long", length=len(text), most=self._max_chars))
         return text
 
+    def check_allowance(self, sender: Person) -> None:
+        """Refused when the sender has used up their allowance for this minute: checked
+        before a message's photos and files are downloaded, so a flood costs nothing."""
+        too_many = self._allowance.refusal(
+            sender.tenant_id, sender.person_id, self._clock.now(), language=sender.language
+        )
+        if too_many is not None:
+            raise Refused(too_many)
+
+    def spend(self, sender: Person) -> None:
+        """Counts a group change (`new`, `add`) in the sender's allowance, like a message;
+        Refused when it is used up."""
+        now = self._clock.now()
+        if not self._allowance.allows(sender.tenant_id, sender.person_id, now):
+            raise Refused(worded("group.slow_down"))
+        self._allowance.record(sender.tenant_id, sender.person_id, now)
+
     async def from_teams(
         self,
         sender: Person,

@@ -151,6 +151,14 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "Each of you gets its messages in a 1:1 chat with me and in Outlook. "
         "To write to it there: use {group}, or to {group}: <text>."
     ),
+    "group.too_many_yours": (
+        "You are in {most} groups already, the most one person can be in; leave one first."
+    ),
+    "group.too_many_theirs": "{person} is in as many groups as one person can be in.",
+    "group.slow_down": (
+        "You have sent many messages and group changes in the last minute; wait a moment, "
+        "then try again. Nothing was changed."
+    ),
     "group.already_members": "They are already members of {group}.",
     "group.add_over_limit": (
         "{group} has {count} members; adding {adding} would pass the limit of {most}. "
@@ -331,6 +339,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "That message mentions {count} people; a message can mention at most {most}. "
         "Nothing was sent."
     ),
+    "media.busy": "Send is taking in many photos and files right now; try again in a minute.",
     "media.too_many_scans": (
         "{name} is a JPEG of {scans} scans, more than any camera writes; "
         "save it again as an ordinary JPEG."

@@ -181,6 +181,14 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "Chacun en reçoit les messages dans sa conversation privée avec moi et dans Outlook. "
         "Pour y écrire depuis là : utiliser {group}, ou pour {group} : <texte>."
     ),
+    "group.too_many_yours": (
+        "Vous êtes déjà dans {most} groupes, le maximum pour une personne ; quittez-en un d'abord."
+    ),
+    "group.too_many_theirs": "{person} est dans autant de groupes qu'une personne peut l'être.",
+    "group.slow_down": (
+        "Vous avez envoyé beaucoup de messages et de changements de groupe dans la dernière "
+        "minute ; attendez un moment, puis réessayez. Rien n'a été changé."
+    ),
     "group.already_members": "Ces personnes sont déjà membres de {group}.",
     "group.add_over_limit": (
         "{group} a {count} membres ; en ajouter {adding} dépasserait la limite de {most}. "
@@ -388,6 +396,9 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "mentions.too_many": (
         "Ce message mentionne {count} personnes ; un message peut en mentionner au plus "
         "{most}. Rien n'a été envoyé."
+    ),
+    "media.busy": (
+        "Send reçoit beaucoup de photos et de fichiers en ce moment ; réessayez dans une minute."
     ),
     "media.too_many_scans": (
         "{name} est un JPEG de {scans} passes, plus qu'aucun appareil photo n'en écrit ; "

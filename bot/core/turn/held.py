@@ -74,6 +74,7 @@ class Posting:
             )
             return
         self._relay.check_text(held.text, with_media=True)
+        self._relay.check_allowance(person)
         stored = await self.media.fetch(group, media, held.service_url, by=person.person_id)
         kept: tuple[StoredMedia, ...] = ()
         try:
