@@ -345,12 +345,14 @@ async def test_send_marks_each_mail_with_a_plain_marker_and_no_headers_of_its_ow
     for mail in graph.mailbox(bob.email):
         assert graph.extended(mail) == {}  # extended properties do not travel
         headers = {h["name"]: h["value"] for h in mail["_internetMessageHeaders"]}
-        assert not [  # none written by Send (Exchange stamps its own)
-            n
-            for n in headers
-            if n.lower().startswith("x-")
-            and not n.lower().startswith("x-ms-exchange-organization-")
-        ]
+        assert (
+            not [  # none written by Send (Exchange stamps its own)
+                n
+                for n in headers
+                if n.lower().startswith("x-")
+                and not n.lower().startswith("x-ms-exchange-organization-")
+            ]
+        )
         for name in ("Message-ID", "In-Reply-To", "References"):
             if name in headers:
                 msg_ids(headers[name])

@@ -1,4 +1,5 @@
-"""/readyz tells the delivery backlog, and fails when a message has waited too long."""
+"""/readyz is about this instance: it reports the deployment's delivery backlog, and fails
+only when this instance cannot serve (its store, or its own delivery loop)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.config import Settings
+from bot.core.sending.delivery import BACKLOG_ALERT
 from bot.tuning import Tuning
 from bot.web.app import create_app
-from bot.web.routes import BACKLOG_LIMIT_SECONDS
 from tests.conftest import FAST_RETRY, serve
 from tests.fakes.connector import FakeConnector
 from tests.outlook_helpers import MovableClock
@@ -26,9 +28,12 @@ async def readiness(url: str) -> tuple[int, dict[str, Any]]:
         return r.status, body
 
 
-async def test_readiness_reports_the_backlog_and_fails_past_its_limit(
-    tmp_path: Path, connector: tuple[FakeConnector, str]
+async def test_one_stuck_delivery_leaves_readiness_200_with_the_backlog_reported(
+    tmp_path: Path, connector: tuple[FakeConnector, str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A copy Teams does not take for hours is the deployment's backlog, not this
+    instance's fault: readiness stays 200 (a platform would otherwise pull every
+    instance at once), says how old the backlog is, and the worker logs an alert."""
     fake, connector_url = connector
     clock = MovableClock()
     app = create_app(
@@ -46,16 +51,16 @@ async def test_readiness_reports_the_backlog_and_fails_past_its_limit(
         fake.hold = asyncio.Event()  # Bob's copy hangs at the connector: it stays pending
         await world.say(ann, "stuck")
         await wait_until(lambda: fake.held == 1, what="the copy to reach the connector")
-        clock.advance(timedelta(seconds=BACKLOG_LIMIT_SECONDS + 60))
+        clock.advance(BACKLOG_ALERT + timedelta(minutes=1))
 
-        async def backlogged() -> bool:  # once the next recovery pass (0.1 s) has looked
-            return (await readiness(url))[0] == 503
+        async def reported() -> bool:  # once the next recovery pass (0.1 s) has looked
+            return bool((await readiness(url))[1]["oldest_pending_seconds"] > 0)
 
-        await wait_until(backlogged, what="readiness to fail on the backlog")
+        await wait_until(reported, what="readiness to report the backlog")
         status, body = await readiness(url)
-        assert status == 503
-        assert body["oldest_pending_seconds"] >= BACKLOG_LIMIT_SECONDS
-        assert body["error"].startswith("delivery backlog")
+        assert status == 200 and body["status"] == "ready"
+        assert body["oldest_pending_seconds"] >= BACKLOG_ALERT.total_seconds()
+        assert any(r.getMessage() == "delivery backlog" for r in caplog.records)
 
         fake.hold.set()
         await world.wait_relayed(bob, 1)
@@ -63,4 +68,4 @@ async def test_readiness_reports_the_backlog_and_fails_past_its_limit(
         async def caught_up() -> bool:
             return (await readiness(url)) == (200, {"status": "ready", "oldest_pending_seconds": 0})
 
-        await wait_until(caught_up, what="readiness to recover once the copy went")
+        await wait_until(caught_up, what="readiness to report no backlog once the copy went")

@@ -134,6 +134,7 @@ def build_core(
         lease=rules.lease,
         clock=clock,
         sleep=sleep,
+        monotonic=monotonic,
         chats=chats,
         media=media,
     )

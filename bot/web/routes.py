@@ -38,7 +38,6 @@ log = logging.getLogger("send.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Readiness fails while a message accepted this long ago still waits for a delivery.
-BACKLOG_LIMIT_SECONDS = 15 * 60
 
 BODY_TIMEOUT_SECONDS = 10.0
 # Graph's validation tokens are short opaque strings; anything longer is not Graph.
@@ -312,17 +311,17 @@ async def readyz(request: web.Request) -> web.Response:
     except StoreError as error:
         log.warning("not ready", extra={"reason": str(error)[:200]})
         return _refuse(503, "the store does not answer")
-    oldest = services.worker.oldest_pending
-    waiting = 0.0 if oldest is None else (services.clock.now() - oldest).total_seconds()
-    if waiting > BACKLOG_LIMIT_SECONDS:
-        log.warning("not ready: delivery backlog", extra={"oldest_pending_seconds": waiting})
-        return web.json_response(
-            {
-                "error": f"delivery backlog: a message has waited {waiting:.0f} s",
-                "oldest_pending_seconds": round(waiting),
-            },
-            status=503,
+    worker = services.worker
+    if worker.stalled():
+        log.warning(
+            "not ready: the delivery loop has stalled", extra={"last_pass": str(worker.last_pass)}
         )
+        return _refuse(503, "this instance's delivery loop has stalled")
+    # The deployment's backlog is reported (and alerted on by the delivery worker), never a
+    # reason to take this instance out: it may be Teams' or Exchange's doing, and every
+    # instance would be taken out at once.
+    oldest = worker.oldest_pending
+    waiting = 0.0 if oldest is None else (services.clock.now() - oldest).total_seconds()
     return web.json_response({"status": "ready", "oldest_pending_seconds": round(waiting)})
 
 

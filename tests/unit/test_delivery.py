@@ -83,6 +83,7 @@ def worker_over(
         lease=LEASE,
         clock=clock,
         sleep=sleep,
+        monotonic=clock.monotonic,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=memory_media(store),
     )
@@ -368,3 +369,20 @@ async def test_recovered_messages_of_a_deleted_group_are_given_up(rig: Rig, lunc
     assert message is not None and not message.pending
     assert {d.last_error for d in message.deliveries} == {"group deleted"}
     assert rig.teams.sent == []
+
+
+async def test_a_recovery_loop_that_misses_three_passes_is_stalled(rig: Rig) -> None:
+    """What makes this instance unready: its own loop stopped (a backlog does not)."""
+    worker, clock = rig.worker, rig.clock
+    assert not worker.stalled()  # no loop yet: starting
+    passes = asyncio.create_task(worker.keep_recovering(30.0))
+    await worker.recover()
+    assert not worker.stalled()
+    passes.cancel()  # the loop dies; time goes on
+    await asyncio.gather(passes, return_exceptions=True)
+    clock.advance(3 * 30 + 59)
+    assert not worker.stalled()
+    clock.advance(2)
+    assert worker.stalled()
+    await worker.recover()  # a pass again: fit to serve
+    assert not worker.stalled()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -40,6 +41,8 @@ from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
 
 log = logging.getLogger("send.delivery")
+# A message waiting longer than this is worth an operator's look (logged by each pass).
+BACKLOG_ALERT = timedelta(minutes=15)
 
 # How long an instance may take to deliver a message before another may take over.
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -61,9 +64,11 @@ class DeliveryWorker:
         chats: TeamsChats,
         media: Media,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._chats = chats
+        self._monotonic = monotonic
         self._thread = OutlookThread(store, outlook, media)
         self._limiter = limiter
         self._copies = Copies(
@@ -82,6 +87,10 @@ class DeliveryWorker:
         self._sleep = sleep  # injected so tests of retries and back-off need not wait
         # When the oldest message still pending was accepted, as of the last recovery pass.
         self.oldest_pending: datetime | None = None
+        # When the last recovery pass ended (monotonic seconds: a wall clock may jump), and
+        # how often they run (keep_recovering).
+        self.last_pass: float | None = None
+        self._every: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
@@ -131,6 +140,14 @@ class DeliveryWorker:
         pending = await self._store.pending_messages()
         # The deployment's backlog, as of this pass (every instance scans all of it).
         self.oldest_pending = min((m.sent_at for m in pending), default=None)
+        if self.oldest_pending is not None and now - self.oldest_pending > BACKLOG_ALERT:
+            log.warning(
+                "delivery backlog",
+                extra={
+                    "oldest_pending_seconds": round((now - self.oldest_pending).total_seconds()),
+                    "pending_messages": len(pending),
+                },
+            )
         for message in pending:
             if message.message_id in self._in_flight:
                 continue
@@ -157,7 +174,16 @@ class DeliveryWorker:
             resumed += 1
         if resumed:
             log.info("pending deliveries taken over", extra={"messages": resumed})
+        self.last_pass = self._monotonic()
         return resumed
+
+    def stalled(self) -> bool:
+        """Whether this instance's recovery loop has missed three passes in a row (stuck,
+        or dead): what makes this instance unfit to serve, unlike a backlog, which is the
+        whole deployment's and may be Teams' or Exchange's doing."""
+        if self._every is None or self.last_pass is None:
+            return False
+        return self._monotonic() - self.last_pass > 3 * self._every + 60
 
     async def _give_up(self, message: Message, reason: str) -> None:
         failed = tuple(
@@ -173,6 +199,7 @@ class DeliveryWorker:
 
     async def keep_recovering(self, every: float) -> None:
         """Runs `recover` periodically, so a dead instance's work is taken over."""
+        self._every = every
         while True:
             await asyncio.sleep(every)
             try:
