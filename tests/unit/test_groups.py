@@ -214,3 +214,20 @@ async def test_a_person_without_email_may_still_turn_outlook_off(core: Core) -> 
     await core.groups.outlook(nobody, on=False)
     stored = await core.store.get_person(TENANT, nobody.person_id)
     assert stored is not None and not stored.outlook_on
+
+
+async def test_a_name_that_looks_like_one_of_your_groups_is_refused(core: Core) -> None:
+    """ "lunсh" with a Cyrillic с looks exactly like "lunch": a person would post to one
+    believing it the other."""
+    await core.say("new lunch: bob@x.com")
+    answer = await core.say("new lun\u0441h: cy@x.com")
+    assert answer.text == (
+        "That name looks just like your group lunch; choose one that looks different."
+    )
+    for look_alike in ("LUNCH", "ｌｕｎｃｈ"):  # the same name to Send, as before
+        assert (
+            "already have a group named lunch"
+            in (await core.say(f"new {look_alike}: cy@x.com")).text
+        )
+    assert (await core.say("new lunch 2: cy@x.com")).text.startswith("Created lunch 2")
+    assert len(await core.store.groups_of("t1", email("ann"))) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.errors import NoSuchGroup, Refused
-from bot.core.membership.group_rules import check_name, name_key
+from bot.core.membership.group_rules import check_name, name_key, name_skeleton
 from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import TeamsAccess
 from bot.core.membership.status import status_text
@@ -91,9 +91,10 @@ class GroupReads:
         *,
         joining: bool = False,
     ) -> None:
-        """No member may end up in two groups of the same name (see `name_key`); and,
-        `joining` a group, nobody past MAX_GROUPS_PER_PERSON groups."""
-        key = name_key(name)
+        """No member may end up in two groups of the same name (see `name_key`), or of
+        names that look alike (`name_skeleton`); and, `joining` a group, nobody past
+        MAX_GROUPS_PER_PERSON groups."""
+        key, looks = name_key(name), name_skeleton(name)
         for person in people:
             groups = await self.of(person)
             if joining and len(groups) >= self._max_groups:
@@ -101,11 +102,14 @@ class GroupReads:
                     raise Refused(text("group.too_many_yours", most=self._max_groups))
                 raise Refused(text("group.too_many_theirs", person=person.display_name))
             for group in groups:
-                if name_key(group.name) == key and group.group_id != except_id:
-                    if person.person_id == asker.person_id:
-                        raise Refused(text("group.name_taken_you", group=group.name))
-                    # Only that it clashes: another person's groups are theirs to know.
-                    raise Refused(text("group.name_taken_other", person=person.display_name))
+                if group.group_id == except_id or name_skeleton(group.name) != looks:
+                    continue
+                if person.person_id == asker.person_id:
+                    if name_key(group.name) != key:
+                        raise Refused(text("group.name_looks_like", group=group.name))
+                    raise Refused(text("group.name_taken_you", group=group.name))
+                # Only that it clashes: another person's groups are theirs to know.
+                raise Refused(text("group.name_taken_other", person=person.display_name))
 
     async def check_new_name(self, owner: Person, name: str) -> str:
         """A valid name for a new group of `owner` (the dialog checks it when it is typed)."""

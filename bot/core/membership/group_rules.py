@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
+from confusable_homoglyphs import confusables
+
 from bot.core.errors import Refused
 from bot.core.membership.addresses import MemberList
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Person
@@ -14,6 +16,19 @@ from bot.core.texts import Listed, Text, text
 def name_key(name: str) -> str:
     """How group names compare: Unicode-normalised, case-insensitive, blanks folded."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like (after Unicode TR39's confusable "skeletons"): each character
+    replaced by the plainest one it is confused with (its lowest code point among its
+    homoglyphs, from Unicode's confusables table), so "lunсh" with a Cyrillic с and
+    "lunch" have the same skeleton, and so do "O" and "0"."""
+    homoglyphs = confusables.confusables_data
+    shown = []
+    for ch in name_key(name):
+        look_alikes = [h["c"] for h in homoglyphs.get(ch, ()) if len(h["c"]) == 1]
+        shown.append(min([ch, *look_alikes]))
+    return "".join(shown)
 
 
 def check_name(name: str) -> str:

@@ -151,6 +151,9 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "Each of you gets its messages in a 1:1 chat with me and in Outlook. "
         "To write to it there: use {group}, or to {group}: <text>."
     ),
+    "group.name_looks_like": (
+        "That name looks just like your group {group}; choose one that looks different."
+    ),
     "group.too_many_yours": (
         "You are in {most} groups already, the most one person can be in; leave one first."
     ),

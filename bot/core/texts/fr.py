@@ -181,6 +181,10 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "Chacun en reçoit les messages dans sa conversation privée avec moi et dans Outlook. "
         "Pour y écrire depuis là : utiliser {group}, ou pour {group} : <texte>."
     ),
+    "group.name_looks_like": (
+        "Ce nom ressemble à s'y méprendre à votre groupe {group} ; choisissez-en un qui se "
+        "distingue."
+    ),
     "group.too_many_yours": (
         "Vous êtes déjà dans {most} groupes, le maximum pour une personne ; quittez-en un d'abord."
     ),
