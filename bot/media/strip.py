@@ -32,7 +32,8 @@ _PNG_KEEP = frozenset(
     b"IHDR PLTE IDAT IEND tRNS cHRM gAMA iCCP sBIT sRGB cICP mDCV cLLI bKGD hIST pHYs sPLT "
     b"acTL fcTL fdAT".split()
 )
-_WEBP_KEEP = frozenset(b"VP8 |VP8L|VP8X|ALPH|ANIM|ANMF|ICCP".split(b"|"))
+_WEBP_KEEP = frozenset(b"VP8 |VP8L|VP8X|ALPH|ANIM|ICCP".split(b"|"))
+_WEBP_FRAME_KEEP = frozenset(b"VP8 |VP8L|ALPH".split(b"|"))
 _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
 # EXIF orientations other than 1 ("as stored"), and what makes the pixels upright.
 _TURNED = {
@@ -167,7 +168,9 @@ def clean_webp(data: bytes) -> bytes:
         if kind == b"VP8X" and size >= 10:
             flags = chunk[8] & ~(_VP8X_EXIF | _VP8X_XMP)
             chunk = chunk[:8] + bytes([flags]) + chunk[9:]
-        if kind in _WEBP_KEEP:
+        if kind == b"ANMF":
+            chunks.append(_webp_frame(chunk))
+        elif kind in _WEBP_KEEP:
             chunks.append(chunk)
         pos = end
     body = b"WEBP" + b"".join(chunks)
@@ -178,6 +181,25 @@ def clean_webp(data: bytes) -> bytes:
     except _UNREADABLE as error:
         raise Damaged(f"WebP: {error}") from error
     return data if cleaned == data else cleaned
+
+
+def _webp_frame(chunk: bytes) -> bytes:
+    """An animation frame (ANMF) with only the sub-chunks that draw it: whatever else a
+    writer put inside a frame (EXIF, XMP, anything unknown) goes like it does outside."""
+    if len(chunk) < 24:
+        raise Damaged("WebP animation frame too short")
+    kept, pos = [chunk[8:24]], 24  # the frame's position, size, duration and flags
+    while pos + 8 <= len(chunk):
+        kind = chunk[pos : pos + 4]
+        (size,) = struct.unpack("<I", chunk[pos + 4 : pos + 8])
+        end = pos + 8 + size + (size & 1)
+        if pos + 8 + size > len(chunk):
+            raise Damaged(f"WebP frame chunk {kind!r} runs past the end")
+        if kind in _WEBP_FRAME_KEEP:
+            kept.append(chunk[pos:end])
+        pos = end
+    payload = b"".join(kept)
+    return b"ANMF" + struct.pack("<I", len(payload)) + payload
 
 
 def clean_jpeg(data: bytes) -> bytes:
@@ -267,12 +289,55 @@ def _tiff_orientation(tiff: bytes) -> int:
 
 
 def check_gif(data: bytes) -> bytes:
-    if len(data) < 10 or data[:6] not in (b"GIF87a", b"GIF89a"):
+    """The GIF with only what draws it: its screen, colour tables, images and their
+    timing (graphic control), and the NETSCAPE2.0 loop count. Comments, other
+    application extensions (XMP lives in one), plain-text blocks and anything after the
+    trailer go."""
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
         raise Damaged("no GIF header")
     _check_pixels(*struct.unpack("<HH", data[6:10]))
+    pos = 13 + _colour_table(data[10])
+    kept = [data[:pos]]
+    while True:
+        if pos >= len(data):
+            raise Damaged("GIF ends before its trailer")
+        block = data[pos]
+        if block == 0x3B:  # trailer: anything after it is no part of the picture
+            kept.append(b"\x3b")
+            break
+        if block == 0x2C:  # an image: descriptor, local colour table, LZW data
+            if pos + 10 > len(data):
+                raise Damaged("GIF image descriptor runs past the end")
+            end = _sub_blocks(data, pos + 10 + _colour_table(data[pos + 9]) + 1)
+            kept.append(data[pos:end])
+        elif block == 0x21 and pos + 1 < len(data):
+            label = data[pos + 1]
+            end = _sub_blocks(data, pos + 2)
+            if label == 0xF9 or (label == 0xFF and data[pos + 3 : pos + 14] == b"NETSCAPE2.0"):
+                kept.append(data[pos:end])
+        else:
+            raise Damaged(f"unknown GIF block {block:#x}")
+        pos = end
+    cleaned = b"".join(kept)
     try:
-        with GifImagePlugin.GifImageFile(io.BytesIO(data)) as image:
+        with GifImagePlugin.GifImageFile(io.BytesIO(cleaned)) as image:
             _check_pixels(*image.size)
     except _UNREADABLE as error:
         raise Damaged(f"GIF: {error}") from error
-    return data
+    return data if cleaned == data else cleaned
+
+
+def _colour_table(flags: int) -> int:
+    """The size of the colour table a GIF descriptor's flags announce (0 without one)."""
+    return 3 * (2 << (flags & 0x07)) if flags & 0x80 else 0
+
+
+def _sub_blocks(data: bytes, pos: int) -> int:
+    """Where a chain of GIF data sub-blocks starting at `pos` ends (after its terminator)."""
+    while True:
+        if pos >= len(data):
+            raise Damaged("GIF data runs past the end")
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos

@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from bot.media import strip
 from bot.media.links import LinkGrant, LinkProblem, LinkRefusal, MediaLinks
 from bot.media.naming import new_media_id
 from bot.media.ports import MediaKind, MediaRefused, StoredMedia
@@ -400,3 +401,61 @@ def test_no_one_character_change_is_granted(field: int, position: int, char: str
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="128 bits"):
         MediaLinks("https://send.example.com", b"short", FakeClock())
+
+
+# what survives cleaning: only what draws the picture
+
+
+def animated_gif(comment: bytes = b"") -> bytes:
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(
+        out, "GIF", save_all=True, append_images=frames[1:], loop=0, duration=80, comment=comment
+    )
+    return out.getvalue()
+
+
+def test_a_gif_loses_its_comments_application_blocks_and_what_follows_its_trailer() -> None:
+    plain = animated_gif()
+    xmp = b"\x21\xff\x0bXMP DataXMP" + b"\x10<x:xmpmeta GPS/>" + b"\x00"
+    tagged = animated_gif(b"taken at 48.85N 2.35E")
+    tagged = tagged[: 13 + 768] + xmp + tagged[13 + 768 : -1] + b"\x3b" + b"PK\x03\x04payload"
+    assert b"48.85N" in tagged and b"XMP DataXMP" in tagged
+    cleaned = strip.check_gif(tagged)
+    assert b"48.85N" not in cleaned and b"XMP" not in cleaned and b"payload" not in cleaned
+    assert cleaned.endswith(b"\x3b") and b"NETSCAPE2.0" in cleaned  # it still loops
+    with Image.open(io.BytesIO(cleaned)) as image:
+        assert getattr(image, "n_frames", 1) == 3 and image.info.get("loop") == 0
+    assert strip.check_gif(plain) == plain  # nothing to take: byte for byte the same
+
+
+def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    found, pos = [], 12
+    while pos + 8 <= len(data):
+        kind, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        found.append((kind, data[pos + 8 : pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    return found
+
+
+def test_exif_inside_a_webp_animation_frame_goes() -> None:
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(
+        out, "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True
+    )
+    chunks = webp_chunks(out.getvalue())
+    exif = b"EXIF" + (14).to_bytes(4, "little") + b"Exif\x00\x00GPS48.85"
+    rebuilt = b""
+    for kind, payload in chunks:
+        if kind == b"ANMF":
+            payload = payload + exif
+        rebuilt += (
+            kind + len(payload).to_bytes(4, "little") + payload + b"\x00" * (len(payload) & 1)
+        )
+    tagged = b"RIFF" + (len(rebuilt) + 4).to_bytes(4, "little") + b"WEBP" + rebuilt
+    assert tagged.count(b"GPS48.85") == 2
+    cleaned = strip.clean_webp(tagged)
+    assert b"GPS48.85" not in cleaned
+    with Image.open(io.BytesIO(cleaned)) as image:
+        assert getattr(image, "n_frames", 1) == 2
