@@ -9,6 +9,7 @@ the library says, because refusing them is the point. Text is valid UTF-8 withou
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -99,6 +100,16 @@ _ARCHIVES = frozenset(
     }
 )
 _HEIF = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
+# Office packages: what is read of them to judge what they would do when opened.
+_MOST_PARTS = 10_000
+_MOST_XML = 1024 * 1024
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file (embedded object)
+_OLE_PACKAGE = "Ole10Native".encode("utf-16-le")  # the stream of an embedded file
+_CFB_SCAN = 512 * 1024
+_RELATIONSHIP = re.compile(r"<relationship\b[^>]*>")
+_TYPE = re.compile(r'\btype="([^"]*)"')
+# Relationships that, pointing outside the file, make Office fetch something on opening.
+_FETCHED = frozenset({"attachedtemplate", "frame", "subdocument", "oleobject"})
 
 
 def sniff(data: bytes) -> Format | Foreign:
@@ -156,21 +167,58 @@ def _program(data: bytes, text: bool) -> str:
 
 def _office(data: bytes) -> Format | Foreign:
     """A Word, Excel or PowerPoint file (OOXML), told apart from any other ZIP by the parts
-    every such package has. Only the ZIP's directory is read."""
+    every such package has; refused when it can run something when opened, judged by its
+    content whatever its parts are named: macros (a VBA project, or a macro-enabled main
+    part), a template or frame fetched from elsewhere, an embedded program, or an
+    embedded file of any kind (an OLE "Package" object)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             names = package.namelist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+            if "[Content_Types].xml" not in names:
+                return Foreign("zip")
+            if len(names) > _MOST_PARTS:
+                return Foreign("damaged_zip")
+            danger = _office_danger(package, names)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
         return Foreign("damaged_zip")
-    if "[Content_Types].xml" not in names:
-        return Foreign("zip")
-    lowered = [n.lower() for n in names]
-    if any(n.endswith("vbaproject.bin") for n in lowered):
-        return Foreign("office_macros")
+    if danger:
+        return Foreign(danger)
     for folder, found in (("word/", DOCX), ("xl/", XLSX), ("ppt/", PPTX)):
         if any(n.startswith(folder) for n in names):
             return found
     return Foreign("zip")
+
+
+def _office_danger(package: zipfile.ZipFile, names: list[str]) -> str:
+    """What in the package could run when it is opened ("" when nothing)."""
+    types = _part_text(package, "[Content_Types].xml")
+    named = any(n.lower().endswith("vbaproject.bin") for n in names)
+    if named or "vbaproject" in types or "macroenabled" in types:
+        return "office_macros"
+    for name in names:
+        lowered = name.lower()
+        if lowered.endswith(".rels"):
+            for relationship in _RELATIONSHIP.findall(_part_text(package, name)):
+                kind = _TYPE.search(relationship)
+                target = kind.group(1).rsplit("/", 1)[-1] if kind else ""
+                if target in ("vbaproject", "vbaprojectsignature", "wordvbadata"):
+                    return "office_macros"
+                if 'targetmode="external"' in relationship and target in _FETCHED:
+                    return "office_remote"
+            continue
+        with package.open(name) as part:
+            head = part.read(_CFB_SCAN)
+        if any(head.startswith(magic) for magic, _ in _PROGRAMS):
+            return "office_program"
+        if head.startswith(_CFB) and _OLE_PACKAGE in head:
+            return "office_embedded_file"
+    return ""
+
+
+def _part_text(package: zipfile.ZipFile, name: str) -> str:
+    """A small XML part, lower-cased (at most `_MOST_XML` bytes of it are read)."""
+    with package.open(name) as part:
+        return part.read(_MOST_XML).decode("utf-8", "replace").lower()
 
 
 def _describe(mimes: list[str]) -> str:

