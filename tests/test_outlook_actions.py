@@ -533,3 +533,33 @@ async def test_a_poll_answered_from_teams_and_outlook_shows_one_tally_everywhere
     assert "late — 2: Cy, Bob" in tally(
         card_in(f'<script type="application/adaptivecard+json">{refreshed}</script>')
     )
+
+
+async def test_invented_tenants_cost_at_most_ten_lookups_a_minute(
+    entra: FakeEntra, http: aiohttp.ClientSession
+) -> None:
+    """Each token may name a tenant never seen: only so many are looked up a minute, and a
+    token for another audience is refused before any lookup."""
+    clock = SteppedClock()
+    validator = ActionTokenValidator(http, entra.base_url, AM_AUDIENCE, frozenset(), clock)
+    claims = {"aud": AM_AUDIENCE, "azp": OUTLOOK_ACTIONS_APP_ID, "upn": "bob@contoso.com"}
+    before = entra.discovery_fetches
+    wrong_audience = {**claims, "aud": "api://someone-else"}
+    with pytest.raises(ActionTokenError, match="audience is not this service"):
+        await validator.validate(f"Bearer {entra.mint(wrong_audience, tenant='invented-0')}")
+    assert entra.discovery_fetches == before
+
+    invented = [f"invented-{n}" for n in range(1, 13)]
+    entra.missing_tenants.update(invented)
+    refusals = []
+    for tenant in invented:
+        with pytest.raises(ActionTokenError) as refused:
+            await validator.validate(f"Bearer {entra.mint(claims, tenant=tenant)}")
+        refusals.append((refused.value.status, refused.value.reason))
+    assert refusals[:10] == [(401, "Unknown tenant")] * 10
+    assert refusals[10:] == [(429, "Too many new tenants at once; try again in a minute")] * 2
+    assert entra.discovery_fetches - before == 10
+    clock.now += 61
+    with pytest.raises(ActionTokenError, match="Unknown tenant"):
+        await validator.validate(f"Bearer {entra.mint(claims, tenant=invented[-1])}")
+    assert entra.discovery_fetches - before == 11

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import aiohttp
+import pytest
 
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
@@ -258,7 +260,10 @@ async def post_notification(scene: Inbound, item: Mapping[str, object]) -> int:
         return r.status
 
 
-async def test_a_notification_for_another_subscription_is_refused(inbound: Inbound) -> None:
+async def test_a_notification_for_another_subscription_is_refused(
+    inbound: Inbound, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="send")
     (subscription,) = inbound.graph.subscriptions.values()
     ours = {"clientState": subscription.client_state, "tenantId": subscription.tenant_id}
     change = {**ours, "changeType": "created", "resource": "Users/x/Messages/y"}
@@ -267,6 +272,11 @@ async def test_a_notification_for_another_subscription_is_refused(inbound: Inbou
         assert await post_notification(inbound, {**item, "subscriptionId": "someone-elses"}) == 403
         assert await post_notification(inbound, item) == 403  # no subscription id at all
     assert await post_notification(inbound, {**change, "subscriptionId": subscription.id}) == 202
+    # Forged ones are counted, one INFO line a minute at most, never a WARNING each.
+    for _ in range(20):
+        assert await post_notification(inbound, {**change, "subscriptionId": "forged"}) == 403
+    foreign = [r for r in caplog.records if "not for this service" in r.getMessage()]
+    assert [r.levelname for r in foreign] == ["INFO"]
     # The foreign subscriptionRemoved was ignored: Send's subscription was not made again.
     assert list(inbound.graph.subscriptions) == [subscription.id]
     assert subscription.renewals == 0

@@ -14,6 +14,7 @@ import asyncio
 import re
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +35,16 @@ CONFIG_LIFETIME_SECONDS = 24 * 3600
 REFRESH_INTERVAL_SECONDS = 60
 # How long a tenant whose OpenID configuration Entra refused is answered from memory.
 UNKNOWN_TENANT_SECONDS = 60
+# Tenants looked up for the first time, per minute: each costs a fetch from Entra, and a
+# token can name any tenant id; past this, tokens of tenants not seen yet wait a minute.
+NEW_TENANTS_PER_MINUTE = 10
 # The claims that name the user, strongest first; only the first present one counts.
 _NAME_CLAIMS = ("upn", "preferred_username", "email")
 
 
 class ActionTokenError(Exception):
-    """The action's bearer token is not acceptable; `status` is 401 or 403."""
+    """The action's bearer token is not acceptable; `status` is 401 or 403 (429 when too
+    many tenants not seen before were looked up this minute)."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -90,6 +95,8 @@ class ActionTokenValidator:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Tenant -> when Entra said it does not know it (insertion order: oldest first).
         self._unknown: dict[str, float] = {}
+        # When tenants not seen before were looked up, over the last minute.
+        self._new_lookups: deque[float] = deque()
 
     async def validate(self, authorization: str) -> Actor:
         scheme, _, token = authorization.strip().partition(" ")
@@ -115,6 +122,13 @@ class ActionTokenValidator:
             raise ActionTokenError(403, PERSONAL_ACCOUNT)  # whatever ALLOWED_TENANTS says
         if refusal is TenantRefusal.NOT_ALLOWED:
             raise ActionTokenError(403, "Tenant is not allowed to use this service")
+        # Checked again once the signature is, but first here: a token for another
+        # audience is refused before any key is fetched for its tenant.
+        audience = unverified.get("aud")
+        if audience != self._audience and not (
+            isinstance(audience, list) and self._audience in audience
+        ):
+            raise ActionTokenError(401, "Token audience is not this service")
         keys = await self._keys(tenant, str(header.get("kid", "")))
         key = keys.keys.get(str(header.get("kid", "")))
         if key is None:
@@ -160,12 +174,21 @@ class ActionTokenValidator:
             if known is None and len(self._tenants) >= MAX_TENANTS:
                 oldest = min(self._tenants, key=lambda t: self._tenants[t].fetched_at)
                 del self._tenants[oldest]
+            if known is None:
+                self._count_new_lookup(now)
             if known is None or now - known.fetched_at > CONFIG_LIFETIME_SECONDS:
                 known = self._tenants[tenant] = await self._fetch_remembering(tenant)
             elif kid not in known.keys and now - known.forced_at > REFRESH_INTERVAL_SECONDS:
                 known = self._tenants[tenant] = await self._fetch_remembering(tenant)
                 known.forced_at = now
             return known
+
+    def _count_new_lookup(self, now: float) -> None:
+        while self._new_lookups and now - self._new_lookups[0] >= 60:
+            self._new_lookups.popleft()
+        if len(self._new_lookups) >= NEW_TENANTS_PER_MINUTE:
+            raise ActionTokenError(429, "Too many new tenants at once; try again in a minute")
+        self._new_lookups.append(now)
 
     async def _fetch_remembering(self, tenant: str) -> _TenantKeys:
         """`_fetch`, remembering for a while a tenant Entra said it does not know."""

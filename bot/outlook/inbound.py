@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -89,6 +90,9 @@ class OutlookInbox:
         self._user = f"/users/{quote(mailbox)}"
         self._teams = teams
         self._clock = clock
+        # Refused notifications since the last time they were logged (`_count_foreign`).
+        self._foreign = 0
+        self._foreign_logged_at = -60.0
         self._catching_up = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -127,6 +131,8 @@ class OutlookInbox:
         subscription (then nothing is done). The work runs in the background: Graph wants
         an answer within seconds."""
         ours = [n for n in notifications if await self._subscription.ours(n)]
+        if not ours:
+            self._count_foreign()
         events = {str(n.get("lifecycleEvent") or "") for n in ours}
         if events & {"reauthorizationRequired", "subscriptionRemoved"}:
             # A PATCH renews (and so reauthorizes); a removed one answers 404 and is made again.
@@ -134,6 +140,19 @@ class OutlookInbox:
         if events & {"", "missed"}:  # "" = a change notification: new mail
             self._spawn(self.catch_up())
         return bool(ours)
+
+    def _count_foreign(self) -> None:
+        """Notifications that are not for Send's subscription (forged, or stale) are
+        counted, and logged at INFO at most once a minute with the count: anyone can post
+        them, and a WARNING each would let them fill the log."""
+        self._foreign += 1
+        now = time.monotonic()
+        if now - self._foreign_logged_at >= 60:
+            log.info(
+                "graph notifications not for this service's subscription",
+                extra={"count": self._foreign},
+            )
+            self._foreign, self._foreign_logged_at = 0, now
 
     async def catch_up(self) -> int:
         """Reads what arrived since the last delta link; returns how many mails were relayed."""

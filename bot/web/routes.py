@@ -221,8 +221,7 @@ async def outlook_notifications(request: web.Request) -> web.Response:
     except (KeyError, TypeError):
         return _refuse(400, "not a Graph change notification")
     # Change and lifecycle notifications alike: our clientState and subscription id.
-    if not await inbox.receive(items):
-        log.warning("graph notification not for this service's subscription")
+    if not await inbox.receive(items):  # counted and logged (at INFO) by the inbox
         return _refuse(403, "clientState or subscriptionId is not this service's")
     return web.Response(status=202)
 
