@@ -59,6 +59,9 @@ class Notices:
     ) -> SendResult:
         raise AssertionError("the inbox updates no messages")
 
+    async def delete_message(self, person: Person, activity_id: str) -> SendResult:
+        raise AssertionError("the inbox deletes no messages")
+
     async def send_notice(self, person: Person, text: str) -> SendResult:
         self.sent.append((person.person_id, text))
         return SendResult(SendOutcome.SENT)

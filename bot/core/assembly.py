@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.core.features.media import Media, MediaFetcher, MediaLinker, MediaVault
+from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import PollCards, Polls
 from bot.core.membership.groups import Groups
 from bot.core.membership.people import People
@@ -161,10 +162,20 @@ def build_core(
         thread=worker.thread,
         max_groups=rules.max_groups_per_person,
     )
-    poll_cards = PollCards(store, teams, limiter, clock)
+    poll_cards = PollCards(store, teams, limiter, clock, media)
     polls = Polls(store, relay, poll_cards)
+    life = MessageLife(store, relay, poll_cards, media, clock)
     conversation = Conversation(
-        store, people, groups, relay, teams, clock, TenantGate(rules.allowed_tenants), polls, media
+        store,
+        people,
+        groups,
+        relay,
+        teams,
+        clock,
+        TenantGate(rules.allowed_tenants),
+        polls,
+        media,
+        life,
     )
     instances = InstanceRegistry(
         store, rules.instance_id, clock, limiter, every=rules.heartbeat_interval, sleep=sleep

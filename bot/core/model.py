@@ -122,6 +122,8 @@ class MessageSummary:
     text: str
     sent_at: datetime
     source: Source
+    # True once its sender edited it (`text` is then the new text).
+    edited: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,9 @@ class Delivery:
     next_attempt_at: datetime | None = None
     # The id Teams gave the copy once sent: how a poll's copy is updated in place.
     activity_id: str = ""
+    # A Teams copy to take back (its message was deleted): pending until Teams removed the
+    # activity `activity_id`, then sent; retried and resumed like any copy.
+    retract: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,10 @@ class Message:
     media: tuple[StoredMedia, ...] = ()
     # People @mentioned in `text` (which shows each by name), in the order they appear.
     mentions: tuple[Mentioned, ...] = ()
+    # When its sender last edited it, and when they deleted it (its text, media and
+    # mentions are then gone; only what takes its copies back is left).
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
     version: str | None = None
 
     @property
@@ -309,4 +318,5 @@ class Message:
             text=text,
             sent_at=self.sent_at,
             source=self.source,
+            edited=self.edited_at is not None,
         )

@@ -242,6 +242,8 @@ class RelayedMessage:
     mentions: tuple[TeamsMention, ...] = ()
     # The reader's language: the card's own words (buttons, labels) are in it.
     language: Language = Language.EN
+    # Edited by its sender since it was first sent: the card says so.
+    edited: bool = False
 
 
 class TeamsSender(Protocol):
@@ -251,6 +253,10 @@ class TeamsSender(Protocol):
         self, person: Person, activity_id: str, message: RelayedMessage
     ) -> SendResult:
         """Shows a copy sent before (a poll's card) anew, in place."""
+        ...
+
+    async def delete_message(self, person: Person, activity_id: str) -> SendResult:
+        """Takes back a copy sent before (its message was deleted); SENT once it is gone."""
         ...
 
     async def send_notice(self, person: Person, text: str) -> SendResult:

@@ -149,6 +149,7 @@ def _summary_body(s: MessageSummary) -> JsonDict:
         "text": s.text,
         "sentAt": s.sent_at.isoformat(),
         "source": s.source.value,
+        "edited": s.edited,
     }
 
 
@@ -160,6 +161,7 @@ def _summary(b: JsonDict) -> MessageSummary:
         text=str(b["text"]),
         sent_at=datetime.fromisoformat(str(b["sentAt"])),
         source=Source(b["source"]),
+        edited=bool(b.get("edited", False)),
     )
 
 
@@ -238,6 +240,7 @@ def message_body(m: Message) -> JsonDict:
                 "addresses": list(d.addresses),
                 "nextAttemptAt": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
                 "activityId": d.activity_id,
+                "retract": d.retract,
             }
             for d in m.deliveries
         ],
@@ -250,6 +253,8 @@ def message_body(m: Message) -> JsonDict:
         },
         "media": [item.to_json() for item in m.media],
         "mentions": [{"personId": w.person_id, "name": w.name} for w in m.mentions],
+        "editedAt": _utc(m.edited_at) if m.edited_at else None,
+        "deletedAt": _utc(m.deleted_at) if m.deleted_at else None,
     }
 
 
@@ -280,6 +285,7 @@ def _message(doc: Doc) -> Message:
                 if d.get("nextAttemptAt")
                 else None,
                 activity_id=str(d.get("activityId", "")),
+                retract=bool(d.get("retract", False)),
             )
             for d in b.get("deliveries", [])
         ),
@@ -288,6 +294,8 @@ def _message(doc: Doc) -> Message:
         mentions=tuple(
             Mentioned(str(w["personId"]), str(w["name"])) for w in b.get("mentions") or ()
         ),
+        edited_at=datetime.fromisoformat(b["editedAt"]) if b.get("editedAt") else None,
+        deleted_at=datetime.fromisoformat(b["deletedAt"]) if b.get("deletedAt") else None,
         version=doc.etag,
     )
 

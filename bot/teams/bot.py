@@ -15,7 +15,7 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount
 
 from bot.core.texts import Language
 from bot.core.turn.conversation import Conversation
-from bot.core.turn.requests import Answer, GroupPicker, SendAsMessage, YesNo
+from bot.core.turn.requests import Answer, GroupPicker, MessageChange, SendAsMessage, YesNo
 from bot.teams.activity import as_markdown, read_request, reply_text
 from bot.teams.cards import (
     CARD_CONTENT_TYPE,
@@ -55,6 +55,24 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         answer = await self._core.handle(read_request(turn_context.activity))
         await self._render(turn_context, answer)
+
+    async def on_message_update_activity(self, turn_context: TurnContext) -> None:
+        """`editMessage` and `undeleteMessage`: a person changed a message they sent."""
+        await self._changed(turn_context)
+
+    async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
+        """`softDeleteMessage`: a person deleted a message they sent."""
+        await self._changed(turn_context)
+
+    async def _changed(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        try:
+            change = MessageChange(str(data.get("eventType", "")))
+        except ValueError:
+            log.debug("message event not used", extra={"event": str(data.get("eventType"))[:40]})
+            return
+        await self._render(turn_context, await self._core.changed(read_request(activity), change))
 
     async def _render(self, turn_context: TurnContext, answer: Answer) -> None:
         if answer.answered is not None:

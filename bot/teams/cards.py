@@ -42,17 +42,18 @@ def _plain(text: str, **style: Any) -> Card:
 
 
 def _header(message: RelayedMessage) -> Card:
-    return {
-        "type": "RichTextBlock",
-        "inlines": [
-            {"type": "TextRun", "text": message.sender_name, "weight": "Bolder"},
-            {
-                "type": "TextRun",
-                "text": say(message.language, "card.in_group", group=message.group_name),
-                "isSubtle": True,
-            },
-        ],
-    }
+    inlines = [
+        {"type": "TextRun", "text": message.sender_name, "weight": "Bolder"},
+        {
+            "type": "TextRun",
+            "text": say(message.language, "card.in_group", group=message.group_name),
+            "isSubtle": True,
+        },
+    ]
+    if message.edited:
+        edited = say(message.language, "card.edited")
+        inlines.append({"type": "TextRun", "text": f" · {edited}", "isSubtle": True})
+    return {"type": "RichTextBlock", "inlines": inlines}
 
 
 def _content(message: RelayedMessage) -> list[Card]:

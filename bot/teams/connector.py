@@ -77,6 +77,26 @@ class TeamsConnector:
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
         return await self._post_activity(person, self._relayed_json(message))
 
+    async def delete_message(self, person: Person, activity_id: str) -> SendResult:
+        """`DELETE .../activities/{id}`: the copy leaves the person's chat. Already gone
+        (404) is done too: nothing of it is left to take back."""
+        teams = person.teams
+        if teams is None or not teams.conversation_id:
+            return SendResult(SendOutcome.GONE, detail="no chat")
+        url = (
+            _conversation_url(teams.service_url, teams.conversation_id)
+            + f"/activities/{quote(activity_id, safe='')}"
+        )
+        try:
+            async with self._session.delete(url, headers=await self._tokens.header()) as r:
+                if r.status == 404:
+                    return SendResult(SendOutcome.SENT, detail="already gone")
+                return result_from_status(
+                    r.status, retry_after_seconds(r.headers.get("Retry-After"))
+                )
+        except (aiohttp.ClientError, TimeoutError, CredentialError) as error:
+            return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
+
     async def update_message(
         self, person: Person, activity_id: str, message: RelayedMessage
     ) -> SendResult:

@@ -30,6 +30,9 @@ It is as strict as Teams about who the bot may reach:
   no token, and one sent anyway is refused (401, a token for another audience), as
   SharePoint refuses it. `moved_file` makes a link that answers 302 to another address,
   as a download link can; every request to a file link is counted in `downloads`.
+- The bot may update (PUT) or delete (DELETE) only activities it sent into that same
+  conversation; a deleted one is gone from what the conversation shows (`to`), and
+  deleting it again is a 404.
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ class FakeConnector:
     created_chats: list[str] = field(default_factory=list)
     faults: FaultPlan | None = None
     refused: list[Received] = field(default_factory=list)
+    # Activities the bot deleted (DELETE .../activities/{id}), as their conversation and id.
+    deleted: list[Received] = field(default_factory=list)
     updates: list[Received] = field(
         default_factory=list
     )  # update-activity calls, in order  # sends a fault plan refused
@@ -198,7 +203,13 @@ class FakeConnector:
         return not self.may_reach(cid.removeprefix(_PERSONAL_PREFIX))
 
     def to(self, conversation_id: str) -> list[Json]:
-        return [r.activity for r in self.received if r.conversation_id == conversation_id]
+        """What the conversation shows: what the bot sent there, less what it deleted."""
+        gone = {r.id for r in self.deleted if r.conversation_id == conversation_id}
+        return [
+            r.activity
+            for r in self.received
+            if r.conversation_id == conversation_id and r.id not in gone
+        ]
 
     def texts_to(self, conversation_id: str) -> list[str]:
         """Text the conversation showed: plain messages and hero cards (prompts with buttons)."""
@@ -248,6 +259,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._reply)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
+        app.router.add_delete("/v3/conversations/{cid}/activities/{aid}", self._delete)
         app.router.add_get("/v3/conversations/{cid}/members", self._members)
         app.router.add_get("/v3/conversations/{cid}/members/{uid}", self._member)
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._paged_members)
@@ -379,6 +391,24 @@ class FakeConnector:
             self.updates.append(item)
             self._new.notify_all()
         return web.json_response({"id": aid}, status=200)
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        """Delete activity: only an activity the bot sent into that same conversation, and
+        not deleted yet (404 then, as Teams answers)."""
+        await self._answer_slowly()
+        cid = self._canonical(request.match_info["cid"])
+        if cid not in self.rosters:
+            return self._not_found("ConversationNotFound", "Conversation not found.")
+        aid = request.match_info["aid"]
+        sent = any(r.id == aid and r.conversation_id == cid for r in self.received)
+        if not sent or any(r.id == aid and r.conversation_id == cid for r in self.deleted):
+            return self._not_found("ActivityNotFoundInConversation", "Activity not found.")
+        if self._unreachable(cid):
+            return self._not_in_roster()
+        async with self._new:
+            self.deleted.append(Received(cid, {}, time.monotonic(), aid, aid))
+            self._new.notify_all()
+        return web.Response(status=200)
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         body: Json = await request.json()

@@ -112,6 +112,7 @@ class FakeTeams:
         self.opened: list[str] = []
         # (person id, activity id, what the copy shows now)
         self.updated: list[tuple[str, str, RelayedMessage]] = []
+        self.deleted: list[tuple[str, str]] = []  # (person id, activity id)
 
     def answer(self, person_id: str, *results: SendResult) -> None:
         """The next sends to this person answer these, in order; SENT afterwards."""
@@ -139,6 +140,12 @@ class FakeTeams:
         self, person: Person, activity_id: str, message: RelayedMessage
     ) -> SendResult:
         self.updated.append((person.person_id, activity_id, message))
+        return sent()
+
+    async def delete_message(self, person: Person, activity_id: str) -> SendResult:
+        self.deleted.append((person.person_id, activity_id))
+        if self._down_until is not None and self._clock.now() < self._down_until:
+            return SendResult(SendOutcome.RETRY, detail="503 service unavailable")
         return sent()
 
     async def send_notice(self, person: Person, text: str) -> SendResult:

@@ -84,7 +84,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         media=memory_media(store),
     )
     relay = relay_over(store, clock, worker, 500)
-    cards = PollCards(store, teams, limiter, clock)
+    cards = PollCards(store, teams, limiter, clock, memory_media(store))
     names = ["ann", *(f"p{n:02}" for n in range(19))]
     people = [await add_person(store, n) for n in names]
     group = await add_group(store, clock, "team", people[0], *people[1:])

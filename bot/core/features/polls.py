@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.core.errors import Refused
+from bot.core.features.media import Media
 from bot.core.model import (
     MAX_OPTION_CHARS,
     POLL_OPTIONS,
@@ -35,6 +36,7 @@ from bot.core.ports import (
     SendOutcome,
     TeamsSender,
 )
+from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.ratelimit import RateLimiter
 from bot.core.sending.relay import Relay
 from bot.core.sending.retry import read_modify_write
@@ -92,16 +94,24 @@ def relayed(message: Message, group: Group, *, language: Language) -> RelayedMes
         message.message_id,
         view,
         language=language,
+        edited=message.edited_at is not None,
     )
 
 
 class PollCards:
-    """Updates every member's Teams card of a poll in place, one round at a time."""
+    """Updates every member's Teams card of a message in place (a poll's tally, an edited
+    text), one round at a time; what changes meanwhile is coalesced into the next round."""
 
     def __init__(
-        self, store: MessagingStore, teams: TeamsSender, limiter: RateLimiter, clock: Clock
+        self,
+        store: MessagingStore,
+        teams: TeamsSender,
+        limiter: RateLimiter,
+        clock: Clock,
+        media: Media,
     ) -> None:
         self._store = store
+        self._media = media
         self._teams = teams
         self._limiter = limiter
         self._clock = clock
@@ -109,7 +119,7 @@ class PollCards:
         self._running: dict[str, asyncio.Task[None]] = {}
 
     def refresh(self, group: Group, message_id: str) -> None:
-        """Shows a poll's current tally on every copy; coalesces answers given meanwhile."""
+        """Shows a message as it is now on every copy; coalesces changes made meanwhile."""
         if message_id in self._running:
             self._again.add(message_id)
             return
@@ -142,17 +152,22 @@ class PollCards:
     async def _round(self, group: Group, message_id: str) -> None:
         message = await self._store.get_message(group.group_id, message_id)
         current = await self._store.get_group(group.tenant_id, group.group_id)
-        if message is None or message.poll is None or current is None:
-            return
-        shown = {lang: relayed(message, current, language=lang) for lang in Language}
+        if message is None or message.deleted_at is not None or current is None:
+            return  # a deleted message's copies are taken back by the delivery worker
         copies = [
             d
             for d in message.deliveries
-            if d.channel is Channel.TEAMS and d.activity_id and current.has_member(d.recipient_id)
+            if d.channel is Channel.TEAMS
+            and d.activity_id
+            and not d.retract
+            and current.has_member(d.recipient_id)
         ]
-        people = {
-            p.person_id: p
-            for p in await self._store.get_people(group.tenant_id, [d.recipient_id for d in copies])
+        wanted = [d.recipient_id for d in copies] + [m.person_id for m in message.mentions]
+        people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, wanted)}
+        mentions = teams_mentions(message, current, people)
+        shown = {
+            lang: replace(relayed(message, current, language=lang), mentions=mentions)
+            for lang in Language
         }
         for copy in copies:
             person = people.get(copy.recipient_id)
@@ -161,9 +176,10 @@ class PollCards:
             await self._limiter.wait(
                 group.tenant_id, person.teams.conversation_id, lane=group.group_id
             )
-            result = await self._teams.update_message(
-                person, copy.activity_id, shown[person.language]
-            )
+            seen = shown[person.language]
+            if message.media:
+                seen = replace(seen, media=self._media.shared(message, person.person_id))
+            result = await self._teams.update_message(person, copy.activity_id, seen)
             if result.outcome is not SendOutcome.SENT:
                 log.warning(
                     "poll card not updated",

@@ -191,6 +191,8 @@ class GroupReads:
         for s in group.recent:
             # One line per message: a newline typed in a message cannot forge another line.
             shown = " ".join(s.text.split())
+            if s.edited:
+                shown = say(lang, "history.edited", text=shown)
             at = when(lang, s.sent_at, sender.time_zone, now)
             lines.append(say(lang, "history.line", when=at, sender=s.sender_name, text=shown))
         return "\n".join(lines)

@@ -17,13 +17,12 @@ from bot.core.features.media import Media
 from bot.core.membership.notices import failure_notice
 from bot.core.membership.people import update_person
 from bot.core.membership.reach import Reach, TeamsChats
-from bot.core.model import Delivery, Group, Message, Person, TeamsReach
+from bot.core.model import Delivery, DeliveryState, Group, Message, Person, TeamsReach
 from bot.core.ports import (
     Clock,
     PeopleStore,
     RelayedMessage,
     SendOutcome,
-    TeamsMention,
     TeamsSender,
 )
 from bot.core.sending.attempts import GONE, OUTLOOK_ONLY, QUIET, RetryPolicy, failed, settle
@@ -136,6 +135,22 @@ class Copies:
         settled = self._settle(message, delivery, result.outcome, detail, result.retry_after)
         return replace(settled, activity_id=result.activity_id or settled.activity_id)
 
+    async def retract(
+        self, message: Message, delivery: Delivery, people: dict[str, Person]
+    ) -> Delivery:
+        """Takes a copy of a deleted message back from the person's chat."""
+        person = people.get(delivery.recipient_id)
+        if person is None or person.teams is None or not delivery.activity_id:
+            return replace(delivery, state=DeliveryState.SENT, last_error="nothing to take back")
+        await self._limiter.wait(
+            message.tenant_id, person.teams.conversation_id, lane=message.group_id
+        )
+        result = await self._teams.delete_message(person, delivery.activity_id)
+        if result.outcome is SendOutcome.GONE:
+            # The chat is gone, and the copy with it.
+            return replace(delivery, state=DeliveryState.SENT, last_error="chat gone")
+        return self._settle(message, delivery, result.outcome, result.detail, result.retry_after)
+
     def _settle(
         self,
         message: Message,
@@ -184,19 +199,3 @@ class Copies:
             return
         text = failure_notice(message, group, failures, people, language=sender.language)
         await self._teams.send_notice(sender, text)
-
-
-def teams_mentions(
-    message: Message, group: Group, people: Mapping[str, Person]
-) -> tuple[TeamsMention, ...]:
-    """The message's @mentions that Teams can show as mentions: members of the group now,
-    whom Teams knows (by user id, else Entra object id). Anyone else stays a plain name."""
-    found = []
-    for mentioned in message.mentions:
-        person = people.get(mentioned.person_id)
-        if person is None or not group.has_member(person.person_id):
-            continue
-        teams_id = (person.teams.user_id if person.teams else "") or person.aad_object_id
-        if teams_id:
-            found.append(TeamsMention(mentioned.name, teams_id))
-    return tuple(found)

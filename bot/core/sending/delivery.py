@@ -15,11 +15,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.core.features.media import Media
+from bot.core.features.message_life import retracted
 from bot.core.features.polls import relayed as relayed_copy
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
@@ -28,12 +30,13 @@ from bot.core.ports import (
     ConcurrentUpdate,
     MessagingStore,
     OutlookRecorder,
+    RelayedMessage,
     StoreError,
     TeamsSender,
 )
 from bot.core.sending.attempts import RetryPolicy, due
 from bot.core.sending.copies import Copies
-from bot.core.sending.copies import teams_mentions as teams_mentions
+from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.ratelimit import RateLimiter
 from bot.core.sending.relay import record_in_group
 from bot.core.sending.retry import read_modify_write
@@ -270,12 +273,7 @@ class DeliveryWorker:
         now = self._clock.now()
         done = await asyncio.gather(
             *(
-                self._copies.guarded(
-                    d,
-                    self._copies.record(message, group, d, people)
-                    if d.channel is Channel.OUTLOOK
-                    else self._copies.send(message, relayed, d, people),
-                )
+                self._copies.guarded(d, self._attempt(message, group, relayed, d, people))
                 for d in message.deliveries
                 if due(d, now)
             )
@@ -290,6 +288,8 @@ class DeliveryWorker:
             else max(0.0, min((at - now).total_seconds() if at else 0.0 for at in waits))
         )
         saved = await self._save(message, outcome, wait)
+        if wait is None and saved is not None and saved.pending:
+            wait = 0.0  # changed meanwhile (deleted, restored): another round at once
         for delivery in done:
             if delivery.state is not DeliveryState.PENDING:
                 log.info(
@@ -319,6 +319,20 @@ class DeliveryWorker:
             await self._copies.tell_sender(message, group, failures, people)
         return saved or message, wait
 
+    def _attempt(
+        self,
+        message: Message,
+        group: Group,
+        relayed: Mapping[Language, RelayedMessage],
+        delivery: Delivery,
+        people: dict[str, Person],
+    ) -> Coroutine[Any, Any, Delivery]:
+        if delivery.retract:
+            return self._copies.retract(message, delivery, people)
+        if delivery.channel is Channel.OUTLOOK:
+            return self._copies.record(message, group, delivery, people)
+        return self._copies.send(message, relayed, delivery, people)
+
     async def _save(
         self, message: Message, outcome: dict[str, Delivery], wait: float | None
     ) -> Message | None:
@@ -330,11 +344,20 @@ class DeliveryWorker:
         until = None if wait is None else self._clock.now() + timedelta(seconds=wait) + self._lease
 
         def change(current: Message) -> Message:
-            deliveries = tuple(outcome.get(d.recipient_id, d) for d in current.deliveries)
+            deliveries = tuple(
+                outcome[d.recipient_id]
+                if d.recipient_id in outcome and outcome[d.recipient_id].retract == d.retract
+                else d
+                for d in current.deliveries
+            )
             claimed_until = current.claimed_until
             if until is not None and current.claimed_by == self.instance_id:
                 claimed_until = max(until, claimed_until or until)
-            return replace(current, deliveries=deliveries, claimed_until=claimed_until)
+            merged = replace(current, deliveries=deliveries, claimed_until=claimed_until)
+            if merged.deleted_at is not None:
+                # Deleted during this round: what it just sent is taken back too.
+                merged = retracted(merged, merged.deleted_at)
+            return merged
 
         return await read_modify_write(
             message,

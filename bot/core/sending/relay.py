@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -85,6 +85,11 @@ class Relay:
         self._group_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+
+    @property
+    def max_chars(self) -> int:
+        """MAX_MESSAGE_CHARS: the longest text a message (or an edit of one) may have."""
+        return self._max_chars
 
     def check_text(self, text: str, with_media: bool = False) -> str:
         """The text to relay, or Refused; a photo or file may go without a caption."""
@@ -294,6 +299,33 @@ class Relay:
             return None
         await self._record_and_start(stored, group, people, fresh=True)
         return stored
+
+    async def redeliver(
+        self, group: Group, message: Message, change: Callable[[Message], Message]
+    ) -> Message | None:
+        """Changes a stored message, and delivers what that leaves pending (a delete's
+        retractions, an undo's copies) under a claim of this instance's; None when the
+        message is gone."""
+        claimed_by, claimed_until = self._queue.claim(self._clock.now())
+
+        def apply(current: Message) -> Message:
+            changed = change(current)
+            if not changed.pending:
+                return changed
+            return replace(changed, claimed_by=claimed_by, claimed_until=claimed_until)
+
+        updated = await read_modify_write(
+            message,
+            lambda: self._store.get_message(message.group_id, message.message_id),
+            apply,
+            self._store.save_message,
+            f"message {message.message_id}",
+        )
+        if updated is not None and updated.pending:
+            readers = [d.recipient_id for d in updated.deliveries if d.channel is Channel.TEAMS]
+            people = await self._store.get_people(group.tenant_id, readers)
+            self._queue.resume(updated, group, people)
+        return updated
 
     async def _record_and_start(
         self, message: Message, group: Group, people: Sequence[Person], *, fresh: bool

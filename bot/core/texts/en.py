@@ -289,6 +289,27 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "card.you": "You: ",
     "card.which_group": "Which group is this for?",
     "card.send_to": "Send to {group}",
+    "card.edited": "edited",
+    "history.edited": "{text} (edited)",
+    # a message's life: edits, deletes, undo
+    "life.edit_unknown": "Send no longer has that message, so your edit reached nobody.",
+    "life.edit_poll": (
+        "A poll's question cannot be edited; members still see it as it was. Ask a new poll."
+    ),
+    "life.edit_empty": (
+        "An edit cannot leave a message empty; members still see it as it was. Delete it instead."
+    ),
+    "life.edit_too_long": (
+        "Your edit has {length} characters; the limit is {most}. "
+        "Members still see the message as it was."
+    ),
+    "life.delete_unknown": (
+        "Send no longer has that message, so there was nothing left to take back."
+    ),
+    "life.undelete_empty": "That message came back without its text, so Send sent it to nobody.",
+    "life.thread_edited": "{sender} edited: {text}",
+    "life.thread_deleted": "{sender} deleted a message.",
+    "life.thread_restored": "{sender} restored a message: {text}",
     "card.download": "Download",
     "card.photo": "[photo]",
     "card.file": "file",

@@ -336,6 +336,31 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "card.you": "Vous : ",
     "card.which_group": "Pour quel groupe est ce message ?",
     "card.send_to": "Envoyer à {group}",
+    "card.edited": "modifié",
+    "history.edited": "{text} (modifié)",
+    # la vie d'un message : modifications, suppressions, annulation
+    "life.edit_unknown": (
+        "Send n'a plus ce message : votre modification n'a été transmise à personne."
+    ),
+    "life.edit_poll": (
+        "La question d'un sondage ne peut pas être modifiée ; les membres la voient telle "
+        "qu'elle était. Posez un nouveau sondage."
+    ),
+    "life.edit_empty": (
+        "Une modification ne peut pas vider un message ; les membres le voient tel qu'il "
+        "était. Supprimez-le plutôt."
+    ),
+    "life.edit_too_long": (
+        "Votre modification a {length} caractères ; la limite est de {most}. "
+        "Les membres voient le message tel qu'il était."
+    ),
+    "life.delete_unknown": "Send n'a plus ce message : il n'y avait plus rien à retirer.",
+    "life.undelete_empty": (
+        "Ce message est revenu sans son texte : Send ne l'a envoyé à personne."
+    ),
+    "life.thread_edited": "{sender} a modifié : {text}",
+    "life.thread_deleted": "{sender} a supprimé un message.",
+    "life.thread_restored": "{sender} a rétabli un message : {text}",
     "card.download": "Télécharger",
     "card.photo": "[photo]",
     "card.file": "fichier",

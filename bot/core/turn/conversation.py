@@ -8,12 +8,14 @@ words mean, and gives back an `Answer` for the adapter to render.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
 
 from bot.core.errors import NotACommand, Refused
 from bot.core.features.media import Media
+from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import Polls
 from bot.core.membership.addresses import Mention
 from bot.core.membership.groups import Groups, check_chat_size, check_name
@@ -41,8 +43,16 @@ from bot.core.turn.commands import (
 )
 from bot.core.turn.held import Held, Posting, named, with_names
 from bot.core.turn.new_group import NewGroupDialog
-from bot.core.turn.requests import Answer, GroupChoice, GroupPicker, TeamsRequest
+from bot.core.turn.requests import (
+    Answer,
+    GroupChoice,
+    GroupPicker,
+    MessageChange,
+    TeamsRequest,
+)
 from bot.core.turn.sentences import Sentences
+
+log = logging.getLogger("send.conversation")
 
 # Teams re-sends an activity it got no answer to within 15 s; remember ids for a day.
 DEDUPE_WINDOW = timedelta(days=1)
@@ -65,7 +75,9 @@ class Conversation:
         gate: TenantGate,
         polls: Polls,
         media: Media,
+        life: MessageLife,
     ) -> None:
+        self._life = life
         self._polls = polls
         self._media = media
         self._store = store
@@ -104,6 +116,23 @@ class Conversation:
                 except StoreError:
                     continue
             raise
+
+    async def changed(self, request: TeamsRequest, change: MessageChange) -> Answer:
+        """A person edited, deleted or restored in Teams a message they sent in their chat
+        with Send: the same everywhere it went. Anything else (a group chat's, a tenant
+        that may not use Send) changes nothing."""
+        if not request.personal or self._gate.refusal(request.sender.tenant_id) is not None:
+            log.debug("message change ignored", extra={"change": change.value})
+            return Answer()
+        person = (await self._people.sender(request)).person
+        message_id = request.activity_key
+        if change is MessageChange.EDITED:
+            line = await self._life.edit(person, message_id, request.spoken or request.text)
+        elif change is MessageChange.DELETED:
+            line = await self._life.delete(person, message_id)
+        else:
+            line = await self._life.undelete(person, message_id, request.spoken or request.text)
+        return Answer(line.say(person.language) if line else "", person=person)
 
     async def _handle(self, request: TeamsRequest, taken: list[str]) -> Answer:
         refusal = self._gate.refusal(request.sender.tenant_id)

@@ -99,6 +99,14 @@ class TeamsRequest:
     media: tuple[IncomingMedia, ...] = ()
 
 
+class MessageChange(StrEnum):
+    """What a person did in Teams to a message they sent (`messageUpdate`, `messageDelete`)."""
+
+    EDITED = "editMessage"
+    DELETED = "softDeleteMessage"
+    UNDELETED = "undeleteMessage"
+
+
 @dataclass(frozen=True)
 class GroupChoice:
     group_id: str

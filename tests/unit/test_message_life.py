@@ -1,0 +1,109 @@
+"""Edits, deletes and undo in the core: stored first, copies changed or taken back by the
+delivery worker (retried, and resumed by another instance after a crash)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.core.features.message_life import DELETED, restored, retracted
+from bot.core.model import Channel, Delivery, DeliveryState, Message, Source
+from bot.core.turn.requests import MessageChange
+from bot.store.repository import DocumentStore
+from tests.unit.core_fakes import TENANT, Core, build_core, email, personal
+from tests.unit.fakes import FakeClock
+
+
+async def lunch_message(core: Core, store: DocumentStore, text: str = "lunch at 12:30?") -> Message:
+    """Ann's message to lunch (Bob and Cy, in Teams), delivered."""
+    core.teams.personal_chat("bob")
+    await core.say("help", who="bob")
+    await core.say("help", who="cy")
+    await core.say(f"new lunch: {email('bob')}, {email('cy')}")
+    await core.say(text, key="m-1")
+    await core.relayed()
+    lunch = await core.group("ann", "lunch")
+    (message,) = [m for m in await store.messages_of(lunch.group_id) if m.text == text]
+    return message
+
+
+async def change(core: Core, kind: MessageChange, text: str = "") -> str:
+    return (await core.conversation.changed(personal(text, key="m-1"), kind)).text
+
+
+async def test_an_edit_is_stored_marked_and_shown_on_every_copy(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    message = await lunch_message(core, store)
+    assert await change(core, MessageChange.EDITED, "lunch at 13:00?") == ""
+    await core.built.poll_cards.drain(5)
+    stored = await store.get_message(message.group_id, message.message_id)
+    assert stored is not None and stored.text == "lunch at 13:00?" and stored.edited_at
+    updated = {(who, copy.text, copy.edited) for who, _, copy in core.teams.updated}
+    assert updated == {
+        (email("bob"), "lunch at 13:00?", True),
+        (email("cy"), "lunch at 13:00?", True),
+    }
+    lunch = await core.group("ann", "lunch")
+    assert [(s.text, s.edited) for s in lunch.recent if s.message_id == message.message_id] == [
+        ("lunch at 13:00?", True)
+    ]
+
+
+async def test_someone_elses_message_cannot_be_changed(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    message = await lunch_message(core, store)
+    request = personal("bob's version", who="bob", key="m-1")
+    await core.conversation.changed(request, MessageChange.EDITED)  # another chat's id
+    stored = await store.get_message(message.group_id, message.message_id)
+    assert stored is not None and stored.text == "lunch at 12:30?" and stored.edited_at is None
+
+
+async def test_a_delete_interrupted_by_a_crash_is_finished_by_the_next_instance(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    first = build_core(store, clock)
+    message = await lunch_message(first, store)
+    first.teams.down_until(clock.now() + timedelta(hours=1))  # Teams does not answer now
+    assert await change(first, MessageChange.DELETED) == ""
+    stored = await store.get_message(message.group_id, message.message_id)
+    assert stored is not None and stored.deleted_at is not None and stored.text == ""
+    assert stored.pending and all(
+        d.retract for d in stored.deliveries if d.channel is Channel.TEAMS
+    )
+    await first.built.worker.drain(0)  # the instance dies with the copies still out there
+
+    clock.advance(3600 + 600)  # Teams is back; the claim has expired
+    second = build_core(store, clock)
+    assert await second.built.worker.recover() >= 1  # the delete (and its thread line)
+    await second.relayed()
+    gone = {who for who, _ in second.teams.deleted}
+    assert gone == {email("bob"), email("cy")}
+    done = await store.get_message(message.group_id, message.message_id)
+    assert done is not None and not done.pending
+
+
+def test_a_delete_takes_back_what_was_sent_and_cancels_the_rest() -> None:
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    sent = Delivery("bob", Channel.TEAMS, DeliveryState.SENT, activity_id="act-1")
+    waiting = Delivery("cy", Channel.TEAMS)
+    mail = Delivery("outlook-thread", Channel.OUTLOOK, addresses=("dan@x.com",))
+    message = Message(
+        TENANT, "g", "m", "ann", "Ann", "secret", now, Source.TEAMS, (sent, waiting, mail)
+    )
+    gone = retracted(message, now)
+    assert (gone.text, gone.media, gone.deleted_at) == ("", (), now)
+    bob, cy, thread = gone.deliveries
+    assert (bob.state, bob.retract, bob.activity_id) == (DeliveryState.PENDING, True, "act-1")
+    assert (cy.state, cy.last_error) == (DeliveryState.FAILED, DELETED)
+    assert (thread.state, thread.last_error) == (DeliveryState.FAILED, DELETED)
+    assert retracted(gone, now + timedelta(hours=1)) == gone  # again: the same
+    back = restored(
+        replace(gone, deliveries=(replace(bob, state=DeliveryState.SENT), cy, thread)), "secret"
+    )
+    assert back.text == "secret" and back.deleted_at is None
+    assert all(d.state is DeliveryState.PENDING and not d.retract for d in back.deliveries)
