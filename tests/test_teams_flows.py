@@ -197,3 +197,22 @@ async def test_a_sender_over_the_per_minute_allowance_is_told_and_nothing_is_sen
         await world.wait_relayed(ann, 1)
         assert [card_text(c) for c in world.relayed(bob)][-1].endswith("message 2")
         assert len(world.relayed(bob)) == 3
+
+
+async def test_added_to_a_group_chat_send_introduces_itself_once(world: TeamsWorld) -> None:
+    ann = world.person("Ann")
+    chat = "19:lunch-planning@thread.v2"
+    world.connector.rosters[chat] = [ann.user_id]
+    added = world.activity(
+        ann,
+        {"id": chat, "conversationType": "groupChat", "isGroup": True, "tenantId": world.tenant_id},
+        type="conversationUpdate",
+        membersAdded=[{"id": BOT_ID}],
+    )
+    assert await world.post(added) == 200
+    assert await world.post(added) == 200  # Teams sending the same event again
+    assert world.connector.texts_to(chat) == [
+        "Hello, I'm Send. Type @Send new <name> here to make a Send group of everyone in "
+        "this chat; then each of you writes to it from your own chat with Send, and every "
+        "message reaches the others in Teams and in one Outlook thread."
+    ]

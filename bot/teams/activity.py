@@ -180,8 +180,10 @@ def _card_action(activity: Activity) -> CardAction | None:
         text = str(option) if isinstance(option, int) and not isinstance(option, bool) else ""
         return CardAction(ActionKind.VOTE, group_id, text, card_id, message_id)
     if kind == ANSWER_ACTION:
+        # Teams submits the card's inputs with the button's data: the reply box too.
         text = str(value.get("answer", "") or "")
-        return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id)
+        typed = str(value.get(REPLY_INPUT, "") or "").strip()
+        return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id, typed=typed)
     if kind == PICK_ACTION:
         return CardAction(
             ActionKind.PICK,

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.features.message_life import DELETED, restored, retracted
 from bot.core.model import Channel, Delivery, DeliveryState, Message, Source
-from bot.core.turn.requests import MessageChange
+from bot.core.turn.requests import ActionKind, CardAction, IncomingMedia, MessageChange
 from bot.store.repository import DocumentStore
+from tests.contracts.media_contract import png_bytes
 from tests.unit.core_fakes import TENANT, Core, build_core, email, personal
 from tests.unit.fakes import FakeClock
 
@@ -107,3 +108,36 @@ def test_a_delete_takes_back_what_was_sent_and_cancels_the_rest() -> None:
     )
     assert back.text == "secret" and back.deleted_at is None
     assert all(d.state is DeliveryState.PENDING and not d.retract for d in back.deliveries)
+
+
+# one-tap answers
+
+
+async def test_words_in_the_reply_box_go_with_a_one_tap_answer_and_the_card_keeps_its_photo(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    await core.say("help", who="bob")
+    await core.say(f"new lunch: {email('bob')}")
+    url = "https://smba.example.test/v3/attachments/a3/views/original"
+    core.attachments.files[url] = png_bytes()
+    photo = IncomingMedia(url, "", "image/png", needs_bot_token=True)
+    await core.conversation.handle(replace(personal("the menu", key="p3"), media=(photo,)))
+    await core.relayed()
+    lunch = await core.group("ann", "lunch")
+    (message,) = [m for m in await store.messages_of(lunch.group_id) if m.media]
+    tap = CardAction(
+        ActionKind.ANSWER,
+        lunch.group_id,
+        "Yes",
+        card_id="card-9",
+        message_id=message.message_id,
+        typed="I'll bring the menu",
+    )
+    answer = await core.conversation.handle(personal(action=tap, who="bob", key="tap-1"))
+    assert answer.answered is not None
+    assert answer.answered.reply == "Yes: I'll bring the menu"
+    assert len(answer.answered.message.media) == 1  # the answered card keeps its picture
+    await core.relayed()
+    (mail,) = core.outlook.mails[-1:]
+    assert mail.recent[-1].text == "Yes: I'll bring the menu"

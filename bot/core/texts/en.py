@@ -46,6 +46,11 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "then type: every member gets your message in Teams and Outlook. "
         "Type help for all commands."
     ),
+    "group_chat_intro": (
+        "Hello, I'm Send. Type @Send new <name> here to make a Send group of everyone in "
+        "this chat; then each of you writes to it from your own chat with Send, and every "
+        "message reaches the others in Teams and in one Outlook thread."
+    ),
     "group_chat_help": (
         "In a group chat I only make groups: @mention me with new <name> to make a Send group "
         "of this chat's members. Everything else happens in your 1:1 chat with me."
@@ -262,6 +267,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "This one was not sent."
     ),
     # one-tap answers
+    "answer.with_words": "{answer}: {words}",
     "answer.yes": "Yes",
     "answer.no": "No",
     "answer.on_my_way": "On my way",

@@ -53,6 +53,12 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "collègues>, puis écrivez : chaque membre reçoit votre message dans Teams et Outlook. "
         "Tapez aide pour toutes les commandes."
     ),
+    "group_chat_intro": (
+        "Bonjour, je suis Send. Tapez @Send nouveau <nom> ici pour faire un groupe Send de "
+        "toutes les personnes de cette conversation ; chacun y écrit ensuite depuis sa propre "
+        "conversation avec Send, et chaque message parvient aux autres dans Teams et dans un "
+        "même fil Outlook."
+    ),
     "group_chat_help": (
         "Dans une conversation de groupe, je ne fais que créer des groupes : mentionnez-moi "
         "avec nouveau <nom> pour faire un groupe Send des membres de cette conversation. "
@@ -304,6 +310,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "puis réessayez. Celui-ci n'a pas été envoyé."
     ),
     # réponses d'un geste
+    "answer.with_words": "{answer} : {words}",
     "answer.yes": "Oui",
     "answer.no": "Non",
     "answer.on_my_way": "J'arrive",

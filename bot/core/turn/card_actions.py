@@ -4,22 +4,29 @@ one-tap answer, or a pick of the group a held message goes to."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from typing import Protocol
 
 from bot.core.errors import Refused
 from bot.core.features.one_tap import one_tap
-from bot.core.features.polls import Polls
+from bot.core.features.polls import Polls, relayed
 from bot.core.membership.groups import Groups
 from bot.core.model import Person, Source
-from bot.core.ports import MessageStore, RelayedMessage
+from bot.core.ports import MessageStore, PeopleStore
+from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.relay import Relay
 from bot.core.texts import say, text
 from bot.core.turn.held import Held, Posting
 from bot.core.turn.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
 
 
+class CardStore(PeopleStore, MessageStore, Protocol):
+    """What a card click reads: the message a card shows, and the people it mentions."""
+
+
 class CardActions:
     def __init__(
-        self, store: MessageStore, groups: Groups, polls: Polls, relay: Relay, posting: Posting
+        self, store: CardStore, groups: Groups, polls: Polls, relay: Relay, posting: Posting
     ) -> None:
         self._store = store
         self._groups = groups
@@ -68,6 +75,8 @@ class CardActions:
         card answered is shown again with the answer, so it is not sent twice by mistake."""
         try:
             said = one_tap(action.text) if action.kind is ActionKind.ANSWER else action.text
+            if action.kind is ActionKind.ANSWER and action.typed:
+                said = say(person.language, "answer.with_words", answer=said, words=action.typed)
             group = await self._groups.by_id(person, action.group_id)
             await self._posting.post(person, group, message_id, Held(said))
         except Refused as refusal:
@@ -75,14 +84,16 @@ class CardActions:
         answered = None
         if action.card_id and action.message_id:
             shown = await self._store.get_message(group.group_id, action.message_id)
-            if shown is not None:
-                relayed = RelayedMessage(
-                    group.group_id,
-                    group.name,
-                    shown.sender_name,
-                    shown.text,
-                    shown.message_id,
-                    language=person.language,
-                )
-                answered = AnsweredCard(action.card_id, relayed, self._relay.check_text(said))
+            if shown is not None and shown.deleted_at is None:
+                # Shown again as it was: its picture, file and mentions with it.
+                copy = relayed(shown, group, language=person.language)
+                if shown.media:
+                    copy = replace(copy, media=self._posting.media.shared(shown, person.person_id))
+                if shown.mentions:
+                    named = [m.person_id for m in shown.mentions]
+                    people = {
+                        p.person_id: p for p in await self._store.get_people(group.tenant_id, named)
+                    }
+                    copy = replace(copy, mentions=teams_mentions(shown, group, people))
+                answered = AnsweredCard(action.card_id, copy, self._relay.check_text(said))
         return Answer(answered=answered)

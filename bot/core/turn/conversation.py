@@ -96,9 +96,15 @@ class Conversation:
         )
 
     async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:
-        """The app was installed, or the bot added to a chat: register, and say hello once."""
-        if not request.personal or not self._gate.allows(request.sender.tenant_id):
+        """The app was installed, or the bot added to a chat: register, and say hello once.
+        Added to a group chat, Send introduces itself there, in the language of whoever
+        added it: what `@Send new <name>` does."""
+        if not self._gate.allows(request.sender.tenant_id):
             return Answer()
+        if not request.personal:
+            if not welcome or not await self._first_time(request, []):
+                return Answer()  # Teams sending the same event again: said once
+            return Answer(say(language_of(request.sender.locale), "group_chat_intro"))
         sender = await self._people.sender(request)
         person = sender.person
         return Answer(say(person.language, "welcome") if welcome else "", person=person)

@@ -77,6 +77,8 @@ class CardAction:
     # A picker's held photos and files, and the core's seal over them (see core/media.py).
     media: tuple[IncomingMedia, ...] = ()
     seal: str = ""
+    # Words typed in the card's reply box when a one-tap answer was tapped: they go too.
+    typed: str = ""
 
 
 @dataclass(frozen=True)
