@@ -6,16 +6,18 @@ With CI=true a service that cannot start fails the run; on a laptop without
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +186,16 @@ def azurite_server(workdir: Path) -> Iterator[str]:
             f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
         )
+
+
+@asynccontextmanager
+async def cosmos_client(endpoint: str) -> AsyncIterator[Any]:
+    """A Cosmos DB client of the local server, closed as the app closes its own: with a
+    pause after, so its TLS connections finish closing before the test's loop ends (else
+    their transports are left to the garbage collector, a ResourceWarning in some later
+    test)."""
+    from azure.cosmos.aio import CosmosClient
+
+    async with CosmosClient(endpoint, COSMOS_KEY, connection_verify=False) as client:
+        yield client
+    await asyncio.sleep(0.1)

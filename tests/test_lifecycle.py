@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from azure.cosmos.aio import CosmosClient
 
 from bot.config import Settings
 from bot.media.disk import DiskMediaStore
@@ -22,7 +21,7 @@ from tests.conftest import open_test_documents, running_app
 from tests.contracts.lifecycle_contract import *  # noqa: F403
 from tests.contracts.lifecycle_contract import BOB, CY, message_ids, said, team
 from tests.contracts.media_contract import png_bytes
-from tests.services import COSMOS_KEY
+from tests.services import COSMOS_KEY, cosmos_client
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.both_stores
@@ -84,7 +83,7 @@ async def test_cosmos_messages_carry_a_ttl_in_containers_that_honour_it(
         assert marker is not None and marker.body["ttl"] == 2 * 3600  # its own, kept
     finally:
         await documents.close()
-    async with CosmosClient(cosmos_endpoint, COSMOS_KEY, connection_verify=False) as client:
+    async with cosmos_client(cosmos_endpoint) as client:
         database = client.get_database_client(settings.cosmos_database)
         for kind in ("directory", "messages", "state"):
             properties = await database.get_container_client(kind).read()

@@ -15,6 +15,7 @@ from tests.contracts.media_contract import png_bytes
 from tests.fakes.connector import TeamsPerson
 from tests.outlook_helpers import eml_files, eventually, html_of, read_eml
 from tests.teams_world import TeamsWorld, card_text
+from tests.waiting import wait_until
 
 Json = dict[str, Any]
 
@@ -52,6 +53,18 @@ def sent_last(world: TeamsWorld, person: TeamsPerson) -> str:
     return [r.id for r in world.connector.received if r.conversation_id == chat][-1]
 
 
+async def settled(world: TeamsWorld, sender: TeamsPerson, *names: str) -> None:
+    """Until `status` says the sender's last message is in Teams for `names` (the copies'
+    ids are stored: what a reaction or read receipt names a copy by)."""
+    wanted = f"- In Teams: {', '.join(names)}"
+
+    async def done() -> bool:
+        await world.say(sender, "status")
+        return wanted in world.last_reply(sender)
+
+    await wait_until(done, what=wanted)
+
+
 def thread_texts(settings: Settings, address: str) -> list[str]:
     return [html_of(read_eml(path)) for path in eml_files(settings.data_dir, address)]
 
@@ -78,7 +91,7 @@ async def test_an_edit_updates_every_copy_in_place_history_and_the_thread(
     for person in (bob, cy):
         chat = world.connector.chat_of(person.user_id)
         await world.connector.wait_for(updated(world, chat), what="the copy updated")
-        (update,) = world.connector.updates_to(chat)
+        update = world.connector.updates_to(chat)[-1]
         assert update.reply_to == copies[person.name]  # in place, at its own id
         shown = card_text(update.activity["attachments"][0]["content"])
         assert "Lunch at 13:00?" in shown and "edited" in shown and "12:30" not in shown
@@ -196,3 +209,46 @@ async def test_changes_to_what_send_never_had_are_answered_and_change_nothing(
     }
     assert await world.post(odd) == 200
     assert world.relayed(bob) == [] and world.connector.deleted == []
+
+
+async def test_a_reaction_shows_on_every_copy_and_a_read_receipt_in_status(
+    world: TeamsWorld,
+) -> None:
+    ann, bob, cy = await lunch(world)
+    await said(world, ann, "Pizza on Friday?")
+    await settled(world, ann, "Bob", "Cy")
+    bobs_copy = next(
+        r.id
+        for r in world.connector.received
+        if r.conversation_id == world.connector.chat_of(bob.user_id)
+        and r.activity.get("attachments")
+    )
+    reaction = world.activity(
+        bob,
+        world.personal(bob),
+        type="messageReaction",
+        replyToId=bobs_copy,
+        reactionsAdded=[{"type": "like"}],
+    )
+    reaction.pop("text", None)
+    assert await world.post(reaction) == 200
+    cys_chat = world.connector.chat_of(cy.user_id)
+    await world.connector.wait_for(updated(world, cys_chat), what="Cy's copy updated")
+    shown = card_text(
+        world.connector.updates_to(cys_chat)[-1].activity["attachments"][0]["content"]
+    )
+    assert "👍 1" in shown and "Pizza on Friday?" in shown
+
+    receipt = world.activity(
+        bob,
+        world.personal(bob),
+        type="event",
+        name="application/vnd.microsoft.readReceipt",
+        value={"lastReadMessageId": bobs_copy},
+    )
+    assert await world.post(receipt) == 200
+    await world.say(ann, "status")
+    assert "- Seen in Teams: Bob" in world.last_reply(ann)
+    # Events Send does not use change nothing.
+    other = world.activity(bob, world.personal(bob), type="event", name="something/else", value={})
+    assert await world.post(other) == 200

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from azure.cosmos import PartitionKey
-from azure.cosmos.aio import CosmosClient
 
 from bot.core.model import Group, Member, Person, TeamsReach
 from bot.store.bodies import group_body, person_body
@@ -25,7 +24,7 @@ from bot.store.cosmos_documents import CosmosDocuments
 from bot.store.documents import Documents, Eq, JsonDict, safe_id
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
-from tests.services import COSMOS_KEY
+from tests.services import COSMOS_KEY, cosmos_client
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ANN = Person(
@@ -102,7 +101,7 @@ async def test_cosmos_store_of_the_earlier_layout_opens_with_nothing_lost(
     cosmos_endpoint: str,
 ) -> None:
     database = f"legacy-{uuid.uuid4().hex[:12]}"
-    async with CosmosClient(cosmos_endpoint, COSMOS_KEY, connection_verify=False) as client:
+    async with cosmos_client(cosmos_endpoint) as client:
         db = await client.create_database_if_not_exists(database)
         for name in ("people", "groups"):
             await db.create_container_if_not_exists(name, PartitionKey(path="/tenantId"))
@@ -117,7 +116,7 @@ async def test_cosmos_store_of_the_earlier_layout_opens_with_nothing_lost(
         finally:
             await documents.close()
 
-    async with CosmosClient(cosmos_endpoint, COSMOS_KEY, connection_verify=False) as client:
+    async with cosmos_client(cosmos_endpoint) as client:
         names = {c["id"] async for c in client.get_database_client(database).list_containers()}
     assert names == {"directory", "messages", "state"}
 
@@ -286,7 +285,7 @@ async def test_sqlite_store_of_people_keyed_by_address_gets_aliases(tmp_path: Pa
 
 async def test_cosmos_store_of_people_keyed_by_address_gets_aliases(cosmos_endpoint: str) -> None:
     database = f"aliases-{uuid.uuid4().hex[:12]}"
-    async with CosmosClient(cosmos_endpoint, COSMOS_KEY, connection_verify=False) as client:
+    async with cosmos_client(cosmos_endpoint) as client:
         db = await client.create_database_if_not_exists(database)
         directory = await db.create_container_if_not_exists(
             "directory", PartitionKey(path="/tenantId")

@@ -19,6 +19,7 @@ from typing import Protocol
 from bot.core.features.media import Media, MediaFetcher, MediaLinker, MediaVault
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import PollCards, Polls
+from bot.core.features.reactions import Reactions
 from bot.core.membership.groups import Groups
 from bot.core.membership.people import People
 from bot.core.membership.policy import MailPolicy, TenantGate
@@ -176,6 +177,7 @@ def build_core(
         polls,
         media,
         life,
+        Reactions(store, poll_cards),
     )
     instances = InstanceRegistry(
         store, rules.instance_id, clock, limiter, every=rules.heartbeat_interval, sleep=sleep

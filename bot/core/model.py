@@ -191,6 +191,8 @@ class Delivery:
     # A Teams copy to take back (its message was deleted): pending until Teams removed the
     # activity `activity_id`, then sent; retried and resumed like any copy.
     retract: bool = False
+    # The reader's Teams said they read it (a read receipt in their chat with Send).
+    seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,8 @@ class Message:
     # mentions are then gone; only what takes its copies back is left).
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    # Members' reactions on their copies: (person id, Teams reaction type), one per kind.
+    reactions: tuple[tuple[str, str], ...] = ()
     version: str | None = None
 
     @property

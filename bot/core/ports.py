@@ -244,6 +244,8 @@ class RelayedMessage:
     language: Language = Language.EN
     # Edited by its sender since it was first sent: the card says so.
     edited: bool = False
+    # Members' reactions, as shown: (emoji, how many), most first.
+    reactions: tuple[tuple[str, int], ...] = ()
 
 
 class TeamsSender(Protocol):

@@ -241,6 +241,7 @@ def message_body(m: Message) -> JsonDict:
                 "nextAttemptAt": d.next_attempt_at.isoformat() if d.next_attempt_at else "",
                 "activityId": d.activity_id,
                 "retract": d.retract,
+                "seen": d.seen,
             }
             for d in m.deliveries
         ],
@@ -255,6 +256,7 @@ def message_body(m: Message) -> JsonDict:
         "mentions": [{"personId": w.person_id, "name": w.name} for w in m.mentions],
         "editedAt": _utc(m.edited_at) if m.edited_at else None,
         "deletedAt": _utc(m.deleted_at) if m.deleted_at else None,
+        "reactions": [{"personId": p, "type": r} for p, r in m.reactions],
     }
 
 
@@ -286,6 +288,7 @@ def _message(doc: Doc) -> Message:
                 else None,
                 activity_id=str(d.get("activityId", "")),
                 retract=bool(d.get("retract", False)),
+                seen=bool(d.get("seen", False)),
             )
             for d in b.get("deliveries", [])
         ),
@@ -296,6 +299,7 @@ def _message(doc: Doc) -> Message:
         ),
         edited_at=datetime.fromisoformat(b["editedAt"]) if b.get("editedAt") else None,
         deleted_at=datetime.fromisoformat(b["deletedAt"]) if b.get("deletedAt") else None,
+        reactions=tuple((str(r["personId"]), str(r["type"])) for r in b.get("reactions") or ()),
         version=doc.etag,
     )
 

@@ -27,6 +27,15 @@ from bot.teams.connector import ConnectorError
 from dialogs.new_group import yes_no_question
 
 log = logging.getLogger("send.teams")
+READ_RECEIPT = "application/vnd.microsoft.readReceipt"
+
+
+def _kinds(reactions: object) -> list[str]:
+    """The reaction types Teams names (`[{"type": "like"}]`), at most a few, short."""
+    if not isinstance(reactions, list):
+        return []
+    kinds = [getattr(r, "type", None) for r in reactions[:10]]
+    return [k[:40] for k in kinds if isinstance(k, str) and k]
 
 
 class SendBot(ActivityHandler):  # type: ignore[misc]
@@ -63,6 +72,25 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
     async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
         """`softDeleteMessage`: a person deleted a message they sent."""
         await self._changed(turn_context)
+
+    async def on_message_reaction_activity(self, turn_context: TurnContext) -> None:
+        """A reaction added to (or taken off) a copy Send sent: `replyToId` is that copy."""
+        activity = turn_context.activity
+        added = tuple(_kinds(activity.reactions_added))
+        removed = tuple(_kinds(activity.reactions_removed))
+        if activity.reply_to_id and (added or removed):
+            await self._core.reacted(read_request(activity), activity.reply_to_id, added, removed)
+
+    async def on_event_activity(self, turn_context: TurnContext) -> None:
+        """Read receipts in a 1:1 chat (manifest RSC `ChatMessageReadReceipt.Read.Chat`);
+        other events are not used."""
+        activity = turn_context.activity
+        value = activity.value if isinstance(activity.value, dict) else {}
+        last_read = value.get("lastReadMessageId")
+        if activity.name == READ_RECEIPT and isinstance(last_read, str) and last_read:
+            await self._core.read(read_request(activity), last_read)
+        else:
+            log.debug("event not used", extra={"event": str(activity.name)[:80]})
 
     async def _changed(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

@@ -57,12 +57,16 @@ def _header(message: RelayedMessage) -> Card:
 
 
 def _content(message: RelayedMessage) -> list[Card]:
-    """The message itself: its pictures, its files, then its text (a caption may be empty)."""
+    """The message itself: its pictures, its files, then its text (a caption may be empty),
+    and the members' reactions."""
     body = [_shared(item, message.language) for item in message.media]
     if message.mentions and message.text:
         body.append(_with_mentions(message.text, message.mentions))
     elif message.text or not message.media:
         body.append(_plain(message.text))
+    if message.reactions:
+        tally = " · ".join(f"{emoji} {count}" for emoji, count in message.reactions)
+        body.append(_plain(tally, isSubtle=True))
     return body
 
 

@@ -113,6 +113,8 @@ class FakeTeams:
         # (person id, activity id, what the copy shows now)
         self.updated: list[tuple[str, str, RelayedMessage]] = []
         self.deleted: list[tuple[str, str]] = []  # (person id, activity id)
+        # Set to an unset event to hold updates until it is set (a slow connector).
+        self.hold_updates: asyncio.Event | None = None
 
     def answer(self, person_id: str, *results: SendResult) -> None:
         """The next sends to this person answer these, in order; SENT afterwards."""
@@ -140,6 +142,8 @@ class FakeTeams:
         self, person: Person, activity_id: str, message: RelayedMessage
     ) -> SendResult:
         self.updated.append((person.person_id, activity_id, message))
+        if self.hold_updates is not None:
+            await self.hold_updates.wait()  # a slow connector
         return sent()
 
     async def delete_message(self, person: Person, activity_id: str) -> SendResult:

@@ -12,12 +12,15 @@ import pytest
 
 from bot.core.errors import Refused
 from bot.core.features.polls import PollCards, Polls, parse_poll
+from bot.core.features.reactions import Reactions
 from bot.core.membership.reach import TeamsChats
+from bot.core.membership.status import status_text
 from bot.core.model import Channel, Group, Person, Source
 from bot.core.ports import NoInstaller
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.ratelimit import RateLimiter
+from bot.core.sending.relay import Relay
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,
@@ -66,6 +69,7 @@ class Rig:
     cards: PollCards
     people: list[Person]
     group: Group
+    relay: Relay
 
 
 @pytest.fixture
@@ -88,7 +92,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
     names = ["ann", *(f"p{n:02}" for n in range(19))]
     people = [await add_person(store, n) for n in names]
     group = await add_group(store, clock, "team", people[0], *people[1:])
-    yield Rig(store, teams, Polls(store, relay, cards), cards, people, group)
+    yield Rig(store, teams, Polls(store, relay, cards), cards, people, group, relay)
     await cards.drain(grace=5)
     await worker.drain(grace=0)
 
@@ -166,3 +170,69 @@ async def test_an_answer_out_of_range_or_from_a_stranger_is_refused(
         await rig.polls.answer(stranger, rig.group, poll_id, 0, Source.TEAMS, "y")
     message = await rig.store.get_message(rig.group.group_id, poll_id)
     assert message is not None and message.poll is not None and message.poll.votes == ()
+
+
+# reactions and read receipts on relayed copies (the same rig: 20 members)
+
+
+async def test_nineteen_reactions_at_once_give_one_tally_on_every_copy_in_few_updates(
+    rig: Rig,
+) -> None:
+    await rig.relay.from_teams(rig.people[0], rig.group, "pizza friday?", "m-1")
+    message = await delivered(rig.store, rig.group.group_id, "m-1")
+    copies = {d.recipient_id: d.activity_id for d in message.deliveries if d.activity_id}
+    reactions = Reactions(rig.store, rig.cards)
+    reactors = rig.people[1:]
+    # Teams is slow to take the first round's updates: the burst arrives meanwhile.
+    rig.teams.hold_updates = asyncio.Event()
+    await asyncio.gather(
+        *(
+            reactions.reacted(p, copies[p.person_id], ("heart" if n % 4 == 0 else "like",), ())
+            for n, p in enumerate(reactors)
+        )
+    )
+    rig.teams.hold_updates.set()
+    await rig.cards.drain(grace=5)
+    stored = await rig.store.get_message(rig.group.group_id, "m-1")
+    assert stored is not None and len(stored.reactions) == 19
+    last = {person: shown for person, _, shown in rig.teams.updated}
+    assert set(last) == {p.person_id for p in reactors}  # the sender has no copy
+    assert {shown.reactions for shown in last.values()} == {(("👍", 14), ("❤️", 5))}
+    # Coalesced: the round under way, then one round for everything given meanwhile
+    # (not one round per reaction: 361 updates).
+    assert len(rig.teams.updated) == 2 * len(reactors)
+    # Taking a reaction back takes it off every copy.
+    first = reactors[0]
+    await reactions.reacted(first, copies[first.person_id], (), ("heart",))
+    await rig.cards.drain(grace=5)
+    assert rig.teams.updated[-1][2].reactions == (("👍", 14), ("❤️", 4))
+
+
+async def test_a_read_receipt_marks_copies_up_to_it_seen_and_status_says_so(
+    rig: Rig, clock: FakeClock
+) -> None:
+    relay = rig.relay
+    for n in range(3):
+        clock.advance(1)
+        await relay.from_teams(rig.people[0], rig.group, f"message {n}", f"m-{n}")
+        await delivered(rig.store, rig.group.group_id, f"m-{n}")
+    reader = rig.people[1]
+    copies = []
+    for n in range(3):
+        message = await rig.store.get_message(rig.group.group_id, f"m-{n}")
+        assert message is not None
+        copies.append(next(d for d in message.deliveries if d.recipient_id == reader.person_id))
+    reactions = Reactions(rig.store, rig.cards)
+    assert await reactions.read(reader, copies[1].activity_id) == 2
+    seen = []
+    for n in range(3):
+        message = await rig.store.get_message(rig.group.group_id, f"m-{n}")
+        assert message is not None
+        seen.append(next(d.seen for d in message.deliveries if d.recipient_id == reader.person_id))
+    assert seen == [True, True, False]
+    assert await reactions.read(reader, copies[1].activity_id) == 0  # again: nothing new
+    last = await rig.store.get_message(rig.group.group_id, "m-1")
+    assert last is not None
+    people = {p.person_id: p for p in rig.people}
+    text = status_text(rig.group, last, people, rig.people[0])
+    assert f"- Seen in Teams: {reader.display_name}" in text

@@ -95,7 +95,28 @@ def relayed(message: Message, group: Group, *, language: Language) -> RelayedMes
         view,
         language=language,
         edited=message.edited_at is not None,
+        reactions=reaction_tally(message),
     )
+
+
+# Teams' reaction types and how a card shows them; any other is shown as Teams names it.
+REACTION_EMOJI = {
+    "like": "👍",
+    "heart": "❤️",
+    "laugh": "😆",
+    "surprised": "😮",
+    "sad": "😢",
+    "angry": "😠",
+}
+
+
+def reaction_tally(message: Message) -> tuple[tuple[str, int], ...]:
+    """The reactions on a message, by kind, most first (then in the order first given)."""
+    counts: dict[str, int] = {}
+    for _, kind in message.reactions:
+        shown = REACTION_EMOJI.get(kind, kind)
+        counts[shown] = counts.get(shown, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda item: -item[1]))
 
 
 class PollCards:

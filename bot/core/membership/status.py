@@ -47,6 +47,9 @@ def status_text(
     at = when(lang, message.sent_at, sender.time_zone, now or message.sent_at)
     lines = [say(lang, "status.heading", group=group.name, when=at, text=_short(message.text))]
     lines.append(say(lang, "status.in_teams", names=", ".join(reached) or say(lang, "nobody_yet")))
+    seen = sorted(name(d.recipient_id) for d in teams if d.state is DeliveryState.SENT and d.seen)
+    if seen:
+        lines.append(say(lang, "status.seen", names=", ".join(seen)))
     if outlook_only:
         lines.append(say(lang, "status.outlook_only", names=", ".join(outlook_only)))
     for d in pending:

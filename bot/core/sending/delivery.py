@@ -290,6 +290,18 @@ class DeliveryWorker:
         saved = await self._save(message, outcome, wait)
         if wait is None and saved is not None and saved.pending:
             wait = 0.0  # changed meanwhile (deleted, restored): another round at once
+        if saved is not None and saved.deleted_at is None and saved.text != message.text:
+            # Edited while this round was sending: what it sent shows the old text.
+            sent = [
+                d for d in done if d.state is DeliveryState.SENT and d.activity_id and not d.retract
+            ]
+            now_shown = {lang: relayed_copy(saved, group, language=lang) for lang in Language}
+            if saved.mentions:
+                mentions = teams_mentions(saved, group, people)
+                now_shown = {
+                    lang: replace(copy, mentions=mentions) for lang, copy in now_shown.items()
+                }
+            await self._copies.show_again(saved, now_shown, sent, people)
         for delivery in done:
             if delivery.state is not DeliveryState.PENDING:
                 log.info(

@@ -17,6 +17,7 @@ from bot.core.errors import NotACommand, Refused
 from bot.core.features.media import Media
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import Polls
+from bot.core.features.reactions import Reactions
 from bot.core.membership.addresses import Mention
 from bot.core.membership.groups import Groups, check_chat_size, check_name
 from bot.core.membership.people import ActiveGroup, People
@@ -76,8 +77,10 @@ class Conversation:
         polls: Polls,
         media: Media,
         life: MessageLife,
+        reactions: Reactions,
     ) -> None:
         self._life = life
+        self._reactions = reactions
         self._polls = polls
         self._media = media
         self._store = store
@@ -139,6 +142,20 @@ class Conversation:
         else:
             line = await self._life.undelete(person, message_id, request.spoken or request.text)
         return Answer(line.say(person.language) if line else "", person=person)
+
+    async def reacted(
+        self, request: TeamsRequest, copy_id: str, added: tuple[str, ...], removed: tuple[str, ...]
+    ) -> None:
+        """A member reacted on a copy in their chat with Send (or took a reaction back)."""
+        if request.personal and self._gate.allows(request.sender.tenant_id):
+            person = (await self._people.sender(request)).person
+            await self._reactions.reacted(person, copy_id, added, removed)
+
+    async def read(self, request: TeamsRequest, last_read: str) -> None:
+        """A read receipt in a member's chat with Send: what they have seen."""
+        if request.personal and self._gate.allows(request.sender.tenant_id):
+            person = (await self._people.sender(request)).person
+            await self._reactions.read(person, last_read)
 
     async def _handle(self, request: TeamsRequest, taken: list[str]) -> Answer:
         refusal = self._gate.refusal(request.sender.tenant_id)
