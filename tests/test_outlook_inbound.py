@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 import aiohttp
-import pytest
 
 from bot.store.repository import DocumentStore
 from bot.store.sqlite_documents import SqliteDocuments
@@ -14,6 +12,7 @@ from bot.web.app import create_app
 from tests.conftest import FAST_TUNING, OUTLOOK_SENDER, Inbound, serve, settings_for
 from tests.fakes.connector import TeamsPerson
 from tests.fakes.graph import FakeGraph
+from tests.logged import logged
 from tests.outlook_helpers import eventually
 from tests.services import free_port
 from tests.teams_world import card_text
@@ -260,22 +259,22 @@ async def post_notification(scene: Inbound, item: Mapping[str, object]) -> int:
         return r.status
 
 
-async def test_a_notification_for_another_subscription_is_refused(
-    inbound: Inbound, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="send")
+async def test_a_notification_for_another_subscription_is_refused(inbound: Inbound) -> None:
     (subscription,) = inbound.graph.subscriptions.values()
     ours = {"clientState": subscription.client_state, "tenantId": subscription.tenant_id}
     change = {**ours, "changeType": "created", "resource": "Users/x/Messages/y"}
     lifecycle = {**ours, "lifecycleEvent": "subscriptionRemoved"}
-    for item in (change, lifecycle):
-        assert await post_notification(inbound, {**item, "subscriptionId": "someone-elses"}) == 403
-        assert await post_notification(inbound, item) == 403  # no subscription id at all
-    assert await post_notification(inbound, {**change, "subscriptionId": subscription.id}) == 202
-    # Forged ones are counted, one INFO line a minute at most, never a WARNING each.
-    for _ in range(20):
-        assert await post_notification(inbound, {**change, "subscriptionId": "forged"}) == 403
-    foreign = [r for r in caplog.records if "not for this service" in r.getMessage()]
+    with logged("send") as records:
+        for item in (change, lifecycle):
+            forged = {**item, "subscriptionId": "someone-elses"}
+            assert await post_notification(inbound, forged) == 403
+            assert await post_notification(inbound, item) == 403  # no subscription id at all
+        ours_now = {**change, "subscriptionId": subscription.id}
+        assert await post_notification(inbound, ours_now) == 202
+        # Forged ones are counted, one INFO line a minute at most, never a WARNING each.
+        for _ in range(20):
+            assert await post_notification(inbound, {**change, "subscriptionId": "forged"}) == 403
+    foreign = [r for r in records if "not for this service" in r.getMessage()]
     assert [r.levelname for r in foreign] == ["INFO"]
     # The foreign subscriptionRemoved was ignored: Send's subscription was not made again.
     assert list(inbound.graph.subscriptions) == [subscription.id]

@@ -278,6 +278,25 @@ class Mentioned:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """What an answer answers: the message, who sent it, and the start of its text."""
+
+    message_id: str
+    sender_name: str
+    text: str
+
+    @staticmethod
+    def of(message: Message, most: int = 80) -> Quote:
+        shown = " ".join(message.text.split())  # one line, however it was typed
+        if len(shown) > most:
+            shown = shown[: most - 1] + "…"
+        return Quote(message.message_id, message.sender_name, shown)
+
+    def line(self) -> str:
+        return f"↩ {self.sender_name}: {self.text}"
+
+
+@dataclass(frozen=True)
 class Message:
     tenant_id: str
     group_id: str
@@ -303,6 +322,8 @@ class Message:
     deleted_at: datetime | None = None
     # Members' reactions on their copies: (person id, Teams reaction type), one per kind.
     reactions: tuple[tuple[str, str], ...] = ()
+    # The message this one answers (a quick reply or a one-tap answer on its card).
+    reply_to: Quote | None = None
     version: str | None = None
 
     @property
@@ -315,6 +336,8 @@ class Message:
             text = f"Poll: {text} ({' / '.join(self.poll.options)})"
         if self.media:
             text = " ".join((*(m.label for m in self.media), text)).strip()
+        if self.reply_to is not None:
+            text = f"{text} ({self.reply_to.line()})"
         return MessageSummary(
             message_id=self.message_id,
             sender_id=self.sender_id,

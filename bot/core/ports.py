@@ -246,6 +246,8 @@ class RelayedMessage:
     edited: bool = False
     # Members' reactions, as shown: (emoji, how many), most first.
     reactions: tuple[tuple[str, int], ...] = ()
+    # What it answers, as a line ("↩ Alex: Friday 12:30, are you in?"), or "".
+    quote: str = ""
 
 
 class TeamsSender(Protocol):

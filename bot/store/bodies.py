@@ -25,6 +25,7 @@ from bot.core.model import (
     NewGroupDraft,
     Person,
     Poll,
+    Quote,
     Source,
     StoredMedia,
     TeamsReach,
@@ -257,6 +258,13 @@ def message_body(m: Message) -> JsonDict:
         "editedAt": _utc(m.edited_at) if m.edited_at else None,
         "deletedAt": _utc(m.deleted_at) if m.deleted_at else None,
         "reactions": [{"personId": p, "type": r} for p, r in m.reactions],
+        "replyTo": None
+        if m.reply_to is None
+        else {
+            "messageId": m.reply_to.message_id,
+            "senderName": m.reply_to.sender_name,
+            "text": m.reply_to.text,
+        },
     }
 
 
@@ -300,6 +308,13 @@ def _message(doc: Doc) -> Message:
         edited_at=datetime.fromisoformat(b["editedAt"]) if b.get("editedAt") else None,
         deleted_at=datetime.fromisoformat(b["deletedAt"]) if b.get("deletedAt") else None,
         reactions=tuple((str(r["personId"]), str(r["type"])) for r in b.get("reactions") or ()),
+        reply_to=Quote(
+            str(b["replyTo"]["messageId"]),
+            str(b["replyTo"]["senderName"]),
+            str(b["replyTo"]["text"]),
+        )
+        if b.get("replyTo")
+        else None,
         version=doc.etag,
     )
 

@@ -60,6 +60,8 @@ def _content(message: RelayedMessage) -> list[Card]:
     """The message itself: its pictures, its files, then its text (a caption may be empty),
     and the members' reactions."""
     body = [_shared(item, message.language) for item in message.media]
+    if message.quote:
+        body.append(_plain(message.quote, isSubtle=True))
     if message.mentions and message.text:
         body.append(_with_mentions(message.text, message.mentions))
     elif message.text or not message.media:

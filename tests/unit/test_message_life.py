@@ -7,7 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.core.features.message_life import DELETED, restored, retracted
+from bot.core.features.polls import relayed
 from bot.core.model import Channel, Delivery, DeliveryState, Message, Source
+from bot.core.texts import Language
 from bot.core.turn.requests import ActionKind, CardAction, IncomingMedia, MessageChange
 from bot.store.repository import DocumentStore
 from tests.contracts.media_contract import png_bytes
@@ -140,4 +142,30 @@ async def test_words_in_the_reply_box_go_with_a_one_tap_answer_and_the_card_keep
     assert len(answer.answered.message.media) == 1  # the answered card keeps its picture
     await core.relayed()
     (mail,) = core.outlook.mails[-1:]
-    assert mail.recent[-1].text == "Yes: I'll bring the menu"
+    assert mail.recent[-1].text == "Yes: I'll bring the menu (↩ Ann: the menu)"
+
+
+async def test_an_answer_on_a_card_quotes_what_it_answers_everywhere(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    message = await lunch_message(core, store, "Friday 12:30, are you in?")
+    tap = CardAction(
+        ActionKind.ANSWER,
+        message.group_id,
+        "On my way",
+        card_id="card-2",
+        message_id=message.message_id,
+    )
+    await core.conversation.handle(personal(action=tap, who="bob", key="tap-2"))
+    await core.relayed()
+    to_ann = [s for s in core.teams.sent if s.person_id == email("ann")]
+    assert to_ann and to_ann[-1].text == "On my way"
+    answer = next(m for m in await store.messages_of(message.group_id) if m.text == "On my way")
+    assert answer.reply_to is not None
+    assert answer.reply_to.line() == "↩ Ann: Friday 12:30, are you in?"
+    shown = relayed(answer, await core.group("ann", "lunch"), language=Language.EN)
+    assert shown.quote == "↩ Ann: Friday 12:30, are you in?"
+    history = await core.say("history", who="bob")
+    assert "On my way (↩ Ann: Friday 12:30, are you in?)" in history.text
+    assert core.outlook.mails[-1].recent[-1].text == "On my way (↩ Ann: Friday 12:30, are you in?)"

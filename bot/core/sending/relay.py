@@ -26,6 +26,7 @@ from bot.core.model import (
     Message,
     Person,
     Poll,
+    Quote,
     Source,
     StoredMedia,
 )
@@ -127,9 +128,10 @@ class Relay:
         known: Mapping[str, Person] | None = None,
         media: tuple[StoredMedia, ...] = (),
         mentions: tuple[Mentioned, ...] = (),
+        reply_to: Quote | None = None,
     ) -> Message | None:
-        """A member's message typed in Teams (with its photos and files, and the people it
-        @mentions); None when this message id was already accepted."""
+        """A member's message typed in Teams (with its photos and files, the people it
+        @mentions, and what it answers); None when this message id was already accepted."""
         return await self._post(
             sender,
             group,
@@ -139,6 +141,7 @@ class Relay:
             known=known,
             media=media,
             mentions=mentions,
+            reply_to=reply_to,
         )
 
     async def from_outlook(
@@ -190,6 +193,7 @@ class Relay:
         teams_copies: bool = True,
         media: tuple[StoredMedia, ...] = (),
         mentions: tuple[Mentioned, ...] = (),
+        reply_to: Quote | None = None,
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
@@ -247,6 +251,7 @@ class Relay:
             poll=poll,
             media=media,
             mentions=mentions,
+            reply_to=reply_to,
         )
         stored = await self._store.add_message(message)
         fresh = stored is not None

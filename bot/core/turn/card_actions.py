@@ -11,7 +11,7 @@ from bot.core.errors import Refused
 from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls, relayed
 from bot.core.membership.groups import Groups
-from bot.core.model import Person, Source
+from bot.core.model import Person, Quote, Source
 from bot.core.ports import MessageStore, PeopleStore
 from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.relay import Relay
@@ -78,22 +78,26 @@ class CardActions:
             if action.kind is ActionKind.ANSWER and action.typed:
                 said = say(person.language, "answer.with_words", answer=said, words=action.typed)
             group = await self._groups.by_id(person, action.group_id)
-            await self._posting.post(person, group, message_id, Held(said))
+            shown = None
+            if action.message_id:
+                shown = await self._store.get_message(group.group_id, action.message_id)
+            if shown is not None and shown.deleted_at is not None:
+                shown = None  # deleted meanwhile: nothing to quote or show again
+            quote = Quote.of(shown) if shown is not None and shown.text else None
+            await self._posting.post(person, group, message_id, Held(said, quote=quote))
         except Refused as refusal:
             return Answer(refusal.say(person.language))
         answered = None
-        if action.card_id and action.message_id:
-            shown = await self._store.get_message(group.group_id, action.message_id)
-            if shown is not None and shown.deleted_at is None:
-                # Shown again as it was: its picture, file and mentions with it.
-                copy = relayed(shown, group, language=person.language)
-                if shown.media:
-                    copy = replace(copy, media=self._posting.media.shared(shown, person.person_id))
-                if shown.mentions:
-                    named = [m.person_id for m in shown.mentions]
-                    people = {
-                        p.person_id: p for p in await self._store.get_people(group.tenant_id, named)
-                    }
-                    copy = replace(copy, mentions=teams_mentions(shown, group, people))
-                answered = AnsweredCard(action.card_id, copy, self._relay.check_text(said))
+        if action.card_id and action.message_id and shown is not None:
+            # Shown again as it was: its picture, file and mentions with it.
+            copy = relayed(shown, group, language=person.language)
+            if shown.media:
+                copy = replace(copy, media=self._posting.media.shared(shown, person.person_id))
+            if shown.mentions:
+                named = [m.person_id for m in shown.mentions]
+                people = {
+                    p.person_id: p for p in await self._store.get_people(group.tenant_id, named)
+                }
+                copy = replace(copy, mentions=teams_mentions(shown, group, people))
+            answered = AnsweredCard(action.card_id, copy, self._relay.check_text(said))
         return Answer(answered=answered)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from bot.core.features.media import Media
 from bot.core.membership.addresses import Mention
-from bot.core.model import Group, Mentioned, Person, StoredMedia
+from bot.core.model import Group, Mentioned, Person, Quote, StoredMedia
 from bot.core.sending.relay import Relay
 from bot.core.turn.commands import Chat, Command, Verb, parse
 from bot.core.turn.requests import IncomingMedia, TeamsRequest
@@ -24,6 +24,8 @@ class Held:
     service_url: str = ""
     # The people @mentioned in `text`, which names them.
     mentions: tuple[Mentioned, ...] = ()
+    # The message it answers (from that message's card).
+    quote: Quote | None = None
 
 
 def named(mentions: tuple[Mention, ...], text: str) -> tuple[Mentioned, ...]:
@@ -70,7 +72,13 @@ class Posting:
         media = held.media
         if not media:
             await self._relay.from_teams(
-                person, group, held.text, message_id, known=known, mentions=held.mentions
+                person,
+                group,
+                held.text,
+                message_id,
+                known=known,
+                mentions=held.mentions,
+                reply_to=held.quote,
             )
             return
         self._relay.check_text(held.text, with_media=True)
@@ -86,6 +94,7 @@ class Posting:
                 known=known,
                 media=stored,
                 mentions=held.mentions,
+                reply_to=held.quote,
             )
             kept = message.media if message is not None else ()
         finally:
