@@ -95,6 +95,7 @@ async def build_services(
     card_tokens = CardTokens(await store.signing_key("card-token"))
     media_store = open_media_store(settings)
     await media_store.open()
+    media_store.warm()
     resources.push_async_callback(media_store.close)
     media_links = MediaLinks(settings.public_base_url, await store.signing_key("media-link"), clock)
     client_state = (await store.signing_key("graph-client-state")).hex()

@@ -73,7 +73,11 @@ class BlobMediaStore:
             ) from error
         self._service, self._container = service, container
 
+    def warm(self) -> None:
+        self._checks.warm()
+
     async def close(self) -> None:
+        await asyncio.to_thread(self._checks.close)
         if self._service is not None:
             await self._service.close()
         self._service = self._container = None

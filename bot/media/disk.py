@@ -34,8 +34,11 @@ class DiskMediaStore:
     async def open(self) -> None:
         await asyncio.to_thread(self._open)
 
+    def warm(self) -> None:
+        self._checks.warm()
+
     async def close(self) -> None:
-        return None
+        await asyncio.to_thread(self._checks.close)
 
     async def put(
         self, tenant_id: str, group_id: str, name: str, data: bytes, *, by: str

@@ -50,6 +50,10 @@ class MediaStore(Protocol):
         """Gets ready (creates the folder or the container if missing)."""
         ...
 
+    def warm(self) -> None:
+        """Gets the picture checks ready in the background (their helper processes)."""
+        ...
+
     async def close(self) -> None: ...
 
     async def put(

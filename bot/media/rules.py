@@ -64,6 +64,12 @@ class Checks:
         self._gate = FairGate(at_once)
         self._isolated = Isolated(budget)
 
+    def warm(self) -> None:
+        self._isolated.warm()
+
+    def close(self) -> None:
+        self._isolated.close()
+
     async def run(self, name: str, data: bytes, *, by: str) -> Accepted:
         """`by` is who sent it: whose turn it takes in the queue."""
         async with self._gate.slot(by):
