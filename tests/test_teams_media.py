@@ -562,6 +562,8 @@ async def test_a_link_in_the_outlook_thread_stops_opening_once_a_recipient_has_l
     (link,) = {unescape(u) for u in re.findall(r'href="([^"]*/media/[^"]*)"', html)}
     assert "v=outlook-thread" in link
     assert await status_of(link) == (200, str(len(big)))
+    async with aiohttp.ClientSession() as http, http.head(link) as response:
+        assert response.status == 405  # a HEAD would get the streamed body
 
     await world.say(ann, f"remove Lunch: {bob.email}")
     async with aiohttp.ClientSession() as http, http.get(link) as response:

@@ -50,6 +50,8 @@ class NewGroupDraft:
     # The member list as typed, and the people @mentioned in it.
     members: str = ""
     mentions: tuple[Mention, ...] = ()
+    # When the person typed `new`: a draft older than a day is forgotten.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ class Isolated:
         self._idle: queue.SimpleQueue[_Helper] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._warming: threading.Thread | None = None
+        self._closed = False
         self._context = multiprocessing.get_context("forkserver")
         # The fork server loads these once; each helper starts from it with them loaded.
         self._context.set_forkserver_preload(["bot.media.strip"])
@@ -84,7 +85,10 @@ class Isolated:
         except (OSError, EOFError, OverBudget):
             self._discard(helper)
             raise OverBudget("the checking process stopped") from None
-        self._idle.put(helper)
+        if self._closed:
+            self._discard(helper)
+        else:
+            self._idle.put(helper)
         if ok:
             return value
         raise value
@@ -94,11 +98,13 @@ class Isolated:
         nothing (a helper's start imports the app's main module once, about a second)."""
 
         def start() -> None:
-            for _ in range(self._most):
-                try:
-                    helper = self._take()
-                except (OSError, ValueError):
-                    return  # closed meanwhile, or no fork server: started on first use
+            started = []
+            try:
+                for _ in range(self._most):
+                    started.append(self._take())
+            except (OSError, ValueError):
+                pass  # no fork server here: the rest start on first use
+            for helper in started:
                 self._idle.put(helper)
 
         self._warming = threading.Thread(target=start, name="send-media-helpers", daemon=True)
@@ -106,6 +112,7 @@ class Isolated:
 
     def close(self) -> None:
         """Stops the helpers that are idle (one at work stops when its work is done)."""
+        self._closed = True
         if self._warming is not None:
             self._warming.join(timeout=10)
         while True:
@@ -128,7 +135,17 @@ class Isolated:
                 if start:
                     self._started += 1
         if not start:
-            return self._idle.get()  # wait for one to be free
+            # Wait for one to be free; look again now and then, in case one was thrown
+            # away (then a new one may be started).
+            while True:
+                try:
+                    return self._idle.get(timeout=1.0)
+                except queue.Empty:
+                    with self._lock:
+                        if self._started < self._most:
+                            self._started += 1
+                            break
+
         receive, send = self._context.Pipe(duplex=True)
         process = self._context.Process(target=_helper, args=(send,), daemon=True)
         try:

@@ -107,6 +107,7 @@ def _draft_body(d: NewGroupDraft) -> JsonDict:
         "step": d.step.value,
         "name": d.name,
         "members": d.members,
+        "startedAt": _utc(d.started_at) if d.started_at else None,
         "mentions": [
             {
                 "teamsUserId": m.teams_user_id,
@@ -127,6 +128,7 @@ def _draft(b: dict[str, Any]) -> NewGroupDraft:
         step=DraftStep(str(b["step"])),
         name=str(b.get("name", "")),
         members=str(b.get("members", "")),
+        started_at=datetime.fromisoformat(b["startedAt"]) if b.get("startedAt") else None,
         mentions=tuple(
             Mention(
                 teams_user_id=str(m["teamsUserId"]),

@@ -25,8 +25,13 @@ class FileHosts:
 
     def allows(self, url: str) -> bool:
         """Whether a download (or a redirect) may go to `url`."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower().rstrip(".")
+            if parts.port == 0:  # reading it raises for a malformed port or IPv6 address
+                return False
+        except ValueError:
+            return False
         if not host or parts.username is not None or parts.password is not None:
             return False
         address = _address(host)

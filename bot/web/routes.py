@@ -328,7 +328,8 @@ ROUTES = [
     web.post("/api/messages", messages, name="messages"),
     web.post("/api/outlook/actions", outlook_action, name="outlook_action"),
     web.post("/api/outlook/notifications", outlook_notifications, name="outlook_notifications"),
-    web.get("/media/{media_id}", media, name="media"),
+    # GET only: a HEAD would be answered with the streamed body.
+    web.get("/media/{media_id}", media, name="media", allow_head=False),
     web.get("/healthz", healthz, name="healthz"),
     web.get("/readyz", readyz, name="readyz"),
 ]

@@ -125,7 +125,7 @@ async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
         core.built.polls,
         Posting(core.relay, core.built.media),
         send_message,
-        NewGroupDialog(core.groups, store),
+        NewGroupDialog(core.groups, store, clock),
     )
     assert handlers.verbs == set(Verb) == {spec.verb for spec in COMMANDS}
     for language in Language:

@@ -109,3 +109,8 @@ async def test_a_name_that_resolves_only_to_private_addresses_is_not_connected_t
     rebound = PublicResolver(Answers("169.254.169.254", "127.0.0.1"))
     with pytest.raises(OSError, match="no public address"):
         await rebound.resolve("contoso.sharepoint.com", 443)
+
+
+@pytest.mark.parametrize("url", ["https://[::1/f.pdf", "https://contoso.sharepoint.com:99999/f"])
+def test_a_malformed_link_is_refused_not_an_error(url: str) -> None:
+    assert not TEAMS.allows(url)

@@ -169,3 +169,24 @@ async def test_an_answer_on_a_card_quotes_what_it_answers_everywhere(
     history = await core.say("history", who="bob")
     assert "On my way (↩ Ann: Friday 12:30, are you in?)" in history.text
     assert core.outlook.mails[-1].recent[-1].text == "On my way (↩ Ann: Friday 12:30, are you in?)"
+
+
+def test_undo_before_a_copy_was_taken_back_keeps_that_copy_and_sends_no_second() -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    sent = Delivery("bob", Channel.TEAMS, DeliveryState.SENT, activity_id="act-1")
+    message = Message(TENANT, "g", "m", "ann", "Ann", "hi", now, Source.TEAMS, (sent,))
+    (pending_retraction,) = retracted(message, now).deliveries
+    assert pending_retraction.retract and pending_retraction.state is DeliveryState.PENDING
+    (kept,) = restored(retracted(message, now), "hi").deliveries
+    assert (kept.state, kept.retract, kept.activity_id) == (DeliveryState.SENT, False, "act-1")
+
+
+async def test_an_edit_after_a_delete_brings_nothing_back(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    message = await lunch_message(core, store)
+    await change(core, MessageChange.DELETED)
+    assert await change(core, MessageChange.EDITED, "back from the dead") == ""
+    stored = await store.get_message(message.group_id, message.message_id)
+    assert stored is not None and stored.deleted_at is not None and stored.text == ""

@@ -23,7 +23,9 @@ def core(store: DocumentStore, clock: FakeClock) -> Core:
 
 
 async def draft_of(core: Core, name: str = "ann") -> NewGroupDraft | None:
-    return (await core.person(name)).new_group
+    """The person's draft, without when it was started (compared on its own)."""
+    draft = (await core.person(name)).new_group
+    return None if draft is None else replace(draft, started_at=None)
 
 
 async def at_confirmation(core: Core) -> Answer:
@@ -39,8 +41,8 @@ async def test_new_alone_asks_for_the_name_and_keeps_the_step_with_the_person(
 ) -> None:
     answer = await core.say("new")
     assert answer.text == say(Language.EN, "dialog.ask_name") and answer.buttons is None
-    assert answer.person is not None
-    assert answer.person.new_group == NewGroupDraft(DraftStep.NAME)
+    assert answer.person is not None and answer.person.new_group is not None
+    assert answer.person.new_group.started_at == core.clock.now()
     assert await draft_of(core) == NewGroupDraft(DraftStep.NAME)
 
 
@@ -190,3 +192,15 @@ async def test_a_french_reader_is_asked_in_french_and_answers_oui(core: Core) ->
     created = await french("Oui")
     assert created.text == say(Language.FR, "group.created", group="déjeuner", who="bob@x.com")
     assert [g.name for g in await core.store.groups_of("t1", email("ann"))] == ["déjeuner"]
+
+
+async def test_a_draft_left_for_a_day_is_forgotten(core: Core) -> None:
+    await core.say("new lunch: bob@x.com")  # a group, so words have somewhere to go
+    await core.say("new")
+    core.clock.advance(12 * 3600)
+    assert (await core.say("book club")).text.startswith("Who should be in book club?")
+    core.clock.advance(13 * 3600)  # a day after `new`: forgotten, read as a message
+    answer = await core.say("see you at noon")
+    assert answer.text == "" and await draft_of(core) is None
+    await core.relayed()
+    assert core.outlook.mails[-1].recent[-1].text == "see you at noon"

@@ -66,21 +66,26 @@ def retracted(message: Message, now: datetime) -> Message:
 def restored(message: Message, words: str) -> Message:
     """A deleted message back (Teams' undo), with the text Teams gives back: each copy
     taken back, or cancelled, goes out again."""
-    deliveries = tuple(
-        replace(
-            d,
-            state=DeliveryState.PENDING,
-            retract=False,
-            activity_id="",
-            attempts=0,
-            last_error="",
-            next_attempt_at=None,
-        )
-        if d.retract or d.last_error == DELETED
-        else d
-        for d in message.deliveries
-    )
-    return replace(message, text=words, deleted_at=None, deliveries=deliveries)
+    deliveries = []
+    for d in message.deliveries:
+        if d.retract and d.state is DeliveryState.PENDING:
+            # Not taken back yet: the copy is still there, and stays.
+            deliveries.append(replace(d, state=DeliveryState.SENT, retract=False, attempts=0))
+        elif (d.retract and d.state is DeliveryState.SENT) or d.last_error == DELETED:
+            deliveries.append(
+                replace(
+                    d,
+                    state=DeliveryState.PENDING,
+                    retract=False,
+                    activity_id="",
+                    attempts=0,
+                    last_error="",
+                    next_attempt_at=None,
+                )
+            )
+        else:
+            deliveries.append(d)
+    return replace(message, text=words, deleted_at=None, deliveries=tuple(deliveries))
 
 
 class MessageLife:
@@ -119,12 +124,16 @@ class MessageLife:
         now = self._clock.now()
 
         def change(current: Message) -> Message:
+            if current.deleted_at is not None:
+                return current  # deleted meanwhile: an edit brings nothing back
             kept = tuple(m for m in current.mentions if m.name in words)
             return replace(current, text=words, edited_at=now, mentions=kept)
 
         updated = await self._write(message, change)
         if updated is None:
             return text("life.edit_unknown")
+        if updated.deleted_at is not None:
+            return None
         await self._replace_in_history(group, updated)
         self._cards.refresh(group, message_id)
         digest = hashlib.sha256(f"{message_id}|edit|{words}".encode()).hexdigest()[:32]

@@ -73,11 +73,14 @@ class Reactions:
             copy = _copy_of(message, person)
             if copy is None or not copy.activity_id:
                 continue
-            reached = reached or _up_to(copy.activity_id, last_read)
-            if not reached:
-                continue  # newer than the last one read
-            if copy.seen:
-                break  # older copies were seen before this one
+            if copy.activity_id.isdigit() and last_read.isdigit():
+                # Each copy by its own id: a copy delivered late has a later id.
+                due = int(copy.activity_id) <= int(last_read)
+            else:
+                reached = reached or copy.activity_id == last_read
+                due = reached
+            if not due or copy.seen:
+                continue
 
             def change(current: Message) -> Message:
                 deliveries = tuple(
@@ -131,12 +134,3 @@ def _copy_of(message: Message, person: Person) -> Delivery | None:
         ),
         None,
     )
-
-
-def _up_to(activity_id: str, last_read: str) -> bool:
-    """Whether a copy is at or before the last message read: Teams' ids in a chat are
-    increasing numbers (milliseconds); others are found by equality (then every older
-    copy counts as read too)."""
-    if activity_id.isdigit() and last_read.isdigit():
-        return int(activity_id) <= int(last_read)
-    return activity_id == last_read

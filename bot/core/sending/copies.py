@@ -185,14 +185,11 @@ class Copies:
         detail: str,
         retry_after: float,
     ) -> Delivery:
+        # A copy is tried until the deadline after its message was accepted; taking one
+        # back, until the deadline after the message was deleted.
+        since = message.deleted_at if delivery.retract and message.deleted_at else message.sent_at
         return settle(
-            delivery,
-            outcome,
-            detail,
-            retry_after,
-            self._clock.now(),
-            message.sent_at,
-            self._policy,
+            delivery, outcome, detail, retry_after, self._clock.now(), since, self._policy
         )
 
     async def _via(self, message: Message, people: dict[str, Person]) -> TeamsReach | None:

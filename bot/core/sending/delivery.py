@@ -251,6 +251,13 @@ class DeliveryWorker:
                 if wait is None:
                     return
                 await self._sleep(wait)
+                # Read again: it may have been edited, deleted or restored meanwhile.
+                current = await self._store.get_message(message.group_id, message.message_id)
+                if current is None or not current.pending:
+                    return
+                if current.claimed_by != self.instance_id:
+                    return  # another instance took it over (an undo, a delete there)
+                message = current
         except Exception:
             # Left pending in the store: the next start (or a recovery pass) resumes it.
             log.exception(

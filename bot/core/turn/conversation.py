@@ -93,7 +93,7 @@ class Conversation:
         self._posting = Posting(relay, media)
         self._cards = CardActions(store, groups, self._polls, relay, self._posting)
         self._sentences = Sentences(groups, relay)
-        self._new_group = NewGroupDialog(groups, store)
+        self._new_group = NewGroupDialog(groups, store, clock)
         self._commands = CommandHandlers(
             groups, self._polls, self._posting, self._message, self._new_group
         )
@@ -175,6 +175,8 @@ class Conversation:
             # One group's worth at most: each mention may register a person.
             line = say(person.language, "mentions.too_many", most=MAX_MEMBERS, count=mentioned)
             return Answer(line, person=person)
+        if person.new_group is not None and self._new_group.expired(person.new_group):
+            person = await self._new_group.forget(person)
         if person.new_group is not None:
             # An answer to the step-by-step `new`, whatever its words.
             if not await self._first_time(request, taken):

@@ -10,13 +10,14 @@ the reason; `cancel` ends it with nothing created. The Teams rendering of the st
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from bot.core.errors import Refused
 from bot.core.membership.addresses import Mention, parse_members
 from bot.core.membership.groups import Groups, check_member_list
 from bot.core.membership.people import update_person
 from bot.core.model import DraftStep, NewGroupDraft, Person
-from bot.core.ports import PeopleStore
+from bot.core.ports import Clock, PeopleStore
 from bot.core.texts import say
 from bot.core.turn.commands import is_cancel
 from bot.core.turn.requests import Answer, YesNo
@@ -27,10 +28,24 @@ YES_WORDS = frozenset({"yes", "y", "ok", "1", "oui", "o"})
 NO_WORDS = frozenset({"no", "n", "2", "non"})
 
 
+# A step-by-step `new` left unanswered this long is forgotten: what comes next is read
+# as it would be without it.
+DRAFT_LIFETIME = timedelta(days=1)
+
+
 class NewGroupDialog:
-    def __init__(self, groups: Groups, store: PeopleStore) -> None:
+    def __init__(self, groups: Groups, store: PeopleStore, clock: Clock) -> None:
         self._groups = groups
         self._store = store
+        self._clock = clock
+
+    def expired(self, draft: NewGroupDraft) -> bool:
+        started = draft.started_at
+        return started is not None and self._clock.now() - started > DRAFT_LIFETIME
+
+    async def forget(self, person: Person) -> Person:
+        """The person without their expired draft."""
+        return (await self._ask(person, None, "")).person or person
 
     async def start(self, person: Person, name: str) -> Answer:
         """`new` or `new <name>`: the first question (the members, when a good name came)."""
@@ -108,6 +123,9 @@ class NewGroupDialog:
 
     async def _ask(self, person: Person, draft: NewGroupDraft | None, line: str) -> Answer:
         """Keeps where the person now is (None: the dialog is over) and asks `line`."""
+        if draft is not None:
+            began = person.new_group.started_at if person.new_group is not None else None
+            draft = replace(draft, started_at=began or self._clock.now())
         if person.new_group != draft:
             updated = await update_person(
                 self._store,
