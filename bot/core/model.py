@@ -279,6 +279,17 @@ class Mentioned:
     name: str
 
 
+# Teams' reaction types and how a card shows them; any other is shown as Teams names it.
+REACTION_EMOJI = {
+    "like": "👍",
+    "heart": "❤️",
+    "laugh": "😆",
+    "surprised": "😮",
+    "sad": "😢",
+    "angry": "😠",
+}
+
+
 @dataclass(frozen=True)
 class Quote:
     """What an answer answers: the message, who sent it, and the start of its text."""

@@ -206,6 +206,13 @@ async def test_nineteen_reactions_at_once_give_one_tally_on_every_copy_in_few_up
     await reactions.reacted(first, copies[first.person_id], (), ("heart",))
     await rig.cards.drain(grace=5)
     assert rig.teams.updated[-1][2].reactions == (("👍", 14), ("❤️", 4))
+    # The sender reads who reacted how in `status`.
+    final = await rig.store.get_message(rig.group.group_id, "m-1")
+    assert final is not None
+    people = {p.person_id: p for p in rig.people}
+    shown = status_text(rig.group, final, people, rig.people[0])
+    assert "- Reactions: " in shown and f"👍 {reactors[1].display_name}" in shown
+    assert f"❤️ {first.display_name}" not in shown  # taken back
 
 
 async def test_a_read_receipt_marks_copies_up_to_it_seen_and_status_says_so(

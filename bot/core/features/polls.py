@@ -20,6 +20,7 @@ from bot.core.features.media import Media
 from bot.core.model import (
     MAX_OPTION_CHARS,
     POLL_OPTIONS,
+    REACTION_EMOJI,
     Channel,
     Group,
     Message,
@@ -98,17 +99,6 @@ def relayed(message: Message, group: Group, *, language: Language) -> RelayedMes
         reactions=reaction_tally(message),
         quote=message.reply_to.line() if message.reply_to is not None else "",
     )
-
-
-# Teams' reaction types and how a card shows them; any other is shown as Teams names it.
-REACTION_EMOJI = {
-    "like": "👍",
-    "heart": "❤️",
-    "laugh": "😆",
-    "surprised": "😮",
-    "sad": "😢",
-    "angry": "😠",
-}
 
 
 def reaction_tally(message: Message) -> tuple[tuple[str, int], ...]:

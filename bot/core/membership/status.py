@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
+from bot.core.model import REACTION_EMOJI, Channel, Delivery, DeliveryState, Group, Message, Person
 from bot.core.sending.attempts import GONE, OUTLOOK_ONLY, QUIET
 from bot.core.texts import Language, say, when
 
@@ -50,6 +50,12 @@ def status_text(
     seen = sorted(name(d.recipient_id) for d in teams if d.state is DeliveryState.SENT and d.seen)
     if seen:
         lines.append(say(lang, "status.seen", names=", ".join(seen)))
+    if message.reactions:
+        given = ", ".join(
+            f"{REACTION_EMOJI.get(kind, kind)} {name(person_id)}"
+            for person_id, kind in message.reactions
+        )
+        lines.append(say(lang, "status.reactions", reactions=given))
     if outlook_only:
         lines.append(say(lang, "status.outlook_only", names=", ".join(outlook_only)))
     for d in pending:

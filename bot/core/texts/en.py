@@ -248,6 +248,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "status.heading": 'Your last message to {group} ({when}): "{text}"',
     "status.in_teams": "- In Teams: {names}",
     "status.seen": "- Seen in Teams: {names}",
+    "status.reactions": "- Reactions: {reactions}",
     "status.outlook_only": "- By Outlook only: {names}",
     "status.pending": "- Still pending in Teams: {person}{why}",
     "status.tried": " (tried {times}: {error})",

@@ -291,6 +291,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "status.heading": "Votre dernier message à {group} ({when}) : « {text} »",
     "status.in_teams": "- Dans Teams : {names}",
     "status.seen": "- Vu dans Teams : {names}",
+    "status.reactions": "- Réactions : {reactions}",
     "status.outlook_only": "- Par Outlook seulement : {names}",
     "status.pending": "- Encore en attente dans Teams : {person}{why}",
     "status.tried": " (essayé {times} : {error})",
