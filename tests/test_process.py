@@ -293,3 +293,53 @@ async def test_sigterm_finishes_or_releases_deliveries_and_exits(
     assert [m.text for m in pending] == ["stuck on its way"]
     assert pending[0].claimed_until is not None
     assert pending[0].claimed_until <= datetime.now(UTC)  # released: anyone may take it over
+
+
+@pytest.mark.slow
+async def test_a_delete_cut_off_by_kill_9_is_finished_by_the_next_start(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    """The delete is stored before anything is taken back: killed while Teams holds the
+    retractions, the app takes every copy back once it starts again."""
+    fake, connector_url = connector
+    port = free_port()
+    process = start_app(tmp_path, port)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", process)
+        async with TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url) as world:
+            ann, bob, cy = world.person("Ann"), world.person("Bob"), world.person("Cy")
+            for person in (ann, bob, cy):
+                await world.install(person)
+            await world.say(ann, f"new lunch: {bob.email}, {cy.email}")
+            first = world.activity(ann, world.personal(ann), text="the secret plan")
+            assert await world.post(first) == 200
+            await world.wait_relayed(bob, 1)
+            await world.wait_relayed(cy, 1)
+
+            async def stored() -> bool:  # the copies' ids are written down
+                await world.say(ann, "status")
+                return "- In Teams: Bob, Cy" in world.last_reply(ann)
+
+            await wait_until(stored, what="the copies stored as sent")
+            fake.hold = asyncio.Event()  # Teams takes nothing back for now
+            channel = {**first["channelData"], "eventType": "softDeleteMessage"}
+            deleted = {**first, "type": "messageDelete", "channelData": channel}
+            deleted.pop("text")
+            assert await world.post(deleted) == 200
+            await wait_until(lambda: fake.held >= 1, what="a retraction at the connector")
+    finally:
+        process.kill()  # kill -9 with the copies still in Bob's and Cy's chats
+        process.wait(timeout=10)
+    assert fake.deleted == []
+    fake.abandon()
+    await wait_until(lambda: fake.held == 0, what="the killed app's requests to end")
+    assert fake.deleted == []
+    async with app_process(tmp_path, port) as url, TeamsWorld(url, fake, connector_url) as world:
+        await wait_until(
+            lambda: len({r.conversation_id for r in fake.deleted}) == 2,
+            what="both copies taken back",
+        )
+        ann, bob = world.person("Ann"), world.person("Bob")
+        assert world.relayed(bob) == [] and world.relayed(world.person("Cy")) == []
+        await world.say(ann, "history")
+        assert "secret" not in world.last_reply(ann)

@@ -128,6 +128,7 @@ class FakeConnector:
     # that Event is set. Setting `hold` to None later does not free those already waiting.
     hold: asyncio.Event | None = None
     held: int = 0  # sends and replies waiting on `hold` right now
+    _abandoned: set[asyncio.Event] = field(default_factory=set)
     # Pasted pictures and OneDrive files: id -> (bytes, content type)
     attachments: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -327,6 +328,17 @@ class FakeConnector:
                 await hold.wait()
             finally:
                 self.held -= 1
+            if hold in self._abandoned:
+                # Its caller is gone (killed): what it asked for never happened.
+                raise web.HTTPServiceUnavailable()
+
+    def abandon(self) -> None:
+        """Lets go of what `hold` holds without doing any of it (their caller was killed:
+        a real connector would have seen the connection drop), and holds nothing more."""
+        if self.hold is not None:
+            self._abandoned.add(self.hold)
+            self.hold.set()
+        self.hold = None
 
     def _not_found(self, code: str, message: str) -> web.Response:
         return web.json_response({"error": {"code": code, "message": message}}, status=404)
