@@ -126,6 +126,7 @@ def build_core(
     )
     chats = TeamsChats(store, teams, clock, ports.installer)
     limiter = RateLimiter(rules.teams_sends_per_second, clock=monotonic, sleep=sleep)
+    poll_cards = PollCards(store, teams, limiter, clock, media)
     worker = DeliveryWorker(
         store,
         teams,
@@ -139,6 +140,7 @@ def build_core(
         monotonic=monotonic,
         chats=chats,
         media=media,
+        cards=poll_cards,
     )
     people = People(store, ports.directory, teams)
     mail = MailPolicy(rules.mail_tenant)
@@ -163,7 +165,6 @@ def build_core(
         thread=worker.thread,
         max_groups=rules.max_groups_per_person,
     )
-    poll_cards = PollCards(store, teams, limiter, clock, media)
     polls = Polls(store, relay, poll_cards)
     life = MessageLife(store, relay, poll_cards, media, clock)
     conversation = Conversation(

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.errors import Refused
+from bot.core.features.polls import PollCards
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
 from bot.core.ports import NoInstaller, RecordResult, SendOutcome
@@ -86,6 +87,7 @@ def worker_over(
         monotonic=clock.monotonic,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=memory_media(store),
+        cards=PollCards(store, teams, limiter, clock, memory_media(store)),
     )
 
 

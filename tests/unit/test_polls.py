@@ -76,6 +76,7 @@ class Rig:
 async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> AsyncIterator[Rig]:
     teams = FakeTeams(clock)
     limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
+    cards = PollCards(store, teams, limiter, clock, memory_media(store))
     worker = DeliveryWorker(
         store,
         teams,
@@ -86,9 +87,9 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         sleep=sleep,
         chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=memory_media(store),
+        cards=cards,
     )
     relay = relay_over(store, clock, worker, 500)
-    cards = PollCards(store, teams, limiter, clock, memory_media(store))
     names = ["ann", *(f"p{n:02}" for n in range(19))]
     people = [await add_person(store, n) for n in names]
     group = await add_group(store, clock, "team", people[0], *people[1:])

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from bot.core.membership.addresses import normalize_address
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, MessageSummary
 from bot.core.ports import Clock, LifecycleStore, StoreError
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_group, update_message
 from bot.media.ports import MediaStoreError
 
 log = logging.getLogger("send.lifecycle")
@@ -134,9 +134,9 @@ async def forget(store: LifecycleStore, address: str, media: MediaBin) -> Forgot
                 continue
             for message in await store.messages_of(group.group_id):
                 if gone.message(message) is not message:
-                    await _update_message(store, message, gone.message)
+                    await update_message(store, message, gone.message)
                     changed += 1
-            updated = await _update_group(store, group, gone.group)
+            updated = await update_group(store, group, gone.group)
             if group.has_member(person_id):
                 if updated is not None and not updated.members:
                     await _delete_group(store, media, updated)  # the others left meanwhile
@@ -201,30 +201,6 @@ def _stopped(delivery: Delivery) -> Delivery:
     if delivery.state is DeliveryState.PENDING:
         return replace(delivery, state=DeliveryState.FAILED, last_error=FORGOTTEN)
     return delivery
-
-
-async def _update_message(
-    store: LifecycleStore, message: Message, change: Callable[[Message], Message]
-) -> None:
-    await read_modify_write(
-        message,
-        lambda: store.get_message(message.group_id, message.message_id),
-        change,
-        store.save_message,
-        f"message {message.message_id}",
-    )
-
-
-async def _update_group(
-    store: LifecycleStore, group: Group, change: Callable[[Group], Group]
-) -> Group | None:
-    return await read_modify_write(
-        group,
-        lambda: store.get_group(group.tenant_id, group.group_id),
-        change,
-        store.save_group,
-        f"group {group.group_id}",
-    )
 
 
 async def export(store: LifecycleStore, group: Group) -> dict[str, Any]:

@@ -13,16 +13,15 @@ carries out like any copy (retried, paced, and resumed after a crash). Teams' un
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from bot.core.features.media import Media
 from bot.core.features.polls import PollCards
-from bot.core.model import Channel, DeliveryState, Group, Message, Person
+from bot.core.model import Channel, DeliveryState, Group, Message, MessageSummary, Person
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.relay import Relay, record_in_group
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_group, update_message
 from bot.core.texts import Text, text
 
 DELETED = "deleted"  # last_error of a copy cancelled because its message was deleted
@@ -129,12 +128,12 @@ class MessageLife:
             kept = tuple(m for m in current.mentions if m.name in words)
             return replace(current, text=words, edited_at=now, mentions=kept)
 
-        updated = await self._write(message, change)
+        updated = await update_message(self._store, message, change)
         if updated is None:
             return text("life.edit_unknown")
         if updated.deleted_at is not None:
             return None
-        await self._replace_in_history(group, updated)
+        await self._in_history(group, message_id, updated.summary())
         self._cards.refresh(group, message_id)
         digest = hashlib.sha256(f"{message_id}|edit|{words}".encode()).hexdigest()[:32]
         line = text("life.thread_edited", sender=sender.display_name, text=words)
@@ -158,7 +157,7 @@ class MessageLife:
         )
         if updated is None:
             return text("life.delete_unknown")
-        await self._drop_from_history(group, message_id)
+        await self._in_history(group, message_id, None)
         digest = hashlib.sha256(f"{message_id}|delete".encode()).hexdigest()[:32]
         await self._tell_thread(
             group, text("life.thread_deleted", sender=sender.display_name), digest
@@ -200,46 +199,21 @@ class MessageLife:
                 return group, message
         return None
 
-    async def _write(
-        self, message: Message, change: Callable[[Message], Message]
-    ) -> Message | None:
-        return await read_modify_write(
-            message,
-            lambda: self._store.get_message(message.group_id, message.message_id),
-            change,
-            self._store.save_message,
-            f"message {message.message_id}",
-        )
-
-    async def _replace_in_history(self, group: Group, message: Message) -> None:
-        summary = message.summary()
+    async def _in_history(
+        self, group: Group, message_id: str, shown: MessageSummary | None
+    ) -> None:
+        """The message's line in the group's history replaced by `shown`, or dropped."""
 
         def change(current: Group) -> Group:
-            recent = tuple(
-                summary if s.message_id == summary.message_id else s for s in current.recent
-            )
-            return replace(current, recent=recent)
+            recent = []
+            for line in current.recent:
+                if line.message_id != message_id:
+                    recent.append(line)
+                elif shown is not None:
+                    recent.append(shown)
+            return replace(current, recent=tuple(recent))
 
-        await read_modify_write(
-            group,
-            lambda: self._store.get_group(group.tenant_id, group.group_id),
-            change,
-            self._store.save_group,
-            f"group {group.group_id}",
-        )
-
-    async def _drop_from_history(self, group: Group, message_id: str) -> None:
-        def change(current: Group) -> Group:
-            recent = tuple(s for s in current.recent if s.message_id != message_id)
-            return replace(current, recent=recent)
-
-        await read_modify_write(
-            group,
-            lambda: self._store.get_group(group.tenant_id, group.group_id),
-            change,
-            self._store.save_group,
-            f"group {group.group_id}",
-        )
+        await update_group(self._store, group, change)
 
     async def _tell_thread(self, group: Group, line: Text, notice_id: str) -> None:
         """One short line in the group's Outlook thread (nothing when nobody reads it)."""

@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
 from dataclasses import replace
 
 from bot.core.features.polls import PollCards
 from bot.core.model import Channel, Delivery, Group, Message, Person
 from bot.core.ports import MessagingStore
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_message
 
 log = logging.getLogger("send.reactions")
 
@@ -61,7 +60,7 @@ class Reactions:
             lock = self._locks[message.message_id] = asyncio.Lock()
         async with lock:
             before = message.reactions
-            updated = await self._write(message, change)
+            updated = await update_message(self._store, message, change)
         if updated is not None and updated.reactions != before:
             self._cards.refresh(group, message.message_id)
 
@@ -89,7 +88,7 @@ class Reactions:
                 )
                 return replace(current, deliveries=deliveries)
 
-            if await self._write(message, change) is not None:
+            if await update_message(self._store, message, change) is not None:
                 marked += 1
         return marked
 
@@ -112,17 +111,6 @@ class Reactions:
             if message is not None:
                 found.append((group, message))
         return found
-
-    async def _write(
-        self, message: Message, change: Callable[[Message], Message]
-    ) -> Message | None:
-        return await read_modify_write(
-            message,
-            lambda: self._store.get_message(message.group_id, message.message_id),
-            change,
-            self._store.save_message,
-            f"message {message.message_id}",
-        )
 
 
 def _copy_of(message: Message, person: Person) -> Delivery | None:

@@ -25,7 +25,7 @@ from bot.core.membership.reach import NewMembers, TeamsAccess
 from bot.core.model import MAX_MEMBERS, Group, Member, Person
 from bot.core.ports import Clock, MessagingStore, SendOutcome, StoreError
 from bot.core.sending.relay import Relay
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_group
 from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language, Text, say, text
 
@@ -346,13 +346,7 @@ class Groups(GroupReads):
                 raise Refused(text("owner.only_do", group=current.name))
             return change(current)
 
-        updated = await read_modify_write(
-            group,
-            lambda: self._store.get_group(group.tenant_id, group.group_id),
-            checked,
-            self._store.save_group,
-            f"group {group.group_id}",
-        )
+        updated = await update_group(self._store, group, checked)
         if updated is None:
             raise Refused(text("group.no_longer", group=group.name))
         return updated

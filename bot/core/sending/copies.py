@@ -10,7 +10,7 @@ finally failed are told to the sender. The rounds they are attempted in are
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 
 from bot.core.features.media import Media
@@ -65,32 +65,6 @@ class Copies:
         except Exception as error:
             log.exception("delivery error", extra={"recipient": delivery.recipient_id})
             return replace(delivery, last_error=f"error: {type(error).__name__}")
-
-    async def show_again(
-        self,
-        message: Message,
-        relayed: Mapping[Language, RelayedMessage],
-        sent: Sequence[Delivery],
-        people: dict[str, Person],
-    ) -> None:
-        """Copies just sent with what the message said before an edit made meanwhile:
-        each is updated in place (once; a failure is logged, the copy stays as sent)."""
-        for delivery in sent:
-            person = people.get(delivery.recipient_id)
-            if person is None or person.teams is None or not delivery.activity_id:
-                continue
-            await self._limiter.wait(
-                message.tenant_id, person.teams.conversation_id, lane=message.group_id
-            )
-            copy = relayed[person.language]
-            if message.media:
-                copy = replace(copy, media=self._media.shared(message, person.person_id))
-            result = await self._teams.update_message(person, delivery.activity_id, copy)
-            if result.outcome is not SendOutcome.SENT:
-                log.warning(
-                    "edited copy not updated",
-                    extra={"message_id": message.message_id, "recipient": person.person_id},
-                )
 
     async def record(
         self, message: Message, group: Group, delivery: Delivery, people: dict[str, Person]

@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.core.features.media import Media
 from bot.core.features.message_life import retracted
+from bot.core.features.polls import PollCards
 from bot.core.features.polls import relayed as relayed_copy
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
@@ -39,7 +40,7 @@ from bot.core.sending.copies import Copies
 from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.ratelimit import RateLimiter
 from bot.core.sending.relay import record_in_group
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_message
 from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
 
@@ -66,10 +67,12 @@ class DeliveryWorker:
         clock: Clock,
         chats: TeamsChats,
         media: Media,
+        cards: PollCards,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._cards = cards
         self._chats = chats
         self._monotonic = monotonic
         self._thread = OutlookThread(store, outlook, media)
@@ -299,16 +302,7 @@ class DeliveryWorker:
             wait = 0.0  # changed meanwhile (deleted, restored): another round at once
         if saved is not None and saved.deleted_at is None and saved.text != message.text:
             # Edited while this round was sending: what it sent shows the old text.
-            sent = [
-                d for d in done if d.state is DeliveryState.SENT and d.activity_id and not d.retract
-            ]
-            now_shown = {lang: relayed_copy(saved, group, language=lang) for lang in Language}
-            if saved.mentions:
-                mentions = teams_mentions(saved, group, people)
-                now_shown = {
-                    lang: replace(copy, mentions=mentions) for lang, copy in now_shown.items()
-                }
-            await self._copies.show_again(saved, now_shown, sent, people)
+            self._cards.refresh(group, message.message_id)
         for delivery in done:
             if delivery.state is not DeliveryState.PENDING:
                 log.info(
@@ -378,10 +372,4 @@ class DeliveryWorker:
                 merged = retracted(merged, merged.deleted_at)
             return merged
 
-        return await read_modify_write(
-            message,
-            lambda: self._store.get_message(message.group_id, message.message_id),
-            change,
-            self._store.save_message,
-            f"message {message.message_id}",
-        )
+        return await update_message(self._store, message, change)

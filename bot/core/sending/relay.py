@@ -32,7 +32,7 @@ from bot.core.model import (
 )
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.fair_use import SenderAllowance
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_group, update_message
 from bot.core.texts import Text, majority
 from bot.core.texts import text as worded
 
@@ -319,13 +319,7 @@ class Relay:
                 return changed
             return replace(changed, claimed_by=claimed_by, claimed_until=claimed_until)
 
-        updated = await read_modify_write(
-            message,
-            lambda: self._store.get_message(message.group_id, message.message_id),
-            apply,
-            self._store.save_message,
-            f"message {message.message_id}",
-        )
+        updated = await update_message(self._store, message, apply)
         if updated is not None and updated.pending:
             readers = [d.recipient_id for d in updated.deliveries if d.channel is Channel.TEAMS]
             people = await self._store.get_people(group.tenant_id, readers)
@@ -355,13 +349,7 @@ async def record_in_group(store: MessagingStore, group: Group, message: Message)
         recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
         return replace(current, recent=tuple(recent[-HISTORY_SIZE:]))
 
-    updated = await read_modify_write(
-        group,
-        lambda: store.get_group(group.tenant_id, group.group_id),
-        add,
-        store.save_group,
-        f"group {group.group_id}",
-    )
+    updated = await update_group(store, group, add)
     if updated is None:
         raise Refused(worded("group.gone"))
     return updated

@@ -12,7 +12,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from bot.core.ports import ConcurrentUpdate
+from bot.core.model import Group, Message
+from bot.core.ports import ConcurrentUpdate, GroupStore, MessageStore
 
 T = TypeVar("T")
 
@@ -44,3 +45,29 @@ async def read_modify_write(
             await sleep(random.uniform(0, 0.005 * attempt))
             current = await read()
     raise ConcurrentUpdate(f"{what} keeps changing")
+
+
+async def update_message(
+    store: MessageStore, message: Message, change: Callable[[Message], Message]
+) -> Message | None:
+    """`read_modify_write` of a stored message; None if it is gone."""
+    return await read_modify_write(
+        message,
+        lambda: store.get_message(message.group_id, message.message_id),
+        change,
+        store.save_message,
+        f"message {message.message_id}",
+    )
+
+
+async def update_group(
+    store: GroupStore, group: Group, change: Callable[[Group], Group]
+) -> Group | None:
+    """`read_modify_write` of a stored group; None if it is gone."""
+    return await read_modify_write(
+        group,
+        lambda: store.get_group(group.tenant_id, group.group_id),
+        change,
+        store.save_group,
+        f"group {group.group_id}",
+    )

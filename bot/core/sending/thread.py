@@ -27,7 +27,7 @@ from bot.core.ports import (
     ThreadMail,
 )
 from bot.core.sending.relay import SEND_ID, SEND_NAME
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import update_group
 from bot.core.texts import Text, majority
 
 THREADS_KEPT = 10_000
@@ -181,10 +181,4 @@ async def set_outlook_thread(
             return current
         return replace(current, outlook_thread=thread_id, outlook_conversation=conversation_id)
 
-    await read_modify_write(
-        group,
-        lambda: store.get_group(group.tenant_id, group.group_id),
-        point,
-        store.save_group,
-        f"group {group.group_id}",
-    )
+    await update_group(store, group, point)
