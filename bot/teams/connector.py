@@ -63,6 +63,15 @@ class ConnectorError(Exception):
         self.status = status
 
 
+def _copy_url(person: Person, activity_id: str) -> str | None:
+    """Where a copy sent to a person's 1:1 chat is updated or deleted (None: no chat)."""
+    teams = person.teams
+    if teams is None or not teams.conversation_id:
+        return None
+    conversation = _conversation_url(teams.service_url, teams.conversation_id)
+    return f"{conversation}/activities/{quote(activity_id, safe='')}"
+
+
 def _conversation_url(service_url: str, conversation_id: str) -> str:
     return f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}"
 
@@ -80,13 +89,9 @@ class TeamsConnector:
     async def delete_message(self, person: Person, activity_id: str) -> SendResult:
         """`DELETE .../activities/{id}`: the copy leaves the person's chat. Already gone
         (404) is done too: nothing of it is left to take back."""
-        teams = person.teams
-        if teams is None or not teams.conversation_id:
+        url = _copy_url(person, activity_id)
+        if url is None:
             return SendResult(SendOutcome.GONE, detail="no chat")
-        url = (
-            _conversation_url(teams.service_url, teams.conversation_id)
-            + f"/activities/{quote(activity_id, safe='')}"
-        )
         try:
             async with self._session.delete(url, headers=await self._tokens.header()) as r:
                 if r.status == 404:
@@ -100,13 +105,9 @@ class TeamsConnector:
     async def update_message(
         self, person: Person, activity_id: str, message: RelayedMessage
     ) -> SendResult:
-        teams = person.teams
-        if teams is None or not teams.conversation_id:
+        url = _copy_url(person, activity_id)
+        if url is None:
             return SendResult(SendOutcome.GONE, detail="no chat")
-        url = (
-            _conversation_url(teams.service_url, teams.conversation_id)
-            + f"/activities/{quote(activity_id, safe='')}"
-        )
         activity = {**self._activity(message), "id": activity_id}
         try:
             async with self._session.put(

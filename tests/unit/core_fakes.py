@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.config import Settings
@@ -43,7 +43,15 @@ from bot.core.ports import (
 from bot.core.sending.fair_use import SenderAllowance
 from bot.core.sending.relay import DeliveryQueue, Relay
 from bot.core.turn.conversation import Conversation
-from bot.core.turn.requests import Answer, CardAction, MentionedUser, TeamsRequest, TeamsUser
+from bot.core.turn.requests import (
+    Answer,
+    CardAction,
+    IncomingMedia,
+    MentionedUser,
+    TeamsRequest,
+    TeamsUser,
+)
+from tests.contracts.media_contract import png_bytes
 from tests.unit.fakes import FakeClock, FakeSleep
 from tests.unit.media_fakes import FakeAttachments, FakeLinks, MemoryVault
 
@@ -434,6 +442,17 @@ class Core:
     async def say(self, text: str, who: str = "ann", key: str = "") -> Answer:
         """`who` types `text` in their 1:1 chat; the core's answer."""
         return await self.conversation.handle(personal(text, who=who, key=key))
+
+    def photo(self, name: str) -> IncomingMedia:
+        """A PNG pasted in a 1:1 chat: what the activity names, and the bytes behind it."""
+        url = f"https://smba.example.test/v3/attachments/{name}/views/original"
+        self.attachments.files[url] = png_bytes()
+        return IncomingMedia(url, "", "image/png", needs_bot_token=True)
+
+    async def say_with_photo(self, text: str, key: str, who: str = "ann") -> Answer:
+        """`who` pastes a picture with `text` as its caption."""
+        request = replace(personal(text, who=who, key=key), media=(self.photo(key),))
+        return await self.conversation.handle(request)
 
     async def person(self, name: str) -> Person:
         person = await self.store.get_person(TENANT, email(name))

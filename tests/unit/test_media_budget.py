@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from bot.core.features.media import OUTLOOK_VIEWER, Denial, Opened
-from bot.core.turn.requests import IncomingMedia
 from bot.media import strip
 from bot.media.fair import FairGate
 from bot.media.isolation import Budget, Isolated, OverBudget
@@ -170,10 +169,8 @@ async def test_a_turn_sent_again_while_its_photo_is_downloading_downloads_it_onc
 ) -> None:
     core = build_core(store, clock)
     await core.say("new lunch: bob@x.com")
-    url = "https://smba.example.test/v3/attachments/a1/views/original"
-    core.attachments.files[url] = png_bytes()
+    photo = core.photo("a1")
     core.attachments.hold = asyncio.Event()
-    photo = IncomingMedia(url, "", "image/png", needs_bot_token=True)
     turn = replace(personal("look", key="photo-1"), media=(photo,))
 
     first = asyncio.create_task(core.conversation.handle(turn))
@@ -183,7 +180,7 @@ async def test_a_turn_sent_again_while_its_photo_is_downloading_downloads_it_onc
     core.attachments.hold.set()
     await first
 
-    assert again.text == "" and core.attachments.fetched == [url]
+    assert again.text == "" and core.attachments.fetched == [photo.url]
     await core.relayed()
     (mail,) = core.outlook.mails
     assert mail.recent[-1].text == "[photo] look" and len(mail.media) == 1
@@ -198,10 +195,7 @@ async def test_a_mail_link_stops_opening_once_someone_it_was_mailed_to_has_left(
 ) -> None:
     core = build_core(store, clock)
     await core.say("new lunch: bob@x.com, cy@x.com")
-    url = "https://smba.example.test/v3/attachments/a2/views/original"
-    core.attachments.files[url] = png_bytes()
-    photo = IncomingMedia(url, "", "image/png", needs_bot_token=True)
-    await core.conversation.handle(replace(personal("the view", key="p2"), media=(photo,)))
+    await core.say_with_photo("the view", key="p2")
     await core.relayed()
     lunch = await core.group("ann", "lunch")
     (message,) = [m for m in await store.messages_of(lunch.group_id) if m.media]

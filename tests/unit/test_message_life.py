@@ -10,9 +10,8 @@ from bot.core.features.message_life import DELETED, restored, retracted
 from bot.core.features.polls import relayed
 from bot.core.model import Channel, Delivery, DeliveryState, Message, Source
 from bot.core.texts import Language
-from bot.core.turn.requests import ActionKind, CardAction, IncomingMedia, MessageChange
+from bot.core.turn.requests import ActionKind, CardAction, MessageChange
 from bot.store.repository import DocumentStore
-from tests.contracts.media_contract import png_bytes
 from tests.unit.core_fakes import TENANT, Core, build_core, email, personal
 from tests.unit.fakes import FakeClock
 
@@ -121,10 +120,7 @@ async def test_words_in_the_reply_box_go_with_a_one_tap_answer_and_the_card_keep
     core = build_core(store, clock)
     await core.say("help", who="bob")
     await core.say(f"new lunch: {email('bob')}")
-    url = "https://smba.example.test/v3/attachments/a3/views/original"
-    core.attachments.files[url] = png_bytes()
-    photo = IncomingMedia(url, "", "image/png", needs_bot_token=True)
-    await core.conversation.handle(replace(personal("the menu", key="p3"), media=(photo,)))
+    await core.say_with_photo("the menu", key="p3")
     await core.relayed()
     lunch = await core.group("ann", "lunch")
     (message,) = [m for m in await store.messages_of(lunch.group_id) if m.media]
