@@ -7,6 +7,7 @@ With CI=true a service that cannot start fails the run; on a laptop without
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import signal
@@ -39,10 +40,34 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _port_block() -> range:
+    """Ports below the kernel's ephemeral range, one block per pytest-xdist worker.
+    Asking the kernel for port 0 races: the port it names is also handed to the next
+    outbound connection (ours or another worker's), and a server started a moment
+    later finds it taken. Ports below the ephemeral range are never handed out, and
+    each worker owns its block, so only our own earlier servers can hold one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    slot = int(worker[2:]) % 8 + 1 if worker.startswith("gw") else 0
+    start = 12000 + slot * 2000
+    return range(start, start + 2000)
+
+
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 that nothing holds, lingering connections included (the
+    probe binds without SO_REUSEADDR, so a port in TIME_WAIT is passed over)."""
+    block = _port_block()
+    for _ in range(len(block)):
+        port = block[next(_next_port) % len(block)]
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {block}")
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
