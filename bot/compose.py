@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.core.assembly import CorePorts, Rules, build_core
 from bot.core.features.media import Media
 from bot.core.features.polls import PollCards
+from bot.core.features.receipts import Receipts
 from bot.core.ports import (
     Clock,
     Directory,
@@ -73,6 +74,7 @@ class Services:
     instances: InstanceRegistry
     clock: Clock
     poll_cards: PollCards
+    receipts: Receipts
     media: Media
     media_store: MediaStore
     media_links: MediaLinks
@@ -170,6 +172,7 @@ async def build_services(
         # pending deliveries at once instead of waiting for their claims to expire.
         instance_id=f"{socket.gethostname()}:{settings.port}",
         heartbeat_interval=tuning.heartbeat_interval,
+        receipt_pause=tuning.receipt_pause,
     )
     core = build_core(ports, clock, rules)
     bot = SendBot(core.conversation)
@@ -216,6 +219,7 @@ async def build_services(
         instances=core.instances,
         clock=clock,
         poll_cards=core.poll_cards,
+        receipts=core.receipts,
         media=core.media,
         media_store=media_store,
         media_links=media_links,

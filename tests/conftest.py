@@ -51,7 +51,8 @@ set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "send-hypothesis")
 BACKENDS = ["sqlite", "cosmos"]
 # Retries in tests wait milliseconds, not seconds; Retry-After still applies.
 FAST_RETRY = RetryPolicy(base_delay=0.02, max_delay=0.2)
-FAST_TUNING = Tuning(retry=FAST_RETRY)
+# Receipts: a pause between two updates of one receipt, shortened (production: 3 s).
+FAST_TUNING = Tuning(retry=FAST_RETRY, receipt_pause=0.2)
 
 
 @pytest.fixture(autouse=True)

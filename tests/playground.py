@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.fakes.connector import shown
+from tests.fakes.connector import is_receipt, shown
 from tests.waiting import DEFAULT_TIMEOUT, wait_until
 
 Json = dict[str, Any]
@@ -119,10 +119,24 @@ class Playground:
                 ) from None
 
     def texts(self, conversation_id: str) -> list[str]:
+        """The bot's answers there (markdown); not its receipts (`receipts`)."""
         return [
-            shown({**m, "textFormat": "markdown"})  # every text the bot sends is markdown
+            shown({**m, "textFormat": "markdown"})
             for m in self.chat_messages
-            if m["conversation"] == conversation_id and m.get("text")
+            if m["conversation"] == conversation_id and m.get("text") and not is_receipt(m)
+        ]
+
+    def receipts(self, conversation_id: str) -> list[str]:
+        """The receipts under the user's messages there (plain text), each as updated last."""
+        latest = {
+            m.get("id"): str(m.get("text", ""))
+            for m in self.updated_messages
+            if m["conversation"] == conversation_id
+        }
+        return [
+            latest.get(m.get("id"), str(m.get("text", "")))
+            for m in self.chat_messages
+            if m["conversation"] == conversation_id and is_receipt(m)
         ]
 
     async def _post(self, path: str, body: Json) -> None:

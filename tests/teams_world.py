@@ -277,6 +277,10 @@ class TeamsWorld:
         """Texts the bot answered in the person's 1:1 chat (replies and notices)."""
         return self.connector.texts_to(self.connector.chat_of(person.user_id))
 
+    def receipts(self, person: TeamsPerson) -> list[str]:
+        """The receipts under the person's messages, each as it shows now."""
+        return self.connector.receipts_to(self.connector.chat_of(person.user_id))
+
     def last_reply(self, person: TeamsPerson) -> str:
         replies = self.replies(person)
         assert replies, f"no reply to {person.name}"

@@ -217,6 +217,9 @@ async def test_a_reaction_shows_on_every_copy_and_a_read_receipt_in_status(
     ann, bob, cy = await lunch(world)
     await said(world, ann, "Pizza on Friday?")
     await settled(world, ann, "Bob", "Cy")
+    # Ann's receipt: one plain line under her message, updated in place from here on.
+    await world.connector.wait_for(lambda: bool(world.receipts(ann)), what="Ann's receipt")
+    assert world.receipts(ann) == ["Sent to Lunch · delivered 2 of 2"]
     bobs_copy = next(
         r.id
         for r in world.connector.received
@@ -249,6 +252,15 @@ async def test_a_reaction_shows_on_every_copy_and_a_read_receipt_in_status(
     assert await world.post(receipt) == 200
     await world.say(ann, "status")
     assert "- Seen in Teams: Bob" in world.last_reply(ann)
+    final = "Sent to Lunch · delivered 2 of 2 · seen by 1 · 👍 Bob"
+    await world.connector.wait_for(lambda: world.receipts(ann) == [final], what=final)
+    # In place: one receipt activity; never a word of the message in it.
+    receipts = [
+        a
+        for a in world.connector.to(world.connector.chat_of(ann.user_id))
+        if a.get("textFormat") == "plain"
+    ]
+    assert len(receipts) == 1 and "Pizza" not in str(receipts)
     # Events Send does not use change nothing.
     other = world.activity(bob, world.personal(bob), type="event", name="something/else", value={})
     assert await world.post(other) == 200

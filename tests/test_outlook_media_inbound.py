@@ -66,6 +66,12 @@ class Notices:
         self.sent.append((person.person_id, text))
         return SendResult(SendOutcome.SENT)
 
+    async def send_receipt(self, person: Person, text: str) -> SendResult:
+        raise AssertionError("a message from Outlook has no receipt in Teams")
+
+    async def update_receipt(self, person: Person, activity_id: str, text: str) -> SendResult:
+        raise AssertionError("a message from Outlook has no receipt in Teams")
+
     async def open_chat(self, person: Person, service_url: str, bot_id: str) -> OpenedChat:
         raise AssertionError("the inbox opens no chats")
 

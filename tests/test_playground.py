@@ -98,6 +98,13 @@ async def test_the_readme_example_reaches_the_members_in_teams(playground: Playg
         ]
 
     await playground.wait(lambda: len(copies()) == 2, what="two relayed copies")
+    # Under the message, Alex's receipt, as plain text: nothing escaped.
+    await playground.wait(
+        lambda: (
+            playground.receipts(playground.personal_chat) == ["Sent to lunch · delivered 2 of 2"]
+        ),
+        what="the receipt",
+    )
     roster = await playground.members(playground.group_chat)
     names = {str(m["id"]): str(m["name"]) for m in roster}
     reached = sorted(names[str(r["recipient"]["id"])] for r in copies())  # type: ignore[index]

@@ -20,6 +20,7 @@ from bot.core.features.media import Media, MediaFetcher, MediaLinker, MediaVault
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import PollCards, Polls
 from bot.core.features.reactions import Reactions
+from bot.core.features.receipts import RECEIPT_PAUSE, Receipts
 from bot.core.membership.groups import Groups
 from bot.core.membership.people import People
 from bot.core.membership.policy import MailPolicy, TenantGate
@@ -87,6 +88,8 @@ class Rules:
     # Who this instance is among those sharing the store (host and port).
     instance_id: str = ""
     heartbeat_interval: float = HEARTBEAT_SECONDS
+    # Seconds between two updates of one sender's receipt.
+    receipt_pause: float = RECEIPT_PAUSE
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Core:
     relay: Relay
     polls: Polls
     poll_cards: PollCards
+    receipts: Receipts
     media: Media
     worker: DeliveryWorker
     chats: TeamsChats
@@ -127,6 +131,7 @@ def build_core(
     chats = TeamsChats(store, teams, clock, ports.installer)
     limiter = RateLimiter(rules.teams_sends_per_second, clock=monotonic, sleep=sleep)
     poll_cards = PollCards(store, teams, limiter, clock, media)
+    receipts = Receipts(store, teams, limiter, clock, pause=rules.receipt_pause, sleep=sleep)
     worker = DeliveryWorker(
         store,
         teams,
@@ -141,6 +146,7 @@ def build_core(
         chats=chats,
         media=media,
         cards=poll_cards,
+        receipts=receipts,
     )
     people = People(store, ports.directory, teams)
     mail = MailPolicy(rules.mail_tenant)
@@ -166,7 +172,7 @@ def build_core(
         max_groups=rules.max_groups_per_person,
     )
     polls = Polls(store, relay, poll_cards)
-    life = MessageLife(store, relay, poll_cards, media, clock)
+    life = MessageLife(store, relay, poll_cards, receipts, media, clock)
     conversation = Conversation(
         store,
         people,
@@ -178,7 +184,7 @@ def build_core(
         polls,
         media,
         life,
-        Reactions(store, poll_cards),
+        Reactions(store, poll_cards, receipts),
     )
     instances = InstanceRegistry(
         store, rules.instance_id, clock, limiter, every=rules.heartbeat_interval, sleep=sleep
@@ -190,6 +196,7 @@ def build_core(
         relay=relay,
         polls=polls,
         poll_cards=poll_cards,
+        receipts=receipts,
         media=media,
         worker=worker,
         chats=chats,

@@ -70,6 +70,8 @@ class Person:
     teams: TeamsReach | None = None
     active_group_id: str = ""
     outlook_on: bool = True
+    # Whether Send keeps a receipt under each of their messages (`receipts off` / `on`).
+    receipts_on: bool = True
     # Set while the step-by-step `new` waits for this person's answer; and the activity
     # that ended it, so the same activity sent again is not read as a message.
     new_group: NewGroupDraft | None = None
@@ -310,6 +312,14 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """The line Send keeps under a message in its sender's chat: what became of it."""
+
+    activity_id: str
+    shown: str
+
+
+@dataclass(frozen=True)
 class Message:
     tenant_id: str
     group_id: str
@@ -337,6 +347,8 @@ class Message:
     reactions: tuple[tuple[str, str], ...] = ()
     # The message this one answers (a quick reply or a one-tap answer on its card).
     reply_to: Quote | None = None
+    # The receipt under it in the sender's chat (Teams' activity id, and what it shows).
+    receipt: Receipt | None = None
     version: str | None = None
 
     @property
@@ -360,3 +372,12 @@ class Message:
             source=self.source,
             edited=self.edited_at is not None,
         )
+
+
+def reaction_tally(message: Message) -> tuple[tuple[str, int], ...]:
+    """The reactions on a message, by kind, most first (then in the order first given)."""
+    counts: dict[str, int] = {}
+    for _, kind in message.reactions:
+        shown = REACTION_EMOJI.get(kind, kind)
+        counts[shown] = counts.get(shown, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda item: -item[1]))

@@ -267,6 +267,15 @@ class TeamsSender(Protocol):
         """A one-line notice from the bot itself (not a relayed message)."""
         ...
 
+    async def send_receipt(self, person: Person, text: str) -> SendResult:
+        """The receipt line under a message in its sender's chat; its `activity_id` is
+        what `update_receipt` changes."""
+        ...
+
+    async def update_receipt(self, person: Person, activity_id: str, text: str) -> SendResult:
+        """The receipt line sent before, showing `text` now, in place."""
+        ...
+
     async def open_chat(self, person: Person, service_url: str, bot_id: str) -> OpenedChat:
         """Creates the 1:1 chat with a person (by Teams user id, else Entra object id).
         Teams opens one only when Send is installed for them or shares a chat with them."""

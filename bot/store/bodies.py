@@ -26,6 +26,7 @@ from bot.core.model import (
     Person,
     Poll,
     Quote,
+    Receipt,
     Source,
     StoredMedia,
     TeamsReach,
@@ -58,6 +59,7 @@ def person_body(p: Person) -> JsonDict:
         "teams": teams,
         "activeGroupId": p.active_group_id,
         "outlookOn": p.outlook_on,
+        "receiptsOn": p.receipts_on,
         "newGroup": _draft_body(p.new_group) if p.new_group else None,
         "newGroupEndedBy": p.new_group_ended_by,
         "addresses": list(p.addresses),
@@ -88,6 +90,7 @@ def _person(doc: Doc) -> Person:
         ),
         active_group_id=str(b.get("activeGroupId", "")),
         outlook_on=bool(b.get("outlookOn", True)),
+        receipts_on=bool(b.get("receiptsOn", True)),
         # `inDialog` (before drafts were kept with the person) is left unread: that
         # dialog's answers were with botbuilder, so its next text is read as new.
         new_group=_draft(b["newGroup"]) if b.get("newGroup") else None,
@@ -267,6 +270,9 @@ def message_body(m: Message) -> JsonDict:
             "senderName": m.reply_to.sender_name,
             "text": m.reply_to.text,
         },
+        "receipt": None
+        if m.receipt is None
+        else {"activityId": m.receipt.activity_id, "shown": m.receipt.shown},
     }
 
 
@@ -316,6 +322,9 @@ def _message(doc: Doc) -> Message:
             str(b["replyTo"]["text"]),
         )
         if b.get("replyTo")
+        else None,
+        receipt=Receipt(str(b["receipt"]["activityId"]), str(b["receipt"]["shown"]))
+        if b.get("receipt")
         else None,
         version=doc.etag,
     )

@@ -105,10 +105,22 @@ class TeamsConnector:
     async def update_message(
         self, person: Person, activity_id: str, message: RelayedMessage
     ) -> SendResult:
+        return await self._put_activity(person, activity_id, self._activity(message))
+
+    async def send_receipt(self, person: Person, text: str) -> SendResult:
+        return await self._post_activity(person, json.dumps(_receipt(text), ensure_ascii=False))
+
+    async def update_receipt(self, person: Person, activity_id: str, text: str) -> SendResult:
+        return await self._put_activity(person, activity_id, _receipt(text))
+
+    async def _put_activity(
+        self, person: Person, activity_id: str, activity: dict[str, Any]
+    ) -> SendResult:
+        """`PUT .../activities/{id}`: an activity Send sent before, shown anew in place."""
         url = _copy_url(person, activity_id)
         if url is None:
             return SendResult(SendOutcome.GONE, detail="no chat")
-        activity = {**self._activity(message), "id": activity_id}
+        activity = {**activity, "id": activity_id}
         try:
             async with self._session.put(
                 url, json=activity, headers=await self._tokens.header()
@@ -333,3 +345,8 @@ def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") 
     if is_passing_failure(status):
         return SendResult(SendOutcome.RETRY, retry_after=retry_after, detail=detail or str(status))
     return SendResult(SendOutcome.REFUSED, detail=detail or str(status))
+
+
+def _receipt(text: str) -> dict[str, Any]:
+    # Plain: Teams shows it as typed, with nothing escaped (a group's name is shown as is).
+    return {"type": "message", "text": text, "textFormat": "plain"}

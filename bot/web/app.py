@@ -81,6 +81,7 @@ async def _running(
         # Unwound before `leave`: what is being delivered finishes, or is released, first.
         resources.push_async_callback(services.worker.drain, SHUTDOWN_GRACE_SECONDS)
         resources.push_async_callback(services.poll_cards.drain, SHUTDOWN_GRACE_SECONDS)
+        resources.push_async_callback(services.receipts.drain, SHUTDOWN_GRACE_SECONDS)
         _in_background(resources, services.instances.keep_beating())
         resumed = await services.worker.recover()
         _in_background(resources, services.worker.keep_recovering(tuning.recovery_interval))

@@ -60,6 +60,11 @@ def shown(activity: Json) -> str:
     return re.sub(r"\\(.)", r"\1", text.replace("\n\n", "\n"))
 
 
+def is_receipt(activity: Json) -> bool:
+    """Send's receipts are its only plain-text activities (its answers are markdown)."""
+    return activity.get("textFormat") == "plain"
+
+
 @dataclass(frozen=True)
 class TeamsPerson:
     user_id: str
@@ -213,15 +218,29 @@ class FakeConnector:
         ]
 
     def texts_to(self, conversation_id: str) -> list[str]:
-        """Text the conversation showed: plain messages and hero cards (prompts with buttons)."""
+        """Text the conversation showed: messages and hero cards (prompts with buttons); not
+        receipts (`receipts_to`)."""
         texts = []
         for activity in self.to(conversation_id):
+            if is_receipt(activity):
+                continue
             if activity.get("text"):
                 texts.append(shown(activity))
             for attachment in activity.get("attachments") or []:
                 if attachment.get("contentType") == "application/vnd.microsoft.card.hero":
                     texts.append(str(attachment["content"].get("text", "")))
         return texts
+
+    def receipts_to(self, conversation_id: str) -> list[str]:
+        """The receipts under the sender's messages there, each as it shows now (after its
+        last update)."""
+        latest = {u.reply_to: shown(u.activity) for u in self.updates_to(conversation_id)}
+        gone = {r.id for r in self.deleted if r.conversation_id == conversation_id}
+        return [
+            latest.get(r.id, shown(r.activity))
+            for r in self.received
+            if r.conversation_id == conversation_id and r.id not in gone and is_receipt(r.activity)
+        ]
 
     def cards_to(self, conversation_id: str) -> list[Json]:
         return [

@@ -117,6 +117,8 @@ class FakeTeams:
         self._down_until: datetime | None = None
         self.sent: list[Sent] = []
         self.notices: list[tuple[str, str]] = []  # (person id, text)
+        # Each sender's receipts: (person id, activity id, text), sent then updated.
+        self.receipts: list[tuple[str, str, str]] = []
         self.opened: list[str] = []
         # (person id, activity id, what the copy shows now)
         self.updated: list[tuple[str, str, RelayedMessage]] = []
@@ -163,6 +165,21 @@ class FakeTeams:
     async def send_notice(self, person: Person, text: str) -> SendResult:
         self.notices.append((person.person_id, text))
         return sent()
+
+    async def send_receipt(self, person: Person, text: str) -> SendResult:
+        activity_id = f"receipt-{len(self.receipts) + 1}"
+        self.receipts.append((person.person_id, activity_id, text))
+        return SendResult(SendOutcome.SENT, activity_id=activity_id)
+
+    async def update_receipt(self, person: Person, activity_id: str, text: str) -> SendResult:
+        self.receipts.append((person.person_id, activity_id, text))
+        if self.hold_updates is not None:
+            await self.hold_updates.wait()  # a slow connector
+        return sent()
+
+    def receipt_of(self, person_id: str) -> str:
+        """What the person's latest receipt shows now ("" if none)."""
+        return next((t for p, _, t in reversed(self.receipts) if p == person_id), "")
 
     async def open_chat(self, person: Person, service_url: str, bot_id: str) -> OpenedChat:
         self.opened.append(person.person_id)
@@ -540,6 +557,7 @@ async def stop_cores() -> None:
     while BUILT:
         built = BUILT.pop().built
         await built.poll_cards.drain(0)
+        await built.receipts.drain(0)
         await built.worker.drain(0)
 
 

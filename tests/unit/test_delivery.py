@@ -15,6 +15,7 @@ import pytest
 
 from bot.core.errors import Refused
 from bot.core.features.polls import PollCards
+from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
 from bot.core.ports import NoInstaller, RecordResult, SendOutcome
@@ -88,6 +89,7 @@ def worker_over(
         chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=memory_media(store),
         cards=PollCards(store, teams, limiter, clock, memory_media(store)),
+        receipts=Receipts(store, teams, limiter, clock, pause=0),
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot.core.errors import Refused
 from bot.core.features.polls import PollCards, Polls, parse_poll
 from bot.core.features.reactions import Reactions
+from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
 from bot.core.membership.status import status_text
 from bot.core.model import Channel, Group, Person, Source
@@ -70,6 +71,7 @@ class Rig:
     people: list[Person]
     group: Group
     relay: Relay
+    receipts: Receipts
 
 
 @pytest.fixture
@@ -77,6 +79,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
     teams = FakeTeams(clock)
     limiter = RateLimiter(per_tenant=50, clock=clock.monotonic, sleep=FakeSleep(clock))
     cards = PollCards(store, teams, limiter, clock, memory_media(store))
+    receipts = Receipts(store, teams, limiter, clock, sleep=FakeSleep(clock))
     worker = DeliveryWorker(
         store,
         teams,
@@ -88,13 +91,15 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         chats=TeamsChats(store, teams, clock, NoInstaller()),
         media=memory_media(store),
         cards=cards,
+        receipts=receipts,
     )
     relay = relay_over(store, clock, worker, 500)
     names = ["ann", *(f"p{n:02}" for n in range(19))]
     people = [await add_person(store, n) for n in names]
     group = await add_group(store, clock, "team", people[0], *people[1:])
-    yield Rig(store, teams, Polls(store, relay, cards), cards, people, group, relay)
+    yield Rig(store, teams, Polls(store, relay, cards), cards, people, group, relay, receipts)
     await cards.drain(grace=5)
+    await receipts.drain(grace=0)
     await worker.drain(grace=0)
 
 
@@ -182,7 +187,7 @@ async def test_nineteen_reactions_at_once_give_one_tally_on_every_copy_in_few_up
     await rig.relay.from_teams(rig.people[0], rig.group, "pizza friday?", "m-1")
     message = await delivered(rig.store, rig.group.group_id, "m-1")
     copies = {d.recipient_id: d.activity_id for d in message.deliveries if d.activity_id}
-    reactions = Reactions(rig.store, rig.cards)
+    reactions = Reactions(rig.store, rig.cards, rig.receipts)
     reactors = rig.people[1:]
     # Teams is slow to take the first round's updates: the burst arrives meanwhile.
     rig.teams.hold_updates = asyncio.Event()
@@ -230,7 +235,7 @@ async def test_a_read_receipt_marks_copies_up_to_it_seen_and_status_says_so(
         message = await rig.store.get_message(rig.group.group_id, f"m-{n}")
         assert message is not None
         copies.append(next(d for d in message.deliveries if d.recipient_id == reader.person_id))
-    reactions = Reactions(rig.store, rig.cards)
+    reactions = Reactions(rig.store, rig.cards, rig.receipts)
     assert await reactions.read(reader, copies[1].activity_id) == 2
     seen = []
     for n in range(3):

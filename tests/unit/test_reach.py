@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.features.polls import PollCards
+from bot.core.features.receipts import Receipts
 from bot.core.membership.addresses import parse_members
 from bot.core.membership.groups import Groups
 from bot.core.membership.people import People
@@ -109,6 +110,7 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
         chats=chats,
         media=memory_media(store),
         cards=PollCards(store, teams, limiter, clock, memory_media(store)),
+        receipts=Receipts(store, teams, limiter, clock, pause=0),
     )
     people = People(store, Colleagues(bob="oid-bob", cy="oid-cy"), FakeRoster())
     relay = relay_over(store, clock, worker, 500, access=chats.access)

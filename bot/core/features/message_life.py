@@ -18,6 +18,7 @@ from datetime import datetime
 
 from bot.core.features.media import Media
 from bot.core.features.polls import PollCards
+from bot.core.features.receipts import Receipts
 from bot.core.model import Channel, DeliveryState, Group, Message, MessageSummary, Person
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.relay import Relay, record_in_group
@@ -93,12 +94,14 @@ class MessageLife:
         store: MessagingStore,
         relay: Relay,
         cards: PollCards,
+        receipts: Receipts,
         media: Media,
         clock: Clock,
     ) -> None:
         self._store = store
         self._relay = relay
         self._cards = cards
+        self._receipts = receipts
         self._media = media
         self._clock = clock
 
@@ -135,6 +138,7 @@ class MessageLife:
             return None
         await self._in_history(group, message_id, updated.summary())
         self._cards.refresh(group, message_id)
+        self._receipts.changed(group, message_id)
         digest = hashlib.sha256(f"{message_id}|edit|{words}".encode()).hexdigest()[:32]
         line = text("life.thread_edited", sender=sender.display_name, text=words)
         await self._tell_thread(group, line, digest)

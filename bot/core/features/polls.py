@@ -9,24 +9,21 @@ are being updated make one more round, not one per answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import replace
-from typing import Any
 
 from bot.core.errors import Refused
 from bot.core.features.media import Media
 from bot.core.model import (
     MAX_OPTION_CHARS,
     POLL_OPTIONS,
-    REACTION_EMOJI,
     Channel,
     Group,
     Message,
     Person,
     Poll,
     Source,
+    reaction_tally,
 )
 from bot.core.ports import (
     Clock,
@@ -37,6 +34,7 @@ from bot.core.ports import (
     SendOutcome,
     TeamsSender,
 )
+from bot.core.sending.coalesce import Coalesced
 from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.ratelimit import RateLimiter
 from bot.core.sending.relay import Relay
@@ -101,15 +99,6 @@ def relayed(message: Message, group: Group, *, language: Language) -> RelayedMes
     )
 
 
-def reaction_tally(message: Message) -> tuple[tuple[str, int], ...]:
-    """The reactions on a message, by kind, most first (then in the order first given)."""
-    counts: dict[str, int] = {}
-    for _, kind in message.reactions:
-        shown = REACTION_EMOJI.get(kind, kind)
-        counts[shown] = counts.get(shown, 0) + 1
-    return tuple(sorted(counts.items(), key=lambda item: -item[1]))
-
-
 class PollCards:
     """Updates every member's Teams card of a message in place (a poll's tally, an edited
     text), one round at a time; what changes meanwhile is coalesced into the next round."""
@@ -127,39 +116,14 @@ class PollCards:
         self._teams = teams
         self._limiter = limiter
         self._clock = clock
-        self._again: set[str] = set()
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._updates = Coalesced("poll cards")
 
     def refresh(self, group: Group, message_id: str) -> None:
         """Shows a message as it is now on every copy; coalesces changes made meanwhile."""
-        if message_id in self._running:
-            self._again.add(message_id)
-            return
-        self._start(message_id, self._rounds(group, message_id))
-
-    def _start(self, message_id: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._running[message_id] = task
-        task.add_done_callback(lambda _: self._running.pop(message_id, None))
+        self._updates.ask(message_id, lambda: self._round(group, message_id))
 
     async def drain(self, grace: float) -> None:
-        tasks = set(self._running.values())
-        if not tasks:
-            return
-        _, left = await asyncio.wait(tasks, timeout=grace)
-        for task in left:
-            task.cancel()
-        await asyncio.gather(*left, return_exceptions=True)
-
-    async def _rounds(self, group: Group, message_id: str) -> None:
-        while True:
-            self._again.discard(message_id)
-            try:
-                await self._round(group, message_id)
-            except Exception:
-                log.exception("poll cards not updated", extra={"message_id": message_id})
-            if message_id not in self._again:
-                return
+        await self._updates.drain(grace)
 
     async def _round(self, group: Group, message_id: str) -> None:
         message = await self._store.get_message(group.group_id, message_id)

@@ -17,6 +17,7 @@ import weakref
 from dataclasses import replace
 
 from bot.core.features.polls import PollCards
+from bot.core.features.receipts import Receipts
 from bot.core.model import Channel, Delivery, Group, Message, Person
 from bot.core.ports import MessagingStore
 from bot.core.sending.retry import update_message
@@ -28,9 +29,10 @@ RECENT_LOOKED_AT = 30
 
 
 class Reactions:
-    def __init__(self, store: MessagingStore, cards: PollCards) -> None:
+    def __init__(self, store: MessagingStore, cards: PollCards, receipts: Receipts) -> None:
         self._store = store
         self._cards = cards
+        self._receipts = receipts
         # Reactions to one message take turns here rather than colliding on its etag (a
         # burst would otherwise retry round after round; other instances still retry).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -63,12 +65,13 @@ class Reactions:
             updated = await update_message(self._store, message, change)
         if updated is not None and updated.reactions != before:
             self._cards.refresh(group, message.message_id)
+            self._receipts.changed(group, message.message_id)
 
     async def read(self, person: Person, last_read: str) -> int:
         """A read receipt: the person's copies up to `last_read` (Teams' id of the last
         message they read in their chat with Send) are seen; how many were marked."""
         marked, reached = 0, False
-        for _, message in await self._recent(person):  # newest first
+        for group, message in await self._recent(person):  # newest first
             copy = _copy_of(message, person)
             if copy is None or not copy.activity_id:
                 continue
@@ -90,6 +93,7 @@ class Reactions:
 
             if await update_message(self._store, message, change) is not None:
                 marked += 1
+                self._receipts.changed(group, message.message_id)
         return marked
 
     async def _copy(self, person: Person, copy_id: str) -> tuple[Group, Message] | None:

@@ -321,6 +321,12 @@ class Groups(GroupReads):
         )
         return say(sender.language, "outlook.on" if on else "outlook.off")
 
+    async def receipts(self, sender: Person, on: bool) -> str:
+        await update_person(
+            self._store, sender.tenant_id, sender.person_id, lambda p: replace(p, receipts_on=on)
+        )
+        return say(sender.language, "receipts.on" if on else "receipts.off")
+
     async def set_active(self, person: Person, group_id: str) -> None:
         await update_person(
             self._store,

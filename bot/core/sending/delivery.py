@@ -24,6 +24,7 @@ from bot.core.features.media import Media
 from bot.core.features.message_life import retracted
 from bot.core.features.polls import PollCards
 from bot.core.features.polls import relayed as relayed_copy
+from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
 from bot.core.ports import (
@@ -68,11 +69,13 @@ class DeliveryWorker:
         chats: TeamsChats,
         media: Media,
         cards: PollCards,
+        receipts: Receipts,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._cards = cards
+        self._receipts = receipts
         self._chats = chats
         self._monotonic = monotonic
         self._thread = OutlookThread(store, outlook, media)
@@ -303,6 +306,8 @@ class DeliveryWorker:
         if saved is not None and saved.deleted_at is None and saved.text != message.text:
             # Edited while this round was sending: what it sent shows the old text.
             self._cards.refresh(group, message.message_id)
+        if done:
+            self._receipts.delivered(group, message.message_id)
         for delivery in done:
             if delivery.state is not DeliveryState.PENDING:
                 log.info(

@@ -114,6 +114,8 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "help.unmute": "resume Teams copies of a group",
     "usage.outlook": "outlook off / outlook on",
     "help.outlook": "stop or resume your Outlook copies",
+    "usage.receipts": "receipts off / receipts on",
+    "help.receipts": "stop or resume the receipt under each message you send",
     "usage.help": "help",
     "help.help": "this list",
     "owner.add": "add members to",
@@ -195,6 +197,19 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     ),
     "outlook.on": "Outlook copies are on: your groups' threads continue in Outlook.",
     "outlook.off": "Outlook copies are off for all your groups. Type outlook on to resume.",
+    "receipts.on": "Receipts are on: each message you send gets one, kept up to date for a day.",
+    "receipts.off": (
+        "Receipts are off: your next messages get none. Type status to see what became of "
+        "one, or receipts on to resume."
+    ),
+    "receipt.sending": "Sending to {group}",
+    "receipt.sent": "Sent to {group}",
+    "receipt.delivered": "delivered {count} of {total}",
+    "receipt.seen": "seen by {count}",
+    "receipt.by_outlook": "{count} by Outlook only",
+    "receipt.failed": "{count} not delivered (status {group} says why)",
+    "receipt.edited": "edited",
+    "receipt.deleted": "Deleted from {group}: taken back from every chat",
     "groups.heading": "Your groups:",
     "groups.line": "- {group}: {members}{marks}",
     "groups.marks": " ({marks})",

@@ -131,6 +131,8 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "help.unmute": "recevoir à nouveau les copies Teams d'un groupe",
     "usage.outlook": "outlook non / outlook oui",
     "help.outlook": "arrêter ou reprendre vos copies Outlook",
+    "usage.receipts": "accusés non / accusés oui",
+    "help.receipts": "arrêter ou reprendre l'accusé sous chaque message que vous envoyez",
     "usage.help": "aide",
     "help.help": "cette liste",
     "owner.add": "y ajouter des membres",
@@ -235,6 +237,21 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "Les copies Outlook sont désactivées pour tous vos groupes. Tapez outlook oui pour "
         "les reprendre."
     ),
+    "receipts.on": (
+        "Accusés activés : chaque message que vous envoyez en reçoit un, tenu à jour un jour."
+    ),
+    "receipts.off": (
+        "Accusés désactivés : vos prochains messages n'en reçoivent plus. Tapez état pour "
+        "voir ce qu'est devenu un message, ou accusés oui pour les reprendre."
+    ),
+    "receipt.sending": "Envoi à {group} en cours",
+    "receipt.sent": "Envoyé à {group}",
+    "receipt.delivered": "remis à {count} sur {total}",
+    "receipt.seen": "vu par {count}",
+    "receipt.by_outlook": "{count} par Outlook seulement",
+    "receipt.failed": "{count} non remis (état {group} dit pourquoi)",
+    "receipt.edited": "modifié",
+    "receipt.deleted": "Supprimé de {group} : retiré de toutes les conversations",
     "groups.heading": "Vos groupes :",
     "groups.line": "- {group} : {members}{marks}",
     "groups.marks": " ({marks})",

@@ -79,6 +79,7 @@ class CommandHandlers:
             Verb.MUTE: self._mute,
             Verb.UNMUTE: self._mute,
             Verb.OUTLOOK: self._outlook,
+            Verb.RECEIPTS: self._receipts,
         }
         missing = set(Verb) - set(self._handlers)
         if missing:
@@ -146,6 +147,9 @@ class CommandHandlers:
 
     async def _outlook(self, call: CommandCall) -> Answer:
         return Answer(await self._groups.outlook(call.person, switched_on(call.command)))
+
+    async def _receipts(self, call: CommandCall) -> Answer:
+        return Answer(await self._groups.receipts(call.person, switched_on(call.command)))
 
     # owner-only (`owner_only` in the command table): `call.owned` is theirs
 

@@ -35,6 +35,7 @@ class Verb(StrEnum):
     MUTE = "mute"
     UNMUTE = "unmute"
     OUTLOOK = "outlook"
+    RECEIPTS = "receipts"
 
 
 class Shape(StrEnum):
@@ -44,7 +45,7 @@ class Shape(StrEnum):
     GROUP = "group"  # use <group>; optional where `group_optional`
     GROUP_AND_REST = "group: rest"  # to <group>: <text>, add <group>: <members>, ...
     NEW = "name: members"  # new <name>: <members>, or new alone (the dialog)
-    SWITCH = "on|off"  # outlook on / outlook off
+    SWITCH = "on|off"  # outlook on / outlook off, receipts on / receipts off
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     _row(Verb.MUTE, ("mute",), ("muet",), G),
     _row(Verb.UNMUTE, ("unmute",), ("réactiver", "reactiver"), G),
     _row(Verb.OUTLOOK, ("outlook",), ("outlook",), Shape.SWITCH),
+    _row(Verb.RECEIPTS, ("receipts",), ("accusés", "accuses"), Shape.SWITCH),
     _row(Verb.HELP, ("help",), ("aide",), Shape.NOTHING),
 )
 
-# `outlook on` / `outlook off` and their French words.
+# `outlook on` / `receipts off`... and their French words.
 SWITCH_ON = ("on", "oui")
 SWITCH_OFF = ("off", "non")
 # What ends the `new` dialog, in every language.
@@ -175,7 +177,8 @@ def parse(text: str) -> Command | Chat:
     tail = match.group(2).strip()
     if tail.startswith(":"):
         tail = tail[1:].strip()
-    # "outlook" is a command only as "outlook on" / "outlook off"; otherwise it is a message.
+    # "outlook" is a command only as "outlook on" / "outlook off" (and "receipts" likewise);
+    # otherwise it is a message.
     if spec.shape is Shape.SWITCH and tail.casefold() not in (*SWITCH_ON, *SWITCH_OFF):
         return Chat(text.strip())
     target, colon, rest = tail.partition(":")
