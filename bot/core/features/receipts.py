@@ -81,9 +81,7 @@ class Receipts:
             self._first.discard(message_id)
             return
         current = await self._store.get_group(group.tenant_id, group.group_id) or group
-        wanted = [d.recipient_id for d in message.deliveries] + [
-            p for p, _ in message.reactions
-        ]
+        wanted = [d.recipient_id for d in message.deliveries] + [p for p, _ in message.reactions]
         people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, wanted)}
         shown = receipt_text(current, message, people, sender)
         if message.receipt is not None and message.receipt.shown == shown:

@@ -107,9 +107,7 @@ class _Fate:
     mail: Delivery | None  # the Outlook thread's mail
 
 
-def _fate(
-    group: Group, message: Message, people: Mapping[str, Person], sender: Person
-) -> _Fate:
+def _fate(group: Group, message: Message, people: Mapping[str, Person], sender: Person) -> _Fate:
     teams = [d for d in message.deliveries if d.channel is Channel.TEAMS and not d.retract]
     mail = next((d for d in message.deliveries if d.channel is Channel.OUTLOOK), None)
     mailed = {a.lower() for a in mail.addresses} if mail is not None else set()
