@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.fakes.connector import is_receipt, shown
+from tests.fakes.connector import is_receipt, receipt_text, shown
 from tests.waiting import DEFAULT_TIMEOUT, wait_until
 
 Json = dict[str, Any]
@@ -119,22 +119,20 @@ class Playground:
                 ) from None
 
     def texts(self, conversation_id: str) -> list[str]:
-        """The bot's answers there (markdown); not its receipts (`receipts`)."""
+        """The bot's answers there, as shown."""
         return [
-            shown({**m, "textFormat": "markdown"})
+            shown(m)
             for m in self.chat_messages
-            if m["conversation"] == conversation_id and m.get("text") and not is_receipt(m)
+            if m["conversation"] == conversation_id and m.get("text")
         ]
 
     def receipts(self, conversation_id: str) -> list[str]:
         """The receipts under the user's messages there (plain text), each as updated last."""
         latest = {
-            m.get("id"): str(m.get("text", ""))
-            for m in self.updated_messages
-            if m["conversation"] == conversation_id
+            m.get("id"): m for m in self.updated_messages if m["conversation"] == conversation_id
         }
         return [
-            latest.get(m.get("id"), str(m.get("text", "")))
+            str(receipt_text(latest.get(m.get("id"), m)))
             for m in self.chat_messages
             if m["conversation"] == conversation_id and is_receipt(m)
         ]

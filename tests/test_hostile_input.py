@@ -818,11 +818,17 @@ SURROGATES = st.text(
 
 
 def messages_pending(data_dir: Path) -> bool:
-    return any(
-        json.loads(row[3]).get("pending")
-        for row in stored(data_dir).get("documents", [])
-        if row[0] == "messages"
-    )
+    """Whether a message still has copies to deliver, or its sender's receipt to record."""
+    for row in stored(data_dir).get("documents", []):
+        if row[0] != "messages":
+            continue
+        message = json.loads(row[3])
+        if message.get("pending"):
+            return True
+        teams_message = message.get("source") == "teams" and not message.get("poll")
+        if teams_message and not message.get("receipt"):
+            return True
+    return False
 
 
 def action_tokens(entra: FakeEntra) -> st.SearchStrategy[str]:

@@ -12,7 +12,7 @@ import aiohttp
 
 from bot.config import Settings
 from tests.contracts.media_contract import png_bytes
-from tests.fakes.connector import TeamsPerson
+from tests.fakes.connector import TeamsPerson, is_receipt
 from tests.outlook_helpers import eml_files, eventually, html_of, read_eml
 from tests.teams_world import TeamsWorld, card_text
 from tests.waiting import wait_until
@@ -256,11 +256,91 @@ async def test_a_reaction_shows_on_every_copy_and_a_read_receipt_in_status(
     await world.connector.wait_for(lambda: world.receipts(ann) == [final], what=final)
     # In place: one receipt activity; never a word of the message in it.
     receipts = [
-        a
-        for a in world.connector.to(world.connector.chat_of(ann.user_id))
-        if a.get("textFormat") == "plain"
+        a for a in world.connector.to(world.connector.chat_of(ann.user_id)) if is_receipt(a)
     ]
     assert len(receipts) == 1 and "Pizza" not in str(receipts)
     # Events Send does not use change nothing.
     other = world.activity(bob, world.personal(bob), type="event", name="something/else", value={})
     assert await world.post(other) == 200
+
+
+def runs(card: Json) -> list[Json]:
+    """Every TextRun of a card, in order."""
+    return [
+        run
+        for block in card["body"]
+        if block.get("type") == "RichTextBlock"
+        for run in block.get("inlines", [])
+    ]
+
+
+async def test_formatting_typed_in_teams_reaches_the_copies_and_outlook_safely(
+    world: TeamsWorld, settings: Settings
+) -> None:
+    ann, bob, cy = await lunch(world)
+    typed = (
+        "<div><div>Lunch <b>moves</b> to <s>12:30</s> <i>13:00</i>, see "
+        '<a href="https://contoso.com/menu">the menu</a> or '
+        '<a href="javascript:alert(1)">this</a> &lt;script&gt;</div></div>'
+        "<script>alert(1)</script>"
+    )
+    activity = world.activity(
+        ann,
+        world.personal(ann),
+        text="Lunch moves to 12:30 13:00, see the menu or this <script>",
+        attachments=[{"contentType": "text/html", "content": typed}],
+    )
+    assert await world.post(activity) == 200
+    await world.wait_relayed(bob, 1)
+    shown = runs(world.relayed(bob)[-1])
+    words = "Lunch moves to 12:30 13:00, see the menu or this <script>"
+    assert words in "".join(str(r["text"]) for r in shown)
+    by_text = {str(r["text"]): r for r in shown}
+    assert by_text["moves"]["weight"] == "Bolder"
+    assert by_text["12:30"]["strikethrough"] is True
+    assert by_text["13:00"]["italic"] is True
+    assert by_text["the menu"]["selectAction"] == {
+        "type": "Action.OpenUrl",
+        "url": "https://contoso.com/menu",
+    }
+    assert "javascript" not in str(world.relayed(bob)[-1])
+    # Outlook shows the same formatting in HTML; what was typed stays text.
+    await eventually(lambda: bool(thread_texts(settings, cy.email)), "the message's mail")
+    (mail,) = thread_texts(settings, cy.email)
+    assert "<b>moves</b>" in mail and "<s>12:30</s>" in mail and "<i>13:00</i>" in mail
+    assert '<a href="https://contoso.com/menu">the menu</a>' in mail
+    assert "&lt;script&gt;" in mail and "javascript" not in mail and "alert(1)" not in mail
+    # `history` keeps plain text.
+    await world.say(ann, "history")
+    assert words in world.last_reply(ann)
+
+
+async def test_a_teams_reply_quotes_the_copy_it_answers(world: TeamsWorld) -> None:
+    ann, bob, cy = await lunch(world)
+    await said(world, ann, "Pizza on Friday?")
+    await settled(world, ann, "Bob", "Cy")
+    bobs_copy = next(
+        r.id
+        for r in world.connector.received
+        if r.conversation_id == world.connector.chat_of(bob.user_id)
+        and r.activity.get("attachments")
+    )
+    quoting = (
+        '<blockquote itemscope="" itemtype="http://schema.skype.com/Reply" '
+        f'itemid="{bobs_copy}"><strong itemprop="mri" itemid="{ann.user_id}">Ann</strong>'
+        f'<span itemprop="time" itemid="{bobs_copy}"></span>'
+        '<p itemprop="preview">Pizza on Friday?</p></blockquote><p>Count me in</p>'
+    )
+    reply = world.activity(
+        bob,
+        world.personal(bob),
+        text="Ann Pizza on Friday? Count me in",
+        attachments=[{"contentType": "text/html", "content": quoting}],
+    )
+    assert await world.post(reply) == 200
+    await world.wait_relayed(cy, 2)
+    shown = card_text(world.relayed(cy)[-1])
+    assert "↩ Ann: Pizza on Friday?" in shown and "Count me in" in shown
+    assert "Ann Pizza on Friday?" not in shown  # the quote once, as a quote
+    await world.wait_relayed(ann, 1)
+    assert "↩ Ann: Pizza on Friday?" in card_text(world.relayed(ann)[-1])

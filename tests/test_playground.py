@@ -13,6 +13,7 @@ import pytest
 from bot.config import Settings
 from tests.conftest import running_app
 from tests.contracts.media_contract import png_bytes
+from tests.fakes.connector import is_receipt
 from tests.playground import Playground
 from tests.services import agents_playground, free_port
 from tests.teams_world import card_text
@@ -141,7 +142,12 @@ async def test_new_step_by_step_with_yes_and_no_buttons(playground: Playground) 
 
 
 def _cards(messages: list[dict[str, object]], conversation: str) -> list[dict[str, Any]]:
-    return [m for m in messages if m["conversation"] == conversation and m.get("attachments")]
+    """The cards shown there, receipts left out."""
+    return [
+        m
+        for m in messages
+        if m["conversation"] == conversation and m.get("attachments") and not is_receipt(m)
+    ]
 
 
 async def test_a_poll_answered_with_one_tap_updates_the_card_in_place(

@@ -430,18 +430,18 @@ async def test_members_hear_of_being_added_removed_and_of_renames_and_deletes(
     assert not any("deleted" in t or "renamed" in t for t in world.replies(ann)[:-1])
 
 
-async def test_lists_arrive_as_markdown_lists_with_typed_text_kept_literal(
+async def test_answers_are_plain_text_shown_as_typed_with_nothing_escaped(
     world: TeamsWorld,
 ) -> None:
+    """Teams documents plain text as shown with no formatting at all: no markdown to
+    escape, so no backslash ever shows (in the chat, or in the chat list's preview)."""
     ann, bob = world.person("Ann"), world.person("Bob")
     await group_of(world, ann, "*Lunch*", bob)
     await world.say(ann, "members *lunch*")
     raw = world.connector.to(world.connector.chat_of(ann.user_id))[-1]
-    assert raw["textFormat"] == "markdown"
+    assert raw["textFormat"] == "plain"
     lines = str(raw["text"]).split("\n")
-    # A heading paragraph, then one list item per member, markdown characters escaped.
-    assert lines[:2] == ["\\*Lunch\\* has 2 members:", ""]
-    assert lines[2].startswith("- Ann \\(owner\\) \\<ann@contoso\\.com\\>: Teams")
-    assert lines[3].startswith("- Bob \\<bob@contoso\\.com\\>: Teams")
-    # Read as Teams shows it, it is the text as written.
-    assert world.last_reply(ann).splitlines()[0] == "*Lunch* has 2 members:"
+    assert lines[0] == "*Lunch* has 2 members:"
+    assert lines[1].startswith("- Ann (owner) <ann@contoso.com>: Teams")
+    assert lines[2].startswith("- Bob <bob@contoso.com>: Teams")
+    assert "\\" not in str(raw["text"])

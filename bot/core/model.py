@@ -312,6 +312,18 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class Styled:
+    """A piece of a message's text with the look it was typed with in Teams (links are
+    http or https). A message's pieces, put together, are its text."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    strike: bool = False
+    link: str = ""
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The line Send keeps under a message in its sender's chat: what became of it."""
 
@@ -347,6 +359,8 @@ class Message:
     reactions: tuple[tuple[str, str], ...] = ()
     # The message this one answers (a quick reply or a one-tap answer on its card).
     reply_to: Quote | None = None
+    # Its text with its formatting from Teams (bold, links...); () when it has none.
+    styled: tuple[Styled, ...] = ()
     # The receipt under it in the sender's chat (Teams' activity id, and what it shows).
     receipt: Receipt | None = None
     version: str | None = None

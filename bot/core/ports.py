@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.model import Group, Message, MessageSummary, Person, StoredMedia
+from bot.core.model import Group, Message, MessageSummary, Person, StoredMedia, Styled
 from bot.core.texts import Language
 
 
@@ -248,6 +248,8 @@ class RelayedMessage:
     reactions: tuple[tuple[str, int], ...] = ()
     # What it answers, as a line ("↩ Alex: Friday 12:30, are you in?"), or "".
     quote: str = ""
+    # `text` with the formatting it was typed with; () when it has none.
+    styled: tuple[Styled, ...] = ()
 
 
 class TeamsSender(Protocol):
@@ -320,6 +322,8 @@ class ThreadMail:
     # The photos and files of the message this mail is for.
     media: tuple[MailMedia, ...] = ()
     readers: MailReaders = MailReaders()
+    # The formatting of the message this mail is for (its text, in pieces); () for none.
+    styled: tuple[Styled, ...] = ()
     # The thread's last mail (its group was deleted): no reply box, no answers, no
     # "Reply All" line, since nothing written to the thread is relayed any more.
     closed: bool = False

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.features.one_tap import one_tap_answers
-from bot.core.model import MediaKind, MessageSummary
+from bot.core.model import MediaKind, MessageSummary, Styled
 from bot.core.ports import MailMedia, MailReaders, PollMail
 from bot.core.texts import Language, say, when
 from bot.markdown import literal
@@ -73,6 +73,23 @@ def _item_plain(item: MailItem, lang: Language) -> str:
         attached = say(lang, "mail.attached")
         return f"[{what}] {item.media.item.name} ({size}, {attached}): {item.media.link}"
     return f"[{what}] {item.media.item.name} ({size}): {item.media.link}"
+
+
+def _text_html(text: str, styled: Sequence[Styled]) -> str:
+    """A message's text in HTML, with its formatting when `styled` is that text in pieces;
+    every character people typed escaped."""
+    if not styled or "".join(s.text for s in styled) != text:
+        return html.escape(text).replace("\n", "<br>")
+    out = []
+    for piece in styled:
+        part = html.escape(piece.text).replace("\n", "<br>")
+        for on, tag in ((piece.bold, "b"), (piece.italic, "i"), (piece.strike, "s")):
+            if on:
+                part = f"<{tag}>{part}</{tag}>"
+        if piece.link:
+            part = f'<a href="{html.escape(piece.link, quote=True)}">{part}</a>'
+        out.append(part)
+    return "".join(out)
 
 
 def _poll_blocks(poll: PollMail, lang: Language) -> list[Card]:
@@ -268,14 +285,17 @@ class OutlookCards:
         readers: MailReaders = EVERYONE_IN_ENGLISH,
         now: datetime | None = None,
         closed: bool = False,
+        *,
+        styled: Sequence[Styled] = (),
     ) -> str:
+        """`styled`: the formatting of the last of `recent` (the message the mail is for)."""
         lang = readers.language
         shown = "".join(_item_html(i, lang) for i in items)
         rows = "\n".join(
             f'<p style="margin:12px 0"><b>{html.escape(m.sender_name)}</b> '
             f'<span style="color:#666">{html.escape(_when(m, readers, now))}</span><br>'
-            f"{html.escape(m.text).replace(chr(10), '<br>')}</p>"
-            for m in recent
+            f"{_text_html(m.text, styled if n == len(recent) - 1 else ())}</p>"
+            for n, m in enumerate(recent)
         )
         note = ""
         if readers.mixed:

@@ -216,7 +216,16 @@ class EmlRecorder:
             self._cards.plain(mail.group_name, mail.recent, items, mail.readers, now, closed)
         )
         email.add_alternative(
-            self._cards.html(mail.group_name, mail.recent, card, items, mail.readers, now, closed),
+            self._cards.html(
+                mail.group_name,
+                mail.recent,
+                card,
+                items,
+                mail.readers,
+                now,
+                closed,
+                styled=mail.styled,
+            ),
             subtype="html",
         )
         _carry(email, items, contents)

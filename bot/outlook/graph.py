@@ -134,7 +134,14 @@ class GraphMail:
         body = {
             "contentType": "html",
             "content": self._cards.html(
-                mail.group_name, mail.recent, card, items, mail.readers, now, mail.closed
+                mail.group_name,
+                mail.recent,
+                card,
+                items,
+                mail.readers,
+                now,
+                mail.closed,
+                styled=mail.styled,
             ),
         }
         if mail.thread_id:

@@ -29,6 +29,7 @@ from bot.core.model import (
     Receipt,
     Source,
     StoredMedia,
+    Styled,
     TeamsReach,
 )
 from bot.core.texts import stored_language
@@ -270,6 +271,7 @@ def message_body(m: Message) -> JsonDict:
             "senderName": m.reply_to.sender_name,
             "text": m.reply_to.text,
         },
+        "styled": [_styled_body(s) for s in m.styled],
         "receipt": None
         if m.receipt is None
         else {"activityId": m.receipt.activity_id, "shown": m.receipt.shown},
@@ -323,10 +325,32 @@ def _message(doc: Doc) -> Message:
         )
         if b.get("replyTo")
         else None,
+        styled=tuple(_styled(s) for s in b.get("styled") or ()),
         receipt=Receipt(str(b["receipt"]["activityId"]), str(b["receipt"]["shown"]))
         if b.get("receipt")
         else None,
         version=doc.etag,
+    )
+
+
+def _styled_body(s: Styled) -> JsonDict:
+    """Only what is set: most pieces are plain."""
+    body: JsonDict = {"text": s.text}
+    for name, value in (("bold", s.bold), ("italic", s.italic), ("strike", s.strike)):
+        if value:
+            body[name] = True
+    if s.link:
+        body["link"] = s.link
+    return body
+
+
+def _styled(b: Any) -> Styled:
+    return Styled(
+        str(b["text"]),
+        bold=bool(b.get("bold")),
+        italic=bool(b.get("italic")),
+        strike=bool(b.get("strike")),
+        link=str(b.get("link") or ""),
     )
 
 

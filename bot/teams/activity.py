@@ -10,6 +10,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from bot.core.model import Styled
 from bot.core.turn.requests import (
     ActionKind,
     CardAction,
@@ -18,7 +19,6 @@ from bot.core.turn.requests import (
     TeamsRequest,
     TeamsUser,
 )
-from bot.markdown import literal
 from bot.teams.cards import (
     ANSWER_ACTION,
     PICK_ACTION,
@@ -27,6 +27,7 @@ from bot.teams.cards import (
     VOTE_ACTION,
     read_held_media,
 )
+from bot.teams.rich_text import HTML_CONTENT_TYPE, ReadHtml, read_html
 
 # A file sent to the bot in a 1:1 chat (manifest `supportsFiles`): `content.downloadUrl`
 # is a pre-authorised, short-lived link to the file in the sender's OneDrive.
@@ -216,6 +217,15 @@ def media_of(activity: Activity) -> tuple[IncomingMedia, ...]:
     return tuple(found)
 
 
+def typed_html(activity: Activity) -> ReadHtml | None:
+    """The message as Teams drew it (its `text/html` attachment), sanitised and read; None
+    when there is none, or it cannot stand for the text (mentions, pictures)."""
+    for item in activity.attachments or []:
+        if (item.content_type or "").lower() == HTML_CONTENT_TYPE and isinstance(item.content, str):
+            return read_html(item.content)
+    return None
+
+
 def client_info(activity: Activity) -> tuple[str, str]:
     """(locale, IANA time zone) of the sender: the `clientInfo` entity Teams sends on every
     message, else the activity's `locale`; "" for what neither says."""
@@ -248,13 +258,22 @@ def read_request(activity: Activity) -> TeamsRequest:
         locale=locale,
         time_zone=zone,
     )
+    text, spoken, quoted = command_text(activity), spoken_text(activity), ""
+    styled: tuple[Styled, ...] = ()
+    typed = typed_html(activity) if personal and activity.type == "message" else None
+    if typed is not None and (typed.styled or typed.quoted):
+        # The HTML says more than `text`: its formatting, or the message it quotes (which
+        # `text` may include as if typed).
+        text, spoken, styled, quoted = typed.text, typed.text, typed.styled, typed.quoted
     return TeamsRequest(
         sender=sender,
         conversation_id=activity.conversation.id,
         personal=personal,
         activity_key=activity_key(activity),
-        text=command_text(activity),
-        spoken=spoken_text(activity),
+        text=text,
+        styled=styled,
+        quoted_copy=quoted,
+        spoken=spoken,
         mentions=mentions_of(activity),
         mentions_bot=any(m.user_id == bot_id for m in mentioned(activity)),
         action=_card_action(activity) if activity.type == "message" else None,
@@ -263,25 +282,11 @@ def read_request(activity: Activity) -> TeamsRequest:
 
 
 async def reply_text(turn_context: TurnContext, text: str) -> None:
-    await turn_context.send_activity(
-        Activity(type="message", text=as_markdown(text), text_format="markdown")
-    )
+    await turn_context.send_activity(plain_message(text))
 
 
-def as_markdown(text: str) -> str:
-    """The bot's answer as Teams markdown: its lines kept as lines and its `- ` lines as a
-    list; everything else literal (what people typed, group names) with its markdown
-    characters escaped, so a name like *lunch* never turns into formatting."""
-    lines = []
-    for line in text.split("\n"):
-        if line.startswith("- "):
-            lines.append("- " + literal(line[2:]))
-        else:
-            lines.append(literal(line))
-    # A blank line ends a paragraph; a list's items stay one list.
-    out: list[str] = []
-    for n, line in enumerate(lines):
-        if n and not (line.startswith("- ") and out[-1].startswith("- ")):
-            out.append("")
-        out.append(line)
-    return "\n".join(out)
+def plain_message(text: str) -> Activity:
+    """An answer or notice of Send's: plain text, which Teams shows as it is, with no
+    formatting applied and nothing to escape (a group called *lunch* stays *lunch*, and no
+    backslash ever shows, in the chat or in the chat list)."""
+    return Activity(type="message", text=text, text_format="plain")

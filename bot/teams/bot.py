@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount
 from bot.core.texts import Language
 from bot.core.turn.conversation import Conversation
 from bot.core.turn.requests import Answer, GroupPicker, MessageChange, SendAsMessage, YesNo
-from bot.teams.activity import as_markdown, read_request, reply_text
+from bot.teams.activity import plain_message, read_request, reply_text
 from bot.teams.cards import (
     CARD_CONTENT_TYPE,
     answered_card,
@@ -134,12 +134,7 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
                 card = group_picker_card(choices, typed, media, seal, language=language)
             case unknown:
                 assert_never(unknown)
-        # The line may quote what was typed: markdown, escaped, so it shows as typed.
-        await turn_context.send_activity(
-            Activity(
-                type="message",
-                text=as_markdown(answer.text),
-                text_format="markdown",
-                attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)],
-            )
-        )
+        # The line may quote what was typed: plain text, shown as typed.
+        line = plain_message(answer.text)
+        line.attachments = [Attachment(content_type=CARD_CONTENT_TYPE, content=card)]
+        await turn_context.send_activity(line)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.features.one_tap import one_tap_answers
-from bot.core.model import MediaKind
+from bot.core.model import MediaKind, Styled
 from bot.core.ports import RelayedMessage, SharedMedia, TeamsMention
 from bot.core.texts import Language, say
 from bot.core.turn.requests import GroupChoice, IncomingMedia
@@ -26,6 +26,7 @@ ANSWER_ACTION = "answer"
 VOTE_ACTION = "vote"
 PICK_ACTION = "pick"
 REPLY_INPUT = "reply"
+RECEIPT_ID = "receipt"
 
 Card = dict[str, Any]
 
@@ -64,12 +65,34 @@ def _content(message: RelayedMessage) -> list[Card]:
         body.append(_plain(message.quote, isSubtle=True))
     if message.mentions and message.text:
         body.append(_with_mentions(message.text, message.mentions))
+    elif message.styled:
+        body.append(_styled(message.styled))
     elif message.text or not message.media:
         body.append(_plain(message.text))
     if message.reactions:
         tally = " · ".join(f"{emoji} {count}" for emoji, count in message.reactions)
         body.append(_plain(tally, isSubtle=True))
     return body
+
+
+def _styled(pieces: Sequence[Styled]) -> Card:
+    """Text with the formatting it was typed with, each piece a `TextRun` (shown as it is:
+    the look comes from the run's properties, never from characters in the text)."""
+    inlines = []
+    for piece in pieces:
+        run: Card = {"type": "TextRun", "text": piece.text}
+        if piece.bold:
+            run["weight"] = "Bolder"
+        if piece.italic:
+            run["italic"] = True
+        if piece.strike:
+            run["strikethrough"] = True
+        if piece.link:
+            run["selectAction"] = {"type": "Action.OpenUrl", "url": piece.link}
+            run["color"] = "Accent"
+            run["underline"] = True
+        inlines.append(run)
+    return {"type": "RichTextBlock", "inlines": inlines}
 
 
 def _with_mentions(text: str, mentions: Sequence[TeamsMention]) -> Card:
@@ -210,6 +233,12 @@ def poll_card(message: RelayedMessage) -> Card:
         for i, choice in enumerate(message.poll.choices)
     ]
     return _card(body, actions)
+
+
+def receipt_card(text: str) -> Card:
+    """The receipt under a sender's message: one small, subtle line (`id` "receipt")."""
+    inline = {"type": "TextRun", "text": text, "isSubtle": True, "size": "Small"}
+    return _card([{"type": "RichTextBlock", "id": RECEIPT_ID, "inlines": [inline]}])
 
 
 def answered_card(message: RelayedMessage, reply: str) -> Card:

@@ -20,8 +20,7 @@ from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome,
 from bot.core.texts import say
 from bot.http_status import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
-from bot.teams.activity import as_markdown
-from bot.teams.cards import attachment, poll_card, relayed_message_card
+from bot.teams.cards import attachment, poll_card, receipt_card, relayed_message_card
 
 log = logging.getLogger("send.teams")
 
@@ -166,7 +165,7 @@ class TeamsConnector:
         return cached
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
-        notice = {"type": "message", "text": as_markdown(text), "textFormat": "markdown"}
+        notice = {"type": "message", "text": text, "textFormat": "plain"}
         return await self._post_activity(person, json.dumps(notice, ensure_ascii=False))
 
     async def _post_activity(self, person: Person, activity_json: str) -> SendResult:
@@ -348,5 +347,8 @@ def result_from_status(status: int, retry_after: float = 0.0, detail: str = "") 
 
 
 def _receipt(text: str) -> dict[str, Any]:
-    # Plain: Teams shows it as typed, with nothing escaped (a group's name is shown as is).
-    return {"type": "message", "text": text, "textFormat": "plain"}
+    return {
+        "type": "message",
+        "summary": text,  # what notifications and the chat list show of it
+        "attachments": [attachment(receipt_card(text))],
+    }

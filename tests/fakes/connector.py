@@ -60,9 +60,18 @@ def shown(activity: Json) -> str:
     return re.sub(r"\\(.)", r"\1", text.replace("\n\n", "\n"))
 
 
+def receipt_text(activity: Json) -> str | None:
+    """What a receipt (the card under a sender's message, its block's `id` "receipt") shows;
+    None for any other activity."""
+    for item in activity.get("attachments") or []:
+        body = (item.get("content") or {}).get("body") or [{}]
+        if isinstance(body[0], dict) and body[0].get("id") == "receipt":
+            return "".join(str(run.get("text", "")) for run in body[0].get("inlines") or [])
+    return None
+
+
 def is_receipt(activity: Json) -> bool:
-    """Send's receipts are its only plain-text activities (its answers are markdown)."""
-    return activity.get("textFormat") == "plain"
+    return receipt_text(activity) is not None
 
 
 @dataclass(frozen=True)
@@ -234,10 +243,10 @@ class FakeConnector:
     def receipts_to(self, conversation_id: str) -> list[str]:
         """The receipts under the sender's messages there, each as it shows now (after its
         last update)."""
-        latest = {u.reply_to: shown(u.activity) for u in self.updates_to(conversation_id)}
+        latest = {u.reply_to: u.activity for u in self.updates_to(conversation_id)}
         gone = {r.id for r in self.deleted if r.conversation_id == conversation_id}
         return [
-            latest.get(r.id, shown(r.activity))
+            str(receipt_text(latest.get(r.id, r.activity)))
             for r in self.received
             if r.conversation_id == conversation_id and r.id not in gone and is_receipt(r.activity)
         ]

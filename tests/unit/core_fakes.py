@@ -483,9 +483,10 @@ class Core:
         return found[0]
 
     async def relayed(self) -> list[Sent]:
-        """Every relayed copy sent to Teams, once no delivery is pending any more."""
+        """Every relayed copy sent to Teams, once no delivery is pending any more (and
+        the worker has finished with what it delivered: receipts asked for, claims let go)."""
         for _ in range(TURNS):
-            if not await self.store.pending_messages():
+            if not await self.store.pending_messages() and not self.built.worker.busy:
                 return list(self.teams.sent)
             await asyncio.sleep(0)
         raise AssertionError(f"deliveries still pending after {TURNS} event-loop turns")

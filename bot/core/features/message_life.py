@@ -19,7 +19,7 @@ from datetime import datetime
 from bot.core.features.media import Media
 from bot.core.features.polls import PollCards
 from bot.core.features.receipts import Receipts
-from bot.core.model import Channel, DeliveryState, Group, Message, MessageSummary, Person
+from bot.core.model import Channel, DeliveryState, Group, Message, MessageSummary, Person, Styled
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.relay import Relay, record_in_group
 from bot.core.sending.retry import update_group, update_message
@@ -54,6 +54,7 @@ def retracted(message: Message, now: datetime) -> Message:
     return replace(
         message,
         text="",
+        styled=(),
         media=(),
         mentions=(),
         poll=None,
@@ -105,9 +106,12 @@ class MessageLife:
         self._media = media
         self._clock = clock
 
-    async def edit(self, sender: Person, message_id: str, words: str) -> Text | None:
-        """The sender's edit of a message they sent; a line for them when it changed
-        nothing (None when it went everywhere, or there was nothing to do)."""
+    async def edit(
+        self, sender: Person, message_id: str, words: str, styled: tuple[Styled, ...] = ()
+    ) -> Text | None:
+        """The sender's edit of a message they sent (`styled`: its new formatting); a line
+        for them when it changed nothing (None when it went everywhere, or there was
+        nothing to do)."""
         found = await self._find(sender, message_id)
         if found is None:
             return text("life.edit_unknown")
@@ -117,11 +121,13 @@ class MessageLife:
         if message.poll is not None:
             return text("life.edit_poll")
         words = words.strip()
+        if "".join(s.text for s in styled) != words:
+            styled = ()
         if not words and not message.media:
             return text("life.edit_empty")
         if len(words) > self._relay.max_chars:
             return text("life.edit_too_long", length=len(words), most=self._relay.max_chars)
-        if words == message.text:
+        if words == message.text and styled == message.styled:
             return None
         now = self._clock.now()
 
@@ -129,7 +135,7 @@ class MessageLife:
             if current.deleted_at is not None:
                 return current  # deleted meanwhile: an edit brings nothing back
             kept = tuple(m for m in current.mentions if m.name in words)
-            return replace(current, text=words, edited_at=now, mentions=kept)
+            return replace(current, text=words, edited_at=now, mentions=kept, styled=styled)
 
         updated = await update_message(self._store, message, change)
         if updated is None:

@@ -96,6 +96,7 @@ def relayed(message: Message, group: Group, *, language: Language) -> RelayedMes
         edited=message.edited_at is not None,
         reactions=reaction_tally(message),
         quote=message.reply_to.line() if message.reply_to is not None else "",
+        styled=message.styled,
     )
 
 

@@ -96,6 +96,14 @@ class Reactions:
                 self._receipts.changed(group, message.message_id)
         return marked
 
+    async def copy(self, person: Person, copy_id: str) -> tuple[Group, Message] | None:
+        """The message of `person`'s copy `copy_id` (among their recent ones), and its group;
+        None when it is no copy of theirs Send knows, or its message was deleted."""
+        found = await self._copy(person, copy_id)
+        if found is None or found[1].deleted_at is not None:
+            return None
+        return found
+
     async def _copy(self, person: Person, copy_id: str) -> tuple[Group, Message] | None:
         for group, message in await self._recent(person):
             copy = _copy_of(message, person)

@@ -116,6 +116,11 @@ class DeliveryWorker:
         """The groups' Outlook threads (a deleted group's last mail is written through it)."""
         return self._thread
 
+    @property
+    def busy(self) -> bool:
+        """Whether a message is being delivered here (between rounds included)."""
+        return bool(self._tasks)
+
     def claim(self, now: datetime) -> tuple[str, datetime]:
         return self.instance_id, now + self._lease
 

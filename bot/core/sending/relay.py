@@ -29,6 +29,7 @@ from bot.core.model import (
     Quote,
     Source,
     StoredMedia,
+    Styled,
 )
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.fair_use import SenderAllowance
@@ -129,6 +130,7 @@ class Relay:
         media: tuple[StoredMedia, ...] = (),
         mentions: tuple[Mentioned, ...] = (),
         reply_to: Quote | None = None,
+        styled: tuple[Styled, ...] = (),
     ) -> Message | None:
         """A member's message typed in Teams (with its photos and files, the people it
         @mentions, and what it answers); None when this message id was already accepted."""
@@ -142,6 +144,7 @@ class Relay:
             media=media,
             mentions=mentions,
             reply_to=reply_to,
+            styled=styled,
         )
 
     async def from_outlook(
@@ -194,6 +197,7 @@ class Relay:
         media: tuple[StoredMedia, ...] = (),
         mentions: tuple[Mentioned, ...] = (),
         reply_to: Quote | None = None,
+        styled: tuple[Styled, ...] = (),
     ) -> Message | None:
         """Stores and queues a message; None when this message id was already accepted.
 
@@ -207,6 +211,8 @@ class Relay:
         the poll's cards show it). `media` were stored for this group beforehand.
         """
         text = self.check_text(text, with_media=bool(media))
+        if "".join(s.text for s in styled) != text:
+            styled = ()  # the formatting is of the text as typed, or there is none
         if sender.tenant_id != group.tenant_id or not group.has_member(sender.person_id):
             raise Refused(worded("relay.not_member", group=group.name))
         too_many = self._allowance.refusal(
@@ -252,6 +258,7 @@ class Relay:
             media=media,
             mentions=mentions,
             reply_to=reply_to,
+            styled=styled,
         )
         stored = await self._store.add_message(message)
         fresh = stored is not None

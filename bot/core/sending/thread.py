@@ -75,6 +75,7 @@ class OutlookThread:
                     ),
                     media=self._media.for_mail(message),
                     readers=readers,
+                    styled=message.styled,
                 )
             )
             if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):

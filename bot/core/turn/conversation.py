@@ -22,7 +22,7 @@ from bot.core.membership.addresses import Mention
 from bot.core.membership.groups import Groups, check_chat_size, check_name
 from bot.core.membership.people import ActiveGroup, People
 from bot.core.membership.policy import TenantGate
-from bot.core.model import MAX_MEMBERS, Person
+from bot.core.model import MAX_MEMBERS, Person, Quote
 from bot.core.ports import (
     Clock,
     MarkerStore,
@@ -136,7 +136,8 @@ class Conversation:
         person = (await self._people.sender(request)).person
         message_id = request.activity_key
         if change is MessageChange.EDITED:
-            line = await self._life.edit(person, message_id, request.spoken or request.text)
+            words = request.spoken or request.text
+            line = await self._life.edit(person, message_id, words, request.styled)
         elif change is MessageChange.DELETED:
             line = await self._life.delete(person, message_id)
         else:
@@ -249,7 +250,16 @@ class Conversation:
                     request.media,
                     request.sender.service_url,
                     named(mentions, parsed.text),
+                    styled=request.styled,
                 )
+                if request.quoted_copy:
+                    quoted = await self._reactions.copy(person, request.quoted_copy)
+                    if quoted is not None and quoted[0].has_member(person.person_id):
+                        # Teams' Reply on a copy: an answer to that message, in its group.
+                        group, original = quoted
+                        held = replace(held, quote=Quote.of(original))
+                        await self._posting.post(person, group, message_id, held)
+                        return Answer()
                 return await self._message(person, held, message_id, active)
             return await self._command(person, parsed, mentions, request)
         except NotACommand as refusal:

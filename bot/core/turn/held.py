@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from bot.core.features.media import Media
 from bot.core.membership.addresses import Mention
-from bot.core.model import Group, Mentioned, Person, Quote, StoredMedia
+from bot.core.model import Group, Mentioned, Person, Quote, StoredMedia, Styled
 from bot.core.sending.relay import Relay
 from bot.core.turn.commands import Chat, Command, Verb, parse
 from bot.core.turn.requests import IncomingMedia, TeamsRequest
@@ -24,8 +24,10 @@ class Held:
     service_url: str = ""
     # The people @mentioned in `text`, which names them.
     mentions: tuple[Mentioned, ...] = ()
-    # The message it answers (from that message's card).
+    # The message it answers (from that message's card, or quoted with Teams' Reply).
     quote: Quote | None = None
+    # Its text with the formatting typed in Teams; () when it has none.
+    styled: tuple[Styled, ...] = ()
 
 
 def named(mentions: tuple[Mention, ...], text: str) -> tuple[Mentioned, ...]:
@@ -79,6 +81,7 @@ class Posting:
                 known=known,
                 mentions=held.mentions,
                 reply_to=held.quote,
+                styled=held.styled,
             )
             return
         self._relay.check_text(held.text, with_media=True)
@@ -95,6 +98,7 @@ class Posting:
                 media=stored,
                 mentions=held.mentions,
                 reply_to=held.quote,
+                styled=held.styled,
             )
             kept = message.media if message is not None else ()
         finally:

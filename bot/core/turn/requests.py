@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.core.model import Person
+from bot.core.model import Person, Styled
 from bot.core.ports import RelayedMessage
 
 
@@ -99,6 +99,10 @@ class TeamsRequest:
     action: CardAction | None = None
     # Photos and files pasted or attached in the 1:1 chat.
     media: tuple[IncomingMedia, ...] = ()
+    # `text` with the formatting it was typed with (bold, links...); () when it has none.
+    styled: tuple[Styled, ...] = ()
+    # Teams' activity id of the copy it quotes (Teams' "Reply" on a message); "" for none.
+    quoted_copy: str = ""
 
 
 class MessageChange(StrEnum):
