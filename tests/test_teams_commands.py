@@ -430,18 +430,19 @@ async def test_members_hear_of_being_added_removed_and_of_renames_and_deletes(
     assert not any("deleted" in t or "renamed" in t for t in world.replies(ann)[:-1])
 
 
-async def test_answers_are_plain_text_shown_as_typed_with_nothing_escaped(
+async def test_answers_are_html_with_entities_shown_as_typed_with_no_backslash(
     world: TeamsWorld,
 ) -> None:
-    """Teams documents plain text as shown with no formatting at all: no markdown to
-    escape, so no backslash ever shows (in the chat, or in the chat list's preview)."""
+    """Teams' xml text format is HTML, escaped with entities (documented, unlike markdown
+    escapes): names and typed text show as written, lines stay lines, no backslash."""
     ann, bob = world.person("Ann"), world.person("Bob")
     await group_of(world, ann, "*Lunch*", bob)
     await world.say(ann, "members *lunch*")
     raw = world.connector.to(world.connector.chat_of(ann.user_id))[-1]
-    assert raw["textFormat"] == "plain"
-    lines = str(raw["text"]).split("\n")
+    assert raw["textFormat"] == "xml"
+    lines = str(raw["text"]).split("<br>")
     assert lines[0] == "*Lunch* has 2 members:"
-    assert lines[1].startswith("- Ann (owner) <ann@contoso.com>: Teams")
-    assert lines[2].startswith("- Bob <bob@contoso.com>: Teams")
+    assert lines[1].startswith("- Ann (owner) &lt;ann@contoso.com&gt;: Teams")
+    assert lines[2].startswith("- Bob &lt;bob@contoso.com&gt;: Teams")
     assert "\\" not in str(raw["text"])
+    assert world.last_reply(ann).splitlines()[1].startswith("- Ann (owner) <ann@contoso.com>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import uuid
 from typing import Any
@@ -286,7 +287,12 @@ async def reply_text(turn_context: TurnContext, text: str) -> None:
 
 
 def plain_message(text: str) -> Activity:
-    """An answer or notice of Send's: plain text, which Teams shows as it is, with no
-    formatting applied and nothing to escape (a group called *lunch* stays *lunch*, and no
-    backslash ever shows, in the chat or in the chat list)."""
-    return Activity(type="message", text=text, text_format="plain")
+    """An answer or notice of Send's, as Teams' `xml` text format: HTML, whose escaping is
+    documented (entities), unlike markdown's. Everything in it is escaped text: names and
+    what people typed show exactly as written, with no backslash anywhere; its lines are
+    kept as lines."""
+    return Activity(type="message", text=as_html(text), text_format="xml")
+
+
+def as_html(text: str) -> str:
+    return "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))

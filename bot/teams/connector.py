@@ -20,6 +20,7 @@ from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome,
 from bot.core.texts import say
 from bot.http_status import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
+from bot.teams.activity import as_html
 from bot.teams.cards import attachment, poll_card, receipt_card, relayed_message_card
 
 log = logging.getLogger("send.teams")
@@ -165,7 +166,7 @@ class TeamsConnector:
         return cached
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
-        notice = {"type": "message", "text": text, "textFormat": "plain"}
+        notice = {"type": "message", "text": as_html(text), "textFormat": "xml"}
         return await self._post_activity(person, json.dumps(notice, ensure_ascii=False))
 
     async def _post_activity(self, person: Person, activity_json: str) -> SendResult:

@@ -38,6 +38,7 @@ It is as strict as Teams about who the bot may reach:
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 import uuid
@@ -53,8 +54,11 @@ Json = dict[str, Any]
 
 
 def shown(activity: Json) -> str:
-    """A text activity as Teams shows it: markdown escapes read, paragraphs one line each."""
+    """A text activity as Teams shows it: markdown escapes read, paragraphs one line each;
+    xml (HTML) with its line breaks as lines and its entities read."""
     text = str(activity.get("text", ""))
+    if activity.get("textFormat") == "xml":
+        return html.unescape(re.sub(r"<br\s*/?>", "\n", text))
     if activity.get("textFormat") != "markdown":
         return text
     return re.sub(r"\\(.)", r"\1", text.replace("\n\n", "\n"))
