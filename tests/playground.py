@@ -24,6 +24,8 @@ class Playground:
         self.config: Json = {}
         self.chat_messages: list[Json] = []  # what the bot showed in the user's chats
         self.bot_requests: list[Json] = []  # every request the bot made to the connector
+        # The id the Playground gave what each of those requests sent ("" if none).
+        self.bot_request_ids: list[str] = []
         self.updated_messages: list[Json] = []  # activities the bot replaced in place
         self._session: aiohttp.ClientSession | None = None
         self._readers: list[asyncio.Task[None]] = []
@@ -106,6 +108,9 @@ class Playground:
             body = (log.get("request") or {}).get("body")
             if isinstance(body, dict):
                 self.bot_requests.append(body)
+                answer = (log.get("response") or {}).get("body")
+                given = answer.get("id") if isinstance(answer, dict) else None
+                self.bot_request_ids.append(str(given or log.get("messageId") or ""))
 
     async def wait(
         self, condition: Any, timeout: float = DEFAULT_TIMEOUT, what: str = "the bot"
@@ -175,7 +180,9 @@ class Playground:
         ) as response:
             assert response.status == 200, await response.text()
             activity: Json = await response.json()
-        activity.update(type="message", **fields)
+        extra = fields.pop("channelData", {})
+        activity.update({"type": "message", **fields})  # `fields` may name another type
+        activity["channelData"] = {**(activity.get("channelData") or {}), **extra}
         if sender is not None:
             activity["from"] = sender
         await self._post("/_internal/v1/customActivities", activity)

@@ -261,7 +261,10 @@ def read_request(activity: Activity) -> TeamsRequest:
     )
     text, spoken, quoted = command_text(activity), spoken_text(activity), ""
     styled: tuple[Styled, ...] = ()
-    typed = typed_html(activity) if personal and activity.type == "message" else None
+    # A message, or an edit of one (messageUpdate carries the edited message the same way).
+    typed = (
+        typed_html(activity) if personal and activity.type in ("message", "messageUpdate") else None
+    )
     if typed is not None and (typed.styled or typed.quoted):
         # The HTML says more than `text`: its formatting, or the message it quotes (which
         # `text` may include as if typed).
