@@ -41,15 +41,19 @@ def unavailable(reason: str) -> None:
 
 
 def _port_block() -> range:
-    """Ports below the kernel's ephemeral range, one block per pytest-xdist worker.
+    """Ports below the kernel's ephemeral range (32768 and up), a block per process.
     Asking the kernel for port 0 races: the port it names is also handed to the next
-    outbound connection (ours or another worker's), and a server started a moment
-    later finds it taken. Ports below the ephemeral range are never handed out, and
-    each worker owns its block, so only our own earlier servers can hold one."""
+    outbound connection (ours or another process's), and a server started a moment later
+    finds it taken. Ports below that range are never handed out, and each pytest-xdist
+    worker owns its block (other processes, such as a second test run or the benchmark,
+    take one by their process id), so only our own earlier servers can hold one."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    slot = int(worker[2:]) % 8 + 1 if worker.startswith("gw") else 0
-    start = 12000 + slot * 2000
-    return range(start, start + 2000)
+    if worker.startswith("gw") and worker[2:].isdigit():
+        slot = int(worker[2:]) % 8
+    else:
+        slot = 8 + os.getpid() % 14
+    start = 10_000 + slot * 1_000
+    return range(start, start + 1_000)
 
 
 _next_port = itertools.count()

@@ -55,7 +55,12 @@ async def test_cards_sent_in_a_conversation_validate(world: TeamsWorld) -> None:
     await world.say(ann, "hello <b>Bob</b>")
     await world.wait_relayed(bob, 1)
     await world.say(bob, "which group gets this?")  # two groups, none active: the picker
-    cards = [card for chat in world.connector.rosters for card in world.connector.cards_to(chat)]
+    await world.connector.wait_for(lambda: bool(world.receipts(ann)), what="Ann's receipt")
+    cards = [
+        card
+        for chat in world.connector.rosters
+        for card in world.connector.cards_to(chat, receipts=True)
+    ]
     assert len(cards) >= 2
     for card in cards:
         validate(card)

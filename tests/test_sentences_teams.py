@@ -3,7 +3,7 @@ the one button is pressed, and then once."""
 
 from __future__ import annotations
 
-from tests.fakes.connector import TeamsPerson
+from tests.fakes.connector import TeamsPerson, is_receipt
 from tests.teams_world import Json, TeamsWorld, card_text
 from tests.test_cards import validate
 
@@ -16,7 +16,8 @@ async def lunch(world: TeamsWorld, owner: TeamsPerson, *members: TeamsPerson) ->
 
 
 def offer(world: TeamsWorld, person: TeamsPerson) -> tuple[str, Json]:
-    """(activity id, card) of the last card the bot answered the person with."""
+    """(activity id, card) of the last card the bot answered the person with (not a
+    receipt, which may arrive after it)."""
     chat = world.connector.chat_of(person.user_id)
     cards = [
         (item.id, att["content"])
@@ -24,6 +25,7 @@ def offer(world: TeamsWorld, person: TeamsPerson) -> tuple[str, Json]:
         if item.conversation_id == chat
         for att in item.activity.get("attachments") or []
         if att.get("contentType") == "application/vnd.microsoft.card.adaptive"
+        and not is_receipt(item.activity)
     ]
     assert cards, f"no card to {person.name}"
     return cards[-1]

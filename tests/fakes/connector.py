@@ -255,10 +255,12 @@ class FakeConnector:
             if r.conversation_id == conversation_id and r.id not in gone and is_receipt(r.activity)
         ]
 
-    def cards_to(self, conversation_id: str) -> list[Json]:
+    def cards_to(self, conversation_id: str, receipts: bool = False) -> list[Json]:
+        """The Adaptive Cards shown there; receipts (`receipts_to`) only if asked for."""
         return [
             att["content"]
             for a in self.to(conversation_id)
+            if receipts or not is_receipt(a)
             for att in a.get("attachments") or []
             if att.get("contentType") == "application/vnd.microsoft.card.adaptive"
         ]

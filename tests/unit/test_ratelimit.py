@@ -180,3 +180,23 @@ async def test_instances_share_the_allowances(clock: FakeClock, sleep: FakeSleep
     clock.advance(5)
     again = await send_burst(pacing, clock, [("t3", f"c{n}") for n in range(10)])
     assert again == [again[0]] * 10
+
+
+async def test_a_send_that_can_wait_takes_only_spare_room(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    """A receipt goes only while the tenant used at most half its allowance this second
+    and its chat has room; refused, it books nothing (the copies keep all of it)."""
+    pacing = limiter(clock, sleep, per_tenant=10)
+    assert pacing.spare_now("t1", "sender")
+    await send_burst(pacing, clock, [("t1", f"c{n}") for n in range(4)])
+    assert not pacing.spare_now("t1", "sender")  # 5 of 10 used this second
+    sent = await send_burst(pacing, clock, [("t1", f"d{n}") for n in range(5)])
+    assert sent == [clock.monotonic()] * 5  # the refused receipt took nothing from them
+    roomy = limiter(clock, sleep, per_tenant=100)
+    for _ in range(PER_CONVERSATION):
+        clock.advance(0.01)
+        roomy.reserve("t1", "sender")
+    clock.advance(0.01)
+    assert not roomy.spare_now("t1", "sender")  # the chat's second is full
+    assert roomy.spare_now("t1", "another chat")

@@ -35,7 +35,7 @@ async def send(core: Core, store: DocumentStore, text: str, key: str) -> Message
 
 async def settled(core: Core) -> None:
     """Every receipt update asked for so far has been made."""
-    await core.built.receipts.drain(5)
+    await core.built.receipts.settled()
 
 
 def copy_of(message: Message, name: str) -> str:

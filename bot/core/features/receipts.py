@@ -2,23 +2,28 @@
 
 Once a message's first delivery round is over, its sender (unless they typed `receipts
 off`) gets one line from Send in their chat: "Sent to Lunch · delivered 4 of 4 · seen by 3
-· 👍 Megan". As copies are delivered, seen and reacted to, that same line is updated in
-place: coalesced, so a burst of changes is one update, and at most one update per
-`RECEIPT_PAUSE` seconds per message. A day after the message was sent the receipt is
-final. Only the delivering instance sends the first receipt, so two instances never
-send two; any instance updates it.
+· 👍 Megan". The delivering instance shows it at the end of each delivery round, from
+what the round already has in memory (no store read), and its activity id is stored with
+the round's own write: a receipt costs no store request of its own. Later changes (seen, reactions, edits) update that
+same line in place from any instance: coalesced, at most one update per `RECEIPT_PAUSE`
+seconds per message. A day after the message was sent the receipt is final.
+
+A receipt never holds a copy up: it takes only spare room in the pace (`RateLimiter.
+spare_now`: no copy waiting, at most half the tenant's allowance used this second, room
+in the sender's chat); otherwise it goes a moment later, showing whatever changed
+meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.membership.status import receipt_text
-from bot.core.model import Group, Message, Receipt, Source
+from bot.core.model import Group, Message, Person, Receipt, Source
 from bot.core.ports import Clock, MessagingStore, SendOutcome, TeamsSender
 from bot.core.sending.coalesce import Coalesced
 from bot.core.sending.ratelimit import RateLimiter
@@ -48,49 +53,127 @@ class Receipts:
         self._limiter = limiter
         self._clock = clock
         self._updates = Coalesced("receipt", pause=pause, sleep=sleep)
-        # Messages whose first receipt this instance may send (it delivered them).
+        # Messages whose first receipt this instance is to show (it delivered them).
         self._first: set[str] = set()
+        # Messages with a change asked for and not read yet (what a round knows is older).
+        self._changed: set[str] = set()
 
-    def delivered(self, group: Group, message_id: str) -> None:
-        """A delivery round of the message ended here: its receipt is sent or updated."""
-        self._first.add(message_id)
-        self.changed(group, message_id)
+    async def in_round(
+        self, message: Message, group: Group, people: Mapping[str, Person]
+    ) -> Receipt | None:
+        """At the end of a delivery round of `message` (its deliveries as the round left
+        them; `people`: those the round read): its receipt, shown now from what the round
+        knows if the pace has spare room, to be stored with the round's own write; else
+        None, and it is shown a moment later. Never raises: a receipt is no reason for a
+        round to fail."""
+        key = message.message_id
+        if _has_receipt(message) and message.receipt is None:
+            self._first.add(key)
+        if key in self._changed or self._updates.busy(key):
+            self.changed(group, key)  # a later change is being shown: that run reads it all
+            return None
+        try:
+            sender = people.get(message.sender_id)
+            if sender is None and _has_receipt(message):
+                sender = await self._store.get_person(group.tenant_id, message.sender_id)
+
+            def later() -> None:
+                # No room now: shown a moment later from the same snapshot (no store read),
+                # unless something changes meanwhile (then that run reads the store).
+                self._updates.ask(key, lambda: self._from_round(message, group, people, sender))
+
+            return await self._show(message, group, people, sender, later)
+        except Exception:
+            log.exception("receipt not shown", extra={"message_id": key})
+            return None
 
     def changed(self, group: Group, message_id: str) -> None:
         """Something the receipt shows changed (seen, a reaction, an edit, a delete)."""
-        self._updates.ask(message_id, lambda: self._show(group, message_id))
+        self._changed.add(message_id)
+        self._updates.ask(message_id, lambda: self._again(group, message_id))
+
+    async def settled(self) -> None:
+        """Returns once every receipt update asked for so far has been made."""
+        await self._updates.settled()
 
     async def drain(self, grace: float) -> None:
         await self._updates.drain(grace)
 
-    async def _show(self, group: Group, message_id: str) -> None:
+    async def _from_round(
+        self,
+        message: Message,
+        group: Group,
+        people: Mapping[str, Person],
+        sender: Person | None,
+    ) -> None:
+        shown = await self._show(
+            message, group, people, sender, later=lambda: self._updates.again(message.message_id)
+        )
+        await self._keep(message, shown)
+
+    async def _again(self, group: Group, message_id: str) -> None:
+        """A later update, read from the store (any instance may make it)."""
+        self._changed.discard(message_id)
         message = await self._store.get_message(group.group_id, message_id)
-        sender = None
-        if message is not None and _has_receipt(message):
-            sender = await self._store.get_person(group.tenant_id, message.sender_id)
+        if message is None or not _has_receipt(message):
+            self._first.discard(message_id)
+            return
+        wanted = {d.recipient_id for d in message.deliveries}
+        wanted |= {p for p, _ in message.reactions} | {message.sender_id}
+        people = {
+            p.person_id: p for p in await self._store.get_people(group.tenant_id, list(wanted))
+        }
+        sender = people.get(message.sender_id)
+        shown = await self._show(
+            message, group, people, sender, lambda: self._updates.again(message_id)
+        )
+        await self._keep(message, shown)
+
+    async def _keep(self, message: Message, receipt: Receipt | None) -> None:
+        """Stores the receipt shown (never over another one sent meanwhile)."""
+        if receipt is None:
+            return
+
+        def change(current: Message) -> Message:
+            if current.receipt is not None and current.receipt.activity_id != receipt.activity_id:
+                return current
+            return replace(current, receipt=receipt)
+
+        await update_message(self._store, message, change)
+
+    async def _show(
+        self,
+        message: Message,
+        group: Group,
+        people: Mapping[str, Person],
+        sender: Person | None,
+        later: Callable[[], None],
+    ) -> Receipt | None:
+        """Sends or updates the receipt when it shows something new; the receipt to store.
+        `later` asks for another try when there is no room now, or Teams said to retry."""
+        message_id = message.message_id
         if (
-            message is None
+            not _has_receipt(message)
             or sender is None
             or sender.teams is None
             or not sender.teams_chat_ready
             or (message.receipt is None and not sender.receipts_on)
             or self._clock.now() - message.sent_at > RECEIPT_KEPT
         ):
-            # No receipt: none wanted, nowhere to show it, or final (a receipt already
-            # shown stays current when its sender turns receipts off).
+            # None wanted, nowhere to show it, or final (one already shown stays current
+            # when its sender turns receipts off).
             self._first.discard(message_id)
-            return
-        current = await self._store.get_group(group.tenant_id, group.group_id) or group
-        wanted = [d.recipient_id for d in message.deliveries] + [p for p, _ in message.reactions]
-        people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, wanted)}
-        shown = receipt_text(current, message, people, sender)
+            return None
+        if message.receipt is None and message_id not in self._first:
+            return None  # the instance delivering it shows the first one
+        shown = receipt_text(group, message, people, sender)
         if message.receipt is not None and message.receipt.shown == shown:
-            return
-        first = message.receipt is None
-        if first and message_id not in self._first:
-            return  # the instance delivering it sends the first one
-        self._first.discard(message_id)
-        await self._limiter.wait(group.tenant_id, sender.teams.conversation_id, lane=group.group_id)
+            return None
+        if not self._limiter.spare_now(group.tenant_id, sender.teams.conversation_id):
+            # Copies are waiting their turn, or using the allowance, or the chat is full
+            # this second: the receipt goes a moment later, showing what changed meanwhile.
+            later()
+            return None
         if message.receipt is None:
             result = await self._teams.send_receipt(sender, shown)
             receipt = Receipt(result.activity_id, shown)
@@ -99,13 +182,13 @@ class Receipts:
             receipt = replace(message.receipt, shown=shown)
         if result.outcome is not SendOutcome.SENT or not receipt.activity_id:
             log.warning(
-                "receipt not shown",
-                extra={"message_id": message_id, "detail": result.detail},
+                "receipt not shown", extra={"message_id": message_id, "detail": result.detail}
             )
-            if first and result.outcome is SendOutcome.RETRY:
-                self._first.add(message_id)  # the next change tries again
-            return
-        await update_message(self._store, message, lambda m: replace(m, receipt=receipt))
+            if result.outcome is SendOutcome.RETRY:
+                later()
+            return None
+        self._first.discard(message_id)
+        return receipt
 
 
 def _has_receipt(message: Message) -> bool:

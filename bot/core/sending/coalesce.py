@@ -32,17 +32,39 @@ class Coalesced:
         self._sleep = sleep
         self._again: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._work: dict[str, Work] = {}  # the latest work asked for each key
         self._pauses: set[asyncio.Future[None]] = set()
         self._stopping = False
 
     def ask(self, key: str, work: Work) -> None:
-        """Runs `work` now, or once more after the run going for `key`."""
+        """Runs `work` now, or once more after the run going for `key` (the latest work
+        asked for then, which knows the most)."""
+        self._work[key] = work
         if key in self._running:
             self._again.add(key)
             return
-        task = asyncio.create_task(self._runs(key, work))
+        task = asyncio.create_task(self._runs(key))
         self._running[key] = task
-        task.add_done_callback(lambda _: self._running.pop(key, None))
+        task.add_done_callback(lambda _: self._done(key))
+
+    def busy(self, key: str) -> bool:
+        """Whether a run for `key` is going (or pausing after itself)."""
+        return key in self._running
+
+    def again(self, key: str) -> None:
+        """The run going for `key` is to be made once more, after the pause (it could not
+        do its work now)."""
+        if key in self._running:
+            self._again.add(key)
+
+    def _done(self, key: str) -> None:
+        self._running.pop(key, None)
+        self._work.pop(key, None)
+
+    async def settled(self) -> None:
+        """Returns once no run is going (what is asked meanwhile included)."""
+        while self._running:
+            await asyncio.wait(set(self._running.values()))
 
     async def drain(self, grace: float) -> None:
         """Waits up to `grace` seconds for runs under way; cancels what is left."""
@@ -57,14 +79,21 @@ class Coalesced:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
 
-    async def _runs(self, key: str, work: Work) -> None:
+    async def _runs(self, key: str) -> None:
+        after_stop = False
         while True:
             self._again.discard(key)
             try:
-                await work()
+                await self._work[key]()
             except Exception:
                 log.exception(f"{self._what} not updated", extra={"message_id": key})
-            if self._pause and not self._stopping:
+            if self._stopping:
+                # Stopping: what was asked before the stop runs once more, then no more.
+                if after_stop or key not in self._again:
+                    return
+                after_stop = True
+                continue
+            if self._pause:
                 # Asks during the pause are folded into the run after it.
                 pause = asyncio.ensure_future(self._sleep(self._pause))
                 self._pauses.add(pause)
@@ -72,5 +101,7 @@ class Coalesced:
                     await asyncio.wait({pause})  # a cancelled pause ends the wait, nothing more
                 finally:
                     self._pauses.discard(pause)
+            else:
+                await asyncio.sleep(0)  # another run at once, but others go first
             if key not in self._again:
                 return

@@ -26,7 +26,7 @@ from bot.core.features.polls import PollCards
 from bot.core.features.polls import relayed as relayed_copy
 from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
-from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Receipt
 from bot.core.ports import (
     Clock,
     ConcurrentUpdate,
@@ -305,14 +305,17 @@ class DeliveryWorker:
             if not waits
             else max(0.0, min((at - now).total_seconds() if at else 0.0 for at in waits))
         )
-        saved = await self._save(message, outcome, wait)
+        # The sender's receipt, from what this round knows; stored with the round's write.
+        receipt = None
+        if done:
+            after = replace(message, deliveries=tuple(still))
+            receipt = await self._receipts.in_round(after, group, people)
+        saved = await self._save(message, outcome, wait, receipt)
         if wait is None and saved is not None and saved.pending:
             wait = 0.0  # changed meanwhile (deleted, restored): another round at once
         if saved is not None and saved.deleted_at is None and saved.text != message.text:
             # Edited while this round was sending: what it sent shows the old text.
             self._cards.refresh(group, message.message_id)
-        if done:
-            self._receipts.delivered(group, message.message_id)
         for delivery in done:
             if delivery.state is not DeliveryState.PENDING:
                 log.info(
@@ -357,7 +360,11 @@ class DeliveryWorker:
         return self._copies.send(message, relayed, delivery, people)
 
     async def _save(
-        self, message: Message, outcome: dict[str, Delivery], wait: float | None
+        self,
+        message: Message,
+        outcome: dict[str, Delivery],
+        wait: float | None,
+        receipt: Receipt | None = None,
     ) -> Message | None:
         """Writes the deliveries' new states (one write per round, merged on a conflict).
 
@@ -377,6 +384,10 @@ class DeliveryWorker:
             if until is not None and current.claimed_by == self.instance_id:
                 claimed_until = max(until, claimed_until or until)
             merged = replace(current, deliveries=deliveries, claimed_until=claimed_until)
+            if receipt is not None and (
+                current.receipt is None or current.receipt.activity_id == receipt.activity_id
+            ):
+                merged = replace(merged, receipt=receipt)
             if merged.deleted_at is not None:
                 # Deleted during this round: what it just sent is taken back too.
                 merged = retracted(merged, merged.deleted_at)

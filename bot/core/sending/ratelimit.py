@@ -75,6 +75,31 @@ class RateLimiter:
             self._log[key].append(at)
         return at
 
+    def spare_now(self, tenant_id: str, conversation_id: str) -> bool:
+        """Books a send for right now if it takes only spare room: none of the tenant's
+        sends is waiting its turn, the tenant's last second used at most half of its
+        allowance, and the conversation has room; False, booking nothing, otherwise. For
+        sends that can as well go a moment later (a sender's receipt): they never delay a
+        copy, neither by taking the tenant's allowance nor by making its turns wait, as a
+        send into a full conversation does."""
+        waiting = self._waiting.get(tenant_id)
+        if waiting is not None and waiting.turns:
+            return False
+        now = self._clock()
+        keys = (
+            (f"t:{tenant_id}", max(1, self._per_tenant // 2)),
+            (f"c:{conversation_id}", self._per_conversation),
+        )
+        for key, limit in keys:
+            log = self._log.get(key)
+            while log and log[0] <= now - 1.0:
+                log.popleft()
+            if log and (log[-1] > now or len(log) >= limit):
+                return False  # booked ahead already, or no spare room this second
+        for key, _ in keys:
+            self._log.setdefault(key, deque()).append(now)
+        return True
+
     async def wait(self, tenant_id: str, conversation_id: str, lane: str = "") -> None:
         """Returns when a send into `conversation_id` may go; lanes of a tenant take turns."""
         waiting = self._waiting.setdefault(tenant_id, _Waiting())
