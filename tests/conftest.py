@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tests.fakes.connector import FakeConnector
     from tests.fakes.entra import FakeEntra
     from tests.fakes.graph import FakeGraph
+    from tests.playground import Playground
     from tests.teams_world import TeamsWorld
 
 # Hypothesis: no example database and no deadline (a slow shared CPU must not fail a correct
@@ -309,3 +310,19 @@ async def inbound(
     async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
         await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
         yield Inbound(world, graph, settings, url)
+
+
+@pytest.fixture
+async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
+    """The app on the embedded store, with the Agents Playground in front of it, driven as
+    its signed-in user (Alex Wilber) would."""
+    from tests.playground import Playground
+    from tests.services import agents_playground
+
+    port = free_port()
+    async with running_app(Settings(data_dir=tmp_path / "data"), port=port):
+        with agents_playground(
+            tmp_path, f"http://127.0.0.1:{port}/api/messages", conversation_id="alex-personal-chat"
+        ) as playground_port:
+            async with Playground(playground_port) as pg:
+                yield pg

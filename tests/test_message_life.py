@@ -264,6 +264,16 @@ async def test_a_reaction_shows_on_every_copy_and_a_read_receipt_in_status(
     assert await world.post(other) == 200
 
 
+def typed_in_teams(world: TeamsWorld, person: TeamsPerson, text: str, html: str) -> Json:
+    """A message as Teams sends it: its plain `text`, and itself as Teams drew it."""
+    return world.activity(
+        person,
+        world.personal(person),
+        text=text,
+        attachments=[{"contentType": "text/html", "content": html}],
+    )
+
+
 def runs(card: Json) -> list[Json]:
     """Every TextRun of a card, in order."""
     return [
@@ -284,13 +294,8 @@ async def test_formatting_typed_in_teams_reaches_the_copies_and_outlook_safely(
         '<a href="javascript:alert(1)">this</a> &lt;script&gt;</div></div>'
         "<script>alert(1)</script>"
     )
-    activity = world.activity(
-        ann,
-        world.personal(ann),
-        text="Lunch moves to 12:30 13:00, see the menu or this <script>",
-        attachments=[{"contentType": "text/html", "content": typed}],
-    )
-    assert await world.post(activity) == 200
+    text = "Lunch moves to 12:30 13:00, see the menu or this <script>"
+    assert await world.post(typed_in_teams(world, ann, text, typed)) == 200
     await world.wait_relayed(bob, 1)
     shown = runs(world.relayed(bob)[-1])
     words = "Lunch moves to 12:30 13:00, see the menu or this <script>"
@@ -331,12 +336,7 @@ async def test_a_teams_reply_quotes_the_copy_it_answers(world: TeamsWorld) -> No
         f'<span itemprop="time" itemid="{bobs_copy}"></span>'
         '<p itemprop="preview">Pizza on Friday?</p></blockquote><p>Count me in</p>'
     )
-    reply = world.activity(
-        bob,
-        world.personal(bob),
-        text="Ann Pizza on Friday? Count me in",
-        attachments=[{"contentType": "text/html", "content": quoting}],
-    )
+    reply = typed_in_teams(world, bob, "Ann Pizza on Friday? Count me in", quoting)
     assert await world.post(reply) == 200
     await world.wait_relayed(cy, 2)
     shown = card_text(world.relayed(cy)[-1])

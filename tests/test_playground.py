@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.config import Settings
-from tests.conftest import running_app
 from tests.contracts.media_contract import png_bytes
 from tests.fakes.connector import is_receipt
 from tests.playground import Playground
-from tests.services import agents_playground, free_port
 from tests.teams_world import card_text
 
 pytestmark = pytest.mark.playground
-
-
-@pytest.fixture
-async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
-    port = free_port()
-    async with running_app(Settings(data_dir=tmp_path / "data"), port=port):
-        with agents_playground(
-            tmp_path, f"http://127.0.0.1:{port}/api/messages", conversation_id="alex-personal-chat"
-        ) as playground_port:
-            async with Playground(playground_port) as pg:
-                yield pg
 
 
 async def test_install_welcome_and_help(playground: Playground) -> None:

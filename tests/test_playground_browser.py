@@ -9,34 +9,19 @@ With SEND_SCREENSHOTS=<folder> the screenshots go there (docs/images is made thi
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Settings
 from tests.browser import browser_page
-from tests.conftest import running_app
 from tests.fakes.connector import is_receipt
 from tests.playground import Playground
-from tests.services import agents_playground, free_port
 from tests.teams_world import card_text
 
 pytestmark = pytest.mark.playground
 
 Json = dict[str, Any]
-
-
-@pytest.fixture
-async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
-    port = free_port()
-    async with running_app(Settings(data_dir=tmp_path / "data"), port=port):
-        with agents_playground(
-            tmp_path, f"http://127.0.0.1:{port}/api/messages", conversation_id="alex-personal-chat"
-        ) as playground_port:
-            async with Playground(playground_port) as pg:
-                yield pg
 
 
 def screenshots(tmp_path: Path) -> Path:

@@ -71,7 +71,7 @@ def test_links_lists_and_strikethrough() -> None:
 )
 def test_a_link_that_is_not_http_is_plain_text(html: str) -> None:
     read = read_html(html)
-    assert read is not None and read.text == "click" and read.styled == ()
+    assert read is None or (read.text == "click" and read.styled == ())
 
 
 def test_scripts_styles_and_handlers_are_dropped_typed_markup_is_text() -> None:
@@ -103,9 +103,13 @@ def test_mentions_and_pictures_are_left_to_the_activity(html: str) -> None:
     assert read_html(html) is None
 
 
-def test_plain_text_has_no_runs() -> None:
-    read = read_html("<div><div>just words</div></div>")
-    assert read is not None and read.text == "just words" and read.styled == ()
+def test_plain_text_is_left_to_the_activity() -> None:
+    assert read_html("<div><div>just words &amp; <span>more</span></div></div>") is None
+
+
+def test_a_link_alone_is_formatting() -> None:
+    read = read_html('<p>see <a href="https://contoso.com">this</a></p>')
+    assert read is not None and read.styled[-1] == Styled("this", link="https://contoso.com")
 
 
 @given(st.text(max_size=300))

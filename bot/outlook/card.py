@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.core.features.one_tap import one_tap_answers
 from bot.core.model import MediaKind, MessageSummary, Styled
-from bot.core.ports import MailMedia, MailReaders, PollMail
+from bot.core.ports import MailMedia, MailReaders, PollMail, ThreadMail
 from bot.core.texts import Language, say, when
 from bot.markdown import literal
 from bot.media.rules import size_text
@@ -308,6 +308,21 @@ class OutlookCards:
             "</head><body>"
             f"<h3>{html.escape(group_name)}</h3>\n{rows}\n{shown}"
             f"{'' if closed else reply_all}{note}</body></html>"
+        )
+
+    def mail_html(
+        self, mail: ThreadMail, card: Card, items: Sequence[MailItem], now: datetime | None
+    ) -> str:
+        """`html` for one mail of a thread."""
+        return self.html(
+            mail.group_name,
+            mail.recent,
+            card,
+            items,
+            mail.readers,
+            now,
+            mail.closed,
+            styled=mail.styled,
         )
 
     def plain(

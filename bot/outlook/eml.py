@@ -216,16 +216,7 @@ class EmlRecorder:
             self._cards.plain(mail.group_name, mail.recent, items, mail.readers, now, closed)
         )
         email.add_alternative(
-            self._cards.html(
-                mail.group_name,
-                mail.recent,
-                card,
-                items,
-                mail.readers,
-                now,
-                closed,
-                styled=mail.styled,
-            ),
+            self._cards.mail_html(mail, card, items, now),
             subtype="html",
         )
         _carry(email, items, contents)

@@ -133,16 +133,7 @@ class GraphMail:
         )
         body = {
             "contentType": "html",
-            "content": self._cards.html(
-                mail.group_name,
-                mail.recent,
-                card,
-                items,
-                mail.readers,
-                now,
-                mail.closed,
-                styled=mail.styled,
-            ),
+            "content": self._cards.mail_html(mail, card, items, now),
         }
         if mail.thread_id:
             if carried.any:

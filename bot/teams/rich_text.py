@@ -30,6 +30,8 @@ _TAGS = {
 _ATTRIBUTES = {"a": {"href"}, "blockquote": {"itemtype", "itemid"}, "span": {"itemtype"}}
 _BOLD, _ITALIC, _STRIKE = {"b", "strong"}, {"i", "em"}, {"s", "strike", "del"}
 _BLOCKS = {"p", "div", "ul", "ol", "blockquote"}
+# Elements that make the HTML say more than the plain text (formatting, lists, a quote).
+_MEANINGFUL = re.compile(r"<(?:b|strong|i|em|s|strike|del|a|li|blockquote)[\s>]", re.IGNORECASE)
 # How much of the attachment is read: a message is at most a few thousand characters.
 MAX_HTML_CHARS = 100_000
 
@@ -45,8 +47,11 @@ class ReadHtml:
 
 
 def read_html(raw: str) -> ReadHtml | None:
-    """The message the HTML shows, or None when it cannot stand for `text` (mentions,
-    pictures: those are read from the activity itself)."""
+    """The message the HTML shows; None when it says nothing more than the activity's
+    `text` (no formatting, no quote: most messages, told by a glance), or cannot stand for
+    it (mentions, pictures: those are read from the activity itself)."""
+    if not _MEANINGFUL.search(raw):
+        return None
     clean = nh3.clean(
         raw[:MAX_HTML_CHARS],
         tags=_TAGS,
