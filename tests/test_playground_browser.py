@@ -19,7 +19,7 @@ from tests.fakes.connector import is_receipt
 from tests.playground import Playground
 from tests.teams_world import card_text
 
-pytestmark = pytest.mark.playground
+pytestmark = [pytest.mark.playground, pytest.mark.slow]
 
 Json = dict[str, Any]
 
