@@ -67,6 +67,9 @@ def test_links_lists_and_strikethrough() -> None:
         '<p><a href="data:text/html,<script>alert(1)</script>">click</a></p>',
         '<p><a href="vbscript:msgbox">click</a></p>',
         '<p><a href=" JaVaScRiPt:alert(1)">click</a></p>',
+        '<p><a href="//evil.example/x">click</a></p>',
+        '<p><a href="/relative">click</a></p>',
+        '<p><a href="https://">click</a></p>',
     ],
 )
 def test_a_link_that_is_not_http_is_plain_text(html: str) -> None:
@@ -101,6 +104,11 @@ def test_a_teams_reply_names_the_quoted_copy_and_leaves_the_quote_out() -> None:
 )
 def test_mentions_and_pictures_are_left_to_the_activity(html: str) -> None:
     assert read_html(html) is None
+
+
+def test_formatting_past_what_a_card_holds_is_shown_plain() -> None:
+    read = read_html("<p>" + "<b>x</b>y" * 300 + "</p>")
+    assert read is not None and read.text == "xy" * 300 and read.styled == ()
 
 
 def test_plain_text_is_left_to_the_activity() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -32,6 +33,7 @@ _BOLD, _ITALIC, _STRIKE = {"b", "strong"}, {"i", "em"}, {"s", "strike", "del"}
 _BLOCKS = {"p", "div", "ul", "ol", "blockquote"}
 # Elements that make the HTML say more than the plain text (formatting, lists, a quote).
 _MEANINGFUL = re.compile(r"<(?:b|strong|i|em|s|strike|del|a|li|blockquote)[\s>]", re.IGNORECASE)
+MAX_RUNS = 200
 # How much of the attachment is read: a message is at most a few thousand characters.
 MAX_HTML_CHARS = 100_000
 
@@ -66,7 +68,9 @@ def read_html(raw: str) -> ReadHtml | None:
         return None
     runs = _merged(_trimmed(reader.runs))
     text = "".join(r.text for r in runs)
-    styled = tuple(runs) if any(r.bold or r.italic or r.strike or r.link for r in runs) else ()
+    formatted = any(r.bold or r.italic or r.strike or r.link for r in runs)
+    # A card holds about 28 KB: past MAX_RUNS pieces, the text is shown plain.
+    styled = tuple(runs) if formatted and len(runs) <= MAX_RUNS else ()
     return ReadHtml(text, styled, reader.quoted)
 
 
@@ -109,7 +113,7 @@ class _Reader(HTMLParser):
                 marker = f"{self._lists[-1][0]}. "
             self._text(marker, plain=True)
         elif tag == "a":
-            self._links.append(found.get("href") or "")
+            self._links.append(_web_link(found.get("href") or ""))
         self._open.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -153,6 +157,16 @@ class _Reader(HTMLParser):
                 link=next((link for link in reversed(self._links) if link), ""),
             )
         )
+
+
+def _web_link(href: str) -> str:
+    """`href` when it is an absolute http(s) address with a host, else "" (no link): nh3
+    lets relative and scheme-relative ones through, which are nowhere in a card or a mail."""
+    try:
+        parts = urlsplit(href.strip())
+    except ValueError:
+        return ""
+    return href.strip() if parts.scheme in ("http", "https") and parts.hostname else ""
 
 
 def _trimmed(runs: list[Styled]) -> list[Styled]:

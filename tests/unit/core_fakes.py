@@ -123,8 +123,10 @@ class FakeTeams:
         # (person id, activity id, what the copy shows now)
         self.updated: list[tuple[str, str, RelayedMessage]] = []
         self.deleted: list[tuple[str, str]] = []  # (person id, activity id)
-        # Set to an unset event to hold updates until it is set (a slow connector).
+        # Set to an unset event to hold updates (or new receipts) until it is set (a slow
+        # connector).
         self.hold_updates: asyncio.Event | None = None
+        self.hold_receipts: asyncio.Event | None = None
 
     def answer(self, person_id: str, *results: SendResult) -> None:
         """The next sends to this person answer these, in order; SENT afterwards."""
@@ -169,6 +171,8 @@ class FakeTeams:
     async def send_receipt(self, person: Person, text: str) -> SendResult:
         activity_id = f"receipt-{len(self.receipts) + 1}"
         self.receipts.append((person.person_id, activity_id, text))
+        if self.hold_receipts is not None:
+            await self.hold_receipts.wait()  # a slow connector
         return SendResult(SendOutcome.SENT, activity_id=activity_id)
 
     async def update_receipt(self, person: Person, activity_id: str, text: str) -> SendResult:

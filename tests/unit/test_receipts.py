@@ -156,3 +156,23 @@ async def test_a_receipt_in_french(store: DocumentStore, clock: FakeClock) -> No
     await store.save_person(replace(ann, language=Language.FR))
     await send(core, store, "pizza vendredi ?", "m-1")
     assert core.teams.receipt_of(email("ann")) == "Envoyé à lunch · remis à 2 sur 2"
+
+
+async def test_a_change_while_the_first_receipt_is_on_its_way_updates_it_not_a_second(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    core = build_core(store, clock)
+    await lunch(core)
+    core.teams.hold_receipts = asyncio.Event()  # Teams is slow to take the first receipt
+    await core.say("pizza friday?", key="m-1")
+    for _ in range(200):
+        if core.teams.receipts:
+            break
+        await asyncio.sleep(0)
+    # The sender edits it meanwhile (the copies' ids are not even stored yet).
+    await core.conversation.changed(personal("pizza saturday?", key="m-1"), MessageChange.EDITED)
+    core.teams.hold_receipts.set()
+    await core.relayed()
+    await settled(core)
+    assert {activity for _, activity, _ in core.teams.receipts} == {"receipt-1"}  # one line
+    assert core.teams.receipt_of(email("ann")).endswith("· edited")

@@ -55,6 +55,8 @@ class Receipts:
         self._updates = Coalesced("receipt", pause=pause, sleep=sleep)
         # Messages whose first receipt this instance is to show (it delivered them).
         self._first: set[str] = set()
+        # Messages whose first receipt is being sent from here right now.
+        self._sending: set[str] = set()
         # Messages with a change asked for and not read yet (what a round knows is older).
         self._changed: set[str] = set()
 
@@ -86,6 +88,17 @@ class Receipts:
         except Exception:
             log.exception("receipt not shown", extra={"message_id": key})
             return None
+
+    def after_save(self, shown_from: Message, saved: Message, group: Group) -> None:
+        """The round that showed the receipt from `shown_from` saved `saved`: what changed
+        in between (a reaction, a read, an edit, here or on another instance) is shown."""
+        if (
+            saved.reactions != shown_from.reactions
+            or saved.edited_at != shown_from.edited_at
+            or saved.deleted_at != shown_from.deleted_at
+            or _seen(saved) != _seen(shown_from)
+        ):
+            self.changed(group, saved.message_id)
 
     def changed(self, group: Group, message_id: str) -> None:
         """Something the receipt shows changed (seen, a reaction, an edit, a delete)."""
@@ -165,6 +178,8 @@ class Receipts:
             self._first.discard(message_id)
             return None
         if message.receipt is None and message_id not in self._first:
+            if message_id in self._sending:
+                later()  # its first receipt is on its way from here: update it after
             return None  # the instance delivering it shows the first one
         shown = receipt_text(group, message, people, sender)
         if message.receipt is not None and message.receipt.shown == shown:
@@ -175,7 +190,15 @@ class Receipts:
             later()
             return None
         if message.receipt is None:
-            result = await self._teams.send_receipt(sender, shown)
+            # Not "first" while it is on its way: a change meanwhile must not send another.
+            self._first.discard(message_id)
+            self._sending.add(message_id)
+            try:
+                result = await self._teams.send_receipt(sender, shown)
+            finally:
+                self._sending.discard(message_id)
+            if result.outcome is SendOutcome.RETRY:
+                self._first.add(message_id)
             receipt = Receipt(result.activity_id, shown)
         else:
             result = await self._teams.update_receipt(sender, message.receipt.activity_id, shown)
@@ -189,6 +212,10 @@ class Receipts:
             return None
         self._first.discard(message_id)
         return receipt
+
+
+def _seen(message: Message) -> set[str]:
+    return {d.recipient_id for d in message.deliveries if d.seen}
 
 
 def _has_receipt(message: Message) -> bool:

@@ -43,9 +43,7 @@ class Coalesced:
         if key in self._running:
             self._again.add(key)
             return
-        task = asyncio.create_task(self._runs(key))
-        self._running[key] = task
-        task.add_done_callback(lambda _: self._done(key))
+        self._running[key] = asyncio.create_task(self._runs(key))
 
     def busy(self, key: str) -> bool:
         """Whether a run for `key` is going (or pausing after itself)."""
@@ -56,10 +54,6 @@ class Coalesced:
         do its work now)."""
         if key in self._running:
             self._again.add(key)
-
-    def _done(self, key: str) -> None:
-        self._running.pop(key, None)
-        self._work.pop(key, None)
 
     async def settled(self) -> None:
         """Returns once no run is going (what is asked meanwhile included)."""
@@ -80,6 +74,16 @@ class Coalesced:
         await asyncio.gather(*left, return_exceptions=True)
 
     async def _runs(self, key: str) -> None:
+        try:
+            await self._loop(key)
+        finally:
+            # Let go of the key as the last run ends, in the same step (an ask in between
+            # would otherwise be noted as "again" for a run that is over, and lost).
+            self._running.pop(key, None)
+            self._work.pop(key, None)
+            self._again.discard(key)
+
+    async def _loop(self, key: str) -> None:
         after_stop = False
         while True:
             self._again.discard(key)

@@ -307,10 +307,12 @@ class DeliveryWorker:
         )
         # The sender's receipt, from what this round knows; stored with the round's write.
         receipt = None
+        after = replace(message, deliveries=tuple(still))
         if done:
-            after = replace(message, deliveries=tuple(still))
             receipt = await self._receipts.in_round(after, group, people)
         saved = await self._save(message, outcome, wait, receipt)
+        if done and saved is not None:
+            self._receipts.after_save(after, saved, group)
         if wait is None and saved is not None and saved.pending:
             wait = 0.0  # changed meanwhile (deleted, restored): another round at once
         if saved is not None and saved.deleted_at is None and saved.text != message.text:
@@ -384,10 +386,8 @@ class DeliveryWorker:
             if until is not None and current.claimed_by == self.instance_id:
                 claimed_until = max(until, claimed_until or until)
             merged = replace(current, deliveries=deliveries, claimed_until=claimed_until)
-            if receipt is not None and (
-                current.receipt is None or current.receipt.activity_id == receipt.activity_id
-            ):
-                merged = replace(merged, receipt=receipt)
+            if receipt is not None and current.receipt is None:
+                merged = replace(merged, receipt=receipt)  # (a later one is never overwritten)
             if merged.deleted_at is not None:
                 # Deleted during this round: what it just sent is taken back too.
                 merged = retracted(merged, merged.deleted_at)
