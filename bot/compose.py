@@ -43,9 +43,10 @@ from bot.outlook.action_auth import ActionTokenValidator
 from bot.outlook.actions import OutlookActions
 from bot.outlook.card import OutlookCards
 from bot.outlook.directory import GraphDirectory
-from bot.outlook.eml import EmlRecorder
+from bot.outlook.eml import LOCAL_SENDER, EmlRecorder
 from bot.outlook.graph import GraphMail
-from bot.outlook.inbound import OutlookInbox
+from bot.outlook.inbound import OutlookInbox, ReplyAnswers
+from bot.outlook.reply_address import ReplyAddresses
 from bot.outlook.tokens import CardTokens
 from bot.store.documents import Documents
 from bot.store.repository import DocumentStore
@@ -94,7 +95,8 @@ async def build_services(
     migrated = await store.migrate_aliases()
     if migrated:
         log.info("people aliases written", extra={"people": migrated})
-    card_tokens = CardTokens(await store.signing_key("card-token"))
+    card_key = await store.signing_key("card-token")
+    card_tokens = CardTokens(card_key)
     media_store = open_media_store(settings)
     await media_store.open()
     media_store.warm()
@@ -105,8 +107,13 @@ async def build_services(
     for credential in bot_tokens.credentials:
         resources.callback(credential.close)
     teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
+    replies = ReplyAddresses(settings.outlook_sender or LOCAL_SENDER, card_key)
     cards = OutlookCards(
-        settings.am_originator, settings.public_base_url, card_tokens, settings.max_message_chars
+        settings.am_originator,
+        settings.public_base_url,
+        card_tokens,
+        settings.max_message_chars,
+        replies,
     )
     outlook: OutlookRecorder
     directory: Directory = NoDirectory()
@@ -193,7 +200,9 @@ async def build_services(
     validator = ActionTokenValidator(
         session, settings.aad_authority_host, settings.am_audience, settings.allowed_tenants
     )
-    actions = OutlookActions(validator, card_tokens, store, core.relay, cards, clock, core.polls)
+    actions = OutlookActions(
+        validator, card_tokens, store, core.relay, cards, clock, core.polls, core.groups
+    )
     inbox = None
     if graph is not None and graph_directory is not None:
         inbox = OutlookInbox(
@@ -207,6 +216,7 @@ async def build_services(
             teams,
             directory=graph_directory,
             media=core.media,
+            answers=ReplyAnswers(replies, store, core.groups, core.polls, teams),
         )
     return Services(
         documents=documents,

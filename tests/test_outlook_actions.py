@@ -420,7 +420,7 @@ def one_click(card: dict[str, Any], title: str) -> str:
 
 async def test_the_card_offers_one_click_answers(scene: Scene) -> None:
     titles = [a["title"] for a in scene.card["actions"]]
-    assert titles == ["Send reply", "Yes", "No", "On my way", "Got it"]
+    assert titles == ["Send reply", "Yes", "No", "On my way", "Got it", "Manage"]
 
 
 async def test_a_one_click_answer_relays_it_from_the_person_who_clicked(scene: Scene) -> None:

@@ -91,10 +91,12 @@ async def test_a_rename_is_told_in_the_same_thread_and_later_mails_still_answer_
     await world.say(bob, "Sure")
     for address in (ann.email, bob.email, CY):
         first, renamed, later = await mails(data, address, 3)
-        for answer in (renamed, later):
-            assert answer["In-Reply-To"] == answer["References"] == first["Message-ID"]
+        # Each mail answers the one before it.
+        assert renamed["In-Reply-To"] == renamed["References"] == first["Message-ID"]
+        assert later["In-Reply-To"] == renamed["Message-ID"]
+        assert later["References"] == f"{first['Message-ID']} {renamed['Message-ID']}"
         assert renamed["Subject"] == later["Subject"] == "RE: [Send] Dinner"
-        assert "Send (" in plain_of(renamed) and RENAMED in plain_of(renamed)
+        assert "Send · " in plain_of(renamed) and RENAMED in plain_of(renamed)
         assert "Sure" in plain_of(later) and RENAMED in plain_of(later)  # in the card's list
     assert len(world.relayed(bob)) == 1  # Bob's Teams copy: the message only, not the rename
     assert world.replies(bob)[-1] == RENAMED  # the Teams notice

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.core.model import Group, Message, MessageSummary, Person, StoredMedia, Styled
+from bot.core.model import (
+    Group,
+    Message,
+    MessageSummary,
+    Person,
+    Quote,
+    StoredMedia,
+    Styled,
+)
 from bot.core.texts import Language
 
 
@@ -324,6 +332,13 @@ class ThreadMail:
     readers: MailReaders = MailReaders()
     # The formatting of the message this mail is for (its text, in pieces); () for none.
     styled: tuple[Styled, ...] = ()
+    # Graph's conversationId of the thread ("" when unknown or not Graph's).
+    conversation_id: str = ""
+    # The message's own words (without the labels, poll or quote `recent` shows), what it
+    # answers, and the group's members by name: the mail shows them.
+    text: str = ""
+    reply_to: Quote | None = None
+    members: tuple[str, ...] = ()
     # The thread's last mail (its group was deleted): no reply box, no answers, no
     # "Reply All" line, since nothing written to the thread is relayed any more.
     closed: bool = False

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.errors import Refused
+from bot.core.features.manage import Manage, manage
 from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls, poll_view
+from bot.core.membership.groups import Groups
 from bot.core.model import Group, Person, Source
 from bot.core.ports import Clock, MailReaders, MessagingStore, PollMail
 from bot.core.sending.relay import Relay
 from bot.core.texts import text
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
-from bot.outlook.card import OutlookCards
+from bot.outlook.card import ManageState, OutlookCards
 from bot.outlook.tokens import CardTokenError, CardTokens
 from bot.web.json_body import NotJson, parse_json
 
@@ -79,6 +81,20 @@ def parse_poll_action(raw: bytes) -> PollAction | None:
     raise ValueError("not a poll action")
 
 
+def parse_manage_action(raw: bytes) -> tuple[str, Manage] | None:
+    """A manage button's body, `{"token", "manage": "mute"}`; None for any other body."""
+    try:
+        body = parse_json(raw)
+    except NotJson:
+        return None
+    if not isinstance(body, dict) or "manage" not in body:
+        return None
+    token, change = body.get("token"), body.get("manage")
+    if not isinstance(token, str) or change not in {m.value for m in Manage}:
+        raise ValueError("not a manage action")
+    return token, Manage(str(change))
+
+
 class OutlookActions:
     def __init__(
         self,
@@ -89,7 +105,9 @@ class OutlookActions:
         cards: OutlookCards,
         clock: Clock,
         polls: Polls,
+        groups: Groups,
     ) -> None:
+        self._groups = groups
         self._polls = polls
         self._validator = validator
         self._tokens = tokens
@@ -104,8 +122,11 @@ class OutlookActions:
         except ActionTokenError as refusal:
             return ActionOutcome(refusal.status, refusal.reason)
         try:
-            poll_action = parse_poll_action(raw_body)
-            if poll_action is not None:
+            managed = parse_manage_action(raw_body)
+            poll_action = None if managed is not None else parse_poll_action(raw_body)
+            if managed is not None:
+                card_token, reply = managed[0], ""
+            elif poll_action is not None:
                 card_token, reply = poll_action.token, ""
             else:
                 card_token, reply = parse_action_body(raw_body)
@@ -128,6 +149,8 @@ class OutlookActions:
             return ActionOutcome(403, f"You are not a member of {group.name}")
         # The same request sent again (Outlook retries) maps to the same message id.
         message_id = hashlib.sha256(authorization.encode() + b"\n" + raw_body).hexdigest()[:32]
+        if managed is not None:
+            return await self._manage(person, group, managed[1])
         if poll_action is not None:
             return await self._poll(person, group, poll_action, message_id)
         try:
@@ -143,8 +166,36 @@ class OutlookActions:
             refreshed.recent[-5:],
             now,
             readers=MailReaders(person.language, person.time_zone),
+            members=[m.display_name for m in refreshed.members],
+            state=_state(person, refreshed),
         )
         return ActionOutcome(200, f"Sent to {refreshed.name}", card)
+
+    async def _manage(self, person: Person, group: Group, change: Manage) -> ActionOutcome:
+        """A manage button: the change the Teams command makes, then the card again with
+        the reader's new settings (or, once they left, only the answer)."""
+        try:
+            said = await manage(self._groups, person, group, change)
+        except Refused as refusal:
+            return ActionOutcome(400, refusal.say(person.language))
+        now = self._clock.now()
+        readers = MailReaders(person.language, person.time_zone)
+        if change is Manage.LEAVE:
+            card = self._cards.closed_card(group.name, said)
+            return ActionOutcome(200, said, card)
+        refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
+        current = await self._store.get_person(person.tenant_id, person.person_id) or person
+        card = self._cards.card(
+            refreshed.tenant_id,
+            refreshed.group_id,
+            refreshed.name,
+            refreshed.recent[-5:],
+            now,
+            readers=readers,
+            members=[m.display_name for m in refreshed.members],
+            state=_state(current, refreshed),
+        )
+        return ActionOutcome(200, said, card)
 
     async def _poll(
         self, person: Person, group: Group, action: PollAction, message_id: str
@@ -175,6 +226,8 @@ class OutlookActions:
             self._clock.now(),
             view,
             readers=MailReaders(person.language, person.time_zone),
+            members=[m.display_name for m in refreshed.members],
+            state=_state(person, refreshed),
         )
         said = "Answer sent" if action.vote is not None else "Up to date"
         return ActionOutcome(200, f"{said}: {refreshed.name}", card)
@@ -192,3 +245,8 @@ class OutlookActions:
             if actor.address and actor.address.lower() in person.known_addresses:
                 return None if person.aad_object_id else person
         return None
+
+
+def _state(person: Person, group: Group) -> ManageState:
+    member = group.member(person.person_id)
+    return ManageState(muted=member is not None and member.muted, outlook_on=person.outlook_on)

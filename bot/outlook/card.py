@@ -8,7 +8,6 @@ people typed is escaped for HTML in the body, for markdown in the card, and `<`,
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +16,13 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.features.one_tap import one_tap_answers
-from bot.core.model import MediaKind, MessageSummary, Styled
+from bot.core.model import MediaKind, MessageSummary
 from bot.core.ports import MailMedia, MailReaders, PollMail, ThreadMail
 from bot.core.texts import Language, say, when
 from bot.markdown import literal
 from bot.media.rules import size_text
+from bot.outlook.mail_body import BodyItem, Link, MailLinks, body_html, body_plain, picture_size
+from bot.outlook.reply_address import ReplyAddresses, mailto
 from bot.outlook.tokens import CardTokens
 
 REPLY_INPUT = "reply"
@@ -40,6 +41,14 @@ class Shown(StrEnum):
 
 
 @dataclass(frozen=True)
+class ManageState:
+    """One reader's own settings for a group, as the card's manage section shows them."""
+
+    muted: bool
+    outlook_on: bool
+
+
+@dataclass(frozen=True)
 class MailItem:
     media: MailMedia
     shown: Shown
@@ -48,48 +57,6 @@ class MailItem:
 
 def _when(m: MessageSummary, readers: MailReaders, now: datetime | None) -> str:
     return when(readers.language, m.sent_at, readers.time_zone, now or m.sent_at)
-
-
-def _item_html(item: MailItem, lang: Language) -> str:
-    name = html.escape(item.media.item.name)
-    link = html.escape(item.media.link, quote=True)
-    if item.shown is Shown.INLINE:
-        cid = html.escape(item.content_id, quote=True)
-        return (
-            f'<p style="margin:8px 0"><img src="cid:{cid}" alt="{name}" style="max-width:100%"></p>'
-        )
-    size = size_text(item.media.item.size, language=lang)
-    where = say(lang, "mail.attached" if item.shown is Shown.ATTACHED else "mail.too_large")
-    return f'<p style="margin:8px 0"><a href="{link}">{name}</a> ({size}, {where})</p>'
-
-
-def _item_plain(item: MailItem, lang: Language) -> str:
-    what = say(lang, "mail.photo" if item.media.item.kind is MediaKind.PHOTO else "mail.file")
-    size = size_text(item.media.item.size, language=lang)
-    if item.shown is Shown.INLINE:
-        shown = say(lang, "mail.shown_here")
-        return f"[{what}] {item.media.item.name} ({size}, {shown}): {item.media.link}"
-    if item.shown is Shown.ATTACHED:
-        attached = say(lang, "mail.attached")
-        return f"[{what}] {item.media.item.name} ({size}, {attached}): {item.media.link}"
-    return f"[{what}] {item.media.item.name} ({size}): {item.media.link}"
-
-
-def _text_html(text: str, styled: Sequence[Styled]) -> str:
-    """A message's text in HTML, with its formatting when `styled` is that text in pieces;
-    every character people typed escaped."""
-    if not styled or "".join(s.text for s in styled) != text:
-        return html.escape(text).replace("\n", "<br>")
-    out = []
-    for piece in styled:
-        part = html.escape(piece.text).replace("\n", "<br>")
-        for on, tag in ((piece.bold, "b"), (piece.italic, "i"), (piece.strike, "s")):
-            if on:
-                part = f"<{tag}>{part}</{tag}>"
-        if piece.link:
-            part = f'<a href="{html.escape(piece.link, quote=True)}">{part}</a>'
-        out.append(part)
-    return "".join(out)
 
 
 def _poll_blocks(poll: PollMail, lang: Language) -> list[Card]:
@@ -131,8 +98,14 @@ def script_json(card: Card) -> str:
 
 class OutlookCards:
     def __init__(
-        self, originator: str, public_base_url: str, tokens: CardTokens, max_chars: int
+        self,
+        originator: str,
+        public_base_url: str,
+        tokens: CardTokens,
+        max_chars: int,
+        replies: ReplyAddresses | None = None,
     ) -> None:
+        self._replies = replies
         self._originator = originator
         self._action_url = f"{public_base_url.rstrip('/')}/api/outlook/actions"
         self._tokens = tokens
@@ -149,9 +122,13 @@ class OutlookCards:
         media: Sequence[MailMedia] = (),
         readers: MailReaders = EVERYONE_IN_ENGLISH,
         closed: bool = False,
+        members: Sequence[str] = (),
+        state: ManageState | None = None,
     ) -> Card:
         """The card, its words in `readers`' language and its times in their zone.
-        `closed`: the thread's last mail (its group is deleted), with nothing to answer."""
+        `closed`: the thread's last mail (its group is deleted), with nothing to answer.
+        `members`: the group's members by name; `state`: the reader's own settings, when
+        the card is for one reader (an action's answer), for its manage section."""
         lang = readers.language
         token = self._tokens.sign(tenant_id, group_id, now)
         body: list[Card] = [
@@ -242,6 +219,7 @@ class OutlookCards:
                     "headers": [{"name": "Content-Type", "value": "application/json"}],
                 },
                 *answers,
+                self._manage(token, lang, group_name, members, state),
             ],
         }
         if poll is not None:
@@ -253,6 +231,99 @@ class OutlookCards:
         if self._originator:
             card["originator"] = self._originator
         return card
+
+    def _manage(
+        self,
+        token: str,
+        lang: Language,
+        group: str,
+        members: Sequence[str],
+        state: ManageState | None,
+    ) -> Card:
+        """The manage section, behind one button: the members, mute or unmute this group's
+        Teams copies, Outlook copies off or on, and leave (behind a confirmation). Without
+        a reader's `state` (the mail is the same for everyone) it offers the usual switches."""
+        muted = state is not None and state.muted
+        outlook_on = state is None or state.outlook_on
+        body: list[Card] = []
+        if state is not None:
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": literal(
+                        say(
+                            lang,
+                            "mail.state",
+                            teams=say(lang, "mail.state_muted" if muted else "mail.state_on"),
+                            outlook=say(
+                                lang,
+                                "mail.outlook_state_on" if outlook_on else "mail.outlook_state_off",
+                            ),
+                        )
+                    ),
+                    "wrap": True,
+                }
+            )
+        if members:
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": literal(say(lang, "mail.members", names=", ".join(members))),
+                    "wrap": True,
+                    "isSubtle": True,
+                }
+            )
+        leave: Card = {
+            "type": "Action.ShowCard",
+            "title": say(lang, "mail.leave", group=group),
+            "card": {
+                "type": "AdaptiveCard",
+                "body": [
+                    {
+                        "type": "TextBlock",
+                        "text": literal(say(lang, "mail.leave_sure", group=group)),
+                        "wrap": True,
+                    }
+                ],
+                "actions": [
+                    self._http(say(lang, "mail.leave_yes"), {"token": token, "manage": "leave"})
+                ],
+            },
+        }
+        return {
+            "type": "Action.ShowCard",
+            "title": say(lang, "mail.manage_title"),
+            "card": {
+                "type": "AdaptiveCard",
+                "body": body,
+                "actions": [
+                    self._http(
+                        say(lang, "mail.unmute" if muted else "mail.mute", group=group),
+                        {"token": token, "manage": "unmute" if muted else "mute"},
+                    ),
+                    self._http(
+                        say(lang, "mail.outlook_off" if outlook_on else "mail.outlook_on"),
+                        {"token": token, "manage": "outlook_off" if outlook_on else "outlook_on"},
+                    ),
+                    leave,
+                ],
+            },
+        }
+
+    def closed_card(self, group_name: str, said: str) -> Card:
+        """A card with nothing left to do: the group's name and one line (after leaving)."""
+        return self._closed_card(
+            [
+                {
+                    "type": "TextBlock",
+                    "text": literal(group_name),
+                    "weight": "bolder",
+                    "size": "medium",
+                    "wrap": True,
+                },
+                {"type": "TextBlock", "text": literal(said), "wrap": True},
+            ]
+        )
 
     def _closed_card(self, body: list[Card]) -> Card:
         card: Card = {
@@ -276,75 +347,87 @@ class OutlookCards:
             "headers": [{"name": "Content-Type", "value": "application/json"}],
         }
 
-    def html(
-        self,
-        group_name: str,
-        recent: Sequence[MessageSummary],
-        card: Card,
-        items: Sequence[MailItem] = (),
-        readers: MailReaders = EVERYONE_IN_ENGLISH,
-        now: datetime | None = None,
-        closed: bool = False,
-        *,
-        styled: Sequence[Styled] = (),
-    ) -> str:
-        """`styled`: the formatting of the last of `recent` (the message the mail is for)."""
-        lang = readers.language
-        shown = "".join(_item_html(i, lang) for i in items)
-        rows = "\n".join(
-            f'<p style="margin:12px 0"><b>{html.escape(m.sender_name)}</b> '
-            f'<span style="color:#666">{html.escape(_when(m, readers, now))}</span><br>'
-            f"{_text_html(m.text, styled if n == len(recent) - 1 else ())}</p>"
-            for n, m in enumerate(recent)
+    def links(self, mail: ThreadMail) -> MailLinks:
+        """The mail's answers as `mailto:` links to the group's reply address, for readers
+        without the card: the one-tap answers (a poll's options instead), and what the
+        card's manage section does, worded as the Teams commands Send reads in a reply."""
+        if self._replies is None or mail.closed:
+            return MailLinks()
+        lang = mail.readers.language
+        address = self._replies.address(mail.group_id)
+        if not address:
+            return MailLinks()
+        subject = f"RE: [Send] {mail.group_name}"
+        answers = tuple(
+            Link(answer, mailto(address, subject, answer))
+            for answer in one_tap_answers(language=lang)
         )
-        note = ""
-        if readers.mixed:
-            note = f'<p style="color:#666">{html.escape(say(lang, "mail.language"))}</p>'
-        reply_all = f'<p style="color:#666">{html.escape(say(lang, "mail.reply_all_html"))}</p>'
-        return (
-            "<html><head>"
-            '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
-            f'<script type="application/adaptivecard+json">{script_json(card)}</script>'
-            "</head><body>"
-            f"<h3>{html.escape(group_name)}</h3>\n{rows}\n{shown}"
-            f"{'' if closed else reply_all}{note}</body></html>"
+        poll: tuple[Link, ...] = ()
+        if mail.poll is not None:
+            poll_address = self._replies.address(mail.group_id, mail.poll.message_id)
+            if poll_address:
+                poll = tuple(
+                    Link(c.text, mailto(poll_address, subject, c.text))
+                    for c in mail.poll.view.choices
+                )
+        group = mail.group_name
+        manage = tuple(
+            Link(
+                say(lang, key, group=group),
+                mailto(address, subject, say(lang, command, group=group)),
+            )
+            for key, command in (
+                ("mail.mute", "mail.command_mute"),
+                ("mail.outlook_off", "mail.command_outlook_off"),
+                ("mail.leave", "mail.command_leave"),
+            )
         )
+        return MailLinks(answers, poll, manage)
 
     def mail_html(
-        self, mail: ThreadMail, card: Card, items: Sequence[MailItem], now: datetime | None
-    ) -> str:
-        """`html` for one mail of a thread."""
-        return self.html(
-            mail.group_name,
-            mail.recent,
-            card,
-            items,
-            mail.readers,
-            now,
-            mail.closed,
-            styled=mail.styled,
-        )
-
-    def plain(
         self,
-        group_name: str,
-        recent: Sequence[MessageSummary],
-        items: Sequence[MailItem] = (),
-        readers: MailReaders = EVERYONE_IN_ENGLISH,
+        mail: ThreadMail,
+        card: Card,
+        items: Sequence[MailItem],
         now: datetime | None = None,
-        closed: bool = False,
+        contents: Sequence[bytes] = (),
     ) -> str:
-        lang = readers.language
-        lines = [group_name, ""]
-        for m in recent:
-            lines += [f"{m.sender_name} ({_when(m, readers, now)}):", m.text, ""]
-        if items:
-            lines += [*(_item_plain(i, lang) for i in items), ""]
-        if not closed:
-            lines.append(say(lang, "mail.reply_all"))
-        if readers.mixed:
-            lines.append(say(lang, "mail.language"))
-        return "\n".join(lines)
+        """The HTML body of one mail of a thread, its card in the head. `contents`: the
+        bytes of the items carried (to give pictures their width and height)."""
+        shown = body_items(mail, items, contents)
+        return body_html(mail, shown, self.links(mail), script_json(card))
+
+    def mail_plain(self, mail: ThreadMail, items: Sequence[MailItem]) -> str:
+        return body_plain(mail, body_items(mail, items, ()), self.links(mail))
+
+
+def body_items(
+    mail: ThreadMail, items: Sequence[MailItem], contents: Sequence[bytes]
+) -> tuple[BodyItem, ...]:
+    """Each photo or file of the mail as its body shows it."""
+    lang = mail.readers.language
+    out = []
+    for n, item in enumerate(items):
+        data = contents[n] if n < len(contents) else b""
+        width, height = picture_size(data) if item.shown is Shown.INLINE and data else (0, 0)
+        size = size_text(item.media.item.size, language=lang)
+        where = {
+            Shown.INLINE: say(lang, "mail.shown_here"),
+            Shown.ATTACHED: say(lang, "mail.attached"),
+            Shown.LINKED: say(lang, "mail.too_large"),
+        }[item.shown]
+        out.append(
+            BodyItem(
+                name=item.media.item.name,
+                kind=item.media.item.kind,
+                source=f"cid:{item.content_id}" if item.shown is Shown.INLINE else "",
+                link=item.media.link,
+                note=f"{size}, {where}",
+                width=width,
+                height=height,
+            )
+        )
+    return tuple(out)
 
 
 def mail_items(

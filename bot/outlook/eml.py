@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
@@ -42,6 +45,7 @@ from bot.core.ports import (
 )
 from bot.media.ports import MediaStoreError
 from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
+from bot.outlook.thread_index import child_index, root_index
 
 LOCAL_SENDER = "send@localhost"
 LOCAL_DOMAIN = "send.local"
@@ -58,6 +62,9 @@ _LINE_LIMIT = 998
 # An item up to this size is carried in the mail; a larger one is only linked.
 ATTACH_BYTES = 3 * 1024 * 1024
 ATTACH_TOTAL_BYTES = 20 * 1024 * 1024
+# References keeps the first mail and the latest ones (RFC 5537 3.4.4 trims the same way:
+# the first and the last few), so a long thread's header stays short.
+REFERENCES_KEPT = 10
 
 
 class UnreadableMedia(Exception):
@@ -188,6 +195,10 @@ class EmlRecorder:
             contents = await read_all(self._media, items)
         except UnreadableMedia as error:
             return RecordResult(SendOutcome.RETRY, detail=str(error))
+        try:
+            place = await asyncio.to_thread(self._place, mail.group_id, thread_id, message_id, now)
+        except OSError as error:
+            return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
         card = self._cards.card(
             mail.tenant_id,
             mail.group_id,
@@ -198,35 +209,72 @@ class EmlRecorder:
             mail.media,
             mail.readers,
             closed=mail.closed,
+            members=mail.members,
         )
         email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = f"Send <{self._sender}>"
         email["To"] = ", ".join(mail.addresses)
-        email["Subject"] = (
-            subject_of(mail.group_name) if not thread_id else f"RE: {subject_of(mail.group_name)}"
-        )
+        subject = subject_of(mail.group_name)
+        email["Subject"] = subject if not thread_id else f"RE: {subject}"
         email["Date"] = format_datetime(now)
         email["Message-ID"] = message_id
-        if thread_id:
-            email["In-Reply-To"] = thread_id
-            email["References"] = thread_id
+        if place.references:
+            email["In-Reply-To"] = place.references[-1]
+            email["References"] = " ".join(place.references)
+        # What Outlook's conversation view groups by, besides In-Reply-To.
+        email["Thread-Topic"] = subject
+        email["Thread-Index"] = place.index
         email["X-Send-Group"] = mail.group_id
-        closed = mail.closed
-        email.set_content(
-            self._cards.plain(mail.group_name, mail.recent, items, mail.readers, now, closed)
-        )
+        email.set_content(self._cards.mail_plain(mail, items))
         email.add_alternative(
-            self._cards.mail_html(mail, card, items, now),
-            subtype="html",
+            self._cards.mail_html(mail, card, items, now, contents), subtype="html"
         )
         _carry(email, items, contents)
         data = bytes(email)
         name = f"{now:%Y%m%dT%H%M%S%f}-{_file_key(mail.message_id)}.eml"
         try:
             await asyncio.to_thread(self._write_all, mail.addresses, name, data)
+            await asyncio.to_thread(self._remember, mail.group_id, place)
         except OSError as error:
             return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
         return RecordResult(SendOutcome.SENT, thread_id=thread_id or message_id)
+
+    def _chain_file(self, group_id: str) -> Path:
+        return self._root / ".threads" / f"{_file_key(group_id)}.json"
+
+    def _place(self, group_id: str, thread_id: str, message_id: str, now: datetime) -> Placed:
+        """Where this mail goes in its group's thread: the ids it answers (the last one its
+        parent) and its Thread-Index. A retried mail gets the place it had."""
+        known: dict[str, dict[str, object]] = {}
+        chain = self._chain_file(group_id)
+        if thread_id and chain.exists():
+            try:
+                known = json.loads(chain.read_text("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                known = {}  # a damaged file: the mail answers the first one
+        last = Placed.of(known.get("last"))
+        if last is not None and last.message_id == message_id:
+            return last
+        if last is None or last.root != thread_id:
+            if not thread_id:
+                guid = hashlib.sha256(f"{group_id}|{message_id}".encode()).digest()[:16]
+                return Placed(message_id, message_id, (), root_index(now, guid))
+            # The chain is unknown (written before chains were kept): answer the first.
+            guid = hashlib.sha256(f"{group_id}|{thread_id}".encode()).digest()[:16]
+            return Placed(
+                message_id, thread_id, (thread_id,), child_index(root_index(now, guid), now)
+            )
+        references = (*last.references, last.message_id)
+        if len(references) > REFERENCES_KEPT:
+            references = (references[0], *references[-(REFERENCES_KEPT - 1) :])
+        return Placed(message_id, thread_id, references, child_index(last.index, now))
+
+    def _remember(self, group_id: str, place: Placed) -> None:
+        chain = self._chain_file(group_id)
+        chain.parent.mkdir(parents=True, exist_ok=True)
+        temporary = chain.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"last": place.to_json()}), "utf-8")
+        temporary.replace(chain)
 
     def _write_all(self, addresses: tuple[str, ...], name: str, data: bytes) -> None:
         for address in addresses:
@@ -238,6 +286,37 @@ class EmlRecorder:
             temporary = folder / f".{name}.tmp"
             temporary.write_bytes(data)
             temporary.replace(folder / name)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A mail's place in its thread: its Message-ID, the thread's first, the ids it
+    answers (oldest first, its parent last) and its Thread-Index."""
+
+    message_id: str
+    root: str
+    references: tuple[str, ...]
+    index: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.message_id,
+            "root": self.root,
+            "references": list(self.references),
+            "index": self.index,
+        }
+
+    @staticmethod
+    def of(value: object) -> Placed | None:
+        if not isinstance(value, dict):
+            return None
+        refs = value.get("references")
+        fields = (value.get("id"), value.get("root"), value.get("index"))
+        if not isinstance(refs, list) or not all(isinstance(f, str) and f for f in fields):
+            return None
+        return Placed(
+            str(value["id"]), str(value["root"]), tuple(str(r) for r in refs), str(value["index"])
+        )
 
 
 def _carry(email: EmailMessage, items: Sequence[MailItem], contents: Sequence[bytes]) -> None:

@@ -33,8 +33,12 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.errors import MediaNotTaken, Refused
+from bot.core.features.manage import manage, manage_of
 from bot.core.features.media import Media, Upload
-from bot.core.model import Group, Person, StoredMedia
+from bot.core.features.one_tap import one_tap
+from bot.core.features.polls import Polls
+from bot.core.membership.groups import Groups
+from bot.core.model import Group, Person, Source, StoredMedia
 from bot.core.ports import Clock, TeamsSender
 from bot.core.sending.relay import Relay
 from bot.core.texts import say
@@ -52,6 +56,7 @@ from bot.outlook.mail_checks import (
     exchange_verdict,
     relative,
 )
+from bot.outlook.reply_address import ReplyAddresses, ReplyTarget
 from bot.outlook.subscription import GraphSubscription
 from bot.store.repository import DocumentStore
 
@@ -80,7 +85,9 @@ class OutlookInbox:
         teams: TeamsSender,
         directory: GraphDirectory,
         media: Media,
+        answers: ReplyAnswers | None = None,
     ) -> None:
+        self._answers = answers
         self._graph = graph
         self._media = media
         self._directory = directory
@@ -206,9 +213,7 @@ class OutlookInbox:
         subject = str(mail.get("subject") or "").lower()
         if subject.startswith(AUTOMATIC) or sender.startswith(("postmaster@", "mailer-daemon@")):
             return False  # out-of-office answers, receipts and bounces are not messages
-        group = await self._store.group_for_outlook_conversation(
-            str(mail.get("conversationId", ""))
-        )
+        target, group = await self._group_of(mail)
         if group is None:
             return False
         if address_of(mail.get("sender")) != sender:
@@ -236,6 +241,11 @@ class OutlookInbox:
         text = html_to_text(content)
         identity = str(mail.get("internetMessageId") or mail.get("id"))
         message_id = hashlib.sha256(f"mail:{identity}".encode()).hexdigest()[:32]
+        if target is not None and self._answers is not None:
+            # A link's reply: its first line may be a change, a vote or a ready answer.
+            done, text = await self._answers.take(person, group, target, text, message_id)
+            if done:
+                return True
         # Whoever the mail reached has it in the thread already; the core mails the rest.
         reached = await self._reached(mail, sender)
         refusal: Refused | None = None
@@ -272,6 +282,20 @@ class OutlookInbox:
         if refusal is not None:
             await self._tell(person, group, "outlook.relayed_without_media", refusal)
         return True
+
+    async def _group_of(self, mail: dict[str, Any]) -> tuple[ReplyTarget | None, Group | None]:
+        """The group a mail is for: the one its reply address names (a mail's answer link
+        wrote to it), else the one whose thread its conversation is (a Reply All)."""
+        if self._answers is not None:
+            to = addresses_of(mail.get("toRecipients")) | addresses_of(mail.get("ccRecipients"))
+            for address in sorted(to):
+                target = self._answers.replies.read(address)
+                if target is not None:
+                    found = await self._store.find_groups(target.group_id)
+                    group = next((g for g in found if g.group_id == target.group_id), None)
+                    return target, group
+        conversation = str(mail.get("conversationId", ""))
+        return None, await self._store.group_for_outlook_conversation(conversation)
 
     async def _tell(self, person: Person, group: Group, key: str, refusal: Refused) -> None:
         """One line in the person's Teams chat, in their language: what became of their
@@ -349,3 +373,69 @@ class OutlookInbox:
         if person.teams_chat_ready:
             notice = say(person.language, "outlook.not_vouched", group=group.name)
             await self._teams.send_notice(person, notice)
+
+
+class ReplyAnswers:
+    """What a reply to a group's reply address may be besides a message: a change of the
+    mail's manage links (`mute Lunch`...), a poll's option, or one of the ready answers.
+    Each is read from the mail's first line, so a signature below it does not count."""
+
+    def __init__(
+        self,
+        replies: ReplyAddresses,
+        store: DocumentStore,
+        groups: Groups,
+        polls: Polls,
+        teams: TeamsSender,
+    ) -> None:
+        self.replies = replies
+        self._store = store
+        self._groups = groups
+        self._polls = polls
+        self._teams = teams
+
+    async def take(
+        self, person: Person, group: Group, target: ReplyTarget, text: str, message_id: str
+    ) -> tuple[bool, str]:
+        """(True, _) when the mail was a change or a vote (done here); else (False, the
+        text to relay: a ready answer alone, without what the mail client added)."""
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        change = manage_of(first, group)
+        if change is not None:
+            try:
+                said = await manage(self._groups, person, group, change)
+            except Refused as refusal:
+                said = refusal.say(person.language)
+            log.info("group managed by mail", extra={"group_id": group.group_id})
+            if person.teams_chat_ready:
+                await self._teams.send_notice(person, said)
+            return True, text
+        if target.poll_prefix and await self._vote(person, group, target, first, message_id):
+            return True, text
+        try:
+            return False, one_tap(first)
+        except Refused:
+            return False, text
+
+    async def _vote(
+        self, person: Person, group: Group, target: ReplyTarget, first: str, message_id: str
+    ) -> bool:
+        for line in reversed(group.recent):
+            if not target.is_poll(line.message_id):
+                continue
+            poll = await self._store.get_message(group.group_id, line.message_id)
+            if poll is None or poll.poll is None:
+                return False
+            wanted = first.casefold()
+            for index, option in enumerate(poll.poll.options):
+                if option.strip().casefold() == wanted:
+                    try:
+                        await self._polls.answer(
+                            person, group, poll.message_id, index, Source.OUTLOOK, message_id
+                        )
+                    except Refused as refusal:
+                        if person.teams_chat_ready:
+                            await self._teams.send_notice(person, refusal.say(person.language))
+                    return True
+            return False
+        return False

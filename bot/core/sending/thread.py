@@ -76,6 +76,10 @@ class OutlookThread:
                     media=self._media.for_mail(message),
                     readers=readers,
                     styled=message.styled,
+                    conversation_id=group.outlook_conversation,
+                    text=message.text,
+                    reply_to=message.reply_to,
+                    members=tuple(m.display_name for m in group.members),
                 )
             )
             if result.outcome is SendOutcome.SENT and result.thread_id not in ("", thread_id):

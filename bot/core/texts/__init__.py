@@ -148,6 +148,22 @@ def majority(languages: Iterable[Language]) -> Language:
     return winners[0] if len(winners) == 1 else Language.EN
 
 
+def when_dated(language: Language, moment: datetime, zone: str) -> str:
+    """A moment with its day, as a mail shows it ("Tue 8 Dec, 10:00", "mar. 8 déc., 10:00"):
+    in the reader's zone, else in UTC said as such."""
+    place = zone_named(zone)
+    local = moment.astimezone(place or UTC)
+    clock = say(
+        language,
+        "date.mail",
+        weekday=say(language, f"day.{local.weekday()}"),
+        day=local.day,
+        month=say(language, f"month.{local.month}"),
+        time=f"{local:%H:%M}",
+    )
+    return clock if place is not None else say(language, "date.utc", time=clock)
+
+
 def when(language: Language, moment: datetime, zone: str, now: datetime) -> str:
     """A moment as the reader reads it: in their zone, else in UTC said as such; the
     time alone when it is today there, else with the day and month."""
