@@ -110,10 +110,30 @@ class MsgIdHeader(BaseHeader):
         return policy.linesep.join(lines) + policy.linesep
 
 
+class TokenHeader(BaseHeader):
+    """Thread-Index: one base64 token, written on its header's line as it is (it has no
+    space to fold at; the standard library would otherwise start it on a line of its own)."""
+
+    max_count: ClassVar[Literal[1] | None] = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["parse_tree"] = None
+        kwds["decoded"] = str(value).strip()
+
+    def fold(self, *, policy: Policy) -> str:
+        value = str(self)
+        line = f"{self.name}: {value}"
+        if not value or any(c.isspace() for c in value) or len(line) > _LINE_LIMIT:
+            raise ValueError(f"{self.name}: not one token that fits a mail line")
+        return line + policy.linesep
+
+
 def _header_factory() -> HeaderRegistry:
     registry = HeaderRegistry()
     for name in ("message-id", "in-reply-to", "references", "content-id"):
         registry.map_to_type(name, MsgIdHeader)
+    registry.map_to_type("thread-index", TokenHeader)
     return registry
 
 

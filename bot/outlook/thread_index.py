@@ -56,9 +56,16 @@ def root_index(at: datetime, guid: bytes) -> str:
     return base64.b64encode(header).decode("ascii")
 
 
+# A header line holds at most 998 characters: 100 replies deep is 522 bytes, 696 in
+# base64. Deeper replies stay at that depth (a sibling of the 100th): the conversation's
+# GUID, which is what groups it, is kept.
+MOST_REPLIES = 100
+
+
 def child_index(parent: str, at: datetime) -> str:
     """The Thread-Index of a reply, written at `at`, to the mail whose index is `parent`."""
     data = _decoded(parent)
+    data = data[: _HEADER + _LEVEL * (MOST_REPLIES - 1)]
     # A reply stamped before the header's time (clock skew) still gets a valid block: 0, not <0.
     diff = max(0, _ticks(at) - _header_ticks(data))
     if diff & _LONG_DIFF:

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.outlook.thread_index import RESOLUTION, child_index, read_index, root_index
+from bot.outlook.thread_index import (
+    MOST_REPLIES,
+    RESOLUTION,
+    child_index,
+    read_index,
+    root_index,
+)
 
 GUID = bytes(range(16))
 AT = datetime(2026, 12, 7, 10, 30, 15, 123456, tzinfo=UTC)
@@ -169,3 +175,12 @@ def test_root_child_and_read_round_trip(at: datetime, guid: bytes, laters: list[
         assert code == (diff >= LONG) and random == 0
         assert delta << shift <= diff < (delta + 1) << shift  # the block keeps the time since
         value = child
+
+
+def test_a_very_long_thread_stays_at_most_replies_deep() -> None:
+    at = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    value = root_index(at, b"g" * 16)
+    for n in range(MOST_REPLIES + 20):
+        value = child_index(value, at + timedelta(minutes=n))
+    assert read_index(value)[2] == MOST_REPLIES
+    assert len("Thread-Index: " + value) <= 998

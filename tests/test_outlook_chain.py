@@ -1,0 +1,122 @@
+"""The local thread as a chain: each .eml answers the one before it (In-Reply-To the
+previous mail, References the chain from the first, trimmed), with Thread-Topic and a
+Thread-Index one reply block longer each time, across a restart and a retried mail."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from bot.config import Settings
+from bot.core.model import MessageSummary, Source
+from bot.core.ports import SendOutcome, ThreadMail
+from bot.outlook.card import OutlookCards
+from bot.outlook.eml import REFERENCES_KEPT, EmlRecorder
+from bot.outlook.thread_index import read_index
+from bot.outlook.tokens import CardTokens
+from tests.conftest import running_app
+from tests.fakes.connector import FakeConnector
+from tests.outlook_helpers import MovableClock, eml_files, eventually, read_eml
+from tests.teams_world import TeamsWorld
+from tests.unit.media_fakes import MemoryVault
+
+GROUP = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+
+def index_depth(mail: EmailMessage) -> int:
+    value = str(mail["Thread-Index"])
+    assert len(base64.b64decode(value)) == 22 + 5 * read_index(value)[2]
+    return read_index(value)[2]
+
+
+def assert_chained(thread: list[EmailMessage]) -> None:
+    """Each mail answers the one before; References run from the first; one GUID."""
+    first = thread[0]
+    assert first["In-Reply-To"] is None and first["References"] is None
+    guid = read_index(str(first["Thread-Index"]))[1]
+    for n, (parent, mail) in enumerate(zip(thread, thread[1:], strict=False), start=1):
+        assert mail["In-Reply-To"] == parent["Message-ID"], n
+        refs = str(mail["References"]).split()
+        assert refs[0] == first["Message-ID"] and refs[-1] == parent["Message-ID"]
+        assert len(refs) == min(n, REFERENCES_KEPT)
+        assert index_depth(mail) == n and read_index(str(mail["Thread-Index"]))[1] == guid
+        assert str(mail["Thread-Index"]).startswith(str(first["Thread-Index"])[:28])
+    for mail in thread:
+        assert mail["Thread-Topic"] == "[Send] Lunch"
+
+
+def settings_for(data: Path) -> Settings:
+    return Settings(
+        data_dir=data,
+        am_originator="originator",
+        public_base_url="https://send.example",
+        outlook_sender="send@contoso.com",
+    )
+
+
+async def test_every_mail_answers_the_previous_one_across_a_restart(
+    tmp_path: Path, connector: tuple[FakeConnector, str]
+) -> None:
+    fake, connector_url = connector
+    async with (
+        running_app(settings_for(tmp_path)) as url,
+        TeamsWorld(url, fake, connector_url) as world,
+    ):
+        ann, bob = world.person("Ann"), world.person("Bob")
+        await world.install(ann)
+        await world.install(bob)
+        await world.say(ann, f"new Lunch: {bob.email}")
+        for n, words in enumerate(("Pizza at 12?", "Or sushi?", "Sushi then")):
+            await world.say(ann if n % 2 == 0 else bob, words)
+            await eventually(lambda n=n: len(eml_files(tmp_path, bob.email)) == n + 1, "mail")
+    # The same data directory, a new process: the chain goes on from the last mail.
+    async with (
+        running_app(settings_for(tmp_path)) as url,
+        TeamsWorld(url, fake, connector_url) as world,
+    ):
+        bob = world.person("Bob")
+        await world.install(bob)
+        await world.say(bob, "See you there")
+        await eventually(lambda: len(eml_files(tmp_path, bob.email)) == 4, "the 4th mail")
+    for address in ("ann@contoso.com", "bob@contoso.com"):
+        thread = [read_eml(p) for p in eml_files(tmp_path, address)]
+        assert len(thread) == 4
+        assert_chained(thread)
+
+
+def _mail(n: int, thread_id: str) -> ThreadMail:
+    line = MessageSummary(f"{n:032x}", "ann", "Ann", f"message {n}", datetime.now(UTC), Source.TEAMS)
+    return ThreadMail(
+        tenant_id="tenant-a",
+        group_id=GROUP,
+        group_name="Lunch",
+        message_id=line.message_id,
+        thread_id=thread_id,
+        addresses=("ann@contoso.com",),
+        recent=(line,),
+    )
+
+
+async def test_a_long_thread_trims_references_and_a_retry_keeps_its_place(
+    tmp_path: Path,
+) -> None:
+    cards = OutlookCards("originator", "https://send.example", CardTokens(b"k" * 32), 2000)
+    clock = MovableClock()
+    recorder = EmlRecorder(tmp_path, "send@contoso.com", cards, clock, MemoryVault())
+    first = await recorder.record(_mail(0, ""))
+    assert first.outcome is SendOutcome.SENT
+    for n in range(1, 15):
+        assert (await recorder.record(_mail(n, first.thread_id))).outcome is SendOutcome.SENT
+    # The last mail again (a retried delivery): the same file, the same place.
+    last = read_eml(eml_files(tmp_path, "ann@contoso.com")[-1])
+    await recorder.record(_mail(14, first.thread_id))
+    files = eml_files(tmp_path, "ann@contoso.com")
+    assert len(files) == 15
+    again = read_eml(files[-1])
+    for header in ("Message-ID", "In-Reply-To", "References", "Thread-Index"):
+        assert again[header] == last[header], header
+    thread = [read_eml(p) for p in files]
+    assert_chained(thread)
+    assert len(str(thread[-1]["References"]).split()) == REFERENCES_KEPT
