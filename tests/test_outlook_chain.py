@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from itertools import pairwise
 from pathlib import Path
 
 from bot.config import Settings
@@ -36,7 +37,7 @@ def assert_chained(thread: list[EmailMessage]) -> None:
     first = thread[0]
     assert first["In-Reply-To"] is None and first["References"] is None
     guid = read_index(str(first["Thread-Index"]))[1]
-    for n, (parent, mail) in enumerate(zip(thread, thread[1:], strict=False), start=1):
+    for n, (parent, mail) in enumerate(pairwise(thread), start=1):
         assert mail["In-Reply-To"] == parent["Message-ID"], n
         refs = str(mail["References"]).split()
         assert refs[0] == first["Message-ID"] and refs[-1] == parent["Message-ID"]
@@ -87,7 +88,9 @@ async def test_every_mail_answers_the_previous_one_across_a_restart(
 
 
 def _mail(n: int, thread_id: str) -> ThreadMail:
-    line = MessageSummary(f"{n:032x}", "ann", "Ann", f"message {n}", datetime.now(UTC), Source.TEAMS)
+    line = MessageSummary(
+        f"{n:032x}", "ann", "Ann", f"message {n}", datetime.now(UTC), Source.TEAMS
+    )
     return ThreadMail(
         tenant_id="tenant-a",
         group_id=GROUP,
