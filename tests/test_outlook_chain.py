@@ -48,6 +48,10 @@ def assert_chained(thread: list[EmailMessage]) -> None:
         assert mail["Thread-Topic"] == "[Send] Lunch"
 
 
+async def mails(data: Path, address: str, count: int) -> None:
+    await eventually(lambda: len(eml_files(data, address)) == count, f"{count} mails")
+
+
 def settings_for(data: Path) -> Settings:
     return Settings(
         data_dir=data,
@@ -69,9 +73,9 @@ async def test_every_mail_answers_the_previous_one_across_a_restart(
         await world.install(ann)
         await world.install(bob)
         await world.say(ann, f"new Lunch: {bob.email}")
-        for n, words in enumerate(("Pizza at 12?", "Or sushi?", "Sushi then")):
-            await world.say(ann if n % 2 == 0 else bob, words)
-            await eventually(lambda n=n: len(eml_files(tmp_path, bob.email)) == n + 1, "mail")
+        for n, words in enumerate(("Pizza at 12?", "Or sushi?", "Sushi then"), start=1):
+            await world.say(ann if n % 2 else bob, words)
+            await mails(tmp_path, bob.email, n)
     # The same data directory, a new process: the chain goes on from the last mail.
     async with (
         running_app(settings_for(tmp_path)) as url,
