@@ -21,19 +21,21 @@ fi
 .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -r "$requirements" &
 python_packages=$!
 # Debian's Chromium, for the test that looks at the Agents Playground in a real browser
-# (Playwright drives it; it never downloads a browser of its own). Only where it can be
-# installed: as root, with apt. Elsewhere that test says it needs Chromium.
+# (Playwright drives it; it never downloads a browser of its own), and Debian's notmuch,
+# the mail indexer the tests ask whether Send's .eml files thread as a mail client would.
+# Both in one apt run, so CI pays for it once. Only where they can be installed: as root,
+# with apt. Elsewhere those tests say what they need.
 browser=""
-if [ "$kind" = "dev" ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "$kind" = "dev" ] && ! { command -v chromium && command -v notmuch; } >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     {
       export DEBIAN_FRONTEND=noninteractive
-      apt-get install -y -qq chromium >/dev/null 2>&1 \
-        || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+      apt-get install -y -qq chromium notmuch >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq chromium notmuch >/dev/null; }
     } &
     browser=$!
   else
-    echo "Chromium is not installed: install Debian's chromium for the browser test." >&2
+    echo "Chromium or notmuch is missing: install Debian's chromium and notmuch for the tests." >&2
   fi
 fi
 # The Cosmos DB server, the Agents Playground and Azurite, exactly as locked in package-lock.json.

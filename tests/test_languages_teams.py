@@ -120,7 +120,13 @@ async def test_a_mostly_french_group_gets_a_french_mail_that_says_so(
     assert "Send écrit ce fil en français, la langue de la plupart de ses membres." in html
     card = card_in(html)
     assert action_of(card)["title"] == "Envoyer la réponse"
-    assert [a["title"] for a in card["actions"][1:]] == ["Oui", "Non", "J'arrive", "Bien reçu", "Gérer"]
+    assert [a["title"] for a in card["actions"][1:]] == [
+        "Oui",
+        "Non",
+        "J'arrive",
+        "Bien reçu",
+        "Gérer",
+    ]
     plain = mail.get_body(("plain",))
     assert plain is not None and "Send écrit ce fil en français" in str(plain.get_content())
     # All recipients with a known zone are in Paris: the time is Paris time, no "UTC".

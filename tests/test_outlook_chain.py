@@ -17,9 +17,11 @@ from bot.outlook.card import OutlookCards
 from bot.outlook.eml import REFERENCES_KEPT, EmlRecorder
 from bot.outlook.thread_index import read_index
 from bot.outlook.tokens import CardTokens
+from tests import mail_indexer
 from tests.conftest import running_app
 from tests.fakes.connector import FakeConnector
 from tests.outlook_helpers import MovableClock, eml_files, eventually, read_eml
+from tests.services import unavailable
 from tests.teams_world import TeamsWorld
 from tests.unit.media_fakes import MemoryVault
 
@@ -64,6 +66,8 @@ def settings_for(data: Path) -> Settings:
 async def test_every_mail_answers_the_previous_one_across_a_restart(
     tmp_path: Path, connector: tuple[FakeConnector, str]
 ) -> None:
+    if not mail_indexer.available():
+        unavailable(mail_indexer.MISSING)
     fake, connector_url = connector
     async with (
         running_app(settings_for(tmp_path)) as url,
@@ -89,6 +93,12 @@ async def test_every_mail_answers_the_previous_one_across_a_restart(
         thread = [read_eml(p) for p in eml_files(tmp_path, address)]
         assert len(thread) == 4
         assert_chained(thread)
+        # As a mail client sees it: notmuch finds one thread, in order, parent by parent.
+        (indexed,) = mail_indexer.threads(eml_files(tmp_path, address)[0].parent)
+        ids = [str(m["Message-ID"]).strip("<>") for m in thread]
+        assert indexed.ids == ids
+        assert [m.parent for m in indexed.messages] == [None, *ids[:-1]]
+        assert [m.depth for m in indexed.messages] == [0, 1, 2, 3]
 
 
 def _mail(n: int, thread_id: str) -> ThreadMail:

@@ -86,9 +86,11 @@ async def test_one_conversation_in_every_mailbox(
     assert inbox_texts(graph, "cy@contoso.com") == ["Pizza at 12?", "Yes"]
     card = card_in(graph.mailbox("cy@contoso.com")[1]["body"]["content"])
     assert card["originator"] == "originator-id" and card["version"] == "1.0"
-    # One Graph send per message: a draft and its send for the first, one reply after.
+    # One Graph send per message: a draft and its send for the first; for the next, a
+    # reply made as a draft on the first (so its id is known to the one after) and its send.
     posts = [c for c in graph.calls if c.method == "POST" and "/messages" in c.path]
-    assert [c.path.rsplit("/", 1)[-1] for c in posts] == ["messages", "send", "reply"]
+    assert [c.path.rsplit("/", 1)[-1] for c in posts] == ["messages", "send", "createReply", "send"]
+    assert posts[2].path.split("/")[-2] == graph.sent(SENDER)[0]["id"]
     # One token for all of it: MSAL's cache answers after the first request.
     assert entra.token_requests == 1
 
@@ -106,9 +108,15 @@ async def test_replies_still_go_out_if_graph_refuses_their_marker(
         await world.say(ann, text)
     await eventually(lambda: len(graph.mailbox("cy@contoso.com")) == 3, "three mails")
     assert inbox_texts(graph, "cy@contoso.com") == ["Pizza at 12?", "Yes", "See you"]
-    replies = [c for c in graph.calls if c.method == "POST" and c.path.endswith("/reply")]
-    # The first reply is refused once and sent again unmarked; later ones go unmarked.
-    assert len(replies) == 3
+    replies = [c for c in graph.calls if c.method == "POST" and c.path.endswith("/createReply")]
+    # The first reply is refused once and made again unmarked; later ones go unmarked.
+    assert [c.status for c in replies] == [400, 201, 201]
+    sent = graph.sent(SENDER)
+    assert [graph.extended(m) != {} for m in sent] == [True, False, False]
+    # Unmarked, they still chain: each answers the one before.
+    assert [graph.thread_headers(m)["In-Reply-To"] for m in sent[1:]] == [
+        m["internetMessageId"] for m in sent[:2]
+    ]
 
 
 async def test_membership_and_outlook_off_follow_the_thread(
@@ -230,38 +238,44 @@ def sent_items_checked(graph: FakeGraph) -> bool:
 
 
 @pytest.mark.parametrize("how", ["reset", "504"])
-@pytest.mark.parametrize("ending", ["/send", "/reply"])
+@pytest.mark.parametrize("which", ["first", "later"])
 async def test_a_send_whose_answer_is_lost_is_not_sent_twice(
-    mail_world: TeamsWorld, graph: FakeGraph, ending: str, how: str
+    mail_world: TeamsWorld, graph: FakeGraph, which: str, how: str
 ) -> None:
     """Graph sent the mail but its answer never arrived (the connection reset, or a
-    gateway's 504): the retry finds the mail in Sent Items and sends nothing more."""
+    gateway's 504): the retry finds the mail in Sent Items and sends nothing more. Every
+    mail is a draft and its send: the first made by a POST, a later one by createReply."""
     world = mail_world
     ann, bob = world.person("Ann"), world.person("Bob")
     await world.install(ann)
     await world.say(ann, f"new Lunch: {bob.email}, cy@contoso.com")
-    if ending == "/send":  # the first mail: a draft, then its send
-        graph.lose_answers = lose_answer(1, path_ends="/send", how=how)
-    else:
+    if which == "later":
         await world.say(ann, "one")
         await eventually(lambda: len(graph.mailbox("cy@contoso.com")) == 1, "one")
-        graph.lose_answers = lose_answer(1, path_ends="/reply", how=how)
+    before = len(performed(graph, "/send"))
+    graph.lose_answers = lose_answer(1, path_ends="/send", how=how)
     await world.say(ann, "lost answer")
     await eventually(
-        lambda: sent_items_checked(graph) or len(performed(graph, ending)) > 1, "the retry"
+        lambda: sent_items_checked(graph) or len(performed(graph, "/send")) > before + 1,
+        "the retry",
     )
     # The group's next mail goes after (one mail of a group at a time).
     await world.say(ann, "after")
     recipients = (ann.email, bob.email, "cy@contoso.com")
-    expected = ["lost answer", "after"] if ending == "/send" else ["one", "lost answer", "after"]
+    expected = ["lost answer", "after"] if which == "first" else ["one", "lost answer", "after"]
     for address in recipients:
         await eventually(lambda a=address: inbox_texts(graph, a)[-1:] == ["after"], address)  # type: ignore[misc]
     for address in recipients:
         assert inbox_texts(graph, address) == expected, address
         assert len(graph.conversations(address)) == 1
-    assert len(graph.sent(SENDER)) == len(expected)
-    assert [c.lost for c in performed(graph, ending)] == [how] + [""] * (ending == "/reply")
+    sent = graph.sent(SENDER)
+    assert len(sent) == len(expected)
+    assert [c.lost for c in performed(graph, "/send")] == [""] * before + [how, ""]
     assert graph.drafts(SENDER) == []
+    # The mail found in Sent Items is the one the next answers: the chain holds.
+    assert [graph.thread_headers(m)["In-Reply-To"] for m in sent[1:]] == [
+        m["internetMessageId"] for m in sent[:-1]
+    ]
 
 
 async def test_another_instance_finds_an_earlier_attempt_in_sent_items(
@@ -296,7 +310,7 @@ async def test_another_instance_finds_an_earlier_attempt_in_sent_items(
             crashed = GraphMail(client, SENDER, cards, clock, MemoryVault())
             first = await crashed.record(mail("m1", ""))
             assert first.outcome is SendOutcome.SENT and first.thread_id
-            graph.lose_answers = lose_answer(1, path_ends="/reply")
+            graph.lose_answers = lose_answer(1, path_ends="/send")
             second = mail("m2", first.thread_id)
             assert (await crashed.record(second)).outcome is SendOutcome.RETRY
 
@@ -305,19 +319,25 @@ async def test_another_instance_finds_an_earlier_attempt_in_sent_items(
             again = await taking_over.record(second)
             assert again.outcome is SendOutcome.SENT and again.thread_id == first.thread_id
             assert sent_items_checked(graph)
-            assert len(performed(graph, "/reply")) == 1
+            assert len(performed(graph, "/send")) == 2  # the first mail's and the second's
             for address in ("ann@contoso.com", "bob@contoso.com"):
                 assert len(graph.mailbox(address)) == 2
-            # A message just accepted is sent at once: no Sent Items search first.
+            # A message just accepted is sent at once: no Sent Items search first. It
+            # answers the mail found there (the second), the newest of the thread.
             calls = len(graph.calls)
             third = await taking_over.record(mail("m3", first.thread_id))
             assert third.outcome is SendOutcome.SENT
-            assert [c.path.rsplit("/", 1)[-1] for c in graph.calls[calls:]] == ["reply"]
+            assert [c.path.rsplit("/", 1)[-1] for c in graph.calls[calls:]] == [
+                "createReply",
+                "send",
+            ]
+            sent = graph.sent(SENDER)
+            assert graph.calls[calls].path.split("/")[-2] == sent[1]["id"]
             # Sent Items that cannot be searched (refused, not unreachable) do not stop mail.
             graph.faults = fail_first(1, status=403, retry_after=None, method="GET")
             fourth = await taking_over.record(mail("m4", first.thread_id, timedelta(minutes=9)))
             assert fourth.outcome is SendOutcome.SENT
-            assert [c.status for c in graph.calls[-2:]] == [403, 202]
+            assert [c.status for c in graph.calls[-3:]] == [403, 201, 202]
             # Unreachable: nothing is sent until Graph can say.
             graph.faults = fail_first(3, status=503, retry_after="0", method="GET")
             fifth = await taking_over.record(mail("m5", first.thread_id, timedelta(minutes=9)))

@@ -5,22 +5,34 @@ for every call, 429, 503 and 504 retried a few times, never before Retry-After, 
 most 4 requests at once against one mailbox.
 
 The thread: the first mail is a draft created and sent from OUTLOOK_SENDER
-(immutable ids, so its id survives the move to Sent Items); every later mail is a
-`reply` to that first mail with this message's recipients and body, so Outlook
-files all of them in one conversation in every recipient's mailbox.
+(immutable ids, so its id survives the move to Sent Items). Every later mail answers the
+previous one, so the mails chain: a draft made by `createReply` on the latest mail Send
+sent in the conversation, with this message's recipients, body and marker, then `send`.
+Graph lets Send write no In-Reply-To, References, Thread-Topic or Thread-Index (only x-
+headers); Exchange sets them on a reply, from the message it answers, and files every
+mail in one conversation in every recipient's mailbox.
+
+What that costs: a later mail is 2 requests (`createReply`, `send`) where a `reply` to the
+first mail was 1, because `reply` answers nothing back (202, no id) and the next mail
+must know this one's id to answer it; `createReply` returns the draft with its immutable
+id. The latest mail's id is kept in memory per group; when it is not known (a restart,
+another instance), one more request finds it: the conversation's mails in Sent Items
+(`$filter` on conversationId, the newest by sentDateTime, taken here since Graph will not
+`$orderby` next to that filter). Without a conversationId, or when nothing is found or
+Graph refuses, the mail answers the first mail. A previous mail that is gone (404) is
+replaced by the first; the first gone too, the conversation starts again.
 
 A mail is sent at most once. Every mail carries Send's marker, a single-value extended
 property (`X-Send-Message-Id`, Send's ids of the message and group), which Graph can
-filter on (it cannot filter on internetMessageHeaders). A `send` or `reply` is never
-repeated blindly: the client does not retry it itself except after a 429 (throttled,
-so not performed), and when a send got no definite answer (no answer at all, or a 5xx
-such as a gateway's 504) or the message is old enough to be a resumed delivery, the
-Sent Items are searched for the marker first and a mail found there counts as sent.
-Send sets no internetMessageId and no internet headers of its own.
+filter on (it cannot filter on internetMessageHeaders). A `send` is never repeated
+blindly: the client does not retry it itself except after a 429 (throttled, so not
+performed), and when a send got no definite answer (no answer at all, or a 5xx such as a
+gateway's 504) or the message is old enough to be a resumed delivery, the Sent Items are
+searched for the marker first and a mail found there counts as sent. A draft whose send
+failed is kept and sent on the next attempt, not made again. Send sets no
+internetMessageId and no internet headers of its own.
 
-Photos and files (with a `MediaReader`) make every mail a draft first: the first mail's
-draft as always, a later one's by `createReply` on the first mail (same recipients, body
-and marker as a `reply`, and the same conversation). Its items are then put on the draft
+Photos and files (with a `MediaReader`) are put on the draft before its send
 (`bot.outlook.graph_attachments`: one request each, or an upload session for a larger
 one). Only when every item is on the draft is it sent, once, as above; a draft whose items
 could not all be added is deleted and made again on the next attempt. Items beyond
@@ -30,7 +42,7 @@ could not all be added is deleted and made again on the next attempt. Items beyo
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +73,9 @@ MARKER_PROPERTY = f"String {SEND_PROPERTY_SET} Name X-Send-Message-Id"
 # attempt (a crash, another instance's claim): its Sent Items are checked first.
 RESUMED_AFTER = timedelta(minutes=2)
 UNSURE_KEPT = 10_000
+LATEST_KEPT = 10_000
+# The conversation's mails read to find its latest one (Graph lists a folder newest first).
+LATEST_LOOKED = 50
 IMMUTABLE_IDS = {"Prefer": 'IdType="ImmutableId"'}
 
 
@@ -102,8 +117,10 @@ class GraphMail:
         # message id -> draft made but not sent yet; draft id -> its conversationId
         self._unsent_drafts: dict[str, str] = {}
         self._conversations: dict[str, str] = {}
-        # message id -> a reply's draft (createReply, its items on it) not sent yet
+        # message id -> a later mail's draft (createReply, its items on it) not sent yet
         self._unsent_replies: dict[str, str] = {}
+        # group id -> (its first mail, the latest mail Send sent in that conversation)
+        self._latest: dict[str, tuple[str, str]] = {}
         # markers of mails whose send got no definite answer: maybe sent (oldest first)
         self._unsure: dict[str, None] = {}
         self._reply_marks = True  # False once Graph refused the marker in a reply
@@ -130,28 +147,16 @@ class GraphMail:
             mail.media,
             mail.readers,
             closed=mail.closed,
+            members=mail.members,
         )
         body = {
             "contentType": "html",
-            "content": self._cards.mail_html(mail, card, items, now),
+            "content": self._cards.mail_html(mail, card, items, now, carried.contents),
         }
         if mail.thread_id:
-            if carried.any:
-                answered = await self._reply_carrying(mail, body, marker, carried)
-                if answered is not None:
-                    return answered
-                return await self._start(mail, body, marker, carried)
-            reply = await self._reply(mail, body, marker if self._reply_marks else "")
-            if reply.status == 400 and self._reply_marks:
-                # Graph documents "any writeable property" for a reply's message; should it
-                # refuse the marker there, replies go out unmarked (as before) rather than
-                # not at all: a lost answer may then show twice, never zero times.
-                log.warning("graph refused the marker in a reply: replies go unmarked")
-                self._reply_marks = False
-                reply = await self._reply(mail, body, "")
-            self._note(marker, reply)
-            if reply.status != 404:
-                return _result(reply, mail.thread_id)
+            answered = await self._answer(mail, body, marker, carried)
+            if answered is not None:
+                return answered
             # The first mail is gone (deleted from Sent Items): start the conversation again.
         return await self._start(mail, body, marker, carried)
 
@@ -173,57 +178,111 @@ class GraphMail:
             message["singleValueExtendedProperties"] = _marked(marker)
         return message
 
-    async def _reply(self, mail: ThreadMail, body: dict[str, Any], marker: str) -> GraphResponse:
-        return await self._graph.call(
-            "POST",
-            f"{self._user}/messages/{quote(mail.thread_id, safe='')}/reply",
-            mailbox=self._sender,
-            idempotent=False,
-            json={"message": self._reply_message(mail, body, marker)},
-        )
-
-    async def _reply_carrying(
+    async def _answer(
         self, mail: ThreadMail, body: dict[str, Any], marker: str, carried: Carried
     ) -> RecordResult | None:
-        """A reply with its items: a draft by createReply, the items on it, then one send.
-        None when the first mail is gone (the conversation starts again)."""
+        """A later mail: a draft by createReply on the thread's latest mail, its items on
+        it, then one send. None when the first mail is gone (the conversation starts again)."""
         unsent = self._unsent_replies.pop(mail.message_id, "")
         if unsent:
             sent = await self._send_draft(unsent, marker)
             if sent.status != 404:
-                if not sent.ok:
-                    self._unsent_replies[mail.message_id] = unsent
+                self._after_send(mail, unsent, sent)
                 return _result(sent, mail.thread_id)
-        draft = await self._create_reply(mail, body, marker if self._reply_marks else "")
-        if draft.status == 400 and self._reply_marks:
-            log.warning("graph refused the marker in a reply: replies go unmarked")
-            self._reply_marks = False
-            draft = await self._create_reply(mail, body, "")
+        previous = await self._previous(mail)
+        draft = await self._create_reply(mail, previous, body, marker)
+        if draft.status == 404 and previous != mail.thread_id:
+            log.info("graph previous mail gone: answering the first", extra=_ids(mail))
+            self._latest.pop(mail.group_id, None)
+            draft = await self._create_reply(mail, mail.thread_id, body, marker)
         if draft.status == 404:
             return None
         if not draft.ok or not draft.body.get("id"):
             return _result(draft, "")
         draft_id = str(draft.body["id"])
-        attached = await self._attachments.attach_all(draft_id, carried)
-        if not attached.ok:
-            await self._attachments.discard(draft_id)
-            return _result(attached, "")
+        if carried.any:
+            attached = await self._attachments.attach_all(draft_id, carried)
+            if not attached.ok:
+                await self._attachments.discard(draft_id)
+                return _result(attached, "")
         sent = await self._send_draft(draft_id, marker)
-        if not sent.ok:
-            self._unsent_replies[mail.message_id] = draft_id
+        self._after_send(mail, draft_id, sent)
         return _result(sent, mail.thread_id)
 
+    def _after_send(self, mail: ThreadMail, draft_id: str, sent: GraphResponse) -> None:
+        """A sent draft is the thread's latest mail; one not sent is kept for the retry."""
+        if sent.ok:
+            self._remember(mail.group_id, mail.thread_id, draft_id)
+        else:
+            self._unsent_replies[mail.message_id] = draft_id
+
     async def _create_reply(
-        self, mail: ThreadMail, body: dict[str, Any], marker: str
+        self, mail: ThreadMail, answered: str, body: dict[str, Any], marker: str
+    ) -> GraphResponse:
+        """A draft answering the mail `answered`, marked unless Graph refuses the marker
+        in a reply: then this and later ones go unmarked rather than not at all (a lost
+        answer may then show twice, never zero times)."""
+        draft = await self._draft_reply(mail, answered, body, marker if self._reply_marks else "")
+        if draft.status == 400 and self._reply_marks:
+            log.warning("graph refused the marker in a reply: replies go unmarked")
+            self._reply_marks = False
+            draft = await self._draft_reply(mail, answered, body, "")
+        return draft
+
+    async def _draft_reply(
+        self, mail: ThreadMail, answered: str, body: dict[str, Any], marker: str
     ) -> GraphResponse:
         return await self._graph.call(
             "POST",
-            f"{self._user}/messages/{quote(mail.thread_id, safe='')}/createReply",
+            f"{self._user}/messages/{quote(answered, safe='')}/createReply",
             mailbox=self._sender,
-            headers=IMMUTABLE_IDS,
+            headers=IMMUTABLE_IDS,  # the draft's id stays its id once sent
             idempotent=False,  # each one makes a draft
             json={"message": self._reply_message(mail, body, marker)},
         )
+
+    async def _previous(self, mail: ThreadMail) -> str:
+        """The mail this one answers: the latest Send sent in the thread, else its first."""
+        known = self._latest.get(mail.group_id)
+        if known is not None and known[0] == mail.thread_id:
+            return known[1]
+        if not mail.conversation_id:
+            return mail.thread_id
+        found = await self._newest_sent(mail.conversation_id)
+        if not found:
+            return mail.thread_id
+        self._remember(mail.group_id, mail.thread_id, found)
+        return found
+
+    async def _newest_sent(self, conversation_id: str) -> str:
+        """The newest mail of the conversation in Sent Items (by sentDateTime, which Graph
+        gives to the second: of equal ones, the first listed, as Graph lists a folder
+        newest first); "" when none is found or Graph does not answer."""
+        condition = f"conversationId eq {_odata_string(conversation_id)}"
+        found = await self._graph.call(
+            "GET",
+            f"{self._user}/mailFolders/sentitems/messages?$filter={quote(condition, safe='')}"
+            f"&$select=id,sentDateTime&$top={LATEST_LOOKED}",
+            mailbox=self._sender,
+            headers=IMMUTABLE_IDS,
+        )
+        if not found.ok:
+            log.warning("graph conversation not searchable", extra={"status": found.status})
+            return ""
+        sent = [
+            (when, str(m["id"]))
+            for m in found.body.get("value") or []
+            if isinstance(m, dict) and m.get("id") and (when := _when(m.get("sentDateTime")))
+        ]
+        if not sent:
+            return ""
+        return max(sent, key=lambda pair: pair[0])[1]  # max keeps the first of equals
+
+    def _remember(self, group_id: str, thread_id: str, latest: str) -> None:
+        self._latest.pop(group_id, None)  # the most recently used last
+        self._latest[group_id] = (thread_id, latest)
+        if len(self._latest) > LATEST_KEPT:
+            self._latest.pop(next(iter(self._latest)))
 
     async def _already_sent(self, mail: ThreadMail, marker: str) -> RecordResult | None:
         """What an earlier attempt achieved: SENT when its mail is in Sent Items, RETRY when
@@ -243,11 +302,16 @@ class GraphMail:
         self._conversations.pop(self._unsent_drafts.pop(mail.message_id, ""), None)
         self._unsent_replies.pop(mail.message_id, None)
         log.info("graph mail found sent", extra={"message_id": mail.message_id})
+        found_id = str(sent[0].get("id", ""))
         if mail.thread_id:
+            if found_id:
+                self._remember(mail.group_id, mail.thread_id, found_id)
             return RecordResult(SendOutcome.SENT, thread_id=mail.thread_id)
+        if found_id:
+            self._remember(mail.group_id, found_id, found_id)
         return RecordResult(
             SendOutcome.SENT,
-            thread_id=str(sent[0].get("id", "")),
+            thread_id=found_id,
             conversation_id=str(sent[0].get("conversationId", "")),
         )
 
@@ -289,7 +353,9 @@ class GraphMail:
         if unsent:
             sent = await self._send_draft(unsent, marker)
             if sent.status != 404:
-                if not sent.ok:
+                if sent.ok:
+                    self._remember(mail.group_id, unsent, unsent)
+                else:
                     self._unsent_drafts[mail.message_id] = unsent
                 return _result(sent, unsent, self._conversations.pop(unsent, ""))
         draft = await self._graph.call(
@@ -314,7 +380,9 @@ class GraphMail:
                 await self._attachments.discard(thread_id)
                 return _result(attached, "")
         sent = await self._send_draft(thread_id, marker)
-        if not sent.ok:
+        if sent.ok:
+            self._remember(mail.group_id, thread_id, thread_id)
+        else:
             self._unsent_drafts[mail.message_id] = thread_id
             self._conversations[thread_id] = conversation_id
         return _result(sent, thread_id, conversation_id)
@@ -328,6 +396,21 @@ class GraphMail:
         )
         self._note(marker, sent)
         return sent
+
+
+def _ids(mail: ThreadMail) -> dict[str, str]:
+    return {"group_id": mail.group_id, "message_id": mail.message_id}
+
+
+def _when(value: Any) -> datetime | None:
+    """A Graph time ("2024-05-01T10:00:00Z"), or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _result(response: GraphResponse, thread_id: str, conversation_id: str = "") -> RecordResult:

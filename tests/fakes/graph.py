@@ -19,10 +19,20 @@ lose the answer of a request the fake performed (`lose_answers`: the mail is sen
 client gets a connection reset or a gateway's 504), and inspect every call.
 Messages take single-value extended properties (`singleValueExtendedProperties` on create
 and in the `message` of reply/replyAll), custom `x-` internet headers and a plain
-internetMessageId on create; a folder's messages (`GET .../mailFolders/{folder}/messages`)
-can be filtered on `internetMessageId eq '...'` or on
+internetMessageId on create; a folder's messages (`GET .../mailFolders/{folder}/messages`,
+newest first) can be filtered on `internetMessageId eq '...'`, `conversationId eq '...'` or
 `singleValueExtendedProperties/Any(ep: ep/id eq '...' and ep/value eq '...')`, and any
 other `$filter` is refused with a 400, as Graph refuses one on internetMessageHeaders.
+An `$orderby` next to a `$filter` must name the filtered properties, first and in order,
+or it is a 400 InefficientFilter as in Graph; alone, it may sort by the times.
+Threads are Exchange's: a reply (`reply`, `createReply`, a person's Reply) joins the
+conversation of the message it answers, with its In-Reply-To and References, the
+conversation's Thread-Topic (a new conversation's subject without RE:/FW:) and a
+Thread-Index five bytes longer than the answered one's (a new conversation's: a 22-byte
+root). Each received copy lists them in `internetMessageHeaders` (when `$select`ed); the
+sender's own copy has no transport headers, as in Exchange, and `thread_headers` reads
+them off any message. Sent mail has its `sentDateTime` (to the second, as Graph's) set
+when it is sent.
 Inbound mail (`tests.fakes.graph_inbound`): change-notification subscriptions on an Inbox,
 notifications POSTed as mail arrives, and the Inbox delta query; `user_reply` (Reply),
 `user_reply_all` and `user_send` play a person answering from their own Outlook.
@@ -62,11 +72,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
+from operator import itemgetter
 from typing import Any, NoReturn
 from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.outlook.thread_index import child_index, root_index
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph_inbound import CLAIMS, InboundMail, MailAttachment, has_attachments
 from tests.fakes.graph_teamwork import TeamsApps
@@ -103,13 +115,25 @@ _PROPERTY_ID = re.compile(
     re.IGNORECASE,
 )
 _ODATA_STRING = r"'(?:[^']|'')*'"
-# The two filters Send may use on a folder's messages (OData, as Graph accepts them).
+# The filters Send may use on a folder's messages (OData, as Graph accepts them).
 _FILTER_MESSAGE_ID = re.compile(rf"^\s*internetMessageId\s+eq\s+(?P<value>{_ODATA_STRING})\s*$")
+_FILTER_CONVERSATION = re.compile(
+    rf"^\s*conversationId\s+eq\s+(?P<value>{_ODATA_STRING})\s*$", re.IGNORECASE
+)
 _FILTER_EXTENDED = re.compile(
     r"^\s*singleValueExtendedProperties/any\(\s*(?P<v>[A-Za-z]\w*)\s*:\s*"
     rf"(?P=v)/id\s+eq\s+(?P<id>{_ODATA_STRING})\s+and\s+"
     rf"(?P=v)/value\s+eq\s+(?P<value>{_ODATA_STRING})\s*\)\s*$",
     re.IGNORECASE,
+)
+# `$orderby` on a folder's messages: one or more "property [asc|desc]", comma-separated.
+_ORDER_ITEM = re.compile(r"^\s*(?P<name>[A-Za-z]\w*)(?:\s+(?P<way>asc|desc))?\s*$", re.IGNORECASE)
+# What the fake sorts a folder by when nothing is filtered (the times, all alike in form).
+_SORTABLE = ("receivedDateTime", "sentDateTime", "createdDateTime", "lastModifiedDateTime")
+INEFFICIENT_FILTER = (
+    400,
+    "InefficientFilter",
+    "The restriction or sort order is too complex for this operation.",
 )
 # Properties Graph cannot filter messages on (the message is its own).
 _NOT_FILTERABLE = ("internetMessageHeaders", "uniqueBody", "body", "replyTo", "attachments")
@@ -138,6 +162,8 @@ UNSUPPORTED_USER_QUERY = (
     "Unsupported or invalid query filter clause specified for property of resource 'User'.",
 )
 _WELL_KNOWN_FOLDERS = {"inbox": "inbox", "sentitems": "sentitems", "drafts": "drafts"}
+# What Exchange strips from a subject to make a new conversation's Thread-Topic.
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:re|fw|fwd)\s*:\s*", re.IGNORECASE)
 # Graph's "3 MB" and "4 MB", read as the strictest: decimal megabytes for a file in one
 # request and for the least an upload session takes, 4 MiB for a whole JSON request.
 FILE_ATTACHMENT_MOST = 3_000_000
@@ -438,11 +464,12 @@ def _custom_headers(value: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _filter(condition: str | None) -> Callable[[Json], bool]:
-    """The messages a `$filter` keeps; refuses (400) what this fake does not support,
-    and what Graph cannot filter on at all (internetMessageHeaders among others)."""
+def _filter(condition: str | None) -> tuple[Callable[[Json], bool], tuple[str, ...]]:
+    """The messages a `$filter` keeps and the properties it names, in order; refuses
+    (400) what this fake does not support, and what Graph cannot filter on at all
+    (internetMessageHeaders among others)."""
     if condition is None:
-        return lambda message: True
+        return (lambda message: True), ()
     words = re.sub(_ODATA_STRING, "''", condition)  # names only, not what is quoted
     for name in _NOT_FILTERABLE:
         if re.search(rf"\b{name}\b", words, re.IGNORECASE):
@@ -452,7 +479,15 @@ def _filter(condition: str | None) -> Callable[[Json], bool]:
     match = _FILTER_MESSAGE_ID.match(condition)
     if match is not None:
         wanted = _unquote_odata(match["value"])
-        return lambda message: bool(message["internetMessageId"] == wanted)
+        return (lambda message: bool(message["internetMessageId"] == wanted)), (
+            "internetMessageId",
+        )
+    match = _FILTER_CONVERSATION.match(condition)
+    if match is not None:
+        conversation = _unquote_odata(match["value"])
+        return (lambda message: bool(message["conversationId"] == conversation)), (
+            "conversationId",
+        )
     match = _FILTER_EXTENDED.match(condition)
     if match is not None:
         key = _property_key(_unquote_odata(match["id"]))
@@ -464,8 +499,43 @@ def _filter(condition: str | None) -> Callable[[Json], bool]:
                 for k, v in message.get("_extended", {}).items()
             )
 
-        return has
+        return has, ("singleValueExtendedProperties",)
     raise GraphError(*BAD_FILTER)
+
+
+def _order(orderby: str | None, filtered: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """`$orderby` as (property, descending) pairs, refused as Graph refuses it. With a
+    `$filter`, Graph sorts only by properties the filter names, first and in its order
+    (else 400 InefficientFilter); without one, the fake sorts by the times only."""
+    if orderby is None:
+        return []
+    keys: list[tuple[str, bool]] = []
+    for item in orderby.split(","):
+        match = _ORDER_ITEM.match(item)
+        if match is None:
+            raise GraphError(400, "BadRequest", f"Invalid $orderby: '{orderby}'.")
+        keys.append((match["name"], (match["way"] or "asc").lower() == "desc"))
+    if filtered:
+        named = [name.lower() for name, _ in keys]
+        if named != [name.lower() for name in filtered[: len(named)]]:
+            raise GraphError(*INEFFICIENT_FILTER)
+        return []  # sorted by what the filter holds equal: nothing to reorder
+    sortable = {name.lower(): name for name in _SORTABLE}
+    out: list[tuple[str, bool]] = []
+    for name, descending in keys:
+        if name.lower() not in sortable:
+            raise GraphError(400, "BadRequest", f"The fake cannot sort by '{name}'.")
+        out.append((sortable[name.lower()], descending))
+    return out
+
+
+def _thread_topic(subject: str) -> str:
+    """A new conversation's Thread-Topic: its subject without RE:/FW: prefixes."""
+    while True:
+        shorter = _SUBJECT_PREFIX.sub("", subject, count=1)
+        if shorter == subject:
+            return subject.strip()
+        subject = shorter
 
 
 def _user_clause(match: re.Match[str]) -> Callable[[GraphUser], bool]:
@@ -495,6 +565,33 @@ def _user_filter(condition: str) -> Callable[[GraphUser], bool]:
         if joined is None:
             raise GraphError(*UNSUPPORTED_USER_QUERY)
         at = joined.end()
+
+
+def _mail_headers(message: Json, written: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers a sent mail carries, below what its sender wrote: Exchange's own,
+    Thread-Topic and Thread-Index among them."""
+
+    def people(recipients: list[Json]) -> str:
+        return ", ".join(f"<{r['emailAddress']['address']}>" for r in recipients)
+
+    author = _addr(message["from"])
+    headers = [*((str(n), str(v)) for n, v in written)]
+    headers.append(("From", f"{message['from']['emailAddress']['name']} <{author}>"))
+    if _addr(message["sender"]) != author:
+        headers.append(("Sender", f"<{_addr(message['sender'])}>"))
+    headers.append(("To", people(message["toRecipients"])))
+    if message["ccRecipients"]:
+        headers.append(("CC", people(message["ccRecipients"])))
+    headers.append(("Subject", str(message["subject"])))
+    headers.append(("Thread-Topic", str(message["_threadTopic"])))
+    headers.append(("Thread-Index", str(message["_threadIndex"])))
+    headers.append(("Date", str(message["sentDateTime"])))
+    headers.append(("Message-ID", str(message["internetMessageId"])))
+    if message["_inReplyTo"]:
+        headers.append(("In-Reply-To", str(message["_inReplyTo"])))
+        headers.append(("References", " ".join(message["_references"])))
+    headers += [("Content-Type", 'text/html; charset="utf-8"'), ("MIME-Version", "1.0")]
+    return headers
 
 
 class FakeGraph(LocalServer, InboundMail, TeamsApps):
@@ -567,15 +664,26 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         return list({id(u): u for u in self.users.values()}.values())
 
     def _box(self, address: str) -> dict[str, Json]:
-        """The mailbox an address reaches: like Exchange, any SMTP address of a user (the
-        primary, the UPN, a proxy address) is that user's one mailbox."""
+        return self.boxes.setdefault(self._owner(address), {})
+
+    def _owner(self, address: str) -> str:
+        """The mailbox an address reaches, by its primary address: like Exchange, any SMTP
+        address of a user (the primary, the UPN, a proxy address) is that user's one
+        mailbox; and, as Exchange Online's plus addressing (on by default),
+        `local+anything@domain` is the mailbox of `local@domain` when that is a user's."""
         address = address.lower()
-        for user in self.directory():
-            proxies = {p.split(":", 1)[1].lower() for p in user.proxy_addresses}
-            if address in {user.mail.lower(), user.user_principal_name.lower(), *proxies}:
-                address = user.mail.lower()
-                break
-        return self.boxes.setdefault(address, {})
+        local, at, domain = address.rpartition("@")
+        base = f"{local.split('+', 1)[0]}@{domain}" if at and "+" in local else ""
+        for wanted in (address, base):
+            for user in self.directory():
+                proxies = {p.split(":", 1)[1].lower() for p in user.proxy_addresses}
+                if wanted and wanted in {
+                    user.mail.lower(),
+                    user.user_principal_name.lower(),
+                    *proxies,
+                }:
+                    return user.mail.lower()
+        return address
 
     def _folder(self, address: str, folder: str) -> list[Json]:
         return [m for m in self._box(address).values() if m["parentFolderId"] == folder]
@@ -603,6 +711,21 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             )
             for a in message.get("_attachments", [])
         ]
+
+    @staticmethod
+    def thread_headers(message: Json) -> dict[str, str]:
+        """The threading headers of a message (any folder) as its MIME carries them:
+        Message-ID, In-Reply-To and References (when it answers one), Thread-Topic and
+        Thread-Index."""
+        headers = {
+            "Message-ID": str(message["internetMessageId"]),
+            "Thread-Topic": str(message["_threadTopic"]),
+            "Thread-Index": str(message["_threadIndex"]),
+        }
+        if message["_inReplyTo"]:
+            headers["In-Reply-To"] = str(message["_inReplyTo"])
+            headers["References"] = " ".join(message["_references"])
+        return headers
 
     @staticmethod
     def extended(message: Json) -> dict[str, str]:
@@ -816,7 +939,12 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             "emailAddress": {"address": address, "name": user.display_name if user else address}
         }
 
-    def _message(self, mbx: str, fields: Json, conversation_id: str) -> Json:
+    def _message(self, mbx: str, fields: Json, answers: Json | None = None) -> Json:
+        """A new message of `mbx`, a draft until sent. `answers`: the message it replies to,
+        whose conversation it joins; Exchange then sets its In-Reply-To and References,
+        keeps the conversation's Thread-Topic and adds a child block to its Thread-Index.
+        Otherwise it starts a conversation: a new conversationId, a Thread-Topic from its
+        subject and a root Thread-Index."""
         lists = {
             k: _recipients(fields.get(k)) for k in ("toRecipients", "ccRecipients", "bccRecipients")
         }
@@ -827,14 +955,26 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         body = {"contentType": kind, "content": str(body.get("content", ""))}
         unique = body["content"] if kind == "html" else escape(body["content"])
         stamp = _now()
+        at = datetime.datetime.now(datetime.UTC)
+        subject = str(fields.get("subject") or "")
+        if answers is None:
+            conversation_id = _new_conversation_id()
+            thread = (_thread_topic(subject), root_index(at, uuid.uuid4().bytes))
+            in_reply_to, references = "", []
+        else:
+            conversation_id = answers["conversationId"]
+            thread = (answers["_threadTopic"], child_index(answers["_threadIndex"], at))
+            in_reply_to = answers["internetMessageId"]
+            references = [*answers["_references"], answers["internetMessageId"]]
         message: Json = dict(id=_new_id(), conversationId=conversation_id, parentFolderId="drafts")
         message.update(createdDateTime=stamp, lastModifiedDateTime=stamp, receivedDateTime=stamp)
         message.update(sentDateTime=stamp, changeKey=_opaque("CQAAABYAAAA")[:40], categories=[])
         message.update(internetMessageId=f"<{uuid.uuid4().hex}@fake.graph>", hasAttachments=False)
-        message.update(subject=str(fields.get("subject") or ""), bodyPreview=body["content"][:255])
+        message.update(subject=subject, bodyPreview=body["content"][:255])
         message.update(importance=str(fields.get("importance") or "normal"), isRead=True)
         message.update({"body": body, "sender": self._who(mbx), "from": self._who(mbx), **lists})
-        message.update(isDraft=True, replyTo=[], _inReplyTo="", _references=[])
+        message.update(isDraft=True, replyTo=[], _inReplyTo=in_reply_to, _references=references)
+        message.update(_threadTopic=thread[0], _threadIndex=thread[1])
         message["_uniqueBody"] = {"contentType": "html", "content": unique}
         message["_extended"] = _extended_properties(fields.get("singleValueExtendedProperties"))
         given = fields.get("attachments") or []
@@ -853,7 +993,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         message["parentFolderId"] = folder
         box[message["id"]] = message
         if folder == "inbox":
-            self._arrived(mbx.lower(), message)
+            self._arrived(self._owner(mbx), message)
 
     async def _deliver(self, mbx: str, message: Json) -> None:
         """Files `message` in mbx's sent items and a copy in each recipient's inbox."""
@@ -861,6 +1001,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         if not recipients:
             raise GraphError(*BAD_RECIPIENTS)
         message.update(isDraft=False, sentDateTime=_now(), lastModifiedDateTime=_now())
+        # Only a received copy has transport headers (internetMessageHeaders): the sender's
+        # own copy keeps its thread in properties (`thread_headers` reads them).
         self._file(mbx, message, "sentitems")
         headers = self._transport_headers(message)
         for address in dict.fromkeys(_addr(r) for r in recipients):
@@ -889,9 +1031,6 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
                 f"header.from={domain};compauth=pass reason=100"
             )
 
-        def people(recipients: list[Json]) -> str:
-            return ", ".join(f"<{r['emailAddress']['address']}>" for r in recipients)
-
         # Exchange's header firewall: what a sender wrote in its X-MS-Exchange-Organization-
         # headers never arrives.
         written = [
@@ -905,20 +1044,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             ("X-MS-Exchange-Organization-AuthAs", "Internal" if internal else "Anonymous"),
             ("X-MS-Exchange-Organization-AuthSource", "EX1PR01MB0001.prod.outlook.com"),
             ("Received", f"from mail.{domain} by EX1PR01MB0001.prod.outlook.com"),
-            *written,
-            ("From", f"{message['from']['emailAddress']['name']} <{author}>"),
         ]
-        if _addr(message["sender"]) != author:
-            headers.append(("Sender", f"<{_addr(message['sender'])}>"))
-        headers.append(("To", people(message["toRecipients"])))
-        if message["ccRecipients"]:
-            headers.append(("CC", people(message["ccRecipients"])))
-        headers += [("Subject", str(message["subject"])), ("Date", str(message["sentDateTime"]))]
-        headers.append(("Message-ID", str(message["internetMessageId"])))
-        if message["_inReplyTo"]:
-            headers.append(("In-Reply-To", str(message["_inReplyTo"])))
-            headers.append(("References", " ".join(message["_references"])))
-        headers += [("Content-Type", 'text/html; charset="utf-8"'), ("MIME-Version", "1.0")]
+        headers += _mail_headers(message, written)
         return [{"name": name, "value": value} for name, value in headers]
 
     # -- endpoints -----------------------------------------------------------------------
@@ -955,7 +1082,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         self._need(request, "Mail.ReadWrite")
         mbx = self._mailbox_of(request)
         fields = await self._body(request)
-        message = self._message(mbx, fields, _new_conversation_id())
+        message = self._message(mbx, fields)
         # Only when creating may a client write these; Graph keeps them as given.
         if "internetMessageId" in fields:
             given = fields["internetMessageId"]
@@ -970,14 +1097,16 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
 
     async def _list(self, request: web.Request) -> web.Response:
         """A folder's messages, `$filter`ed as Graph can (see the module docstring), newest
-        first, `$top` per page (10 unless given) with `$skip` in the next link."""
+        first unless `$orderby` says otherwise (as Graph allows it, see `_order`), `$top`
+        per page (10 unless given) with `$skip` in the next link."""
         self._need(request, "Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic", "Mail.ReadBasic.All")
         raw = request.match_info["folder"]
         folder = _WELL_KNOWN_FOLDERS.get(raw.strip("()'").lower())  # sentitems, ('SentItems')
         if folder is None:
             self._refuse(404, "ErrorInvalidIdMalformed", "Id is malformed.")
         query = request.query
-        keep = _filter(query.get("$filter"))
+        keep, filtered = _filter(query.get("$filter"))
+        order = _order(query.get("$orderby"), filtered)
         try:
             top = int(query.get("$top", "10"))
             skip = int(query.get("$skip", "0"))
@@ -987,6 +1116,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             self._refuse(400, "BadRequest", "Invalid $top or $skip value.")
         mbx = self._mailbox_of(request)
         found = [m for m in reversed(self._folder(mbx, folder)) if keep(m)]
+        for name, descending in reversed(order):  # stable sorts, the last key first
+            found.sort(key=itemgetter(name), reverse=descending)
         page = found[skip : skip + top]
         select = query.get("$select", "")
         body: Json = {
@@ -1062,9 +1193,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             "ccRecipients": cc if reply_all else [],
             **overrides,
         }
-        reply = self._message(mbx, fields, original["conversationId"])
-        reply["_inReplyTo"] = original["internetMessageId"]
-        reply["_references"] = [*original["_references"], original["internetMessageId"]]
+        reply = self._message(mbx, fields, original)
         if draft:  # createReply: a draft in the same conversation, sent later by `send`
             self._need(request, "Mail.ReadWrite")
             self._file(mbx, reply, "drafts")
@@ -1216,7 +1345,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             "body": {"contentType": "html", "content": html},
             "toRecipients": [self._who(a) for a in to],
         }
-        message = self._message(address, fields, _new_conversation_id())
+        message = self._message(address, fields)
         if authentication is not None:
             message["_authentication"] = authentication
         for attachment in attachments or []:
@@ -1304,10 +1433,8 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
             "toRecipients": to,
             "ccRecipients": copied,
         }
-        reply = self._message(address, fields, original["conversationId"])
+        reply = self._message(address, fields, original)
         reply["_uniqueBody"] = {"contentType": "html", "content": html}
-        reply["_inReplyTo"] = original["internetMessageId"]
-        reply["_references"] = [*original["_references"], original["internetMessageId"]]
         if sender is not None:
             reply["sender"] = self._who(sender)
         if authentication is not None:

@@ -59,6 +59,8 @@ async def test_each_change_is_what_the_teams_command_does(core: Core) -> None:
     assert after is not None and not after.outlook_on
     await manage(core.groups, after, stored, Manage.LEAVE)
     left = await core.store.get_group(TENANT, group.group_id)
-    assert left is not None and not left.has_member(bob.person_id) and left.has_member(group.owner_id)
+    assert (
+        left is not None and not left.has_member(bob.person_id) and left.has_member(group.owner_id)
+    )
     with pytest.raises(Refused):
         await manage(core.groups, after, left, Manage.MUTE)  # not a member any more

@@ -130,6 +130,7 @@ class OutlookThread:
                     recent=(line,),
                     readers=readers,
                     closed=True,
+                    conversation_id=group.outlook_conversation,
                 )
             )
 
