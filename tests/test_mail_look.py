@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -71,7 +72,7 @@ async def _lunch_mail(tmp_path: Path) -> tuple[EmailMessage, ThreadMail]:
     stored = await vault.put("tenant-a", GROUP, "terrace.png", _photo(), by="bob@contoso.com")
     earlier = (
         _line(1, "Ann", "Lunch on the terrace on Friday?", 0),
-        _line(2, "Cleo", "Yes!", 2),
+        replace(_line(2, "Cleo", "Yes!", 2), reactions=(("👍", 2), ("❤️", 1))),
         _line(3, "Dev", "I can book the table for 12:30", 5, edited=True),
     )
     new = _line(4, "Bob", "Booked: **table 4**, see the view", 9)
@@ -148,7 +149,7 @@ async def test_the_new_message_comes_first_then_the_earlier_ones_newest_first(
     order = [earlier.index(t) for t in ("I can book the table", "Yes!", "Lunch on the terrace")]
     assert order == sorted(order)
     assert "Tue 8 Dec, 10:09" in page  # the day, in the readers' zone (Paris, UTC+1)
-    assert "edited" in page
+    assert "edited" in page and "👍 2 ❤️ 1" in earlier  # as Teams shows them
     plain = email.get_body(("plain",))
     assert plain is not None
     words = str(plain.get_content())

@@ -128,6 +128,8 @@ class MessageSummary:
     source: Source
     # True once its sender edited it (`text` is then the new text).
     edited: bool = False
+    # Its reactions by kind, most first: (emoji, count).
+    reactions: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,7 @@ class Message:
             sent_at=self.sent_at,
             source=self.source,
             edited=self.edited_at is not None,
+            reactions=reaction_tally(self),
         )
 
 

@@ -115,6 +115,11 @@ def styled_html(text: str, styled: Sequence[Styled]) -> str:
     return "".join(out)
 
 
+def reactions_text(line: MessageSummary) -> str:
+    """A message's reactions as Teams shows them under it: "👍 2 ❤️ 1"."""
+    return " ".join(f"{emoji} {count}" for emoji, count in line.reactions)
+
+
 def _row(cells: str, padding: str = "0 20px") -> str:
     return f'<tr><td style="padding:{padding}">{cells}</td></tr>'
 
@@ -179,6 +184,7 @@ def _earlier_html(earlier: Sequence[MessageSummary], mail: ThreadMail) -> str:
     rows = [_row(f'<p style="margin:16px 0 4px;font-size:13px"><b>{title}</b></p>')]
     for m in earlier:
         edited = f" {_quiet(_e(say(lang, 'mail.edited')), 12)}" if m.edited else ""
+        edited += f" {_quiet(_e(reactions_text(m)), 12)}" if m.reactions else ""
         rows.append(
             _row(
                 f'<p class="send-quiet" style="margin:0 0 8px;color:{_QUIET};font-size:14px">'
@@ -305,6 +311,7 @@ def body_plain(mail: ThreadMail, items: Sequence[BodyItem], links: MailLinks) ->
         lines += ["", say(lang, "mail.earlier", group=mail.group_name)]
         for m in earlier:
             edited = f" ({say(lang, 'mail.edited')})" if m.edited else ""
+            edited += f" {reactions_text(m)}" if m.reactions else ""
             lines.append(f"{m.sender_name} · {when_dated(lang, m.sent_at, zone)}: {m.text}{edited}")
     lines.append("")
     if not mail.closed:

@@ -157,6 +157,7 @@ def _summary_body(s: MessageSummary) -> JsonDict:
         "sentAt": s.sent_at.isoformat(),
         "source": s.source.value,
         "edited": s.edited,
+        **({"reactions": [[e, n] for e, n in s.reactions]} if s.reactions else {}),
     }
 
 
@@ -169,6 +170,7 @@ def _summary(b: JsonDict) -> MessageSummary:
         sent_at=datetime.fromisoformat(str(b["sentAt"])),
         source=Source(b["source"]),
         edited=bool(b.get("edited", False)),
+        reactions=tuple((str(e), int(n)) for e, n in b.get("reactions") or ()),
     )
 
 

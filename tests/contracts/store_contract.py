@@ -22,6 +22,7 @@ from bot.core.model import (
     Member,
     Mentioned,
     Message,
+    MessageSummary,
     NewGroupDraft,
     Person,
     Source,
@@ -137,6 +138,14 @@ async def test_group_changes_are_conditional_and_deletable(store: DocumentStore)
     await store.delete_group(renamed)
     assert await store.get_group("t1", saved.group_id) is None
     assert await store.groups_of("t1", "ann@contoso.com") == []
+
+
+async def test_a_groups_history_keeps_edits_and_reactions(store: DocumentStore) -> None:
+    at = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    line = MessageSummary("m1", "ann", "Ann", "Pizza?", at, Source.TEAMS, True, (("👍", 2),))
+    saved = await store.save_group(replace(group(person("ann")), recent=(line,)))
+    found = await store.get_group("t1", saved.group_id)
+    assert found is not None and found.recent == (line,)
 
 
 async def test_messages_with_deliveries(store: DocumentStore) -> None:

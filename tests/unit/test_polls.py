@@ -212,6 +212,11 @@ async def test_nineteen_reactions_at_once_give_one_tally_on_every_copy_in_few_up
     await reactions.reacted(first, copies[first.person_id], (), ("heart",))
     await rig.cards.drain(grace=5)
     assert rig.teams.updated[-1][2].reactions == (("👍", 14), ("❤️", 4))
+    # The group's history line has the tally too (the Outlook mail's "Earlier in" shows it).
+    group = await rig.store.get_group(rig.group.tenant_id, rig.group.group_id)
+    assert group is not None
+    (line,) = [s for s in group.recent if s.message_id == "m-1"]
+    assert line.reactions == (("👍", 14), ("❤️", 4))
     # The sender reads who reacted how in `status`.
     final = await rig.store.get_message(rig.group.group_id, "m-1")
     assert final is not None

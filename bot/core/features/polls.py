@@ -38,7 +38,7 @@ from bot.core.sending.coalesce import Coalesced
 from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.ratelimit import RateLimiter
 from bot.core.sending.relay import Relay
-from bot.core.sending.retry import read_modify_write
+from bot.core.sending.retry import read_modify_write, update_group
 from bot.core.texts import Language, say
 from bot.core.texts import text as worded
 
@@ -131,6 +131,7 @@ class PollCards:
         current = await self._store.get_group(group.tenant_id, group.group_id)
         if message is None or message.deleted_at is not None or current is None:
             return  # a deleted message's copies are taken back by the delivery worker
+        await _tally_in_history(self._store, current, message)
         copies = [
             d
             for d in message.deliveries
@@ -162,6 +163,24 @@ class PollCards:
                     "poll card not updated",
                     extra={"message_id": message_id, "recipient": person.person_id},
                 )
+
+
+async def _tally_in_history(store: MessagingStore, group: Group, message: Message) -> None:
+    """The message's reactions on its line in the group's recent list (the Outlook mail's
+    "Earlier in" shows them): written only when they changed, once per round."""
+    tally = reaction_tally(message)
+    line = next((s for s in group.recent if s.message_id == message.message_id), None)
+    if line is None or line.reactions == tally:
+        return
+
+    def change(current: Group) -> Group:
+        recent = tuple(
+            replace(s, reactions=tally) if s.message_id == message.message_id else s
+            for s in current.recent
+        )
+        return replace(current, recent=recent)
+
+    await update_group(store, group, change)
 
 
 async def record_answer(
