@@ -216,7 +216,9 @@ async def build_services(
             teams,
             directory=graph_directory,
             media=core.media,
-            answers=ReplyAnswers(replies, store, core.groups, core.polls, teams),
+            answers=ReplyAnswers(
+                replies, store, core.groups, core.polls, teams, core.worker.thread, clock
+            ),
         )
     return Services(
         documents=documents,

@@ -246,3 +246,41 @@ def _tags(page: str) -> list[tuple[str, dict[str, str]]]:
     audit = _Audit()
     audit.feed(page)
     return audit.tags
+
+
+async def test_hostile_names_and_words_stay_text_in_the_html(tmp_path: Path) -> None:
+    evil = '"><img src=x onerror=alert(1)><a href="javascript:alert(2)">x</a><script>y</script>'
+    vault = MemoryVault()
+    stored = await vault.put("tenant-a", GROUP, f"{evil}.png", _photo(), by="bob@contoso.com")
+    line = _line(4, f"Bob{evil}", f"hi {evil}", 9)
+    view = PollView(choices=(PollChoice(f"yes{evil}", (f"Ann{evil}",)),), waiting=(evil,))
+    mail = ThreadMail(
+        tenant_id="tenant-a",
+        group_id=GROUP,
+        group_name=f"Lunch{evil}",
+        message_id=line.message_id,
+        thread_id="",
+        addresses=("ann@contoso.com",),
+        recent=(_line(1, evil, evil, 0), line),
+        media=(MailMedia(stored, "https://send.example/media/x?sig=1", True),),
+        readers=MailReaders(Language.EN, "Europe/Paris"),
+        styled=(Styled("hi "), Styled(evil, bold=True, link="https://example.com/?q=<b>")),
+        text=f"hi {evil}",
+        reply_to=Quote(_id(1), evil, evil),
+        members=(evil, "Ann"),
+        poll=PollMail(line.message_id, evil, view),
+    )
+    email = await _mail(tmp_path, mail, vault)
+    tags = _tags(html_of(email))
+    assert [t for t, _ in tags].count("script") == 1  # the card's data block only
+    assert [a for t, a in tags if t == "img"] == [
+        a for t, a in tags if t == "img" and a["src"].startswith("cid:")
+    ]
+    for tag, attrs in tags:
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+        assert "javascript:" not in attrs.get("href", ""), attrs
+    body = html_of(email).split("<body", 1)[1]
+    assert "<img src=x" not in body and "<script>y" not in body  # shown, escaped
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    plain = email.get_body(("plain",))
+    assert plain is not None and evil in str(plain.get_content())  # as typed, in plain text

@@ -5,6 +5,7 @@ Thread-Index one reply block longer each time, across a restart and a retried ma
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from itertools import pairwise
@@ -137,3 +138,21 @@ async def test_a_long_thread_trims_references_and_a_retry_keeps_its_place(
     thread = [read_eml(p) for p in files]
     assert_chained(thread)
     assert len(str(thread[-1]["References"]).split()) == REFERENCES_KEPT
+
+
+async def test_a_mail_written_again_after_later_ones_keeps_its_place(tmp_path: Path) -> None:
+    """A delivery resumed after a crash writes an earlier message's mail again, after
+    later mails: it answers what it answered, in its own file, and the thread has no
+    loop; a rename keeps the conversation's topic (Exchange keeps it too)."""
+    cards = OutlookCards("originator", "https://send.example", CardTokens(b"k" * 32), 2000)
+    recorder = EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock(), MemoryVault())
+    first = await recorder.record(_mail(0, ""))
+    await recorder.record(_mail(1, first.thread_id))
+    await recorder.record(replace(_mail(2, first.thread_id), group_name="Dinner"))
+    before = {p.name: p.read_bytes() for p in eml_files(tmp_path, "ann@contoso.com")}
+    await recorder.record(_mail(1, first.thread_id))
+    after = {p.name: p.read_bytes() for p in eml_files(tmp_path, "ann@contoso.com")}
+    assert set(after) == set(before)  # the same files, none moved
+    thread = [read_eml(p) for p in eml_files(tmp_path, "ann@contoso.com")]
+    assert_chained(thread)
+    assert thread[2]["Subject"] == "RE: [Send] Dinner"

@@ -438,3 +438,31 @@ async def test_the_fake_searches_a_conversation_as_graph_does(
     for received in graph.mailbox("ann@contoso.com"):
         assert received_headers(graph, received)["Thread-Topic"] == "Lunch"
     assert graph.thread_headers(graph.sent("ann@contoso.com")[0])["Thread-Topic"] == "other"
+
+
+async def test_a_reply_draft_not_sent_before_a_later_mail_answers_the_latest(
+    recorder: Callable[[], GraphMail], graph: FakeGraph
+) -> None:
+    """m2's send fails (Graph 503, definite); m3 goes out meanwhile; m2's retry makes a
+    new draft on m3 rather than sending its old draft, which answers m1: no fork."""
+    graph_mail = recorder()
+    first = await graph_mail.record(mail("m1"))
+    thread, conversation = first.thread_id, first.conversation_id
+    sends = [1]  # a send is never repeated by the client itself
+
+    def fail_sends(call: GraphCall) -> tuple[int, dict[str, str]] | None:
+        if sends[0] and call.method == "POST" and call.path.endswith("/send"):
+            sends[0] -= 1
+            return 503, {}
+        return None
+
+    graph.faults = fail_sends
+    failed = await graph_mail.record(mail("m2", thread, conversation))
+    assert failed.outcome is SendOutcome.RETRY and sends == [0]
+    assert (await graph_mail.record(mail("m3", thread, conversation))).outcome is SendOutcome.SENT
+    again = await graph_mail.record(mail("m2", thread, conversation))
+    assert again.outcome is SendOutcome.SENT
+    sent = graph.sent(SENDER)
+    assert [m["body"]["content"].count("m2") > 0 for m in sent] == [False, False, True]
+    assert_chained([graph.thread_headers(m) for m in sent], "[Send] Lunch")
+    assert graph.drafts(SENDER) == []  # the old draft was deleted, not left behind

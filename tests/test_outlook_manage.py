@@ -76,6 +76,10 @@ async def test_mute_from_outlook_is_the_teams_mute_and_the_card_shows_it(scene: 
     before = len(world.relayed(bob))
     await world.say(ann, "Anyone?")
     await eventually(lambda: len(eml_files(scene.data, bob.email)) == 2, "Bob's mail")
+    # Ann's receipt says the delivery is over: Bob's copy went by Outlook only.
+    await eventually(
+        lambda: "1 by Outlook only" in (world.receipts(ann) or [""])[-1], "Ann's receipt"
+    )
     assert len(world.relayed(bob)) == before
     status, _, card = await press(scene, card, "Unmute Lunch in Teams")
     assert status == 200 and card is not None

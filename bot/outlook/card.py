@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.core.features.manage import Manage
 from bot.core.features.one_tap import one_tap_answers
 from bot.core.model import MediaKind, MessageSummary
 from bot.core.ports import MailMedia, MailReaders, PollMail, ThreadMail
@@ -348,9 +349,10 @@ class OutlookCards:
         }
 
     def links(self, mail: ThreadMail) -> MailLinks:
-        """The mail's answers as `mailto:` links to the group's reply address, for readers
-        without the card: the one-tap answers (a poll's options instead), and what the
-        card's manage section does, worded as the Teams commands Send reads in a reply."""
+        """The mail's answers as `mailto:` links to the group's reply addresses, for readers
+        without the card: the one-tap answers (a poll's options instead, each its own
+        address), and what the card's manage section does (an address each, the body
+        worded as the Teams command for the person who sends it)."""
         if self._replies is None or mail.closed:
             return MailLinks()
         lang = mail.readers.language
@@ -364,22 +366,26 @@ class OutlookCards:
         )
         poll: tuple[Link, ...] = ()
         if mail.poll is not None:
-            poll_address = self._replies.address(mail.group_id, mail.poll.message_id)
-            if poll_address:
-                poll = tuple(
-                    Link(c.text, mailto(poll_address, subject, c.text))
-                    for c in mail.poll.view.choices
-                )
+            poll = tuple(
+                Link(c.text, mailto(address, subject, c.text))
+                for n, c in enumerate(mail.poll.view.choices)
+                if (address := self._replies.vote_address(mail.group_id, mail.poll.message_id, n))
+            )
         group = mail.group_name
+        # The address makes the change; the words are for the person who sends it.
         manage = tuple(
             Link(
                 say(lang, key, group=group),
-                mailto(address, subject, say(lang, command, group=group)),
+                mailto(
+                    self._replies.change_address(mail.group_id, change),
+                    subject,
+                    say(lang, command, group=group),
+                ),
             )
-            for key, command in (
-                ("mail.mute", "mail.command_mute"),
-                ("mail.outlook_off", "mail.command_outlook_off"),
-                ("mail.leave", "mail.command_leave"),
+            for change, key, command in (
+                (Manage.MUTE, "mail.mute", "mail.command_mute"),
+                (Manage.OUTLOOK_OFF, "mail.outlook_off", "mail.command_outlook_off"),
+                (Manage.LEAVE, "mail.leave", "mail.command_leave"),
             )
         )
         return MailLinks(answers, poll, manage)

@@ -65,6 +65,9 @@ ATTACH_TOTAL_BYTES = 20 * 1024 * 1024
 # References keeps the first mail and the latest ones (RFC 5537 3.4.4 trims the same way:
 # the first and the last few), so a long thread's header stays short.
 REFERENCES_KEPT = 10
+# The places of a group's latest mails kept in its chain file: a mail written again (a
+# resumed delivery) among them keeps its place instead of answering a later one.
+PLACES_KEPT = 50
 
 
 class UnreadableMedia(Exception):
@@ -216,7 +219,9 @@ class EmlRecorder:
         except UnreadableMedia as error:
             return RecordResult(SendOutcome.RETRY, detail=str(error))
         try:
-            place = await asyncio.to_thread(self._place, mail.group_id, thread_id, message_id, now)
+            place = await asyncio.to_thread(
+                self._place, mail.group_id, thread_id, message_id, subject_of(mail.group_name), now
+            )
         except OSError as error:
             return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
         card = self._cards.card(
@@ -242,7 +247,7 @@ class EmlRecorder:
             email["In-Reply-To"] = place.references[-1]
             email["References"] = " ".join(place.references)
         # What Outlook's conversation view groups by, besides In-Reply-To.
-        email["Thread-Topic"] = subject
+        email["Thread-Topic"] = place.topic
         email["Thread-Index"] = place.index
         email["X-Send-Group"] = mail.group_id
         email.set_content(self._cards.mail_plain(mail, items))
@@ -251,7 +256,7 @@ class EmlRecorder:
         )
         _carry(email, items, contents)
         data = bytes(email)
-        name = f"{now:%Y%m%dT%H%M%S%f}-{_file_key(mail.message_id)}.eml"
+        name = f"{place.stamp}-{_file_key(mail.message_id)}.eml"
         try:
             await asyncio.to_thread(self._write_all, mail.addresses, name, data)
             await asyncio.to_thread(self._remember, mail.group_id, place)
@@ -262,38 +267,55 @@ class EmlRecorder:
     def _chain_file(self, group_id: str) -> Path:
         return self._root / ".threads" / f"{_file_key(group_id)}.json"
 
-    def _place(self, group_id: str, thread_id: str, message_id: str, now: datetime) -> Placed:
-        """Where this mail goes in its group's thread: the ids it answers (the last one its
-        parent) and its Thread-Index. A retried mail gets the place it had."""
-        known: dict[str, dict[str, object]] = {}
+    def _places(self, group_id: str) -> list[Placed]:
+        """The group's latest mails' places, oldest first ([] when none is known)."""
         chain = self._chain_file(group_id)
-        if thread_id and chain.exists():
-            try:
-                known = json.loads(chain.read_text("utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                known = {}  # a damaged file: the mail answers the first one
-        last = Placed.of(known.get("last"))
-        if last is not None and last.message_id == message_id:
-            return last
+        if not chain.exists():
+            return []
+        try:
+            known = json.loads(chain.read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return []  # a damaged file: the next mail answers the first one
+        listed = known.get("places") if isinstance(known, dict) else None
+        places = [Placed.of(p) for p in listed] if isinstance(listed, list) else []
+        return [p for p in places if p is not None]
+
+    def _place(
+        self, group_id: str, thread_id: str, message_id: str, subject: str, now: datetime
+    ) -> Placed:
+        """Where this mail goes in its group's thread: the ids it answers (the last one its
+        parent), its Thread-Index and Thread-Topic, and its file's time. A mail written
+        before (a retry, or a delivery resumed after a crash) gets the place it had."""
+        places = self._places(group_id) if thread_id else []
+        known = next((p for p in places if p.message_id == message_id), None)
+        if known is not None:
+            return known
+        stamp = f"{now:%Y%m%dT%H%M%S%f}"
+        last = places[-1] if places else None
         if last is None or last.root != thread_id:
             if not thread_id:
                 guid = hashlib.sha256(f"{group_id}|{message_id}".encode()).digest()[:16]
-                return Placed(message_id, message_id, (), root_index(now, guid))
+                return Placed(message_id, message_id, (), root_index(now, guid), subject, stamp)
             # The chain is unknown (written before chains were kept): answer the first.
             guid = hashlib.sha256(f"{group_id}|{thread_id}".encode()).digest()[:16]
-            return Placed(
-                message_id, thread_id, (thread_id,), child_index(root_index(now, guid), now)
-            )
+            index = child_index(root_index(now, guid), now)
+            return Placed(message_id, thread_id, (thread_id,), index, subject, stamp)
         references = (*last.references, last.message_id)
         if len(references) > REFERENCES_KEPT:
             references = (references[0], *references[-(REFERENCES_KEPT - 1) :])
-        return Placed(message_id, thread_id, references, child_index(last.index, now))
+        # The conversation keeps its first topic, as Exchange does, through renames.
+        index = child_index(last.index, now)
+        return Placed(message_id, thread_id, references, index, last.topic, stamp)
 
     def _remember(self, group_id: str, place: Placed) -> None:
+        places = [p for p in self._places(group_id) if p.message_id != place.message_id]
+        if places and places[-1].root != place.root:
+            places = []  # a new thread: the old one's places are of no use
+        places = [*places, place][-PLACES_KEPT:]
         chain = self._chain_file(group_id)
         chain.parent.mkdir(parents=True, exist_ok=True)
         temporary = chain.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"last": place.to_json()}), "utf-8")
+        temporary.write_text(json.dumps({"places": [p.to_json() for p in places]}), "utf-8")
         temporary.replace(chain)
 
     def _write_all(self, addresses: tuple[str, ...], name: str, data: bytes) -> None:
@@ -311,12 +333,15 @@ class EmlRecorder:
 @dataclass(frozen=True)
 class Placed:
     """A mail's place in its thread: its Message-ID, the thread's first, the ids it
-    answers (oldest first, its parent last) and its Thread-Index."""
+    answers (oldest first, its parent last), its Thread-Index and Thread-Topic, and the
+    time its file is named by."""
 
     message_id: str
     root: str
     references: tuple[str, ...]
     index: str
+    topic: str
+    stamp: str
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -324,6 +349,8 @@ class Placed:
             "root": self.root,
             "references": list(self.references),
             "index": self.index,
+            "topic": self.topic,
+            "stamp": self.stamp,
         }
 
     @staticmethod
@@ -331,12 +358,11 @@ class Placed:
         if not isinstance(value, dict):
             return None
         refs = value.get("references")
-        fields = (value.get("id"), value.get("root"), value.get("index"))
+        fields = [value.get(k) for k in ("id", "root", "index", "topic", "stamp")]
         if not isinstance(refs, list) or not all(isinstance(f, str) and f for f in fields):
             return None
-        return Placed(
-            str(value["id"]), str(value["root"]), tuple(str(r) for r in refs), str(value["index"])
-        )
+        message_id, root, index, topic, stamp = (str(f) for f in fields)
+        return Placed(message_id, root, tuple(str(r) for r in refs), index, topic, stamp)
 
 
 def _carry(email: EmailMessage, items: Sequence[MailItem], contents: Sequence[bytes]) -> None:

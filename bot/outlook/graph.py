@@ -118,7 +118,7 @@ class GraphMail:
         self._unsent_drafts: dict[str, str] = {}
         self._conversations: dict[str, str] = {}
         # message id -> a later mail's draft (createReply, its items on it) not sent yet
-        self._unsent_replies: dict[str, str] = {}
+        self._unsent_replies: dict[str, tuple[str, str]] = {}  # -> (draft, the mail it answers)
         # group id -> (its first mail, the latest mail Send sent in that conversation)
         self._latest: dict[str, tuple[str, str]] = {}
         # markers of mails whose send got no definite answer: maybe sent (oldest first)
@@ -183,18 +183,25 @@ class GraphMail:
     ) -> RecordResult | None:
         """A later mail: a draft by createReply on the thread's latest mail, its items on
         it, then one send. None when the first mail is gone (the conversation starts again)."""
-        unsent = self._unsent_replies.pop(mail.message_id, "")
+        unsent, answered = self._unsent_replies.pop(mail.message_id, ("", ""))
+        previous = await self._previous(mail)
+        if unsent and answered != previous:
+            # Later mails went out meanwhile: this draft would answer an older one (a fork
+            # in the chain) with an older card. It was never sent (an unsure send was
+            # looked for in Sent Items first): made again on the latest mail.
+            await self._attachments.discard(unsent)
+            unsent = ""
         if unsent:
             sent = await self._send_draft(unsent, marker)
             if sent.status != 404:
-                self._after_send(mail, unsent, sent)
+                self._after_send(mail, unsent, previous, sent)
                 return _result(sent, mail.thread_id)
-        previous = await self._previous(mail)
         draft = await self._create_reply(mail, previous, body, marker)
         if draft.status == 404 and previous != mail.thread_id:
             log.info("graph previous mail gone: answering the first", extra=_ids(mail))
             self._latest.pop(mail.group_id, None)
-            draft = await self._create_reply(mail, mail.thread_id, body, marker)
+            previous = mail.thread_id
+            draft = await self._create_reply(mail, previous, body, marker)
         if draft.status == 404:
             return None
         if not draft.ok or not draft.body.get("id"):
@@ -206,15 +213,18 @@ class GraphMail:
                 await self._attachments.discard(draft_id)
                 return _result(attached, "")
         sent = await self._send_draft(draft_id, marker)
-        self._after_send(mail, draft_id, sent)
+        self._after_send(mail, draft_id, previous, sent)
         return _result(sent, mail.thread_id)
 
-    def _after_send(self, mail: ThreadMail, draft_id: str, sent: GraphResponse) -> None:
-        """A sent draft is the thread's latest mail; one not sent is kept for the retry."""
+    def _after_send(
+        self, mail: ThreadMail, draft_id: str, answered: str, sent: GraphResponse
+    ) -> None:
+        """A sent draft is the thread's latest mail; one not sent is kept for the retry,
+        with the mail it answers."""
         if sent.ok:
             self._remember(mail.group_id, mail.thread_id, draft_id)
         else:
-            self._unsent_replies[mail.message_id] = draft_id
+            self._unsent_replies[mail.message_id] = (draft_id, answered)
 
     async def _create_reply(
         self, mail: ThreadMail, answered: str, body: dict[str, Any], marker: str

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.core.errors import MediaNotTaken, Refused
-from bot.core.features.manage import manage, manage_of
+from bot.core.features.manage import manage
 from bot.core.features.media import Media, Upload
 from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls
@@ -41,7 +41,9 @@ from bot.core.membership.groups import Groups
 from bot.core.model import Group, Person, Source, StoredMedia
 from bot.core.ports import Clock, TeamsSender
 from bot.core.sending.relay import Relay
+from bot.core.sending.thread import OutlookThread
 from bot.core.texts import say
+from bot.core.texts import text as worded
 from bot.graph.client import GraphClient
 from bot.http_status import is_passing_failure
 from bot.outlook.directory import GraphDirectory
@@ -68,6 +70,13 @@ _SELECT = (
 )
 # Read only for a mail that would be relayed: Graph returns the headers only when asked.
 _HEADERS_SELECT = "internetMessageHeaders"
+# After a pass Graph cut short (a failed page, a mail it could not describe), the next.
+PASS_RETRY_SECONDS = 5.0
+# A reply-address mail's change or vote is remembered this long, so a mail read again
+# (the Inbox's delta read once more after a failure) does nothing twice.
+ANSWER_KEPT = timedelta(days=30)
+# What starts a signature under a mail's words ("-- " as mail clients write it).
+SIGNATURE_MARKS = ("--", "-- ", "—", "__")
 # A member hears at most this often that a mail bearing their address was not relayed.
 UNVOUCHED_NOTICE_EVERY = timedelta(days=1)
 
@@ -170,11 +179,21 @@ class OutlookInbox:
         async with self._catching_up:
             while True:
                 self._again = False
-                relayed += await self._one_pass()
+                done, finished = await self._one_pass()
+                relayed += done
+                if not finished and not self._again:
+                    # Graph failed part-way: read again a little later rather than wait
+                    # for the next mail's notification (there may be none for a while).
+                    self._spawn(self._later())
                 if not self._again:
                     return relayed
 
-    async def _one_pass(self) -> int:
+    async def _later(self) -> None:
+        await asyncio.sleep(PASS_RETRY_SECONDS)
+        await self.catch_up()
+
+    async def _one_pass(self) -> tuple[int, bool]:
+        """(mails relayed, whether the pass read up to the delta link)."""
         key = f"graph-delta:{self._mailbox}"
         state = await self._store.get_state(key) or {}
         link = str(state.get("deltaLink", ""))
@@ -187,9 +206,9 @@ class OutlookInbox:
             )
             if page.status == 410:  # the sync state expired: start over from now
                 await self._store.put_state(key, {})
-                return relayed
+                return relayed, True
             if not page.ok:
-                return relayed
+                return relayed, False
             for mail in page.body.get("value", []):
                 # The first sync only learns where "now" is; older mail is not replayed.
                 try:
@@ -198,13 +217,13 @@ class OutlookInbox:
                 except NotNow:
                     # Graph could not say who wrote it: the saved link stays, so the next
                     # pass reads this mail again (what was relayed is not relayed twice).
-                    return relayed
+                    return relayed, False
             next_link = page.body.get("@odata.nextLink")
             delta_link = page.body.get("@odata.deltaLink")
             path = relative(str(next_link)) if next_link else ""
             if delta_link:
                 await self._store.put_state(key, {"deltaLink": relative(str(delta_link))})
-        return relayed
+        return relayed, True
 
     async def _relay_mail(self, mail: dict[str, Any]) -> bool:
         sender = address_of(mail.get("from"))
@@ -376,9 +395,11 @@ class OutlookInbox:
 
 
 class ReplyAnswers:
-    """What a reply to a group's reply address may be besides a message: a change of the
-    mail's manage links (`mute Lunch`...), a poll's option, or one of the ready answers.
-    Each is read from the mail's first line, so a signature below it does not count."""
+    """A reply to one of a group's reply addresses (`bot.outlook.reply_address`): the
+    address says what it is. A change's or a vote's address makes that change or vote
+    for its sender, once per mail however often the Inbox is read again, whatever the
+    mail says (its words are for the person); the group's plain address takes a message,
+    where a ready answer with nothing but a signature under it is relayed alone."""
 
     def __init__(
         self,
@@ -387,55 +408,74 @@ class ReplyAnswers:
         groups: Groups,
         polls: Polls,
         teams: TeamsSender,
+        thread: OutlookThread,
+        clock: Clock,
     ) -> None:
         self.replies = replies
         self._store = store
         self._groups = groups
         self._polls = polls
         self._teams = teams
+        self._thread = thread
+        self._clock = clock
 
     async def take(
         self, person: Person, group: Group, target: ReplyTarget, text: str, message_id: str
     ) -> tuple[bool, str]:
-        """(True, _) when the mail was a change or a vote (done here); else (False, the
-        text to relay: a ready answer alone, without what the mail client added)."""
-        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-        change = manage_of(first, group)
-        if change is not None:
-            try:
-                said = await manage(self._groups, person, group, change)
-            except Refused as refusal:
-                said = refusal.say(person.language)
-            log.info("group managed by mail", extra={"group_id": group.group_id})
-            if person.teams_chat_ready:
-                await self._teams.send_notice(person, said)
-            return True, text
-        if target.poll_prefix and await self._vote(person, group, target, first, message_id):
-            return True, text
+        """(True, _) when the mail was a change or a vote (done here, or done before);
+        else (False, the text to relay)."""
+        if target.change is None and not target.poll_prefix:
+            return False, _answer_alone(text)
+        key = f"mail-answer:{group.group_id}:{message_id}"
+        if not await self._store.remember_once(key, self._clock.now(), ANSWER_KEPT):
+            return True, text  # read again: what it asked was done the first time
         try:
-            return False, one_tap(first)
-        except Refused:
-            return False, text
+            if target.change is not None:
+                said = await manage(self._groups, person, group, target.change)
+                log.info("group managed by mail", extra={"group_id": group.group_id})
+            else:
+                said = await self._vote(person, group, target, message_id)
+        except Refused as refusal:
+            said = refusal.say(person.language)
+        await self._tell(person, group, said)
+        return True, text
 
     async def _vote(
-        self, person: Person, group: Group, target: ReplyTarget, first: str, message_id: str
-    ) -> bool:
-        for line in reversed(group.recent):
-            if not target.is_poll(line.message_id):
-                continue
-            poll = await self._store.get_message(group.group_id, line.message_id)
-            if poll is None or poll.poll is None:
-                return False
-            wanted = first.casefold()
-            for index, option in enumerate(poll.poll.options):
-                if option.strip().casefold() == wanted:
-                    try:
-                        await self._polls.answer(
-                            person, group, poll.message_id, index, Source.OUTLOOK, message_id
-                        )
-                    except Refused as refusal:
-                        if person.teams_chat_ready:
-                            await self._teams.send_notice(person, refusal.say(person.language))
-                    return True
-            return False
-        return False
+        self, person: Person, group: Group, target: ReplyTarget, message_id: str
+    ) -> str:
+        poll_id = next((s.message_id for s in group.recent if target.is_poll(s.message_id)), "")
+        if not poll_id:  # an older poll, out of the recent list
+            found = [m for m in await self._store.messages_of(group.group_id) if m.poll]
+            poll_id = next((m.message_id for m in found if target.is_poll(m.message_id)), "")
+        if not poll_id:
+            raise Refused(worded("poll.gone"))
+        poll = await self._polls.answer(
+            person, group, poll_id, target.option, Source.OUTLOOK, message_id
+        )
+        assert poll.poll is not None
+        choice = poll.poll.options[target.option]
+        return say(person.language, "poll.answered", answer=choice, question=poll.text)
+
+    async def _tell(self, person: Person, group: Group, said: str) -> None:
+        """What became of the mail, where the person reads Send: Teams, else the thread."""
+        if person.teams_chat_ready:
+            await self._teams.send_notice(person, said)
+            return
+        current = await self._store.get_group(group.tenant_id, group.group_id)
+        if current is not None and current.has_member(person.person_id):
+            await self._thread.tell(current, person, said, self._clock.now())
+
+
+def _answer_alone(text: str) -> str:
+    """A ready answer (`Yes`) followed by nothing but a signature (`-- ` and below) is the
+    answer alone; any other text is relayed as written."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return text
+    try:
+        answer = one_tap(lines[0])
+    except Refused:
+        return text
+    if len(lines) == 1 or lines[1] in SIGNATURE_MARKS:
+        return answer
+    return text

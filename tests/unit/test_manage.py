@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.core.errors import Refused
-from bot.core.features.manage import Manage, manage, manage_of
+from bot.core.features.manage import Manage, manage
 from bot.core.membership.addresses import parse_members
 from bot.core.model import Group, Person
 from bot.store.repository import DocumentStore
@@ -25,21 +27,13 @@ async def _lunch(core: Core) -> tuple[Person, Group]:
     return bob, created.group
 
 
-async def test_mailed_lines_are_the_teams_commands_for_this_group_only(core: Core) -> None:
-    _, group = await _lunch(core)
-    assert manage_of("mute Lunch", group) is Manage.MUTE
-    assert manage_of("Mute lunch", group) is Manage.MUTE
-    assert manage_of("muet Lunch", group) is Manage.MUTE
-    assert manage_of("unmute", group) is Manage.UNMUTE
-    assert manage_of("quitter Lunch", group) is Manage.LEAVE
-    assert manage_of("outlook off", group) is Manage.OUTLOOK_OFF
-    assert manage_of("outlook oui", group) is Manage.OUTLOOK_ON
-    # Another group's name, a sentence, or a command with more words: a message.
-    assert manage_of("mute Tennis", group) is None
-    assert manage_of("leave the door open", group) is None
-    assert manage_of("outlook is slow today", group) is None
-    assert manage_of("Yes", group) is None
-    assert manage_of("add Lunch: cleo@x.com", group) is None
+async def test_outlook_copies_stay_on_for_someone_without_teams(core: Core) -> None:
+    bob, group = await _lunch(core)
+    outlook_only = replace(bob, teams=None)
+    with pytest.raises(Refused, match="Your Outlook copies stay on"):
+        await manage(core.groups, outlook_only, group, Manage.OUTLOOK_OFF)
+    stored = await core.store.get_person(TENANT, bob.person_id)
+    assert stored is not None and stored.outlook_on
 
 
 async def test_each_change_is_what_the_teams_command_does(core: Core) -> None:

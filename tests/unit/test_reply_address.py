@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core.features.manage import Manage
 from bot.outlook.reply_address import ReplyAddresses, ReplyTarget, mailto
 
 GROUP = "0123456789abcdef0123456789abcdef"
@@ -22,11 +23,27 @@ def test_an_address_names_its_group_and_reads_back_in_any_case() -> None:
     assert replies.read(address.upper()) == ReplyTarget(GROUP)  # servers may change the case
 
 
-def test_a_poll_address_names_the_poll_by_the_start_of_its_id() -> None:
+def test_a_vote_address_names_the_poll_and_the_option() -> None:
     replies = ReplyAddresses("send@contoso.com", b"k" * 32)
-    target = replies.read(replies.address(GROUP, POLL))
-    assert target is not None and target.group_id == GROUP
-    assert target.is_poll(POLL) and not target.is_poll("0" * 32)
+    target = replies.read(replies.vote_address(GROUP, POLL, 2))
+    assert target is not None and target.group_id == GROUP and target.change is None
+    assert target.is_poll(POLL) and not target.is_poll("0" * 32) and target.option == 2
+    assert len(replies.vote_address(GROUP, POLL, 2).split("@")[0]) <= 64
+
+
+def test_a_change_address_names_the_change_whatever_the_mail_says() -> None:
+    replies = ReplyAddresses("send@contoso.com", b"k" * 32)
+    for change in (Manage.MUTE, Manage.OUTLOOK_OFF, Manage.LEAVE):
+        target = replies.read(replies.change_address(GROUP, change))
+        assert target == ReplyTarget(GROUP, change=change)
+    addresses = {
+        replies.address(GROUP),
+        replies.change_address(GROUP, Manage.MUTE),
+        replies.change_address(GROUP, Manage.LEAVE),
+        replies.vote_address(GROUP, POLL, 0),
+        replies.vote_address(GROUP, POLL, 1),
+    }
+    assert len(addresses) == 5  # each does one thing
 
 
 def test_an_address_not_signed_by_this_service_names_nothing() -> None:
@@ -45,7 +62,7 @@ def test_an_address_not_signed_by_this_service_names_nothing() -> None:
 
 def test_no_address_for_ids_send_did_not_make_or_a_mailbox_too_long_for_a_tag() -> None:
     assert ReplyAddresses("send@contoso.com", b"k" * 32).address("not-hex") == ""
-    assert ReplyAddresses("send@contoso.com", b"k" * 32).address(GROUP, "send-notice") == ""
+    assert ReplyAddresses("send@contoso.com", b"k" * 32).vote_address(GROUP, "send-x", 0) == ""
     assert ReplyAddresses("a" * 40 + "@contoso.com", b"k" * 32).address(GROUP) == ""
     assert ReplyAddresses("", b"k" * 32).address(GROUP) == ""
 
@@ -61,5 +78,6 @@ def test_mailto_carries_the_subject_and_body_escaped() -> None:
 @given(st.binary(min_size=16, max_size=16), st.binary(min_size=16, max_size=16))
 def test_every_group_and_poll_reads_back(group: bytes, poll: bytes) -> None:
     replies = ReplyAddresses("send@contoso.com", b"k" * 32)
-    target = replies.read(replies.address(group.hex(), poll.hex()))
+    target = replies.read(replies.vote_address(group.hex(), poll.hex(), 3))
     assert target is not None and target.group_id == group.hex() and target.is_poll(poll.hex())
+    assert target.option == 3

@@ -134,6 +134,40 @@ class OutlookThread:
                 )
             )
 
+    async def tell(self, group: Group, person: Person, line: str, at: datetime) -> RecordResult:
+        """One line from Send in the thread, to `person` alone (the answer to a change they
+        mailed, when they do not read Send in Teams). One attempt: a lost answer is told
+        again by nothing, but changes nothing either."""
+        if not person.email:
+            return RecordResult(SendOutcome.SENT)
+        readers = mail_readers([person], (person.email,))
+        said = MessageSummary(
+            message_id=f"told-{person.person_id}-{int(at.timestamp() * 1000)}",
+            sender_id=SEND_ID,
+            sender_name=SEND_NAME,
+            text=line,
+            sent_at=at,
+            source=Source.SEND,
+        )
+        lock = self._locks.get(group.group_id)
+        if lock is None:
+            lock = self._locks[group.group_id] = asyncio.Lock()
+        async with lock:
+            return await self._outlook.record(
+                ThreadMail(
+                    tenant_id=group.tenant_id,
+                    group_id=group.group_id,
+                    group_name=group.name,
+                    message_id=said.message_id,
+                    thread_id=await self._thread_of(group),
+                    addresses=(person.email,),
+                    recent=(said,),
+                    readers=readers,
+                    conversation_id=group.outlook_conversation,
+                    members=tuple(m.display_name for m in group.members),
+                )
+            )
+
     async def _readers(
         self, group: Group, addresses: tuple[str, ...], known: Mapping[str, Person]
     ) -> MailReaders:

@@ -350,6 +350,10 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "dialog.not_created": "OK, no group was created.",
     "dialog.yes_or_no": "Create {group}? Answer yes or no (or cancel).",
     # the Outlook mail
+    "outlook.off_needs_teams": (
+        "Your Outlook copies stay on: you read Send only in Outlook, so without them you "
+        "would get nothing. To stop the mails of {group}, leave it."
+    ),
     "mail.group_line": ("{group} · {count} member", "{group} · {count} members"),
     "mail.earlier": "Earlier in {group}",
     "mail.edited": "edited",

@@ -405,13 +405,18 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "dialog.not_created": "D'accord, aucun groupe n'a été créé.",
     "dialog.yes_or_no": "Créer {group} ? Répondez oui ou non (ou annuler).",
     # le courrier Outlook
+    "outlook.off_needs_teams": (
+        "Vos copies Outlook restent activées : vous lisez Send seulement dans Outlook, et "
+        "sans elles vous ne recevriez plus rien. Pour ne plus recevoir les e-mails de "
+        "{group}, quittez-le."
+    ),
     "mail.group_line": ("{group} · {count} membre", "{group} · {count} membres"),
     "mail.earlier": "Plus tôt dans {group}",
     "mail.edited": "modifié",
     "mail.manage": "Gérer depuis votre messagerie :",
     "mail.members": "Membres : {names}",
     "mail.answer_by_mail": "Répondre par e-mail (chaque lien ouvre une réponse à Send) :",
-    "mail.mute": "Rendre {group} muet dans Teams",
+    "mail.mute": "Mettre {group} en sourdine dans Teams",
     "mail.unmute": "Réactiver {group} dans Teams",
     "mail.outlook_off": "Arrêter les copies Outlook",
     "mail.outlook_on": "Reprendre les copies Outlook",
