@@ -156,3 +156,26 @@ async def test_a_mail_written_again_after_later_ones_keeps_its_place(tmp_path: P
     thread = [read_eml(p) for p in eml_files(tmp_path, "ann@contoso.com")]
     assert_chained(thread)
     assert thread[2]["Subject"] == "RE: [Send] Dinner"
+
+
+async def test_one_mail_is_written_once_and_linked_into_every_mailbox(tmp_path: Path) -> None:
+    cards = OutlookCards("originator", "https://send.example", CardTokens(b"k" * 32), 2000)
+    recorder = EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock(), MemoryVault())
+    people = tuple(f"member{n}@contoso.com" for n in range(20))
+    result = await recorder.record(replace(_mail(0, ""), addresses=people))
+    assert result.outcome is SendOutcome.SENT
+    files = [eml_files(tmp_path, a) for a in people]
+    assert all(len(f) == 1 for f in files)
+    assert len({f[0].stat().st_ino for f in files}) == 1  # one file, 20 names
+    assert files[0][0].stat().st_nlink == 20
+    mail = read_eml(files[0][0])
+    # To: written as given, folded between addresses, read back whole by a mail parser.
+    assert [a.addr_spec for a in mail["To"].addresses] == list(people)
+    lines = files[0][0].read_bytes().split(b"\r\n")
+    start = next(n for n, line in enumerate(lines) if line.startswith(b"To: "))
+    end = next(n for n in range(start + 1, len(lines)) if not lines[n].startswith(b" "))
+    assert end - start > 1 and all(len(line) <= 78 for line in lines[start:end])
+    # A retry replaces its own file in every mailbox: still one name each, one file.
+    await recorder.record(replace(_mail(0, ""), addresses=people))
+    again = [eml_files(tmp_path, a) for a in people]
+    assert again == files

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from bot.core.ports import (
     ThreadMail,
 )
 from bot.media.ports import MediaStoreError
-from bot.outlook.card import MailItem, OutlookCards, Shown, mail_items
+from bot.outlook.card import Card, MailItem, OutlookCards, Shown, mail_items
 from bot.outlook.thread_index import child_index, root_index
 
 LOCAL_SENDER = "send@localhost"
@@ -67,7 +68,8 @@ ATTACH_TOTAL_BYTES = 20 * 1024 * 1024
 REFERENCES_KEPT = 10
 # The places of a group's latest mails kept in its chain file: a mail written again (a
 # resumed delivery) among them keeps its place instead of answering a later one.
-PLACES_KEPT = 50
+PLACES_KEPT = 20
+CHAINS_KEPT = 10_000  # groups whose places are kept in memory
 
 
 class UnreadableMedia(Exception):
@@ -132,11 +134,51 @@ class TokenHeader(BaseHeader):
         return line + policy.linesep
 
 
+# An address as Send writes one: ASCII atext and dots, one "@", a plain domain.
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+_NAMED = re.compile(rf"[A-Za-z0-9 ]{{1,64}} <({_ADDRESS.pattern})>")
+
+
+_STANDARD_HEADERS = HeaderRegistry()
+
+
+class AddressesHeader(BaseHeader):
+    """From and To as Send writes them: plain addresses (`a@x, b@y`) or one named address
+    (`Send <send@x>`), written as they are and folded between addresses. The standard
+    library would parse each address into a tree and fold it again: most of the cost of
+    building a mail to 20 people, for addresses Send already knows are plain."""
+
+    max_count: ClassVar[Literal[1] | None] = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["parse_tree"] = None
+        kwds["decoded"] = " ".join(str(value).split())
+
+    def fold(self, *, policy: Policy) -> str:
+        value = str(self)
+        parts = value.split(", ")
+        if not (_NAMED.fullmatch(value) or all(_ADDRESS.fullmatch(p) for p in parts)):
+            # Anything else (a non-ASCII address, say) the standard library's way.
+            return str(_STANDARD_HEADERS(self.name, value).fold(policy=policy))
+        width = policy.max_line_length or _LINE_LIMIT
+        lines = [f"{self.name}: {parts[0]}"]
+        for part in parts[1:]:
+            if len(lines[-1]) + 2 + len(part) > width:
+                lines[-1] += ","
+                lines.append(f" {part}")
+            else:
+                lines[-1] += f", {part}"
+        return policy.linesep.join(lines) + policy.linesep
+
+
 def _header_factory() -> HeaderRegistry:
     registry = HeaderRegistry()
     for name in ("message-id", "in-reply-to", "references", "content-id"):
         registry.map_to_type(name, MsgIdHeader)
     registry.map_to_type("thread-index", TokenHeader)
+    for name in ("from", "to"):
+        registry.map_to_type(name, AddressesHeader)
     return registry
 
 
@@ -202,6 +244,10 @@ class EmlRecorder:
         self._cards = cards
         self._clock = clock
         self._media = media
+        self._folders: set[Path] = set()  # mailbox folders known to exist
+        # Each group's latest places as its chain file holds them (one process writes a
+        # data directory: the local mode), read once.
+        self._chains: dict[str, list[Placed]] = {}
 
     def mailbox(self, address: str) -> Path:
         return self._root / _UNSAFE.sub("_", address.lower())
@@ -218,12 +264,6 @@ class EmlRecorder:
             contents = await read_all(self._media, items)
         except UnreadableMedia as error:
             return RecordResult(SendOutcome.RETRY, detail=str(error))
-        try:
-            place = await asyncio.to_thread(
-                self._place, mail.group_id, thread_id, message_id, subject_of(mail.group_name), now
-            )
-        except OSError as error:
-            return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
         card = self._cards.card(
             mail.tenant_id,
             mail.group_id,
@@ -236,10 +276,33 @@ class EmlRecorder:
             closed=mail.closed,
             members=mail.members,
         )
+        try:
+            # Built, written and linked off the event loop: the Teams copies of the same
+            # message are not held up by it (a mail takes milliseconds to build).
+            await asyncio.to_thread(
+                self._record, mail, thread_id, message_id, card, items, contents, now
+            )
+        except OSError as error:
+            return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
+        return RecordResult(SendOutcome.SENT, thread_id=thread_id or message_id)
+
+    def _record(
+        self,
+        mail: ThreadMail,
+        thread_id: str,
+        message_id: str,
+        card: Card,
+        items: Sequence[MailItem],
+        contents: Sequence[bytes],
+        now: datetime,
+    ) -> None:
+        """Places the mail in its thread, builds it once, writes it once and links it into
+        every recipient's folder, then remembers its place (in a worker thread)."""
+        subject = subject_of(mail.group_name)
+        place = self._place(mail.group_id, thread_id, message_id, subject, now)
         email = EmailMessage(policy=MAIL_POLICY)
         email["From"] = f"Send <{self._sender}>"
         email["To"] = ", ".join(mail.addresses)
-        subject = subject_of(mail.group_name)
         email["Subject"] = subject if not thread_id else f"RE: {subject}"
         email["Date"] = format_datetime(now)
         email["Message-ID"] = message_id
@@ -255,20 +318,24 @@ class EmlRecorder:
             self._cards.mail_html(mail, card, items, now, contents), subtype="html"
         )
         _carry(email, items, contents)
-        data = bytes(email)
-        name = f"{place.stamp}-{_file_key(mail.message_id)}.eml"
-        try:
-            await asyncio.to_thread(self._write_all, mail.addresses, name, data)
-            await asyncio.to_thread(self._remember, mail.group_id, place)
-        except OSError as error:
-            return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
-        return RecordResult(SendOutcome.SENT, thread_id=thread_id or message_id)
+        self._write_all(
+            mail.addresses, f"{place.stamp}-{_file_key(mail.message_id)}.eml", bytes(email)
+        )
+        self._remember(mail.group_id, place)
 
     def _chain_file(self, group_id: str) -> Path:
         return self._root / ".threads" / f"{_file_key(group_id)}.json"
 
     def _places(self, group_id: str) -> list[Placed]:
         """The group's latest mails' places, oldest first ([] when none is known)."""
+        known = self._chains.get(group_id)
+        if known is None:
+            known = self._chains[group_id] = self._read_places(group_id)
+            if len(self._chains) > CHAINS_KEPT:
+                self._chains.pop(next(iter(self._chains)))
+        return known
+
+    def _read_places(self, group_id: str) -> list[Placed]:
         chain = self._chain_file(group_id)
         if not chain.exists():
             return []
@@ -286,12 +353,12 @@ class EmlRecorder:
         """Where this mail goes in its group's thread: the ids it answers (the last one its
         parent), its Thread-Index and Thread-Topic, and its file's time. A mail written
         before (a retry, or a delivery resumed after a crash) gets the place it had."""
-        places = self._places(group_id) if thread_id else []
+        places = self._places(group_id)
         known = next((p for p in places if p.message_id == message_id), None)
         if known is not None:
             return known
         stamp = f"{now:%Y%m%dT%H%M%S%f}"
-        last = places[-1] if places else None
+        last = places[-1] if places and thread_id else None
         if last is None or last.root != thread_id:
             if not thread_id:
                 guid = hashlib.sha256(f"{group_id}|{message_id}".encode()).digest()[:16]
@@ -317,17 +384,30 @@ class EmlRecorder:
         temporary = chain.with_suffix(".tmp")
         temporary.write_text(json.dumps({"places": [p.to_json() for p in places]}), "utf-8")
         temporary.replace(chain)
+        self._chains[group_id] = places
 
     def _write_all(self, addresses: tuple[str, ...], name: str, data: bytes) -> None:
+        """The mail written once, then hard-linked into every other recipient's folder (a
+        copy where the file system refuses links). Each file appears whole (a temporary
+        name, then a rename), and a retried mail, named by its place, replaces its own
+        file: no folder is ever listed, so the cost does not grow with a mailbox."""
+        written: Path | None = None
         for address in addresses:
             folder = self.mailbox(address)
-            folder.mkdir(parents=True, exist_ok=True)
-            message_part = name.split("-", 1)[1]
-            for old in folder.glob(f"*-{message_part}"):
-                old.unlink()  # a retry of the same message replaces its earlier file
+            if folder not in self._folders:
+                folder.mkdir(parents=True, exist_ok=True)
+                self._folders.add(folder)
             temporary = folder / f".{name}.tmp"
-            temporary.write_bytes(data)
+            temporary.unlink(missing_ok=True)  # left by a crash part-way
+            if written is None:
+                temporary.write_bytes(data)
+            else:
+                try:
+                    os.link(written, temporary)
+                except OSError:
+                    temporary.write_bytes(data)
             temporary.replace(folder / name)
+            written = written or folder / name
 
 
 @dataclass(frozen=True)
