@@ -1,10 +1,11 @@
 """The local mail directory: the group's thread as RFC 5322 files, when Graph is not configured.
 
-Each mail is written once per recipient to `<DATA_DIR>/outlook/<address>/`. The
-first mail of a group has a Message-ID that becomes the thread id; every later
-mail answers it (In-Reply-To and References), so any mail client shows one
-conversation. Files are written to a temporary name and renamed, and named by
-message id, so a retried delivery replaces its own file instead of adding one.
+Each mail goes to `<DATA_DIR>/outlook/<address>/` for every recipient: written once and
+hard-linked into the other folders. The first mail of a group has a Message-ID that
+becomes the thread id; every later mail answers the one before it (In-Reply-To,
+References, Thread-Topic, Thread-Index), so any mail client shows one conversation.
+Files are written to a temporary name and renamed, and named by their place in the
+thread, so a retried delivery replaces its own file instead of adding one.
 
 The files are RFC 5322 with CRLF line ends. Message-ID, In-Reply-To and References
 hold plain `<id@domain>` msg-ids, never RFC 2047 encoded-words (which the standard
