@@ -179,3 +179,16 @@ async def test_one_mail_is_written_once_and_linked_into_every_mailbox(tmp_path: 
     await recorder.record(replace(_mail(0, ""), addresses=people))
     again = [eml_files(tmp_path, a) for a in people]
     assert again == files
+
+
+async def test_a_mailbox_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
+    cards = OutlookCards("originator", "https://send.example", CardTokens(b"k" * 32), 2000)
+    recorder = EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock(), MemoryVault())
+    first = await recorder.record(_mail(0, ""))
+    for path in eml_files(tmp_path, "ann@contoso.com"):
+        path.unlink()
+    recorder.mailbox("ann@contoso.com").rmdir()
+    retried = await recorder.record(_mail(1, first.thread_id))
+    assert retried.outcome is SendOutcome.RETRY  # said, not lost: the delivery tries again
+    assert (await recorder.record(_mail(1, first.thread_id))).outcome is SendOutcome.SENT
+    assert len(eml_files(tmp_path, "ann@contoso.com")) == 1

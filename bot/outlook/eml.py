@@ -399,15 +399,19 @@ class EmlRecorder:
                 folder.mkdir(parents=True, exist_ok=True)
                 self._folders.add(folder)
             temporary = folder / f".{name}.tmp"
-            temporary.unlink(missing_ok=True)  # left by a crash part-way
-            if written is None:
-                temporary.write_bytes(data)
-            else:
-                try:
-                    os.link(written, temporary)
-                except OSError:
+            try:
+                temporary.unlink(missing_ok=True)  # left by a crash part-way
+                if written is None:
                     temporary.write_bytes(data)
-            temporary.replace(folder / name)
+                else:
+                    try:
+                        os.link(written, temporary)
+                    except OSError:
+                        temporary.write_bytes(data)
+                temporary.replace(folder / name)
+            except FileNotFoundError:
+                self._folders.discard(folder)  # removed meanwhile: made again on the retry
+                raise
             written = written or folder / name
 
 
