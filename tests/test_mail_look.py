@@ -4,7 +4,9 @@ drawn by a real browser (Debian's Chromium) at a phone's 375 px and a desktop's 
 in light and dark mode: nothing wider than the screen, the new message first.
 
 With SEND_SCREENSHOTS=<folder> the screenshots go there (docs/images is made this way:
-`SEND_SCREENSHOTS=docs/images scripts/test.sh tests/test_mail_look.py`).
+`SEND_SCREENSHOTS=docs/images scripts/test.sh tests/test_mail_look.py`, with Debian's
+`fonts-noto-color-emoji` installed so reactions draw as mail clients draw them; the
+checks here do not depend on it).
 """
 
 from __future__ import annotations
