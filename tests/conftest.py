@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import aiohttp
     from aiohttp import web
 
+    from bot.graph.client import GraphClient
+    from bot.identity import ClientCredentials
     from tests.fakes.connector import FakeConnector
     from tests.fakes.entra import FakeEntra
     from tests.fakes.graph import FakeGraph
@@ -232,6 +234,32 @@ def graph_settings(
         am_originator="originator-id",
         public_base_url="https://send.example",
     )
+
+
+@asynccontextmanager
+async def graph_credentials(entra: FakeEntra) -> AsyncIterator[ClientCredentials]:
+    """The app's Graph credentials against the fake Entra ID, closed afterwards."""
+    from bot.graph.client import GRAPH_SCOPE
+    from bot.identity import ClientCredentials
+
+    credentials = ClientCredentials(
+        GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
+    )
+    try:
+        yield credentials
+    finally:
+        credentials.close()
+
+
+@asynccontextmanager
+async def graph_client(entra: FakeEntra, graph: FakeGraph) -> AsyncIterator[GraphClient]:
+    """The app's Graph client against the fakes, on a session of its own."""
+    import aiohttp
+
+    from bot.graph.client import GraphClient
+
+    async with graph_credentials(entra) as credentials, aiohttp.ClientSession() as session:
+        yield GraphClient(session, credentials, graph.base_url)
 
 
 @pytest.fixture(scope="session", autouse=True)

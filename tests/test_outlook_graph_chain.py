@@ -19,17 +19,16 @@ import pytest
 from bot.config import Settings
 from bot.core.model import MessageSummary, Source
 from bot.core.ports import MailMedia, SendOutcome, ThreadMail
-from bot.graph.client import GRAPH_SCOPE, GraphClient
-from bot.identity import ClientCredentials
+from bot.graph.client import GraphClient
 from bot.media.disk import DiskMediaStore
 from bot.outlook.card import OutlookCards
 from bot.outlook.graph import GraphMail
 from bot.outlook.tokens import CardTokens
 from tests.conftest import (
-    GRAPH_CLIENT,
-    GRAPH_SECRET,
     GRAPH_TENANT,
     OUTLOOK_SENDER,
+    graph_client,
+    graph_credentials,
     graph_settings,
     running_app,
 )
@@ -211,14 +210,8 @@ ADDRESSES = ("ann@contoso.com", "bob@contoso.com")
 async def client(entra: FakeEntra, graph: FakeGraph) -> AsyncIterator[GraphClient]:
     for address in (SENDER, *ADDRESSES):
         graph.add_user(address)
-    credentials = ClientCredentials(
-        GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield GraphClient(session, credentials, graph.base_url)
-    finally:
-        credentials.close()
+    async with graph_client(entra, graph) as made:
+        yield made
 
 
 @pytest.fixture
@@ -382,13 +375,8 @@ async def test_the_latest_mail_is_the_newest_sent_whatever_order_graph_lists(
 async def auth(entra: FakeEntra, graph: FakeGraph) -> AsyncIterator[dict[str, str]]:
     graph.add_user(SENDER)
     graph.add_user("ann@contoso.com")
-    credentials = ClientCredentials(
-        GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
-    )
-    try:
+    async with graph_credentials(entra) as credentials:
         yield await credentials.header()
-    finally:
-        credentials.close()
 
 
 async def test_the_fake_searches_a_conversation_as_graph_does(

@@ -8,13 +8,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.core.model import MessageSummary, Source, StoredMedia
 from bot.core.ports import MailMedia, SendOutcome, ThreadMail
-from bot.graph.client import GRAPH_SCOPE, GraphClient
-from bot.identity import ClientCredentials
 from bot.media.disk import DiskMediaStore
 from bot.media.ports import MediaNotFound
 from bot.outlook.card import OutlookCards
@@ -22,7 +19,7 @@ from bot.outlook.eml import EmlRecorder
 from bot.outlook.graph import GraphMail
 from bot.outlook.graph_attachments import UPLOAD_CHUNK
 from bot.outlook.tokens import CardTokens
-from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, OUTLOOK_SENDER
+from tests.conftest import OUTLOOK_SENDER, graph_client
 from tests.contracts.media_contract import png_bytes
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import FakeGraph, lose_answer
@@ -152,15 +149,8 @@ async def graph_mail(
 ) -> AsyncIterator[GraphMail]:
     for address in (SENDER, *ADDRESSES):
         graph.add_user(address)
-    credentials = ClientCredentials(
-        GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = GraphClient(session, credentials, graph.base_url)
-            yield GraphMail(client, SENDER, cards(), MovableClock(), vault)
-    finally:
-        credentials.close()
+    async with graph_client(entra, graph) as client:
+        yield GraphMail(client, SENDER, cards(), MovableClock(), vault)
 
 
 def endings(graph: FakeGraph, since: int = 0) -> list[str]:

@@ -11,9 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.graph.client import GRAPH_SCOPE
-from bot.identity import ClientCredentials
-from tests.conftest import GRAPH_CLIENT, GRAPH_SECRET, GRAPH_TENANT, OUTLOOK_SENDER
+from tests.conftest import OUTLOOK_SENDER, graph_credentials
 from tests.fakes.entra import FakeEntra
 from tests.fakes.graph import CHUNK_UNIT, FakeGraph
 
@@ -25,13 +23,8 @@ MB = 1024 * 1024
 async def auth(entra: FakeEntra, graph: FakeGraph) -> AsyncIterator[dict[str, str]]:
     graph.add_user(SENDER)
     graph.add_user("bob@contoso.com")
-    credentials = ClientCredentials(
-        GRAPH_CLIENT, GRAPH_SECRET, entra.base_url, GRAPH_TENANT, GRAPH_SCOPE
-    )
-    try:
+    async with graph_credentials(entra) as credentials:
         yield await credentials.header()
-    finally:
-        credentials.close()
 
 
 async def post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.core.errors import Refused
@@ -17,7 +18,7 @@ from bot.core.ports import Clock, MailReaders, MessagingStore, PollMail
 from bot.core.sending.relay import Relay
 from bot.core.texts import text
 from bot.outlook.action_auth import ActionTokenError, ActionTokenValidator, Actor
-from bot.outlook.card import ManageState, OutlookCards
+from bot.outlook.card import Card, ManageState, OutlookCards
 from bot.outlook.tokens import CardTokenError, CardTokens
 from bot.web.json_body import NotJson, parse_json
 
@@ -158,18 +159,25 @@ class OutlookActions:
         except Refused as refusal:
             return ActionOutcome(400, str(refusal))
         refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
-        # The refreshed card is shown to the person who acted only: in their words and zone.
-        card = self._cards.card(
-            refreshed.tenant_id,
-            refreshed.group_id,
-            refreshed.name,
-            refreshed.recent[-5:],
-            now,
-            readers=MailReaders(person.language, person.time_zone),
-            members=[m.display_name for m in refreshed.members],
-            state=_state(person, refreshed),
-        )
+        card = self._card_for(person, refreshed, now)
         return ActionOutcome(200, f"Sent to {refreshed.name}", card)
+
+    def _card_for(
+        self, person: Person, group: Group, now: datetime, poll: PollMail | None = None
+    ) -> Card:
+        """The refreshed card, shown to the person who acted only: in their words and
+        zone, with their own settings in its manage section."""
+        return self._cards.card(
+            group.tenant_id,
+            group.group_id,
+            group.name,
+            group.recent[-5:],
+            now,
+            poll,
+            readers=MailReaders(person.language, person.time_zone),
+            members=[m.display_name for m in group.members],
+            state=_state(person, group),
+        )
 
     async def _manage(self, person: Person, group: Group, change: Manage) -> ActionOutcome:
         """A manage button: the change the Teams command makes, then the card again with
@@ -178,24 +186,11 @@ class OutlookActions:
             said = await manage(self._groups, person, group, change)
         except Refused as refusal:
             return ActionOutcome(400, refusal.say(person.language))
-        now = self._clock.now()
-        readers = MailReaders(person.language, person.time_zone)
         if change is Manage.LEAVE:
-            card = self._cards.closed_card(group.name, said)
-            return ActionOutcome(200, said, card)
+            return ActionOutcome(200, said, self._cards.closed_card(group.name, said))
         refreshed = await self._store.get_group(group.tenant_id, group.group_id) or group
         current = await self._store.get_person(person.tenant_id, person.person_id) or person
-        card = self._cards.card(
-            refreshed.tenant_id,
-            refreshed.group_id,
-            refreshed.name,
-            refreshed.recent[-5:],
-            now,
-            readers=readers,
-            members=[m.display_name for m in refreshed.members],
-            state=_state(current, refreshed),
-        )
-        return ActionOutcome(200, said, card)
+        return ActionOutcome(200, said, self._card_for(current, refreshed, self._clock.now()))
 
     async def _poll(
         self, person: Person, group: Group, action: PollAction, message_id: str
@@ -218,17 +213,7 @@ class OutlookActions:
         view = PollMail(
             poll.message_id, poll.text, poll_view(poll.poll, refreshed, language=person.language)
         )
-        card = self._cards.card(
-            refreshed.tenant_id,
-            refreshed.group_id,
-            refreshed.name,
-            refreshed.recent[-5:],
-            self._clock.now(),
-            view,
-            readers=MailReaders(person.language, person.time_zone),
-            members=[m.display_name for m in refreshed.members],
-            state=_state(person, refreshed),
-        )
+        card = self._card_for(person, refreshed, self._clock.now(), view)
         said = "Answer sent" if action.vote is not None else "Up to date"
         return ActionOutcome(200, f"{said}: {refreshed.name}", card)
 

@@ -52,10 +52,7 @@ class OutlookThread:
         """Adds the message to the thread; `people` are members already read (the others
         are read here, for the mail's language and time zone)."""
         readers = await self._readers(group, addresses, people or {})
-        lock = self._locks.get(group.group_id)
-        if lock is None:
-            lock = self._locks[group.group_id] = asyncio.Lock()
-        async with lock:
+        async with self._lock(group.group_id):
             thread_id = await self._thread_of(group)
             result = await self._outlook.record(
                 ThreadMail(
@@ -103,35 +100,15 @@ class OutlookThread:
         the thread's language), from Send, with nothing to answer. One attempt: nothing of
         the group is left to retry it from. A group whose thread never started has none
         to close (SENT, nothing written)."""
-        lock = self._locks.get(group.group_id)
-        if lock is None:
-            lock = self._locks[group.group_id] = asyncio.Lock()
-        async with lock:
+        async with self._lock(group.group_id):
             thread_id = self._threads.pop(group.group_id, "") or group.outlook_thread
             if not thread_id or not addresses:
                 return RecordResult(SendOutcome.SENT)
             readers = mail_readers(people, addresses)
-            line = MessageSummary(
-                message_id=f"deleted-{group.group_id}",
-                sender_id=SEND_ID,
-                sender_name=SEND_NAME,
-                text=notice.say(readers.language),
-                sent_at=at,
-                source=Source.SEND,
-            )
+            words = notice.say(readers.language)
+            mail = _send_line(group, f"deleted-{group.group_id}", words, at, readers)
             return await self._outlook.record(
-                ThreadMail(
-                    tenant_id=group.tenant_id,
-                    group_id=group.group_id,
-                    group_name=group.name,
-                    message_id=line.message_id,
-                    thread_id=thread_id,
-                    addresses=addresses,
-                    recent=(line,),
-                    readers=readers,
-                    closed=True,
-                    conversation_id=group.outlook_conversation,
-                )
+                replace(mail, thread_id=thread_id, addresses=addresses, closed=True)
             )
 
     async def tell(self, group: Group, person: Person, line: str, at: datetime) -> RecordResult:
@@ -141,32 +118,25 @@ class OutlookThread:
         if not person.email:
             return RecordResult(SendOutcome.SENT)
         readers = mail_readers([person], (person.email,))
-        said = MessageSummary(
-            message_id=f"told-{person.person_id}-{int(at.timestamp() * 1000)}",
-            sender_id=SEND_ID,
-            sender_name=SEND_NAME,
-            text=line,
-            sent_at=at,
-            source=Source.SEND,
-        )
-        lock = self._locks.get(group.group_id)
-        if lock is None:
-            lock = self._locks[group.group_id] = asyncio.Lock()
-        async with lock:
+        told = f"told-{person.person_id}-{int(at.timestamp() * 1000)}"
+        mail = _send_line(group, told, line, at, readers)
+        async with self._lock(group.group_id):
+            thread_id = await self._thread_of(group)
             return await self._outlook.record(
-                ThreadMail(
-                    tenant_id=group.tenant_id,
-                    group_id=group.group_id,
-                    group_name=group.name,
-                    message_id=said.message_id,
-                    thread_id=await self._thread_of(group),
+                replace(
+                    mail,
+                    thread_id=thread_id,
                     addresses=(person.email,),
-                    recent=(said,),
-                    readers=readers,
-                    conversation_id=group.outlook_conversation,
                     members=tuple(m.display_name for m in group.members),
                 )
             )
+
+    def _lock(self, group_id: str) -> asyncio.Lock:
+        """One mail of a group at a time: its thread starts once and chains in order."""
+        lock = self._locks.get(group_id)
+        if lock is None:
+            lock = self._locks[group_id] = asyncio.Lock()
+        return lock
 
     async def _readers(
         self, group: Group, addresses: tuple[str, ...], known: Mapping[str, Person]
@@ -186,6 +156,31 @@ class OutlookThread:
         # Another message (or process) may have started the conversation since `group` was read.
         current = await self._store.get_group(group.tenant_id, group.group_id)
         return current.outlook_thread if current else ""
+
+
+def _send_line(
+    group: Group, message_id: str, words: str, at: datetime, readers: MailReaders
+) -> ThreadMail:
+    """A mail of the thread holding one line from Send (to be addressed by the caller)."""
+    line = MessageSummary(
+        message_id=message_id,
+        sender_id=SEND_ID,
+        sender_name=SEND_NAME,
+        text=words,
+        sent_at=at,
+        source=Source.SEND,
+    )
+    return ThreadMail(
+        tenant_id=group.tenant_id,
+        group_id=group.group_id,
+        group_name=group.name,
+        message_id=message_id,
+        thread_id="",
+        addresses=(),
+        recent=(line,),
+        readers=readers,
+        conversation_id=group.outlook_conversation,
+    )
 
 
 def mail_readers(people: Iterable[Person], addresses: Iterable[str]) -> MailReaders:

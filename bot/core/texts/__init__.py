@@ -148,19 +148,25 @@ def majority(languages: Iterable[Language]) -> Language:
     return winners[0] if len(winners) == 1 else Language.EN
 
 
+def _dated(language: Language, key: str, local: datetime, time: str) -> str:
+    """`local` with its day, worded by `key` ("date.day", "date.year", "date.mail")."""
+    return say(
+        language,
+        key,
+        weekday=say(language, f"day.{local.weekday()}"),
+        day=local.day,
+        month=say(language, f"month.{local.month}"),
+        year=local.year,
+        time=time,
+    )
+
+
 def when_dated(language: Language, moment: datetime, zone: str) -> str:
     """A moment with its day, as a mail shows it ("Tue 8 Dec, 10:00", "mar. 8 déc., 10:00"):
     in the reader's zone, else in UTC said as such."""
     place = zone_named(zone)
     local = moment.astimezone(place or UTC)
-    clock = say(
-        language,
-        "date.mail",
-        weekday=say(language, f"day.{local.weekday()}"),
-        day=local.day,
-        month=say(language, f"month.{local.month}"),
-        time=f"{local:%H:%M}",
-    )
+    clock = _dated(language, "date.mail", local, f"{local:%H:%M}")
     return clock if place is not None else say(language, "date.utc", time=clock)
 
 
@@ -172,23 +178,6 @@ def when(language: Language, moment: datetime, zone: str, now: datetime) -> str:
     today = now.astimezone(place or UTC).date()
     clock = f"{local:%H:%M}"
     if local.date() != today:
-        clock = say(
-            language,
-            "date.day",
-            weekday=say(language, f"day.{local.weekday()}"),
-            day=local.day,
-            month=say(language, f"month.{local.month}"),
-            year=local.year,
-            time=clock,
-        )
-        if local.year != today.year:
-            clock = say(
-                language,
-                "date.year",
-                weekday=say(language, f"day.{local.weekday()}"),
-                day=local.day,
-                month=say(language, f"month.{local.month}"),
-                year=local.year,
-                time=f"{local:%H:%M}",
-            )
+        key = "date.day" if local.year == today.year else "date.year"
+        clock = _dated(language, key, local, clock)
     return clock if place is not None else say(language, "date.utc", time=clock)
