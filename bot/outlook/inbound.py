@@ -76,7 +76,7 @@ PASS_RETRY_SECONDS = 5.0
 # (the Inbox's delta read once more after a failure) does nothing twice.
 ANSWER_KEPT = timedelta(days=30)
 # What starts a signature under a mail's words ("-- " as mail clients write it).
-SIGNATURE_MARKS = ("--", "-- ", "—", "__")
+SIGNATURE_MARKS = ("--", "—", "__")  # lines are compared stripped
 # A member hears at most this often that a mail bearing their address was not relayed.
 UNVOUCHED_NOTICE_EVERY = timedelta(days=1)
 
@@ -261,7 +261,7 @@ class OutlookInbox:
         identity = str(mail.get("internetMessageId") or mail.get("id"))
         message_id = hashlib.sha256(f"mail:{identity}".encode()).hexdigest()[:32]
         if target is not None and self._answers is not None:
-            # A link's reply: its first line may be a change, a vote or a ready answer.
+            # A link's reply: its address says whether it is a change, a vote or words.
             done, text = await self._answers.take(person, group, target, text, message_id)
             if done:
                 return True

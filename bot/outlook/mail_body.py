@@ -195,12 +195,20 @@ def _earlier_html(earlier: Sequence[MessageSummary], mail: ThreadMail) -> str:
     return "".join(rows)
 
 
+def headline(mail: ThreadMail) -> str:
+    """The words the mail is for: a poll's question, else the message's own words (its
+    line in `recent` for a line from Send, which has no words of its own)."""
+    if mail.poll is not None:
+        return say(mail.readers.language, "mail.poll", question=mail.poll.question)
+    return mail.text or mail.recent[-1].text
+
+
 def body_html(mail: ThreadMail, items: Sequence[BodyItem], links: MailLinks, card_json: str) -> str:
     """The mail's HTML, with the card (already made safe for a <script> element) in its head."""
     lang = mail.readers.language
     new = mail.recent[-1]
     earlier = list(reversed(mail.recent[:-1]))
-    words = mail.text if mail.text or mail.poll else new.text
+    words = headline(mail)
     rows = [
         _row(
             _quiet(
@@ -225,8 +233,6 @@ def body_html(mail: ThreadMail, items: Sequence[BodyItem], links: MailLinks, car
                 "4px 20px",
             )
         )
-    if mail.poll is not None:
-        words = say(lang, "mail.poll", question=mail.poll.question)
     if words:
         edited = f" {_quiet(_e(say(lang, 'mail.edited')))}" if new.edited else ""
         shown = styled_html(words, mail.styled if words == mail.text else ())
@@ -285,9 +291,7 @@ def body_plain(mail: ThreadMail, items: Sequence[BodyItem], links: MailLinks) ->
     lang = mail.readers.language
     zone = mail.readers.time_zone
     new = mail.recent[-1]
-    words = mail.text if mail.text or mail.poll else new.text
-    if mail.poll is not None:
-        words = say(lang, "mail.poll", question=mail.poll.question)
+    words = headline(mail)
     lines = [mail.group_name, "", f"{new.sender_name} · {when_dated(lang, new.sent_at, zone)}"]
     if mail.reply_to is not None:
         lines.append(f"> {mail.reply_to.sender_name}: {mail.reply_to.text}")
