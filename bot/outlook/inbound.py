@@ -111,6 +111,7 @@ class OutlookInbox:
         self._foreign_logged_at = -60.0
         self._catching_up = asyncio.Lock()
         self._again = False
+        self._retry_due = False  # a pass Graph cut short is to be read again shortly
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscription = GraphSubscription(
             graph, store, mailbox, notification_url, client_state, clock
@@ -181,15 +182,18 @@ class OutlookInbox:
                 self._again = False
                 done, finished = await self._one_pass()
                 relayed += done
-                if not finished and not self._again:
+                if not finished and not self._again and not self._retry_due:
                     # Graph failed part-way: read again a little later rather than wait
-                    # for the next mail's notification (there may be none for a while).
+                    # for the next mail's notification (there may be none for a while);
+                    # one such retry at a time, however many notifications come meanwhile.
+                    self._retry_due = True
                     self._spawn(self._later())
                 if not self._again:
                     return relayed
 
     async def _later(self) -> None:
         await asyncio.sleep(PASS_RETRY_SECONDS)
+        self._retry_due = False
         await self.catch_up()
 
     async def _one_pass(self) -> tuple[int, bool]:
