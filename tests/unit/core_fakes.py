@@ -127,6 +127,7 @@ class FakeTeams:
         # connector).
         self.hold_updates: asyncio.Event | None = None
         self.hold_receipts: asyncio.Event | None = None
+        self.hold_deletes: asyncio.Event | None = None  # a copy being taken back, slowly
 
     def answer(self, person_id: str, *results: SendResult) -> None:
         """The next sends to this person answer these, in order; SENT afterwards."""
@@ -160,6 +161,8 @@ class FakeTeams:
 
     async def delete_message(self, person: Person, activity_id: str) -> SendResult:
         self.deleted.append((person.person_id, activity_id))
+        if self.hold_deletes is not None:
+            await self.hold_deletes.wait()
         if self._down_until is not None and self._clock.now() < self._down_until:
             return SendResult(SendOutcome.RETRY, detail="503 service unavailable")
         return sent()

@@ -3,6 +3,7 @@ delivery worker (retried, and resumed by another instance after a crash)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -175,6 +176,37 @@ def test_undo_before_a_copy_was_taken_back_keeps_that_copy_and_sends_no_second()
     assert pending_retraction.retract and pending_retraction.state is DeliveryState.PENDING
     (kept,) = restored(retracted(message, now), "hi").deliveries
     assert (kept.state, kept.retract, kept.activity_id) == (DeliveryState.SENT, False, "act-1")
+
+
+async def test_undo_while_a_copy_is_being_taken_back_sends_it_again(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    """The undo arrives while the worker's DELETE of Bob's copy is on its way: the undo
+    keeps the copy as "still there", but the DELETE then takes it away; the copy goes
+    out again, so Bob has the message back (once)."""
+    core = build_core(store, clock)
+    message = await lunch_message(core, store)
+    core.teams.hold_deletes = asyncio.Event()
+    await change(core, MessageChange.DELETED)
+    for _ in range(50):  # the worker's round reaches Teams and waits there
+        if core.teams.deleted:
+            break
+        await asyncio.sleep(0)
+    assert core.teams.deleted
+    await change(core, MessageChange.UNDELETED, "lunch at 12:30?")
+    core.teams.hold_deletes.set()
+    await core.relayed()
+    stored = await store.get_message(message.group_id, message.message_id)
+    assert stored is not None and stored.deleted_at is None
+    taken = {person for person, _ in core.teams.deleted}
+    assert taken  # the race this test is about: a copy was taken back during the undo
+    for person in (d.recipient_id for d in stored.deliveries if d.channel is Channel.TEAMS):
+        copies = core.teams.sent_to(person)
+        assert len(copies) == (2 if person in taken else 1), person  # back if taken
+        (delivery,) = [d for d in stored.deliveries if d.recipient_id == person]
+        assert delivery.state is DeliveryState.SENT and not delivery.retract
+        gone = {a for p, a in core.teams.deleted if p == person}
+        assert delivery.activity_id and delivery.activity_id not in gone  # the copy there now
 
 
 async def test_an_edit_after_a_delete_brings_nothing_back(

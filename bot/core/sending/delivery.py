@@ -376,12 +376,7 @@ class DeliveryWorker:
         until = None if wait is None else self._clock.now() + timedelta(seconds=wait) + self._lease
 
         def change(current: Message) -> Message:
-            deliveries = tuple(
-                outcome[d.recipient_id]
-                if d.recipient_id in outcome and outcome[d.recipient_id].retract == d.retract
-                else d
-                for d in current.deliveries
-            )
+            deliveries = tuple(_merged(d, outcome.get(d.recipient_id)) for d in current.deliveries)
             claimed_until = current.claimed_until
             if until is not None and current.claimed_by == self.instance_id:
                 claimed_until = max(until, claimed_until or until)
@@ -394,3 +389,26 @@ class DeliveryWorker:
             return merged
 
         return await update_message(self._store, message, change)
+
+
+def _merged(current: Delivery, done: Delivery | None) -> Delivery:
+    """A delivery as stored, with what a round just did to it. A round's outcome counts
+    only for the same kind of attempt (a copy, or taking one back); except that a copy
+    this round took back, while an undo meanwhile kept it as "still there", is gone: it
+    goes out again."""
+    if done is None:
+        return current
+    if done.retract == current.retract:
+        return done
+    taken_back = done.retract and done.state is DeliveryState.SENT and not done.last_error
+    kept = current.state is DeliveryState.SENT and current.activity_id == done.activity_id
+    if taken_back and kept and not current.retract:
+        return replace(
+            current,
+            state=DeliveryState.PENDING,
+            activity_id="",
+            attempts=0,
+            last_error="",
+            next_attempt_at=None,
+        )
+    return current
