@@ -94,7 +94,7 @@ async def test_an_edit_updates_every_copy_in_place_history_and_the_thread(
         update = world.connector.updates_to(chat)[-1]
         assert update.reply_to == copies[person.name]  # in place, at its own id
         shown = card_text(update.activity["attachments"][0]["content"])
-        assert "Lunch at 13:00?" in shown and "edited" in shown and "12:30" not in shown
+        assert "Lunch at 13:00?" in shown and "edited" in shown and "Lunch at 12:30" not in shown
     await world.say(ann, "history")
     assert "Lunch at 13:00? (edited)" in world.last_reply(ann)
     await eventually(
@@ -104,7 +104,7 @@ async def test_an_edit_updates_every_copy_in_place_history_and_the_thread(
     # Later mails show the current text, never the old one.
     await world.say(ann, "see you there")
     await eventually(lambda: len(eml_files(settings.data_dir, bob.email)) == 3, "a later mail")
-    assert "12:30" not in thread_texts(settings, bob.email)[-1]
+    assert "Lunch at 12:30" not in thread_texts(settings, bob.email)[-1]
 
 
 async def test_an_edit_over_the_limit_or_of_a_poll_changes_nothing_and_says_why(
