@@ -181,10 +181,16 @@ class Receipts:
             if message_id in self._sending:
                 later()  # its first receipt is on its way from here: update it after
             return None  # the instance delivering it shows the first one
+        first = message.receipt is None
+        # A first receipt is always sent, so room is looked for before it is written: in a
+        # long burst its message is tried every pause until there is room, at no cost.
+        if first and not self._limiter.spare_now(group.tenant_id, sender.teams.conversation_id):
+            later()
+            return None
         shown = receipt_text(group, message, people, sender)
         if message.receipt is not None and message.receipt.shown == shown:
             return None
-        if not self._limiter.spare_now(group.tenant_id, sender.teams.conversation_id):
+        if not first and not self._limiter.spare_now(group.tenant_id, sender.teams.conversation_id):
             # Copies are waiting their turn, or using the allowance, or the chat is full
             # this second: the receipt goes a moment later, showing what changed meanwhile.
             later()
