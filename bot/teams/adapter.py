@@ -37,6 +37,7 @@ from bot.config import is_loopback
 from bot.core.ports import StoreError
 from bot.teams.activity import reply_text
 from bot.teams.connector import TeamsConnector
+from bot.teams.wire import activity_json
 
 log = logging.getLogger("send.bot")
 
@@ -285,7 +286,7 @@ class SendAdapter(CloudAdapter):  # type: ignore[misc]
             context.activity.service_url,
             context.activity.conversation.id,
             activity.id or "",
-            activity.serialize(),
+            activity_json(activity),
         )
         return ResourceResponse(id=activity.id or "")
 
@@ -307,7 +308,7 @@ class SendAdapter(CloudAdapter):  # type: ignore[misc]
                 sent_id = await self._connector.post_to_conversation(
                     activity.service_url,
                     activity.conversation.id,
-                    activity.serialize(),
+                    activity_json(activity),
                     activity.reply_to_id or "",
                 )
                 responses.append(ResourceResponse(id=sent_id))

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from botbuilder.schema import Activity
 
 from bot.core.features.media import Denial, Opened
 from bot.core.ports import StoreError
@@ -29,6 +28,7 @@ from bot.media.naming import disposition
 from bot.media.ports import MediaStoreError
 from bot.teams.activity import activity_problem
 from bot.teams.adapter import ChannelAuthError, SigningKeysUnavailable
+from bot.teams.wire import activity_from_json
 from bot.web.json_body import JsonBodyError, NotJson, parse_json
 from bot.web.keys import MEDIA_TRANSFERS, MEDIA_WRITE_TIMEOUT, SERVICES
 from bot.web.transfers import Busy
@@ -161,7 +161,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         return _refuse(400, "the body is not a Bot Framework activity (no type)")
     try:
-        activity = Activity().deserialize(body)
+        activity = activity_from_json(body)
     except Exception:  # noqa: BLE001 - msrest raises many kinds on malformed fields
         return _refuse(400, "the activity has malformed fields")
     problem = activity_problem(activity)
