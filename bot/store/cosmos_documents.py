@@ -145,7 +145,10 @@ class CosmosDocuments:
             raise StoreError(f"cosmos: {error}") from error
         return _doc(kind, item)
 
-    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+    async def create(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, *, flush: bool = True
+    ) -> Doc:
+        # Every Cosmos DB write is durable once acknowledged: `flush` changes nothing.
         try:
             item = await self._container(kind).create_item(
                 self._encode(kind, partition, doc_id, body), response_hook=self.meter

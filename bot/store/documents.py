@@ -106,8 +106,12 @@ class Documents(Protocol):
 
     async def read(self, kind: str, partition: str, doc_id: str) -> Doc | None: ...
 
-    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
-        """Raises AlreadyExists when the id is taken in that partition."""
+    async def create(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, *, flush: bool = True
+    ) -> Doc:
+        """Raises AlreadyExists when the id is taken in that partition. `flush=False`: the
+        write may be lost if the machine (not the process) stops before the next flushed
+        write; for markers whose loss only repeats harmless work."""
         ...
 
     async def replace(

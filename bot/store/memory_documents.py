@@ -56,7 +56,9 @@ class MemoryDocuments:
         row = self._rows.get((kind, partition, doc_id))
         return None if row is None else _doc(doc_id, partition, *row)
 
-    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+    async def create(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, *, flush: bool = True
+    ) -> Doc:
         row = _encode(kind, partition, doc_id, body)
         await self._turn()
         key = (kind, partition, doc_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.store.cosmos_documents import MAX_TTL, CosmosDocuments
 from bot.store.documents import Documents
 from bot.store.sqlite_documents import SqliteDocuments
 
@@ -11,6 +10,9 @@ from bot.store.sqlite_documents import SqliteDocuments
 async def open_documents(settings: Settings) -> Documents:
     """Cosmos DB when COSMOS_ENDPOINT is set, else the embedded SQLite file under DATA_DIR."""
     if settings.uses_cosmos:
+        # The Azure SDK is imported only when it is used (about 0.1 s of every start).
+        from bot.store.cosmos_documents import MAX_TTL, CosmosDocuments
+
         cosmos = CosmosDocuments(
             settings.cosmos_endpoint,
             settings.cosmos_key,

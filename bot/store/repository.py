@@ -287,7 +287,8 @@ class DocumentStore:
             "ttl": int(keep.total_seconds()) + 3600,
         }
         try:
-            await self._docs.create("state", doc_id, doc_id, body)
+            # A marker lost with the machine only lets a repeat through, once: not flushed.
+            await self._docs.create("state", doc_id, doc_id, body, flush=False)
             return True
         except AlreadyExists:
             seen = await self._docs.read("state", doc_id, doc_id)

@@ -1,8 +1,10 @@
 """The embedded store: documents in one SQLite file under DATA_DIR.
 
 WAL mode with synchronous=FULL, so a committed write survives a crash of the
-process or the machine. SQLite calls block, so they run on one dedicated thread
-and the event loop only awaits them.
+process or the machine (a create with `flush=False`, such as a de-duplication marker,
+survives a crash of the process, and of the machine once a later write is committed).
+SQLite calls block, so they run on one dedicated thread and the event loop only awaits
+them.
 """
 
 from __future__ import annotations
@@ -117,17 +119,27 @@ class SqliteDocuments:
 
         return await self._run(work)
 
-    async def create(self, kind: str, partition: str, doc_id: str, body: JsonDict) -> Doc:
+    async def create(
+        self, kind: str, partition: str, doc_id: str, body: JsonDict, *, flush: bool = True
+    ) -> Doc:
         text, etag = _encode(kind, partition, doc_id, body)
 
         def work() -> Doc:
+            conn = self._conn
+            if not flush:
+                # Committed without an fsync of its own: the next flushed commit's fsync of
+                # the write-ahead log covers it too (WAL frames are written in order).
+                conn.execute("PRAGMA synchronous=NORMAL")
             try:
-                self._conn.execute(
+                conn.execute(
                     "INSERT INTO documents (kind, partition, id, body, etag) VALUES (?,?,?,?,?)",
                     (kind, partition, doc_id, text, etag),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"{kind}/{doc_id} exists") from None
+            finally:
+                if not flush:
+                    conn.execute("PRAGMA synchronous=FULL")
             return _doc(doc_id, partition, text, etag)
 
         return await self._run(work)

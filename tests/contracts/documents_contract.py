@@ -58,6 +58,15 @@ async def test_create_twice_is_refused(documents: Documents) -> None:
     assert read is not None and read.body["n"] == 1
 
 
+async def test_an_unflushed_create_is_a_create(documents: Documents) -> None:
+    """`flush=False` changes durability against a machine crash, nothing a caller sees."""
+    created = await documents.create("state", "m1", "m1", {"n": 1}, flush=False)
+    with pytest.raises(AlreadyExists):
+        await documents.create("state", "m1", "m1", {"n": 2}, flush=False)
+    read = await documents.read("state", "m1", "m1")
+    assert read is not None and read.body["n"] == 1 and read.etag == created.etag
+
+
 async def test_replace_needs_the_current_etag(documents: Documents) -> None:
     first = await documents.create("directory", "t1", "g1", {"n": 1})
     second = await documents.replace("directory", "t1", "g1", {"n": 2}, first.etag)
