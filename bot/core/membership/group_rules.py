@@ -5,8 +5,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from confusable_homoglyphs import confusables
-
 from bot.core.errors import Refused
 from bot.core.membership.addresses import MemberList
 from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Person
@@ -23,6 +21,10 @@ def name_skeleton(name: str) -> str:
     replaced by the plainest one it is confused with (its lowest code point among its
     homoglyphs, from Unicode's confusables table), so "lunсh" with a Cyrillic с and
     "lunch" have the same skeleton, and so do "O" and "0"."""
+    # Imported when a name is first checked: loading the table takes about 0.1 s, which
+    # a start (and most requests) need not wait for.
+    from confusable_homoglyphs import confusables
+
     homoglyphs = confusables.confusables_data
     shown = []
     for ch in name_key(name):
