@@ -173,8 +173,28 @@ class AddressesHeader(BaseHeader):
         return policy.linesep.join(lines) + policy.linesep
 
 
+class _Headers(HeaderRegistry):
+    """The standard registry, with each header's class made once: the standard one makes
+    a new class (`type(...)`) for every header of every mail, about 30 µs each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(key)
+        return made
+
+    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
+        super().map_to_type(name, cls)
+        self._made.pop(name.lower(), None)
+
+
 def _header_factory() -> HeaderRegistry:
-    registry = HeaderRegistry()
+    registry = _Headers()
     for name in ("message-id", "in-reply-to", "references", "content-id"):
         registry.map_to_type(name, MsgIdHeader)
     registry.map_to_type("thread-index", TokenHeader)
@@ -315,8 +335,10 @@ class EmlRecorder:
         email["Thread-Index"] = place.index
         email["X-Send-Group"] = mail.group_id
         email.set_content(self._cards.mail_plain(mail, items))
+        # base64 named outright: the standard library's choice (whichever of quoted-
+        # printable and base64 is shorter) encodes the large HTML part twice to choose.
         email.add_alternative(
-            self._cards.mail_html(mail, card, items, now, contents), subtype="html"
+            self._cards.mail_html(mail, card, items, now, contents), subtype="html", cte="base64"
         )
         _carry(email, items, contents)
         self._write_all(
@@ -389,8 +411,8 @@ class EmlRecorder:
 
     def _write_all(self, addresses: tuple[str, ...], name: str, data: bytes) -> None:
         """The mail written once, then hard-linked into every other recipient's folder (a
-        copy where the file system refuses links). Each file appears whole (a temporary
-        name, then a rename), and a retried mail, named by its place, replaces its own
+        copy where the file system refuses links). Each file appears whole (a link, or a
+        temporary name then a rename), and a retried mail, named by its place, replaces its own
         file: no folder is ever listed, so the cost does not grow with a mailbox."""
         written: Path | None = None
         for address in addresses:
@@ -398,8 +420,11 @@ class EmlRecorder:
             if folder not in self._folders:
                 folder.mkdir(parents=True, exist_ok=True)
                 self._folders.add(folder)
-            temporary = folder / f".{name}.tmp"
+            final = folder / name
             try:
+                if written is not None and _linked(written, final):
+                    continue
+                temporary = folder / f".{name}.tmp"
                 temporary.unlink(missing_ok=True)  # left by a crash part-way
                 if written is None:
                     temporary.write_bytes(data)
@@ -408,11 +433,11 @@ class EmlRecorder:
                         os.link(written, temporary)
                     except OSError:
                         temporary.write_bytes(data)
-                temporary.replace(folder / name)
+                temporary.replace(final)
             except FileNotFoundError:
                 self._folders.discard(folder)  # removed meanwhile: made again on the retry
                 raise
-            written = written or folder / name
+            written = written or final
 
 
 @dataclass(frozen=True)
@@ -448,6 +473,17 @@ class Placed:
             return None
         message_id, root, index, topic, stamp = (str(f) for f in fields)
         return Placed(message_id, root, tuple(str(r) for r in refs), index, topic, stamp)
+
+
+def _linked(source: Path, target: Path) -> bool:
+    """A hard link made at `target` (it appears whole at once: no temporary name needed);
+    False when `target` exists (a retry, replaced as a whole instead) or the file system
+    has no links (a copy instead)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
 
 
 def _carry(email: EmailMessage, items: Sequence[MailItem], contents: Sequence[bytes]) -> None:

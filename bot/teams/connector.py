@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import yarl
 
 from bot.config import Settings
 from bot.core.model import Person
@@ -26,6 +27,7 @@ from bot.teams.cards import attachment, poll_card, receipt_card, relayed_message
 log = logging.getLogger("send.teams")
 
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+CHATS_KEPT = 10_000  # chats whose address is kept made (about 300 bytes each)
 
 
 class BotTokens:
@@ -72,6 +74,24 @@ def _copy_url(person: Person, activity_id: str) -> str | None:
     return f"{conversation}/activities/{quote(activity_id, safe='')}"
 
 
+def _chat_address(
+    service_url: str, conversation_id: str, bot_id: str, user_id: str
+) -> tuple[yarl.URL, str]:
+    """Where activities for a 1:1 chat are posted, and the addressing every one carries
+    (JSON members without the opening brace, to follow a shared activity's)."""
+    url = yarl.URL(
+        f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
+    )
+    addressing = json.dumps(
+        {
+            "from": {"id": bot_id},
+            "recipient": {"id": user_id},
+            "conversation": {"id": conversation_id},
+        }
+    )
+    return url, addressing[1:]
+
+
 def _conversation_url(service_url: str, conversation_id: str) -> str:
     return f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}"
 
@@ -82,6 +102,8 @@ class TeamsConnector:
         self._tokens = tokens
         self._max_chars = max_chars
         self._cards: dict[tuple[str, str], str] = {}
+        # Each chat's activities URL and addressing, made once (a chat never moves).
+        self._chats: dict[tuple[str, str, str, str], tuple[yarl.URL, str]] = {}
 
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
         return await self._post_activity(person, self._relayed_json(message))
@@ -173,19 +195,15 @@ class TeamsConnector:
         teams = person.teams
         if teams is None or not teams.conversation_id:
             return SendResult(SendOutcome.GONE, detail="no chat")
-        url = (
-            f"{teams.service_url.rstrip('/')}/v3/conversations/"
-            f"{quote(teams.conversation_id, safe='')}/activities"
-        )
-        addressing = json.dumps(
-            {
-                "from": {"id": teams.bot_id},
-                "recipient": {"id": teams.user_id},
-                "conversation": {"id": teams.conversation_id},
-            }
-        )
+        chat = (teams.service_url, teams.conversation_id, teams.bot_id, teams.user_id)
+        found = self._chats.get(chat)
+        if found is None:
+            found = self._chats[chat] = _chat_address(*chat)
+            while len(self._chats) > CHATS_KEPT:
+                self._chats.pop(next(iter(self._chats)))
+        url, addressing = found
         # The shared activity plus this recipient's addressing: {...shared, ...addressing}.
-        body = f"{activity_json[:-1]},{addressing[1:]}".encode()
+        body = f"{activity_json[:-1]},{addressing}".encode()
         try:
             headers = {"Content-Type": "application/json", **(await self._tokens.header())}
             async with self._session.post(url, data=body, headers=headers) as r:
@@ -197,7 +215,8 @@ class TeamsConnector:
                     return result_from_status(
                         r.status, retry_after_seconds(r.headers.get("Retry-After"))
                     )
-                sent: Any = await r.json(content_type=None) if r.status != 202 else {}
+                # The id of what was sent (JSON is UTF-8: no charset to detect).
+                sent: Any = json.loads(await r.read() or b"{}") if r.status != 202 else {}
                 activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
                 return SendResult(SendOutcome.SENT, activity_id=activity_id)
         except (aiohttp.ClientError, TimeoutError, CredentialError, ValueError) as error:
