@@ -44,9 +44,11 @@ def _plain(model: Model) -> dict[str, Any]:
         if value is None:
             continue
         if name == "additional_properties":
-            if value:
-                raise _NotPlain
-            continue
+            if value and "additional_properties" in attributes:
+                raise _NotPlain  # a model that writes them: msrest's own way
+            continue  # msrest writes none (Teams' "tenantId" beside a conversation's "tenantID")
+        if name in model._validation:
+            raise _NotPlain  # required or read-only: msrest's rules
         spec = attributes.get(name)
         if spec is None or "." in spec["key"]:
             raise _NotPlain
