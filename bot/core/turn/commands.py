@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from bot.core.texts import Language, say
 
@@ -195,8 +196,10 @@ def is_cancel(text: str) -> bool:
     return text.strip().casefold().lstrip("/") in CANCEL_WORDS
 
 
+@cache
 def help_text(*, language: Language) -> str:
-    """The commands in the reader's language, with the reader's words."""
+    """The commands in the reader's language, with the reader's words (the same every
+    time: made once per language)."""
     lines = [say(language, "help.intro"), ""]
     lines += [
         say(language, "help.line", usage=spec.usage_in(language), help=spec.help_in(language))
