@@ -56,6 +56,7 @@ from bot.teams.connector import BotTokens, TeamsConnector
 from bot.teams.downloads import TeamsDownloads
 from bot.teams.file_hosts import FileHosts, PublicResolver
 from bot.teams.install import GraphTeamsInstaller
+from bot.teams.posts import Posts
 from bot.tuning import Tuning
 
 log = logging.getLogger("send.compose")
@@ -106,7 +107,9 @@ async def build_services(
     bot_tokens = BotTokens(settings)
     for credential in bot_tokens.credentials:
         resources.callback(credential.close)
-    teams = TeamsConnector(session, bot_tokens, settings.max_message_chars)
+    posts = Posts()
+    resources.push_async_callback(posts.close)
+    teams = TeamsConnector(session, posts, bot_tokens, settings.max_message_chars)
     replies = ReplyAddresses(settings.outlook_sender or LOCAL_SENDER, card_key)
     cards = OutlookCards(
         settings.am_originator,

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import yarl
 
 from bot.config import Settings
 from bot.core.model import Person
@@ -23,6 +22,7 @@ from bot.http_status import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.activity import as_html
 from bot.teams.cards import attachment, poll_card, receipt_card, relayed_message_card
+from bot.teams.posts import PostFailed, Posts
 
 log = logging.getLogger("send.teams")
 
@@ -76,12 +76,10 @@ def _copy_url(person: Person, activity_id: str) -> str | None:
 
 def _chat_address(
     service_url: str, conversation_id: str, bot_id: str, user_id: str
-) -> tuple[yarl.URL, str]:
+) -> tuple[str, str]:
     """Where activities for a 1:1 chat are posted, and the addressing every one carries
     (JSON members without the opening brace, to follow a shared activity's)."""
-    url = yarl.URL(
-        f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
-    )
+    url = f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
     addressing = json.dumps(
         {
             "from": {"id": bot_id},
@@ -97,13 +95,16 @@ def _conversation_url(service_url: str, conversation_id: str) -> str:
 
 
 class TeamsConnector:
-    def __init__(self, session: aiohttp.ClientSession, tokens: BotTokens, max_chars: int) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, posts: Posts, tokens: BotTokens, max_chars: int
+    ) -> None:
         self._session = session
+        self._posts = posts  # the copies' POSTs (the hot path); the rest on `session`
         self._tokens = tokens
         self._max_chars = max_chars
         self._cards: dict[tuple[str, str], str] = {}
         # Each chat's activities URL and addressing, made once (a chat never moves).
-        self._chats: dict[tuple[str, str, str, str], tuple[yarl.URL, str]] = {}
+        self._chats: dict[tuple[str, str, str, str], tuple[str, str]] = {}
 
     async def send_message(self, person: Person, message: RelayedMessage) -> SendResult:
         return await self._post_activity(person, self._relayed_json(message))
@@ -206,20 +207,20 @@ class TeamsConnector:
         body = f"{activity_json[:-1]},{addressing}".encode()
         try:
             headers = {"Content-Type": "application/json", **(await self._tokens.header())}
-            async with self._session.post(url, data=body, headers=headers) as r:
-                if r.status >= 300:
-                    log.warning(
-                        "teams send refused",
-                        extra={"status": r.status, "recipient": person.person_id},
-                    )
-                    return result_from_status(
-                        r.status, retry_after_seconds(r.headers.get("Retry-After"))
-                    )
-                # The id of what was sent (JSON is UTF-8: no charset to detect).
-                sent: Any = json.loads(await r.read() or b"{}") if r.status != 202 else {}
-                activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
-                return SendResult(SendOutcome.SENT, activity_id=activity_id)
-        except (aiohttp.ClientError, TimeoutError, CredentialError, ValueError) as error:
+            answer = await self._posts.post(url, body, headers)
+            if answer.status >= 300:
+                log.warning(
+                    "teams send refused",
+                    extra={"status": answer.status, "recipient": person.person_id},
+                )
+                return result_from_status(answer.status, retry_after_seconds(answer.retry_after))
+            # The id of what was sent (JSON is UTF-8: no charset to detect).
+            sent: Any = json.loads(answer.body or b"{}") if answer.status != 202 else {}
+            activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
+            return SendResult(SendOutcome.SENT, activity_id=activity_id)
+        except PostFailed as error:
+            return SendResult(SendOutcome.RETRY, detail=f"connection: {error}")
+        except (CredentialError, ValueError) as error:
             return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
 
     # In-turn calls (replies and roster lookups): the stock adapter makes a msrest
