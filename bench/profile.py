@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.run import TENANT, process, serve
+from bench.run import TENANT, app_env, process, serve
 from bench.sizes import cpu_per_copy, group_of
 from tests.fakes.connector import FakeConnector
 from tests.services import free_port
@@ -43,13 +43,7 @@ async def record(work: Path, a: argparse.Namespace) -> tuple[Path, float]:
     fake = FakeConnector(tenant_id=TENANT)
     async with serve(fake.app()) as connector_url:
         port = free_port()
-        env = {
-            "PORT": str(port),
-            "DATA_DIR": str(work / "data"),
-            "TEAMS_SENDS_PER_SECOND": "50",
-            "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = app_env(port, work / "data")
         async with (
             process(["app.py"], port, env) as proc,
             TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT) as world,

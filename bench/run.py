@@ -64,6 +64,19 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+def app_env(port: int, data_dir: Path) -> dict[str, str]:
+    """What the benchmarks start `python app.py` with: the port, an empty data folder, the
+    pace of a tenant's whole allowance, and no fair-use limit (a benchmark sends faster
+    than a person may)."""
+    return {
+        "PORT": str(port),
+        "DATA_DIR": str(data_dir),
+        "TEAMS_SENDS_PER_SECOND": "50",
+        "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 @asynccontextmanager
 async def process(
     args: list[str], port: int, env: dict[str, str]
@@ -203,14 +216,7 @@ async def measure_product(
     fake: FakeConnector, connector_url: str, work: Path, a: argparse.Namespace
 ) -> dict[str, Any]:
     port = free_port()
-    env = {
-        "PORT": str(port),
-        "DATA_DIR": str(work / "product"),
-        "TEAMS_SENDS_PER_SECOND": "50",
-        # The benchmark sends faster than a person may (fair use would refuse it).
-        "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = app_env(port, work / "product")
     async with (
         process(["app.py"], port, env) as proc,
         TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT) as world,
@@ -317,14 +323,7 @@ async def measure_large_store(
     data = work / "large"
     seeded = seed_store(data, TENANT, groups=10_000, messages_per_group=10)
     port = free_port()
-    env = {
-        "PORT": str(port),
-        "DATA_DIR": str(data),
-        "TEAMS_SENDS_PER_SECOND": "50",
-        # The benchmark sends faster than a person may (fair use would refuse it).
-        "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = app_env(port, data)
     async with (
         process(["app.py"], port, env) as proc,
         TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT) as world,

@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.run import TENANT, copies, cpu_seconds, process, serve
+from bench.run import TENANT, app_env, copies, cpu_seconds, process, serve
 from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.services import free_port
 from tests.teams_world import TeamsWorld
@@ -77,14 +77,7 @@ async def measure(work: Path, messages: int) -> list[tuple[str, float]]:
     fake = FakeConnector(tenant_id=TENANT)
     async with serve(fake.app()) as connector_url:
         port = free_port()
-        env = {
-            "PORT": str(port),
-            "DATA_DIR": str(work),
-            "TEAMS_SENDS_PER_SECOND": "50",
-            # The benchmark sends faster than a person may (fair use would refuse it).
-            "MESSAGES_PER_MINUTE_PER_SENDER": "100000",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = app_env(port, work)
         async with (
             process(["app.py"], port, env) as proc,
             TeamsWorld(f"http://127.0.0.1:{port}", fake, connector_url, TENANT) as world,
