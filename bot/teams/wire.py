@@ -134,7 +134,7 @@ def _read(kind: str, value: Any) -> Any:
             raise _NotPlain
         return value
     if kind in ("object", "{object}"):
-        return _checked(value)
+        return value  # parsed JSON: JSON all the way down already
     if kind == "iso-8601":
         return _moment(value)
     if kind.startswith("["):
