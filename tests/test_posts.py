@@ -27,12 +27,15 @@ class Echo(LocalServer):
         async def activities(request: web.Request) -> web.Response:
             body = await request.read()
             self.seen.append((request.raw_path, body, request.headers.get("Authorization", "")))
+            if body == b"go elsewhere":
+                raise web.HTTPTemporaryRedirect("/elsewhere")
             if body == b"slow down":
                 return web.json_response({}, status=429, headers={"Retry-After": "7"})
             return web.json_response({"id": "1:copy"}, status=201)
 
         app = web.Application()
         app.router.add_post("/v3/conversations/{chat}/activities", activities)
+        app.router.add_post("/elsewhere", activities)
         return app
 
     async def closed_by_client(self) -> None:
@@ -50,12 +53,16 @@ async def test_an_answer_as_the_server_sent_it() -> None:
         try:
             url = f"{server.origin}/v3/conversations/a%3A1chat/activities"
             sent = await posts.post(url, b'{"type":"message"}', {"Authorization": "Bearer t"})
+            moved = await posts.post(url, b"go elsewhere", {"Authorization": "Bearer t"})
             refused = await posts.post(url, b"slow down", ONCE)
         finally:
             await posts.close()
         await server.closed_by_client()
     assert (sent.status, sent.body, sent.retry_after) == (201, b'{"id": "1:copy"}', None)
     assert (refused.status, refused.retry_after) == (429, "7")
+    # A redirect is not followed: the token goes nowhere else, and 307 is the answer.
+    assert moved.status == 307
+    assert [path for path, _, _ in server.seen].count("/elsewhere") == 0
     # The chat id stays escaped in the path, and the headers arrive.
     assert server.seen[0] == (
         "/v3/conversations/a%3A1chat/activities",

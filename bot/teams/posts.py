@@ -7,7 +7,7 @@ project's machine; the app's CPU per delivered copy fell by a fifth). Everything
 
 Like that session, the client uses no proxy from the environment, times out after 30 s,
 keeps at most 200 requests in flight, and trusts the certificate authorities of
-`SSL_CERT_FILE` beside its own (Mozilla's, through rustls).
+`SSL_CERT_FILE` beside its own (Mozilla's, through rustls); it follows no redirect.
 """
 
 from __future__ import annotations
@@ -37,7 +37,15 @@ class Answer:
 
 class Posts:
     def __init__(self) -> None:
-        builder = ClientBuilder().no_proxy().timeout(TIMEOUT).max_connections(IN_FLIGHT)
+        # No redirect is followed: the Bot Connector answers a copy itself, and a redirect
+        # would carry the bot's token elsewhere (a 3xx is a refusal, as any non-2xx).
+        builder = (
+            ClientBuilder()
+            .no_proxy()
+            .follow_redirects(False)
+            .timeout(TIMEOUT)
+            .max_connections(IN_FLIGHT)
+        )
         extra = os.environ.get("SSL_CERT_FILE", "")
         if extra and Path(extra).is_file():
             builder = builder.add_root_certificate_pem(Path(extra).read_bytes())
