@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import BaseHeader, HeaderRegistry
-from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime
 from pathlib import Path
@@ -46,6 +45,7 @@ from bot.core.ports import (
     ThreadMail,
 )
 from bot.media.ports import MediaStoreError
+from bot.outlook import mime
 from bot.outlook.card import Card, MailItem, OutlookCards, Shown, mail_items
 from bot.outlook.thread_index import child_index, root_index
 
@@ -71,6 +71,7 @@ REFERENCES_KEPT = 10
 # resumed delivery) among them keeps its place instead of answering a later one.
 PLACES_KEPT = 20
 CHAINS_KEPT = 10_000  # groups whose places are kept in memory
+LOG_LINES = 4 * PLACES_KEPT  # a group's log is written again, short, past this many lines
 
 
 class UnreadableMedia(Exception):
@@ -269,6 +270,7 @@ class EmlRecorder:
         # Each group's latest places as its chain file holds them (one process writes a
         # data directory: the local mode), read once.
         self._chains: dict[str, list[Placed]] = {}
+        self._lines: dict[str, int] = {}  # lines in each group's log, as read and written
 
     def mailbox(self, address: str) -> Path:
         return self._root / _UNSAFE.sub("_", address.lower())
@@ -321,33 +323,36 @@ class EmlRecorder:
         every recipient's folder, then remembers its place (in a worker thread)."""
         subject = subject_of(mail.group_name)
         place = self._place(mail.group_id, thread_id, message_id, subject, now)
-        email = EmailMessage(policy=MAIL_POLICY)
-        email["From"] = f"Send <{self._sender}>"
-        email["To"] = ", ".join(mail.addresses)
-        email["Subject"] = subject if not thread_id else f"RE: {subject}"
-        email["Date"] = format_datetime(now)
-        email["Message-ID"] = message_id
+        headers = [
+            ("From", f"Send <{self._sender}>"),
+            ("To", ", ".join(mail.addresses)),
+            ("Subject", subject if not thread_id else f"RE: {subject}"),
+            ("Date", format_datetime(now)),
+            ("Message-ID", message_id),
+        ]
         if place.references:
-            email["In-Reply-To"] = place.references[-1]
-            email["References"] = " ".join(place.references)
+            headers.append(("In-Reply-To", place.references[-1]))
+            headers.append(("References", " ".join(place.references)))
         # What Outlook's conversation view groups by, besides In-Reply-To.
-        email["Thread-Topic"] = place.topic
-        email["Thread-Index"] = place.index
-        email["X-Send-Group"] = mail.group_id
-        email.set_content(self._cards.mail_plain(mail, items))
-        # base64 named outright: the standard library's choice (whichever of quoted-
-        # printable and base64 is shorter) encodes the large HTML part twice to choose.
-        email.add_alternative(
-            self._cards.mail_html(mail, card, items, now, contents), subtype="html", cte="base64"
-        )
-        _carry(email, items, contents)
-        self._write_all(
-            mail.addresses, f"{place.stamp}-{_file_key(mail.message_id)}.eml", bytes(email)
-        )
+        headers.append(("Thread-Topic", place.topic))
+        headers.append(("Thread-Index", place.index))
+        headers.append(("X-Send-Group", mail.group_id))
+        plain = mime.text_part(self._cards.mail_plain(mail, items), "plain")
+        html = mime.text_part(self._cards.mail_html(mail, card, items, now, contents), "html")
+        pictures = _parts(items, contents, Shown.INLINE)
+        if pictures:
+            html = mime.multipart("related", [html, *pictures])
+        body = mime.multipart("alternative", [plain, html])
+        files = _parts(items, contents, Shown.ATTACHED)
+        if files:
+            body = mime.multipart("mixed", [body, *files])
+        data = mime.mail(headers, body, MAIL_POLICY)
+        self._write_all(mail.addresses, f"{place.stamp}-{_file_key(mail.message_id)}.eml", data)
         self._remember(mail.group_id, place)
 
     def _chain_file(self, group_id: str) -> Path:
-        return self._root / ".threads" / f"{_file_key(group_id)}.json"
+        """The group's places, one JSON line each, appended as mails are written."""
+        return self._root / ".threads" / f"{_file_key(group_id)}.jsonl"
 
     def _places(self, group_id: str) -> list[Placed]:
         """The group's latest mails' places, oldest first ([] when none is known)."""
@@ -355,17 +360,40 @@ class EmlRecorder:
         if known is None:
             known = self._chains[group_id] = self._read_places(group_id)
             if len(self._chains) > CHAINS_KEPT:
-                self._chains.pop(next(iter(self._chains)))
+                dropped = next(iter(self._chains))
+                self._chains.pop(dropped)
+                self._lines.pop(dropped, None)
         return known
 
     def _read_places(self, group_id: str) -> list[Placed]:
         chain = self._chain_file(group_id)
-        if not chain.exists():
-            return []
         try:
-            known = json.loads(chain.read_text("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return []  # a damaged file: the next mail answers the first one
+            text = chain.read_text("utf-8")
+        except FileNotFoundError:
+            return self._read_older_places(group_id)
+        except (OSError, UnicodeDecodeError):
+            text = ""  # unreadable: the next mail answers the thread's first one
+        places: list[Placed] = []
+        lines = text.splitlines()
+        for line in lines:
+            try:
+                place = Placed.of(json.loads(line))
+            except ValueError:
+                place = None  # a line cut short by a crash
+            if place is not None:
+                places = _with(places, place)
+        self._lines[group_id] = len(lines)
+        if text and not text.endswith("\n"):
+            self._rewrite(group_id, places)  # the next line must not join a cut one
+        return places
+
+    def _read_older_places(self, group_id: str) -> list[Placed]:
+        """Places as Send kept them before the log (one JSON file per group)."""
+        older = self._root / ".threads" / f"{_file_key(group_id)}.json"
+        try:
+            known = json.loads(older.read_text("utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return []  # none, or a damaged file: the next mail answers the first one
         listed = known.get("places") if isinstance(known, dict) else None
         places = [Placed.of(p) for p in listed] if isinstance(listed, list) else []
         return [p for p in places if p is not None]
@@ -398,16 +426,28 @@ class EmlRecorder:
         return Placed(message_id, thread_id, references, index, last.topic, stamp)
 
     def _remember(self, group_id: str, place: Placed) -> None:
-        places = [p for p in self._places(group_id) if p.message_id != place.message_id]
-        if places and places[-1].root != place.root:
-            places = []  # a new thread: the old one's places are of no use
-        places = [*places, place][-PLACES_KEPT:]
+        """Appends the mail's place to its group's log (one short write, no file replaced:
+        replacing a file on ext4 flushes its data); the log is written again, short,
+        once it holds several times the places kept."""
+        places = self._chains[group_id] = _with(self._places(group_id), place)
+        lines = self._lines.get(group_id, 0)
+        if lines >= LOG_LINES:
+            self._rewrite(group_id, places)
+            return
+        chain = self._chain_file(group_id)
+        if lines == 0:
+            chain.parent.mkdir(parents=True, exist_ok=True)
+        with chain.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(place.to_json()) + "\n")
+        self._lines[group_id] = lines + 1
+
+    def _rewrite(self, group_id: str, places: list[Placed]) -> None:
         chain = self._chain_file(group_id)
         chain.parent.mkdir(parents=True, exist_ok=True)
         temporary = chain.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"places": [p.to_json() for p in places]}), "utf-8")
+        temporary.write_text("".join(json.dumps(p.to_json()) + "\n" for p in places), "utf-8")
         temporary.replace(chain)
-        self._chains[group_id] = places
+        self._lines[group_id] = len(places)
 
     def _write_all(self, addresses: tuple[str, ...], name: str, data: bytes) -> None:
         """The mail written once, then hard-linked into every other recipient's folder (a
@@ -475,6 +515,15 @@ class Placed:
         return Placed(message_id, root, tuple(str(r) for r in refs), index, topic, stamp)
 
 
+def _with(places: list[Placed], place: Placed) -> list[Placed]:
+    """The latest places once `place` is written: at the end (its earlier self dropped), and
+    alone when it starts a new thread."""
+    kept = [p for p in places if p.message_id != place.message_id]
+    if kept and kept[-1].root != place.root:
+        kept = []  # a new thread: the old one's places are of no use
+    return [*kept, place][-PLACES_KEPT:]
+
+
 def _linked(source: Path, target: Path) -> bool:
     """A hard link made at `target` (it appears whole at once: no temporary name needed);
     False when `target` exists (a retry, replaced as a whole instead) or the file system
@@ -486,22 +535,23 @@ def _linked(source: Path, target: Path) -> bool:
     return True
 
 
-def _carry(email: EmailMessage, items: Sequence[MailItem], contents: Sequence[bytes]) -> None:
-    """Adds the inline pictures to the HTML part (making it multipart/related) and the
-    attachments to the mail (making it multipart/mixed)."""
-    html_part = next(p for p in email.iter_parts() if p.get_content_type() == "text/html")
+def _parts(items: Sequence[MailItem], contents: Sequence[bytes], shown: Shown) -> list[bytes]:
+    """The MIME parts of the items shown so: pictures inline beside the HTML part (with
+    the Content-ID its `<img src="cid:...">` names), or files attached."""
+    parts: list[bytes] = []
     for item, data in zip(items, contents, strict=True):
-        if item.shown is Shown.INLINE:
+        if item.shown is shown:
             main, sub = _types(item.media.item.content_type)
-            html_part.add_related(
-                data,
-                main,
-                sub,
-                cid=f"<{item.content_id}>",
-                disposition="inline",
-                filename=item.media.item.name,
+            inline = shown is Shown.INLINE
+            parts.append(
+                mime.media_part(
+                    data,
+                    main,
+                    sub,
+                    MAIL_POLICY,
+                    disposition="inline" if inline else "attachment",
+                    filename=item.media.item.name,
+                    cid=f"<{item.content_id}>" if inline else None,
+                )
             )
-    for item, data in zip(items, contents, strict=True):
-        if item.shown is Shown.ATTACHED:
-            main, sub = _types(item.media.item.content_type)
-            email.add_attachment(data, main, sub, filename=item.media.item.name)
+    return parts

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.texts import en, fr
@@ -161,6 +162,7 @@ def _dated(language: Language, key: str, local: datetime, time: str) -> str:
     )
 
 
+@lru_cache(maxsize=4096)  # a mail shows the same recent messages' times again and again
 def when_dated(language: Language, moment: datetime, zone: str) -> str:
     """A moment with its day, as a mail shows it ("Tue 8 Dec, 10:00", "mar. 8 déc., 10:00"):
     in the reader's zone, else in UTC said as such."""
@@ -173,9 +175,13 @@ def when_dated(language: Language, moment: datetime, zone: str) -> str:
 def when(language: Language, moment: datetime, zone: str, now: datetime) -> str:
     """A moment as the reader reads it: in their zone, else in UTC said as such; the
     time alone when it is today there, else with the day and month."""
+    return _when_on(language, moment, zone, now.astimezone(zone_named(zone) or UTC).date())
+
+
+@lru_cache(maxsize=4096)  # cards and mails show the same recent messages' times again
+def _when_on(language: Language, moment: datetime, zone: str, today: date) -> str:
     place = zone_named(zone)
     local = moment.astimezone(place or UTC)
-    today = now.astimezone(place or UTC).date()
     clock = f"{local:%H:%M}"
     if local.date() != today:
         key = "date.day" if local.year == today.year else "date.year"
