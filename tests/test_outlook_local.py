@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -14,7 +15,8 @@ from bot.config import Settings
 from bot.core.model import MessageSummary, Source
 from bot.core.ports import SendOutcome, ThreadMail
 from bot.outlook.card import OutlookCards
-from bot.outlook.eml import MAIL_POLICY, EmlRecorder
+from bot.outlook.eml import LOG_LINES, MAIL_POLICY, EmlRecorder
+from bot.outlook.thread_index import root_index
 from bot.outlook.tokens import CardTokens
 from tests.conftest import running_app
 from tests.fakes.connector import FakeConnector
@@ -265,3 +267,48 @@ def test_a_value_that_is_no_msg_id_is_refused_not_encoded() -> None:
     mail.set_content("x")
     with pytest.raises(ValueError, match="plain msg-ids"):
         bytes(mail)
+
+
+async def test_the_thread_goes_on_from_its_log_after_many_mails_a_cut_line_and_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Each mail's place is appended to its group's log; the log is written again, short,
+    past `LOG_LINES`; a line cut short by a crash is skipped and never joined."""
+    first = recorder(tmp_path)
+    thread = (await first.record(thread_mail("m0", "g1", ""))).thread_id
+    for n in range(1, LOG_LINES + 10):
+        await first.record(thread_mail(f"m{n}", "g1", thread))
+    log = tmp_path / "outlook" / ".threads" / "g1.jsonl"
+    assert 0 < len(log.read_text().splitlines()) <= LOG_LINES
+    last = f"<m{LOG_LINES + 9}.g1@send.local>"
+    with log.open("a") as cut:
+        cut.write('{"id": "<m999.g1@send.local>", "root"')  # the crash
+    again = recorder(tmp_path)
+    await again.record(thread_mail("next", "g1", thread))
+    (path,) = [p for p in eml_files(tmp_path, "ann@contoso.com") if p.name.endswith("next.eml")]
+    assert read_eml(path)["In-Reply-To"] == last
+    lines = log.read_text().splitlines()
+    assert log.read_text().endswith("\n")
+    assert json.loads(lines[-1])["id"] == "<next.g1@send.local>"
+    assert all(isinstance(json.loads(line), dict) for line in lines)
+
+
+async def test_a_chain_kept_the_older_way_is_read_once(tmp_path: Path) -> None:
+    """Before the log, a group's places were one JSON file: the thread goes on from it."""
+    older = tmp_path / "outlook" / ".threads" / "g1.json"
+    older.parent.mkdir(parents=True)
+    place = {
+        "id": "<m7.g1@send.local>",
+        "root": "<m0.g1@send.local>",
+        "references": ["<m0.g1@send.local>"],
+        "index": root_index(datetime(2026, 12, 1, tzinfo=UTC), b"g" * 16),
+        "topic": "[Send] Lunch",
+        "stamp": "20261201T100000000000",
+    }
+    older.write_text(json.dumps({"places": [place]}))
+    await recorder(tmp_path).record(thread_mail("m8", "g1", "<m0.g1@send.local>"))
+    (path,) = eml_files(tmp_path, "ann@contoso.com")
+    mail = read_eml(path)
+    assert mail["In-Reply-To"] == "<m7.g1@send.local>"
+    assert mail["References"].split() == ["<m0.g1@send.local>", "<m7.g1@send.local>"]
+    assert mail["Thread-Topic"] == "[Send] Lunch"
