@@ -25,8 +25,10 @@ from bot.core.features.media import Media
 from bot.core.features.polls import PollCards
 from bot.core.features.receipts import Receipts
 from bot.core.ports import (
+    Calendar,
     Clock,
     Directory,
+    NoCalendar,
     NoDirectory,
     NoInstaller,
     OutlookRecorder,
@@ -41,6 +43,7 @@ from bot.media.open import open_media_store
 from bot.media.ports import MediaStore
 from bot.outlook.action_auth import ActionTokenValidator
 from bot.outlook.actions import OutlookActions
+from bot.outlook.calendar import GraphCalendar
 from bot.outlook.card import OutlookCards
 from bot.outlook.directory import GraphDirectory
 from bot.outlook.eml import LOCAL_SENDER, EmlRecorder
@@ -120,6 +123,7 @@ async def build_services(
     )
     outlook: OutlookRecorder
     directory: Directory = NoDirectory()
+    calendar: Calendar = NoCalendar()
     graph_directory: GraphDirectory | None = None
     graph: GraphClient | None = None
     if settings.uses_graph:
@@ -136,6 +140,7 @@ async def build_services(
         directory = graph_directory = GraphDirectory(
             graph, settings.outlook_sender, settings.graph_tenant_id
         )
+        calendar = GraphCalendar(graph)
     else:
         outlook = EmlRecorder(
             settings.data_dir, settings.outlook_sender, cards, clock, media=media_store
@@ -165,6 +170,7 @@ async def build_services(
         media_fetcher=downloads,
         directory=directory,
         installer=installer,
+        calendar=calendar,
     )
     rules = Rules(
         max_message_chars=settings.max_message_chars,

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.core.features.media import Media, MediaFetcher, MediaLinker, MediaVault
+from bot.core.features.meetings import Meetings
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import PollCards, Polls
 from bot.core.features.reactions import Reactions
@@ -26,6 +27,7 @@ from bot.core.membership.people import People
 from bot.core.membership.policy import MailPolicy, TenantGate
 from bot.core.membership.reach import TeamsChats
 from bot.core.ports import (
+    Calendar,
     Clock,
     Directory,
     OutlookRecorder,
@@ -65,6 +67,8 @@ class CorePorts:
     # when Graph is not configured).
     directory: Directory
     installer: TeamsInstaller
+    # People's Outlook calendars (`meeting`); NoCalendar when Graph is not configured.
+    calendar: Calendar
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Core:
     groups: Groups
     relay: Relay
     polls: Polls
+    meetings: Meetings
     poll_cards: PollCards
     receipts: Receipts
     media: Media
@@ -171,7 +176,8 @@ def build_core(
         thread=worker.thread,
         max_groups=rules.max_groups_per_person,
     )
-    polls = Polls(store, relay, poll_cards)
+    meetings = Meetings(ports.calendar, ports.directory, store, people, groups, relay, clock)
+    polls = Polls(store, relay, poll_cards, meetings)
     life = MessageLife(store, relay, poll_cards, receipts, media, clock)
     conversation = Conversation(
         store,
@@ -185,6 +191,7 @@ def build_core(
         media,
         life,
         Reactions(store, poll_cards, receipts),
+        meetings,
     )
     instances = InstanceRegistry(
         store, rules.instance_id, clock, limiter, every=rules.heartbeat_interval, sleep=sleep
@@ -195,6 +202,7 @@ def build_core(
         groups=groups,
         relay=relay,
         polls=polls,
+        meetings=meetings,
         poll_cards=poll_cards,
         receipts=receipts,
         media=media,

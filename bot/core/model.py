@@ -133,6 +133,19 @@ class MessageSummary:
 
 
 @dataclass(frozen=True)
+class MeetingLink:
+    """The Outlook meeting a group was made from (`meeting`): the event's iCalUId (the
+    same in every attendee's calendar), its subject and start as last read, its
+    organizer's address, and the group's RSVP poll (its message id)."""
+
+    ical_uid: str
+    subject: str
+    start: datetime
+    organizer: str
+    rsvp_id: str = ""
+
+
+@dataclass(frozen=True)
 class Group:
     tenant_id: str
     group_id: str
@@ -145,6 +158,7 @@ class Group:
     outlook_thread: str = ""
     # Graph's conversationId of that thread: how a Reply All in Outlook finds its group.
     outlook_conversation: str = ""
+    meeting: MeetingLink | None = None
     version: str | None = None
 
     def member(self, person_id: str) -> Member | None:
@@ -209,6 +223,9 @@ class Poll:
     options: tuple[str, ...]
     # (person id, index of their answer): one per person who answered, in answer order.
     votes: tuple[tuple[str, int], ...] = ()
+    # A meeting's RSVP: the event's iCalUId; each answer is also that person's response
+    # in their Outlook calendar (options: yes, maybe, no).
+    meeting: str = ""
 
     def answer_of(self, person_id: str) -> int | None:
         return next((o for p, o in self.votes if p == person_id), None)

@@ -462,3 +462,88 @@ class NoInstaller:
 
     async def install(self, tenant_id: str, aad_object_id: str) -> InstallResult:
         return InstallResult(InstallOutcome.REFUSED, detail="no installer configured")
+
+
+class MeetingResponse(StrEnum):
+    """An attendee's answer to a meeting, as their Outlook calendar holds it."""
+
+    NONE = "none"
+    ORGANIZER = "organizer"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentativelyAccepted"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    address: str
+    name: str
+    # A room or equipment ("resource"), never a person to invite into a group.
+    resource: bool = False
+    response: MeetingResponse = MeetingResponse.NONE
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """An event of someone's calendar, as Graph shows it (times in UTC)."""
+
+    ical_uid: str
+    subject: str
+    start: datetime
+    end: datetime
+    organizer: str  # the organizer's address
+    organizer_name: str
+    attendees: tuple[Attendee, ...]
+    cancelled: bool = False
+
+
+class CalendarProblem(StrEnum):
+    PASSING = "passing"  # throttled, out of service, unreachable: worth trying again later
+    DENIED = "denied"  # no permission for that mailbox
+    MISSING = "missing"  # no such mailbox, or the meeting is not in that calendar
+    CANCELLED = "cancelled"
+    REFUSED = "refused"  # anything else the calendar refused
+
+
+class CalendarRefused(Exception):
+    """The calendar cannot do it: what kind of problem, and a few words of detail."""
+
+    def __init__(self, problem: CalendarProblem, detail: str = "") -> None:
+        super().__init__(f"{problem}: {detail}")
+        self.problem = problem
+        self.detail = detail or problem.value
+
+
+class Calendar(Protocol):
+    """People's Outlook calendars (Microsoft Graph, when configured)."""
+
+    @property
+    def available(self) -> bool: ...
+
+    async def upcoming(self, mailbox: str, start: datetime, end: datetime) -> list[Meeting]:
+        """The meetings in `mailbox`'s calendar between `start` and `end`, earliest first."""
+        ...
+
+    async def meeting(self, mailbox: str, ical_uid: str) -> Meeting | None:
+        """`mailbox`'s own copy of a meeting; None when it is not in their calendar."""
+        ...
+
+    async def respond(self, mailbox: str, ical_uid: str, response: MeetingResponse) -> None:
+        """Sets `mailbox`'s response to the meeting in their calendar (and tells the
+        organizer, as Outlook does)."""
+        ...
+
+
+class NoCalendar:
+    """Without Graph: no calendar to read."""
+
+    available = False
+
+    async def upcoming(self, mailbox: str, start: datetime, end: datetime) -> list[Meeting]:
+        return []
+
+    async def meeting(self, mailbox: str, ical_uid: str) -> Meeting | None:
+        return None
+
+    async def respond(self, mailbox: str, ical_uid: str, response: MeetingResponse) -> None:
+        raise CalendarRefused(CalendarProblem.DENIED, "no calendar")

@@ -338,7 +338,8 @@ class EmlRecorder:
         headers.append(("Thread-Index", place.index))
         headers.append(("X-Send-Group", mail.group_id))
         plain = mime.text_part(self._cards.mail_plain(mail, items), "plain")
-        html = mime.text_part(self._cards.mail_html(mail, card, items, now, contents), "html")
+        html_text = self._cards.mail_html(mail, card, items, now, contents)
+        html = mime.text_part(html_text, "html", base64_body=True)
         pictures = _parts(items, contents, Shown.INLINE)
         if pictures:
             html = mime.multipart("related", [html, *pictures])

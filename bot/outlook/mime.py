@@ -10,7 +10,8 @@ this writes that shape directly:
   standard library would write too), and by the policy's own header classes otherwise
   (encoded-words for other scripts, RFC 2231 parameters, the msg-id folding of
   `eml.MAIL_POLICY`);
-- a text part is 7bit when it is ASCII in short lines, else base64 (CRLF line ends);
+- a text part is 7bit or 8bit in short lines, else quoted-printable (CRLF line ends),
+  the large HTML part base64;
 - a picture or file part is the standard library's own `MIMEPart` (rare, and its bytes
   dominate its cost);
 - boundaries are random and checked against what they enclose.
@@ -19,6 +20,7 @@ this writes that shape directly:
 from __future__ import annotations
 
 import base64
+import quopri
 import secrets
 from collections.abc import Sequence
 from email.message import MIMEPart
@@ -46,15 +48,28 @@ def header(name: str, value: str, policy: Policy) -> bytes:
     return str(folded).encode("ascii")
 
 
-def text_part(text: str, subtype: str) -> bytes:
-    """A text/`subtype` part in UTF-8, its lines ended by CRLF."""
+def text_part(text: str, subtype: str, *, base64_body: bool = False) -> bytes:
+    """A text/`subtype` part in UTF-8, its lines ended by CRLF: 7bit when it is ASCII in
+    short lines, 8bit when its lines are short, else quoted-printable (what the standard
+    library chooses for a short text, and a raw file stays readable); base64 when asked
+    (a large HTML part)."""
     lines = text.splitlines()
     body = "\r\n".join(lines) + "\r\n"
-    if body.isascii() and all(len(line) <= _SHORT_LINE for line in lines):
-        encoding, data = "7bit", body.encode("ascii")
-    else:
+    short = all(len(line) <= _SHORT_LINE for line in lines)
+    if base64_body:
         encoding, data = "base64", _base64(body.encode("utf-8"))
-    head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n'
+    elif short and body.isascii():
+        encoding, data = "7bit", body.encode("ascii")
+    elif short:
+        encoding, data = "8bit", body.encode("utf-8")
+    else:
+        encoding = "quoted-printable"
+        data = quopri.encodestring(body.encode("utf-8")).replace(b"\r\n", b"\n")
+        data = data.replace(b"\n", CRLF)
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n"
+    )
     return head.encode("ascii") + CRLF + data
 
 
@@ -81,7 +96,9 @@ def multipart(subtype: str, parts: Sequence[bytes]) -> bytes:
     delimiter = b"--" + boundary.encode("ascii")
     out = [head, CRLF]
     for part in parts:
-        out += [delimiter, CRLF, part if part.endswith(CRLF) else part + CRLF]
+        # The line break before a delimiter is the delimiter's (RFC 2046 5.1.1): one more,
+        # so a part's own last line break stays its own.
+        out += [delimiter, CRLF, part, CRLF]
     out += [delimiter, b"--", CRLF]
     return b"".join(out)
 

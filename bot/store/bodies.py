@@ -18,6 +18,7 @@ from bot.core.model import (
     DeliveryState,
     DraftStep,
     Group,
+    MeetingLink,
     Member,
     Mentioned,
     Message,
@@ -198,6 +199,15 @@ def group_body(g: Group) -> JsonDict:
         "recentSince": _utc(min(s.sent_at for s in g.recent)) if g.recent else None,
         "outlookThread": g.outlook_thread,
         "outlookConversation": g.outlook_conversation,
+        "meeting": None
+        if g.meeting is None
+        else {
+            "iCalUId": g.meeting.ical_uid,
+            "subject": g.meeting.subject,
+            "start": g.meeting.start.isoformat(),
+            "organizer": g.meeting.organizer,
+            "rsvpId": g.meeting.rsvp_id,
+        },
     }
 
 
@@ -221,7 +231,20 @@ def _group(doc: Doc) -> Group:
         recent=tuple(_summary(s) for s in b.get("recent", [])),
         outlook_thread=str(b.get("outlookThread", "")),
         outlook_conversation=str(b.get("outlookConversation", "")),
+        meeting=_meeting(b.get("meeting")),
         version=doc.etag,
+    )
+
+
+def _meeting(b: Any) -> MeetingLink | None:
+    if not isinstance(b, dict):
+        return None
+    return MeetingLink(
+        ical_uid=str(b["iCalUId"]),
+        subject=str(b["subject"]),
+        start=datetime.fromisoformat(str(b["start"])),
+        organizer=str(b["organizer"]),
+        rsvp_id=str(b.get("rsvpId", "")),
     )
 
 
@@ -260,6 +283,7 @@ def message_body(m: Message) -> JsonDict:
             "question": m.poll.question,
             "options": list(m.poll.options),
             "votes": [{"personId": p, "option": o} for p, o in m.poll.votes],
+            "meeting": m.poll.meeting,
         },
         "media": [item.to_json() for item in m.media],
         "mentions": [{"personId": w.person_id, "name": w.name} for w in m.mentions],
@@ -363,4 +387,5 @@ def _poll(b: Any) -> Poll | None:
         question=str(b["question"]),
         options=tuple(str(o) for o in b["options"]),
         votes=tuple((str(v["personId"]), int(v["option"])) for v in b.get("votes", [])),
+        meeting=str(b.get("meeting", "")),
     )

@@ -22,6 +22,7 @@ from bot.core.turn.requests import (
 )
 from bot.teams.cards import (
     ANSWER_ACTION,
+    MEETING_ACTION,
     PICK_ACTION,
     REPLY_ACTION,
     REPLY_INPUT,
@@ -186,6 +187,10 @@ def _card_action(activity: Activity) -> CardAction | None:
         text = str(value.get("answer", "") or "")
         typed = str(value.get(REPLY_INPUT, "") or "").strip()
         return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id, typed=typed)
+    if kind == MEETING_ACTION:
+        meeting = value.get("meeting")
+        text = meeting if isinstance(meeting, str) else ""
+        return CardAction(ActionKind.MEETING, "", text, card_id)
     if kind == PICK_ACTION:
         return CardAction(
             ActionKind.PICK,

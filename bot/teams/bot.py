@@ -15,12 +15,20 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount
 
 from bot.core.texts import Language
 from bot.core.turn.conversation import Conversation
-from bot.core.turn.requests import Answer, GroupPicker, MessageChange, SendAsMessage, YesNo
+from bot.core.turn.requests import (
+    Answer,
+    GroupPicker,
+    MeetingPicker,
+    MessageChange,
+    SendAsMessage,
+    YesNo,
+)
 from bot.teams.activity import plain_message, read_request, reply_text
 from bot.teams.cards import (
     CARD_CONTENT_TYPE,
     answered_card,
     group_picker_card,
+    meeting_picker_card,
     send_as_message_card,
 )
 from bot.teams.connector import ConnectorError
@@ -132,6 +140,8 @@ class SendBot(ActivityHandler):  # type: ignore[misc]
                 card = send_as_message_card(group, typed, language=language)
             case GroupPicker(choices, typed, media, seal):
                 card = group_picker_card(choices, typed, media, seal, language=language)
+            case MeetingPicker(meetings):
+                card = meeting_picker_card(meetings)
             case unknown:
                 assert_never(unknown)
         # The line may quote what was typed: plain text, shown as typed.

@@ -25,6 +25,7 @@ REPLY_ACTION = "reply"
 ANSWER_ACTION = "answer"
 VOTE_ACTION = "vote"
 PICK_ACTION = "pick"
+MEETING_ACTION = "meeting"
 REPLY_INPUT = "reply"
 RECEIPT_ID = "receipt"
 
@@ -301,6 +302,26 @@ def group_picker_card(
             }
             for choice in choices
         ],
+    )
+
+
+def meeting_picker_card(choices: Sequence[tuple[str, str]]) -> Card:
+    """One full-width button per meeting (its day, time, subject and people), one under
+    the other: a meeting's label is too long for a row of buttons."""
+    return _card(
+        [
+            {
+                "type": "ActionSet",
+                "actions": [
+                    {
+                        "type": "Action.Submit",
+                        "title": label,
+                        "data": {"sendAction": MEETING_ACTION, "meeting": ical_uid},
+                    }
+                ],
+            }
+            for ical_uid, label in choices
+        ]
     )
 
 

@@ -40,6 +40,7 @@ DEFAULT_ROLES = (
     "User.Read.All",
     "TeamsAppInstallation.ReadWriteSelfForUser.All",
     "AppCatalog.Read.All",
+    "Calendars.ReadWrite",
 )
 # Decides the answer to one request by path: None = serve it, else (status, headers).
 FaultPlan = Callable[[str], tuple[int, dict[str, str]] | None]

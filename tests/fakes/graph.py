@@ -55,6 +55,8 @@ each a multiple of 320 KiB but the last); the last chunk attaches the file (201 
 Location). An unfinished upload attaches nothing, so a draft sent meanwhile goes without
 it. `createReply` / `createReplyAll` make a reply as a draft in the same conversation,
 and `DELETE .../messages/{id}` deletes one. `attachments(message)` reads them back.
+Calendars (`tests.fakes.graph_calendar`): each person's copy of a meeting, calendarView,
+events by iCalUId, accept / tentativelyAccept / decline.
 Teams apps (`tests.fakes.graph_teamwork`): the organisation's app catalog, installing an
 app for a user (`POST /users/{id}/teamwork/installedApps`), listing installations and an
 installation's chat with the bot, and the install event Teams then sends (`on_install`).
@@ -80,6 +82,7 @@ from aiohttp import web
 
 from bot.outlook.thread_index import child_index, root_index
 from tests.fakes.entra import FakeEntra
+from tests.fakes.graph_calendar import Calendars
 from tests.fakes.graph_inbound import CLAIMS, InboundMail, MailAttachment, has_attachments
 from tests.fakes.graph_teamwork import TeamsApps
 from tests.fakes.server import LocalServer
@@ -594,7 +597,7 @@ def _mail_headers(message: Json, written: Iterable[tuple[str, str]]) -> list[tup
     return headers
 
 
-class FakeGraph(LocalServer, InboundMail, TeamsApps):
+class FakeGraph(LocalServer, InboundMail, TeamsApps, Calendars):
     """Graph mail for many mailboxes; needs tokens that `entra` issued for Graph."""
 
     def __init__(self, entra: FakeEntra, *, latency: float = 0.0, host: str = "127.0.0.1"):
@@ -620,6 +623,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         self._changed = asyncio.Condition()
         self._init_inbound()
         self._init_teamwork()
+        self._init_calendar()
 
     # -- directory and inspection --------------------------------------------------------
 
@@ -780,6 +784,7 @@ class FakeGraph(LocalServer, InboundMail, TeamsApps):
         r.add_put(UPLOAD_PREFIX + "{token}", self._upload)
         self._add_inbound_routes(app)
         self._add_teamwork_routes(app)
+        self._add_calendar_routes(app)
         return app
 
     async def stop(self) -> None:

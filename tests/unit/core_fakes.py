@@ -26,8 +26,10 @@ from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import TeamsAccess
 from bot.core.model import Group, Member, Message, Person, TeamsReach
 from bot.core.ports import (
+    Calendar,
     Clock,
     Directory,
+    NoCalendar,
     NoDirectory,
     NoInstaller,
     OpenedChat,
@@ -521,6 +523,7 @@ def build_core(
     directory: Directory | None = None,
     max_groups: int | None = None,
     per_minute: int | None = None,
+    calendar: Calendar | None = None,
 ) -> Core:
     """The core production runs, over `store` and fakes of every other port; the cast's
     1:1 chats are in the roster. Nothing waits: pacing and retries sleep on `clock`."""
@@ -537,6 +540,7 @@ def build_core(
         media_fetcher=attachments,
         directory=directory or NoDirectory(),
         installer=NoInstaller(),
+        calendar=calendar or NoCalendar(),
     )
     defaults = Settings()  # production's numbers
     rules = Rules(

@@ -126,6 +126,7 @@ async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
         Posting(core.relay, core.built.media),
         send_message,
         NewGroupDialog(core.groups, store, clock),
+        core.built.meetings,
     )
     assert handlers.verbs == set(Verb) == {spec.verb for spec in COMMANDS}
     for language in Language:

@@ -16,7 +16,7 @@ from bot.core.features.reactions import Reactions
 from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
 from bot.core.membership.status import status_text
-from bot.core.model import Channel, Group, Person, Source
+from bot.core.model import Channel, Group, Person, Poll, Source
 from bot.core.ports import NoInstaller
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
@@ -62,6 +62,13 @@ def test_a_poll_is_its_question_and_its_answers() -> None:
     )
 
 
+class OrdinaryPolls:
+    """These polls are no meeting's RSVP: nothing to set in a calendar."""
+
+    async def respond(self, person: Person, group: Group, poll: Poll, option: int) -> None:
+        assert not poll.meeting
+
+
 @dataclass
 class Rig:
     store: DocumentStore
@@ -97,7 +104,16 @@ async def rig(store: DocumentStore, clock: FakeClock, sleep: FakeSleep) -> Async
     names = ["ann", *(f"p{n:02}" for n in range(19))]
     people = [await add_person(store, n) for n in names]
     group = await add_group(store, clock, "team", people[0], *people[1:])
-    yield Rig(store, teams, Polls(store, relay, cards), cards, people, group, relay, receipts)
+    yield Rig(
+        store,
+        teams,
+        Polls(store, relay, cards, OrdinaryPolls()),
+        cards,
+        people,
+        group,
+        relay,
+        receipts,
+    )
     await cards.drain(grace=5)
     await receipts.drain(grace=0)
     await worker.drain(grace=0)

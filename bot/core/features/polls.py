@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Protocol
 
 from bot.core.errors import Refused
 from bot.core.features.media import Media
@@ -43,6 +44,13 @@ from bot.core.texts import Language, say
 from bot.core.texts import text as worded
 
 log = logging.getLogger("send.polls")
+
+
+class MeetingAnswers(Protocol):
+    async def respond(self, person: Person, group: Group, poll: Poll, option: int) -> None:
+        """Sets an answer to a meeting's RSVP in the person's calendar (nothing for
+        another poll); raises Refused when it cannot."""
+        ...
 
 
 def parse_poll(text: str) -> Poll:
@@ -215,7 +223,10 @@ async def record_answer(
 class Polls:
     """Asking a poll and answering it, from Teams or Outlook."""
 
-    def __init__(self, store: MessagingStore, relay: Relay, cards: PollCards) -> None:
+    def __init__(
+        self, store: MessagingStore, relay: Relay, cards: PollCards, meetings: MeetingAnswers
+    ) -> None:
+        self._meetings = meetings
         self._store = store
         self._relay = relay
         self._cards = cards
@@ -239,6 +250,9 @@ class Polls:
             raise Refused(worded("relay.not_member", group=group.name))
         before = await self._store.get_message(group.group_id, poll_id)
         previous = before.poll.answer_of(person.person_id) if before and before.poll else None
+        if before is not None and before.poll is not None and previous != option:
+            # A meeting's RSVP: set in the person's calendar first, or not counted at all.
+            await self._meetings.respond(person, group, before.poll, option)
         message = await record_answer(self._store, group, poll_id, person, option)
         assert message.poll is not None
         if previous != option:

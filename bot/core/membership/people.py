@@ -236,23 +236,11 @@ class People:
         found: list[Person] = []
         new: list[Person] = []
         for address in members.addresses:
-            person = await self._store.person_for_address(tenant_id, address)
+            person = await self.in_org(tenant_id, address)
             if person is not None:
-                found.append(person)
-                continue
-            if self._directory.covers(tenant_id):
-                entry = await self._directory.find(tenant_id, address)
-                if entry is None:
-                    problems.append(text("members.not_in_org", address=address))
-                    continue
-                # Known already by their object id (from Teams) or by their primary address.
-                person = await self._store.person_for_object(tenant_id, entry.aad_object_id)
-                if person is None and normalize_address(entry.email) != address:
-                    person = await self._store.person_for_address(tenant_id, entry.email)
-                if person is not None:
-                    found.append(person)
-                    continue
-                new.append(_from_directory(tenant_id, entry))
+                (found if person.version is not None else new).append(person)
+            elif self._directory.covers(tenant_id):
+                problems.append(text("members.not_in_org", address=address))
             elif self._directory.searchable:
                 # Graph mode, another organisation: an address nobody can vouch for would
                 # make the service mailbox write to anyone. Teams @mentions still work.
@@ -276,6 +264,21 @@ class People:
             return [], problems
         unique = {p.person_id: p for p in [*found, *new]}
         return list(unique.values()), []
+
+    async def in_org(self, tenant_id: str, address: str) -> Person | None:
+        """The person with that address: stored already, or found in the organisation's
+        directory (then not stored yet: `version` None); None when neither knows it."""
+        person = await self._store.person_for_address(tenant_id, address)
+        if person is not None or not self._directory.covers(tenant_id):
+            return person
+        entry = await self._directory.find(tenant_id, address)
+        if entry is None:
+            return None
+        # Known already by their object id (from Teams) or by their primary address.
+        person = await self._store.person_for_object(tenant_id, entry.aad_object_id)
+        if person is None and normalize_address(entry.email) != address:
+            person = await self._store.person_for_address(tenant_id, entry.email)
+        return person or _from_directory(tenant_id, entry)
 
     async def save_new(self, people: Sequence[Person]) -> list[Person]:
         """Stores the people `resolve` made up (version None); the others as they are."""

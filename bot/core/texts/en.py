@@ -115,6 +115,44 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "help.unmute": "resume Teams copies of a group",
     "usage.outlook": "outlook off / outlook on",
     "help.outlook": "stop or resume your Outlook copies",
+    "usage.meeting": "meeting [<words>]",
+    "help.meeting": (
+        "make a group of one of your next meetings' people, with an RSVP kept in step with Outlook"
+    ),
+    "sentence.no_meeting": "none of your next meetings has “{words}” in its subject",
+    "meeting.no_graph": (
+        "Meetings need Send's connection to Microsoft Graph, with the Calendars.ReadWrite "
+        "permission: ask your Teams admin."
+    ),
+    "meeting.no_mailbox": "Send does not know your mailbox address yet, so it cannot read your calendar.",
+    "meeting.unavailable": "Your calendar could not be read just now ({reason}): try again in a minute.",
+    "meeting.refused": "Send may not use your calendar ({reason}): ask your Teams admin.",
+    "meeting.none": "You have no meetings in the next 14 days.",
+    "meeting.none_named": "None of your meetings in the next 14 days has “{words}” in its subject.",
+    "meeting.pick": "Your next meetings: tap one to make a group of its people.",
+    "meeting.choice": (
+        "{when} · {subject} · {count} person",
+        "{when} · {subject} · {count} people",
+    ),
+    "meeting.untitled": "(no subject)",
+    "meeting.not_yours": "That meeting is not in your calendar.",
+    "meeting.cancelled": "“{subject}” is cancelled.",
+    "meeting.too_many": (
+        "That meeting has {count} people from your organisation; a group has at most {most}."
+    ),
+    "meeting.exists": "{group} is the group of that meeting already.",
+    "meeting.made": (
+        "{group} is made, with you only, for the meeting on {when}.",
+        "{group} is made with the {count} others of the meeting on {when}. Each has its RSVP.",
+    ),
+    "meeting.rooms": ("{count} room", "{count} rooms"),
+    "meeting.left_out": "Left out (not in your organisation): {who}.",
+    "meeting.is_cancelled": "That meeting is cancelled.",
+    "meeting.calendar_refused": "Your calendar refused that answer ({reason}).",
+    "meeting.rsvp": "Coming to {subject}, {when}?",
+    "meeting.answer.accepted": "Yes",
+    "meeting.answer.tentativelyAccepted": "Maybe",
+    "meeting.answer.declined": "No",
     "usage.receipts": "receipts off / receipts on",
     "help.receipts": "stop or resume the receipt under each message you send",
     "usage.help": "help",

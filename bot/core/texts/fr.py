@@ -132,6 +132,56 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "help.unmute": "recevoir à nouveau les copies Teams d'un groupe",
     "usage.outlook": "outlook non / outlook oui",
     "help.outlook": "arrêter ou reprendre vos copies Outlook",
+    "usage.meeting": "réunion [<mots>]",
+    "help.meeting": (
+        "faire un groupe des participants d'une de vos prochaines réunions, avec une réponse "
+        "tenue à jour dans Outlook"
+    ),
+    "sentence.no_meeting": "aucune de vos prochaines réunions n'a « {words} » dans son objet",
+    "meeting.no_graph": (
+        "Les réunions demandent la connexion de Send à Microsoft Graph, avec la permission "
+        "Calendars.ReadWrite : demandez à votre administrateur Teams."
+    ),
+    "meeting.no_mailbox": (
+        "Send ne connaît pas encore votre adresse de messagerie : il ne peut pas lire votre "
+        "calendrier."
+    ),
+    "meeting.unavailable": (
+        "Votre calendrier n'a pas pu être lu ({reason}) : réessayez dans une minute."
+    ),
+    "meeting.refused": (
+        "Send n'a pas accès à votre calendrier ({reason}) : demandez à votre administrateur Teams."
+    ),
+    "meeting.none": "Vous n'avez aucune réunion dans les 14 prochains jours.",
+    "meeting.none_named": (
+        "Aucune de vos réunions des 14 prochains jours n'a « {words} » dans son objet."
+    ),
+    "meeting.pick": "Vos prochaines réunions : touchez-en une pour faire un groupe de ses participants.",
+    "meeting.choice": (
+        "{when} · {subject} · {count} personne",
+        "{when} · {subject} · {count} personnes",
+    ),
+    "meeting.untitled": "(sans objet)",
+    "meeting.not_yours": "Cette réunion n'est pas dans votre calendrier.",
+    "meeting.cancelled": "« {subject} » est annulée.",
+    "meeting.too_many": (
+        "Cette réunion compte {count} personnes de votre organisation ; un groupe en a "
+        "{most} au plus."
+    ),
+    "meeting.exists": "{group} est déjà le groupe de cette réunion.",
+    "meeting.made": (
+        "{group} est créé, avec vous seul, pour la réunion du {when}.",
+        "{group} est créé avec les {count} autres participants de la réunion du {when}. "
+        "Chacun a sa réponse à donner.",
+    ),
+    "meeting.rooms": ("{count} salle", "{count} salles"),
+    "meeting.left_out": "Laissés de côté (hors de votre organisation) : {who}.",
+    "meeting.is_cancelled": "Cette réunion est annulée.",
+    "meeting.calendar_refused": "Votre calendrier a refusé cette réponse ({reason}).",
+    "meeting.rsvp": "Venez-vous à {subject}, {when} ?",
+    "meeting.answer.accepted": "Oui",
+    "meeting.answer.tentativelyAccepted": "Peut-être",
+    "meeting.answer.declined": "Non",
     "usage.receipts": "accusés non / accusés oui",
     "help.receipts": "arrêter ou reprendre l'accusé sous chaque message que vous envoyez",
     "usage.help": "aide",

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from bot.core.errors import Refused
+from bot.core.features.meetings import Meetings
 from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls, relayed
 from bot.core.membership.groups import Groups
@@ -26,8 +27,15 @@ class CardStore(PeopleStore, MessageStore, Protocol):
 
 class CardActions:
     def __init__(
-        self, store: CardStore, groups: Groups, polls: Polls, relay: Relay, posting: Posting
+        self,
+        store: CardStore,
+        groups: Groups,
+        polls: Polls,
+        relay: Relay,
+        posting: Posting,
+        meetings: Meetings,
     ) -> None:
+        self._meetings = meetings
         self._store = store
         self._groups = groups
         self._polls = polls
@@ -51,6 +59,11 @@ class CardActions:
             except Refused as refusal:
                 return Answer(refusal.say(lang))
             return Answer()  # the card shows the answer, with everyone's
+        if action.kind is ActionKind.MEETING:
+            try:
+                return Answer(await self._meetings.pick(person, action.text))
+            except Refused as refusal:
+                return Answer(refusal.say(lang))
         if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):
             return await self._post_to(person, action, message_id)
         if action.card_id:

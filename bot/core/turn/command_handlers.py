@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.errors import Refused
+from bot.core.features.meetings import Meetings
 from bot.core.features.polls import Polls
 from bot.core.membership.addresses import Mention, parse_members
 from bot.core.membership.groups import Groups
@@ -21,7 +22,7 @@ from bot.core.model import Group, Person
 from bot.core.turn.commands import Command, Verb, help_text, switched_on
 from bot.core.turn.held import Held, Posting, named
 from bot.core.turn.new_group import NewGroupDialog
-from bot.core.turn.requests import Answer, TeamsRequest
+from bot.core.turn.requests import Answer, MeetingPicker, TeamsRequest
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,10 @@ class CommandHandlers:
         posting: Posting,
         send_message: SendMessage,
         new_group: NewGroupDialog,
+        meetings: Meetings,
     ) -> None:
         self._groups = groups
+        self._meetings = meetings
         self._new_group = new_group
         self._polls = polls
         self._posting = posting
@@ -80,6 +83,7 @@ class CommandHandlers:
             Verb.UNMUTE: self._mute,
             Verb.OUTLOOK: self._outlook,
             Verb.RECEIPTS: self._receipts,
+            Verb.MEETING: self._meeting,
         }
         missing = set(Verb) - set(self._handlers)
         if missing:
@@ -150,6 +154,11 @@ class CommandHandlers:
 
     async def _receipts(self, call: CommandCall) -> Answer:
         return Answer(await self._groups.receipts(call.person, switched_on(call.command)))
+
+    async def _meeting(self, call: CommandCall) -> Answer:
+        offer = await self._meetings.offer(call.person, call.command.target)
+        choices = tuple((m.ical_uid, m.label) for m in offer.choices)
+        return Answer(offer.text, buttons=MeetingPicker(choices) if choices else None)
 
     # owner-only (`owner_only` in the command table): `call.owned` is theirs
 

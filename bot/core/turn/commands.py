@@ -37,6 +37,7 @@ class Verb(StrEnum):
     UNMUTE = "unmute"
     OUTLOOK = "outlook"
     RECEIPTS = "receipts"
+    MEETING = "meeting"
 
 
 class Shape(StrEnum):
@@ -47,6 +48,7 @@ class Shape(StrEnum):
     GROUP_AND_REST = "group: rest"  # to <group>: <text>, add <group>: <members>, ...
     NEW = "name: members"  # new <name>: <members>, or new alone (the dialog)
     SWITCH = "on|off"  # outlook on / outlook off, receipts on / receipts off
+    WORDS = "words"  # meeting [<words>]: any words, ":" included, or none
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     _row(Verb.DELETE, ("delete",), ("supprimer",), G, owner_only=True),
     _row(Verb.HISTORY, ("history",), ("historique",), G, group_optional=True),
     _row(Verb.POLL, ("poll",), ("sondage",), REST),
+    _row(Verb.MEETING, ("meeting",), ("réunion", "reunion"), Shape.WORDS),
     _row(Verb.STATUS, ("status",), ("état", "etat"), G, group_optional=True),
     _row(Verb.MUTE, ("mute",), ("muet",), G),
     _row(Verb.UNMUTE, ("unmute",), ("réactiver", "reactiver"), G),
@@ -182,6 +185,8 @@ def parse(text: str) -> Command | Chat:
     # otherwise it is a message.
     if spec.shape is Shape.SWITCH and tail.casefold() not in (*SWITCH_ON, *SWITCH_OFF):
         return Chat(text.strip())
+    if spec.shape is Shape.WORDS:
+        return Command(spec, tail, "", False, match.group(1).casefold())
     target, colon, rest = tail.partition(":")
     if not colon and match.group(1).casefold() in spec.colon_only:
         return Chat(text.strip())

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.core.errors import NotACommand, Refused
 from bot.core.features.media import Media
+from bot.core.features.meetings import Meetings
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import Polls
 from bot.core.features.reactions import Reactions
@@ -78,6 +79,7 @@ class Conversation:
         media: Media,
         life: MessageLife,
         reactions: Reactions,
+        meetings: Meetings,
     ) -> None:
         self._life = life
         self._reactions = reactions
@@ -91,11 +93,11 @@ class Conversation:
         self._clock = clock
         self._gate = gate
         self._posting = Posting(relay, media)
-        self._cards = CardActions(store, groups, self._polls, relay, self._posting)
+        self._cards = CardActions(store, groups, self._polls, relay, self._posting, meetings)
         self._sentences = Sentences(groups, relay)
         self._new_group = NewGroupDialog(groups, store, clock)
         self._commands = CommandHandlers(
-            groups, self._polls, self._posting, self._message, self._new_group
+            groups, self._polls, self._posting, self._message, self._new_group, meetings
         )
 
     async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:

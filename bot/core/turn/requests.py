@@ -63,6 +63,7 @@ class ActionKind(StrEnum):
     ANSWER = "answer"  # a one-tap answer of a relayed card: a ready text for its group
     PICK = "pick"  # a group picked on the picker card: the held text goes to it
     VOTE = "vote"  # an answer tapped on a poll's card: `text` is the answer's index
+    MEETING = "meeting"  # a meeting picked on `meeting`'s card: `text` is its iCalUId
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,15 @@ class YesNo:
     """A question answered yes or no (the step-by-step `new`'s confirmation)."""
 
 
+@dataclass(frozen=True)
+class MeetingPicker:
+    """The person's next meetings as buttons (`meeting`): (iCalUId, label) each."""
+
+    choices: tuple[tuple[str, str], ...]
+
+
 # What the answer offers to tap, besides its text.
-Buttons = GroupPicker | SendAsMessage | YesNo
+Buttons = GroupPicker | SendAsMessage | YesNo | MeetingPicker
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,261 @@
+"""Meetings: `meeting` makes a group of a meeting's people, and its RSVP is each person's
+response in their Outlook calendar, from a tap in Teams or a click in Outlook.
+
+Graph mode against the fakes (tests/fakes/graph_calendar.py: each person's own copy of a
+meeting, the organizer's holding everyone's response). Ann organizes "Friday planning"
+with Bob (Teams), Cy and Dee (Outlook only), two people from outside and a room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from bot.web.app import create_app
+from tests.conftest import (
+    FAST_TUNING,
+    GRAPH_CLIENT,
+    GRAPH_SECRET,
+    GRAPH_TENANT,
+    OUTLOOK_SENDER,
+    graph_settings,
+    serve,
+)
+from tests.fakes.connector import FakeConnector, TeamsPerson
+from tests.fakes.entra import DEFAULT_ROLES, FakeEntra
+from tests.fakes.graph import FakeGraph, Json
+from tests.outlook_helpers import eventually
+from tests.services import free_port
+from tests.teams_world import TeamsWorld, card_text
+from tests.test_outlook_reply_links import follow, links
+from tests.test_outlook_thread import mails_in
+
+CY, DEE = "cy@contoso.com", "dee@contoso.com"
+OUTSIDE = [("zoe@fabrikam.com", "Zoe Fabrikam"), ("yan@fabrikam.com", "Yan Fabrikam")]
+ROOM = [("room.blue@contoso.com", "Blue room")]
+SOON = datetime.datetime.now(datetime.UTC).replace(microsecond=0) + datetime.timedelta(days=3)
+
+
+@dataclass
+class Scene:
+    world: TeamsWorld
+    graph: FakeGraph
+    ann: TeamsPerson
+    bob: TeamsPerson
+    meeting: str  # its iCalUId
+
+
+async def scene_with(
+    tmp_path: Path,
+    entra: FakeEntra,
+    graph: FakeGraph,
+    connector: tuple[FakeConnector, str],
+) -> AsyncIterator[Scene]:
+    fake, connector_url = connector
+    for name in ("Ann", "Bob", "Cy", "Dee"):
+        graph.add_user(f"{name.lower()}@contoso.com", name)
+    graph.add_user(OUTLOOK_SENDER, "Send")
+    port = free_port()
+    settings = replace(
+        graph_settings(tmp_path, entra, graph, port), public_base_url=f"http://127.0.0.1:{port}"
+    )
+    app = create_app(settings, tuning=FAST_TUNING)
+    async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
+        await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
+        ann, bob = world.person("Ann"), world.person("Bob")
+        await world.install(ann)
+        await world.install(bob)
+        attendees = [(bob.email, "Bob"), (CY, "Cy"), (DEE, "Dee"), *OUTSIDE]
+        meeting = graph.add_meeting(
+            ann.email, "Friday planning", SOON, attendees, rooms=ROOM, organizer_name="Ann"
+        )
+        yield Scene(world, graph, ann, bob, meeting)
+
+
+@pytest.fixture
+async def scene(
+    tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[Scene]:
+    async for made in scene_with(tmp_path, entra, graph, connector):
+        yield made
+
+
+def cards_with(world: TeamsWorld, person: TeamsPerson, action: str) -> list[tuple[str, Json]]:
+    """(activity id, card) of every card shown to the person with that kind of button,
+    as it shows now (a card updated in place is listed once, as updated)."""
+    chat = world.connector.chat_of(person.user_id)
+    found: dict[str, Json] = {}
+    for item in world.connector.received:
+        if item.conversation_id != chat:
+            continue
+        for attachment in item.activity.get("attachments") or []:
+            card = attachment.get("content") or {}
+            if any(b.get("data", {}).get("sendAction") == action for b in buttons(card)):
+                found[item.id] = card
+    return list(found.items())
+
+
+def buttons(card: Json) -> list[Json]:
+    found = []
+
+    def walk(element: object) -> None:
+        if isinstance(element, dict):
+            if element.get("type") == "Action.Submit":
+                found.append(element)
+            for value in element.values():
+                walk(value)
+        elif isinstance(element, list):
+            for item in element:
+                walk(item)
+
+    walk(card)
+    return found
+
+
+async def pick(scene: Scene, who: TeamsPerson, words: str = "") -> str:
+    """`who` types `meeting`, and taps the meeting's button; the answer."""
+    world = scene.world
+    before = len(world.replies(who))
+    await world.say(who, f"meeting {words}".strip())
+    if not words:
+        card_id, card = cards_with(world, who, "meeting")[-1]
+        (button,) = [b for b in buttons(card) if "Friday planning" in b["title"]]
+        assert "6 people" in button["title"], button["title"]  # Ann and her 5 attendees
+        await world.submit(who, dict(button["data"]), card_id)
+    await eventually(lambda: len(world.replies(who)) > before, "the answer")
+    return world.last_reply(who)
+
+
+def rsvp(world: TeamsWorld, person: TeamsPerson) -> tuple[str, Json]:
+    (found,) = cards_with(world, person, "vote")
+    return found
+
+
+async def tap(world: TeamsWorld, person: TeamsPerson, answer: str) -> int:
+    card_id, card = rsvp(world, person)
+    (button,) = [b for b in buttons(card) if b["title"] == answer]
+    return await world.submit(person, dict(button["data"]), card_id)
+
+
+def tally(world: TeamsWorld, person: TeamsPerson) -> str:
+    return card_text(rsvp(world, person)[1])
+
+
+async def test_a_meeting_makes_a_group_of_its_people_with_their_outlook_answers(
+    scene: Scene,
+) -> None:
+    world, graph, ann, bob = scene.world, scene.graph, scene.ann, scene.bob
+    graph.answer_in_outlook(CY, scene.meeting, "accepted")  # before the group is made
+    answer = await pick(scene, ann)
+    assert answer.startswith("Friday planning is made with the 3 others"), answer
+    assert "Zoe Fabrikam, Yan Fabrikam, 1 room" in answer
+    await world.say(ann, "members Friday planning")
+    listed = world.last_reply(ann)
+    assert all(name in listed for name in ("Ann", "Bob", "Cy", "Dee")), listed
+    assert "Zoe" not in listed and "Blue" not in listed
+    # Every member's RSVP starts from their Outlook response (Ann organizes: yes).
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    shown = tally(world, bob)
+    assert "Coming to Friday planning, " in shown, shown
+    assert "Yes" in shown and "Ann" in shown and "Cy" in shown
+    # Picking it again offers the group made, and makes no other.
+    assert await pick(scene, ann) == "Friday planning is the group of that meeting already."
+    await world.say(ann, "groups")
+    assert world.last_reply(ann).count("Friday planning") == 1
+
+
+async def test_a_tap_in_teams_and_a_click_in_outlook_set_the_calendar_and_one_tally(
+    scene: Scene,
+) -> None:
+    world, graph, ann, bob = scene.world, scene.graph, scene.ann, scene.bob
+    await pick(scene, ann)
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    assert await tap(world, bob, "No") == 200
+    # Bob's own calendar, and the organizer's copy (what Outlook's tracking shows).
+    await eventually(
+        lambda: graph.response_of(bob.email, scene.meeting, seen_by=bob.email) == "declined",
+        "Bob's calendar",
+    )
+    assert graph.response_of(bob.email, scene.meeting, seen_by=ann.email) == "declined"
+    await eventually(lambda: "Bob" in tally(world, ann).split("No", 1)[-1], "Ann's card")
+    # Dee answers from the thread in Outlook: the poll mail's "Maybe" link.
+    await mails_in(graph, DEE, 1)
+    poll_mail = next(m for m in graph.mailbox(DEE) if "Maybe" in links(m))
+    await follow(graph, DEE, links(poll_mail)["Maybe"])
+    await eventually(
+        lambda: graph.response_of(DEE, scene.meeting, seen_by=ann.email) == "tentativelyAccepted",
+        "Dee's response in Ann's calendar",
+    )
+    await eventually(lambda: "Dee" in tally(world, bob), "Bob's card shows Dee")
+    # Ann organizes: her tap counts on the cards, and asks nothing of her calendar.
+    assert await tap(world, ann, "Yes") == 200
+    assert graph.response_of(ann.email, scene.meeting, seen_by=ann.email) == "organizer"
+
+
+async def test_a_calendar_that_refuses_counts_nothing_and_says_why(scene: Scene) -> None:
+    world, graph, ann, bob = scene.world, scene.graph, scene.ann, scene.bob
+    await pick(scene, ann)
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    # An application access policy that leaves Bob's mailbox out.
+    graph.calendar_policy = {ann.email, CY, DEE}
+    before = tally(world, bob)
+    await tap(world, bob, "Yes")
+    await eventually(lambda: "may not use your calendar" in world.last_reply(bob), "Bob told")
+    assert tally(world, bob) == before
+    assert graph.response_of(bob.email, scene.meeting, seen_by=ann.email) == "none"
+
+
+async def test_words_pick_the_meeting_and_other_words_are_a_message(scene: Scene) -> None:
+    world, ann = scene.world, scene.ann
+    answer = await pick(scene, ann, "friday PLANNING")
+    assert answer.startswith("Friday planning is made"), answer
+    await world.say(ann, "meeting moved to 3pm")
+    reply = world.last_reply(ann)
+    assert "moved to 3pm" in reply and "none of your next meetings" in reply.lower(), reply
+
+
+async def test_french_and_more_than_20_people(scene: Scene) -> None:
+    world, graph, ann = scene.world, scene.graph, scene.ann
+    many = [(f"p{n}@contoso.com", f"P{n}") for n in range(21)]
+    for address, name in many:
+        graph.add_user(address, name)
+    graph.add_meeting(ann.email, "All hands", SOON + datetime.timedelta(hours=1), many)
+    world.client(ann, "fr-FR", "Europe/Paris")
+    await world.say(ann, "réunion all hands")
+    assert world.last_reply(ann) == (
+        "Cette réunion compte 22 personnes de votre organisation\u00a0; un groupe en a 20 au plus."
+    ), world.last_reply(ann)
+    await world.say(ann, "groupes")
+    assert "All hands" not in world.last_reply(ann)
+    answer = await pick(scene, ann, "friday")
+    assert answer.startswith("Friday planning est créé avec les 3 autres participants"), answer
+
+
+async def test_without_the_calendar_permission_meeting_says_what_is_missing(
+    tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
+) -> None:
+    roles = tuple(r for r in DEFAULT_ROLES if not r.startswith("Calendars."))
+    entra.register_client(GRAPH_TENANT, GRAPH_CLIENT, GRAPH_SECRET, roles=roles)
+    async for scene in scene_with(tmp_path, entra, graph, connector):
+        await scene.world.say(scene.ann, "meeting")
+        reply = scene.world.last_reply(scene.ann)
+        assert reply == ("Send may not use your calendar (no permission): ask your Teams admin."), (
+            reply
+        )
+        await scene.world.say(scene.ann, "groups")
+        assert "Friday planning" not in scene.world.last_reply(scene.ann)
+
+
+async def test_a_double_tap_makes_one_group(scene: Scene) -> None:
+    world, ann = scene.world, scene.ann
+    await world.say(ann, "meeting")
+    card_id, card = cards_with(world, ann, "meeting")[-1]
+    (button,) = [b for b in buttons(card) if "Friday planning" in b["title"]]
+    await asyncio.gather(*(world.submit(ann, dict(button["data"]), card_id) for _ in range(2)))
+    await world.say(ann, "groups")
+    assert world.last_reply(ann).count("Friday planning") == 1, world.last_reply(ann)
