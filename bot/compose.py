@@ -22,6 +22,7 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 from bot.config import Settings
 from bot.core.assembly import CorePorts, Rules, build_core
 from bot.core.features.media import Media
+from bot.core.features.meeting_watch import MeetingWatch
 from bot.core.features.polls import PollCards
 from bot.core.features.receipts import Receipts
 from bot.core.ports import (
@@ -80,6 +81,7 @@ class Services:
     clock: Clock
     poll_cards: PollCards
     receipts: Receipts
+    meeting_watch: MeetingWatch
     media: Media
     media_store: MediaStore
     media_links: MediaLinks
@@ -189,6 +191,7 @@ async def build_services(
         instance_id=f"{socket.gethostname()}:{settings.port}",
         heartbeat_interval=tuning.heartbeat_interval,
         receipt_pause=tuning.receipt_pause,
+        meeting_reminders=settings.meeting_reminders,
     )
     core = build_core(ports, clock, rules)
     bot = SendBot(core.conversation)
@@ -240,6 +243,7 @@ async def build_services(
         instances=core.instances,
         clock=clock,
         poll_cards=core.poll_cards,
+        meeting_watch=core.meeting_watch,
         receipts=core.receipts,
         media=core.media,
         media_store=media_store,

@@ -117,6 +117,8 @@ class Settings:
     max_message_chars: int = var("MAX_MESSAGE_CHARS", 2000, low=1, high=28000)
     messages_per_minute_per_sender: int = var("MESSAGES_PER_MINUTE_PER_SENDER", 30, low=1)
     max_groups_per_person: int = var("MAX_GROUPS_PER_PERSON", 100, low=1)
+    # One automatic reminder, the day before a meeting, to those who have not answered.
+    meeting_reminders: bool = var("MEETING_REMINDERS", True, shown="`on`")
     teams_sends_per_second: int = var("TEAMS_SENDS_PER_SECOND", 30, low=1, high=50)
     delivery_deadline_hours: int = var("DELIVERY_DEADLINE_HOURS", 24, low=1, high=24 * 14)
     log_level: str = var("LOG_LEVEL", "INFO", clean=str.upper)

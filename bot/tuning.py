@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.core.features.meeting_watch import WATCH_SECONDS
 from bot.core.features.receipts import RECEIPT_PAUSE
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DEFAULT_LEASE
@@ -20,3 +21,4 @@ class Tuning:
     recovery_interval: float = 30.0
     heartbeat_interval: float = HEARTBEAT_SECONDS
     receipt_pause: float = RECEIPT_PAUSE
+    meeting_watch_interval: float = WATCH_SECONDS

@@ -120,6 +120,9 @@ param messagesPerMinutePerSender int = 30
 @minValue(1)
 param maxGroupsPerPerson int = 100
 
+@description('One automatic reminder the day before a meeting to those who have not answered its RSVP (MEETING_REMINDERS).')
+param meetingReminders bool = true
+
 @minValue(1)
 @maxValue(50)
 param teamsSendsPerSecond int = 30
@@ -477,6 +480,7 @@ resource webAppSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     MAX_MESSAGE_CHARS: string(maxMessageChars)
     MESSAGES_PER_MINUTE_PER_SENDER: string(messagesPerMinutePerSender)
     MAX_GROUPS_PER_PERSON: string(maxGroupsPerPerson)
+    MEETING_REMINDERS: meetingReminders ? 'on' : 'off'
     TEAMS_SENDS_PER_SECOND: string(teamsSendsPerSecond)
     DELIVERY_DEADLINE_HOURS: string(deliveryDeadlineHours)
     LOG_LEVEL: logLevel

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bot.web.app import create_app
+from bot.web.keys import SERVICES
 from tests.conftest import (
     FAST_TUNING,
     GRAPH_CLIENT,
@@ -48,6 +51,11 @@ class Scene:
     ann: TeamsPerson
     bob: TeamsPerson
     meeting: str  # its iCalUId
+    app: web.Application
+
+    async def watch(self) -> None:
+        """The meetings' watch makes a pass (the app makes one every few minutes)."""
+        await self.app[SERVICES].meeting_watch.watch()
 
 
 async def scene_with(
@@ -74,7 +82,7 @@ async def scene_with(
         meeting = graph.add_meeting(
             ann.email, "Friday planning", SOON, attendees, rooms=ROOM, organizer_name="Ann"
         )
-        yield Scene(world, graph, ann, bob, meeting)
+        yield Scene(world, graph, ann, bob, meeting, app)
 
 
 @pytest.fixture
@@ -88,9 +96,10 @@ async def scene(
 def cards_with(world: TeamsWorld, person: TeamsPerson, action: str) -> list[tuple[str, Json]]:
     """(activity id, card) of every card shown to the person with that kind of button,
     as it shows now (a card updated in place is listed once, as updated)."""
-    chat = world.connector.chat_of(person.user_id)
+    connector = world.connector
+    chat = connector.chat_of(person.user_id)
     found: dict[str, Json] = {}
-    for item in world.connector.received:
+    for item in sorted([*connector.received, *connector.updates], key=lambda r: r.at):
         if item.conversation_id != chat:
             continue
         for attachment in item.activity.get("attachments") or []:
@@ -146,6 +155,14 @@ def tally(world: TeamsWorld, person: TeamsPerson) -> str:
     return card_text(rsvp(world, person)[1])
 
 
+def voters(world: TeamsWorld, person: TeamsPerson) -> dict[str, str]:
+    """What the person's RSVP card shows under each answer (and who has not answered)."""
+    parts = re.split(r"\b(Yes|Maybe|No|Not answered yet)\b", tally(world, person))
+    return {
+        label: " ".join(text.split()) for label, text in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
 async def test_a_meeting_makes_a_group_of_its_people_with_their_outlook_answers(
     scene: Scene,
 ) -> None:
@@ -162,7 +179,7 @@ async def test_a_meeting_makes_a_group_of_its_people_with_their_outlook_answers(
     await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
     shown = tally(world, bob)
     assert "Coming to Friday planning, " in shown, shown
-    assert "Yes" in shown and "Ann" in shown and "Cy" in shown
+    assert voters(world, bob)["Yes"] == "2: Cy, Ann" or voters(world, bob)["Yes"] == "2: Ann, Cy"
     # Picking it again offers the group made, and makes no other.
     assert await pick(scene, ann) == "Friday planning is the group of that meeting already."
     await world.say(ann, "groups")
@@ -182,16 +199,16 @@ async def test_a_tap_in_teams_and_a_click_in_outlook_set_the_calendar_and_one_ta
         "Bob's calendar",
     )
     assert graph.response_of(bob.email, scene.meeting, seen_by=ann.email) == "declined"
-    await eventually(lambda: "Bob" in tally(world, ann).split("No", 1)[-1], "Ann's card")
+    await eventually(lambda: "Bob" in voters(world, ann)["No"], "Ann's card")
     # Dee answers from the thread in Outlook: the poll mail's "Maybe" link.
-    await mails_in(graph, DEE, 1)
+    await eventually(lambda: any("Maybe" in links(m) for m in graph.mailbox(DEE)), "the mail")
     poll_mail = next(m for m in graph.mailbox(DEE) if "Maybe" in links(m))
     await follow(graph, DEE, links(poll_mail)["Maybe"])
     await eventually(
         lambda: graph.response_of(DEE, scene.meeting, seen_by=ann.email) == "tentativelyAccepted",
         "Dee's response in Ann's calendar",
     )
-    await eventually(lambda: "Dee" in tally(world, bob), "Bob's card shows Dee")
+    await eventually(lambda: "Dee" in voters(world, bob)["Maybe"], "Bob's card shows Dee")
     # Ann organizes: her tap counts on the cards, and asks nothing of her calendar.
     assert await tap(world, ann, "Yes") == 200
     assert graph.response_of(ann.email, scene.meeting, seen_by=ann.email) == "organizer"
@@ -259,3 +276,80 @@ async def test_a_double_tap_makes_one_group(scene: Scene) -> None:
     await asyncio.gather(*(world.submit(ann, dict(button["data"]), card_id) for _ in range(2)))
     await world.say(ann, "groups")
     assert world.last_reply(ann).count("Friday planning") == 1, world.last_reply(ann)
+
+
+async def test_a_response_changed_in_outlook_shows_on_the_cards(scene: Scene) -> None:
+    world, graph, bob = scene.world, scene.graph, scene.bob
+    await pick(scene, scene.ann)
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    assert "Dee" in voters(world, bob)["Not answered yet"]
+    graph.answer_in_outlook(DEE, scene.meeting, "declined")
+    await scene.watch()
+    await eventually(lambda: "Dee" in voters(world, bob)["No"], "Dee's No on Bob's card")
+    # Nothing is set back in Dee's calendar: her answer came from there.
+    assert not [r for r in graph.responses_sent if r[0] == DEE and r[2] != "declined"]
+
+
+async def test_a_moved_then_cancelled_meeting_tells_the_group_once(scene: Scene) -> None:
+    world, graph, ann, bob = scene.world, scene.graph, scene.ann, scene.bob
+    await pick(scene, ann)
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    later = SOON + datetime.timedelta(days=1, hours=2)
+    graph.move_meeting(scene.meeting, later)
+    for _ in range(2):
+        await scene.watch()
+    await eventually(lambda: any("moved" in r for r in world.replies(bob)), "Bob told")
+    moved = [r for r in world.replies(bob) if "moved" in r]
+    assert len(moved) == 1 and f"{later:%-d %b}" in moved[0], moved
+    await eventually(lambda: f"{later:%-d %b}" in tally(world, bob), "the RSVP's new time")
+    graph.cancel_meeting(scene.meeting)
+    for _ in range(2):
+        await scene.watch()
+    await eventually(lambda: any("cancelled" in r for r in world.replies(bob)), "Bob told")
+    assert len([r for r in world.replies(bob) if "cancelled" in r]) == 1
+    await world.say(ann, "nudge Friday planning")
+    assert world.last_reply(ann) == "Friday planning has no RSVP or poll to answer."
+
+
+async def test_nudge_reaches_only_those_without_an_answer_once_a_day(scene: Scene) -> None:
+    world, graph, ann, bob = scene.world, scene.graph, scene.ann, scene.bob
+    await pick(scene, ann)
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    await world.say(bob, "nudge Friday planning")
+    assert world.last_reply(bob).startswith("Only the owner of Friday planning (Ann)")
+    await tap(world, bob, "Yes")
+    await eventually(lambda: "Bob" in voters(world, ann)["Yes"], "Bob's Yes")
+    mails = {address: len(graph.mailbox(address)) for address in (CY, DEE, bob.email)}
+    await world.say(ann, "nudge Friday planning")
+    assert world.last_reply(ann) == "Reminded the 2 people who have not answered: Cy, Dee."
+    for address in (CY, DEE):
+        await mails_in(graph, address, mails[address] + 1)
+        assert "waits for your answer" in str(graph.mailbox(address)[-1]["body"]["content"])
+    await world.say(ann, "nudge Friday planning")
+    assert world.last_reply(ann) == (
+        "Friday planning was reminded today already: one reminder a day."
+    )
+    await scene.watch()  # also today's automatic one, if it were due: the same reminder
+    assert len(graph.mailbox(bob.email)) == mails[bob.email]
+    for address in (CY, DEE):
+        assert len(graph.mailbox(address)) == mails[address] + 1
+
+
+async def test_the_day_before_one_reminder_goes_whatever_asks_again(scene: Scene) -> None:
+    world, graph, ann, bob = scene.world, scene.graph, scene.ann, scene.bob
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=5)
+    graph.add_meeting(ann.email, "Standup", soon, [(bob.email, "Bob")], organizer_name="Ann")
+    await pick(scene, ann, "standup")
+    await eventually(lambda: len(cards_with(world, bob, "vote")) == 1, "Bob's RSVP")
+    for _ in range(3):  # passes of this instance, another one, or after a restart
+        await scene.watch()
+    await eventually(
+        lambda: any("waits for your answer" in r for r in cards_of(world, bob)), "Bob reminded"
+    )
+    assert len([r for r in cards_of(world, bob) if "waits for your answer" in r]) == 1
+    await world.say(ann, "nudge Standup")
+    assert world.last_reply(ann) == "Standup was reminded today already: one reminder a day."
+
+
+def cards_of(world: TeamsWorld, person: TeamsPerson) -> list[str]:
+    return [card_text(c) for c in world.relayed(person)]

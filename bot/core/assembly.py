@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.core.features.media import Media, MediaFetcher, MediaLinker, MediaVault
+from bot.core.features.meeting_watch import MeetingWatch
 from bot.core.features.meetings import Meetings
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import PollCards, Polls
@@ -94,6 +95,8 @@ class Rules:
     heartbeat_interval: float = HEARTBEAT_SECONDS
     # Seconds between two updates of one sender's receipt.
     receipt_pause: float = RECEIPT_PAUSE
+    # One automatic reminder the day before a meeting (MEETING_REMINDERS).
+    meeting_reminders: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Core:
     relay: Relay
     polls: Polls
     meetings: Meetings
+    meeting_watch: MeetingWatch
     poll_cards: PollCards
     receipts: Receipts
     media: Media
@@ -178,6 +182,9 @@ def build_core(
     )
     meetings = Meetings(ports.calendar, ports.directory, store, people, groups, relay, clock)
     polls = Polls(store, relay, poll_cards, meetings)
+    watch = MeetingWatch(
+        ports.calendar, store, relay, poll_cards, chats, clock, reminders=rules.meeting_reminders
+    )
     life = MessageLife(store, relay, poll_cards, receipts, media, clock)
     conversation = Conversation(
         store,
@@ -192,6 +199,7 @@ def build_core(
         life,
         Reactions(store, poll_cards, receipts),
         meetings,
+        watch,
     )
     instances = InstanceRegistry(
         store, rules.instance_id, clock, limiter, every=rules.heartbeat_interval, sleep=sleep
@@ -203,6 +211,7 @@ def build_core(
         relay=relay,
         polls=polls,
         meetings=meetings,
+        meeting_watch=watch,
         poll_cards=poll_cards,
         receipts=receipts,
         media=media,

@@ -143,6 +143,8 @@ class MeetingLink:
     start: datetime
     organizer: str
     rsvp_id: str = ""
+    # Cancelled in Outlook (the group was told): no more checks, reminders or answers.
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,10 @@ class GroupStore(Protocol):
 
     async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None: ...
 
+    async def groups_with_meetings(self, until: datetime) -> list[Group]:
+        """Groups linked to a meeting, not cancelled, that starts before `until`."""
+        ...
+
 
 class MessageStore(Protocol):
     """Messages with their deliveries."""

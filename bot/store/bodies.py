@@ -207,7 +207,10 @@ def group_body(g: Group) -> JsonDict:
             "start": g.meeting.start.isoformat(),
             "organizer": g.meeting.organizer,
             "rsvpId": g.meeting.rsvp_id,
+            "cancelled": g.meeting.cancelled,
         },
+        # What the meetings' watch looks groups up by (upcoming meetings only).
+        "meetingStart": _utc(g.meeting.start) if g.meeting and not g.meeting.cancelled else None,
     }
 
 
@@ -245,6 +248,7 @@ def _meeting(b: Any) -> MeetingLink | None:
         start=datetime.fromisoformat(str(b["start"])),
         organizer=str(b["organizer"]),
         rsvp_id=str(b.get("rsvpId", "")),
+        cancelled=bool(b.get("cancelled", False)),
     )
 
 

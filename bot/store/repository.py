@@ -190,6 +190,14 @@ class DocumentStore:
         )
         return _group(doc)
 
+    async def groups_with_meetings(self, until: datetime) -> list[Group]:
+        """Groups linked to a meeting, not cancelled, that starts before `until` (every
+        tenant: the meetings' watch goes through them all)."""
+        docs = await self._docs.query(
+            "directory", None, [Eq("type", "group"), Before("meetingStart", _utc(until))]
+        )
+        return [_group(d) for d in docs]
+
     async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None:
         """The group whose Outlook thread has this Graph conversationId (any tenant)."""
         docs = await self._docs.query(

@@ -60,6 +60,8 @@ CREATE INDEX IF NOT EXISTS documents_sent ON documents (kind, json_extract(body,
     WHERE json_extract(body, '$.sentAt') IS NOT NULL;
 CREATE INDEX IF NOT EXISTS documents_recent ON documents (kind, json_extract(body, '$.recentSince'))
     WHERE json_extract(body, '$.recentSince') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_meeting ON documents (kind, json_extract(body, '$.meetingStart'))
+    WHERE json_extract(body, '$.meetingStart') IS NOT NULL;
 CREATE INDEX IF NOT EXISTS documents_expiry ON documents (kind, json_extract(body, '$.expiresAt'))
     WHERE json_extract(body, '$.expiresAt') IS NOT NULL;
 """

@@ -85,6 +85,10 @@ async def _running(
         _in_background(resources, services.instances.keep_beating())
         resumed = await services.worker.recover()
         _in_background(resources, services.worker.keep_recovering(tuning.recovery_interval))
+        # Meetings' groups kept in step with Outlook, and their reminders (with Graph).
+        _in_background(
+            resources, services.meeting_watch.keep_watching(tuning.meeting_watch_interval)
+        )
         # Messages past MESSAGE_RETENTION_DAYS, with their photos and files: a pass now (in
         # the background, so a long history never delays the start), then daily.
         retention = Retention(

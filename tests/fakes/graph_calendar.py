@@ -25,7 +25,7 @@ Graph v1.0 (https://learn.microsoft.com/graph/api/resources/event):
   mailboxes Send may touch) any other mailbox is a 403 ErrorAccessDenied "Access to
   OData is disabled.".
 Tests make meetings with `add_meeting`, change a person's answer as Outlook would with
-`answer_in_outlook`, and cancel or move one with `cancel_meeting`.
+`answer_in_outlook`, and move or cancel one with `move_meeting` and `cancel_meeting`.
 """
 
 from __future__ import annotations
@@ -151,6 +151,14 @@ class Calendars:
         """`address` answers in Outlook (or Teams' calendar), sending the response."""
         copy = self.copy_of(address, ical_uid)
         self._set_response(self._address(address), copy, response, send=True)
+
+    def move_meeting(self, ical_uid: str, start: datetime.datetime) -> None:
+        """The organizer moves it: every copy has the new time (and keeps its length)."""
+        for events in self.calendars.values():
+            for event in events.values():
+                if event["iCalUId"] == ical_uid:
+                    length = event["end"] - event["start"]
+                    event["start"], event["end"] = start, start + length
 
     def cancel_meeting(self, ical_uid: str) -> None:
         for events in self.calendars.values():

@@ -349,6 +349,10 @@ class StoreSpy:
         self._call("group_for_outlook_conversation")
         return await self.inner.group_for_outlook_conversation(conversation_id)
 
+    async def groups_with_meetings(self, until: datetime) -> list[Group]:
+        self._call("groups_with_meetings")
+        return await self.inner.groups_with_meetings(until)
+
     async def add_message(self, message: Message) -> Message | None:
         self._call("add_message")
         return await self.inner.add_message(message)

@@ -127,6 +127,7 @@ async def test_every_verb_has_a_handler_help_and_its_texts_in_every_language(
         send_message,
         NewGroupDialog(core.groups, store, clock),
         core.built.meetings,
+        core.built.meeting_watch,
     )
     assert handlers.verbs == set(Verb) == {spec.verb for spec in COMMANDS}
     for language in Language:

@@ -143,11 +143,9 @@ class Meetings:
         if len(inside) > MAX_MEMBERS:
             raise Refused(worded("meeting.too_many", count=len(inside), most=MAX_MEMBERS))
         name = await self._free_name(person, meeting.subject or say(lang, "meeting.untitled"))
-        created = await self._groups.create_with(person, name, inside, activate=False)
         link = MeetingLink(meeting.ical_uid, meeting.subject, meeting.start, meeting.organizer)
-        group = await update_group(self._store, created.group, lambda g: replace(g, meeting=link))
-        if group is None:
-            raise Refused(worded("group.gone"))
+        created = await self._groups.create_with(person, name, inside, activate=False, meeting=link)
+        group = created.group
         await self._post_rsvp(person, group, await self._tally_copy(meeting))
         others = [p.display_name for p in inside if p.person_id != person.person_id]
         line = say(
@@ -268,6 +266,11 @@ class Meetings:
         )
 
 
+def option_of(response: MeetingResponse | None) -> int | None:
+    """The RSVP answer an Outlook response is (None: no answer yet)."""
+    return _OPTION_OF.get(response) if response is not None else None
+
+
 def _in(person: Person, meeting: Meeting) -> bool:
     """Whether the person is the meeting's organizer or one of its attendees."""
     mine = {a.lower() for a in (person.email, *person.addresses) if a}
@@ -289,8 +292,7 @@ def _votes(
         if not group.has_member(member.person_id):
             continue
         addresses = [member.email.lower(), *(a.lower() for a in member.addresses)]
-        response = next((responses[a] for a in addresses if a in responses), None)
-        option = _OPTION_OF.get(response) if response is not None else None
+        option = option_of(next((responses[a] for a in addresses if a in responses), None))
         if option is not None:
             votes.append((member.person_id, option))
     return tuple(votes)

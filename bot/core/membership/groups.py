@@ -22,7 +22,7 @@ from bot.core.membership.group_rules import problems
 from bot.core.membership.people import People, update_person
 from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import NewMembers, TeamsAccess
-from bot.core.model import MAX_MEMBERS, Group, Member, Person
+from bot.core.model import MAX_MEMBERS, Group, MeetingLink, Member, Person
 from bot.core.ports import Clock, MessagingStore, SendOutcome, StoreError
 from bot.core.sending.relay import Relay
 from bot.core.sending.retry import update_group
@@ -76,10 +76,17 @@ class Groups(GroupReads):
         return await self.create_with(owner, name, everyone)
 
     async def create_with(
-        self, owner: Person, name: str, everyone: Sequence[Person], *, activate: bool = True
+        self,
+        owner: Person,
+        name: str,
+        everyone: Sequence[Person],
+        *,
+        activate: bool = True,
+        meeting: MeetingLink | None = None,
     ) -> Created:
         """A new group; `activate` (a `new` typed in the 1:1 chat) makes it the owner's
-        active group: made anywhere else, it is not, so plain text keeps its destination."""
+        active group: made anywhere else, it is not, so plain text keeps its destination.
+        `meeting`: the meeting it is made from, linked in the same write."""
         await self.check_unique(owner, everyone, name, joining=True)
         everyone = await self._people.save_new(everyone)
         now = self._clock.now()
@@ -91,6 +98,7 @@ class Groups(GroupReads):
                 owner_id=owner.person_id,
                 members=tuple(Member(p.person_id, p.display_name, now) for p in everyone),
                 created_at=now,
+                meeting=meeting,
             )
         )
         if activate:

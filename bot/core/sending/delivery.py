@@ -315,8 +315,10 @@ class DeliveryWorker:
             self._receipts.after_save(after, saved, group)
         if wait is None and saved is not None and saved.pending:
             wait = 0.0  # changed meanwhile (deleted, restored): another round at once
-        if saved is not None and saved.deleted_at is None and saved.text != message.text:
-            # Edited while this round was sending: what it sent shows the old text.
+        changed = saved is not None and (saved.text != message.text or saved.poll != message.poll)
+        if saved is not None and saved.deleted_at is None and changed:
+            # Edited, or a poll answered, while this round was sending: what it sent shows
+            # the old text or tally (and an update before its copy's id was kept missed it).
             self._cards.refresh(group, message.message_id)
         for delivery in done:
             if delivery.state is not DeliveryState.PENDING:

@@ -312,6 +312,44 @@ class Relay:
         await self._record_and_start(stored, group, people, fresh=True)
         return stored
 
+    async def remind(
+        self, group: Group, notice: Text, people: Sequence[Person], message_id: str
+    ) -> Message | None:
+        """A line from Send to some members only (a reminder): Teams copies to those who
+        take them, the thread's mail to their addresses; stored and delivered like any
+        message, so it survives a restart and goes once (`message_id` is the caller's).
+        None when already stored (or nobody to tell)."""
+        now = self._clock.now()
+        deliveries = tuple(
+            Delivery(recipient_id=p.person_id, channel=Channel.TEAMS)
+            for p in people
+            if wants_teams_copy(p, group, self._access, now)
+        )
+        addresses = tuple(sorted({p.email for p in people if self._mail.mails(p)}))
+        if addresses:
+            deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
+        if not deliveries:
+            return None
+        claimed_by, claimed_until = self._queue.claim(now)
+        message = Message(
+            claimed_by=claimed_by,
+            claimed_until=claimed_until,
+            tenant_id=group.tenant_id,
+            group_id=group.group_id,
+            message_id=message_id,
+            sender_id=SEND_ID,
+            sender_name=SEND_NAME,
+            text=notice.say(majority([p.language for p in people])),
+            sent_at=now,
+            source=Source.SEND,
+            deliveries=deliveries,
+        )
+        stored = await self._store.add_message(message)
+        if stored is None:
+            return None
+        await self._record_and_start(stored, group, people, fresh=True)
+        return stored
+
     async def redeliver(
         self, group: Group, message: Message, change: Callable[[Message], Message]
     ) -> Message | None:

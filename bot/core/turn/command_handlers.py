@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.errors import Refused
+from bot.core.features.meeting_watch import MeetingWatch
 from bot.core.features.meetings import Meetings
 from bot.core.features.polls import Polls
 from bot.core.membership.addresses import Mention, parse_members
@@ -57,7 +58,9 @@ class CommandHandlers:
         send_message: SendMessage,
         new_group: NewGroupDialog,
         meetings: Meetings,
+        watch: MeetingWatch,
     ) -> None:
+        self._watch = watch
         self._groups = groups
         self._meetings = meetings
         self._new_group = new_group
@@ -84,6 +87,7 @@ class CommandHandlers:
             Verb.OUTLOOK: self._outlook,
             Verb.RECEIPTS: self._receipts,
             Verb.MEETING: self._meeting,
+            Verb.NUDGE: self._nudge,
         }
         missing = set(Verb) - set(self._handlers)
         if missing:
@@ -173,6 +177,9 @@ class CommandHandlers:
         return Answer(
             await self._groups.remove(call.person, call.owned, call.command.rest, mentioned)
         )
+
+    async def _nudge(self, call: CommandCall) -> Answer:
+        return Answer(await self._watch.nudge(call.person, call.owned))
 
     async def _rename(self, call: CommandCall) -> Answer:
         return Answer(await self._groups.rename(call.person, call.owned, call.command.rest))

@@ -38,6 +38,7 @@ class Verb(StrEnum):
     OUTLOOK = "outlook"
     RECEIPTS = "receipts"
     MEETING = "meeting"
+    NUDGE = "nudge"
 
 
 class Shape(StrEnum):
@@ -127,6 +128,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     _row(Verb.HISTORY, ("history",), ("historique",), G, group_optional=True),
     _row(Verb.POLL, ("poll",), ("sondage",), REST),
     _row(Verb.MEETING, ("meeting",), ("réunion", "reunion"), Shape.WORDS),
+    _row(Verb.NUDGE, ("nudge",), ("relancer",), G, owner_only=True),
     _row(Verb.STATUS, ("status",), ("état", "etat"), G, group_optional=True),
     _row(Verb.MUTE, ("mute",), ("muet",), G),
     _row(Verb.UNMUTE, ("unmute",), ("réactiver", "reactiver"), G),

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.core.errors import NotACommand, Refused
 from bot.core.features.media import Media
+from bot.core.features.meeting_watch import MeetingWatch
 from bot.core.features.meetings import Meetings
 from bot.core.features.message_life import MessageLife
 from bot.core.features.polls import Polls
@@ -80,6 +81,7 @@ class Conversation:
         life: MessageLife,
         reactions: Reactions,
         meetings: Meetings,
+        watch: MeetingWatch,
     ) -> None:
         self._life = life
         self._reactions = reactions
@@ -97,7 +99,7 @@ class Conversation:
         self._sentences = Sentences(groups, relay)
         self._new_group = NewGroupDialog(groups, store, clock)
         self._commands = CommandHandlers(
-            groups, self._polls, self._posting, self._message, self._new_group, meetings
+            groups, self._polls, self._posting, self._message, self._new_group, meetings, watch
         )
 
     async def installed(self, request: TeamsRequest, welcome: bool) -> Answer:
