@@ -98,7 +98,12 @@ class Meetings:
 
     async def offer(self, person: Person, words: str) -> MeetingOffer:
         lang = person.language
-        self._check_available(person)
+        try:
+            self._check_available(person)
+        except Refused as refusal:
+            if words.strip():  # "meeting moved to 3pm" is a sentence: offered as a message
+                raise NotACommand(refusal.reason, worded("sentence.no_calendar")) from None
+            raise
         now = self._clock.now()
         found = await self._read(self._calendar.upcoming(person.email, now, now + LOOK_AHEAD))
         upcoming = [m for m in found if not m.cancelled and m.start >= now and _in(person, m)]
@@ -148,12 +153,11 @@ class Meetings:
         group = created.group
         await self._post_rsvp(person, group, await self._tally_copy(meeting))
         others = [p.display_name for p in inside if p.person_id != person.person_id]
-        line = say(
-            lang,
-            "meeting.made",
-            group=group.name,
-            count=len(others),
-            when=when_dated(lang, meeting.start, person.time_zone),
+        when = when_dated(lang, meeting.start, person.time_zone)
+        line = (
+            say(lang, "meeting.made", group=group.name, count=len(others), when=when)
+            if others
+            else say(lang, "meeting.made_alone", group=group.name, when=when)
         )
         left = [*outside]
         if rooms:

@@ -119,6 +119,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "help.meeting": (
         "make a group of one of your next meetings' people, with an RSVP kept in step with Outlook"
     ),
+    "sentence.no_calendar": "Send cannot read calendars here",
     "sentence.no_meeting": "none of your next meetings has “{words}” in its subject",
     "meeting.no_graph": (
         "Meetings need Send's connection to Microsoft Graph, with the Calendars.ReadWrite "
@@ -142,8 +143,12 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     ),
     "meeting.exists": "{group} is the group of that meeting already.",
     "meeting.made": (
-        "{group} is made, with you only, for the meeting on {when}.",
+        "{group} is made with the other person of the meeting on {when}. Each has its RSVP.",
         "{group} is made with the {count} others of the meeting on {when}. Each has its RSVP.",
+    ),
+    "meeting.made_alone": (
+        "{group} is made for the meeting on {when}, with you only: nobody else of it is in "
+        "your organisation."
     ),
     "meeting.rooms": ("{count} room", "{count} rooms"),
     "meeting.left_out": "Left out (not in your organisation): {who}.",

@@ -137,6 +137,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "faire un groupe des participants d'une de vos prochaines réunions, avec une réponse "
         "tenue à jour dans Outlook"
     ),
+    "sentence.no_calendar": "Send ne peut pas lire les calendriers ici",
     "sentence.no_meeting": "aucune de vos prochaines réunions n'a « {words} » dans son objet",
     "meeting.no_graph": (
         "Les réunions demandent la connexion de Send à Microsoft Graph, avec la permission "
@@ -169,8 +170,13 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "{most} au plus."
     ),
     "meeting.exists": "{group} est déjà le groupe de cette réunion.",
+    "meeting.made_alone": (
+        "{group} est créé pour la réunion du {when}, avec vous seul : personne d'autre n'y "
+        "est de votre organisation."
+    ),
     "meeting.made": (
-        "{group} est créé, avec vous seul, pour la réunion du {when}.",
+        "{group} est créé avec l'autre participant de la réunion du {when}. Chacun a sa "
+        "réponse à donner.",
         "{group} est créé avec les {count} autres participants de la réunion du {when}. "
         "Chacun a sa réponse à donner.",
     ),
