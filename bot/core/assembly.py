@@ -183,7 +183,14 @@ def build_core(
     meetings = Meetings(ports.calendar, ports.directory, store, people, groups, relay, clock)
     polls = Polls(store, relay, poll_cards, meetings)
     watch = MeetingWatch(
-        ports.calendar, store, relay, poll_cards, chats, clock, reminders=rules.meeting_reminders
+        ports.calendar,
+        meetings.recent_taps,
+        store,
+        relay,
+        poll_cards,
+        chats,
+        clock,
+        reminders=rules.meeting_reminders,
     )
     life = MessageLife(store, relay, poll_cards, receipts, media, clock)
     conversation = Conversation(

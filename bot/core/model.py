@@ -145,6 +145,8 @@ class MeetingLink:
     rsvp_id: str = ""
     # Cancelled in Outlook (the group was told): no more checks, reminders or answers.
     cancelled: bool = False
+    # Over (a while after its start): the watch looks it up no more.
+    ended: bool = False
 
 
 @dataclass(frozen=True)

@@ -499,6 +499,9 @@ class Meeting:
     organizer_name: str
     attendees: tuple[Attendee, ...]
     cancelled: bool = False
+    # Whether the calendar it was read from is the organizer's (their copy, whatever
+    # address of theirs the invitation used).
+    is_organizer: bool = False
 
 
 class CalendarProblem(StrEnum):
@@ -528,13 +531,22 @@ class Calendar(Protocol):
         """The meetings in `mailbox`'s calendar between `start` and `end`, earliest first."""
         ...
 
-    async def meeting(self, mailbox: str, ical_uid: str) -> Meeting | None:
-        """`mailbox`'s own copy of a meeting; None when it is not in their calendar."""
+    async def meeting(
+        self, mailbox: str, ical_uid: str, around: datetime | None = None
+    ) -> Meeting | None:
+        """`mailbox`'s own copy of a meeting (of the occurrence nearest `around`, for a
+        recurring one); None when it is not in their calendar."""
         ...
 
-    async def respond(self, mailbox: str, ical_uid: str, response: MeetingResponse) -> None:
-        """Sets `mailbox`'s response to the meeting in their calendar (and tells the
-        organizer, as Outlook does)."""
+    async def respond(
+        self,
+        mailbox: str,
+        ical_uid: str,
+        response: MeetingResponse,
+        around: datetime | None = None,
+    ) -> None:
+        """Sets `mailbox`'s response to the meeting (that occurrence) in their calendar,
+        and tells the organizer, as Outlook does; nothing for the organizer's own."""
         ...
 
 
@@ -546,8 +558,21 @@ class NoCalendar:
     async def upcoming(self, mailbox: str, start: datetime, end: datetime) -> list[Meeting]:
         return []
 
-    async def meeting(self, mailbox: str, ical_uid: str) -> Meeting | None:
+    async def meeting(
+        self, mailbox: str, ical_uid: str, around: datetime | None = None
+    ) -> Meeting | None:
         return None
 
-    async def respond(self, mailbox: str, ical_uid: str, response: MeetingResponse) -> None:
+    async def respond(
+        self,
+        mailbox: str,
+        ical_uid: str,
+        response: MeetingResponse,
+        around: datetime | None = None,
+    ) -> None:
         raise CalendarRefused(CalendarProblem.DENIED, "no calendar")
+
+
+class DirectoryUnavailable(Exception):
+    """The organisation's directory did not answer (throttled, an outage): nothing can be
+    said of an address now."""

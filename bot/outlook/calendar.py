@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -19,9 +19,10 @@ from bot.core.ports import Attendee, CalendarProblem, CalendarRefused, Meeting, 
 from bot.graph.client import GraphClient, GraphResponse
 from bot.http_status import is_passing_failure
 
-_FIELDS = "id,iCalUId,subject,start,end,isCancelled,organizer,attendees,type"
+_FIELDS = "id,iCalUId,subject,start,end,isCancelled,isOrganizer,organizer,attendees,type"
 _UTC = {"Prefer": 'outlook.timezone="UTC"'}
 _PAGES = 10  # 10 pages of 50 meetings: more than two weeks of anyone's calendar
+_NEARBY = timedelta(days=7)  # a meeting moved by up to a week is still found by its time
 _ACTIONS = {
     MeetingResponse.ACCEPTED: "accept",
     MeetingResponse.TENTATIVE: "tentativelyAccept",
@@ -36,49 +37,79 @@ class GraphCalendar:
         self._graph = graph
 
     async def upcoming(self, mailbox: str, start: datetime, end: datetime) -> list[Meeting]:
+        events = await self._view(mailbox, start, end)
+        found = [m for m in map(_meeting, events) if m is not None]
+        return sorted(found, key=lambda m: m.start)
+
+    async def meeting(
+        self, mailbox: str, ical_uid: str, around: datetime | None = None
+    ) -> Meeting | None:
+        event = await self._event(mailbox, ical_uid, around)
+        return _meeting(event) if event is not None else None
+
+    async def respond(
+        self,
+        mailbox: str,
+        ical_uid: str,
+        response: MeetingResponse,
+        around: datetime | None = None,
+    ) -> None:
+        action = _ACTIONS.get(response)
+        if action is None:
+            raise CalendarRefused(CalendarProblem.REFUSED, f"no such response: {response}")
+        event = await self._event(mailbox, ical_uid, around)
+        if event is None:
+            raise CalendarRefused(CalendarProblem.MISSING, "not in the calendar")
+        if event.get("isOrganizer"):
+            return  # an organizer has no answer to give (Exchange refuses one)
+        path = f"/users/{quote(mailbox)}/events/{quote(str(event['id']), safe='')}/{action}"
+        # Not retried after an unsure failure: each accepted answer mails the organizer.
+        answer = await self._graph.call(
+            "POST", path, mailbox=mailbox, json={"sendResponse": True}, idempotent=False
+        )
+        _checked(answer)
+
+    async def _view(self, mailbox: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """The calendar view (every occurrence of a series on its own), pages followed."""
         path = (
             f"/users/{quote(mailbox)}/calendarView?startDateTime={_utc(start)}"
             f"&endDateTime={_utc(end)}&$select={_FIELDS}&$top=50"
         )
-        found: list[Meeting] = []
+        events: list[dict[str, Any]] = []
         for _ in range(_PAGES):
             body = _checked(await self._graph.call("GET", path, mailbox=mailbox, headers=_UTC))
-            found += [m for m in map(_meeting, body.get("value") or []) if m is not None]
+            events += [e for e in body.get("value") or [] if isinstance(e, dict) and e.get("id")]
             next_link = body.get("@odata.nextLink")
             if not isinstance(next_link, str) or not next_link:
                 break
             parts = urlsplit(next_link)
             path = parts.path.split("/v1.0", 1)[-1] + (f"?{parts.query}" if parts.query else "")
-        return sorted(found, key=lambda m: m.start)
+        return events
 
-    async def meeting(self, mailbox: str, ical_uid: str) -> Meeting | None:
-        event = await self._event(mailbox, ical_uid)
-        return _meeting(event) if event is not None else None
-
-    async def respond(self, mailbox: str, ical_uid: str, response: MeetingResponse) -> None:
-        action = _ACTIONS.get(response)
-        if action is None:
-            raise CalendarRefused(CalendarProblem.REFUSED, f"no such response: {response}")
-        event = await self._event(mailbox, ical_uid)
-        if event is None:
-            raise CalendarRefused(CalendarProblem.MISSING, "not in the calendar")
-        path = f"/users/{quote(mailbox)}/events/{quote(str(event['id']), safe='')}/{action}"
-        answer = await self._graph.call(
-            "POST", path, mailbox=mailbox, json={"sendResponse": True}, idempotent=True
-        )
-        _checked(answer)
-
-    async def _event(self, mailbox: str, ical_uid: str) -> dict[str, Any] | None:
+    async def _event(
+        self, mailbox: str, ical_uid: str, around: datetime | None
+    ) -> dict[str, Any] | None:
+        """`mailbox`'s own copy of the meeting. An occurrence of a recurring meeting is
+        found in the calendar view around its time (Graph gives occurrences their own
+        iCalUId, or the series' one: the nearest at that time is it either way); a single
+        meeting also by `$filter` on /events, which lists no occurrences. A series' master
+        is never the answer: answering it would answer every occurrence."""
+        if around is not None:
+            nearby = await self._view(mailbox, around - _NEARBY, around + _NEARBY)
+            same = [e for e in nearby if e.get("iCalUId") == ical_uid]
+            if same:
+                return min(same, key=lambda e: abs((_start(e) or around) - around))
         literal = ical_uid.replace("'", "''")
         condition = quote(f"iCalUId eq '{literal}'", safe="")
         path = f"/users/{quote(mailbox)}/events?$filter={condition}&$select={_FIELDS}"
         body = _checked(await self._graph.call("GET", path, mailbox=mailbox, headers=_UTC))
         events = [e for e in body.get("value") or [] if isinstance(e, dict) and e.get("id")]
-        # A recurring meeting's occurrences share the series' iCalUId: its master is the
-        # one to answer (a single meeting has one copy anyway).
-        master = [e for e in events if e.get("type") in ("singleInstance", "seriesMaster")]
-        chosen = master or events
-        return chosen[0] if chosen else None
+        single = [e for e in events if e.get("type") == "singleInstance"]
+        return single[0] if single else None
+
+
+def _start(event: dict[str, Any]) -> datetime | None:
+    return _time(event.get("start"))
 
 
 def _checked(response: GraphResponse) -> dict[str, Any]:
@@ -151,4 +182,5 @@ def _meeting(event: Any) -> Meeting | None:
         organizer_name=organizer_name,
         attendees=tuple(attendees),
         cancelled=bool(event.get("isCancelled", False)),
+        is_organizer=bool(event.get("isOrganizer", False)),
     )

@@ -9,15 +9,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from bot.core.ports import DirectoryEntry
+from bot.core.ports import DirectoryEntry, DirectoryUnavailable
 from bot.graph.client import GraphClient
 from bot.http_status import is_passing_failure
 
 _FIELDS = "id,displayName,mail,userPrincipalName,proxyAddresses,preferredLanguage"
-
-
-class DirectoryUnavailable(Exception):
-    """Graph did not answer (throttled, an outage): nothing can be said about the address."""
 
 
 class GraphDirectory:
@@ -34,10 +30,9 @@ class GraphDirectory:
         return tenant_id.lower() == self._tenant_id
 
     async def find(self, tenant_id: str, email: str) -> DirectoryEntry | None:
-        try:
-            return await self._lookup(email)
-        except DirectoryUnavailable:
-            return None
+        """The user with that address; None when the directory has none; raises
+        DirectoryUnavailable when Graph did not answer (nothing can be said then)."""
+        return await self._lookup(email)
 
     async def _lookup(self, address: str) -> DirectoryEntry | None:
         response = await self._graph.call(

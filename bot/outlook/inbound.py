@@ -39,7 +39,7 @@ from bot.core.features.one_tap import one_tap
 from bot.core.features.polls import Polls
 from bot.core.membership.groups import Groups
 from bot.core.model import Group, Person, Source, StoredMedia
-from bot.core.ports import Clock, TeamsSender
+from bot.core.ports import Clock, DirectoryUnavailable, TeamsSender
 from bot.core.sending.relay import Relay
 from bot.core.sending.thread import OutlookThread
 from bot.core.texts import say
@@ -348,7 +348,10 @@ class OutlookInbox:
         person = await self._store.person_for_address(tenant_id, address)
         if person is not None:
             return person
-        entry = await self._directory.find(tenant_id, address)
+        try:
+            entry = await self._directory.find(tenant_id, address)
+        except DirectoryUnavailable:
+            return None  # not known now: the mail is not vouched for
         if entry is None or not entry.aad_object_id:
             return None
         return await self._store.person_for_object(tenant_id, entry.aad_object_id)

@@ -208,9 +208,12 @@ def group_body(g: Group) -> JsonDict:
             "organizer": g.meeting.organizer,
             "rsvpId": g.meeting.rsvp_id,
             "cancelled": g.meeting.cancelled,
+            "ended": g.meeting.ended,
         },
         # What the meetings' watch looks groups up by (upcoming meetings only).
-        "meetingStart": _utc(g.meeting.start) if g.meeting and not g.meeting.cancelled else None,
+        "meetingStart": _utc(g.meeting.start)
+        if g.meeting and not (g.meeting.cancelled or g.meeting.ended)
+        else None,
     }
 
 
@@ -249,6 +252,7 @@ def _meeting(b: Any) -> MeetingLink | None:
         organizer=str(b["organizer"]),
         rsvp_id=str(b.get("rsvpId", "")),
         cancelled=bool(b.get("cancelled", False)),
+        ended=bool(b.get("ended", False)),
     )
 
 

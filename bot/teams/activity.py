@@ -188,9 +188,11 @@ def _card_action(activity: Activity) -> CardAction | None:
         typed = str(value.get(REPLY_INPUT, "") or "").strip()
         return CardAction(ActionKind.ANSWER, group_id, text, card_id, message_id, typed=typed)
     if kind == MEETING_ACTION:
-        meeting = value.get("meeting")
+        meeting, start = value.get("meeting"), value.get("start")
         text = meeting if isinstance(meeting, str) else ""
-        return CardAction(ActionKind.MEETING, "", text, card_id)
+        return CardAction(
+            ActionKind.MEETING, "", text, card_id, start=start if isinstance(start, str) else ""
+        )
     if kind == PICK_ACTION:
         return CardAction(
             ActionKind.PICK,

@@ -305,7 +305,7 @@ def group_picker_card(
     )
 
 
-def meeting_picker_card(choices: Sequence[tuple[str, str]]) -> Card:
+def meeting_picker_card(choices: Sequence[tuple[str, str, str]]) -> Card:
     """One full-width button per meeting (its day, time, subject and people), one under
     the other: a meeting's label is too long for a row of buttons."""
     return _card(
@@ -316,11 +316,11 @@ def meeting_picker_card(choices: Sequence[tuple[str, str]]) -> Card:
                     {
                         "type": "Action.Submit",
                         "title": label,
-                        "data": {"sendAction": MEETING_ACTION, "meeting": ical_uid},
+                        "data": {"sendAction": MEETING_ACTION, "meeting": ical_uid, "start": start},
                     }
                 ],
             }
-            for ical_uid, label in choices
+            for ical_uid, start, label in choices
         ]
     )
 

@@ -64,11 +64,27 @@ async def test_an_answer_is_set_and_the_organizer_sees_it(calendars: Calendars) 
     assert responses[CY] is MeetingResponse.NONE
 
 
+async def test_the_organizer_answers_nothing_and_a_decline_leaves_the_calendar(
+    calendars: Calendars,
+) -> None:
+    uid = calendars.add_meeting(ANN, "Planning", START, [(BOB, "Bob")])
+    own = await calendars.calendar.meeting(ANN, uid)
+    assert own is not None and own.is_organizer
+    theirs = await calendars.calendar.meeting(BOB, uid)
+    assert theirs is not None and not theirs.is_organizer
+    await calendars.calendar.respond(ANN, uid, MeetingResponse.ACCEPTED)  # nothing to do
+    await calendars.calendar.respond(BOB, uid, MeetingResponse.DECLINED)
+    assert await calendars.calendar.meeting(BOB, uid) is None  # as Outlook's Decline
+    with pytest.raises(CalendarRefused) as gone:
+        await calendars.calendar.respond(BOB, uid, MeetingResponse.ACCEPTED)
+    assert gone.value.problem is CalendarProblem.MISSING
+    seen = await calendars.calendar.meeting(ANN, uid)
+    assert seen is not None
+    assert {a.address: a.response for a in seen.attendees}[BOB] is MeetingResponse.DECLINED
+
+
 async def test_what_a_calendar_refuses(calendars: Calendars) -> None:
     uid = calendars.add_meeting(ANN, "Planning", START, [(BOB, "Bob")])
-    with pytest.raises(CalendarRefused) as organizer:
-        await calendars.calendar.respond(ANN, uid, MeetingResponse.ACCEPTED)
-    assert organizer.value.problem is CalendarProblem.REFUSED
     with pytest.raises(CalendarRefused) as stranger:
         await calendars.calendar.respond(CY, uid, MeetingResponse.ACCEPTED)
     assert stranger.value.problem is CalendarProblem.MISSING

@@ -118,10 +118,14 @@ class Calendars:
         minutes: int = 30,
         rooms: list[tuple[str, str]] = (),  # type: ignore[assignment]
         organizer_name: str = "",
+        weekly: int = 0,
     ) -> str:
         """A meeting `organizer` sends to `attendees` ((address, name) each) and `rooms`:
         a copy in the organizer's calendar and in every attendee's of the organisation
-        (people from outside have no mailbox here). Its iCalUId."""
+        (people from outside have no mailbox here). Its iCalUId. With `weekly`, a series
+        of that many weekly occurrences: each copy has the series' master (listed by
+        /events) and one copy per occurrence (listed by calendarView), each occurrence with
+        an iCalUId of its own, as Graph v1.0 documents (`occurrences` lists them)."""
         ical_uid = "040000008200E00074C5B7101A82E008" + uuid.uuid4().hex.upper()
         end = start + datetime.timedelta(minutes=minutes)
         listed = [
@@ -141,11 +145,36 @@ class Calendars:
             "organizer": (organizer.lower(), organizer_name or organizer),
             "attendees": listed,
         }
-        self._copy(organizer, {**base, "isOrganizer": True, "response": "organizer"})
-        for address, _ in attendees:
-            if self._address(address) in self._known():
-                self._copy(address, {**base, "isOrganizer": False, "response": "none"})
+        people = [(organizer, True)] + [
+            (a, False) for a, _ in attendees if self._address(a) in self._known()
+        ]
+        for address, organizes in people:
+            own = {"isOrganizer": organizes, "response": "organizer" if organizes else "none"}
+            if not weekly:
+                self._copy(address, {**base, **own})
+                continue
+            master = self._copy(address, {**base, **own, "type": "seriesMaster"})
+            for n in range(weekly):
+                moved = datetime.timedelta(weeks=n)
+                self._copy(
+                    address,
+                    {
+                        **base,
+                        **own,
+                        "type": "occurrence",
+                        "seriesMasterId": master,
+                        "iCalUId": f"{ical_uid}{n:04X}",
+                        "start": start.astimezone(UTC) + moved,
+                        "end": end.astimezone(UTC) + moved,
+                    },
+                )
         return ical_uid
+
+    def occurrences(self, address: str, ical_uid: str) -> list[Json]:
+        """`address`'s copies of a series' occurrences, in time order."""
+        box = self.calendars.get(self._address(address), {}).values()
+        found = [e for e in box if e["type"] == "occurrence" and e["iCalUId"].startswith(ical_uid)]
+        return sorted(found, key=lambda e: e["start"])
 
     def answer_in_outlook(self, address: str, ical_uid: str, response: str) -> None:
         """`address` answers in Outlook (or Teams' calendar), sending the response."""
@@ -186,12 +215,13 @@ class Calendars:
     def _known(self) -> set[str]:
         return {u.mail.lower() for u in self.users.values()}
 
-    def _copy(self, address: str, fields: Json) -> None:
+    def _copy(self, address: str, fields: Json) -> str:
         event_id = "AAMkAG" + uuid.uuid4().hex
         events = self.calendars.setdefault(self._address(address), {})
         # Each copy has its own attendee list (what it was sent), not the organizer's.
         listed = [dict(a) for a in fields["attendees"]]
         events[event_id] = {**fields, "id": event_id, "attendees": listed}
+        return event_id
 
     def _mailbox(self, request: web.Request, *roles: str) -> str:
         self._need(request, *roles)
@@ -250,7 +280,7 @@ class Calendars:
             (
                 e
                 for e in self.calendars.get(mailbox, {}).values()
-                if e["start"] < end and e["end"] > start
+                if e["type"] != "seriesMaster" and e["start"] < end and e["end"] > start
             ),
             key=lambda e: (e["start"], e["id"]),
         )
@@ -276,7 +306,12 @@ class Calendars:
                 "The query filter contains one or more invalid nodes.",
             )
         ical_uid = match.group(1).replace("''", "'")
-        found = [e for e in self.calendars.get(mailbox, {}).values() if e["iCalUId"] == ical_uid]
+        # /events lists single meetings and series' masters, never occurrences.
+        found = [
+            e
+            for e in self.calendars.get(mailbox, {}).values()
+            if e["iCalUId"] == ical_uid and e["type"] != "occurrence"
+        ]
         select = request.query.get("$select", "")
         return web.json_response({"value": [self._shown(e, select) for e in found]})
 
@@ -307,6 +342,9 @@ class Calendars:
 
     def _set_response(self, mailbox: str, event: Json, response: str, *, send: bool) -> None:
         event["response"] = response
+        if response == "declined":
+            # As Outlook's Decline: the meeting leaves the attendee's calendar.
+            self.calendars.get(mailbox, {}).pop(event["id"], None)
         if not send:
             return  # the organizer is not told: their copy keeps the old answer
         self.responses_sent.append((mailbox, event["iCalUId"], response))

@@ -24,6 +24,8 @@ class MemoryCalendar:
         self.meetings: dict[str, Meeting] = {}  # by iCalUId, with everyone's response
         self.denied: set[str] = set()  # mailboxes Send may not touch
         self.responses: list[tuple[str, str, MeetingResponse]] = []
+        # (mailbox, iCalUId) of meetings taken out of a calendar (declined, as in Outlook)
+        self.removed: set[tuple[str, str]] = set()
 
     def add_meeting(
         self,
@@ -73,6 +75,8 @@ class MemoryCalendar:
         return mailbox.lower()
 
     def _in(self, mailbox: str, meeting: Meeting) -> bool:
+        if (mailbox, meeting.ical_uid) in self.removed:
+            return False
         return mailbox == meeting.organizer or any(
             a.address == mailbox and not a.resource for a in meeting.attendees
         )
@@ -84,24 +88,38 @@ class MemoryCalendar:
             for m in self.meetings.values()
             if self._in(box, m) and m.start < end and m.end > start
         ]
-        return sorted(found, key=lambda m: m.start)
+        return sorted([self._as_seen(box, m) for m in found], key=lambda m: m.start)
 
-    async def meeting(self, mailbox: str, ical_uid: str) -> Meeting | None:
+    async def meeting(
+        self, mailbox: str, ical_uid: str, around: datetime | None = None
+    ) -> Meeting | None:
         box = self._check(mailbox)
         found = self.meetings.get(ical_uid)
-        return found if found is not None and self._in(box, found) else None
+        return self._as_seen(box, found) if found is not None and self._in(box, found) else None
 
-    async def respond(self, mailbox: str, ical_uid: str, response: MeetingResponse) -> None:
+    async def respond(
+        self,
+        mailbox: str,
+        ical_uid: str,
+        response: MeetingResponse,
+        around: datetime | None = None,
+    ) -> None:
         box = self._check(mailbox)
         found = self.meetings.get(ical_uid)
         if found is None or not self._in(box, found):
             raise CalendarRefused(CalendarProblem.MISSING, "not in the calendar")
         if box == found.organizer:
-            raise CalendarRefused(CalendarProblem.REFUSED, "the organizer's own meeting")
+            return  # an organizer has no answer to give
         if found.cancelled:
             raise CalendarRefused(CalendarProblem.CANCELLED, "cancelled")
         self._set(box, ical_uid, response)
         self.responses.append((box, ical_uid, response))
+        if response is MeetingResponse.DECLINED:
+            self.removed.add((box, ical_uid))  # as Outlook's Decline
+
+    @staticmethod
+    def _as_seen(mailbox: str, meeting: Meeting) -> Meeting:
+        return replace(meeting, is_organizer=mailbox == meeting.organizer)
 
     def _set(self, address: str, ical_uid: str, response: MeetingResponse) -> None:
         found = self.meetings[ical_uid]

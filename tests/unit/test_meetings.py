@@ -37,15 +37,16 @@ async def test_a_reminder_goes_once_across_a_restart(
     directory = Directory({email("ann"), email("bob"), email("cy")})
     ann, bob = await add_person(store, "ann"), await add_person(store, "bob")
     uid = calendar.add_meeting(
-        email("ann"), "Standup", clock.now() + timedelta(hours=5), [(email("bob"), "Bob")]
+        email("ann"), "Standup", clock.now() + timedelta(hours=29), [(email("bob"), "Bob")]
     )
     first = build_core(store, clock, calendar=calendar, directory=directory)
     listed = await first.say("meeting")
     assert isinstance(listed.buttons, MeetingPicker)
-    assert next(label for _, label in listed.buttons.choices).endswith("Standup · 2 people")
+    assert next(label for _, _, label in listed.buttons.choices).endswith("Standup · 2 people")
     made = await first.built.meetings.pick(ann, uid)
     assert made.startswith("Standup is made with the other person of the meeting on "), made
     await first.relayed()  # the RSVP's copies are out
+    clock.advance(7 * 3600)  # the RSVP has waited; the meeting is in 22 hours
     # Teams is down when the reminder is stored: its copy waits, pending.
     first.teams.down_until(clock.now() + timedelta(minutes=30))
     await first.built.meeting_watch.watch()

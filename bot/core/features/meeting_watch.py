@@ -19,16 +19,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.errors import Refused
-from bot.core.features.meetings import LOOK_AHEAD, option_of
+from bot.core.features.meetings import LOOK_AHEAD, TAP_KEPT, option_of
 from bot.core.features.polls import PollCards
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Group, Message, Person
-from bot.core.ports import Calendar, CalendarRefused, Clock, MarkerStore, MessagingStore
+from bot.core.ports import (
+    Calendar,
+    CalendarProblem,
+    CalendarRefused,
+    Clock,
+    MarkerStore,
+    Meeting,
+    MessagingStore,
+)
 from bot.core.sending.relay import Relay
 from bot.core.sending.retry import read_modify_write, update_group
 from bot.core.texts import say, when_dated
@@ -38,6 +47,9 @@ log = logging.getLogger("send.meetings")
 
 WATCH_SECONDS = 120.0
 REMIND_BEFORE = timedelta(days=1)
+# No automatic reminder for an RSVP younger than this, nor within this of another reminder.
+REMINDER_AFTER_ASKING = timedelta(hours=6)
+REMINDED_LATELY = timedelta(hours=20)
 # A meeting is watched until this long after it started.
 WATCHED_AFTER_START = timedelta(hours=2)
 
@@ -51,6 +63,7 @@ class MeetingWatch:
     def __init__(
         self,
         calendar: Calendar,
+        taps: Mapping[tuple[str, str], datetime],
         store: WatchStore,
         relay: Relay,
         cards: PollCards,
@@ -60,6 +73,7 @@ class MeetingWatch:
         reminders: bool,
     ) -> None:
         self._calendar = calendar
+        self._taps = taps
         self._store = store
         self._relay = relay
         self._cards = cards
@@ -83,7 +97,10 @@ class MeetingWatch:
         found = await self._store.groups_with_meetings(now + LOOK_AHEAD)
         for group in found:
             link = group.meeting
-            if link is None or link.start + WATCHED_AFTER_START < now:
+            if link is None:
+                continue
+            if link.start + WATCHED_AFTER_START < now:
+                await self._ended(group)
                 continue
             try:
                 await self._check(group, now)
@@ -103,16 +120,32 @@ class MeetingWatch:
         waiting = await self._waiting(group, poll)
         if not waiting:
             return worded("nudge.all_answered", group=group.name).say(lang)
-        sent = await self._remind(group, poll, waiting, self._clock.now())
-        if not sent:
+        now = self._clock.now()
+        if await self._reminded_since(group, poll, now - REMINDED_LATELY):
             return worded("nudge.already", group=group.name).say(lang)
+        if not await self._remind(group, poll, waiting, _nudge_key(group, poll, now)):
+            return worded("nudge.nobody", group=group.name).say(lang)
         names = ", ".join(p.display_name for p in waiting)
         return worded("nudge.sent", count=len(waiting), who=names).say(lang)
 
     async def _check(self, group: Group, now: datetime) -> None:
         link = group.meeting
         assert link is not None
-        meeting = await self._calendar.meeting(link.organizer, link.ical_uid)
+        tally = True  # the organizer's copy holds everyone's answers
+        try:
+            meeting = await self._calendar.meeting(link.organizer, link.ical_uid, link.start)
+        except CalendarRefused as refusal:
+            if refusal.problem not in (CalendarProblem.DENIED, CalendarProblem.MISSING):
+                raise
+            # An organizer outside the organisation (or Send's reach): the owner's copy
+            # still says when it is and whether it is on, not the others' answers.
+            tally = False
+            owner = await self._store.get_person(group.tenant_id, group.owner_id)
+            if owner is None or not owner.email:
+                return
+            meeting = await self._calendar.meeting(owner.email, link.ical_uid, link.start)
+            if meeting is None:
+                return  # the owner declined it, or left: nothing to tell from here
         if meeting is None or meeting.cancelled:
             await self._cancelled(group)
             return
@@ -121,6 +154,20 @@ class MeetingWatch:
         poll = await self._store.get_message(group.group_id, link.rsvp_id) if link.rsvp_id else None
         if poll is None or poll.poll is None:
             return
+        if tally:
+            await self._sync(group, poll, meeting, now)
+        reminder_due = timedelta(0) < meeting.start - now <= REMIND_BEFORE
+        # Not for an RSVP just asked (its people have had no time), nor after a `nudge`.
+        fresh = now - poll.sent_at < REMINDER_AFTER_ASKING
+        if self._reminders and reminder_due and not fresh:
+            waiting = await self._waiting(group, poll)
+            if waiting and not await self._reminded_since(group, poll, now - REMINDED_LATELY):
+                await self._remind(group, poll, waiting, _auto_key(group, poll))
+
+    async def _sync(self, group: Group, poll: Message, meeting: Meeting, now: datetime) -> None:
+        """Answers changed in Outlook onto the RSVP (a tap in Send a moment ago wins:
+        Exchange updates the organizer's copy a little after it)."""
+        assert poll.poll is not None
         answers = {a.address: a.response for a in meeting.attendees}
         members = await self._store.get_people(group.tenant_id, list(group.member_ids))
         changed: dict[str, int] = {}
@@ -130,14 +177,21 @@ class MeetingWatch:
             addresses = [member.email.lower(), *(a.lower() for a in member.addresses)]
             response = next((answers[a] for a in addresses if a in answers), None)
             option = option_of(response)
+            tapped = self._taps.get((meeting.ical_uid, member.person_id))
+            if tapped is not None and now - tapped < TAP_KEPT:
+                continue
             if option is not None and poll.poll.answer_of(member.person_id) != option:
                 changed[member.person_id] = option
         if changed:
             await self._take(group, poll, changed)
-        if self._reminders and timedelta(0) < meeting.start - now <= REMIND_BEFORE:
-            waiting = await self._waiting(group, poll)
-            if waiting:
-                await self._remind(group, poll, waiting, now)
+
+    async def _ended(self, group: Group) -> None:
+        """A meeting over: its group is looked up by the watch no more."""
+        await update_group(
+            self._store,
+            group,
+            lambda g: replace(g, meeting=replace(g.meeting, ended=True)) if g.meeting else g,
+        )
 
     async def _take(self, group: Group, poll: Message, changed: dict[str, int]) -> None:
         """Outlook's answers on the RSVP (no calendar call: they come from there)."""
@@ -235,13 +289,33 @@ class MeetingWatch:
         people = [found[i] for i in ids if i in found]  # in the group's order
         return [p for p in people if not (organizer and p.email.lower() == organizer)]
 
-    async def _remind(
-        self, group: Group, poll: Message, people: list[Person], now: datetime
-    ) -> bool:
-        """Today's one reminder of that poll; False when it was sent already today."""
-        assert poll.poll is not None
-        day = now.date().isoformat()
-        key = f"remind|{group.group_id}|{poll.message_id}|{day}"
-        message_id = hashlib.sha256(key.encode()).hexdigest()[:32]
+    async def _remind(self, group: Group, poll: Message, people: list[Person], key: str) -> bool:
+        """A reminder of that poll to `people`, stored under the id `key` makes (a second
+        one with that id is refused by the store); False when nobody could get it."""
         notice = worded("nudge.reminder", question=poll.text, group=group.name)
-        return await self._relay.remind(group, notice, people, message_id) is not None
+        return await self._relay.remind(group, notice, people, key) is not None
+
+    async def _reminded_since(self, group: Group, poll: Message, since: datetime) -> bool:
+        """Whether a reminder of that poll (automatic, or a `nudge` of today or yesterday)
+        went after `since`: one a day at most, whoever asks."""
+        now = self._clock.now()
+        keys = [_auto_key(group, poll), _nudge_key(group, poll, now)]
+        keys.append(_nudge_key(group, poll, now - timedelta(days=1)))
+        for key in keys:
+            sent = await self._store.get_message(group.group_id, key)
+            if sent is not None and sent.sent_at > since:
+                return True
+        return False
+
+
+def _auto_key(group: Group, poll: Message) -> str:
+    """The automatic reminder's id: one per poll, ever."""
+    return hashlib.sha256(f"remind|{group.group_id}|{poll.message_id}|auto".encode()).hexdigest()[
+        :32
+    ]
+
+
+def _nudge_key(group: Group, poll: Message, now: datetime) -> str:
+    """A `nudge`'s id: one per poll and day."""
+    key = f"remind|{group.group_id}|{poll.message_id}|{now.date().isoformat()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]

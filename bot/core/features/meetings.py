@@ -21,7 +21,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.core.errors import NotACommand, Refused
@@ -35,6 +35,7 @@ from bot.core.ports import (
     CalendarRefused,
     Clock,
     Directory,
+    DirectoryUnavailable,
     Meeting,
     MeetingResponse,
     MessagingStore,
@@ -49,6 +50,8 @@ T = TypeVar("T")
 
 LOOK_AHEAD = timedelta(days=14)
 SHOWN = 5
+# How long a tap in Send wins over what the organizer's copy of the meeting says.
+TAP_KEPT = timedelta(minutes=10)
 # The RSVP's answers, in this order, and the calendar response each one sets.
 RSVP_RESPONSES = (MeetingResponse.ACCEPTED, MeetingResponse.TENTATIVE, MeetingResponse.DECLINED)
 _OPTION_OF = {
@@ -62,6 +65,7 @@ _OPTION_OF = {
 @dataclass(frozen=True)
 class MeetingChoice:
     ical_uid: str
+    start: datetime
     label: str
 
 
@@ -95,6 +99,9 @@ class Meetings:
         self._picking: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # (iCalUId, person id) -> when they last answered from Send: Exchange updates the
+        # organizer's copy a little later, and the watch must not take the old answer back.
+        self.recent_taps: dict[tuple[str, str], datetime] = {}
 
     async def offer(self, person: Person, words: str) -> MeetingOffer:
         lang = person.language
@@ -106,7 +113,9 @@ class Meetings:
             raise
         now = self._clock.now()
         found = await self._read(self._calendar.upcoming(person.email, now, now + LOOK_AHEAD))
-        upcoming = [m for m in found if not m.cancelled and m.start >= now and _in(person, m)]
+        # The person's own calendar: every meeting in it is one they organize or are
+        # invited to (whichever address of theirs the invitation used).
+        upcoming = [m for m in found if not m.cancelled and m.start >= now]
         wanted = " ".join(words.split()).casefold()
         if wanted:
             named = next((m for m in upcoming if wanted in m.subject.casefold()), None)
@@ -115,26 +124,29 @@ class Meetings:
                     worded("meeting.none_named", words=words.strip()),
                     worded("sentence.no_meeting", words=words.strip()),
                 )
-            return MeetingOffer(await self.pick(person, named.ical_uid))
+            return MeetingOffer(await self.pick(person, named.ical_uid, named.start))
         if not upcoming:
             return MeetingOffer(say(lang, "meeting.none"))
-        choices = tuple(MeetingChoice(m.ical_uid, self._label(person, m)) for m in upcoming[:SHOWN])
+        choices = tuple(
+            MeetingChoice(m.ical_uid, m.start, self._label(person, m)) for m in upcoming[:SHOWN]
+        )
         return MeetingOffer(say(lang, "meeting.pick"), choices)
 
-    async def pick(self, person: Person, ical_uid: str) -> str:
-        """Makes (or offers again) the group of a meeting; the line that says what it did."""
+    async def pick(self, person: Person, ical_uid: str, start: datetime | None = None) -> str:
+        """Makes (or offers again) the group of a meeting (the occurrence at `start`, for a
+        recurring one); the line that says what it did."""
         key = (person.person_id, ical_uid)
         lock = self._picking.get(key)
         if lock is None:
             lock = self._picking[key] = asyncio.Lock()
         async with lock:
-            return await self._pick(person, ical_uid)
+            return await self._pick(person, ical_uid, start)
 
-    async def _pick(self, person: Person, ical_uid: str) -> str:
+    async def _pick(self, person: Person, ical_uid: str, start: datetime | None) -> str:
         lang = person.language
         self._check_available(person)
-        meeting = await self._read(self._calendar.meeting(person.email, ical_uid))
-        if meeting is None or not _in(person, meeting):
+        meeting = await self._read(self._calendar.meeting(person.email, ical_uid, start))
+        if meeting is None:
             raise Refused(worded("meeting.not_yours"))
         if meeting.cancelled:
             raise Refused(worded("meeting.cancelled", subject=meeting.subject))
@@ -145,9 +157,7 @@ class Meetings:
             await self._post_rsvp(person, made, await self._tally_copy(meeting))
             return say(lang, "meeting.exists", group=made.name)
         inside, outside, rooms = await self._attendees(person, meeting)
-        if len(inside) > MAX_MEMBERS:
-            raise Refused(worded("meeting.too_many", count=len(inside), most=MAX_MEMBERS))
-        name = await self._free_name(person, meeting.subject or say(lang, "meeting.untitled"))
+        name = await self._free_name(inside, meeting.subject or say(lang, "meeting.untitled"))
         link = MeetingLink(meeting.ical_uid, meeting.subject, meeting.start, meeting.organizer)
         created = await self._groups.create_with(person, name, inside, activate=False, meeting=link)
         group = created.group
@@ -170,14 +180,27 @@ class Meetings:
         """Sets a tap on a meeting's RSVP in the person's calendar, before it is counted."""
         if not poll.meeting or not 0 <= option < len(RSVP_RESPONSES):
             return
+        now = self._clock.now()
+        if len(self.recent_taps) > 10_000:  # in place: the watch holds this mapping
+            for old in [k for k, at in self.recent_taps.items() if now - at >= TAP_KEPT]:
+                del self.recent_taps[old]
+        self.recent_taps[(poll.meeting, person.person_id)] = now
         if not self._calendar.available:
             raise Refused(worded("meeting.no_graph"))
         organizer = group.meeting.organizer if group.meeting is not None else ""
         if organizer and organizer in {a.lower() for a in (person.email, *person.addresses)}:
             return  # an organizer has no response to give: the card alone shows theirs
+        around = group.meeting.start if group.meeting is not None else None
         try:
-            await self._calendar.respond(person.email, poll.meeting, RSVP_RESPONSES[option])
+            await self._calendar.respond(person.email, poll.meeting, RSVP_RESPONSES[option], around)
         except CalendarRefused as refusal:
+            declined = poll.answer_of(person.person_id) == RSVP_RESPONSES.index(
+                MeetingResponse.DECLINED
+            )
+            if refusal.problem is CalendarProblem.MISSING and declined:
+                # Outlook's Decline took it out of their calendar: nothing to answer now.
+                subject = group.meeting.subject if group.meeting else ""
+                raise Refused(worded("meeting.declined_gone", subject=subject)) from None
             raise _refused(refusal) from None
 
     def _check_available(self, person: Person) -> None:
@@ -199,23 +222,37 @@ class Meetings:
         those from outside, and how many rooms were left out."""
         rooms = sum(1 for a in meeting.attendees if a.resource)
         addresses = [meeting.organizer, *(a.address for a in meeting.attendees if not a.resource)]
+        if len(set(addresses)) > 3 * MAX_MEMBERS:
+            # Far more than a group holds: refused before anyone is looked up.
+            count = len(set(addresses))
+            raise Refused(worded("meeting.too_many_people", count=count, most=MAX_MEMBERS))
         names = {a.address: a.name for a in meeting.attendees}
         names[meeting.organizer] = meeting.organizer_name
         mine = {a.lower() for a in (person.email, *person.addresses)}
         inside: dict[str, Person] = {person.person_id: person}
         outside: list[str] = []
         for address in dict.fromkeys(a for a in addresses if a and a not in mine):
-            found = await self._people.in_org(person.tenant_id, address)
+            try:
+                found = await self._people.in_org(person.tenant_id, address)
+            except DirectoryUnavailable:
+                # Not "outside": unknown now. No group rather than one short of people.
+                raise Refused(worded("meeting.directory_down")) from None
             if found is None:
                 outside.append(names.get(address) or address)
             else:
                 inside.setdefault(found.person_id, found)
+        if len(inside) > MAX_MEMBERS:
+            raise Refused(worded("meeting.too_many", count=len(inside), most=MAX_MEMBERS))
         return list(inside.values()), outside, rooms
 
-    async def _free_name(self, person: Person, subject: str) -> str:
-        """The meeting's subject as a group name, unique among the person's groups."""
+    async def _free_name(self, people: Sequence[Person], subject: str) -> str:
+        """The meeting's subject as a group name, unique among the groups of everyone in
+        the new group (no two groups of one person may share a name)."""
         base = " ".join(subject.replace(":", " -").split())[:MAX_GROUP_NAME].strip() or "-"
-        taken = {name_skeleton(g.name) for g in await self._groups.of(person)}
+        taken: set[str] = set()
+        for person in people:
+            if person.version is not None:  # stored: they may have groups
+                taken |= {name_skeleton(g.name) for g in await self._groups.of(person)}
         name, n = base, 1
         while name_skeleton(name) in taken:
             n += 1
@@ -273,12 +310,6 @@ class Meetings:
 def option_of(response: MeetingResponse | None) -> int | None:
     """The RSVP answer an Outlook response is (None: no answer yet)."""
     return _OPTION_OF.get(response) if response is not None else None
-
-
-def _in(person: Person, meeting: Meeting) -> bool:
-    """Whether the person is the meeting's organizer or one of its attendees."""
-    mine = {a.lower() for a in (person.email, *person.addresses) if a}
-    return meeting.organizer in mine or any(a.address in mine for a in meeting.attendees)
 
 
 def _linked(group: Group, ical_uid: str) -> bool:

@@ -13,6 +13,7 @@ from bot.core.ports import (
     Directory,
     DirectoryEntry,
     DirectoryStore,
+    DirectoryUnavailable,
     PeopleStore,
     RosterEntry,
     TeamsRoster,
@@ -236,7 +237,11 @@ class People:
         found: list[Person] = []
         new: list[Person] = []
         for address in members.addresses:
-            person = await self.in_org(tenant_id, address)
+            try:
+                person = await self.in_org(tenant_id, address)
+            except DirectoryUnavailable:
+                problems.append(text("members.directory_down", address=address))
+                continue
             if person is not None:
                 (found if person.version is not None else new).append(person)
             elif self._directory.covers(tenant_id):
@@ -267,7 +272,8 @@ class People:
 
     async def in_org(self, tenant_id: str, address: str) -> Person | None:
         """The person with that address: stored already, or found in the organisation's
-        directory (then not stored yet: `version` None); None when neither knows it."""
+        directory (then not stored yet: `version` None); None when neither knows it.
+        Raises DirectoryUnavailable when the directory did not answer."""
         person = await self._store.person_for_address(tenant_id, address)
         if person is not None or not self._directory.covers(tenant_id):
             return person

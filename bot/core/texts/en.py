@@ -154,6 +154,17 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "meeting.left_out": "Left out (not in your organisation): {who}.",
     "meeting.is_cancelled": "That meeting is cancelled.",
     "meeting.calendar_refused": "Your calendar refused that answer ({reason}).",
+    "meeting.too_many_people": (
+        "That meeting has {count} people; a group has at most {most}, so nothing was made."
+    ),
+    "meeting.directory_down": (
+        "Your directory could not be read just now, so the meeting's people cannot be "
+        "checked: try again in a minute. Nothing was made."
+    ),
+    "meeting.declined_gone": (
+        "Declining {subject} took it out of your Outlook calendar, so your answer cannot "
+        "change from here: ask its organizer to send it to you again."
+    ),
     "meeting.rsvp": "Coming to {subject}, {when}?",
     "meeting.answer.accepted": "Yes",
     "meeting.answer.tentativelyAccepted": "Maybe",
@@ -168,6 +179,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
         "Reminded the {count} person who has not answered: {who}.",
         "Reminded the {count} people who have not answered: {who}.",
     ),
+    "nudge.nobody": "Nobody in {group} can be reached for a reminder just now.",
     "nudge.reminder": "Reminder: “{question}” waits for your answer in {group}.",
     "meeting.moved": "{subject} moved: it is now on {when} ({group}).",
     "meeting.was_cancelled": "{subject} is cancelled in Outlook ({group}).",
@@ -186,6 +198,7 @@ TEXTS: dict[str, str | tuple[str, str]] = {
     "name.colon": "Group names cannot contain ':' (it separates the name from the rest).",
     "members.none_named": "Name the members: e-mail addresses or @mentions, separated by commas.",
     "members.not_address": "{token} is not an e-mail address",
+    "members.directory_down": "{address} could not be looked up in your directory just now (try again in a minute)",
     "members.not_in_org": "{address} is not a person in your organisation",
     "members.other_org": (
         "{address} cannot be added by address: Send mails only people of its own "

@@ -184,6 +184,18 @@ _RAW: dict[str, str | tuple[str, str]] = {
     "meeting.left_out": "Laissés de côté (hors de votre organisation) : {who}.",
     "meeting.is_cancelled": "Cette réunion est annulée.",
     "meeting.calendar_refused": "Votre calendrier a refusé cette réponse ({reason}).",
+    "meeting.too_many_people": (
+        "Cette réunion compte {count} personnes ; un groupe en a {most} au plus, rien n'a "
+        "donc été créé."
+    ),
+    "meeting.directory_down": (
+        "Votre annuaire n'a pas pu être lu pour l'instant, les participants ne peuvent donc pas "
+        "être vérifiés : réessayez dans une minute. Rien n'a été créé."
+    ),
+    "meeting.declined_gone": (
+        "Refuser {subject} l'a retirée de votre calendrier Outlook : votre réponse ne peut "
+        "plus changer d'ici. Demandez à l'organisateur de vous l'envoyer à nouveau."
+    ),
     "meeting.rsvp": "Venez-vous à {subject}, {when} ?",
     "meeting.answer.accepted": "Oui",
     "meeting.answer.tentativelyAccepted": "Peut-être",
@@ -198,6 +210,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "{count} personne relancée, sans réponse jusqu'ici : {who}.",
         "{count} personnes relancées, sans réponse jusqu'ici : {who}.",
     ),
+    "nudge.nobody": "Personne dans {group} ne peut recevoir de rappel pour l'instant.",
     "nudge.reminder": "Rappel : « {question} » attend votre réponse dans {group}.",
     "meeting.moved": "{subject} a été déplacée : elle a lieu le {when} ({group}).",
     "meeting.was_cancelled": "{subject} est annulée dans Outlook ({group}).",
@@ -220,6 +233,7 @@ _RAW: dict[str, str | tuple[str, str]] = {
         "Indiquez les membres : adresses e-mail ou @mentions, séparées par des virgules."
     ),
     "members.not_address": "{token} n'est pas une adresse e-mail",
+    "members.directory_down": "{address} n'a pas pu être cherché dans votre annuaire pour l'instant (réessayez dans une minute)",
     "members.not_in_org": "{address} n'est pas une personne de votre organisation",
     "members.other_org": (
         "{address} ne peut pas être ajouté par son adresse : Send n'écrit qu'aux personnes "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.errors import Refused
@@ -19,6 +20,15 @@ from bot.core.sending.relay import Relay
 from bot.core.texts import say, text
 from bot.core.turn.held import Held, Posting
 from bot.core.turn.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
+
+
+def started(value: str) -> datetime | None:
+    """A meeting button's start (what Teams sends back may be anything: None then)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 class CardStore(PeopleStore, MessageStore, Protocol):
@@ -61,7 +71,7 @@ class CardActions:
             return Answer()  # the card shows the answer, with everyone's
         if action.kind is ActionKind.MEETING:
             try:
-                return Answer(await self._meetings.pick(person, action.text))
+                return Answer(await self._meetings.pick(person, action.text, started(action.start)))
             except Refused as refusal:
                 return Answer(refusal.say(lang))
         if action.kind in (ActionKind.REPLY, ActionKind.ANSWER):

@@ -161,7 +161,7 @@ class CommandHandlers:
 
     async def _meeting(self, call: CommandCall) -> Answer:
         offer = await self._meetings.offer(call.person, call.command.target)
-        choices = tuple((m.ical_uid, m.label) for m in offer.choices)
+        choices = tuple((m.ical_uid, m.start.isoformat(), m.label) for m in offer.choices)
         return Answer(offer.text, buttons=MeetingPicker(choices) if choices else None)
 
     # owner-only (`owner_only` in the command table): `call.owned` is theirs

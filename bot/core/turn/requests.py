@@ -80,6 +80,8 @@ class CardAction:
     seal: str = ""
     # Words typed in the card's reply box when a one-tap answer was tapped: they go too.
     typed: str = ""
+    # A picked meeting's start (ISO 8601): which occurrence of a recurring one.
+    start: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,9 +158,10 @@ class YesNo:
 
 @dataclass(frozen=True)
 class MeetingPicker:
-    """The person's next meetings as buttons (`meeting`): (iCalUId, label) each."""
+    """The person's next meetings as buttons (`meeting`): (iCalUId, start in ISO 8601,
+    label) each."""
 
-    choices: tuple[tuple[str, str], ...]
+    choices: tuple[tuple[str, str, str], ...]
 
 
 # What the answer offers to tap, besides its text.
