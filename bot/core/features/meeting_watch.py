@@ -187,11 +187,7 @@ class MeetingWatch:
 
     async def _ended(self, group: Group) -> None:
         """A meeting over: its group is looked up by the watch no more."""
-        await update_group(
-            self._store,
-            group,
-            lambda g: replace(g, meeting=replace(g.meeting, ended=True)) if g.meeting else g,
-        )
+        await _relink(self._store, group, ended=True)
 
     async def _take(self, group: Group, poll: Message, changed: dict[str, int]) -> None:
         """Outlook's answers on the RSVP (no calendar call: they come from there)."""
@@ -218,11 +214,7 @@ class MeetingWatch:
         assert link is not None
         key = hashlib.sha256(f"moved|{group.group_id}|{link.ical_uid}|{start}".encode())
         members = await self._store.get_people(group.tenant_id, list(group.member_ids))
-        await update_group(
-            self._store,
-            group,
-            lambda g: replace(g, meeting=replace(g.meeting, start=start)) if g.meeting else g,
-        )
+        await _relink(self._store, group, start=start)
         owner = next((p for p in members if p.person_id == group.owner_id), None)
         if link.rsvp_id and owner is not None:
             # The RSVP's question names the new time (in its asker's words and zone).
@@ -255,11 +247,7 @@ class MeetingWatch:
         assert link is not None
         key = hashlib.sha256(f"cancelled|{group.group_id}|{link.ical_uid}".encode())
         members = await self._store.get_people(group.tenant_id, list(group.member_ids))
-        await update_group(
-            self._store,
-            group,
-            lambda g: replace(g, meeting=replace(g.meeting, cancelled=True)) if g.meeting else g,
-        )
+        await _relink(self._store, group, cancelled=True)
         if await self._store.remember_once(key.hexdigest(), self._clock.now(), LOOK_AHEAD):
             notice = worded("meeting.was_cancelled", subject=link.subject, group=group.name)
             self._chats.announce(members, notice)
@@ -306,6 +294,17 @@ class MeetingWatch:
             if sent is not None and sent.sent_at > since:
                 return True
         return False
+
+
+async def _relink(store: WatchStore, group: Group, **changes: object) -> None:
+    """The group's link to its meeting, changed (a new time, cancelled, ended)."""
+
+    def change(current: Group) -> Group:
+        if current.meeting is None:
+            return current
+        return replace(current, meeting=replace(current.meeting, **changes))  # type: ignore[arg-type]
+
+    await update_group(store, group, change)
 
 
 def _auto_key(group: Group, poll: Message) -> str:

@@ -290,27 +290,9 @@ class Relay:
             return None
         addresses = tuple(sorted({p.email for p in readers}))
         # The language the thread's mail is written in (as `thread.mail_readers` picks it).
-        language = majority([p.language for p in readers])
-        now = self._clock.now()
-        claimed_by, claimed_until = self._queue.claim(now)
-        message = Message(
-            claimed_by=claimed_by,
-            claimed_until=claimed_until,
-            tenant_id=group.tenant_id,
-            group_id=group.group_id,
-            message_id=message_id,
-            sender_id=SEND_ID,
-            sender_name=SEND_NAME,
-            text=notice.say(language),
-            sent_at=now,
-            source=Source.SEND,
-            deliveries=(Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),),
-        )
-        stored = await self._store.add_message(message)
-        if stored is None:
-            return None
-        await self._record_and_start(stored, group, people, fresh=True)
-        return stored
+        text = notice.say(majority([p.language for p in readers]))
+        outlook = (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
+        return await self._from_send(group, text, outlook, people, message_id)
 
     async def remind(
         self, group: Group, notice: Text, people: Sequence[Person], message_id: str
@@ -330,6 +312,20 @@ class Relay:
             deliveries += (Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=addresses),)
         if not deliveries:
             return None
+        text = notice.say(majority([p.language for p in people]))
+        return await self._from_send(group, text, deliveries, people, message_id)
+
+    async def _from_send(
+        self,
+        group: Group,
+        text: str,
+        deliveries: tuple[Delivery, ...],
+        people: Sequence[Person],
+        message_id: str,
+    ) -> Message | None:
+        """A message of Send's own, stored (None when that id was stored already) and
+        then recorded and delivered like any other."""
+        now = self._clock.now()
         claimed_by, claimed_until = self._queue.claim(now)
         message = Message(
             claimed_by=claimed_by,
@@ -339,7 +335,7 @@ class Relay:
             message_id=message_id,
             sender_id=SEND_ID,
             sender_name=SEND_NAME,
-            text=notice.say(majority([p.language for p in people])),
+            text=text,
             sent_at=now,
             source=Source.SEND,
             deliveries=deliveries,
