@@ -12,31 +12,25 @@ import asyncio
 import datetime
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from bot.web.app import create_app
 from bot.web.keys import SERVICES
 from tests.conftest import (
-    FAST_TUNING,
     GRAPH_CLIENT,
     GRAPH_SECRET,
     GRAPH_TENANT,
-    OUTLOOK_SENDER,
-    graph_settings,
-    serve,
 )
 from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.fakes.entra import DEFAULT_ROLES, FakeEntra
 from tests.fakes.graph import FakeGraph, Json
 from tests.outlook_helpers import eventually
-from tests.services import free_port
 from tests.teams_world import TeamsWorld, card_text
 from tests.test_outlook_reply_links import follow, links
-from tests.test_outlook_thread import mails_in
+from tests.test_outlook_thread import graph_mode, mails_in
 
 CY, DEE = "cy@contoso.com", "dee@contoso.com"
 OUTSIDE = [("zoe@fabrikam.com", "Zoe Fabrikam"), ("yan@fabrikam.com", "Yan Fabrikam")]
@@ -65,17 +59,7 @@ async def scene_with(
     graph: FakeGraph,
     connector: tuple[FakeConnector, str],
 ) -> AsyncIterator[Scene]:
-    fake, connector_url = connector
-    for name in ("Ann", "Bob", "Cy", "Dee"):
-        graph.add_user(f"{name.lower()}@contoso.com", name)
-    graph.add_user(OUTLOOK_SENDER, "Send")
-    port = free_port()
-    settings = replace(
-        graph_settings(tmp_path, entra, graph, port), public_base_url=f"http://127.0.0.1:{port}"
-    )
-    app = create_app(settings, tuning=FAST_TUNING)
-    async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
-        await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
+    async with graph_mode(tmp_path, entra, graph, connector) as (world, app):
         ann, bob = world.person("Ann"), world.person("Bob")
         await world.install(ann)
         await world.install(bob)

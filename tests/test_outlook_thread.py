@@ -8,10 +8,12 @@ mail by delta query, and mails Outlook copies as `reply`s to the thread's first 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bot.core.model import Channel
 from bot.outlook.graph import MARKER_PROPERTY
@@ -38,10 +40,12 @@ class Scene:
     graph: FakeGraph
 
 
-@pytest.fixture
-async def scene(
+@asynccontextmanager
+async def graph_mode(
     tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
-) -> AsyncIterator[Scene]:
+) -> AsyncIterator[tuple[TeamsWorld, web.Application]]:
+    """The app in Graph mode against the fakes, Ann, Bob, Cy and Dee in the directory, its
+    Inbox subscription made."""
     fake, connector_url = connector
     for name in ("Ann", "Bob", "Cy", "Dee"):
         graph.add_user(f"{name.lower()}@contoso.com", name)
@@ -54,6 +58,14 @@ async def scene(
     app = create_app(settings, tuning=FAST_TUNING)
     async with serve(app, port) as url, TeamsWorld(url, fake, connector_url) as world:
         await eventually(lambda: len(graph.subscriptions) == 1, "the Graph subscription")
+        yield world, app
+
+
+@pytest.fixture
+async def scene(
+    tmp_path: Path, entra: FakeEntra, graph: FakeGraph, connector: tuple[FakeConnector, str]
+) -> AsyncIterator[Scene]:
+    async with graph_mode(tmp_path, entra, graph, connector) as (world, _):
         yield Scene(world, graph)
 
 

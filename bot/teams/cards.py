@@ -13,7 +13,7 @@ from bot.core.features.one_tap import one_tap_answers
 from bot.core.model import MediaKind, Styled
 from bot.core.ports import RelayedMessage, SharedMedia, TeamsMention
 from bot.core.texts import Language, say
-from bot.core.turn.requests import GroupChoice, IncomingMedia
+from bot.core.turn.requests import GroupChoice, IncomingMedia, MeetingChoice
 from bot.markdown import literal
 from bot.media.rules import size_text
 
@@ -305,7 +305,7 @@ def group_picker_card(
     )
 
 
-def meeting_picker_card(choices: Sequence[tuple[str, str, str]]) -> Card:
+def meeting_picker_card(choices: Sequence[MeetingChoice]) -> Card:
     """One full-width button per meeting (its day, time, subject and people), one under
     the other: a meeting's label is too long for a row of buttons."""
     return _card(
@@ -315,12 +315,16 @@ def meeting_picker_card(choices: Sequence[tuple[str, str, str]]) -> Card:
                 "actions": [
                     {
                         "type": "Action.Submit",
-                        "title": label,
-                        "data": {"sendAction": MEETING_ACTION, "meeting": ical_uid, "start": start},
+                        "title": choice.label,
+                        "data": {
+                            "sendAction": MEETING_ACTION,
+                            "meeting": choice.ical_uid,
+                            "start": choice.start.isoformat(),
+                        },
                     }
                 ],
             }
-            for ical_uid, start, label in choices
+            for choice in choices
         ]
     )
 

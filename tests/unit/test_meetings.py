@@ -42,7 +42,7 @@ async def test_a_reminder_goes_once_across_a_restart(
     first = build_core(store, clock, calendar=calendar, directory=directory)
     listed = await first.say("meeting")
     assert isinstance(listed.buttons, MeetingPicker)
-    assert next(label for _, _, label in listed.buttons.choices).endswith("Standup · 2 people")
+    assert listed.buttons.choices[0].label.endswith("Standup · 2 people")
     made = await first.built.meetings.pick(ann, uid)
     assert made.startswith("Standup is made with the other person of the meeting on "), made
     await first.relayed()  # the RSVP's copies are out

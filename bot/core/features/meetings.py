@@ -44,6 +44,7 @@ from bot.core.sending.relay import Relay
 from bot.core.sending.retry import update_group
 from bot.core.texts import say, when_dated
 from bot.core.texts import text as worded
+from bot.core.turn.requests import MeetingChoice
 
 log = logging.getLogger("send.meetings")
 T = TypeVar("T")
@@ -60,13 +61,6 @@ _OPTION_OF = {
     MeetingResponse.TENTATIVE: 1,
     MeetingResponse.DECLINED: 2,
 }
-
-
-@dataclass(frozen=True)
-class MeetingChoice:
-    ical_uid: str
-    start: datetime
-    label: str
 
 
 @dataclass(frozen=True)

@@ -161,8 +161,8 @@ class CommandHandlers:
 
     async def _meeting(self, call: CommandCall) -> Answer:
         offer = await self._meetings.offer(call.person, call.command.target)
-        choices = tuple((m.ical_uid, m.start.isoformat(), m.label) for m in offer.choices)
-        return Answer(offer.text, buttons=MeetingPicker(choices) if choices else None)
+        picker = MeetingPicker(offer.choices) if offer.choices else None
+        return Answer(offer.text, buttons=picker)
 
     # owner-only (`owner_only` in the command table): `call.owned` is theirs
 

@@ -9,6 +9,7 @@ which the adapter renders as text or cards. Nothing here knows Bot Framework.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from bot.core.model import Person, Styled
@@ -157,11 +158,20 @@ class YesNo:
 
 
 @dataclass(frozen=True)
-class MeetingPicker:
-    """The person's next meetings as buttons (`meeting`): (iCalUId, start in ISO 8601,
-    label) each."""
+class MeetingChoice:
+    """A meeting offered by `meeting`: its iCalUId, its start (which occurrence of a
+    recurring one), and its button's words."""
 
-    choices: tuple[tuple[str, str, str], ...]
+    ical_uid: str
+    start: datetime
+    label: str
+
+
+@dataclass(frozen=True)
+class MeetingPicker:
+    """The person's next meetings as buttons (`meeting`)."""
+
+    choices: tuple[MeetingChoice, ...]
 
 
 # What the answer offers to tap, besides its text.
