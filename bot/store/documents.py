@@ -9,6 +9,7 @@ query or an indexed SQLite lookup.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ PARTITION_KEYS: dict[str, str] = {
 # or `teams:` ids, group ids are hex, alias ids start with `teams-user:`).
 LEGACY_DIRECTORY_KINDS = ("people", "groups")
 
+_UNSAFE = re.compile(r"[/\\?#%]")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -46,12 +48,38 @@ class NotFound(StoreError):
 __all__ = ["AlreadyExists", "ConcurrentUpdate", "Doc", "Documents", "NotFound", "StoreError"]
 
 
-@dataclass(frozen=True)
 class Doc:
-    id: str
-    partition: str
-    body: JsonDict
-    etag: str
+    """One stored document: its id, partition, etag and body.
+
+    A backend that keeps JSON text hands it over undecoded (`Doc.stored`): the body is
+    decoded when first asked for, so a reader that already decoded this etag (the
+    repository keeps what it decoded, by etag) never pays for it again."""
+
+    __slots__ = ("_body", "_text", "etag", "id", "partition")
+
+    def __init__(self, id: str, partition: str, body: JsonDict, etag: str) -> None:
+        self.id = id
+        self.partition = partition
+        self.etag = etag
+        self._body: JsonDict | None = body
+        self._text = ""
+
+    @classmethod
+    def stored(cls, id: str, partition: str, text: str, etag: str) -> Doc:
+        """A document from its stored JSON text, decoded when its body is first read."""
+        doc = cls(id, partition, {}, etag)
+        doc._body, doc._text = None, text
+        return doc
+
+    @property
+    def body(self) -> JsonDict:
+        if self._body is None:
+            self._body = json.loads(self._text)
+            self._text = ""
+        return self._body
+
+    def __repr__(self) -> str:
+        return f"Doc(id={self.id!r}, partition={self.partition!r}, etag={self.etag!r})"
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,8 @@ Condition = Eq | Contains | IdIn | Before
 
 def safe_id(key: str) -> str:
     """A document id Cosmos accepts: no / \\ ? #, at most 255 characters."""
+    if len(key) <= 200 and not _UNSAFE.search(key):
+        return key  # the usual id, as it is (read for every person of every message)
     escaped = "".join(f"%{ord(ch):02X}" if ch in "/\\?#%" else ch for ch in key)
     if len(escaped) <= 200:
         return escaped

@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.core.membership.groups import name_key
 from bot.core.model import Group, Message, Person
@@ -31,6 +32,7 @@ from bot.core.ports import ConcurrentUpdate
 from bot.core.sending.retry import read_modify_write
 from bot.store.aliases import Aliases
 from bot.store.bodies import _group, _message, _person, _utc, group_body, message_body, person_body
+from bot.store.decoded import Decoded
 from bot.store.documents import (
     AlreadyExists,
     Before,
@@ -44,6 +46,13 @@ from bot.store.documents import (
     safe_id,
 )
 
+E = TypeVar("E", Person, Group)
+
+# How many decoded documents are kept: a directory entry (person or group) is small; a
+# message holds a delivery per member, and only those this instance wrote are kept.
+DIRECTORY_KEPT = 4096
+MESSAGES_KEPT = 512
+
 # Where versions before the core kept the `new` dialog's step (`Person.new_group`) let
 # botbuilder's ConversationState keep it for a person's 1:1 chat: still deleted with
 # the person, since such a document may hold what they typed.
@@ -54,6 +63,28 @@ class DocumentStore:
     def __init__(self, documents: Documents) -> None:
         self._docs = documents
         self._aliases = Aliases(documents)
+        self._directory: Decoded[Person | Group] = Decoded(_directory_entry, DIRECTORY_KEPT)
+        self._messages: Decoded[Message] = Decoded(_message, MESSAGES_KEPT)
+
+    def _person(self, doc: Doc) -> Person | None:
+        entry = self._directory(doc)
+        return entry if isinstance(entry, Person) else None
+
+    def _group(self, doc: Doc) -> Group | None:
+        entry = self._directory(doc)
+        return entry if isinstance(entry, Group) else None
+
+    def _kept(self, entry: E, doc: Doc) -> E:
+        """A person or group just written, decoded from what the store kept, and kept:
+        the next read of this version is not decoded again."""
+        self._directory.keep(doc.partition, doc.id, doc.etag, entry)
+        return entry
+
+    def _people(self, docs: Sequence[Doc]) -> list[Person]:
+        return [p for p in map(self._person, docs) if p is not None]
+
+    def _groups(self, docs: Sequence[Doc]) -> list[Group]:
+        return [g for g in map(self._group, docs) if g is not None]
 
     async def ping(self) -> None:
         await self._docs.ping()
@@ -62,14 +93,14 @@ class DocumentStore:
 
     async def get_person(self, tenant_id: str, person_id: str) -> Person | None:
         doc = await self._docs.read("directory", tenant_id, safe_id(person_id))
-        return None if doc is None or doc.body.get("type") != "person" else _person(doc)
+        return None if doc is None else self._person(doc)
 
     async def get_people(self, tenant_id: str, person_ids: Sequence[str]) -> list[Person]:
         ids = tuple(dict.fromkeys(safe_id(p) for p in person_ids))
         if not ids:
             return []
         docs = await self._docs.query("directory", tenant_id, [IdIn(ids), Eq("type", "person")])
-        return [_person(d) for d in docs]
+        return self._people(docs)
 
     async def person_id_for_teams_user(self, tenant_id: str, teams_user_id: str) -> str | None:
         return await self._aliases.person_id_for_teams_user(tenant_id, teams_user_id)
@@ -98,8 +129,8 @@ class DocumentStore:
         """People and a group of one tenant in one query (they share the partition)."""
         ids = tuple(dict.fromkeys([*(safe_id(p) for p in person_ids), safe_id(group_id)]))
         docs = await self._docs.query("directory", tenant_id, [IdIn(ids)])
-        people = [_person(d) for d in docs if d.body.get("type") == "person"]
-        groups = [_group(d) for d in docs if d.body.get("type") == "group"]
+        people = self._people(docs)
+        groups = self._groups(docs)
         return people, next((g for g in groups if g.group_id == group_id), None)
 
     async def save_person(self, person: Person) -> Person:
@@ -109,7 +140,7 @@ class DocumentStore:
         # A new person's aliases are written whatever this instance remembers: the one it
         # remembers may have been deleted since (`forget`, run by another process).
         await self._aliases.write(person, fresh=person.version is None)
-        return _person(doc)
+        return self._kept(_person(doc), doc)
 
     async def migrate_aliases(self) -> int:
         """Writes the aliases of people stored before addresses and object ids had any;
@@ -128,7 +159,7 @@ class DocumentStore:
         docs = await self._docs.query(
             "directory", None, [IdIn((safe_id(person_id),)), Eq("type", "person")]
         )
-        return sorted((_person(d) for d in docs), key=lambda p: p.tenant_id)
+        return sorted(self._people(docs), key=lambda p: p.tenant_id)
 
     async def people_with_address(self, address: str) -> list[Person]:
         """The person known by that address in every tenant (an address may be known in
@@ -138,7 +169,7 @@ class DocumentStore:
         by_email = await self._docs.query(
             "directory", None, [Eq("type", "person"), Eq("email", address)]
         )
-        people = [*await self.people_with_id(address), *(_person(d) for d in by_email)]
+        people = [*await self.people_with_id(address), *self._people(by_email)]
         for tenant_id, person_id in named:
             person = await self.get_person(tenant_id, person_id)
             if person is not None:
@@ -160,18 +191,18 @@ class DocumentStore:
 
     async def get_group(self, tenant_id: str, group_id: str) -> Group | None:
         doc = await self._docs.read("directory", tenant_id, safe_id(group_id))
-        return None if doc is None or doc.body.get("type") != "group" else _group(doc)
+        return None if doc is None else self._group(doc)
 
     async def groups_of(self, tenant_id: str, person_id: str) -> list[Group]:
         docs = await self._docs.query(
             "directory", tenant_id, [Contains("memberIds", person_id), Eq("type", "group")]
         )
-        return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
+        return sorted(self._groups(docs), key=lambda g: (g.created_at, g.group_id))
 
     async def groups_in(self, tenant_id: str) -> list[Group]:
         """Every group of a tenant, oldest first."""
         docs = await self._docs.query("directory", tenant_id, [Eq("type", "group")])
-        return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
+        return sorted(self._groups(docs), key=lambda g: (g.created_at, g.group_id))
 
     async def find_groups(self, id_or_name: str, tenant_id: str | None = None) -> list[Group]:
         """The group with this id, else the groups of this name (as `name_key` compares
@@ -182,13 +213,13 @@ class DocumentStore:
         docs = by_id or await self._docs.query(
             "directory", tenant_id, [Eq("nameKey", name_key(id_or_name)), Eq("type", "group")]
         )
-        return sorted((_group(d) for d in docs), key=lambda g: (g.created_at, g.group_id))
+        return sorted(self._groups(docs), key=lambda g: (g.created_at, g.group_id))
 
     async def save_group(self, group: Group) -> Group:
         doc = await self._write(
             "directory", group.tenant_id, safe_id(group.group_id), group_body(group), group.version
         )
-        return _group(doc)
+        return self._kept(_group(doc), doc)
 
     async def groups_with_meetings(self, until: datetime) -> list[Group]:
         """Groups linked to a meeting, not cancelled, that starts before `until` (every
@@ -196,14 +227,14 @@ class DocumentStore:
         docs = await self._docs.query(
             "directory", None, [Eq("type", "group"), Before("meetingStart", _utc(until))]
         )
-        return [_group(d) for d in docs]
+        return self._groups(docs)
 
     async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None:
         """The group whose Outlook thread has this Graph conversationId (any tenant)."""
         docs = await self._docs.query(
             "directory", None, [Eq("outlookConversation", conversation_id), Eq("type", "group")]
         )
-        return _group(docs[0]) if docs else None
+        return next(iter(self._groups(docs)), None)
 
     async def delete_group(self, group: Group) -> None:
         """Deletes a group with everything of it: its messages with their deliveries (the
@@ -224,11 +255,11 @@ class DocumentStore:
             return None
         # What was written is what was given (tests/unit/test_message_bodies.py): not
         # decoded again, only its new version taken.
-        return replace(message, version=doc.etag)
+        return self._written(message, doc)
 
     async def get_message(self, group_id: str, message_id: str) -> Message | None:
         doc = await self._docs.read("messages", group_id, safe_id(message_id))
-        return None if doc is None else _message(doc)
+        return None if doc is None else self._messages(doc)
 
     async def save_message(self, message: Message) -> Message:
         doc = await self._write(
@@ -238,18 +269,25 @@ class DocumentStore:
             message_body(message),
             message.version,
         )
-        return replace(message, version=doc.etag)  # as add_message: not decoded again
+        return self._written(message, doc)  # as add_message: not decoded again
+
+    def _written(self, message: Message, doc: Doc) -> Message:
+        written = replace(message, version=doc.etag)
+        self._messages.keep(doc.partition, doc.id, doc.etag, written)
+        return written
 
     async def messages_of(self, group_id: str) -> list[Message]:
         """A group's messages, oldest first (one partition)."""
         docs = await self._docs.query("messages", group_id, [])
-        return sorted((_message(d) for d in docs), key=lambda m: (m.sent_at, m.message_id))
+        messages = [m for m in map(self._messages, docs) if m is not None]
+        return sorted(messages, key=lambda m: (m.sent_at, m.message_id))
 
     async def pending_messages(self) -> list[Message]:
         # Indexed on both backends (SQLite: documents_pending; Cosmos indexes every path),
         # so recovery reads the pending messages only, however long the history.
         docs = await self._docs.query("messages", None, [Eq("pending", True)])
-        return sorted((_message(d) for d in docs), key=lambda m: m.sent_at)
+        messages = [m for m in map(self._messages, docs) if m is not None]
+        return sorted(messages, key=lambda m: m.sent_at)
 
     async def purge_messages_before(self, cutoff: datetime) -> int:
         """Deletes the messages sent before `cutoff`, with their summaries on the groups
@@ -259,8 +297,8 @@ class DocumentStore:
         stale = await self._docs.query(
             "directory", None, [Eq("type", "group"), Before("recentSince", _utc(cutoff))]
         )
-        for doc in stale:
-            await self._drop_recent_before(_group(doc), cutoff)
+        for group in self._groups(stale):
+            await self._drop_recent_before(group, cutoff)
         return purged
 
     async def _drop_recent_before(self, group: Group, cutoff: datetime) -> None:
@@ -370,3 +408,9 @@ class DocumentStore:
             return await self._docs.replace(kind, partition, doc_id, body, version)
         except NotFound:
             raise ConcurrentUpdate(f"{kind}/{doc_id} was deleted meanwhile") from None
+
+
+def _directory_entry(doc: Doc) -> Person | Group | None:
+    """A directory document as a person or a group; None for anything else (an alias)."""
+    kind = doc.body.get("type")
+    return _person(doc) if kind == "person" else _group(doc) if kind == "group" else None

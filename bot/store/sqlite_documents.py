@@ -357,5 +357,5 @@ def _encode(kind: str, partition: str, doc_id: str, body: JsonDict) -> tuple[str
 
 
 def _doc(doc_id: str, partition: str, text: str, etag: str) -> Doc:
-    body: JsonDict = json.loads(text)
-    return Doc(id=doc_id, partition=partition, body=body, etag=etag)
+    # Its own copy for every caller: each Doc decodes the text itself, when asked.
+    return Doc.stored(doc_id, partition, text, etag)

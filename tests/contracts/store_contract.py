@@ -530,3 +530,32 @@ async def test_a_person_deleted_elsewhere_and_stored_again_gets_their_aliases(
     assert await restarted.person_for_teams_user("t1", "29:ann-t1") == again
     assert await restarted.person_for_object("t1", ANN_OID) == again
     assert await restarted.person_for_address("t1", "ann.lee@contoso.onmicrosoft.com") == again
+
+
+async def test_another_instances_changes_are_read_as_changed(
+    store: DocumentStore, documents: Documents
+) -> None:
+    """Each store keeps what it decoded by version: what another instance (another
+    DocumentStore over the same documents) writes is read as written, never as kept."""
+    other = DocumentStore(documents)
+    ann, bob = await store.save_person(person("ann")), await store.save_person(person("bob"))
+    lunch = await store.save_group(group(ann, bob))
+    message = await store.add_message(
+        Message("t1", lunch.group_id, "m1", ann.person_id, "Ann", "hi", NOW, Source.TEAMS)
+    )
+    assert message is not None
+    # Read (and kept) here, then changed there.
+    people, found = await store.get_people_and_group("t1", ["ann@contoso.com"], lunch.group_id)
+    assert people == [ann] and found == lunch
+    assert await store.get_message(lunch.group_id, "m1") == message
+    renamed = await other.save_group(replace(lunch, name="Dinner"))
+    french = await other.save_person(replace(ann, language=Language.FR))
+    edited = await other.save_message(replace(message, text="hello"))
+    people, found = await store.get_people_and_group("t1", ["ann@contoso.com"], lunch.group_id)
+    assert people == [french] and found == renamed and found.name == "Dinner"
+    assert await store.get_person("t1", "ann@contoso.com") == french
+    assert await store.get_message(lunch.group_id, "m1") == edited
+    assert [g.name for g in await store.groups_of("t1", bob.person_id)] == ["Dinner"]
+    # And a change made here is what the other reads.
+    await store.save_group(replace(renamed, name="Brunch"))
+    assert [g.name for g in await other.groups_of("t1", bob.person_id)] == ["Brunch"]

@@ -28,6 +28,7 @@ from bot.core.model import Group, Member, Message, Person, TeamsReach
 from bot.core.ports import (
     Calendar,
     Clock,
+    ConcurrentUpdate,
     Directory,
     NoCalendar,
     NoDirectory,
@@ -267,6 +268,7 @@ class StoreSpy:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
+        self.refused = 0  # writes the store refused as made over an older version
         self._failures: dict[str, int] = {}
 
     def fail(self, method: str, on_call: int = 1) -> None:
@@ -363,7 +365,11 @@ class StoreSpy:
 
     async def save_message(self, message: Message) -> Message:
         self._call("save_message")
-        return await self.inner.save_message(message)
+        try:
+            return await self.inner.save_message(message)
+        except ConcurrentUpdate:
+            self.refused += 1
+            raise
 
     async def pending_messages(self) -> list[Message]:
         self._call("pending_messages")

@@ -10,8 +10,9 @@ from datetime import timedelta
 from bot.core.model import Channel, Message
 from bot.core.texts import Language
 from bot.core.turn.requests import MessageChange
+from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
-from tests.unit.core_fakes import Core, build_core, display, email, personal, retry
+from tests.unit.core_fakes import Core, StoreSpy, build_core, display, email, personal, retry
 from tests.unit.fakes import FakeClock
 
 
@@ -176,3 +177,25 @@ async def test_a_change_while_the_first_receipt_is_on_its_way_updates_it_not_a_s
     await settled(core)
     assert {activity for _, activity, _ in core.teams.receipts} == {"receipt-1"}  # one line
     assert core.teams.receipt_of(email("ann")).endswith("· edited")
+
+
+async def test_a_receipt_shown_after_its_round_is_stored_in_one_write(clock: FakeClock) -> None:
+    """In a burst the first receipt waits for spare room in the pace and is shown after its
+    round was saved: its id is written over the version that round saved, in one write
+    (not over the round's older snapshot, which the store refuses: a refused write and a
+    read more for every message of a burst)."""
+    store = DocumentStore(MemoryDocuments())
+    spy = StoreSpy(store)
+    core = build_core(spy, clock)
+    await lunch(core, also=tuple(f"p{n}" for n in range(16)))  # over half the allowance
+    before = spy.calls.copy()
+    await core.say("pizza friday?", key="m-1")
+    await core.relayed()
+    await settled(core)
+    group = await core.group("ann", "lunch")
+    (message,) = await store.messages_of(group.group_id)
+    assert message.receipt is not None and message.receipt.shown.startswith("Sent to lunch")
+    assert core.teams.receipt_of(email("ann")) == message.receipt.shown
+    writes = spy.calls["save_message"] - before["save_message"]
+    reads = spy.calls["get_message"] - before["get_message"]
+    assert (writes, reads, spy.refused) == (2, 0, 0)  # the round's, then the receipt's

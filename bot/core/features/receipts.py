@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -35,6 +36,8 @@ log = logging.getLogger("send.receipts")
 RECEIPT_PAUSE = 3.0
 # How long a receipt is kept current; after that it shows what it last showed.
 RECEIPT_KEPT = timedelta(days=1)
+# How many messages' last saved versions are kept for their receipts' own writes.
+SAVED_KEPT = 1024
 
 
 class Receipts:
@@ -59,6 +62,10 @@ class Receipts:
         self._sending: set[str] = set()
         # Messages with a change asked for and not read yet (what a round knows is older).
         self._changed: set[str] = set()
+        # The version each recent round saved: a receipt shown after its round stores its
+        # id over that version, not over the round's older snapshot (which the store
+        # would refuse as changed, costing a refused write and a read).
+        self._saved: OrderedDict[str, Message] = OrderedDict()
 
     async def in_round(
         self, message: Message, group: Group, people: Mapping[str, Person]
@@ -92,6 +99,7 @@ class Receipts:
     def after_save(self, shown_from: Message, saved: Message, group: Group) -> None:
         """The round that showed the receipt from `shown_from` saved `saved`: what changed
         in between (a reaction, a read, an edit, here or on another instance) is shown."""
+        self._remember(saved)
         if (
             saved.reactions != shown_from.reactions
             or saved.edited_at != shown_from.edited_at
@@ -122,7 +130,7 @@ class Receipts:
         shown = await self._show(
             message, group, people, sender, later=lambda: self._updates.again(message.message_id)
         )
-        await self._keep(message, shown)
+        await self._keep(self._saved.get(message.message_id, message), shown)
 
     async def _again(self, group: Group, message_id: str) -> None:
         """A later update, read from the store (any instance may make it)."""
@@ -152,7 +160,15 @@ class Receipts:
                 return current
             return replace(current, receipt=receipt)
 
-        await update_message(self._store, message, change)
+        kept = await update_message(self._store, message, change)
+        if kept is not None:
+            self._remember(kept)
+
+    def _remember(self, saved: Message) -> None:
+        self._saved[saved.message_id] = saved
+        self._saved.move_to_end(saved.message_id)
+        if len(self._saved) > SAVED_KEPT:
+            self._saved.popitem(last=False)
 
     async def _show(
         self,
