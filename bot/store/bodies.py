@@ -273,8 +273,10 @@ def message_body(m: Message) -> JsonDict:
         "deliveries": [
             {
                 "recipientId": d.recipient_id,
-                "channel": d.channel.value,
-                "state": d.state.value,
+                # StrEnum members are their values' strings: JSON writes them as such
+                # (and `.value` is a slow property on 3.11, here 40 times a write).
+                "channel": d.channel,
+                "state": d.state,
                 "attempts": d.attempts,
                 "lastError": d.last_error,
                 "addresses": list(d.addresses),

@@ -179,7 +179,7 @@ class TeamsConnector:
             # A poll changes, and media links are signed per reader: neither is cached.
             return json.dumps(self._activity(message), ensure_ascii=False)
         # One per message and language: the card's own words are the reader's.
-        key = (message.message_id, message.language.value)
+        key = (message.message_id, message.language)
         cached = self._cards.get(key)
         if cached is None:
             activity = self._activity(message)
@@ -215,7 +215,7 @@ class TeamsConnector:
                 )
                 return result_from_status(answer.status, retry_after_seconds(answer.retry_after))
             # The id of what was sent (JSON is UTF-8: no charset to detect).
-            sent: Any = json.loads(answer.body or b"{}") if answer.status != 202 else {}
+            sent: Any = json.loads(answer.body.decode() or "{}") if answer.status != 202 else {}
             activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
             return SendResult(SendOutcome.SENT, activity_id=activity_id)
         except PostFailed as error:

@@ -44,8 +44,10 @@ def settle(
     now: datetime,
     accepted_at: datetime,
     policy: RetryPolicy,
+    activity_id: str = "",
 ) -> Delivery:
-    """The delivery after one more attempt answered `outcome`."""
+    """The delivery after one more attempt answered `outcome`; `activity_id`: the id
+    Teams gave what was sent (kept when there is none)."""
     attempts = delivery.attempts + 1
     if outcome is SendOutcome.SENT:
         return replace(
@@ -54,6 +56,7 @@ def settle(
             attempts=attempts,
             last_error="",
             next_attempt_at=None,
+            activity_id=activity_id or delivery.activity_id,
         )
     if outcome is SendOutcome.RETRY:
         at = now + timedelta(seconds=policy.delay(attempts, retry_after))

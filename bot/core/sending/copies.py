@@ -132,8 +132,9 @@ class Copies:
                     "detail": result.detail,
                 },
             )
-        settled = self._settle(message, delivery, result.outcome, detail, result.retry_after)
-        return replace(settled, activity_id=result.activity_id or settled.activity_id)
+        return self._settle(
+            message, delivery, result.outcome, detail, result.retry_after, result.activity_id
+        )
 
     async def retract(
         self, message: Message, delivery: Delivery, people: dict[str, Person]
@@ -158,13 +159,13 @@ class Copies:
         outcome: SendOutcome,
         detail: str,
         retry_after: float,
+        activity_id: str = "",
     ) -> Delivery:
         # A copy is tried until the deadline after its message was accepted; taking one
         # back, until the deadline after the message was deleted.
         since = message.deleted_at if delivery.retract and message.deleted_at else message.sent_at
-        return settle(
-            delivery, outcome, detail, retry_after, self._clock.now(), since, self._policy
-        )
+        now = self._clock.now()
+        return settle(delivery, outcome, detail, retry_after, now, since, self._policy, activity_id)
 
     async def _via(self, message: Message, people: dict[str, Person]) -> TeamsReach | None:
         """Someone's Teams reach in the tenant (the sender's first): where to reach a person
