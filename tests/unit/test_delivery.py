@@ -7,6 +7,7 @@ for the worker's tasks by polling the store between event-loop turns.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -310,6 +311,25 @@ async def test_a_refused_send_is_final(rig: Rig, lunch: Lunch) -> None:
     assert (bob.state, bob.attempts, bob.last_error) == (DeliveryState.FAILED, 1, "bad request")
     assert len(rig.teams.sent_to(lunch.bob.person_id)) == 1 and rig.sleep.delays == []
     assert rig.teams.notices == []
+
+
+async def test_at_info_the_log_has_a_line_per_message_and_per_failed_copy(
+    rig: Rig, lunch: Lunch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A line per copy that went would be 19 lines a message (and a sixth of a copy's
+    CPU): those are DEBUG; the message's line counts them, a failed copy has its own."""
+    rig.teams.answer(lunch.bob.person_id, refused("bad request"))
+    with caplog.at_level(logging.INFO, logger="send.delivery"):
+        message = await rig.post(lunch.ann, lunch.group, "pizza?", "m1")
+    finals = [r for r in caplog.records if r.getMessage() == "delivery final"]
+    assert [(r.levelno, getattr(r, "recipient", "")) for r in finals] == [
+        (logging.INFO, lunch.bob.person_id)
+    ]
+    (delivered,) = [r for r in caplog.records if r.getMessage() == "message delivered"]
+    sent = sum(d.state is DeliveryState.SENT for d in message.deliveries)
+    assert sent >= 1
+    assert (getattr(delivered, "message_id", ""), getattr(delivered, "sent", None)) == ("m1", sent)
+    assert getattr(delivered, "failed", None) == 1
 
 
 async def test_people_gone_from_teams_are_marked_and_the_sender_told_once(

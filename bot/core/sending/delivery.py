@@ -321,8 +321,14 @@ class DeliveryWorker:
             # the old text or tally (and an update before its copy's id was kept missed it).
             self._cards.refresh(group, message.message_id)
         for delivery in done:
-            if delivery.state is not DeliveryState.PENDING:
-                log.info(
+            if delivery.state is DeliveryState.PENDING:
+                continue  # a retry was logged where it was decided
+            # Each copy that went at DEBUG (the message's own line below counts them: at INFO
+            # a line per copy was a sixth of a copy's CPU); one that finally failed at INFO.
+            level = logging.INFO if delivery.state is DeliveryState.FAILED else logging.DEBUG
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
                     "delivery final",
                     extra={
                         "message_id": message.message_id,
