@@ -1,5 +1,5 @@
-"""A stored message reads back as exactly the message written: the store answers a write
-with the message it was given (and its new version), without decoding what it wrote."""
+"""A stored message or group reads back as exactly the one written: the store answers a
+write with what it was given (and its new version), without decoding what it wrote."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from bot.core.model import (
     Channel,
     Delivery,
     DeliveryState,
+    Group,
     MediaKind,
+    MeetingLink,
+    Member,
     Mentioned,
     Message,
+    MessageSummary,
     Poll,
     Quote,
     Receipt,
@@ -23,7 +27,7 @@ from bot.core.model import (
     StoredMedia,
     Styled,
 )
-from bot.store.bodies import _message, message_body
+from bot.store.bodies import _group, _message, group_body, message_body
 from bot.store.documents import Doc
 
 SENT = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
@@ -97,4 +101,42 @@ def test_times_in_another_zone_read_back_as_the_same_instants() -> None:
     stored = json.loads(json.dumps(message_body(message)))
     assert _message(Doc(id="m1", partition="g1", body=stored, etag="e")) == replace(
         message, version="e"
+    )
+
+
+MEETING = MeetingLink("040000008200E0", "Friday planning", SENT, "ann@contoso.com", "m9")
+
+GROUP = Group(
+    tenant_id="t1",
+    group_id="g1",
+    name="Friday «planning» 👍",
+    owner_id="ann",
+    members=(
+        Member("ann", "Ann", SENT),
+        Member("bob", "Bob", SENT + timedelta(days=1), muted=True),
+    ),
+    created_at=SENT,
+    recent=(
+        MessageSummary("m0", "ann", "Ann", "Pizza?", SENT, Source.TEAMS),
+        MessageSummary(
+            "m1", "bob", "Bob", "Yes «sure»", SENT, Source.OUTLOOK, True, (("👍", 2), ("❤️", 1))
+        ),
+    ),
+    outlook_thread="<thread@send>",
+    outlook_conversation="AAQkAD=",
+    meeting=MEETING,
+)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [GROUP, replace(GROUP, recent=(), meeting=replace(MEETING, cancelled=True, ended=True))],
+    ids=["everything", "no history, meeting over"],
+)
+def test_a_written_group_reads_back_the_same(group: Group) -> None:
+    """`save_group` answers with the group it was given and its new version (it keeps
+    that for the next read of this version), so every field must read back as written."""
+    stored = json.loads(json.dumps(group_body(group)))
+    assert _group(Doc(id="g1", partition="t1", body=stored, etag="e2")) == replace(
+        group, version="e2"
     )
