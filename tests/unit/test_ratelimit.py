@@ -182,6 +182,41 @@ async def test_instances_share_the_allowances(clock: FakeClock, sleep: FakeSleep
     assert again == [again[0]] * 10
 
 
+async def test_what_waits_for_spare_room_wakes_once_the_burst_has_gone(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    """A receipt with no room waits for the tenant's queue to empty, once, instead of
+    asking again every few seconds while a long burst goes out."""
+    pacing = limiter(clock, sleep, per_tenant=5)
+    await asyncio.wait_for(pacing.until_none_waits("t1"), 1)  # nothing waits: at once
+    sent: list[float] = []
+
+    async def copy(n: int) -> None:
+        await pacing.wait("t1", f"c{n}")
+        sent.append(clock.monotonic())
+
+    burst = [asyncio.create_task(copy(n)) for n in range(12)]
+    cleared = asyncio.create_task(pacing.until_none_waits("t1"))
+    other = asyncio.create_task(pacing.until_none_waits("t2"))
+    await asyncio.wait_for(other, 1)  # another tenant's burst holds nothing up
+    await asyncio.wait_for(cleared, 5)
+    assert len(sent) == 12 and not any(not b.done() for b in burst)  # after the last turn
+    await asyncio.gather(*burst)
+
+
+async def test_waiting_for_spare_room_ends_when_the_limiter_closes(
+    clock: FakeClock, sleep: FakeSleep
+) -> None:
+    pacing = limiter(clock, sleep, per_tenant=1)
+    burst = [asyncio.create_task(pacing.wait("t1", f"c{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    cleared = asyncio.create_task(pacing.until_none_waits("t1"))
+    await asyncio.sleep(0)
+    await pacing.close()
+    await asyncio.gather(cleared, *burst, return_exceptions=True)
+    assert cleared.cancelled()
+
+
 async def test_a_send_that_can_wait_takes_only_spare_room(
     clock: FakeClock, sleep: FakeSleep
 ) -> None:

@@ -127,6 +127,9 @@ class Receipts:
         people: Mapping[str, Person],
         sender: Person | None,
     ) -> None:
+        # Shown here because there was no spare room: none until the copies waiting now
+        # have gone, so this waits for them rather than asking every pause.
+        await self._limiter.until_none_waits(group.tenant_id)
         shown = await self._show(
             message, group, people, sender, later=lambda: self._updates.again(message.message_id)
         )
@@ -134,6 +137,7 @@ class Receipts:
 
     async def _again(self, group: Group, message_id: str) -> None:
         """A later update, read from the store (any instance may make it)."""
+        await self._limiter.until_none_waits(group.tenant_id)  # no room before: see above
         self._changed.discard(message_id)
         message = await self._store.get_message(group.group_id, message_id)
         if message is None or not _has_receipt(message):

@@ -28,6 +28,8 @@ class _Waiting:
     lanes: dict[str, deque[tuple[str, asyncio.Future[None]]]] = field(default_factory=dict)
     turns: deque[str] = field(default_factory=deque)
     dispatcher: asyncio.Task[None] | None = None
+    # Who waits for every waiting send to have gone (`until_none_waits`).
+    cleared: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class RateLimiter:
@@ -100,6 +102,17 @@ class RateLimiter:
             self._log.setdefault(key, deque()).append(now)
         return True
 
+    async def until_none_waits(self, tenant_id: str) -> None:
+        """Returns once none of the tenant's sends waits its turn (at once when none does):
+        what takes only spare room (`spare_now`) waits here through a burst instead of
+        asking again and again while copies queue."""
+        waiting = self._waiting.get(tenant_id)
+        if waiting is None or not waiting.turns:
+            return
+        cleared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting.cleared.append(cleared)
+        await cleared
+
     async def wait(self, tenant_id: str, conversation_id: str, lane: str = "") -> None:
         """Returns when a send into `conversation_id` may go; lanes of a tenant take turns."""
         waiting = self._waiting.setdefault(tenant_id, _Waiting())
@@ -136,6 +149,9 @@ class RateLimiter:
                 turn.set_result(None)
         if self._waiting.get(tenant_id) is waiting:
             del self._waiting[tenant_id]
+        for cleared in waiting.cleared:
+            if not cleared.done():
+                cleared.set_result(None)
 
     async def close(self) -> None:
         """Stops serving turns (at shutdown); waiting sends are cancelled."""
@@ -143,6 +159,8 @@ class RateLimiter:
             for queue in waiting.lanes.values():
                 for _, turn in queue:
                     turn.cancel()
+            for cleared in waiting.cleared:
+                cleared.cancel()
             if waiting.dispatcher is not None:
                 waiting.dispatcher.cancel()
                 await asyncio.gather(waiting.dispatcher, return_exceptions=True)
