@@ -7,12 +7,23 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core.model import Channel, Message
+from bot.core.features.receipts import Receipts
+from bot.core.model import Channel, Group, Message
+from bot.core.sending.ratelimit import RateLimiter
 from bot.core.texts import Language
 from bot.core.turn.requests import MessageChange
 from bot.store.memory_documents import MemoryDocuments
 from bot.store.repository import DocumentStore
-from tests.unit.core_fakes import Core, StoreSpy, build_core, display, email, personal, retry
+from tests.unit.core_fakes import (
+    Core,
+    FakeTeamsApp,
+    StoreSpy,
+    build_core,
+    display,
+    email,
+    personal,
+    retry,
+)
 from tests.unit.fakes import FakeClock
 
 
@@ -199,3 +210,32 @@ async def test_a_receipt_shown_after_its_round_is_stored_in_one_write(clock: Fak
     writes = spy.calls["save_message"] - before["save_message"]
     reads = spy.calls["get_message"] - before["get_message"]
     assert (writes, reads, spy.refused) == (2, 0, 0)  # the round's, then the receipt's
+
+
+async def test_a_receipt_waiting_for_room_does_not_hold_a_stop_up(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    """A receipt update waiting for the copies queued before it is let go when the app
+    stops: it tries once as things are, and the stop does not wait out its grace."""
+    never = asyncio.Event()
+
+    async def held(delay: float) -> None:
+        await never.wait()  # the pace never lets the second copy go: the queue stays full
+
+    limiter = RateLimiter(1, clock=clock.monotonic, sleep=held)
+    receipts = Receipts(store, FakeTeamsApp(clock), limiter, clock, pause=3.0)
+    copies = [asyncio.create_task(limiter.wait("t1", f"chat-{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    group = Group("t1", "g1", "lunch", email("ann"), (), clock.now())
+    receipts.changed(group, "m-1")  # its update waits for those copies to have gone
+    await asyncio.sleep(0)
+    assert not await_nothing(receipts)
+    await asyncio.wait_for(receipts.drain(grace=3600), 60)  # a hang guard, not a timing
+    assert await_nothing(receipts)
+    await limiter.close()
+    await asyncio.gather(*copies, return_exceptions=True)
+
+
+def await_nothing(receipts: Receipts) -> bool:
+    """Whether no receipt update is under way or waiting."""
+    return not receipts._updates.busy("m-1")

@@ -10,8 +10,8 @@ seconds per message. A day after the message was sent the receipt is final.
 
 A receipt never holds a copy up: it takes only spare room in the pace (`RateLimiter.
 spare_now`: no copy waiting, at most half the tenant's allowance used this second, room
-in the sender's chat); otherwise it goes a moment later, showing whatever changed
-meanwhile.
+in the sender's chat); otherwise it goes a moment later (once the copies waiting then
+have gone: it waits for them, it does not keep asking), showing whatever changed meanwhile.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class Receipts:
         # id over that version, not over the round's older snapshot (which the store
         # would refuse as changed, costing a refused write and a read).
         self._saved: OrderedDict[str, Message] = OrderedDict()
+        self._stopping = False
 
     async def in_round(
         self, message: Message, group: Group, people: Mapping[str, Person]
@@ -118,7 +119,17 @@ class Receipts:
         await self._updates.settled()
 
     async def drain(self, grace: float) -> None:
+        # Stopping: nothing waits for spare room any more (each tries once, as it is).
+        self._stopping = True
+        self._limiter.stop_waiting_for_room()
         await self._updates.drain(grace)
+
+    async def _room(self, tenant_id: str) -> None:
+        """Until the tenant's copies waiting now have gone: a receipt is shown from here
+        because there was no spare room, and there is none before that, so this waits
+        once rather than asking every pause through a burst."""
+        if not self._stopping:
+            await self._limiter.until_none_waits(tenant_id)
 
     async def _from_round(
         self,
@@ -127,9 +138,7 @@ class Receipts:
         people: Mapping[str, Person],
         sender: Person | None,
     ) -> None:
-        # Shown here because there was no spare room: none until the copies waiting now
-        # have gone, so this waits for them rather than asking every pause.
-        await self._limiter.until_none_waits(group.tenant_id)
+        await self._room(group.tenant_id)
         shown = await self._show(
             message, group, people, sender, later=lambda: self._updates.again(message.message_id)
         )
@@ -137,7 +146,7 @@ class Receipts:
 
     async def _again(self, group: Group, message_id: str) -> None:
         """A later update, read from the store (any instance may make it)."""
-        await self._limiter.until_none_waits(group.tenant_id)  # no room before: see above
+        await self._room(group.tenant_id)
         self._changed.discard(message_id)
         message = await self._store.get_message(group.group_id, message_id)
         if message is None or not _has_receipt(message):

@@ -113,6 +113,14 @@ class RateLimiter:
         waiting.cleared.append(cleared)
         await cleared
 
+    def stop_waiting_for_room(self) -> None:
+        """Lets whatever waits in `until_none_waits` go on now (the app is stopping)."""
+        for waiting in self._waiting.values():
+            for cleared in waiting.cleared:
+                if not cleared.done():
+                    cleared.set_result(None)
+            waiting.cleared.clear()
+
     async def wait(self, tenant_id: str, conversation_id: str, lane: str = "") -> None:
         """Returns when a send into `conversation_id` may go; lanes of a tenant take turns."""
         waiting = self._waiting.setdefault(tenant_id, _Waiting())
