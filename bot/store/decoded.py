@@ -26,16 +26,17 @@ class Decoded(Generic[T]):
         # (partition, id) -> (etag, what that version decoded to): one entry a document.
         self._kept: OrderedDict[tuple[str, str], tuple[str, T]] = OrderedDict()
 
-    def __call__(self, doc: Doc) -> T | None:
+    def __call__(self, doc: Doc, *, keep: bool = True) -> T | None:
         """What `doc` decodes to (None when it is not one of the kind kept); its body is
-        not even parsed when this version was decoded before."""
+        not even parsed when this version was decoded before. `keep=False` for reads of
+        many at once (a whole history): they use what is kept but push nothing out."""
         key = (doc.partition, doc.id)
         kept = self._kept.get(key)
         if kept is not None and kept[0] == doc.etag:
             self._kept.move_to_end(key)
             return kept[1]
         value = self._decode(doc)
-        if value is not None:
+        if value is not None and keep:
             self.keep(doc.partition, doc.id, doc.etag, value)
         return value
 

@@ -49,7 +49,8 @@ from bot.store.documents import (
 E = TypeVar("E", Person, Group)
 
 # How many decoded documents are kept: a directory entry (person or group) is small; a
-# message holds a delivery per member, and only those this instance wrote are kept.
+# message holds a delivery per member, and only those written or read one at a time are
+# kept (a whole history read, or the recovery's pending list, uses them but keeps none).
 DIRECTORY_KEPT = 4096
 MESSAGES_KEPT = 512
 
@@ -281,14 +282,14 @@ class DocumentStore:
     async def messages_of(self, group_id: str) -> list[Message]:
         """A group's messages, oldest first (one partition)."""
         docs = await self._docs.query("messages", group_id, [])
-        messages = [m for m in map(self._messages, docs) if m is not None]
+        messages = [m for d in docs if (m := self._messages(d, keep=False)) is not None]
         return sorted(messages, key=lambda m: (m.sent_at, m.message_id))
 
     async def pending_messages(self) -> list[Message]:
         # Indexed on both backends (SQLite: documents_pending; Cosmos indexes every path),
         # so recovery reads the pending messages only, however long the history.
         docs = await self._docs.query("messages", None, [Eq("pending", True)])
-        messages = [m for m in map(self._messages, docs) if m is not None]
+        messages = [m for d in docs if (m := self._messages(d, keep=False)) is not None]
         return sorted(messages, key=lambda m: m.sent_at)
 
     async def purge_messages_before(self, cutoff: datetime) -> int:

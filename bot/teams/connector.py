@@ -215,7 +215,9 @@ class TeamsConnector:
                 )
                 return result_from_status(answer.status, retry_after_seconds(answer.retry_after))
             # The id of what was sent (JSON is UTF-8: no charset to detect).
-            sent: Any = json.loads(answer.body.decode() or "{}") if answer.status != 202 else {}
+            sent: Any = (
+                json.loads(answer.body.decode("utf-8-sig") or "{}") if answer.status != 202 else {}
+            )
             activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
             return SendResult(SendOutcome.SENT, activity_id=activity_id)
         except PostFailed as error:

@@ -90,3 +90,12 @@ def _safe_id_escaping_every_key(key: str) -> str:
 def test_the_usual_id_is_kept_as_it_is_and_others_escaped_as_before(key: str) -> None:
     assert safe_id(key) == _safe_id_escaping_every_key(key)
     assert len(safe_id(key)) <= 255 and not set("/\\?#") & set(safe_id(key))
+
+
+def test_a_read_of_many_uses_what_is_kept_and_pushes_nothing_out() -> None:
+    kept, decoded = counting()
+    kept(stored("a", "e1", name="Ann"))
+    history = [stored("a", "e1", name="Ann"), stored("b", "e1", name="Bob")]
+    history += [stored("c", "e1", name="Cy")]
+    assert [kept(d, keep=False) for d in history] == ["Ann", "Bob", "Cy"]
+    assert decoded == ["a", "b", "c"] and len(kept) == 1  # Ann was not decoded again

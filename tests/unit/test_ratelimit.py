@@ -204,6 +204,24 @@ async def test_what_waits_for_spare_room_wakes_once_the_burst_has_gone(
     await asyncio.gather(*burst)
 
 
+async def test_waiting_for_spare_room_ends_however_the_queue_is_left(clock: FakeClock) -> None:
+    """Serving a tenant's queue failing (here its sleep) still lets go whoever waits for
+    the queue to clear: a receipt never waits for a queue nobody serves."""
+
+    async def broken(delay: float) -> None:
+        raise RuntimeError("sleep failed")
+
+    pacing = RateLimiter(1, clock=clock.monotonic, sleep=broken)
+    burst = [asyncio.create_task(pacing.wait("t1", f"c{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(pacing.until_none_waits("t1"), 5)  # a hang guard, not a timing
+    await asyncio.wait_for(pacing.until_none_waits("t1"), 5)  # and later asks: at once
+    await pacing.close()
+    for send in burst:
+        send.cancel()  # the send whose sleep failed has nobody to let it go
+    await asyncio.gather(*burst, return_exceptions=True)
+
+
 async def test_waiting_for_spare_room_ends_when_the_limiter_closes(
     clock: FakeClock, sleep: FakeSleep
 ) -> None:

@@ -109,6 +109,8 @@ class RateLimiter:
         waiting = self._waiting.get(tenant_id)
         if waiting is None or not waiting.turns:
             return
+        if waiting.dispatcher is None or waiting.dispatcher.done():
+            return  # nothing serves the queue any more: no end to wait for
         cleared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiting.cleared.append(cleared)
         await cleared
@@ -134,6 +136,15 @@ class RateLimiter:
         await turn
 
     async def _dispatch(self, tenant_id: str, waiting: _Waiting) -> None:
+        try:
+            await self._serve(tenant_id, waiting)
+        finally:
+            # Whoever waits for the queue to clear is let go however serving ended.
+            for cleared in waiting.cleared:
+                if not cleared.done():
+                    cleared.set_result(None)
+
+    async def _serve(self, tenant_id: str, waiting: _Waiting) -> None:
         # Runs while the tenant has waiting sends. It only yields in `sleep`, so a send
         # queued meanwhile is always seen before it ends.
         while waiting.turns:
@@ -157,9 +168,6 @@ class RateLimiter:
                 turn.set_result(None)
         if self._waiting.get(tenant_id) is waiting:
             del self._waiting[tenant_id]
-        for cleared in waiting.cleared:
-            if not cleared.done():
-                cleared.set_result(None)
 
     async def close(self) -> None:
         """Stops serving turns (at shutdown); waiting sends are cancelled."""
