@@ -76,8 +76,8 @@ class DocumentStore:
         return entry if isinstance(entry, Group) else None
 
     def _kept(self, entry: E, doc: Doc) -> E:
-        """A person or group just written, decoded from what the store kept, and kept:
-        the next read of this version is not decoded again."""
+        """A person or group just written (a group as it was given, a person as the store
+        decodes it), kept for its new version: the next read of it is not decoded again."""
         self._directory.keep(doc.partition, doc.id, doc.etag, entry)
         return entry
 
