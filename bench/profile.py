@@ -52,7 +52,6 @@ async def record(work: Path, a: argparse.Namespace) -> tuple[Path, float]:
             if a.outlook == "off":
                 for person in people:
                     await world.say(person, "outlook off")
-            await cpu_per_copy(world, proc.pid, people, 5, "warm-")
             spy = subprocess.Popen(
                 [py_spy(), "record", "--pid", str(proc.pid), "--rate", "400", "--gil",
                  "--nonblocking", "--format", "raw", "--output", str(samples)],

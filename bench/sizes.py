@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.run import TENANT, app_env, copies, cpu_seconds, process, serve
+from bench.run import TENANT, app_env, process, relay_cpu, serve
 from tests.fakes.connector import FakeConnector, TeamsPerson
 from tests.services import free_port
 from tests.teams_world import TeamsWorld
@@ -34,30 +34,10 @@ async def group_of(world: TeamsWorld, size: int) -> list[TeamsPerson]:
     return people
 
 
-async def settled(pid: int, quiet: float = 0.005, most: float = 15.0) -> None:
-    """Returns once the app is idle (less than `quiet` CPU seconds in half a second): what
-    an earlier measure started (receipts, card updates, mails) is not counted in the next."""
-    for _ in range(int(most / 0.5)):
-        before = cpu_seconds(pid)
-        await asyncio.sleep(0.5)
-        if cpu_seconds(pid) - before < quiet:
-            return
-
-
 async def cpu_per_copy(
     world: TeamsWorld, pid: int, people: list[TeamsPerson], messages: int, marker: str
 ) -> float:
-    await settled(pid)
-    fake = world.connector
-    expected = messages * (len(people) - 1)
-    before = cpu_seconds(pid)
-    for n in range(messages):
-        await world.say(people[0], f"{marker}{n}")
-    await fake.wait_for(
-        lambda: len(copies(fake, marker)) >= expected, 300, f"{expected} x {marker}"
-    )
-    await settled(pid)  # the round's last writes, the receipts, the mail: part of the cost
-    return (cpu_seconds(pid) - before) / expected
+    return await relay_cpu(world, pid, people[0], messages, marker, len(people) - 1)
 
 
 def fill_mailboxes(data: Path, people: list[TeamsPerson], mails: int) -> None:
@@ -84,7 +64,6 @@ async def measure(work: Path, messages: int) -> list[tuple[str, float]]:
         ):
             groups = {size: await group_of(world, size) for size in SIZES}
             for size, people in groups.items():
-                await cpu_per_copy(world, proc.pid, people, 3, f"warm-{size}-")
                 on = await cpu_per_copy(world, proc.pid, people, messages, f"on-{size}-")
                 rows.append((f"{size} members, Outlook copies on", on))
             people = groups[20]

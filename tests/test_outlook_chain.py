@@ -181,6 +181,30 @@ async def test_one_mail_is_written_once_and_linked_into_every_mailbox(tmp_path: 
     assert again == files
 
 
+async def test_a_temporary_file_left_by_a_crash_is_replaced_not_written_into(
+    tmp_path: Path,
+) -> None:
+    """A crash between linking a mail under its temporary name and renaming it leaves a
+    link to that mail (in every other folder too): the retry writes a file of its own
+    there, and the mail the link shared is untouched."""
+    cards = OutlookCards("originator", "https://send.example", CardTokens(b"k" * 32), 2000)
+    recorder = EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock(), MemoryVault())
+    people = ("ann@contoso.com", "bob@contoso.com")
+    first = await recorder.record(replace(_mail(0, ""), addresses=people))
+    second = replace(_mail(1, first.thread_id), addresses=people)
+    await recorder.record(second)
+    old, new = eml_files(tmp_path, "ann@contoso.com")
+    kept = old.read_bytes()
+    new.unlink()
+    leftover = new.with_name(f".{new.name}.tmp")
+    leftover.hardlink_to(eml_files(tmp_path, "bob@contoso.com")[0])  # the first mail
+    assert (await recorder.record(second)).outcome is SendOutcome.SENT
+    assert eml_files(tmp_path, "bob@contoso.com")[0].read_bytes() == kept
+    assert old.read_bytes() == kept
+    assert read_eml(new)["Message-ID"] != read_eml(old)["Message-ID"]
+    assert not leftover.exists()
+
+
 async def test_a_mailbox_folder_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
     cards = OutlookCards("originator", "https://send.example", CardTokens(b"k" * 32), 2000)
     recorder = EmlRecorder(tmp_path, "send@contoso.com", cards, MovableClock(), MemoryVault())

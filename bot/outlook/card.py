@@ -29,6 +29,7 @@ from bot.outlook.tokens import CardTokens
 REPLY_INPUT = "reply"
 # A mail for readers of whom nothing is known: English, times in UTC.
 EVERYONE_IN_ENGLISH = MailReaders()
+LINKS_KEPT = 4096  # threads whose mailto links are kept
 
 Card = dict[str, Any]
 
@@ -111,6 +112,8 @@ class OutlookCards:
         self._action_url = f"{public_base_url.rstrip('/')}/api/outlook/actions"
         self._tokens = tokens
         self._max_chars = max_chars
+        # A thread's links are the same in each of its mails (a poll's aside): made once.
+        self._links: dict[tuple[str, str, str], MailLinks] = {}
 
     def card(
         self,
@@ -354,6 +357,19 @@ class OutlookCards:
         address), and what the card's manage section does (an address each, the body
         worded as the Teams command for the person who sends it)."""
         if self._replies is None or mail.closed:
+            return MailLinks()
+        if mail.poll is not None:
+            return self._made_links(mail)
+        key = (mail.group_id, mail.group_name, mail.readers.language)
+        made = self._links.get(key)
+        if made is None:
+            if len(self._links) >= LINKS_KEPT:
+                self._links.pop(next(iter(self._links)))
+            made = self._links[key] = self._made_links(mail)
+        return made
+
+    def _made_links(self, mail: ThreadMail) -> MailLinks:
+        if self._replies is None:
             return MailLinks()
         lang = mail.readers.language
         address = self._replies.address(mail.group_id)

@@ -58,6 +58,7 @@ _FILE_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM_TEXT = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 MSG_ID = re.compile(rf"<{_DOT_ATOM_TEXT}@{_DOT_ATOM_TEXT}>")
+_SPACE = re.compile(r"\s")
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 # RFC 5322 2.1.1: a line is at most 998 characters, and should be at most 78.
 _LINE_LIMIT = 998
@@ -71,6 +72,10 @@ REFERENCES_KEPT = 10
 # resumed delivery) among them keeps its place instead of answering a later one.
 PLACES_KEPT = 20
 CHAINS_KEPT = 10_000  # groups whose places are kept in memory
+# A mail carrying at most this many bytes of photos and files is built on the event loop;
+# a heavier one in a worker thread.
+INLINE_BUILD_BYTES = 64 * 1024
+FOLDERS_KEPT = 10_000  # mailbox folders known to exist, kept in memory
 LOG_LINES = 4 * PLACES_KEPT  # a group's log is written again, short, past this many lines
 
 
@@ -131,7 +136,7 @@ class TokenHeader(BaseHeader):
     def fold(self, *, policy: Policy) -> str:
         value = str(self)
         line = f"{self.name}: {value}"
-        if not value or any(c.isspace() for c in value) or len(line) > _LINE_LIMIT:
+        if not value or _SPACE.search(value) or len(line) > _LINE_LIMIT:
             raise ValueError(f"{self.name}: not one token that fits a mail line")
         return line + policy.linesep
 
@@ -266,7 +271,9 @@ class EmlRecorder:
         self._cards = cards
         self._clock = clock
         self._media = media
-        self._folders: set[Path] = set()  # mailbox folders known to exist
+        # Each address's mailbox folder, as a path string, once it is known to exist (a
+        # mail to 20 people would otherwise build and hash 40 `Path`s).
+        self._folders: dict[str, str] = {}
         # Each group's latest places as its chain file holds them (one process writes a
         # data directory: the local mode), read once.
         self._chains: dict[str, list[Placed]] = {}
@@ -300,11 +307,15 @@ class EmlRecorder:
             members=mail.members,
         )
         try:
-            # Built, written and linked off the event loop: the Teams copies of the same
-            # message are not held up by it (a mail takes milliseconds to build).
-            await asyncio.to_thread(
-                self._record, mail, thread_id, message_id, card, items, contents, now
-            )
+            args = (mail, thread_id, message_id, card, items, contents, now)
+            if sum(len(c) for c in contents) <= INLINE_BUILD_BYTES:
+                # A mail of words is built, written and linked in well under a millisecond:
+                # in a worker thread it cost twice that, in the thread's handoffs and the
+                # GIL taken back after each of its 20-odd file calls while copies go out.
+                self._record(*args)
+            else:
+                # Photos and files carried: encoding megabytes would hold the Teams copies up.
+                await asyncio.to_thread(self._record, *args)
         except OSError as error:
             return RecordResult(SendOutcome.RETRY, detail=f"mail directory: {error.strerror}")
         return RecordResult(SendOutcome.SENT, thread_id=thread_id or message_id)
@@ -455,28 +466,32 @@ class EmlRecorder:
         copy where the file system refuses links). Each file appears whole (a link, or a
         temporary name then a rename), and a retried mail, named by its place, replaces its own
         file: no folder is ever listed, so the cost does not grow with a mailbox."""
-        written: Path | None = None
+        written = ""
         for address in addresses:
-            folder = self.mailbox(address)
-            if folder not in self._folders:
-                folder.mkdir(parents=True, exist_ok=True)
-                self._folders.add(folder)
-            final = folder / name
+            folder = self._folders.get(address)
+            if folder is None:
+                made = self.mailbox(address)
+                made.mkdir(parents=True, exist_ok=True)
+                folder = str(made)
+                if len(self._folders) >= FOLDERS_KEPT:
+                    self._folders.pop(next(iter(self._folders)))
+                self._folders[address] = folder
+            final = os.path.join(folder, name)
             try:
-                if written is not None and _linked(written, final):
+                if written and _linked(written, final):
                     continue
-                temporary = folder / f".{name}.tmp"
-                temporary.unlink(missing_ok=True)  # left by a crash part-way
-                if written is None:
-                    temporary.write_bytes(data)
+                temporary = os.path.join(folder, f".{name}.tmp")
+                if not written:
+                    _write_new(temporary, data)
                 else:
+                    _remove(temporary)  # left by a crash part-way
                     try:
                         os.link(written, temporary)
                     except OSError:
-                        temporary.write_bytes(data)
-                temporary.replace(final)
+                        _write_new(temporary, data)
+                os.replace(temporary, final)
             except FileNotFoundError:
-                self._folders.discard(folder)  # removed meanwhile: made again on the retry
+                self._folders.pop(address, None)  # removed meanwhile: made on the retry
                 raise
             written = written or final
 
@@ -525,7 +540,26 @@ def _with(places: list[Placed], place: Placed) -> list[Placed]:
     return [*kept, place][-PLACES_KEPT:]
 
 
-def _linked(source: Path, target: Path) -> bool:
+def _write_new(path: str, data: bytes) -> None:
+    """`data` in a new file at `path`. One left there by a crash part-way is removed, not
+    written over: it may be a hard link to a mail in other folders."""
+    try:
+        with open(path, "xb") as file:
+            file.write(data)
+    except FileExistsError:
+        os.unlink(path)
+        with open(path, "xb") as file:
+            file.write(data)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+
+
+def _linked(source: str, target: str) -> bool:
     """A hard link made at `target` (it appears whole at once: no temporary name needed);
     False when `target` exists (a retry, replaced as a whole instead) or the file system
     has no links (a copy instead)."""
