@@ -449,8 +449,7 @@ class EmlRecorder:
         chain = self._chain_file(group_id)
         if lines == 0:
             chain.parent.mkdir(parents=True, exist_ok=True)
-        with chain.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(place.to_json()) + "\n")
+        _append(str(chain), (json.dumps(place.to_json()) + "\n").encode())
         self._lines[group_id] = lines + 1
 
     def _rewrite(self, group_id: str, places: list[Placed]) -> None:
@@ -544,12 +543,28 @@ def _write_new(path: str, data: bytes) -> None:
     """`data` in a new file at `path`. One left there by a crash part-way is removed, not
     written over: it may be a hard link to a mail in other folders."""
     try:
-        with open(path, "xb") as file:
-            file.write(data)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         os.unlink(path)
-        with open(path, "xb") as file:
-            file.write(data)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    _write_fd(fd, data)
+
+
+def _append(path: str, data: bytes) -> None:
+    """`data` at the end of the file (made if missing), in one write: a line appended whole
+    or, cut by a crash, skipped when read."""
+    _write_fd(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), data)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """All of `data` through a file descriptor of its own (no buffered file object: a
+    mail's few system calls are most of what writing it costs), closed afterwards."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _remove(path: str) -> None:
