@@ -331,7 +331,8 @@ class EmlRecorder:
         now: datetime,
     ) -> None:
         """Places the mail in its thread, builds it once, writes it once and links it into
-        every recipient's folder, then remembers its place (in a worker thread)."""
+        every recipient's folder, then remembers its place (on the event loop for a mail of
+        words, in a worker thread for one carrying photos or files)."""
         subject = subject_of(mail.group_name)
         place = self._place(mail.group_id, thread_id, message_id, subject, now)
         headers = [

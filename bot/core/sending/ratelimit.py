@@ -125,7 +125,9 @@ class RateLimiter:
 
     async def wait(self, tenant_id: str, conversation_id: str, lane: str = "") -> None:
         """Returns when a send into `conversation_id` may go; lanes of a tenant take turns."""
-        waiting = self._waiting.setdefault(tenant_id, _Waiting())
+        waiting = self._waiting.get(tenant_id)
+        if waiting is None:  # not `setdefault`: that would make a `_Waiting` every send
+            waiting = self._waiting[tenant_id] = _Waiting()
         if lane not in waiting.lanes:
             waiting.lanes[lane] = deque()
             waiting.turns.append(lane)
