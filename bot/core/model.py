@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 from bot.core.membership.addresses import Mention
 from bot.core.texts import Language
@@ -165,8 +166,14 @@ class Group:
     meeting: MeetingLink | None = None
     version: str | None = None
 
+    @cached_property
+    def _by_person(self) -> dict[str, Member]:
+        # Made once per version of a group (versions are kept and shared): `member` is
+        # asked for every recipient of every message.
+        return {m.person_id: m for m in reversed(self.members)}  # the first one wins
+
     def member(self, person_id: str) -> Member | None:
-        return next((m for m in self.members if m.person_id == person_id), None)
+        return self._by_person.get(person_id)
 
     def has_member(self, person_id: str) -> bool:
         return self.member(person_id) is not None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.core.errors import Refused
 from bot.core.membership.addresses import parse_members
 from bot.core.membership.groups import check_name
-from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Member
+from bot.core.model import MAX_GROUP_NAME, MAX_MEMBERS, Group, Member
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import TENANT, Core, add_group, add_person, build_core, email
 from tests.unit.fakes import FakeClock
@@ -231,3 +231,21 @@ async def test_a_name_that_looks_like_one_of_your_groups_is_refused(core: Core) 
         )
     assert (await core.say("new lunch 2: cy@x.com")).text.startswith("Created lunch 2")
     assert len(await core.store.groups_of("t1", email("ann"))) == 2
+
+
+# looking a member up
+
+
+def test_a_member_is_found_by_id_and_a_changed_group_answers_for_its_own_members() -> None:
+    joined = datetime(2026, 12, 7, tzinfo=UTC)
+    ann, bob = Member("ann", "Ann", joined), Member("bob", "Bob", joined)
+    group = Group(TENANT, "g1", "Lunch", "ann", (ann, bob), joined)
+    assert group.member("bob") == bob and group.member("cy") is None
+    assert group.has_member("ann") and not group.has_member("cy")
+    muted = replace(group, members=(ann, replace(bob, muted=True)))
+    assert muted.member("bob") == replace(bob, muted=True)  # not the first version's
+    assert group.member("bob") == bob
+    gone = group.without("bob")
+    assert gone.member("bob") is None and gone.member("ann") == ann
+    twice = replace(group, members=(bob, replace(bob, display_name="Robert")))
+    assert twice.member("bob") == bob  # the first of two entries, as before
