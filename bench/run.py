@@ -138,16 +138,36 @@ async def startup_seconds(work: Path, runs: int) -> list[float]:
     return result
 
 
-def copies(fake: FakeConnector, marker: str) -> list[float]:
-    return [
-        r.at
-        for r in fake.received
-        if r.activity.get("attachments") and marker in json.dumps(r.activity["attachments"])
-    ]
+class Seen:
+    """When the copies carrying `marker` reached the fake connector, from its `since`-th
+    activity on. Each activity is looked at once: the fake answers Send's POSTs on this
+    process's event loop, so a scan of its whole history at every arrival (thousands
+    after a long burst) would delay the very answers being timed."""
+
+    def __init__(self, fake: FakeConnector, marker: str, since: int = 0) -> None:
+        self._fake = fake
+        self._marker = marker
+        self._next = since
+        self.at: list[float] = []
+
+    def update(self) -> list[float]:
+        received = self._fake.received
+        for r in received[self._next :]:
+            attachments = r.activity.get("attachments")
+            if attachments and self._marker in json.dumps(attachments):
+                self.at.append(r.at)
+        self._next = len(received)
+        return self.at
 
 
-async def wait_copies(fake: FakeConnector, marker: str, count: int, timeout: float = 120) -> None:
-    await fake.wait_for(lambda: len(copies(fake, marker)) >= count, timeout, f"{count} x {marker}")
+async def wait_copies(
+    fake: FakeConnector, marker: str, count: int, timeout: float = 120, since: int = 0
+) -> list[float]:
+    """The arrival times of at least `count` copies carrying `marker` (received from the
+    `since`-th activity on), once they have arrived."""
+    seen = Seen(fake, marker, since)
+    await fake.wait_for(lambda: len(seen.update()) >= count, timeout, f"{count} x {marker}")
+    return seen.at
 
 
 async def setup_group(world: TeamsWorld, size: int) -> list[TeamsPerson]:
@@ -182,14 +202,16 @@ async def relay_cpu(
     from an idle app, the burst until it is idle again (its last writes, receipts and
     mails are part of its cost). `command` goes before each text (the stock bot's)."""
     fake = world.connector
+    since = len(fake.received)
     for n in range(WARM_UP):
         await world.say(sender, f"{command}{marker}warm-{n}")
-    await wait_copies(fake, f"{marker}warm-", WARM_UP * copies_each, timeout=120)
+    await wait_copies(fake, f"{marker}warm-", WARM_UP * copies_each, 120, since)
     await settled(pid)
+    since = len(fake.received)
     before = cpu_seconds(pid)
     for n in range(messages):
         await world.say(sender, f"{command}{marker}cpu-{n}")
-    await wait_copies(fake, f"{marker}cpu-", messages * copies_each, timeout=300)
+    await wait_copies(fake, f"{marker}cpu-", messages * copies_each, 300, since)
     await settled(pid)
     return (cpu_seconds(pid) - before) / (messages * copies_each)
 
@@ -201,10 +223,11 @@ async def last_copy_latency(
     result = []
     for n in range(samples):
         marker = f"lat-{n}-"
+        since = len(fake.received)
         start = time.monotonic()
         await world.say(sender, f"{prefix}{marker}")
-        await wait_copies(fake, marker, 19)
-        result.append(max(copies(fake, marker)) - start)
+        arrived = await wait_copies(fake, marker, 19, since=since)
+        result.append(max(arrived) - start)
         await asyncio.sleep(gap)
     return result
 
