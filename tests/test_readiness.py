@@ -50,7 +50,8 @@ async def test_one_stuck_delivery_leaves_readiness_200_with_the_backlog_reported
 
         fake.hold = asyncio.Event()  # Bob's copy hangs at the connector: it stays pending
         await world.say(ann, "stuck")
-        await wait_until(lambda: fake.held == 1, what="the copy to reach the connector")
+        # At least: what `new` still had on its way (Bob's notice, on a busy machine) hangs too.
+        await wait_until(lambda: fake.held >= 1, what="the copy to reach the connector")
         clock.advance(BACKLOG_ALERT + timedelta(minutes=1))
 
         with logged("send.delivery") as records:

@@ -146,6 +146,7 @@ class FakeConnector:
     # that Event is set. Setting `hold` to None later does not free those already waiting.
     hold: asyncio.Event | None = None
     held: int = 0  # sends and replies waiting on `hold` right now
+    held_deletes: int = 0  # of which deletes
     _abandoned: set[asyncio.Event] = field(default_factory=set)
     # Pasted pictures and OneDrive files: id -> (bytes, content type)
     attachments: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -351,17 +352,19 @@ class FakeConnector:
             )
         return web.Response(body=found[0], content_type=found[1])
 
-    async def _answer_slowly(self) -> None:
+    async def _answer_slowly(self, deleting: bool = False) -> None:
         """`latency`, then `hold` as it was when the request arrived."""
         hold = self.hold
         if self.latency:
             await asyncio.sleep(self.latency)
         if hold is not None:
             self.held += 1
+            self.held_deletes += deleting
             try:
                 await hold.wait()
             finally:
                 self.held -= 1
+                self.held_deletes -= deleting
             if hold in self._abandoned:
                 # Its caller is gone (killed): what it asked for never happened.
                 raise web.HTTPServiceUnavailable()
@@ -441,7 +444,7 @@ class FakeConnector:
     async def _delete(self, request: web.Request) -> web.Response:
         """Delete activity: only an activity the bot sent into that same conversation, and
         not deleted yet (404 then, as Teams answers)."""
-        await self._answer_slowly()
+        await self._answer_slowly(deleting=True)
         cid = self._canonical(request.match_info["cid"])
         if cid not in self.rosters:
             return self._not_found("ConversationNotFound", "Conversation not found.")
