@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.core.features.manage import Manage
 from bot.core.features.one_tap import one_tap_answers
+from bot.core.kept import keep
 from bot.core.model import MediaKind, MessageSummary
 from bot.core.ports import MailMedia, MailReaders, PollMail, ThreadMail
 from bot.core.texts import Language, say, when
@@ -359,20 +360,16 @@ class OutlookCards:
         if self._replies is None or mail.closed:
             return MailLinks()
         if mail.poll is not None:
-            return self._made_links(mail)
+            return self._made_links(mail, self._replies)
         key = (mail.group_id, mail.group_name, mail.readers.language)
         made = self._links.get(key)
         if made is None:
-            if len(self._links) >= LINKS_KEPT:
-                self._links.pop(next(iter(self._links)))
-            made = self._links[key] = self._made_links(mail)
+            made = keep(self._links, key, self._made_links(mail, self._replies), LINKS_KEPT)
         return made
 
-    def _made_links(self, mail: ThreadMail) -> MailLinks:
-        if self._replies is None:
-            return MailLinks()
+    def _made_links(self, mail: ThreadMail, replies: ReplyAddresses) -> MailLinks:
         lang = mail.readers.language
-        address = self._replies.address(mail.group_id)
+        address = replies.address(mail.group_id)
         if not address:
             return MailLinks()
         subject = f"RE: [Send] {mail.group_name}"
@@ -385,7 +382,7 @@ class OutlookCards:
             poll = tuple(
                 Link(c.text, mailto(address, subject, c.text))
                 for n, c in enumerate(mail.poll.view.choices)
-                if (address := self._replies.vote_address(mail.group_id, mail.poll.message_id, n))
+                if (address := replies.vote_address(mail.group_id, mail.poll.message_id, n))
             )
         group = mail.group_name
         # The address makes the change; the words are for the person who sends it.
@@ -393,7 +390,7 @@ class OutlookCards:
             Link(
                 say(lang, key, group=group),
                 mailto(
-                    self._replies.change_address(mail.group_id, change),
+                    replies.change_address(mail.group_id, change),
                     subject,
                     say(lang, command, group=group),
                 ),

@@ -22,6 +22,7 @@ mail is not written at all (retried later), never written without it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from bot.core.kept import keep
 from bot.core.ports import (
     Clock,
     MailMedia,
@@ -472,10 +474,7 @@ class EmlRecorder:
             if folder is None:
                 made = self.mailbox(address)
                 made.mkdir(parents=True, exist_ok=True)
-                folder = str(made)
-                if len(self._folders) >= FOLDERS_KEPT:
-                    self._folders.pop(next(iter(self._folders)))
-                self._folders[address] = folder
+                folder = keep(self._folders, address, str(made), FOLDERS_KEPT)
             final = os.path.join(folder, name)
             try:
                 if written and _linked(written, final):
@@ -484,7 +483,8 @@ class EmlRecorder:
                 if not written:
                     _write_new(temporary, data)
                 else:
-                    _remove(temporary)  # left by a crash part-way
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temporary)  # left by a crash part-way
                     try:
                         os.link(written, temporary)
                     except OSError:
@@ -566,13 +566,6 @@ def _write_fd(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return
 
 
 def _linked(source: str, target: str) -> bool:

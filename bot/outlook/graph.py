@@ -46,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from bot.core.kept import keep
 from bot.core.ports import (
     Clock,
     MediaReader,
@@ -290,9 +291,7 @@ class GraphMail:
 
     def _remember(self, group_id: str, thread_id: str, latest: str) -> None:
         self._latest.pop(group_id, None)  # the most recently used last
-        self._latest[group_id] = (thread_id, latest)
-        if len(self._latest) > LATEST_KEPT:
-            self._latest.pop(next(iter(self._latest)))
+        keep(self._latest, group_id, (thread_id, latest), LATEST_KEPT)
 
     async def _already_sent(self, mail: ThreadMail, marker: str) -> RecordResult | None:
         """What an earlier attempt achieved: SENT when its mail is in Sent Items, RETRY when
@@ -335,9 +334,7 @@ class GraphMail:
         """Remembers a send that may have happened although it did not say so, until one
         is known to have happened (a later refusal does not undo an earlier doubt)."""
         if response.unsure:
-            self._unsure[marker] = None
-            if len(self._unsure) > UNSURE_KEPT:
-                self._unsure.pop(next(iter(self._unsure)))
+            keep(self._unsure, marker, None, UNSURE_KEPT)
         elif response.ok:
             self._unsure.pop(marker, None)
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.config import Settings
+from bot.core.kept import keep
 from bot.core.model import Person
 from bot.core.ports import OpenedChat, RelayedMessage, RosterEntry, SendOutcome, SendResult
 from bot.core.texts import say
@@ -183,9 +184,7 @@ class TeamsConnector:
         cached = self._cards.get(key)
         if cached is None:
             activity = self._activity(message)
-            cached = self._cards[key] = json.dumps(activity, ensure_ascii=False)
-            while len(self._cards) > 256:
-                self._cards.pop(next(iter(self._cards)))
+            cached = keep(self._cards, key, json.dumps(activity, ensure_ascii=False), 256)
         return cached
 
     async def send_notice(self, person: Person, text: str) -> SendResult:
@@ -199,9 +198,7 @@ class TeamsConnector:
         chat = (teams.service_url, teams.conversation_id, teams.bot_id, teams.user_id)
         found = self._chats.get(chat)
         if found is None:
-            found = self._chats[chat] = _chat_address(*chat)
-            while len(self._chats) > CHATS_KEPT:
-                self._chats.pop(next(iter(self._chats)))
+            found = keep(self._chats, chat, _chat_address(*chat), CHATS_KEPT)
         url, addressing = found
         # The shared activity plus this recipient's addressing: {...shared, ...addressing}.
         body = f"{activity_json[:-1]},{addressing}".encode()

@@ -118,10 +118,7 @@ class RateLimiter:
     def stop_waiting_for_room(self) -> None:
         """Lets whatever waits in `until_none_waits` go on now (the app is stopping)."""
         for waiting in self._waiting.values():
-            for cleared in waiting.cleared:
-                if not cleared.done():
-                    cleared.set_result(None)
-            waiting.cleared.clear()
+            _let_go(waiting)
 
     async def wait(self, tenant_id: str, conversation_id: str, lane: str = "") -> None:
         """Returns when a send into `conversation_id` may go; lanes of a tenant take turns."""
@@ -141,10 +138,7 @@ class RateLimiter:
         try:
             await self._serve(tenant_id, waiting)
         finally:
-            # Whoever waits for the queue to clear is let go however serving ended.
-            for cleared in waiting.cleared:
-                if not cleared.done():
-                    cleared.set_result(None)
+            _let_go(waiting)  # however serving ended
 
     async def _serve(self, tenant_id: str, waiting: _Waiting) -> None:
         # Runs while the tenant has waiting sends. It only yields in `sleep`, so a send
@@ -189,3 +183,11 @@ class RateLimiter:
         horizon = self._clock() - 1.0
         for key in [k for k, log in self._log.items() if not log or log[-1] <= horizon]:
             del self._log[key]
+
+
+def _let_go(waiting: _Waiting) -> None:
+    """Whoever waits for the tenant's queue to clear (`until_none_waits`) goes on now."""
+    for cleared in waiting.cleared:
+        if not cleared.done():
+            cleared.set_result(None)
+    waiting.cleared.clear()

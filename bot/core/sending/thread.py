@@ -16,6 +16,7 @@ from datetime import datetime
 
 from bot.core.features.media import Media
 from bot.core.features.polls import poll_view
+from bot.core.kept import keep
 from bot.core.model import Group, Message, MessageSummary, Person, Source
 from bot.core.ports import (
     DirectoryStore,
@@ -83,9 +84,7 @@ class OutlookThread:
                 await set_outlook_thread(
                     self._store, group, result.thread_id, result.conversation_id
                 )
-                self._threads[group.group_id] = result.thread_id
-                if len(self._threads) > THREADS_KEPT:
-                    self._threads.pop(next(iter(self._threads)))
+                keep(self._threads, group.group_id, result.thread_id, THREADS_KEPT)
         return result
 
     async def last_mail(
