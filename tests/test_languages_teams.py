@@ -51,11 +51,16 @@ async def test_each_member_reads_send_in_their_own_language(world: TeamsWorld) -
     french = world.relayed(ann)[0]
     assert "  dans Cantine" in card_text(french)
     assert french["actions"][0]["title"] == "Répondre"
-    # The line Teams shows in the chat list and notifications, in each reader's language.
+    # The line Teams shows in the chat list and notifications, in each reader's language
+    # (of the relayed copies: a sender's receipt has a line of its own).
     summaries = {
         r.conversation_id: r.activity.get("summary")
         for r in world.connector.received
-        if r.activity.get("attachments")
+        if any(
+            a.get("data", {}).get("sendAction") == "reply"
+            for att in r.activity.get("attachments") or []
+            for a in (att.get("content") or {}).get("actions", [])
+        )
     }
     assert summaries[world.connector.chat_of(ann.user_id)] == "Bob dans Cantine"
     assert summaries[world.connector.chat_of(bob.user_id)] == "Ann in Cantine"

@@ -310,7 +310,11 @@ async def test_a_refused_send_is_final(rig: Rig, lunch: Lunch) -> None:
     bob = delivery_to(message, lunch.bob)
     assert (bob.state, bob.attempts, bob.last_error) == (DeliveryState.FAILED, 1, "bad request")
     assert len(rig.teams.sent_to(lunch.bob.person_id)) == 1 and rig.sleep.delays == []
-    assert rig.teams.notices == []
+    # The sender is told once, after the round's write (`delivered` can return before).
+    await eventually(lambda: bool(rig.teams.notices))
+    assert rig.teams.notices == [
+        (lunch.ann.person_id, "Bob did not get your message to lunch in Teams (bad request).")
+    ]
 
 
 async def test_at_info_the_log_has_a_line_per_message_and_per_failed_copy(
