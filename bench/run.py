@@ -363,9 +363,18 @@ async def measure_cosmos_requests(
                 await world.say(people[0], f"steady-{n}")
             await wait_copies(fake, "steady-", 19 * count)
             await asyncio.sleep(0.5)  # the last delivery states are written after the sends
+            burst = (meter.requests - requests) / count, (meter.request_charge - charge) / count
+            # At a person's pace: each message once the one before was delivered and written.
+            requests = meter.requests
+            for n in range(count):
+                since = len(fake.received)
+                await world.say(people[0], f"paced-{n}")
+                await wait_copies(fake, f"paced-{n}", 19, since=since)
+                await asyncio.sleep(0.3)
             return {
-                "requests": (meter.requests - requests) / count,
-                "request_charge": (meter.request_charge - charge) / count,
+                "requests": burst[0],
+                "request_charge": burst[1],
+                "requests_paced": (meter.requests - requests) / count,
             }
 
 
@@ -454,7 +463,18 @@ def report(
             f"{baseline['help_rps']:.0f}",
             f"{product['help_rps'] / max(baseline['help_rps'], 1e-9):.1f}x",
         ),
-        ("Cosmos requests per relayed message", f"{cosmos['requests']:.1f}", "", "target <= 6"),
+        (
+            "Cosmos requests per relayed message, one after another",
+            f"{cosmos['requests_paced']:.1f}",
+            "",
+            "target <= 3",
+        ),
+        (
+            "Cosmos requests per relayed message, 10 at once",
+            f"{cosmos['requests']:.1f}",
+            "",
+            "(a burst past Teams' pace: filed first, as before)",
+        ),
         (
             "Cosmos request units per relayed message",
             f"{cosmos['request_charge']:.1f}",

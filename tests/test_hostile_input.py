@@ -818,11 +818,18 @@ SURROGATES = st.text(
 
 
 def messages_pending(data_dir: Path) -> bool:
-    """Whether a message still has copies to deliver, or its sender's receipt to record."""
-    for row in stored(data_dir).get("documents", []):
+    """Whether a message still has copies to deliver, or its sender's receipt to record,
+    or is still held by its group (a plain message until its first round's write)."""
+    rows = stored(data_dir).get("documents", [])
+    filed = {json.loads(row[3]).get("messageId") for row in rows if row[0] == "messages"}
+    for row in rows:
+        body = json.loads(row[3])
+        held = body.get("unfiled") or () if row[0] == "directory" else ()
+        if any(m.get("messageId") not in filed for m in held):
+            return True
         if row[0] != "messages":
             continue
-        message = json.loads(row[3])
+        message = body
         if message.get("pending"):
             return True
         teams_message = message.get("source") == "teams" and not message.get("poll")

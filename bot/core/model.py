@@ -164,6 +164,10 @@ class Group:
     # Graph's conversationId of that thread: how a Reply All in Outlook finds its group.
     outlook_conversation: str = ""
     meeting: MeetingLink | None = None
+    # Plain messages accepted by this group's write (with their line in `recent`) and not
+    # filed on their own yet: their copies are going (`Relay`). Kept here until then so a
+    # message is stored before its sender is answered without a write of its own.
+    unfiled: tuple[Message, ...] = ()
     version: str | None = None
 
     @cached_property

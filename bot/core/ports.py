@@ -79,6 +79,11 @@ class GroupStore(Protocol):
         """Groups linked to a meeting, not cancelled, that starts before `until`."""
         ...
 
+    async def groups_with_unfiled(self, until: datetime) -> list[Group]:
+        """Groups (every tenant) holding a message not filed on its own yet whose claim ends
+        before `until`: what recovery files when the instance delivering it stopped."""
+        ...
+
 
 class MessageStore(Protocol):
     """Messages with their deliveries."""

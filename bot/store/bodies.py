@@ -214,6 +214,12 @@ def group_body(g: Group) -> JsonDict:
         "meetingStart": _utc(g.meeting.start)
         if g.meeting and not (g.meeting.cancelled or g.meeting.ended)
         else None,
+        "unfiled": [_held_body(m) for m in g.unfiled],
+        # The earliest claim among them, for recovery to find groups holding work left by
+        # an instance that stopped (absent when there is none).
+        "unfiledUntil": _utc(min(m.claimed_until or g.created_at for m in g.unfiled))
+        if g.unfiled
+        else None,
     }
 
 
@@ -238,6 +244,7 @@ def _group(doc: Doc) -> Group:
         outlook_thread=str(b.get("outlookThread", "")),
         outlook_conversation=str(b.get("outlookConversation", "")),
         meeting=_meeting(b.get("meeting")),
+        unfiled=tuple(_message_of(m, None) for m in b.get("unfiled") or ()),
         version=doc.etag,
     )
 
@@ -314,8 +321,36 @@ def message_body(m: Message) -> JsonDict:
     }
 
 
+# What `_message_of` reads without a default.
+_MESSAGE_REQUIRED = frozenset(
+    ("tenantId", "groupId", "messageId", "senderId", "senderName", "text", "sentAt", "source")
+)
+
+
+def _held_body(m: Message) -> JsonDict:
+    """A message as its group holds it until it is filed: its body without what is still
+    at its default (a delivery as accepted is its recipient, channel and addresses), so
+    a burst of held messages keeps the group's writes small."""
+    body = {
+        k: v
+        for k, v in message_body(m).items()
+        if k in _MESSAGE_REQUIRED or v not in (None, "", [], False)
+    }
+    body["deliveries"] = [
+        {"recipientId": d.recipient_id, "channel": d.channel, "addresses": list(d.addresses)}
+        if d.addresses
+        else {"recipientId": d.recipient_id, "channel": d.channel}
+        for d in m.deliveries
+    ]
+    return body
+
+
 def _message(doc: Doc) -> Message:
-    b = doc.body
+    return _message_of(doc.body, doc.etag)
+
+
+def _message_of(b: JsonDict, etag: str | None) -> Message:
+    """A message from its body; `etag` None for one not filed on its own yet."""
     return Message(
         tenant_id=str(b["tenantId"]),
         group_id=str(b["groupId"]),
@@ -333,7 +368,7 @@ def _message(doc: Doc) -> Message:
             Delivery(
                 recipient_id=str(d["recipientId"]),
                 channel=Channel(d["channel"]),
-                state=DeliveryState(d["state"]),
+                state=DeliveryState(d.get("state", DeliveryState.PENDING)),
                 attempts=int(d.get("attempts", 0)),
                 last_error=str(d.get("lastError", "")),
                 addresses=tuple(str(a) for a in d.get("addresses", [])),
@@ -365,7 +400,7 @@ def _message(doc: Doc) -> Message:
         receipt=Receipt(str(b["receipt"]["activityId"]), str(b["receipt"]["shown"]))
         if b.get("receipt")
         else None,
-        version=doc.etag,
+        version=etag,
     )
 
 

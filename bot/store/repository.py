@@ -232,6 +232,12 @@ class DocumentStore:
         )
         return self._groups(docs)
 
+    async def groups_with_unfiled(self, until: datetime) -> list[Group]:
+        docs = await self._docs.query(
+            "directory", None, [Eq("type", "group"), Before("unfiledUntil", _utc(until))]
+        )
+        return self._groups(docs)
+
     async def group_for_outlook_conversation(self, conversation_id: str) -> Group | None:
         """The group whose Outlook thread has this Graph conversationId (any tenant)."""
         docs = await self._docs.query(

@@ -64,6 +64,8 @@ CREATE INDEX IF NOT EXISTS documents_meeting ON documents (kind, json_extract(bo
     WHERE json_extract(body, '$.meetingStart') IS NOT NULL;
 CREATE INDEX IF NOT EXISTS documents_expiry ON documents (kind, json_extract(body, '$.expiresAt'))
     WHERE json_extract(body, '$.expiresAt') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS documents_unfiled ON documents (kind, json_extract(body, '$.unfiledUntil'))
+    WHERE json_extract(body, '$.unfiledUntil') IS NOT NULL;
 """
 # How many documents one `delete_where` statement removes: other calls run in between.
 _DELETE_BATCH = 500

@@ -13,6 +13,7 @@ import pytest
 
 from bot.core.membership.addresses import Mention
 from bot.core.model import (
+    OUTLOOK_THREAD,
     Channel,
     Delivery,
     DeliveryState,
@@ -146,6 +147,41 @@ async def test_a_groups_history_keeps_edits_and_reactions(store: DocumentStore) 
     saved = await store.save_group(replace(group(person("ann")), recent=(line,)))
     found = await store.get_group("t1", saved.group_id)
     assert found is not None and found.recent == (line,)
+
+
+async def test_a_group_holds_messages_until_they_are_filed(store: DocumentStore) -> None:
+    """What a group holds comes back as it was accepted (its deliveries pending), and
+    groups holding one whose claim ends before a moment are found in every tenant."""
+    ann, bob = person("ann"), person("bob")
+    claimed = NOW + timedelta(minutes=5)
+    held = Message(
+        "t1",
+        "g1",
+        "m1",
+        ann.person_id,
+        "Ann",
+        "pizza?",
+        NOW,
+        Source.TEAMS,
+        (
+            Delivery(bob.person_id, Channel.TEAMS),
+            Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=(ann.email, bob.email)),
+        ),
+        claimed_by="instance-a",
+        claimed_until=claimed,
+    )
+    saved = await store.save_group(replace(group(ann, bob), unfiled=(held,)))
+    other = await store.save_group(group(person("cy", tenant="t2"), name="Other"))
+    found = await store.get_group("t1", saved.group_id)
+    assert found is not None and found.unfiled == (held,)
+    assert await store.groups_with_unfiled(claimed) == []
+    assert [
+        g.group_id for g in await store.groups_with_unfiled(claimed + timedelta(seconds=1))
+    ] == [saved.group_id]
+    emptied = await store.save_group(replace(found, unfiled=()))
+    assert emptied.unfiled == () and other.unfiled == ()
+    assert await store.groups_with_unfiled(claimed + timedelta(days=1)) == []
+    assert await store.get_message("g1", "m1") is None  # held is not filed
 
 
 async def test_messages_with_deliveries(store: DocumentStore) -> None:

@@ -131,6 +131,7 @@ class FakeTeams:
         self.hold_updates: asyncio.Event | None = None
         self.hold_receipts: asyncio.Event | None = None
         self.hold_deletes: asyncio.Event | None = None  # a copy being taken back, slowly
+        self.hold_sends: asyncio.Event | None = None  # copies that take their time
 
     def answer(self, person_id: str, *results: SendResult) -> None:
         """The next sends to this person answer these, in order; SENT afterwards."""
@@ -147,6 +148,8 @@ class FakeTeams:
         self.sent.append(
             Sent(person.person_id, message.message_id, message.text, self._clock.now())
         )
+        if self.hold_sends is not None:
+            await self.hold_sends.wait()
         if self._down_until is not None and self._clock.now() < self._down_until:
             return SendResult(SendOutcome.RETRY, detail="503 service unavailable")
         queued = self._answers.get(person.person_id)
@@ -261,6 +264,13 @@ class FakeQueue:
     def resume(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         self.submitted.append(message)
 
+    def submit_unfiled(
+        self, message: Message, group: Group, people: Sequence[Person]
+    ) -> asyncio.Future[Message | None]:
+        """Records it; a delivery that never ends: the group keeps holding it."""
+        self.submitted.append(message)
+        return asyncio.get_running_loop().create_future()
+
 
 class StoreSpy:
     """A `Store` that counts calls by method and raises StoreError on a chosen call."""
@@ -354,6 +364,10 @@ class StoreSpy:
     async def groups_with_meetings(self, until: datetime) -> list[Group]:
         self._call("groups_with_meetings")
         return await self.inner.groups_with_meetings(until)
+
+    async def groups_with_unfiled(self, until: datetime) -> list[Group]:
+        self._call("groups_with_unfiled")
+        return await self.inner.groups_with_unfiled(until)
 
     async def add_message(self, message: Message) -> Message | None:
         self._call("add_message")
@@ -678,6 +692,17 @@ async def eventually(check: Callable[[], bool], turns: int = TURNS) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError(f"still not so after {turns} event-loop turns")
+
+
+async def filed(store: Store, group_id: str, message_id: str, turns: int = TURNS) -> Message:
+    """The stored message once it is filed on its own (a plain message is held by its
+    group until its first round's write)."""
+    for _ in range(turns):
+        message = await store.get_message(group_id, message_id)
+        if message is not None:
+            return message
+        await asyncio.sleep(0)
+    raise AssertionError(f"message {message_id} not filed after {turns} event-loop turns")
 
 
 async def delivered(store: Store, group_id: str, message_id: str, turns: int = TURNS) -> Message:

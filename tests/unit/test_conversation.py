@@ -20,6 +20,7 @@ from tests.unit.core_fakes import (
     build_core,
     chat_of,
     email,
+    filed,
     in_group_chat,
     personal,
     roster_entry,
@@ -155,8 +156,8 @@ async def test_plain_text_is_stored_for_the_active_group_with_its_deliveries(cor
     answer = await core.say("pizza at noon?", key="message-1")
 
     assert answer.text == ""  # no echo
-    message = await core.store.get_message(lunch.group_id, "message-1")
-    assert message is not None and message.text == "pizza at noon?"
+    message = await filed(core.store, lunch.group_id, "message-1")
+    assert message.text == "pizza at noon?"
     teams = [d for d in message.deliveries if d.channel is Channel.TEAMS]
     outlook = [d for d in message.deliveries if d.channel is Channel.OUTLOOK]
     assert sorted(d.recipient_id for d in teams) == [email("bob"), email("cy")]
@@ -174,8 +175,8 @@ async def test_every_message_typed_goes_to_the_active_group(core: Core) -> None:
     lunch = await core.group("ann", "lunch")
     for n in range(3):
         await core.say(f"message {n}", key=f"message-{n}")
-    stored = [await core.store.get_message(lunch.group_id, f"message-{n}") for n in range(3)]
-    assert [m.text if m else None for m in stored] == ["message 0", "message 1", "message 2"]
+    stored = [await filed(core.store, lunch.group_id, f"message-{n}") for n in range(3)]
+    assert [m.text for m in stored] == ["message 0", "message 1", "message 2"]
 
 
 async def test_without_an_active_group_a_picker_holds_the_text(core: Core) -> None:
@@ -251,8 +252,8 @@ async def test_a_card_reply_goes_to_the_cards_group(core: Core) -> None:
 
     await core.conversation.handle(personal(action=reply, key="reply-1"))
 
-    message = await core.store.get_message(lunch.group_id, "reply-1")
-    assert message is not None and message.text == "on my way"
+    message = await filed(core.store, lunch.group_id, "reply-1")
+    assert message.text == "on my way"
     await core.relayed()
     assert [(m.group_id, m.message_id) for m in core.outlook.mails] == [(lunch.group_id, "reply-1")]
 

@@ -18,8 +18,8 @@ from bot.core.errors import Refused
 from bot.core.features.polls import PollCards
 from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
-from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person
-from bot.core.ports import NoInstaller, RecordResult, SendOutcome
+from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Poll
+from bot.core.ports import NoInstaller, RecordResult, SendOutcome, Store
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.ratelimit import RateLimiter
@@ -30,10 +30,12 @@ from tests.unit.core_fakes import (
     FakeOutlook,
     FakeQueue,
     FakeTeams,
+    StoreSpy,
     add_group,
     add_person,
     delivered,
     eventually,
+    filed,
     gone,
     refused,
     relay_over,
@@ -64,13 +66,14 @@ class Rig:
 
 
 def worker_over(
-    store: DocumentStore,
+    store: Store,
     teams: FakeTeams,
     outlook: FakeOutlook,
     clock: FakeClock,
     sleep: Callable[[float], Awaitable[None]],
     policy: RetryPolicy = POLICY,
     concurrency: int = 64,
+    file_after: float = 1.0,
 ) -> DeliveryWorker:
     """A delivery worker over the fakes; its limiter sleeps on its own FakeSleep, so
     `sleep.delays` holds only retry waits."""
@@ -84,6 +87,7 @@ def worker_over(
         concurrency,
         instance_id="this-instance",
         lease=LEASE,
+        file_after=file_after,
         clock=clock,
         sleep=sleep,
         monotonic=clock.monotonic,
@@ -299,6 +303,124 @@ async def test_a_long_retry_after_holds_no_worker_slot_and_keeps_the_claim(
         await worker.drain(grace=0)
 
 
+# a plain message: held by its group's write, then filed once
+
+
+async def test_a_plain_message_is_held_by_its_groups_write_then_filed_once(
+    store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
+) -> None:
+    spy = StoreSpy(store)
+    teams = FakeTeams(clock)
+    worker = worker_over(spy, teams, FakeOutlook(), clock, sleep, file_after=60.0)
+    relay = relay_over(spy, clock, worker, 500)
+    try:
+        # The group's first message also starts its Outlook thread (a group write).
+        await relay.from_teams(lunch.ann, lunch.group, "hello", "m0")
+        await delivered(store, lunch.group.group_id, "m0")
+        for key in ("m1", "m2"):
+            group = await store.get_group(TENANT, lunch.group.group_id)  # read with the sender
+            assert group is not None
+            spy.calls.clear()
+            accepted = await relay.from_teams(lunch.ann, group, "pizza?", key)
+            assert accepted is not None and accepted.version is None  # held, not filed yet
+            message = await delivered(store, lunch.group.group_id, key)
+            # The group's write (its line, the message held, the one filed before dropped),
+            # then the message filed once with its outcome: no pending record first.
+            writes = {m: spy.calls[m] for m in ("save_group", "add_message", "save_message")}
+            assert writes == {"save_group": 1, "add_message": 0, "save_message": 1}, key
+            copies = [d for d in message.deliveries if d.channel is Channel.TEAMS]
+            assert {d.recipient_id for d in copies} == {lunch.bob.person_id, lunch.cy.person_id}
+            assert all(d.state is DeliveryState.SENT and d.activity_id for d in copies)
+            assert outlook_delivery(message).state is DeliveryState.SENT
+        group = await store.get_group(TENANT, lunch.group.group_id)
+        assert group is not None and [s.message_id for s in group.recent] == ["m0", "m1", "m2"]
+        assert [m.message_id for m in group.unfiled] == ["m2"]  # dropped by the next write
+    finally:
+        await worker.drain(grace=0)
+
+
+async def test_a_held_message_whose_copies_are_slow_is_filed_as_accepted(
+    store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
+) -> None:
+    teams = FakeTeams(clock)
+    teams.hold_sends = asyncio.Event()  # a connector that takes its time
+    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=0.01)
+    relay = relay_over(store, clock, worker, 500)
+    try:
+        assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
+
+        # Filed as accepted, claimed by this instance, while its copies are on their way:
+        # an edit or a delete finds it.
+        filed_now = await filed(store, lunch.group.group_id, "m1")
+        assert filed_now.pending and filed_now.claimed_by == worker.instance_id
+        teams.hold_sends.set()
+        done = await delivered(store, lunch.group.group_id, "m1")
+        # The round's write went into that record: one copy each, all sent.
+        assert all(d.state is DeliveryState.SENT for d in done.deliveries)
+        assert [len(teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)] == [1, 1]
+    finally:
+        teams.hold_sends.set()
+        await worker.drain(grace=0)
+
+
+async def test_a_held_message_left_by_a_stopped_instance_is_filed_and_delivered(
+    rig: Rig, lunch: Lunch
+) -> None:
+    """Another instance answered (the group holds the message) and stopped before filing it."""
+    other = relay_over(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
+    assert await other.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
+    assert await rig.store.get_message(lunch.group.group_id, "m1") is None
+    assert await rig.worker.recover() == 0  # its claim has not ended
+
+    rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
+    assert await rig.worker.recover(at_start=False) == 1
+
+    done = await delivered(rig.store, lunch.group.group_id, "m1")
+    assert all(d.state is DeliveryState.SENT for d in done.deliveries)
+    assert len(rig.teams.sent_to(lunch.bob.person_id)) == 1
+    group = await rig.store.get_group(TENANT, lunch.group.group_id)
+    assert group is not None and group.unfiled == ()
+    assert [s.message_id for s in group.recent] == ["m1"]
+
+
+async def test_a_held_message_sent_again_is_not_delivered_twice(
+    store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
+) -> None:
+    teams = FakeTeams(clock)
+    teams.hold_sends = asyncio.Event()
+    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=60.0)
+    relay = relay_over(store, clock, worker, 500)
+    try:
+        assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
+        await eventually(lambda: len(teams.sent) == 2)
+        # Teams sends it again (its answer was lost): the group holds it, so it is known.
+        assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is None
+        teams.hold_sends.set()
+        await delivered(store, lunch.group.group_id, "m1")
+        assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is None
+        assert [len(teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)] == [1, 1]
+    finally:
+        teams.hold_sends.set()
+        await worker.drain(grace=0)
+
+
+async def test_a_shutdown_files_a_held_message_for_anyone_to_take(
+    store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
+) -> None:
+    teams = FakeTeams(clock)
+    teams.hold_sends = asyncio.Event()  # never set: its copies cannot go before the stop
+    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=60.0)
+    relay = relay_over(store, clock, worker, 500)
+    assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
+    await eventually(lambda: len(teams.sent) == 2)
+
+    await worker.drain(grace=0)
+
+    released = await store.get_message(lunch.group.group_id, "m1")
+    assert released is not None and released.pending
+    assert released.claimed_until is not None and released.claimed_until <= clock.now()
+
+
 # final answers
 
 
@@ -360,18 +482,38 @@ async def test_people_gone_from_teams_are_marked_and_the_sender_told_once(
 # taking over
 
 
-async def test_recover_takes_over_expired_claims_but_not_live_ones(rig: Rig, lunch: Lunch) -> None:
+@pytest.mark.parametrize("kind", ["plain", "poll"])
+async def test_recover_takes_over_expired_claims_but_not_live_ones(
+    rig: Rig, lunch: Lunch, kind: str
+) -> None:
+    """A plain message is held by its group until filed; a poll is stored first."""
     other = relay_over(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
-    await other.from_teams(lunch.ann, lunch.group, "from before", "expired")
+
+    async def accept(text: str, key: str) -> None:
+        group = await rig.store.get_group(TENANT, lunch.group.group_id)
+        assert group is not None
+        if kind == "plain":
+            await other.from_teams(lunch.ann, group, text, key)
+        else:
+            await other.ask(lunch.ann, group, Poll(text, ("Yes", "No")), key)
+
+    await accept("from before", "expired")
     rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
-    await other.from_teams(lunch.ann, lunch.group, "just now", "live")
+    await accept("just now", "live")
 
     assert await rig.worker.recover() == 1
 
     taken = await delivered(rig.store, lunch.group.group_id, "expired")
     assert taken.claimed_by == rig.worker.instance_id
     live = await rig.store.get_message(lunch.group.group_id, "live")
-    assert live is not None and live.pending and live.claimed_by == "other-instance"
+    group = await rig.store.get_group(TENANT, lunch.group.group_id)
+    assert group is not None
+    if kind == "plain":
+        assert live is None
+        assert [(m.message_id, m.claimed_by) for m in group.unfiled] == [("live", "other-instance")]
+    else:
+        assert live is not None and live.pending and live.claimed_by == "other-instance"
+        assert group.unfiled == ()
     assert {s.message_id for s in rig.teams.sent} == {"expired"}
 
 
@@ -388,9 +530,14 @@ async def test_at_start_an_instance_resumes_its_own_claims_at_once(rig: Rig, lun
 async def test_recovered_messages_of_a_deleted_group_are_given_up(rig: Rig, lunch: Lunch) -> None:
     other = relay_over(rig.store, rig.clock, FakeQueue(instance="other-instance", lease=LEASE), 500)
     await rig.store.delete_group(lunch.group)  # deletes its messages too
-    # Another instance read the group just before: the message is stored, then refused.
+    # Another instance read the group just before. A plain message is refused before
+    # anything is written (its line in the group comes first)...
     with pytest.raises(Refused):
-        await other.from_teams(lunch.ann, lunch.group, "too late", "orphan")
+        await other.from_teams(lunch.ann, lunch.group, "too late", "plain")
+    assert await rig.store.get_message(lunch.group.group_id, "plain") is None
+    # ...a poll is stored first (its buttons point back to it), then refused.
+    with pytest.raises(Refused):
+        await other.ask(lunch.ann, lunch.group, Poll("Friday?", ("Yes", "No")), "orphan")
     rig.clock.advance((LEASE + timedelta(minutes=1)).total_seconds())
 
     assert await rig.worker.recover() == 0

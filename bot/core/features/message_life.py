@@ -23,6 +23,7 @@ from bot.core.model import Channel, DeliveryState, Group, Message, MessageSummar
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.relay import Relay, record_in_group
 from bot.core.sending.retry import update_group, update_message
+from bot.core.sending.unfiled import message_in
 from bot.core.texts import Text, text
 
 DELETED = "deleted"  # last_error of a copy cancelled because its message was deleted
@@ -202,7 +203,7 @@ class MessageLife:
         groups = await self._store.groups_of(sender.tenant_id, sender.person_id)
         listed = [g for g in groups if any(s.message_id == message_id for s in g.recent)]
         for group in [*listed, *(g for g in groups if g not in listed)]:
-            message = await self._store.get_message(group.group_id, message_id)
+            message = await message_in(self._store, group, message_id)
             if message is not None:
                 if message.sender_id != sender.person_id:
                     return None  # only its sender changes a message

@@ -13,6 +13,7 @@ from bot.core.membership.status import status_text
 from bot.core.model import Group, Person
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.relay import wants_teams_copy
+from bot.core.sending.unfiled import message_in
 from bot.core.texts import Language, joined, say, text, when
 
 
@@ -176,7 +177,7 @@ class GroupReads:
     async def status_text(self, sender: Person, name: str) -> str:
         group = await self.active_or_named(sender, name)
         last = next((s for s in reversed(group.recent) if s.sender_id == sender.person_id), None)
-        message = await self._store.get_message(group.group_id, last.message_id) if last else None
+        message = await message_in(self._store, group, last.message_id) if last else None
         ids = [*group.member_ids, *(d.recipient_id for d in message.deliveries)] if message else []
         people = {p.person_id: p for p in await self._store.get_people(group.tenant_id, ids)}
         return status_text(group, message, people, sender, self._clock.now())

@@ -41,7 +41,7 @@ from bot.core.sending.copies import Copies
 from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.ratelimit import RateLimiter
 from bot.core.sending.relay import record_in_group
-from bot.core.sending.retry import update_message
+from bot.core.sending.retry import update_group, update_message
 from bot.core.sending.thread import OutlookThread
 from bot.core.texts import Language
 
@@ -51,6 +51,10 @@ BACKLOG_ALERT = timedelta(minutes=15)
 
 # How long an instance may take to deliver a message before another may take over.
 DEFAULT_LEASE = timedelta(minutes=5)
+
+# How long a held message's first round may take before it is filed as accepted without
+# waiting for the round (until then, edits and answers to it do not find it).
+FILE_AFTER_SECONDS = 1.0
 
 
 class DeliveryWorker:
@@ -65,6 +69,7 @@ class DeliveryWorker:
         instance_id: str = "",
         lease: timedelta = DEFAULT_LEASE,
         *,
+        file_after: float = FILE_AFTER_SECONDS,
         clock: Clock,
         chats: TeamsChats,
         media: Media,
@@ -92,6 +97,7 @@ class DeliveryWorker:
         )
         self.instance_id = instance_id or uuid.uuid4().hex
         self._lease = lease
+        self._file_after = file_after
         self._clock = clock
         self._sleep = sleep  # injected so tests of retries and back-off need not wait
         # When the oldest message still pending was accepted, as of the last recovery pass.
@@ -103,6 +109,8 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[asyncio.Task[None], Message] = {}
         self._in_flight: set[str] = set()
+        # Held messages filed as accepted before their first round's write (`_first_round`).
+        self._filed_early: dict[str, Message] = {}
         # Messages delivered at once. Delivery states are saved per message, so this also
         # bounds how many copies a crash can leave sent-but-unrecorded (sent twice later).
         self._slots = asyncio.Semaphore(concurrency)
@@ -133,14 +141,36 @@ class DeliveryWorker:
         round, since a delivery that ended meanwhile may have sent its copies already."""
         self._start(message, group, people, read_again=True)
 
+    def submit_unfiled(
+        self, message: Message, group: Group, people: Sequence[Person]
+    ) -> asyncio.Future[Message | None]:
+        """Delivers a message its group holds (`Group.unfiled`): its first round's write
+        files it on its own, or, when that round takes longer than `file_after`, it is
+        filed as accepted first (so it can be edited, deleted and answered meanwhile). The
+        future holds the filed message, or None when its delivery stopped first."""
+        filed: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
+        if message.message_id in self._in_flight:
+            filed.set_result(None)  # being delivered here already: filed by that delivery
+            return filed
+        self._start(message, group, people, read_again=False, filed=filed)
+        return filed
+
     def _start(
-        self, message: Message, group: Group, people: Sequence[Person], *, read_again: bool
+        self,
+        message: Message,
+        group: Group,
+        people: Sequence[Person],
+        *,
+        read_again: bool,
+        filed: asyncio.Future[Message | None] | None = None,
     ) -> None:
         if message.message_id in self._in_flight:
             return
         self._in_flight.add(message.message_id)
         by_id = {p.person_id: p for p in people}
-        task = asyncio.create_task(self._run(message, group, by_id, read_again=read_again))
+        task = asyncio.create_task(
+            self._run(message, group, by_id, read_again=read_again, filed=filed)
+        )
         self._tasks.add(task)
         self._running[task] = message
         task.add_done_callback(self._tasks.discard)
@@ -151,6 +181,7 @@ class DeliveryWorker:
         at start, those claimed under this instance's id before a restart."""
         resumed = 0
         now = self._clock.now()
+        await self._file_unfiled(now, at_start)
         pending = await self._store.pending_messages()
         # The deployment's backlog, as of this pass (every instance scans all of it).
         self.oldest_pending = min((m.sent_at for m in pending), default=None)
@@ -190,6 +221,29 @@ class DeliveryWorker:
             log.info("pending deliveries taken over", extra={"messages": resumed})
         self.last_pass = self._monotonic()
         return resumed
+
+    async def _file_unfiled(self, now: datetime, at_start: bool) -> None:
+        """Files the messages groups hold for an instance that stopped before filing them
+        (their claim ended; at start, this instance's own from before a restart), as they
+        were accepted, and drops them from their group: the pending pass then takes them
+        over like any other. One its round had filed already is only dropped."""
+        # A held message's claim ends at most a lease after it was accepted.
+        until = now + self._lease + timedelta(minutes=1) if at_start else now
+        for group in await self._store.groups_with_unfiled(until):
+            left = {
+                m.message_id: m
+                for m in group.unfiled
+                if m.message_id not in self._in_flight
+                and (
+                    (at_start and m.claimed_by == self.instance_id)
+                    or m.claimed_until is None
+                    or m.claimed_until <= now
+                )
+            }
+            for message in left.values():
+                await self._store.add_message(message)  # None: filed already
+            if left:
+                await update_group(self._store, group, _without_unfiled(frozenset(left)))
 
     def stalled(self) -> bool:
         """Whether this instance's recovery loop has missed three passes in a row (stuck,
@@ -239,16 +293,26 @@ class DeliveryWorker:
             await self._release(message)
 
     async def _release(self, message: Message) -> None:
-        current = await self._store.get_message(message.group_id, message.message_id)
-        if current is None or not current.pending or current.claimed_by != self.instance_id:
-            return
         try:
+            current = await self._store.get_message(message.group_id, message.message_id)
+            if current is None and message.version is None:
+                # Held by its group, never filed: filed now, free for anyone to take.
+                await self._store.add_message(replace(message, claimed_until=self._clock.now()))
+                return
+            if current is None or not current.pending or current.claimed_by != self.instance_id:
+                return
             await self._store.save_message(replace(current, claimed_until=self._clock.now()))
         except (ConcurrentUpdate, StoreError):
             log.warning("claim not released", extra={"message_id": message.message_id})
 
     async def _run(
-        self, message: Message, group: Group, people: dict[str, Person], *, read_again: bool
+        self,
+        message: Message,
+        group: Group,
+        people: dict[str, Person],
+        *,
+        read_again: bool,
+        filed: asyncio.Future[Message | None] | None = None,
     ) -> None:
         try:
             if read_again:
@@ -257,8 +321,11 @@ class DeliveryWorker:
                     return
                 message = current
             while True:
-                async with self._slots:
-                    message, wait = await self._round(message, group, people)
+                if filed is not None and not filed.done():
+                    message, wait = await self._first_round(message, group, people, filed)
+                else:
+                    async with self._slots:
+                        message, wait = await self._round(message, group, people)
                 if wait is None:
                     return
                 await self._sleep(wait)
@@ -277,6 +344,41 @@ class DeliveryWorker:
             )
         finally:
             self._in_flight.discard(message.message_id)
+            if filed is not None and not filed.done():
+                filed.set_result(None)  # stopped before its first write: left to recovery
+
+    async def _first_round(
+        self,
+        message: Message,
+        group: Group,
+        people: dict[str, Person],
+        filed: asyncio.Future[Message | None],
+    ) -> tuple[Message, float | None]:
+        """The first round of a message its group holds: its write files the message (a
+        create); when it takes longer than `file_after`, the message is filed as accepted
+        first, and the round's write merges into it."""
+
+        async def first() -> tuple[Message, float | None]:
+            async with self._slots:
+                return await self._round(message, group, people)
+
+        going = asyncio.ensure_future(first())
+        try:
+            done, _ = await asyncio.wait({going}, timeout=self._file_after)
+            if not done:
+                early = await self._store.add_message(message)
+                if early is not None:
+                    self._filed_early[message.message_id] = early
+                    filed.set_result(early)
+            after, wait = await going
+        except BaseException:
+            going.cancel()  # stopped (a shutdown, a store failure): the round with it
+            raise
+        finally:
+            self._filed_early.pop(message.message_id, None)
+        if not filed.done():
+            filed.set_result(after if after.version is not None else None)
+        return after, wait
 
     async def _round(
         self, message: Message, group: Group, people: dict[str, Person]
@@ -396,7 +498,19 @@ class DeliveryWorker:
                 merged = retracted(merged, merged.deleted_at)
             return merged
 
-        return await update_message(self._store, message, change)
+        # A held message filed as accepted while this round went: written over that record.
+        base = self._filed_early.pop(message.message_id, message)
+        return await update_message(self._store, base, change)
+
+
+def _without_unfiled(ids: frozenset[str]) -> Callable[[Group], Group]:
+    """A group change: these messages are no longer held (they are filed)."""
+
+    def drop(current: Group) -> Group:
+        kept = tuple(m for m in current.unfiled if m.message_id not in ids)
+        return current if kept == current.unfiled else replace(current, unfiled=kept)
+
+    return drop
 
 
 def _merged(current: Delivery, done: Delivery | None) -> Delivery:

@@ -1,7 +1,14 @@
 """Accepting a message for a group: the rules, the durable record, then delivery.
 
-A message is stored together with one pending delivery per recipient and channel
-before anyone is told it was accepted; the delivery worker takes it from there.
+A message is stored with its deliveries before its sender is told it was accepted.
+A plain message (text, no photo, file or poll: nothing in its copies points back to it)
+is stored by the group's own write that adds its line to the recent list: the group
+holds it (`Group.unfiled`) until the delivery worker files it on its own, with its first
+round's outcome (or as accepted, when that round takes longer than `file_after`). The
+next write of the group by this instance drops what it filed; recovery files what an
+instance that stopped left there. Anything else is stored on its own first, with one
+pending delivery per recipient and channel, then added to the group's recent list.
+Either way the delivery worker takes it from there.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.errors import Refused
+from bot.core.kept import keep
 from bot.core.membership.policy import MailPolicy
 from bot.core.membership.reach import TeamsAccess
 from bot.core.model import (
@@ -34,8 +42,16 @@ from bot.core.model import (
 from bot.core.ports import Clock, MessagingStore
 from bot.core.sending.fair_use import SenderAllowance
 from bot.core.sending.retry import update_group, update_message
+from bot.core.sending.unfiled import message_in
 from bot.core.texts import Text, majority
 from bot.core.texts import text as worded
+
+# How many messages a group holds at most while their first rounds go (see `_may_hold`).
+UNFILED_MOST = 12
+
+# Groups whose filed messages this instance remembers, to drop them from the group's next
+# write (one forgotten is dropped by recovery instead, once its claim ends).
+GROUPS_KEPT = 4096
 
 # The sender of what Send itself writes in a group (`Source.SEND`): no member has this id.
 SEND_ID = "send"
@@ -55,6 +71,14 @@ class DeliveryQueue(Protocol):
     def resume(self, message: Message, group: Group, people: Sequence[Person]) -> None:
         """Starts delivering a message read from the store before (sent again, recovered):
         it is read again first. Does nothing if it is already being delivered."""
+        ...
+
+    def submit_unfiled(
+        self, message: Message, group: Group, people: Sequence[Person]
+    ) -> asyncio.Future[Message | None]:
+        """Starts delivering a message the group holds (`Group.unfiled`); it is filed on its
+        own by its first round's write. The future holds the filed message, or None when
+        its delivery stopped first (recovery files it then)."""
         ...
 
 
@@ -87,6 +111,9 @@ class Relay:
         self._group_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # Per group, the held messages this instance filed since its last write of it:
+        # that write drops them from the group.
+        self._filed: dict[str, set[str]] = {}
 
     @property
     def max_chars(self) -> int:
@@ -219,7 +246,8 @@ class Relay:
             sender.tenant_id, sender.person_id, self._clock.now(), language=sender.language
         )
         if too_many is not None:
-            if await self._store.get_message(group.group_id, message_id) is not None:
+            current = await self._store.get_group(group.tenant_id, group.group_id)
+            if await message_in(self._store, current or group, message_id) is not None:
                 return None  # sent again by Teams: accepted before, not a new message
             raise Refused(too_many)
         others = [m.person_id for m in group.members if m.person_id != sender.person_id]
@@ -260,23 +288,64 @@ class Relay:
             reply_to=reply_to,
             styled=styled,
         )
-        stored = await self._store.add_message(message)
-        fresh = stored is not None
-        if stored is not None:
-            self._allowance.record(sender.tenant_id, sender.person_id, now)
-        else:
-            # Sent again (Teams retries after a timeout or a 5xx). If the first attempt
-            # stored it but failed before queueing it, finish that work now.
-            earlier = await self._store.get_message(group.group_id, message_id)
-            if earlier is None or not earlier.pending:
-                return None
-            expired = earlier.claimed_until is None or earlier.claimed_until <= now
-            if earlier.claimed_by != claimed_by and not expired:
-                return None  # another instance is delivering it
-            stored = earlier
         # The sender too: the Outlook mail's language and time zone count theirs.
-        await self._record_and_start(stored, group, [sender, *people], fresh=fresh)
+        readers = [sender, *people]
+        if any(m.message_id == message_id for m in group.unfiled):
+            return None  # sent again while its group holds it: accepted, being delivered
+        if poll is None and not media and self._may_hold(group):
+            return await self._hold_and_deliver(message, group, readers)
+        stored = await self._store.add_message(message)
+        if stored is None:
+            earlier = await self._store.get_message(group.group_id, message_id)
+            return await self._sent_again(earlier, group, readers)
+        self._allowance.record(sender.tenant_id, sender.person_id, now)
+        await self._record_and_start(stored, group, readers, fresh=True)
         return stored
+
+    async def _sent_again(
+        self, earlier: Message | None, group: Group, people: Sequence[Person]
+    ) -> Message | None:
+        """A message id accepted before (Teams retries after a timeout or a 5xx): None, or,
+        when the first attempt stored it but stopped before delivering it, that work
+        finished now (unless another instance is still on it)."""
+        if earlier is None or not earlier.pending:
+            return None
+        claimed_by, _ = self._queue.claim(self._clock.now())
+        expired = earlier.claimed_until is None or earlier.claimed_until <= self._clock.now()
+        if earlier.claimed_by != claimed_by and not expired:
+            return None  # another instance is delivering it
+        await self._record_and_start(earlier, group, people, fresh=False)
+        return earlier
+
+    async def _hold_and_deliver(
+        self, message: Message, group: Group, people: Sequence[Person]
+    ) -> Message | None:
+        """A plain message: stored by the group's write of its line (the group holds it),
+        then handed to the worker, which files it on its own with its first round's
+        outcome. Three store requests in all, with the sender's query."""
+        group, added = await self._in_group(group, message, hold=True)
+        if not added:
+            # Its line was there: sent again. Filed: as any message sent again. Still held
+            # by the group: accepted, and being delivered (or left to recovery).
+            earlier = await self._store.get_message(group.group_id, message.message_id)
+            return await self._sent_again(earlier, group, people)
+        self._allowance.record(message.tenant_id, message.sender_id, message.sent_at)
+        filed = self._queue.submit_unfiled(message, group, people)
+        filed.add_done_callback(lambda done: self._note_filed(message, done))
+        return message
+
+    def _may_hold(self, group: Group) -> bool:
+        """Whether the group may hold one more message: a burst (messages accepted faster
+        than their first rounds end) would make every write of it heavier, so past a few
+        the message is stored on its own first instead."""
+        filed = self._filed.get(group.group_id, set())
+        return sum(m.message_id not in filed for m in group.unfiled) < UNFILED_MOST
+
+    def _note_filed(self, message: Message, done: asyncio.Future[Message | None]) -> None:
+        if done.cancelled() or done.result() is None:
+            return  # left held: recovery files it and drops it from the group
+        filed = self._filed.get(message.group_id, set())
+        keep(self._filed, message.group_id, filed, GROUPS_KEPT).add(message.message_id)
 
     async def post_notice(
         self, group: Group, notice: Text, people: Sequence[Person], message_id: str
@@ -372,25 +441,67 @@ class Relay:
     ) -> None:
         """The one step after a message is stored: its line in the group's recent list,
         then delivery (`resume` when it was read from the store rather than just written)."""
+        group, _ = await self._in_group(group, message)
+        start = self._queue.submit if fresh else self._queue.resume
+        start(message, group, people)
+
+    async def _in_group(
+        self, group: Group, message: Message, *, hold: bool = False
+    ) -> tuple[Group, bool]:
+        """The group with the message's line (and the message itself when `hold`); whether
+        this call wrote it. The write also drops the held messages this instance filed."""
         lock = self._group_locks.get(group.group_id)
         if lock is None:
             lock = self._group_locks[group.group_id] = asyncio.Lock()
-        async with lock:
-            group = await record_in_group(self._store, group, message)
-        start = self._queue.submit if fresh else self._queue.resume
-        start(message, group, people)
+        filed = self._filed.pop(group.group_id, set())
+        try:
+            async with lock:
+                return await recorded_in_group(
+                    self._store, group, message, hold=hold, filed=frozenset(filed)
+                )
+        except BaseException:
+            # Not written: still to be dropped by the next write.
+            self._filed.setdefault(group.group_id, set()).update(filed)
+            raise
 
 
 async def record_in_group(store: MessagingStore, group: Group, message: Message) -> Group:
     """Adds a message to its group's recent list (idempotent; retried on concurrent changes)."""
+    updated, _ = await recorded_in_group(store, group, message)
+    return updated
+
+
+async def recorded_in_group(
+    store: MessagingStore,
+    group: Group,
+    message: Message,
+    *,
+    hold: bool = False,
+    filed: frozenset[str] = frozenset(),
+) -> tuple[Group, bool]:
+    """`record_in_group`, and whether its line was new (checked against the stored group,
+    however old `group` was: a stale one is refused by its etag and read again). `hold`:
+    the group keeps the message itself until it is filed on its own; `filed`: held
+    messages filed since, dropped by this write."""
+    added = False
 
     def add(current: Group) -> Group:
-        if any(s.message_id == message.message_id for s in current.recent):
+        nonlocal added
+        added = not any(s.message_id == message.message_id for s in current.recent) and not any(
+            m.message_id == message.message_id for m in current.unfiled
+        )
+        unfiled = tuple(m for m in current.unfiled if m.message_id not in filed)
+        if not added and unfiled == current.unfiled:
             return current  # already there: nothing to write
-        recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
-        return replace(current, recent=tuple(recent[-HISTORY_SIZE:]))
+        changed = replace(current, unfiled=unfiled)
+        if added:
+            recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
+            changed = replace(changed, recent=tuple(recent[-HISTORY_SIZE:]))
+            if hold:
+                changed = replace(changed, unfiled=(*unfiled, message))
+        return changed
 
     updated = await update_group(store, group, add)
     if updated is None:
         raise Refused(worded("group.gone"))
-    return updated
+    return updated, added

@@ -17,6 +17,7 @@ from bot.core.model import Person, Quote, Source
 from bot.core.ports import MessageStore, PeopleStore
 from bot.core.sending.mentions import teams_mentions
 from bot.core.sending.relay import Relay
+from bot.core.sending.unfiled import message_in
 from bot.core.texts import say, text
 from bot.core.turn.held import Held, Posting
 from bot.core.turn.requests import ActionKind, Answer, AnsweredCard, CardAction, TeamsRequest
@@ -103,7 +104,7 @@ class CardActions:
             group = await self._groups.by_id(person, action.group_id)
             shown = None
             if action.message_id:
-                shown = await self._store.get_message(group.group_id, action.message_id)
+                shown = await message_in(self._store, group, action.message_id)
             if shown is not None and shown.deleted_at is not None:
                 shown = None  # deleted meanwhile: nothing to quote or show again
             quote = Quote.of(shown) if shown is not None and shown.text else None
