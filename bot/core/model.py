@@ -168,6 +168,9 @@ class Group:
     # filed on their own yet: their copies are going (`Relay`). Kept here until then so a
     # message is stored before its sender is answered without a write of its own.
     unfiled: tuple[Message, ...] = ()
+    # The ids of the last messages accepted so (at most `ACCEPTED_KEPT`): one Teams sends
+    # again after its line left `recent` (ten newer, or deleted) is still known.
+    accepted: tuple[str, ...] = ()
     version: str | None = None
 
     @cached_property

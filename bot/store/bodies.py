@@ -215,6 +215,7 @@ def group_body(g: Group) -> JsonDict:
         if g.meeting and not (g.meeting.cancelled or g.meeting.ended)
         else None,
         "unfiled": [_held_body(m) for m in g.unfiled],
+        "accepted": list(g.accepted),
         # The earliest claim among them, for recovery to find groups holding work left by
         # an instance that stopped (absent when there is none).
         "unfiledUntil": _utc(min(m.claimed_until or g.created_at for m in g.unfiled))
@@ -245,6 +246,7 @@ def _group(doc: Doc) -> Group:
         outlook_conversation=str(b.get("outlookConversation", "")),
         meeting=_meeting(b.get("meeting")),
         unfiled=tuple(_message_of(m, None) for m in b.get("unfiled") or ()),
+        accepted=tuple(str(i) for i in b.get("accepted") or ()),
         version=doc.etag,
     )
 

@@ -325,6 +325,41 @@ async def test_forgetting_a_person_leaves_nothing_of_them(
     assert await forget(store, "zoe.quill@contoso.com", NoPictures()) == Forgotten(0, 0, 0, 0)
 
 
+async def test_forgetting_a_person_reaches_what_a_group_holds_unfiled(
+    documents: Documents, store: DocumentStore
+) -> None:
+    """A message of hers the group still holds (its first round going) goes as her filed
+    messages do: her name and addresses leave it."""
+    await a_world_with_zoe(documents, store)
+    lunch = await store.get_group("t1", "lunch")
+    assert lunch is not None
+    held = Message(
+        "t1",
+        "lunch",
+        "lunch-held",
+        ZOE.person_id,
+        ZOE.display_name,
+        "words lunch-held",
+        datetime(2026, 12, 8, 9, 0, tzinfo=UTC),
+        Source.TEAMS,
+        (
+            Delivery(BOB.person_id, Channel.TEAMS),
+            Delivery(OUTLOOK_THREAD, Channel.OUTLOOK, addresses=(ZOE.email, BOB.email)),
+        ),
+    )
+    await store.save_group(replace(lunch, unfiled=(held,)))
+
+    await forget(store, ZOE.email, NoPictures())
+
+    for doc in await every_document(documents):
+        text = json.dumps(doc.body, ensure_ascii=False).lower()
+        assert "zoe" not in text and "quill" not in text, doc
+    after = await store.get_group("t1", "lunch")
+    assert after is not None
+    (kept,) = after.unfiled
+    assert (kept.message_id, kept.sender_name) == ("lunch-held", FORMER_MEMBER)
+
+
 async def test_forget_deletes_the_photos_and_files_of_the_groups_it_deletes(
     documents: Documents, store: DocumentStore, tmp_path: Path
 ) -> None:

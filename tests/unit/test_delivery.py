@@ -20,6 +20,7 @@ from bot.core.features.receipts import Receipts
 from bot.core.membership.reach import TeamsChats
 from bot.core.model import Channel, Delivery, DeliveryState, Group, Message, Person, Poll
 from bot.core.ports import NoInstaller, RecordResult, SendOutcome, Store
+from bot.core.sending import relay as relay_module
 from bot.core.sending.attempts import RetryPolicy
 from bot.core.sending.delivery import DeliveryWorker
 from bot.core.sending.ratelimit import RateLimiter
@@ -402,6 +403,56 @@ async def test_a_held_message_sent_again_is_not_delivered_twice(
     finally:
         teams.hold_sends.set()
         await worker.drain(grace=0)
+
+
+async def test_a_message_sent_again_after_its_line_left_the_history_goes_once(
+    rig: Rig, lunch: Lunch
+) -> None:
+    """Teams sends X again once ten newer messages pushed its line out of the group's
+    recent list (or it was deleted): the group still knows its id."""
+    await rig.post(lunch.ann, lunch.group, "first", "X")
+    for n in range(10):
+        rig.clock.advance(30)
+        group = await rig.store.get_group(TENANT, lunch.group.group_id)
+        assert group is not None
+        await rig.post(lunch.cy, group, f"newer {n}", f"n{n}")
+    group = await rig.store.get_group(TENANT, lunch.group.group_id)
+    assert group is not None and "X" not in [s.message_id for s in group.recent]
+
+    assert await rig.relay.from_teams(lunch.ann, group, "first", "X") is None
+
+    await rig.worker.drain(grace=1)
+    assert [s.text for s in rig.teams.sent_to(lunch.bob.person_id)].count("first") == 1
+
+
+async def test_a_held_message_sent_again_to_another_instance_is_delivered_once(
+    store: DocumentStore,
+    clock: FakeClock,
+    sleep: FakeSleep,
+    lunch: Lunch,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Instance A holds X, its copies going; Teams sends X again to instance B, whose
+    request read the group before A's write and, its group full, stores X first."""
+    teams = FakeTeams(clock)
+    teams.hold_sends = asyncio.Event()
+    a = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=60.0)
+    b = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=60.0)
+    b.instance_id = "instance-b"
+    read_before = await store.get_group(TENANT, lunch.group.group_id)
+    assert read_before is not None
+    try:
+        await relay_over(store, clock, a, 500).from_teams(lunch.ann, read_before, "hi", "X")
+        await eventually(lambda: len(teams.sent) == 2)
+        monkeypatch.setattr(relay_module, "UNFILED_MOST", 0)  # B's group holds too many
+        await relay_over(store, clock, b, 500).from_teams(lunch.ann, read_before, "hi", "X")
+        teams.hold_sends.set()
+        await delivered(store, lunch.group.group_id, "X")
+        assert [len(teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)] == [1, 1]
+    finally:
+        teams.hold_sends.set()
+        await a.drain(grace=0)
+        await b.drain(grace=0)
 
 
 async def test_a_shutdown_files_a_held_message_for_anyone_to_take(

@@ -181,3 +181,20 @@ async def test_members_missing_from_those_read_are_read_from_the_store(
 
     assert message is not None and teams_recipients(message) == [bob.person_id, cy.person_id]
     assert spy.calls["get_people"] == 1
+
+
+async def test_only_a_plain_message_typed_in_teams_is_held_by_its_group(
+    store: DocumentStore, clock: FakeClock
+) -> None:
+    """A mail may be read again long after (only the store remembers every message), and
+    a poll's copies point back to it: those are stored on their own first."""
+    relay = relay_over(store, clock, FakeQueue(), 500)
+    ann, bob = [await add_person(store, n) for n in ("ann", "bob")]
+    lunch = await add_group(store, clock, "lunch", ann, bob)
+    await relay.from_teams(ann, lunch, "typed in Teams", "t1")
+    await relay.from_outlook(ann, lunch, "written in Outlook", "o1", reached=frozenset())
+    group = await store.get_group(TENANT, lunch.group_id)
+    assert group is not None and [m.message_id for m in group.unfiled] == ["t1"]
+    assert [m.message_id for m in await store.pending_messages()] == ["o1"]
+    await relay.from_outlook(ann, group, "written in Outlook", "o1", reached=frozenset())
+    assert [m.message_id for m in await store.messages_of(lunch.group_id)] == ["o1"]  # once

@@ -170,9 +170,11 @@ class _Gone:
     def group(self, group: Group) -> Group:
         left = group.without(self.person_id)
         recent = tuple(self._summary(s) for s in group.recent)
-        if left.members == group.members and recent == group.recent:
+        # What the group holds until it is filed goes as its filed messages do.
+        unfiled = tuple(self.message(m) for m in group.unfiled)
+        if (left.members, recent, unfiled) == (group.members, group.recent, group.unfiled):
             return group
-        return replace(left, recent=recent)
+        return replace(left, recent=recent, unfiled=unfiled)
 
     def message(self, message: Message) -> Message:
         updated = replace(message, deliveries=tuple(self._delivery(d) for d in message.deliveries))

@@ -230,20 +230,27 @@ class DeliveryWorker:
         # A held message's claim ends at most a lease after it was accepted.
         until = now + self._lease + timedelta(minutes=1) if at_start else now
         for group in await self._store.groups_with_unfiled(until):
-            left = {
-                m.message_id: m
-                for m in group.unfiled
-                if m.message_id not in self._in_flight
-                and (
-                    (at_start and m.claimed_by == self.instance_id)
-                    or m.claimed_until is None
-                    or m.claimed_until <= now
-                )
-            }
-            for message in left.values():
-                await self._store.add_message(message)  # None: filed already
-            if left:
-                await update_group(self._store, group, _without_unfiled(frozenset(left)))
+            try:
+                await self._file_held_by(group, now, at_start)
+            except (ConcurrentUpdate, StoreError):
+                # The next pass tries again; the pending messages are still taken over now.
+                log.warning("held messages not filed", extra={"group_id": group.group_id})
+
+    async def _file_held_by(self, group: Group, now: datetime, at_start: bool) -> None:
+        left = {
+            m.message_id: m
+            for m in group.unfiled
+            if m.message_id not in self._in_flight
+            and (
+                (at_start and m.claimed_by == self.instance_id)
+                or m.claimed_until is None
+                or m.claimed_until <= now
+            )
+        }
+        for message in left.values():
+            await self._store.add_message(message)  # None: filed already
+        if left:
+            await update_group(self._store, group, _without_unfiled(frozenset(left)))
 
     def stalled(self) -> bool:
         """Whether this instance's recovery loop has missed three passes in a row (stuck,

@@ -49,6 +49,9 @@ from bot.core.texts import text as worded
 # How many messages a group holds at most while their first rounds go (see `_may_hold`).
 UNFILED_MOST = 12
 
+# How many ids of held messages a group keeps after their lines (`Group.accepted`).
+ACCEPTED_KEPT = 32
+
 # Groups whose filed messages this instance remembers, to drop them from the group's next
 # write (one forgotten is dropped by recovery instead, once its claim ends).
 GROUPS_KEPT = 4096
@@ -292,7 +295,10 @@ class Relay:
         readers = [sender, *people]
         if any(m.message_id == message_id for m in group.unfiled):
             return None  # sent again while its group holds it: accepted, being delivered
-        if poll is None and not media and self._may_hold(group):
+        # Held: a plain message typed in Teams. Not a mail (the inbox may read a mail again
+        # long after, and only the store remembers every message) nor a poll's answer.
+        plain = source is Source.TEAMS and teams_copies and poll is None and not media
+        if plain and self._may_hold(group):
             return await self._hold_and_deliver(message, group, readers)
         stored = await self._store.add_message(message)
         if stored is None:
@@ -441,7 +447,11 @@ class Relay:
     ) -> None:
         """The one step after a message is stored: its line in the group's recent list,
         then delivery (`resume` when it was read from the store rather than just written)."""
-        group, _ = await self._in_group(group, message)
+        group, added = await self._in_group(group, message)
+        if fresh and not added:
+            # Its line was there, yet no record was: its group holds it for the instance
+            # that accepted it (Teams sent it again elsewhere), which delivers it.
+            return
         start = self._queue.submit if fresh else self._queue.resume
         start(message, group, people)
 
@@ -487,18 +497,22 @@ async def recorded_in_group(
 
     def add(current: Group) -> Group:
         nonlocal added
-        added = not any(s.message_id == message.message_id for s in current.recent) and not any(
-            m.message_id == message.message_id for m in current.unfiled
+        known = (
+            message.message_id in current.accepted
+            or any(s.message_id == message.message_id for s in current.recent)
+            or any(m.message_id == message.message_id for m in current.unfiled)
         )
+        added = not known
         unfiled = tuple(m for m in current.unfiled if m.message_id not in filed)
-        if not added and unfiled == current.unfiled:
+        if known and unfiled == current.unfiled:
             return current  # already there: nothing to write
         changed = replace(current, unfiled=unfiled)
         if added:
             recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
             changed = replace(changed, recent=tuple(recent[-HISTORY_SIZE:]))
             if hold:
-                changed = replace(changed, unfiled=(*unfiled, message))
+                accepted = (*current.accepted, message.message_id)[-ACCEPTED_KEPT:]
+                changed = replace(changed, unfiled=(*unfiled, message), accepted=accepted)
         return changed
 
     updated = await update_group(store, group, add)
