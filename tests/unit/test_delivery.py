@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -97,6 +98,30 @@ def worker_over(
         cards=PollCards(store, teams, limiter, clock, memory_media(store)),
         receipts=Receipts(store, teams, limiter, clock, pause=0),
     )
+
+
+@dataclass
+class SlowConnector:
+    teams: FakeTeams
+    release: asyncio.Event  # every copy waits at the connector until this is set
+    worker: DeliveryWorker
+    relay: Relay
+
+
+@asynccontextmanager
+async def slow_connector(
+    store: Store, clock: FakeClock, sleep: FakeSleep, *, file_after: float
+) -> AsyncIterator[SlowConnector]:
+    """A worker and its relay over a connector that holds every copy until the test lets
+    them go; released and drained at the end."""
+    teams = FakeTeams(clock)
+    release = teams.hold_sends = asyncio.Event()
+    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=file_after)
+    try:
+        yield SlowConnector(teams, release, worker, relay_over(store, clock, worker, 500))
+    finally:
+        release.set()
+        await worker.drain(grace=0)
 
 
 @pytest.fixture
@@ -343,25 +368,19 @@ async def test_a_plain_message_is_held_by_its_groups_write_then_filed_once(
 async def test_a_held_message_whose_copies_are_slow_is_filed_as_accepted(
     store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
 ) -> None:
-    teams = FakeTeams(clock)
-    teams.hold_sends = asyncio.Event()  # a connector that takes its time
-    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=0.01)
-    relay = relay_over(store, clock, worker, 500)
-    try:
-        assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
+    async with slow_connector(store, clock, sleep, file_after=0.01) as slow:
+        assert await slow.relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
 
         # Filed as accepted, claimed by this instance, while its copies are on their way:
         # an edit or a delete finds it.
         filed_now = await filed(store, lunch.group.group_id, "m1")
-        assert filed_now.pending and filed_now.claimed_by == worker.instance_id
-        teams.hold_sends.set()
+        assert filed_now.pending and filed_now.claimed_by == slow.worker.instance_id
+        slow.release.set()
         done = await delivered(store, lunch.group.group_id, "m1")
         # The round's write went into that record: one copy each, all sent.
         assert all(d.state is DeliveryState.SENT for d in done.deliveries)
-        assert [len(teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)] == [1, 1]
-    finally:
-        teams.hold_sends.set()
-        await worker.drain(grace=0)
+        sent = [len(slow.teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)]
+        assert sent == [1, 1]
 
 
 async def test_a_held_message_left_by_a_stopped_instance_is_filed_and_delivered(
@@ -387,22 +406,17 @@ async def test_a_held_message_left_by_a_stopped_instance_is_filed_and_delivered(
 async def test_a_held_message_sent_again_is_not_delivered_twice(
     store: DocumentStore, clock: FakeClock, sleep: FakeSleep, lunch: Lunch
 ) -> None:
-    teams = FakeTeams(clock)
-    teams.hold_sends = asyncio.Event()
-    worker = worker_over(store, teams, FakeOutlook(), clock, sleep, file_after=60.0)
-    relay = relay_over(store, clock, worker, 500)
-    try:
+    async with slow_connector(store, clock, sleep, file_after=60.0) as slow:
+        relay = slow.relay
         assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is not None
-        await eventually(lambda: len(teams.sent) == 2)
+        await eventually(lambda: len(slow.teams.sent) == 2)
         # Teams sends it again (its answer was lost): the group holds it, so it is known.
         assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is None
-        teams.hold_sends.set()
+        slow.release.set()
         await delivered(store, lunch.group.group_id, "m1")
         assert await relay.from_teams(lunch.ann, lunch.group, "pizza?", "m1") is None
-        assert [len(teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)] == [1, 1]
-    finally:
-        teams.hold_sends.set()
-        await worker.drain(grace=0)
+        sent = [len(slow.teams.sent_to(p.person_id)) for p in (lunch.bob, lunch.cy)]
+        assert sent == [1, 1]
 
 
 async def test_a_message_sent_again_after_its_line_left_the_history_goes_once(
