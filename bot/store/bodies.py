@@ -329,20 +329,31 @@ _MESSAGE_REQUIRED = frozenset(
 )
 
 
+# A delivery's fields as `_message_of` reads them when they are absent.
+_DELIVERY_DEFAULTS: JsonDict = {
+    "state": DeliveryState.PENDING,
+    "attempts": 0,
+    "lastError": "",
+    "addresses": [],
+    "nextAttemptAt": "",
+    "activityId": "",
+    "retract": False,
+    "seen": False,
+}
+
+
 def _held_body(m: Message) -> JsonDict:
-    """A message as its group holds it until it is filed: its body without what is still
-    at its default (a delivery as accepted is its recipient, channel and addresses), so
-    a burst of held messages keeps the group's writes small."""
+    """A message as its group holds it until it is filed: its body without what is at its
+    default (a delivery as accepted is its recipient and channel, and the mail's addresses),
+    so a burst of held messages keeps the group's writes small. Read back the same."""
     body = {
         k: v
         for k, v in message_body(m).items()
         if k in _MESSAGE_REQUIRED or v not in (None, "", [], False)
     }
     body["deliveries"] = [
-        {"recipientId": d.recipient_id, "channel": d.channel, "addresses": list(d.addresses)}
-        if d.addresses
-        else {"recipientId": d.recipient_id, "channel": d.channel}
-        for d in m.deliveries
+        {k: v for k, v in d.items() if k not in _DELIVERY_DEFAULTS or v != _DELIVERY_DEFAULTS[k]}
+        for d in body.get("deliveries", [])
     ]
     return body
 

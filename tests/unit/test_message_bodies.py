@@ -130,8 +130,18 @@ GROUP = Group(
 
 @pytest.mark.parametrize(
     "group",
-    [GROUP, replace(GROUP, recent=(), meeting=replace(MEETING, cancelled=True, ended=True))],
-    ids=["everything", "no history, meeting over"],
+    [
+        GROUP,
+        replace(GROUP, recent=(), meeting=replace(MEETING, cancelled=True, ended=True)),
+        # Held until filed, written small: what is not at its default still reads back
+        # (a copy stopped for a forgotten person stays stopped).
+        replace(
+            GROUP,
+            unfiled=(replace(PLAIN, claimed_by="host:8080", claimed_until=SENT), EVERYTHING),
+            accepted=("m0", "m1"),
+        ),
+    ],
+    ids=["everything", "no history, meeting over", "holding messages"],
 )
 def test_a_written_group_reads_back_the_same(group: Group) -> None:
     """`save_group` answers with the group it was given and its new version (it keeps
