@@ -6,7 +6,7 @@ is the store's concurrency token (an etag); `None` means "not stored yet".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -188,6 +188,11 @@ class Group:
     @property
     def member_ids(self) -> tuple[str, ...]:
         return tuple(m.person_id for m in self.members)
+
+    def holding_no_more(self, message_ids: Collection[str]) -> Group:
+        """The group once these held messages are filed (itself when it holds none)."""
+        kept = tuple(m for m in self.unfiled if m.message_id not in message_ids)
+        return self if kept == self.unfiled else replace(self, unfiled=kept)
 
     def without(self, person_id: str) -> Group:
         """The group once this person is gone: an owner hands over to the oldest member."""

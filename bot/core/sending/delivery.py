@@ -250,7 +250,7 @@ class DeliveryWorker:
         for message in left.values():
             await self._store.add_message(message)  # None: filed already
         if left:
-            await update_group(self._store, group, _without_unfiled(frozenset(left)))
+            await update_group(self._store, group, lambda g: g.holding_no_more(left))
 
     def stalled(self) -> bool:
         """Whether this instance's recovery loop has missed three passes in a row (stuck,
@@ -508,16 +508,6 @@ class DeliveryWorker:
         # A held message filed as accepted while this round went: written over that record.
         base = self._filed_early.pop(message.message_id, message)
         return await update_message(self._store, base, change)
-
-
-def _without_unfiled(ids: frozenset[str]) -> Callable[[Group], Group]:
-    """A group change: these messages are no longer held (they are filed)."""
-
-    def drop(current: Group) -> Group:
-        kept = tuple(m for m in current.unfiled if m.message_id not in ids)
-        return current if kept == current.unfiled else replace(current, unfiled=kept)
-
-    return drop
 
 
 def _merged(current: Delivery, done: Delivery | None) -> Delivery:

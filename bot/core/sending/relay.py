@@ -503,16 +503,14 @@ async def recorded_in_group(
             or any(m.message_id == message.message_id for m in current.unfiled)
         )
         added = not known
-        unfiled = tuple(m for m in current.unfiled if m.message_id not in filed)
-        if known and unfiled == current.unfiled:
-            return current  # already there: nothing to write
-        changed = replace(current, unfiled=unfiled)
-        if added:
-            recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
-            changed = replace(changed, recent=tuple(recent[-HISTORY_SIZE:]))
-            if hold:
-                accepted = (*current.accepted, message.message_id)[-ACCEPTED_KEPT:]
-                changed = replace(changed, unfiled=(*unfiled, message), accepted=accepted)
+        changed = current.holding_no_more(filed)
+        if known:
+            return changed  # its line is there: at most the filed ones to drop
+        recent = sorted((*current.recent, message.summary()), key=lambda s: s.sent_at)
+        changed = replace(changed, recent=tuple(recent[-HISTORY_SIZE:]))
+        if hold:
+            accepted = (*current.accepted, message.message_id)[-ACCEPTED_KEPT:]
+            changed = replace(changed, unfiled=(*changed.unfiled, message), accepted=accepted)
         return changed
 
     updated = await update_group(store, group, add)
