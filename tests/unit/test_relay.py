@@ -8,6 +8,7 @@ import pytest
 
 from bot.core.errors import Refused
 from bot.core.model import OUTLOOK_THREAD, Channel, DeliveryState, Group, Message, Person
+from bot.core.sending.relay import UNFILED_MOST
 from bot.store.repository import DocumentStore
 from tests.unit.core_fakes import (
     TENANT,
@@ -198,3 +199,21 @@ async def test_only_a_plain_message_typed_in_teams_is_held_by_its_group(
     assert [m.message_id for m in await store.pending_messages()] == ["o1"]
     await relay.from_outlook(ann, group, "written in Outlook", "o1", reached=frozenset())
     assert [m.message_id for m in await store.messages_of(lunch.group_id)] == ["o1"]  # once
+
+
+async def test_a_burst_is_held_only_a_few_at_a_time(store: DocumentStore, clock: FakeClock) -> None:
+    """Each held message rides along in every group write until it is filed: in a burst
+    (first rounds slower than arrivals) the rest are stored on their own first, so a
+    group's writes stay small."""
+    relay = relay_over(store, clock, FakeQueue(), 500)
+    ann, bob = [await add_person(store, n) for n in ("ann", "bob")]
+    lunch = await add_group(store, clock, "lunch", ann, bob)
+    keys = [f"t{n}" for n in range(UNFILED_MOST + 2)]
+    for key in keys:
+        group = await store.get_group(TENANT, lunch.group_id)
+        assert group is not None
+        assert await relay.from_teams(ann, group, key, key) is not None
+    group = await store.get_group(TENANT, lunch.group_id)
+    assert group is not None and [m.message_id for m in group.unfiled] == keys[:UNFILED_MOST]
+    assert [m.message_id for m in await store.pending_messages()] == keys[UNFILED_MOST:]
+    assert [s.message_id for s in group.recent][-len(keys) :] == keys  # every line, in order

@@ -47,7 +47,7 @@ from bot.core.texts import Text, majority
 from bot.core.texts import text as worded
 
 # How many messages a group holds at most while their first rounds go (see `_may_hold`).
-UNFILED_MOST = 12
+UNFILED_MOST = 3
 
 # How many ids of held messages a group keeps after their lines (`Group.accepted`).
 ACCEPTED_KEPT = 32
