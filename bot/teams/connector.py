@@ -1,8 +1,10 @@
-"""Proactive sends to Teams over the Bot Connector REST API, on one pooled aiohttp session.
+"""Sends to Teams over the Bot Connector REST API, on two pooled clients.
 
 Stock `continue_conversation` builds a msrest ConnectorClient per call (about 5 ms
 of CPU each); here every send is one HTTP request on a shared connection pool,
-with the bot token from one cached MSAL client.
+with the bot token from one cached MSAL client. New activities (the copies, and the
+replies to commands) are POSTed through `Posts` (pyreqwest, the cheapest per request);
+updates, deletes and roster lookups go through the app's aiohttp session.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class TeamsConnector:
         self, session: aiohttp.ClientSession, posts: Posts, tokens: BotTokens, max_chars: int
     ) -> None:
         self._session = session
-        self._posts = posts  # the copies' POSTs (the hot path); the rest on `session`
+        self._posts = posts  # new activities' POSTs (the hot path); the rest on `session`
         self._tokens = tokens
         self._max_chars = max_chars
         self._cards: dict[tuple[str, str], str] = {}
@@ -223,7 +225,7 @@ class TeamsConnector:
             return SendResult(SendOutcome.RETRY, detail=f"connection: {type(error).__name__}")
 
     # In-turn calls (replies and roster lookups): the stock adapter makes a msrest
-    # ConnectorClient for every turn; these share the session instead.
+    # ConnectorClient for every turn; these share the pooled clients instead.
 
     async def post_to_conversation(
         self,
@@ -237,15 +239,19 @@ class TeamsConnector:
         if reply_to_id:
             url += f"/{quote(reply_to_id, safe='')}"
         try:
-            async with self._session.post(
-                url, json=activity, headers=await self._tokens.header()
-            ) as r:
-                if r.status >= 300:
-                    raise ConnectorError(r.status, "send to conversation")
-                body: Any = await r.json(content_type=None) if r.status != 202 else {}
-        except (aiohttp.ClientError, TimeoutError, ValueError, CredentialError) as error:
+            # On the copies' client too: a reply is the hottest path of every command.
+            headers = {"Content-Type": "application/json", **(await self._tokens.header())}
+            answer = await self._posts.post(url, json.dumps(activity).encode(), headers)
+            if answer.status >= 300:
+                raise ConnectorError(answer.status, "send to conversation")
+            body: Any = (
+                json.loads(answer.body.decode("utf-8-sig") or "{}") if answer.status != 202 else {}
+            )
+        except PostFailed as error:
+            raise ConnectorError(0, f"send to conversation ({error})") from error
+        except (ValueError, CredentialError) as error:
             raise ConnectorError(0, f"send to conversation ({type(error).__name__})") from error
-        return str((body or {}).get("id", "")) if isinstance(body, dict) else ""
+        return str(body.get("id", "")) if isinstance(body, dict) else ""
 
     async def update_in_conversation(
         self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
