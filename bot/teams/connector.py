@@ -25,7 +25,7 @@ from bot.http_status import is_passing_failure, retry_after_seconds
 from bot.identity import ClientCredentials, CredentialError
 from bot.teams.activity import as_html
 from bot.teams.cards import attachment, poll_card, receipt_card, relayed_message_card
-from bot.teams.posts import PostFailed, Posts
+from bot.teams.posts import Answer, PostFailed, Posts
 
 log = logging.getLogger("send.teams")
 
@@ -205,19 +205,13 @@ class TeamsConnector:
         # The shared activity plus this recipient's addressing: {...shared, ...addressing}.
         body = f"{activity_json[:-1]},{addressing}".encode()
         try:
-            headers = {"Content-Type": "application/json", **(await self._tokens.header())}
-            answer = await self._posts.post(url, body, headers)
+            answer, activity_id = await self._post_new(url, body)
             if answer.status >= 300:
                 log.warning(
                     "teams send refused",
                     extra={"status": answer.status, "recipient": person.person_id},
                 )
                 return result_from_status(answer.status, retry_after_seconds(answer.retry_after))
-            # The id of what was sent (JSON is UTF-8: no charset to detect).
-            sent: Any = (
-                json.loads(answer.body.decode("utf-8-sig") or "{}") if answer.status != 202 else {}
-            )
-            activity_id = str(sent.get("id", "")) if isinstance(sent, dict) else ""
             return SendResult(SendOutcome.SENT, activity_id=activity_id)
         except PostFailed as error:
             return SendResult(SendOutcome.RETRY, detail=f"connection: {error}")
@@ -240,18 +234,26 @@ class TeamsConnector:
             url += f"/{quote(reply_to_id, safe='')}"
         try:
             # On the copies' client too: a reply is the hottest path of every command.
-            headers = {"Content-Type": "application/json", **(await self._tokens.header())}
-            answer = await self._posts.post(url, json.dumps(activity).encode(), headers)
-            if answer.status >= 300:
-                raise ConnectorError(answer.status, "send to conversation")
-            body: Any = (
-                json.loads(answer.body.decode("utf-8-sig") or "{}") if answer.status != 202 else {}
-            )
+            answer, activity_id = await self._post_new(url, json.dumps(activity).encode())
         except PostFailed as error:
             raise ConnectorError(0, f"send to conversation ({error})") from error
         except (ValueError, CredentialError) as error:
             raise ConnectorError(0, f"send to conversation ({type(error).__name__})") from error
-        return str(body.get("id", "")) if isinstance(body, dict) else ""
+        if answer.status >= 300:
+            raise ConnectorError(answer.status, "send to conversation")
+        return activity_id
+
+    async def _post_new(self, url: str, body: bytes) -> tuple[Answer, str]:
+        """POSTs a new activity (JSON bytes); the answer, and the id Teams gave what was
+        sent ("" when refused). Raises PostFailed, CredentialError, and ValueError for an
+        answer that is not JSON."""
+        headers = {"Content-Type": "application/json", **(await self._tokens.header())}
+        answer = await self._posts.post(url, body, headers)
+        if answer.status >= 300 or answer.status == 202:
+            return answer, ""
+        # JSON is UTF-8: no charset to detect.
+        sent: Any = json.loads(answer.body.decode("utf-8-sig") or "{}")
+        return answer, str(sent.get("id", "")) if isinstance(sent, dict) else ""
 
     async def update_in_conversation(
         self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
