@@ -8,7 +8,10 @@ With SEND_SCREENSHOTS=<folder> the screenshots go there (docs/images is made thi
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,24 @@ from tests.browser import browser_page
 from tests.fakes.connector import is_receipt
 from tests.playground import Playground
 from tests.teams_world import card_text
+from tests.waiting import DEFAULT_TIMEOUT, wait_until
 
 pytestmark = [pytest.mark.playground, pytest.mark.slow]
 
 Json = dict[str, Any]
+
+
+def copy_recorded(data: Path, activity_id: str) -> bool:
+    """Whether the store holds a message with a copy Teams gave `activity_id`: what a Teams
+    Reply to that copy is matched by. It is written with the round's outcome, just after the
+    receipt says delivered; a person answers seconds later, a test at once."""
+    uri = f"file:{data / 'send.sqlite3'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        found = db.execute(
+            "SELECT 1 FROM documents WHERE kind='messages' AND instr(body, ?) > 0",
+            (json.dumps(activity_id),),
+        ).fetchone()
+    return found is not None
 
 
 def screenshots(tmp_path: Path) -> Path:
@@ -60,6 +77,9 @@ async def test_what_alex_sees_receipt_reply_with_quote_edit_and_no_escapes(
             '<p>Count me <b>in</b>, I booked <a href="https://contoso.com/luigi">the table</a></p>'
         )
         her = {"id": megan["id"], "name": megan["name"], "aadObjectId": megan.get("aadObjectId")}
+        await wait_until(
+            lambda: copy_recorded(tmp_path / "data", her_copy), DEFAULT_TIMEOUT, "her copy stored"
+        )
         await playground.mock(
             her_chat,
             her,
