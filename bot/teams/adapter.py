@@ -37,6 +37,7 @@ from bot.config import is_loopback
 from bot.core.ports import StoreError
 from bot.teams.activity import reply_text
 from bot.teams.connector import TeamsConnector
+from bot.teams.turn_context import ReplyingTurnContext
 from bot.teams.wire import activity_json
 
 log = logging.getLogger("send.bot")
@@ -271,7 +272,7 @@ class SendAdapter(CloudAdapter):  # type: ignore[misc]
             claims = await self._channel_auth.validate(auth_header, activity)
             identity = ClaimsIdentity(claims, True)
             activity.caller_id = _CALLER_ID
-        context = TurnContext(self, activity)
+        context = ReplyingTurnContext(self, activity)
         context.turn_state[self.BOT_IDENTITY_KEY] = identity
         context.turn_state[self.BOT_CALLBACK_HANDLER_KEY] = logic
         context.turn_state[self.BOT_OAUTH_SCOPE_KEY] = (
