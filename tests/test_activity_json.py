@@ -13,7 +13,6 @@ from botbuilder.schema import (
     Activity,
     Attachment,
     ChannelAccount,
-    ConversationAccount,
     Mention,
 )
 
@@ -21,6 +20,7 @@ from bot.core.texts import Language
 from bot.teams.activity import plain_message
 from bot.teams.wire import _plain, activity_from_json, activity_json
 from dialogs.new_group import yes_no_question
+from tests.teams_activities import inbound_message
 
 CARD = {
     "type": "AdaptiveCard",
@@ -30,23 +30,8 @@ CARD = {
 }
 
 
-def _inbound() -> Activity:
-    return Activity(
-        type="message",
-        id="1:abc",
-        channel_id="msteams",
-        service_url="https://smba.trafficmanager.net/emea/",
-        from_property=ChannelAccount(id="29:ann", name="Ann", aad_object_id="o-1"),
-        recipient=ChannelAccount(id="28:send", name="Send"),
-        conversation=ConversationAccount(
-            id="a:1chat", conversation_type="personal", tenant_id="tenant-1"
-        ),
-        locale="fr-FR",
-    )
-
-
 def _as_reply(activity: Activity, inbound: Activity | None = None) -> Activity:
-    reference = TurnContext.get_conversation_reference(inbound or _inbound())
+    reference = TurnContext.get_conversation_reference(inbound or inbound_message())
     return TurnContext.apply_conversation_reference(activity, reference)
 
 

@@ -12,8 +12,6 @@ from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.schema import (
     Activity,
     Attachment,
-    ChannelAccount,
-    ConversationAccount,
     DeliveryModes,
     ResourceResponse,
 )
@@ -22,6 +20,7 @@ from bot.core.texts import Language
 from bot.teams.activity import plain_message
 from bot.teams.turn_context import ReplyingTurnContext
 from dialogs.new_group import yes_no_question
+from tests.teams_activities import inbound_message
 
 CARD = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "Hi"}]}
 
@@ -42,21 +41,6 @@ class Recording(BotAdapter):  # type: ignore[misc]
 
     async def delete_activity(self, context: TurnContext, reference: Any) -> None:
         raise NotImplementedError
-
-
-def inbound(delivery_mode: str | None = None) -> Activity:
-    return Activity(
-        type="message",
-        id="1:abc",
-        channel_id="msteams",
-        locale="en-GB",
-        service_url="https://smba.trafficmanager.net/emea/",
-        from_property=ChannelAccount(id="29:ann", name="Ann", aad_object_id="o-1"),
-        recipient=ChannelAccount(id="28:send", name="Send"),
-        conversation=ConversationAccount(id="a:chat-ann", conversation_type="personal"),
-        text="help",
-        delivery_mode=delivery_mode,
-    )
 
 
 def card_line() -> Activity:
@@ -82,7 +66,9 @@ async def send_with(
     make: Context, reply: Callable[[], Activity], mode: str | None = None
 ) -> tuple[TurnContext, Recording, Activity, list[Activity]]:
     adapter = Recording()
-    context = make(adapter, inbound(mode))
+    received = inbound_message()
+    received.delivery_mode = mode
+    context = make(adapter, received)
     seen: list[Activity] = []
 
     async def handler(
@@ -107,7 +93,7 @@ async def test_a_reply_reaches_the_adapter_as_the_stock_context_sends_it(
     assert [a.serialize() for a in our_seen] == [a.serialize() for a in stock_seen]
     assert ours.responded == stock.responded == (reply().type != "trace")
     sent = our_adapter.sent[0]
-    assert sent.conversation.id == "a:chat-ann"
+    assert sent.conversation.id == "a:1chat"
     assert sent.recipient.id == "29:ann" and sent.from_property.id == "28:send"
     assert sent.reply_to_id == "1:abc" and sent.id is None
 
