@@ -4,6 +4,7 @@ every shape Send writes, and msrest's for anything else."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from typing import Any
 
@@ -15,6 +16,8 @@ from botbuilder.schema import (
     ChannelAccount,
     Mention,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.core.texts import Language
 from bot.teams.activity import plain_message
@@ -182,3 +185,10 @@ def test_other_values_are_read_by_msrest(odd: dict[str, Any]) -> None:
             activity_from_json(body)
         return
     assert _seen(activity_from_json(body)) == expected
+
+
+@given(st.text())
+def test_a_plain_line_is_the_text_escaped_with_each_line_break_a_br(text: str) -> None:
+    shown = plain_message(text).text
+    assert "<" not in shown.replace("<br>", "") and ">" not in shown.replace("<br>", "")
+    assert html.unescape(shown.replace("<br>", "\n")) == text

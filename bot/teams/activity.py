@@ -305,4 +305,5 @@ def plain_message(text: str) -> Activity:
 
 
 def as_html(text: str) -> str:
-    return "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))
+    # Escaping leaves line breaks as they are: one pass, then each becomes a <br>.
+    return html.escape(text, quote=False).replace("\n", "<br>")
