@@ -27,14 +27,10 @@ from pathlib import Path
 
 from bench.run import (
     TENANT,
-    WARM_UP,
     app_env,
-    cpu_seconds,
     process,
     relay_cpu,
     serve,
-    settled,
-    wait_copies,
 )
 from bench.sizes import group_of
 from tests.fakes.connector import FakeConnector, TeamsPerson
@@ -51,30 +47,6 @@ class Version:
     world: TeamsWorld
     people: list[TeamsPerson]
     rounds: list[float] = field(default_factory=list)  # ms of CPU per copy
-
-
-async def at_once_cpu(version: Version, messages: int, marker: str, senders: int) -> float:
-    """CPU seconds per delivered copy when `senders` messages are sent at a time."""
-    fake = version.world.connector
-    sender = version.people[0]
-    copies = SIZE - 1
-    since = len(fake.received)
-    for n in range(WARM_UP):
-        await version.world.say(sender, f"{marker}warm-{n}")
-    await wait_copies(fake, f"{marker}warm-", WARM_UP * copies, 120, since)
-    await settled(version.pid)
-    since = len(fake.received)
-    before = cpu_seconds(version.pid)
-    gate = asyncio.Semaphore(senders)
-
-    async def one(n: int) -> None:
-        async with gate:
-            await version.world.say(sender, f"{marker}cpu-{n}")
-
-    await asyncio.gather(*(one(n) for n in range(messages)))
-    await wait_copies(fake, f"{marker}cpu-", messages * copies, 300, since)
-    await settled(version.pid)
-    return (cpu_seconds(version.pid) - before) / (messages * copies)
 
 
 async def start(stack: AsyncExitStack, tree: Path, data: Path) -> Version:
@@ -100,13 +72,15 @@ async def run(trees: list[Path], a: argparse.Namespace) -> None:
             ]
             for n in range(a.rounds):
                 for version in versions if n % 2 == 0 else versions[::-1]:
-                    marker = f"r{n}-"
-                    if a.at_once > 1:
-                        cpu = await at_once_cpu(version, a.messages, marker, a.at_once)
-                    else:
-                        cpu = await relay_cpu(
-                            version.world, version.pid, version.people[0], a.messages, marker
-                        )
+                    cpu = await relay_cpu(
+                        version.world,
+                        version.pid,
+                        version.people[0],
+                        a.messages,
+                        f"r{n}-",
+                        SIZE - 1,
+                        at_once=a.at_once,
+                    )
                     version.rounds.append(cpu * 1000)
                 print(
                     f"round {n + 1}: "

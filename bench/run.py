@@ -196,11 +196,13 @@ async def relay_cpu(
     marker: str,
     copies_each: int = 19,
     command: str = "",
+    at_once: int = 1,
 ) -> float:
     """CPU seconds of the app process per delivered copy, in steady state: a few messages
     first (what the first ones pay once: imports, caches, the thread's first mail), then,
     from an idle app, the burst until it is idle again (its last writes, receipts and
-    mails are part of its cost). `command` goes before each text (the stock bot's)."""
+    mails are part of its cost). `command` goes before each text (the stock bot's); the
+    burst's messages are sent one after another, or `at_once` at a time."""
     fake = world.connector
     since = len(fake.received)
     for n in range(WARM_UP):
@@ -209,8 +211,13 @@ async def relay_cpu(
     await settled(pid)
     since = len(fake.received)
     before = cpu_seconds(pid)
-    for n in range(messages):
-        await world.say(sender, f"{command}{marker}cpu-{n}")
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(n: int) -> None:
+        async with gate:
+            await world.say(sender, f"{command}{marker}cpu-{n}")
+
+    await asyncio.gather(*(one(n) for n in range(messages)))
     await wait_copies(fake, f"{marker}cpu-", messages * copies_each, 300, since)
     await settled(pid)
     return (cpu_seconds(pid) - before) / (messages * copies_each)
